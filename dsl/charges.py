@@ -1,0 +1,156 @@
+"""Compile the money side of a plan: charges, discounts, notices, formulas, lines.
+
+Each part is checked against the names it may use: charges and discounts see
+metrics, `customer.*` and `period.*`; settlement lines also see the lines
+above them; formulas see only their declared inputs.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from dsl import schema, tree
+from dsl.checker import Scope, Symbol
+from dsl.context import RESERVED_LINES, Compiler
+from dsl.tiers import compile_tiers
+from dsl.types import parse_type_name
+
+QUANTITY = ("money", "number", "integer", "percent")
+
+
+def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields) -> tuple[tree.Charge, ...]:
+    if c.model.kind == "settlement" and c.model.charges:
+        c.fail(c.key_span("charges"), "a settlement plan lists `lines:`, not `charges:`")
+    out = []
+    by_field = {f.name: f for f in fields}
+    for cid, spec in c.model.charges.items():
+        path = ("charges", cid)
+        scope = Scope(names, f"charge {cid!r}", usage_only)
+        when, _ = c.expression(spec.when, scope, (*path, "when"), ("bool",), "`when`")
+        common = dict(
+            id=cid, name=spec.name or cid, model=spec.model, when=when,
+            rounding=spec.rounding or c.model.rounding, span=c.key_span(*path),
+        )
+        if isinstance(spec, (schema.FlatCharge, schema.FormulaCharge)):
+            amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
+            out.append(tree.Charge(quantity=None, amount=amount, **common))
+            continue
+        if isinstance(spec, schema.PercentageCharge):
+            out.append(_percentage(c, spec, path, common, row_names, by_field))
+            continue
+        quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
+        if isinstance(spec, schema.PerUnitCharge):
+            out.append(tree.Charge(quantity=quantity, unit_price=spec.unit_price, free_units=spec.free_units, **common))
+        elif isinstance(spec, schema.TieredCharge):
+            tiers = compile_tiers(c, spec.tiers, (*path, "tiers"))
+            out.append(tree.Charge(quantity=quantity, tiers=tiers, **common))
+        elif isinstance(spec, schema.PackageCharge):
+            if spec.package_size <= 0:
+                c.fail(c.span(*path, "package_size"), "package_size must be above zero")
+            out.append(tree.Charge(
+                quantity=quantity, package_size=spec.package_size, package_price=spec.package_price,
+                free_units=spec.free_units, **common,
+            ))
+    return tuple(out)
+
+
+def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common: dict, row_names: dict, by_field: dict):
+    field = by_field.get(spec.on)
+    if field is None:
+        close = difflib.get_close_matches(spec.on, list(by_field), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        c.fail(c.span(*path, "on"), f"{spec.on!r} is not a usage field{hint}", "name")
+    elif field.type.kind not in ("money", "number", "integer"):
+        c.fail(c.span(*path, "on"), f"a percentage applies to a money field; {spec.on!r} is {field.type.kind}", "type")
+    where, _ = c.expression(spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition")
+    if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
+        c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
+    return tree.Charge(
+        quantity=None, field=spec.on, where=where, rate=spec.rate, fixed_fee=spec.fixed_fee,
+        min_fee=spec.min_fee, max_fee=spec.max_fee, **common,
+    )
+
+
+def discounts(c: Compiler, names: dict, usage_only: dict, charge_list) -> tuple[tree.Discount, ...]:
+    out = []
+    charge_ids = [ch.id for ch in charge_list] or list(c.model.charges)
+    for did, spec in c.model.discounts.items():
+        path = ("discounts", did)
+        scope = Scope(names, f"discount {did!r}", usage_only)
+        if (spec.percent is None) == (spec.amount is None):
+            c.fail(c.key_span(*path), f"discount {did!r} needs exactly one of `percent` or `amount`")
+        percent, _ = c.expression(spec.percent, scope, (*path, "percent"), ("percent", "number", "integer"), "a discount percent")
+        amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), "a discount amount")
+        when, _ = c.expression(spec.when, scope, (*path, "when"), ("bool",), "`when`")
+        for index, target in enumerate(spec.applies_to or []):
+            if target not in charge_ids:
+                close = difflib.get_close_matches(target, charge_ids, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                c.fail(c.span(*path, "applies_to", index), f"discount {did!r} applies to unknown charge {target!r}{hint}", "name")
+        out.append(tree.Discount(did, spec.name or did, percent, amount, tuple(spec.applies_to or ()), when, c.key_span(*path)))
+    return tuple(out)
+
+
+def notices(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Notice, ...]:
+    out = []
+    for nid, spec in c.model.notices.items():
+        scope = Scope(names, f"notice {nid!r}", usage_only)
+        when, _ = c.expression(spec.when, scope, ("notices", nid, "when"), ("bool",), "`when`")
+        if when is not None:
+            out.append(tree.Notice(nid, when, spec.message, c.key_span("notices", nid)))
+    return tuple(out)
+
+
+def formulas(c: Compiler) -> tuple[tree.Formula, ...]:
+    out = []
+    for name, spec in c.model.formulas.items():
+        inputs = tuple((iname, parse_type_name(tname, c.currency)) for iname, tname in spec.inputs.items())
+        names = {iname: Symbol("input", iname, t) for iname, t in inputs}
+        scope = Scope(names, f"formula {name!r} (it sees only its inputs)")
+        value, _ = c.expression(spec.value, scope, ("formulas", name, "value"))
+        if value is not None:
+            out.append(tree.Formula(name, inputs, value, spec.rounding or c.model.rounding, c.key_span("formulas", name)))
+    return tuple(out)
+
+
+def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
+    model = c.model
+    if model.kind == "invoice":
+        if model.lines:
+            c.fail(c.key_span("lines"), "`lines:` belong to settlement plans (kind: settlement); invoices use `charges:`")
+        return ()
+    if not model.lines:
+        c.fail(c.key_span("kind"), "a settlement plan needs `lines:`")
+    visible = dict(names)
+    later = {lid: f"line {lid!r} comes later; lines are computed in order" for lid in model.lines}
+    out = []
+    for lid, spec in model.lines.items():
+        later.pop(lid, None)
+        value_source = spec.value if isinstance(spec, schema.LineSpec) else spec
+        path = ("lines", lid, "value") if isinstance(spec, schema.LineSpec) else ("lines", lid)
+        scope = Scope(dict(visible), f"line {lid!r}", {**usage_only, **later, lid: "a line cannot use itself"})
+        value, _ = c.expression(value_source, scope, path, ("money",), f"line {lid!r}")
+        name = spec.name if isinstance(spec, schema.LineSpec) and spec.name else lid
+        rounding = (spec.rounding if isinstance(spec, schema.LineSpec) else None) or model.rounding
+        if value is not None:
+            out.append(tree.Line(lid, name, value, rounding, c.key_span("lines", lid)))
+            visible[lid] = Symbol("line", lid, value.type)
+    if model.total is None:
+        c.fail(c.key_span("kind"), "a settlement plan must name its `total:` line")
+    elif model.total not in model.lines:
+        close = difflib.get_close_matches(model.total, list(model.lines), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        c.fail(c.span("total"), f"total {model.total!r} is not one of the lines{hint}", "name")
+    return tuple(out)
+
+
+def unique_ids(c: Compiler, charge_list, discount_list, tax_list, line_list) -> None:
+    """Charge, discount, tax and line ids all become document line ids: they must differ."""
+    seen: dict[str, str] = {}
+    for section, items in (("charges", charge_list), ("discounts", discount_list), ("taxes", tax_list), ("lines", line_list)):
+        for item in items:
+            if item.id in RESERVED_LINES:
+                c.fail(item.span, f"{item.id!r} is a reserved document line id; choose another")
+            elif item.id in seen and seen[item.id] != section:
+                c.fail(item.span, f"id {item.id!r} is already used in {seen[item.id]}; document line ids must be unique")
+            seen.setdefault(item.id, section)

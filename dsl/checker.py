@@ -1,0 +1,192 @@
+"""Name resolution and static types: AST -> typed evaluation-tree expression.
+
+Every problem in an expression is reported, not just the first: after an error
+the offending part gets the `error` type, which combines with anything, so one
+mistake does not cascade into a dozen messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from dsl import ast, tree
+from dsl.builtins import SIGNATURES
+from dsl.errors import Diagnostic, error
+from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, unify
+
+ERROR = Type("error")
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A name visible to an expression, and where its value comes from."""
+
+    scope: str
+    name: str
+    type: Type
+
+
+@dataclass
+class Scope:
+    """The names an expression may use, and a word on what the expression is."""
+
+    names: dict[str, Symbol]
+    context: str
+    elsewhere: dict[str, str] = field(default_factory=dict)  # name -> why it is not visible here
+
+
+@dataclass
+class Result:
+    expr: tree.Expr
+    diagnostics: list[Diagnostic]
+    references: set[str]
+
+
+def check(node: ast.Expr, scope: Scope) -> Result:
+    """Resolve names and compute types; collects every problem."""
+    out = Result(tree.Const(None, ERROR, node.span), [], set())
+    out.expr = _Checker(scope, out).visit(node)
+    return out
+
+
+def expect(result: Result, wanted: tuple[str, ...], what: str) -> None:
+    """Add an error when the expression's type is not one of `wanted` kinds."""
+    t = result.expr.type
+    if t.kind == "error" or t.kind in wanted:
+        return
+    if "money" in wanted and t.literal and t.kind in ("integer", "number"):
+        return
+    words = " or ".join(wanted)
+    result.diagnostics.append(error(result.expr.span, f"{what} must be {words}, but this is {describe(t)}", "type"))
+
+
+class _Checker:
+    def __init__(self, scope: Scope, out: Result):
+        self.scope = scope
+        self.out = out
+
+    def fail(self, span, message: str, code: str = "type") -> None:
+        self.out.diagnostics.append(error(span, message, code))
+
+    def visit(self, node: ast.Expr) -> tree.Expr:
+        method = getattr(self, "visit_" + type(node).__name__)
+        return method(node)
+
+    def visit_Number(self, node: ast.Number) -> tree.Expr:
+        integral = node.value == node.value.to_integral_value()
+        kind = "integer" if integral and "." not in str(node.value) else "number"
+        return tree.Const(node.value, Type(kind, literal=True), node.span)
+
+    def visit_Percent(self, node: ast.Percent) -> tree.Expr:
+        return tree.Const(node.value, Type("percent", literal=True), node.span)
+
+    def visit_Text(self, node: ast.Text) -> tree.Expr:
+        return tree.Const(node.value, TEXT, node.span)
+
+    def visit_Date(self, node: ast.Date) -> tree.Expr:
+        return tree.Const(node.value, DATE, node.span)
+
+    def visit_Bool(self, node: ast.Bool) -> tree.Expr:
+        return tree.Const(node.value, BOOL, node.span)
+
+    def visit_Name(self, node: ast.Name) -> tree.Expr:
+        dotted = ".".join(node.parts)
+        symbol = self.scope.names.get(dotted)
+        if symbol is None:
+            self.fail(node.span, self.unknown(dotted), "name")
+            return tree.Ref("unknown", dotted, ERROR, node.span)
+        self.out.references.add(dotted)
+        return tree.Ref(symbol.scope, symbol.name, symbol.type, node.span)
+
+    def unknown(self, name: str) -> str:
+        if name in self.scope.elsewhere:
+            return f"{name!r} cannot be used in {self.scope.context}: {self.scope.elsewhere[name]}"
+        if name in SIGNATURES:
+            return f"{name!r} is a function; call it as {name}(...)"
+        message = f"unknown name {name!r} in {self.scope.context}"
+        close = difflib.get_close_matches(name, list(self.scope.names), n=1, cutoff=0.6)
+        if close:
+            return f"{message}; did you mean {close[0]!r}?"
+        return message
+
+    def visit_Unary(self, node: ast.Unary) -> tree.Expr:
+        operand = self.visit(node.operand)
+        t = operand.type
+        if node.op == "not":
+            if t.kind not in ("bool", "error"):
+                self.fail(node.span, f"'not' needs true/false, not {describe(t)}")
+            return tree.Unary("not", operand, BOOL, node.span)
+        if t.kind not in ("money", "number", "integer", "percent", "error"):
+            self.fail(node.span, f"cannot negate {describe(t)}")
+            return tree.Unary(node.op, operand, ERROR, node.span)
+        if node.op == "+":
+            return operand
+        return tree.Unary("-", operand, t, node.span)
+
+    def visit_Binary(self, node: ast.Binary) -> tree.Expr:
+        left, right = self.visit(node.left), self.visit(node.right)
+        a, b = left.type, right.type
+        if node.op in ("and", "or"):
+            for side in (left, right):
+                if side.type.kind not in ("bool", "error"):
+                    self.fail(side.span, f"'{node.op}' needs true/false on both sides, not {describe(side.type)}")
+            return tree.Binary(node.op, left, right, BOOL, node.span)
+        if a.kind == "error" or b.kind == "error":
+            result = BOOL if node.op in _COMPARISONS else ERROR
+            return tree.Binary(node.op, left, right, result, node.span)
+        if node.op in _COMPARISONS:
+            problem = comparable(node.op, a, b)
+            if problem:
+                self.fail(node.span, problem)
+            return tree.Binary(node.op, left, right, BOOL, node.span)
+        result = arithmetic(node.op, a, b)
+        if isinstance(result, str):
+            self.fail(node.span, result)
+            result = ERROR
+        return tree.Binary(node.op, left, right, result, node.span)
+
+    def visit_In(self, node: ast.In) -> tree.Expr:
+        operand = self.visit(node.operand)
+        options = tuple(self.visit(option) for option in node.options)
+        for option in options:
+            if not isinstance(option, tree.Const):
+                self.fail(option.span, "the list after 'in' may hold only literal values", "type")
+            elif operand.type.kind != "error" and unify(operand.type, option.type) is None:
+                self.fail(option.span, f"cannot compare {describe(operand.type)} with {describe(option.type)}")
+        return tree.In(operand, options, node.negated, BOOL, node.span)
+
+    def visit_Conditional(self, node: ast.Conditional) -> tree.Expr:
+        test = self.visit(node.test)
+        then = self.visit(node.then)
+        otherwise = self.visit(node.otherwise)
+        if test.type.kind not in ("bool", "error"):
+            self.fail(test.span, f"the condition after 'if' must be true/false, not {describe(test.type)}")
+        if ERROR in (then.type, otherwise.type):
+            return tree.Cond(test, then, otherwise, ERROR, node.span)
+        common = unify(then.type, otherwise.type)
+        if common is None:
+            self.fail(node.span, f"'then' gives {describe(then.type)} but 'else' gives {describe(otherwise.type)}")
+            common = ERROR
+        return tree.Cond(test, then, otherwise, common, node.span)
+
+    def visit_Call(self, node: ast.Call) -> tree.Expr:
+        args = tuple(self.visit(arg) for arg in node.args)
+        signature = SIGNATURES.get(node.function)
+        if signature is None:
+            close = difflib.get_close_matches(node.function, list(SIGNATURES), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; functions are {', '.join(sorted(SIGNATURES))}"
+            self.fail(node.span, f"unknown function {node.function!r}{hint}", "name")
+            return tree.Call(node.function, args, ERROR, node.span)
+        if any(arg.type.kind == "error" for arg in args):
+            return tree.Call(node.function, args, ERROR, node.span)
+        result = signature([arg.type for arg in args], node.args)
+        if isinstance(result, str):
+            self.fail(node.span, result)
+            result = ERROR
+        return tree.Call(node.function, args, result, node.span)
+
+
+_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
+
+__all__ = ["Scope", "Symbol", "Result", "check", "expect", "ERROR", "INTEGER", "NUMBER", "PERCENT"]

@@ -1,0 +1,84 @@
+"""Compile a validated plan into the evaluation tree, collecting every problem.
+
+One function per part of the plan (fields, metrics, charges, ...), each adding
+to the same diagnostics list. Expressions are parsed at their YAML positions
+and checked against the names that part of the plan may use.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from dsl import schema, tree
+from dsl import charges as parts
+from dsl.checker import Scope, Symbol
+from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
+from dsl.errors import Diagnostic
+from dsl.metrics import fields as compile_fields, metrics as compile_metrics, rules as compile_rules
+from dsl.source import Document
+
+
+
+def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, list[Diagnostic]]:
+    """The evaluation tree of a validated plan, and every problem found."""
+    c = Compiler(doc, model)
+    digits = _currency(c)
+    _timezone(c)
+    fields = compile_fields(c, "usage", model.usage, reserved=RESERVED_FIELDS)
+    customer = compile_fields(c, "customer", model.customer, reserved=())
+    row_names = {name: Symbol("field", name, t) for name, t in ROW_BUILTINS.items()}
+    row_names.update({f.name: Symbol("field", f.name, f.type) for f in fields})
+    facts = {name: Symbol("period", name.split(".", 1)[1], t) for name, t in PERIOD.items()}
+    facts.update({f"customer.{f.name}": Symbol("customer", f.name, f.type) for f in customer})
+    rules = compile_rules(c, row_names)
+    metrics = compile_metrics(c, fields, row_names, facts)
+    period_names = dict(facts)
+    period_names.update({m.name: Symbol("metric", m.name, m.type) for m in metrics})
+    usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
+    charges = parts.charges(c, period_names, row_names, usage_only, fields)
+    discounts = parts.discounts(c, period_names, usage_only, charges)
+    minimum, _ = c.expression(model.minimum, Scope(period_names, "the minimum", usage_only), ("minimum",), ("money",), "the minimum")
+    taxes = tuple(
+        tree.Tax(tid, t.name or tid, t.rate, t.rounding or model.rounding, c.key_span("taxes", tid))
+        for tid, t in model.taxes.items()
+    )
+    notices = parts.notices(c, period_names, usage_only)
+    formulas = parts.formulas(c)
+    lines = parts.lines(c, period_names, usage_only)
+    parts.unique_ids(c, charges, discounts, taxes, lines)
+    schedule = None
+    if model.schedule is not None:
+        s = model.schedule
+        schedule = tree.Schedule(s.issue_day, s.dispute_until_day, s.charge_day, s.charge_time)
+    plan = tree.Plan(
+        id=model.plan, name=model.name or model.plan, kind=model.kind, currency=model.currency,
+        minor_digits=digits, period=model.period, timezone=model.timezone, rounding=model.rounding,
+        effective=model.effective, fields=fields, customer=customer, rules=rules, metrics=metrics,
+        charges=charges, discounts=discounts, minimum=minimum, taxes=taxes, notices=notices,
+        formulas=formulas, lines=lines, total=model.total, schedule=schedule, source=doc.path,
+        span=c.span("plan"),
+    )
+    return plan, c.diagnostics
+
+
+def _currency(c: Compiler) -> int:
+    from babel.numbers import get_currency_precision, list_currencies
+
+    code = c.model.currency
+    if code not in list_currencies():
+        close = difflib.get_close_matches(code.upper(), sorted(list_currencies()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        c.fail(c.span("currency"), f"unknown currency {code!r} (use an ISO 4217 code such as KRW or USD){hint}")
+        return 2
+    return get_currency_precision(code)
+
+
+def _timezone(c: Compiler) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(c.model.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        c.fail(c.span("timezone"), f"unknown time zone {c.model.timezone!r} (use an IANA name such as Asia/Seoul)")
+
+

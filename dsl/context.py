@@ -1,0 +1,93 @@
+"""The state of one plan while it compiles: document, model, diagnostics.
+
+Also the helpers every compile step shares: finding the YAML position of a
+key or value, and parsing plus checking an expression where it was written.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from dsl import ast, schema
+from dsl.checker import Scope, check, expect
+from dsl.errors import Diagnostic, Span, error
+from dsl.parser import parse
+from dsl.source import Document, Scalar, child, offset_span
+from dsl.types import DATE, INTEGER, TEXT
+
+ROW_BUILTINS = {"event_id": TEXT, "customer": TEXT, "date": DATE}
+RESERVED_FIELDS = ("event_id", "customer", "timestamp", "date")
+PERIOD = {"period.start": DATE, "period.end": DATE, "period.days": INTEGER}
+RESERVED_LINES = ("subtotal", "total", "minimum")
+METRIC_KINDS = ("count", "sum", "max", "min", "unique", "last", "time_weighted")
+
+
+class Compiler:
+    """Holds the document, the model and the diagnostics while one plan compiles."""
+
+    def __init__(self, doc: Document, model: schema.Plan):
+        self.doc = doc
+        self.model = model
+        self.diagnostics: list[Diagnostic] = []
+        self.currency = model.currency
+
+    # -- positions -------------------------------------------------------
+    def node(self, *path):
+        node = self.doc.root
+        key = None
+        for step in path:
+            key, node = child(node, step)
+            if node is None:
+                return None, None
+        return key, node
+
+    def span(self, *path) -> Span:
+        key, node = self.node(*path)
+        if node is not None:
+            return node.span
+        for cut in range(len(path) - 1, 0, -1):
+            key, node = self.node(*path[:cut])
+            if node is not None:
+                return node.span
+        return Span(self.doc.path, 1, 1)
+
+    def key_span(self, *path) -> Span:
+        key, node = self.node(*path)
+        return key.span if key is not None else self.span(*path)
+
+    def fail(self, span: Span, message: str, code: str = "plan") -> None:
+        self.diagnostics.append(error(span, message, code))
+
+    # -- expressions -----------------------------------------------------
+    def parse(self, value, *path) -> ast.Expr | None:
+        _, node = self.node(*path)
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = str(value) if not isinstance(value, str) else value
+        if isinstance(node, Scalar):
+            text = node.text if not isinstance(value, bool) else text
+
+            def locate(offset: int, length: int, node=node) -> Span:
+                return offset_span(self.doc.text, node, offset, length)
+        else:
+            base = self.span(*path)
+
+            def locate(offset: int, length: int, base=base) -> Span:
+                return base
+        expr, problems = parse(text, locate)
+        self.diagnostics.extend(problems)
+        return expr
+
+    def expression(self, value, scope: Scope, path: tuple, wanted: tuple[str, ...] | None = None, what: str = ""):
+        """Parse and check one expression; returns (tree expr or None, referenced names)."""
+        if value is None:
+            return None, set()
+        node = self.parse(value, *path)
+        if node is None:
+            return None, set()
+        result = check(node, scope)
+        if wanted:
+            expect(result, wanted, what)
+        self.diagnostics.extend(result.diagnostics)
+        return result.expr, result.references

@@ -1,0 +1,156 @@
+"""Compile the row side of a plan: usage fields, customer attributes, rules, metrics.
+
+Derived metrics are ordered so that each follows the metrics it uses; a cycle
+is reported once, at the metric where it closes.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from dsl import ast, schema, tree
+from dsl.checker import ERROR, Scope, Symbol, check, expect
+from dsl.context import METRIC_KINDS, Compiler
+from dsl.types import INTEGER, Type, parse_type_name
+
+def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
+    out = []
+    for name, spec in specs.items():
+        if name in reserved:
+            c.fail(c.key_span(section, name), f"{name!r} is a built-in ledger column; choose another field name")
+            continue
+        if not name.isidentifier():
+            c.fail(c.key_span(section, name), f"field name {name!r} must be a plain name (letters, digits, _)")
+            continue
+        type_name = spec if isinstance(spec, str) else spec.type
+        field_type = parse_type_name(type_name, c.currency)
+        default = None if isinstance(spec, str) else spec.default
+        values = None if isinstance(spec, str) or spec.values is None else tuple(spec.values)
+        if values is not None and field_type.kind != "text":
+            c.fail(c.span(section, name, "values"), "`values:` is only for text fields")
+        if default is not None:
+            default = _default(c, field_type, default, (section, name, "default"))
+        out.append(tree.Field(name, field_type, default, values, c.key_span(section, name)))
+    return tuple(out)
+
+
+def _default(c: Compiler, field_type: Type, value, path: tuple):
+    from dsl.values import ValueProblem, convert
+
+    try:
+        return convert(value, field_type)
+    except ValueProblem as problem:
+        c.fail(c.span(*path), f"default {problem}")
+        return None
+
+
+def rules(c: Compiler, row_names: dict) -> tuple[tree.Rule, ...]:
+    out = []
+    for index, rule in enumerate(c.model.require):
+        expr, _ = c.expression(rule.rule, Scope(row_names, "a require rule"), ("require", index, "rule"), ("bool",), "a rule")
+        if expr is not None:
+            out.append(tree.Rule(expr, rule.message, c.span("require", index)))
+    return tuple(out)
+
+
+def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Metric, ...]:
+    by_field = {f.name: f for f in fields}
+    aggregates: list[tree.Metric] = []
+    derived: dict[str, ast.Expr | None] = {}
+    for name, spec in c.model.metrics.items():
+        if isinstance(spec, schema.MetricSpec):
+            metric = _aggregate(c, name, spec, by_field, row_names)
+            if metric is not None:
+                aggregates.append(metric)
+        else:
+            derived[name] = c.parse(spec, "metrics", name)
+    types = {m.name: m.type for m in aggregates}
+    order, cyclic = _dependency_order(c, derived, set(types))
+    out = list(aggregates)
+    for name in cyclic:
+        types[name] = ERROR
+    for name in order:
+        names = dict(facts)
+        names.update({m: Symbol("metric", m, t) for m, t in types.items()})
+        others = [m for m in c.model.metrics if m not in names]
+        scope = Scope(names, f"metric {name!r}", {m: "it is a metric defined in a cycle" for m in others})
+        scope.elsewhere.update({r: "it is a usage field; aggregate it in a metric first" for r in row_names})
+        result = check(derived[name], scope)
+        expect(result, ("money", "number", "integer", "percent"), f"metric {name!r}")
+        c.diagnostics.extend(result.diagnostics)
+        types[name] = result.expr.type
+        out.append(tree.Metric(name, result.expr.type, None, None, None, result.expr, c.key_span("metrics", name)))
+    return tuple(out)
+
+
+def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, row_names: dict) -> tree.Metric | None:
+    chosen = [kind for kind in METRIC_KINDS if getattr(spec, kind) is not None]
+    span = c.key_span("metrics", name)
+    if len(chosen) != 1:
+        c.fail(span, f"metric {name!r} needs exactly one of {', '.join(METRIC_KINDS)}" + (f" (found {', '.join(chosen)})" if chosen else ""))
+        return None
+    kind = chosen[0]
+    where, _ = c.expression(spec.where, Scope(row_names, f"the where of metric {name!r}"), ("metrics", name, "where"), ("bool",), "a where condition")
+    if kind == "count":
+        if spec.count is False:
+            c.fail(c.span("metrics", name, "count"), "write `count: true` to count rows")
+        return tree.Metric(name, INTEGER, "count", None, where, None, span)
+    field_name = getattr(spec, kind)
+    field = by_field.get(field_name)
+    if field is None:
+        close = difflib.get_close_matches(field_name, list(by_field), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        c.fail(c.span("metrics", name, kind), f"metric {name!r}: {field_name!r} is not a usage field{hint}", "name")
+        return None
+    t = field.type
+    if kind == "unique":
+        result = INTEGER
+    elif kind == "time_weighted":
+        if t.kind not in ("integer", "number"):
+            c.fail(c.span("metrics", name, kind), f"time_weighted needs an integer or number field, {field_name!r} is {t.kind}", "type")
+        result = Type("number")
+    elif kind == "sum" and t.kind not in ("money", "number", "integer", "percent"):
+        c.fail(c.span("metrics", name, kind), f"cannot sum {field_name!r}, a {t.kind} field", "type")
+        result = ERROR
+    elif kind in ("max", "min") and t.kind not in ("money", "number", "integer", "percent", "date"):
+        c.fail(c.span("metrics", name, kind), f"cannot take {kind} of {field_name!r}, a {t.kind} field", "type")
+        result = ERROR
+    else:
+        result = t
+    return tree.Metric(name, result, kind, field_name, where, None, span)
+
+
+def _dependency_order(c: Compiler, derived: dict, known: set[str]) -> tuple[list[str], list[str]]:
+    """Derived metrics in an order where each comes after what it uses; and those in cycles."""
+    uses = {
+        name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived)
+        if expr is not None else set()
+        for name, expr in derived.items()
+    }
+    order: list[str] = []
+    state: dict[str, str] = {}
+    cyclic: list[str] = []
+    for start in derived:
+        if start in state:
+            continue
+        stack = [(start, iter(sorted(uses[start])))]
+        state[start] = "open"
+        path = [start]
+        while stack:
+            name, pending = stack[-1]
+            nxt = next(pending, None)
+            if nxt is None:
+                stack.pop()
+                path.pop()
+                state[name] = "done"
+                order.append(name)
+            elif state.get(nxt) == "open":
+                loop = path[path.index(nxt):] + [nxt]
+                c.fail(c.key_span("metrics", nxt), "metrics form a cycle: " + " -> ".join(loop), "cycle")
+                cyclic.extend(m for m in loop if m not in cyclic)
+            elif nxt not in state:
+                state[nxt] = "open"
+                path.append(nxt)
+                stack.append((nxt, iter(sorted(uses[nxt]))))
+    order = [name for name in order if name not in cyclic and derived[name] is not None]
+    return order, cyclic

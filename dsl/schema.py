@@ -1,0 +1,279 @@
+"""The shape of a plan file, as pydantic models (the YAML boundary only).
+
+Every field has a description: `ratecard schema` turns these models into the
+JSON Schema that editors use for completion and hover help. Expressions are
+kept as text here; `dsl.compiler` parses and checks them with their positions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, WithJsonSchema
+
+TypeName = Literal["money", "number", "integer", "percent", "bool", "text", "date"]
+Rounding = Literal["half_up", "half_even", "down", "up"]
+
+_AMOUNT = re.compile(r"^\s*([-+]?\d(_?\d)*(\.\d(_?\d)*)?)\s*(%?)\s*$")
+
+
+def parse_amount(value: Any) -> Any:
+    """`100_000`, `12.50`, `10%` or `3.3%` as an exact Decimal (percent as a fraction)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    if isinstance(value, (Decimal, int)):
+        return Decimal(value)
+    if isinstance(value, str):
+        match = _AMOUNT.match(value)
+        if match:
+            try:
+                number = Decimal(match.group(1).replace("_", ""))
+            except InvalidOperation:  # pragma: no cover - the pattern admits only digits
+                raise ValueError(f"{value!r} is not a number")
+            return number / 100 if match.group(5) else number
+        raise ValueError(f"{value!r} is not a number (write 100_000, 12.50 or 3.3%)")
+    raise ValueError("expected a number")
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(parse_amount),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[-+]?\d(_?\d)*(\.\d(_?\d)*)?%?$"}]}),
+]
+def _expression(value: Any) -> Any:
+    if isinstance(value, (bool, Decimal, str)):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    raise ValueError("expected an expression (text, a number or true/false)")
+
+
+Expression = Annotated[
+    Any,
+    BeforeValidator(_expression),
+    WithJsonSchema({"type": ["string", "number", "boolean"], "description": "An expression in the ratecard expression language."}),
+]
+
+
+def _shape(value: Any) -> str:
+    return "spec" if isinstance(value, dict) else "short"
+
+
+def _either(spec: type, short: Any) -> Any:
+    """A key that takes a full mapping or a one-line shorthand; errors come from one branch only."""
+    return Annotated[Union[Annotated[spec, Tag("spec")], Annotated[short, Tag("short")]], Discriminator(_shape)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldSpec(Strict):
+    """A typed field of the usage ledger or of a customer record."""
+
+    type: TypeName = Field(description="Value type: money, number, integer, percent, bool, text or date.")
+    default: Optional[Union[StrictBool, Decimal, StrictStr]] = Field(
+        None, description="Value used when the cell is empty; without a default an empty cell rejects the row."
+    )
+    values: Optional[list[StrictStr]] = Field(None, description="For text fields: the only values allowed.")
+    description: Optional[str] = Field(None, description="What the field holds, for readers of the plan.")
+
+
+class Rule(Strict):
+    """A validation rule every usage row must pass, else it is rejected."""
+
+    rule: Expression = Field(description="A true/false expression over the row's fields.")
+    message: str = Field(description="Why the row is rejected when the rule is false.")
+
+
+class MetricSpec(Strict):
+    """An aggregate of the period's usage rows for one customer."""
+
+    count: Optional[Union[StrictBool, StrictStr]] = Field(None, description="Count the rows (write `count: true`).")
+    sum: Optional[StrictStr] = Field(None, description="Sum of a usage field.")
+    max: Optional[StrictStr] = Field(None, description="Largest value of a usage field.")
+    min: Optional[StrictStr] = Field(None, description="Smallest value of a usage field.")
+    unique: Optional[StrictStr] = Field(None, description="Number of distinct values of a usage field.")
+    last: Optional[StrictStr] = Field(None, description="Value of a usage field in the period's latest row.")
+    time_weighted: Optional[StrictStr] = Field(
+        None,
+        description="A field of signed changes (e.g. seats): the running level over the customer's whole "
+        "history, averaged over the period's days (a seat held all period counts 1).",
+    )
+    where: Optional[Expression] = Field(None, description="Only rows for which this expression is true.")
+    description: Optional[str] = Field(None, description="What the metric measures.")
+
+
+class Tier(Strict):
+    """One range of a tier table."""
+
+    up_to: Optional[Amount] = Field(None, description="Upper bound, inclusive (quantity <= up_to).")
+    below: Optional[Amount] = Field(None, description="Upper bound, exclusive (quantity < below).")
+    unit_price: Amount = Field(Decimal(0), description="Price per unit of the quantity in this tier.")
+    flat: Amount = Field(Decimal(0), description="Fixed amount added when the quantity reaches this tier.")
+
+
+class ChargeBase(Strict):
+    name: Optional[str] = Field(None, description="Line description shown on the document.")
+    description: Optional[str] = Field(None, description="Notes for readers of the plan.")
+    when: Optional[Expression] = Field(None, description="Charge only when this expression is true.")
+    rounding: Optional[Rounding] = Field(None, description="Rounding of this line (default: the plan's).")
+
+
+class FlatCharge(ChargeBase):
+    """A fixed amount per period."""
+
+    model: Literal["flat"] = Field(description="Pricing model.")
+    amount: Expression = Field(description="The amount charged.")
+
+
+class PerUnitCharge(ChargeBase):
+    """Quantity x unit price."""
+
+    model: Literal["per_unit"] = Field(description="Pricing model.")
+    on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
+    unit_price: Amount = Field(description="Price per unit.")
+    free_units: Amount = Field(Decimal(0), description="Units included at no charge.")
+
+
+class TieredCharge(ChargeBase):
+    """A tier table: graduated (each portion at its tier) or volume (all at one tier)."""
+
+    model: Literal["graduated", "volume"] = Field(description="Pricing model.")
+    on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
+    tiers: list[Tier] = Field(description="Tiers in increasing order; the last has no bound.")
+
+
+class PackageCharge(ChargeBase):
+    """Units sold in packages; a started package is charged whole."""
+
+    model: Literal["package"] = Field(description="Pricing model.")
+    on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
+    package_size: Amount = Field(description="Units per package.")
+    package_price: Amount = Field(description="Price of one package.")
+    free_units: Amount = Field(Decimal(0), description="Units included at no charge.")
+
+
+class PercentageCharge(ChargeBase):
+    """A fee per event: rate x the event's amount + fixed fee, clamped."""
+
+    model: Literal["percentage"] = Field(description="Pricing model.")
+    on: StrictStr = Field(description="The usage field (money) the rate applies to.")
+    where: Optional[Expression] = Field(None, description="Only events for which this expression is true.")
+    rate: Amount = Field(description="Rate per event, e.g. 2.9%.")
+    fixed_fee: Amount = Field(Decimal(0), description="Fixed fee added per event.")
+    min_fee: Optional[Amount] = Field(None, description="Smallest fee per event.")
+    max_fee: Optional[Amount] = Field(None, description="Largest fee per event.")
+
+
+class FormulaCharge(ChargeBase):
+    """An amount given by an expression."""
+
+    model: Literal["formula"] = Field(description="Pricing model.")
+    amount: Expression = Field(description="Expression for the amount.")
+
+
+Charge = Annotated[
+    Union[FlatCharge, PerUnitCharge, TieredCharge, PackageCharge, PercentageCharge, FormulaCharge],
+    Field(discriminator="model"),
+]
+
+
+class Discount(Strict):
+    """A reduction of charges, applied before tax and never below zero."""
+
+    name: Optional[str] = Field(None, description="Line description shown on the document.")
+    percent: Optional[Expression] = Field(None, description="Share taken off, e.g. 10%.")
+    amount: Optional[Expression] = Field(None, description="Fixed amount taken off.")
+    applies_to: Optional[list[StrictStr]] = Field(None, description="Charge ids discounted (default: every charge).")
+    when: Optional[Expression] = Field(None, description="Apply only when this expression is true.")
+
+
+class Tax(Strict):
+    """A tax on the rounded subtotal."""
+
+    name: Optional[str] = Field(None, description="Tax name shown on the document.")
+    rate: Amount = Field(description="Tax rate, e.g. 10%.")
+    on: Literal["subtotal"] = Field("subtotal", description="What the tax is computed on.")
+    rounding: Optional[Rounding] = Field(None, description="Rounding of the tax (default: the plan's).")
+
+
+class Notice(Strict):
+    """A message put on the document when its condition holds."""
+
+    when: Expression = Field(description="Show the notice when this expression is true.")
+    message: str = Field(description="The notice text.")
+
+
+class Formula(Strict):
+    """A named formula with typed inputs (refunds and the like), run with `ratecard eval`."""
+
+    description: Optional[str] = Field(None, description="What the formula computes.")
+    inputs: dict[str, TypeName] = Field(default_factory=dict, description="Input names and their types.")
+    value: Expression = Field(description="The expression computed from the inputs.")
+    rounding: Optional[Rounding] = Field(None, description="Rounding of a money result (default: the plan's).")
+
+
+class LineSpec(Strict):
+    """A settlement line: an expression of metrics and earlier lines."""
+
+    name: Optional[str] = Field(None, description="Line description shown on the statement.")
+    value: Expression = Field(description="Expression for the line amount.")
+    rounding: Optional[Rounding] = Field(None, description="Rounding of this line (default: the plan's).")
+
+
+class Schedule(Strict):
+    """When the document is issued and paid, as days of the month after the period."""
+
+    issue_day: Optional[int] = Field(None, ge=1, le=28, description="Day the document is issued.")
+    dispute_until_day: Optional[int] = Field(None, ge=1, le=28, description="Last day to dispute the document.")
+    charge_day: Optional[int] = Field(None, ge=1, le=28, description="Day the amount is charged or paid out.")
+    charge_time: Optional[str] = Field(None, pattern=r"^\d{2}:\d{2}$", description="Local time of the charge, HH:MM.")
+
+
+class Plan(Strict):
+    """A ratecard plan file."""
+
+    plan: str = Field(description="Plan id, used in documents.")
+    name: Optional[str] = Field(None, description="Plan name for people.")
+    description: Optional[str] = Field(None, description="What the plan is for.")
+    kind: Literal["invoice", "settlement"] = Field("invoice", description="invoice (charges) or settlement (lines).")
+    currency: str = Field(description="ISO 4217 currency code, e.g. KRW or USD.")
+    period: Literal["month", "quarter", "year", "week", "day"] = Field(
+        "month", description="Billing period, calendar-aligned in the plan's time zone."
+    )
+    timezone: str = Field("UTC", description="IANA time zone for period bounds and days, e.g. Asia/Seoul.")
+    rounding: Rounding = Field("half_up", description="Default rounding of each document line.")
+    effective: Optional[datetime.date] = Field(None, description="First day this version of the plan is in force.")
+    usage: dict[str, _either(FieldSpec, TypeName)] = Field(
+        default_factory=dict, description="Typed ledger fields beyond event_id, customer and timestamp."
+    )
+    customer: dict[str, _either(FieldSpec, TypeName)] = Field(
+        default_factory=dict, description="Customer attributes read from --customers, as customer.<name>."
+    )
+    require: list[Rule] = Field(default_factory=list, description="Rules every usage row must pass.")
+    metrics: dict[str, _either(MetricSpec, Expression)] = Field(
+        default_factory=dict, description="Per customer and period: aggregates, or expressions of other metrics."
+    )
+    charges: dict[str, Charge] = Field(default_factory=dict, description="Invoice lines and their pricing models.")
+    discounts: dict[str, Discount] = Field(default_factory=dict, description="Discounts applied before tax.")
+    minimum: Optional[Expression] = Field(None, description="Minimum subtotal; a true-up line makes up the rest.")
+    taxes: dict[str, Tax] = Field(default_factory=dict, description="Taxes on the rounded subtotal.")
+    notices: dict[str, Notice] = Field(default_factory=dict, description="Messages shown when a condition holds.")
+    formulas: dict[str, Formula] = Field(default_factory=dict, description="Named formulas run with `ratecard eval`.")
+    lines: dict[str, _either(LineSpec, Expression)] = Field(
+        default_factory=dict, description="Settlement lines, in order; each may use earlier ones."
+    )
+    total: Optional[str] = Field(None, description="Settlement plans: the line that is the document's total.")
+    schedule: Optional[Schedule] = Field(None, description="Billing schedule printed on every document.")
+
+
+def json_schema() -> dict:
+    """JSON Schema of plan files, for editors."""
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ratecard plan"
+    return schema

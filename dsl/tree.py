@@ -1,0 +1,261 @@
+"""The evaluation tree: what the compiler hands to the interpreter.
+
+Plain frozen dataclasses. Names are resolved (each `Ref` says where its value
+comes from), every expression carries its static type, and every part of a
+plan keeps the span it was written at, so `explain` can cite the plan file.
+The interpreter never looks at YAML again.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Union
+
+from dsl.errors import Span
+from dsl.types import Type
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal value."""
+
+    value: Any
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A resolved name. `scope` is one of: field, metric, customer, period, input, line."""
+
+    scope: str
+    name: str
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Unary:
+    """`-x` or `not x`."""
+
+    op: str
+    operand: "Expr"
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Binary:
+    """Arithmetic (+ - * /), comparison or logic (and, or)."""
+
+    op: str
+    left: "Expr"
+    right: "Expr"
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class In:
+    """Membership in a literal list."""
+
+    operand: "Expr"
+    options: tuple["Expr", ...]
+    negated: bool
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Cond:
+    """`if test then a else b`."""
+
+    test: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+    type: Type
+    span: Span
+
+
+@dataclass(frozen=True)
+class Call:
+    """A built-in function call."""
+
+    function: str
+    args: tuple["Expr", ...]
+    type: Type
+    span: Span
+
+
+Expr = Union[Const, Ref, Unary, Binary, In, Cond, Call]
+
+
+@dataclass(frozen=True)
+class Field:
+    """A typed ledger column (or customer attribute)."""
+
+    name: str
+    type: Type
+    default: Any  # None means required
+    values: tuple[str, ...] | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A `require:` rule over a usage row."""
+
+    test: Expr
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An aggregate (`aggregation` set) or a derived metric (`expression` set)."""
+
+    name: str
+    type: Type
+    aggregation: str | None
+    field: str | None
+    where: Expr | None
+    expression: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One tier; `bound` is None for the open last tier."""
+
+    bound: Decimal | None
+    inclusive: bool  # True for up_to, False for below
+    unit_price: Decimal
+    flat: Decimal
+    span: Span
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One charge of an invoice plan; fields unused by its model are None."""
+
+    id: str
+    name: str
+    model: str
+    quantity: Expr | None
+    when: Expr | None
+    rounding: str
+    span: Span
+    amount: Expr | None = None
+    tiers: tuple[Tier, ...] = ()
+    unit_price: Decimal | None = None
+    free_units: Decimal = Decimal(0)
+    package_size: Decimal | None = None
+    package_price: Decimal | None = None
+    field: str | None = None
+    where: Expr | None = None
+    rate: Decimal | None = None
+    fixed_fee: Decimal = Decimal(0)
+    min_fee: Decimal | None = None
+    max_fee: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Discount:
+    """A discount on some charges (all when `applies_to` is empty)."""
+
+    id: str
+    name: str
+    percent: Expr | None
+    amount: Expr | None
+    applies_to: tuple[str, ...]
+    when: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Tax:
+    """A tax on the rounded subtotal."""
+
+    id: str
+    name: str
+    rate: Decimal
+    rounding: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A conditional message on the document."""
+
+    id: str
+    when: Expr
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A named formula with typed inputs."""
+
+    name: str
+    inputs: tuple[tuple[str, Type], ...]
+    value: Expr
+    rounding: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Line:
+    """A settlement line."""
+
+    id: str
+    name: str
+    value: Expr
+    rounding: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Billing schedule, as days of the month after the period."""
+
+    issue_day: int | None
+    dispute_until_day: int | None
+    charge_day: int | None
+    charge_time: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A compiled plan, ready to run."""
+
+    id: str
+    name: str
+    kind: str
+    currency: str
+    minor_digits: int
+    period: str
+    timezone: str
+    rounding: str
+    effective: datetime.date | None
+    fields: tuple[Field, ...]
+    customer: tuple[Field, ...]
+    rules: tuple[Rule, ...]
+    metrics: tuple[Metric, ...]  # aggregates first, then derived metrics in dependency order
+    charges: tuple[Charge, ...]
+    discounts: tuple[Discount, ...]
+    minimum: Expr | None
+    taxes: tuple[Tax, ...]
+    notices: tuple[Notice, ...]
+    formulas: tuple[Formula, ...]
+    lines: tuple[Line, ...]
+    total: str | None
+    schedule: Schedule | None
+    source: str
+    span: Span
+
+
+def formula(plan: Plan, name: str) -> Formula | None:
+    return next((f for f in plan.formulas if f.name == name), None)

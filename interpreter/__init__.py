@@ -1,0 +1,1 @@
+"""Running compiled plans: expression evaluation, ledgers, pricing, documents."""

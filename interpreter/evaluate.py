@@ -1,0 +1,97 @@
+"""Evaluate evaluation-tree expressions with exact Decimal arithmetic.
+
+`evaluate(expr, env)` where `env` maps (scope, name) to a value. A run-time
+problem (division by zero, a value missing) raises `EvaluationError` carrying
+the span of the expression that failed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import operator
+from decimal import Decimal
+from typing import Any
+
+from dsl import tree
+from dsl.errors import Span
+from interpreter.functions import FUNCTIONS, FunctionProblem
+from interpreter.rounding import CONTEXT
+
+
+class EvaluationError(Exception):
+    """A plan expression failed while running; `span` says which one."""
+
+    def __init__(self, span: Span, message: str):
+        super().__init__(message)
+        self.span = span
+        self.message = message
+
+
+Env = dict[tuple[str, str], Any]
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def evaluate(expr: tree.Expr, env: Env) -> Any:
+    with decimal.localcontext(CONTEXT):
+        try:
+            return _eval(expr, env)
+        except decimal.DivisionByZero:
+            raise EvaluationError(expr.span, "division by zero") from None
+        except (decimal.InvalidOperation, decimal.Overflow) as exc:
+            raise EvaluationError(expr.span, f"arithmetic failed: {type(exc).__name__}") from None
+
+
+def _eval(expr: tree.Expr, env: Env) -> Any:
+    kind = type(expr)
+    if kind is tree.Const:
+        return expr.value
+    if kind is tree.Ref:
+        try:
+            return env[(expr.scope, expr.name)]
+        except KeyError:
+            raise EvaluationError(expr.span, f"no value for {expr.name!r}") from None
+    if kind is tree.Binary:
+        op = expr.op
+        if op == "and":
+            return _eval(expr.left, env) and _eval(expr.right, env)
+        if op == "or":
+            return _eval(expr.left, env) or _eval(expr.right, env)
+        left, right = _eval(expr.left, env), _eval(expr.right, env)
+        if op in _COMPARE:
+            return _COMPARE[op](left, right)
+        return _arithmetic(expr, op, left, right)
+    if kind is tree.Unary:
+        value = _eval(expr.operand, env)
+        return (not value) if expr.op == "not" else -value
+    if kind is tree.Cond:
+        return _eval(expr.then, env) if _eval(expr.test, env) else _eval(expr.otherwise, env)
+    if kind is tree.In:
+        value = _eval(expr.operand, env)
+        found = any(value == _eval(option, env) for option in expr.options)
+        return found != expr.negated
+    if kind is tree.Call:
+        args = [_eval(arg, env) for arg in expr.args]
+        try:
+            return FUNCTIONS[expr.function](*args)
+        except FunctionProblem as exc:
+            raise EvaluationError(expr.span, str(exc)) from None
+    raise EvaluationError(expr.span, f"cannot evaluate {kind.__name__}")  # pragma: no cover
+
+
+def _arithmetic(expr: tree.Binary, op: str, left: Any, right: Any) -> Any:
+    if isinstance(left, datetime.date):
+        if isinstance(right, datetime.date):
+            return Decimal((left - right).days)
+        days = datetime.timedelta(days=int(right))
+        return left + days if op == "+" else left - days
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if right == 0:
+        raise EvaluationError(expr.span, "division by zero")
+    return left / right

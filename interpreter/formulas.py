@@ -1,0 +1,62 @@
+"""Run a plan's named formula (`ratecard eval`) on inputs given as text.
+
+Inputs are read by their declared types (`30%`, `2024-11-03`, `true`); a money
+result is rounded once to the currency's minor unit in the formula's mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dsl import tree
+from dsl.values import ValueProblem, convert
+from interpreter.evaluate import evaluate
+from interpreter.rounding import money_text, round_money, text
+
+
+class InputProblem(Exception):
+    """The inputs given for a formula are missing, unknown or malformed."""
+
+
+@dataclass(frozen=True)
+class FormulaResult:
+    """A formula's value, exact, and as the text shown to people and machines."""
+
+    value: Any
+    text: str
+
+
+def read_inputs(formula: tree.Formula, given: dict[str, str]) -> dict[tuple[str, str], Any]:
+    declared = dict(formula.inputs)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        raise InputProblem(f"formula {formula.name!r} has no input {unknown[0]!r}; its inputs are {', '.join(declared) or 'none'}")
+    missing = [name for name in declared if name not in given]
+    if missing:
+        raise InputProblem(f"formula {formula.name!r} needs --set {missing[0]}=VALUE ({declared[missing[0]].kind})")
+    env = {}
+    for name, raw in given.items():
+        try:
+            env[("input", name)] = convert(raw, declared[name])
+        except ValueProblem as problem:
+            raise InputProblem(f"--set {name}: {problem}") from None
+    return env
+
+
+def run_formula(plan: tree.Plan, formula: tree.Formula, given: dict[str, str]) -> FormulaResult:
+    """Evaluate `formula` on text inputs; raises InputProblem or EvaluationError."""
+    value = evaluate(formula.value, read_inputs(formula, given))
+    return FormulaResult(value, show(value, formula.value.type.kind, plan, formula.rounding))
+
+
+def show(value: Any, kind: str, plan: tree.Plan, rounding: str) -> str:
+    if kind == "money":
+        return money_text(round_money(value, plan.minor_digits, rounding), plan.minor_digits)
+    if kind == "bool":
+        return "true" if value else "false"
+    if kind == "date":
+        return value.isoformat()
+    if kind in ("integer", "number", "percent"):
+        return text(value)
+    return str(value)

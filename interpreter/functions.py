@@ -1,0 +1,78 @@
+"""The built-in functions of the expression language: small pure functions.
+
+Their signatures (argument counts and types) are checked at compile time by
+`dsl.builtins`; here they only compute. Public holidays come from the
+`holidays` package, never from a list kept in this project.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from decimal import Decimal
+from functools import lru_cache
+
+from interpreter.rounding import round_to_step
+
+
+class FunctionProblem(Exception):
+    """A built-in refused its arguments at run time (e.g. a zero rounding step)."""
+
+
+def _round(value: Decimal, step: Decimal, mode: str = "half_up") -> Decimal:
+    if step <= 0:
+        raise FunctionProblem(f"round() step must be above zero, got {step}")
+    return round_to_step(value, step, mode)
+
+
+def days_between(start: datetime.date, end: datetime.date) -> Decimal:
+    return Decimal((end - start).days)
+
+
+@lru_cache(maxsize=64)
+def _holidays(country: str, year: int):
+    import holidays
+
+    return holidays.country_holidays(country, years=year)
+
+
+def is_business_day(day: datetime.date, country: str) -> bool:
+    return day.weekday() < 5 and day not in _holidays(country, day.year)
+
+
+def business_days_between(start: datetime.date, end: datetime.date, country: str = "KR") -> Decimal:
+    """Business days after `start` up to and including `end` (negative if `end` is earlier)."""
+    sign = 1
+    if end < start:
+        start, end, sign = end, start, -1
+    count = 0
+    day = start + datetime.timedelta(days=1)
+    while day <= end:
+        count += is_business_day(day, country)
+        day += datetime.timedelta(days=1)
+    return Decimal(sign * count)
+
+
+def days_in_month(day: datetime.date) -> Decimal:
+    return Decimal(calendar.monthrange(day.year, day.month)[1])
+
+
+def month_start(day: datetime.date) -> datetime.date:
+    return day.replace(day=1)
+
+
+def month_end(day: datetime.date) -> datetime.date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+FUNCTIONS = {
+    "min": lambda *args: min(args),
+    "max": lambda *args: max(args),
+    "abs": abs,
+    "round": _round,
+    "days_between": days_between,
+    "business_days_between": business_days_between,
+    "days_in_month": days_in_month,
+    "month_start": month_start,
+    "month_end": month_end,
+}
