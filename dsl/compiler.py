@@ -14,7 +14,7 @@ from dsl import charges as parts
 from dsl.checker import Scope, Symbol
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
-from dsl.metrics import fields as compile_fields, metrics as compile_metrics, rules as compile_rules
+from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
 from dsl.source import Document
 
 
@@ -56,7 +56,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
         effective=model.effective, fields=fields, customer=customer, rules=rules, metrics=metrics,
         charges=charges, discounts=discounts, minimum=minimum, taxes=taxes, notices=notices,
         formulas=formulas, lines=lines, total=model.total, schedule=schedule, source=doc.path,
-        span=c.span("plan"),
+        span=c.span("plan"), quota=compile_quota(c, fields),
     )
     return plan, c.diagnostics
 

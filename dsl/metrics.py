@@ -11,6 +11,7 @@ import difflib
 from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
 from dsl.context import METRIC_KINDS, Compiler
+from dsl.rows import row_problems
 from dsl.types import INTEGER, Type, parse_type_name
 
 def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
@@ -48,6 +49,7 @@ def rules(c: Compiler, row_names: dict) -> tuple[tree.Rule, ...]:
     out = []
     for index, rule in enumerate(c.model.require):
         expr, _ = c.expression(rule.rule, Scope(row_names, "a require rule"), ("require", index, "rule"), ("bool",), "a rule")
+        c.diagnostics.extend(row_problems(expr, "a require rule"))
         if expr is not None:
             out.append(tree.Rule(expr, rule.message, c.span("require", index)))
     return tuple(out)
@@ -91,6 +93,7 @@ def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, 
         return None
     kind = chosen[0]
     where, _ = c.expression(spec.where, Scope(row_names, f"the where of metric {name!r}"), ("metrics", name, "where"), ("bool",), "a where condition")
+    c.diagnostics.extend(row_problems(where, "a where condition"))
     if kind == "count":
         if spec.count is False:
             c.fail(c.span("metrics", name, "count"), "write `count: true` to count rows")
@@ -154,3 +157,20 @@ def _dependency_order(c: Compiler, derived: dict, known: set[str]) -> tuple[list
                 stack.append((nxt, iter(sorted(uses[nxt]))))
     order = [name for name in order if name not in cyclic and derived[name] is not None]
     return order, cyclic
+
+
+def quota(c: Compiler, fields) -> tree.Quota | None:
+    spec = c.model.quota
+    if spec is None:
+        return None
+    by_field = {f.name: f for f in fields}
+    for key in ("usage", "limit"):
+        name = getattr(spec, key)
+        field = by_field.get(name)
+        if field is None:
+            close = difflib.get_close_matches(name, list(by_field), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            c.fail(c.span("quota", key), f"quota {key}: {name!r} is not a usage field{hint}", "name")
+        elif field.type.kind not in ("integer", "number"):
+            c.fail(c.span("quota", key), f"quota {key}: {name!r} must be an integer or number field", "type")
+    return tree.Quota(spec.usage, spec.limit, spec.message, c.key_span("quota"))

@@ -89,6 +89,14 @@ class Rule(Strict):
     message: str = Field(description="Why the row is rejected when the rule is false.")
 
 
+class Quota(Strict):
+    """Running usage may never exceed the running limit; a row that would is rejected."""
+
+    usage: StrictStr = Field(description="Usage field of signed changes in units used (e.g. record).")
+    limit: StrictStr = Field(description="Usage field of signed changes in units allowed (e.g. quota).")
+    message: str = Field("usage above the quota", description="Reason given for a rejected row.")
+
+
 class MetricSpec(Strict):
     """An aggregate of the period's usage rows for one customer."""
 
@@ -255,6 +263,9 @@ class Plan(Strict):
         default_factory=dict, description="Customer attributes read from --customers, as customer.<name>."
     )
     require: list[Rule] = Field(default_factory=list, description="Rules every usage row must pass.")
+    quota: Optional[Quota] = Field(
+        None, description="Reject rows that take running usage above the running limit (when the customer has a limit)."
+    )
     metrics: dict[str, _either(MetricSpec, Expression)] = Field(
         default_factory=dict, description="Per customer and period: aggregates, or expressions of other metrics."
     )

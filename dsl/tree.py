@@ -113,6 +113,16 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """Running `usage` may not exceed running `limit` for customers that have a limit."""
+
+    usage: str
+    limit: str
+    message: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Metric:
     """An aggregate (`aggregation` set) or a derived metric (`expression` set)."""
 
@@ -255,6 +265,7 @@ class Plan:
     schedule: Schedule | None
     source: str
     span: Span
+    quota: Quota | None = None
 
 
 def formula(plan: Plan, name: str) -> Formula | None:

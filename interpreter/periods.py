@@ -1,0 +1,116 @@
+"""Billing periods: calendar-aligned windows in the plan's time zone.
+
+`--period` names a range (`2024-11`, `2024-Q4`, `2024`, `2024-11-01..2024-11-30`);
+the range is cut into the plan's calendar periods (month, quarter, ...), each
+clipped to the range. A period keeps the length of its whole calendar period
+(`days`) so that proration and time-weighted levels divide by the right number
+even when the window is cut short (a partial range or an `--as-of` estimate).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
+_YEAR = re.compile(r"^(\d{4})$")
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_DAY = datetime.timedelta(days=1)
+
+
+class PeriodProblem(Exception):
+    """A `--period` or `--as-of` that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """One billing window: local dates `start`..`end` inclusive, inside a calendar period of `days` days."""
+
+    start: datetime.date
+    end: datetime.date
+    days: int
+    full_start: datetime.date
+    full_end: datetime.date
+
+    @property
+    def key(self) -> str:
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+
+def parse_range(text: str) -> tuple[datetime.date, datetime.date]:
+    """The inclusive local dates named by a `--period` value."""
+    text = text.strip()
+    try:
+        if match := _MONTH.match(text):
+            start = datetime.date(int(match[1]), int(match[2]), 1)
+            return start, _add_months(start, 1) - _DAY
+        if match := _QUARTER.match(text):
+            start = datetime.date(int(match[1]), 3 * int(match[2]) - 2, 1)
+            return start, _add_months(start, 3) - _DAY
+        if match := _YEAR.match(text):
+            return datetime.date(int(match[1]), 1, 1), datetime.date(int(match[1]), 12, 31)
+        if match := _RANGE.match(text):
+            start, end = datetime.date.fromisoformat(match[1]), datetime.date.fromisoformat(match[2])
+            if end < start:
+                raise PeriodProblem(f"period {text!r} ends before it starts")
+            return start, end
+    except ValueError:
+        raise PeriodProblem(f"period {text!r} is not a valid date") from None
+    raise PeriodProblem(f"cannot read period {text!r}; write 2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30")
+
+
+def calendar_period(unit: str, day: datetime.date) -> tuple[datetime.date, datetime.date]:
+    """The calendar period of kind `unit` that holds `day`."""
+    if unit == "day":
+        return day, day
+    if unit == "week":
+        start = day - datetime.timedelta(days=day.weekday())
+        return start, start + datetime.timedelta(days=6)
+    if unit == "month":
+        start = day.replace(day=1)
+        return start, _add_months(start, 1) - _DAY
+    if unit == "quarter":
+        start = datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        return start, _add_months(start, 3) - _DAY
+    if unit == "year":
+        return datetime.date(day.year, 1, 1), datetime.date(day.year, 12, 31)
+    raise PeriodProblem(f"unknown period unit {unit!r}")  # pragma: no cover - the schema allows no other
+
+
+def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
+    """The plan periods covering `start`..`end`, each clipped to that range."""
+    out = []
+    day = start
+    while day <= end:
+        full_start, full_end = calendar_period(unit, day)
+        window_end = min(full_end, end)
+        out.append(Period(day, window_end, (full_end - full_start).days + 1, full_start, full_end))
+        day = window_end + _DAY
+    return out
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def local_midnight(day: datetime.date, timezone: str) -> datetime.datetime:
+    """The instant a local day starts, as an aware datetime."""
+    return datetime.datetime.combine(day, datetime.time(0), ZoneInfo(timezone))
+
+
+def parse_as_of(text: str, timezone: str) -> datetime.datetime:
+    """`--as-of`: a date (through the end of that day) or an ISO datetime (local if no offset)."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return local_midnight(datetime.date.fromisoformat(text) + _DAY, timezone)
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise PeriodProblem(f"cannot read --as-of {text!r}; write 2024-04-15 or 2024-04-15T12:00") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment

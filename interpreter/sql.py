@@ -1,0 +1,73 @@
+"""Row expressions (`where:`, `require:`) translated into DuckDB SQL.
+
+Numbers go in as exact DECIMAL literals, never as floating point; the
+compiler has already refused division and functions without an exact SQL
+form (see `dsl.rows`). Column names are quoted identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from dsl import tree
+
+_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "+": "+", "-": "-", "*": "*", "and": "AND", "or": "OR"}
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, Decimal):
+        return decimal_literal(value)
+    if isinstance(value, datetime.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def decimal_literal(value: Decimal) -> str:
+    text = format(value, "f")
+    digits = value.as_tuple()
+    scale = max(0, -digits.exponent) if isinstance(digits.exponent, int) else 0
+    width = min(38, max(scale + 1, len(text.replace("-", "").replace(".", ""))) + 1)
+    return f"CAST('{text}' AS DECIMAL({max(width, scale + 1)},{scale}))"
+
+
+def to_sql(expr: tree.Expr) -> str:
+    kind = type(expr)
+    if kind is tree.Const:
+        return literal(expr.value)
+    if kind is tree.Ref:
+        return ident(expr.name)
+    if kind is tree.Unary:
+        inner = to_sql(expr.operand)
+        return f"(NOT {inner})" if expr.op == "not" else f"(-{inner})"
+    if kind is tree.Binary:
+        return f"({to_sql(expr.left)} {_OPS[expr.op]} {to_sql(expr.right)})"
+    if kind is tree.In:
+        options = ", ".join(to_sql(o) for o in expr.options)
+        return f"({to_sql(expr.operand)} {'NOT IN' if expr.negated else 'IN'} ({options}))"
+    if kind is tree.Cond:
+        return f"(CASE WHEN {to_sql(expr.test)} THEN {to_sql(expr.then)} ELSE {to_sql(expr.otherwise)} END)"
+    if kind is tree.Call:
+        args = [to_sql(a) for a in expr.args]
+        name = expr.function
+        if name == "min":
+            return f"least({', '.join(args)})"
+        if name == "max":
+            return f"greatest({', '.join(args)})"
+        if name == "abs":
+            return f"abs({args[0]})"
+        if name == "days_between":
+            return f"CAST(date_diff('day', {args[0]}, {args[1]}) AS DECIMAL(38,0))"
+        if name == "days_in_month":
+            return f"CAST(day(last_day({args[0]})) AS DECIMAL(38,0))"
+        if name == "month_start":
+            return f"CAST(date_trunc('month', {args[0]}) AS DATE)"
+        if name == "month_end":
+            return f"last_day({args[0]})"
+    raise ValueError(f"no SQL form for {kind.__name__}")  # the compiler refuses these first
