@@ -118,5 +118,96 @@ def eval_(plan_path: str, formula_name: str, settings: tuple[str, ...], fmt: str
         click.echo(result.text)
 
 
+def _load_or_exit(plan_path: str):
+    from dsl.loader import load_plan
+
+    loaded = load_plan(plan_path)
+    if loaded.plan is None:
+        _print_diagnostics([loaded])
+        sys.exit(EXIT_PLAN)
+    return loaded
+
+
+def _rate_or_exit(loaded, **options):
+    from dsl.errors import Diagnostic, format_diagnostic
+    from interpreter.evaluate import EvaluationError
+    from interpreter.rate import RateProblem, rate
+
+    try:
+        return rate(loaded.plan, **options)
+    except RateProblem as problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    except EvaluationError as exc:
+        click.echo(format_diagnostic(Diagnostic(exc.span, exc.message, "error", "evaluation"), loaded.text), err=True)
+        sys.exit(EXIT_PLAN)
+
+
+_ledger_options = [
+    click.option("--usage", "usage", required=True, metavar="LEDGER", help="Usage ledger: .csv, .jsonl or .parquet."),
+    click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: every period in the ledger)."),
+    click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate)."),
+    click.option("--customers", metavar="FILE", help="Customer attributes (YAML or CSV), visible as customer.<name>."),
+]
+
+
+def ledger_options(command):
+    for option in reversed(_ledger_options):
+        command = option(command)
+    return command
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@ledger_options
+@click.option("--customer", metavar="ID", help="Only this customer's documents.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv"]), default="table")
+@click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
+def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects) -> None:
+    """Rate a usage ledger under PLAN and print invoices or settlement statements.
+
+    Exit status: 0 all rows accepted, 3 some rows rejected (documents are
+    still printed), 1 plan errors, 2 a problem with the command's inputs.
+    """
+    from interpreter import render
+
+    loaded = _load_or_exit(plan_path)
+    result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers)
+    if fmt == "json":
+        click.echo(render.to_json(result.documents, result.rejected))
+    elif fmt == "yaml":
+        click.echo(render.to_yaml(result.documents, result.rejected), nl=False)
+    elif fmt == "csv":
+        click.echo(render.to_csv(result.documents), nl=False)
+    else:
+        click.echo(render.to_table(result.documents, result.rejected), nl=False)
+    if rejects:
+        with open(rejects, "w", encoding="utf-8", newline="") as handle:
+            handle.write(render.rejects_csv(result.rejected))
+    if result.rejected:
+        if fmt in ("csv",):
+            click.echo(f"{len(result.rejected)} rejected row(s); see --rejects or --format json", err=True)
+        sys.exit(EXIT_REJECTED)
+    sys.exit(EXIT_OK)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@ledger_options
+@click.option("--customer", required=True, metavar="ID", help="The customer whose document to explain.")
+def explain(plan_path, usage, period, as_of, customers, customer) -> None:
+    """Show how each line of one customer's document was computed."""
+    from interpreter.explain import explain as explain_document
+
+    loaded = _load_or_exit(plan_path)
+    result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers)
+    if not result.documents:
+        click.echo(f"error: no document for customer {customer!r} in that period (no accepted rows)", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo("\n".join(explain_document(doc, loaded.text) for doc in result.documents), nl=False)
+    if result.rejected:
+        click.echo(f"note: {len(result.rejected)} ledger row(s) were rejected; run `ratecard rate --rejects FILE` to list them", err=True)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,139 @@
+"""Stage 1: per customer and period, the exact aggregates a plan needs, in one SQL query.
+
+The engine only sums, counts, takes extremes and compares; prices are left to
+stage 2. Time-weighted metrics need no per-day rows: the sum of daily levels
+over a window is `level at start x days + sum(change x days it is held)`,
+which is a plain aggregate. Percentage charges are summed exactly by counting
+the events whose fee falls below the minimum or above the maximum and summing
+the amounts in between.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dsl import tree
+from interpreter.periods import Period, local_midnight
+from interpreter.rounding import CONTEXT
+from interpreter.sql import decimal_literal, ident, to_sql
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the ledger says about one customer in one period."""
+
+    customer: str
+    period: Period
+    rows: int
+    values: dict[str, Any]  # column name -> exact value
+
+
+def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetime | None) -> str:
+    rows = []
+    for index, p in enumerate(periods):
+        start = local_midnight(p.start, timezone)
+        end = local_midnight(p.end + datetime.timedelta(days=1), timezone)
+        last_day = p.end
+        if as_of is not None and as_of < end:
+            end = as_of
+            last_day = min(p.end, (as_of - datetime.timedelta(microseconds=1)).astimezone(start.tzinfo).date())
+        rows.append(
+            f"({index}, DATE '{p.start.isoformat()}', DATE '{last_day.isoformat()}', "
+            f"TIMESTAMPTZ '{start.isoformat()}', TIMESTAMPTZ '{end.isoformat()}')"
+        )
+    return ", ".join(rows)
+
+
+def _where(expr: tree.Expr | None, inside: bool = True) -> str:
+    parts = ["e.__ts >= w.ts_start" if inside else "e.__ts < w.ts_start"]
+    if expr is not None:
+        parts.append(to_sql(expr))
+    return " AND ".join(parts)
+
+
+def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
+    """(column name, SQL aggregate) for every aggregate metric and percentage charge."""
+    out = []
+    for m in plan.metrics:
+        if m.aggregation is None:
+            continue
+        col = ident(m.field) if m.field else None
+        inside = _where(m.where)
+        if m.aggregation == "count":
+            out.append((m.name, f"count(*) FILTER (WHERE {inside})"))
+        elif m.aggregation == "sum":
+            out.append((m.name, f"coalesce(sum(e.{col}) FILTER (WHERE {inside}), 0)"))
+        elif m.aggregation in ("max", "min"):
+            out.append((m.name, f"{m.aggregation}(e.{col}) FILTER (WHERE {inside})"))
+        elif m.aggregation == "unique":
+            out.append((m.name, f"count(DISTINCT e.{col}) FILTER (WHERE {inside})"))
+        elif m.aggregation == "last":
+            out.append((m.name, f"arg_max(e.{col}, (e.__ts, e.__row)) FILTER (WHERE {inside})"))
+        elif m.aggregation == "time_weighted":
+            before = _where(m.where, inside=False)
+            out.append((f"{m.name}.__base", f"coalesce(sum(e.{col}) FILTER (WHERE {before}), 0)"))
+            held = f"e.{col} * CAST(date_diff('day', e.\"date\", w.we) + 1 AS DECIMAL(18,0))"
+            out.append((f"{m.name}.__held", f"coalesce(sum({held}) FILTER (WHERE {inside}), 0)"))
+    for ch in plan.charges:
+        if ch.model != "percentage":
+            continue
+        inside = _where(ch.where)
+        fee = f"(e.{ident(ch.field)} * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
+        low = f"{fee} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
+        high = f"{fee} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
+        middle = f"NOT ({low}) AND NOT ({high})"
+        out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {inside} AND {low})"))
+        out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {inside} AND {high})"))
+        out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {inside} AND {middle})"))
+        out.append((f"{ch.id}.__sum", f"coalesce(sum(e.{ident(ch.field)}) FILTER (WHERE {inside} AND {middle}), 0)"))
+    return out
+
+
+def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
+              customer: str | None = None) -> list[Facts]:
+    """Facts for every customer with rows in a period, or carried time-weighted state."""
+    if not periods:
+        return []
+    columns = metric_columns(plan)
+    carried = [name for name, _ in columns if name.endswith(".__base")]
+    history = bool(carried)
+    select = ",\n".join(f"{sql} AS {ident(name)}" for name, sql in columns)
+    having = " OR ".join(["__rows > 0", *(f"{ident(name)} <> 0" for name in carried)])
+    join = "e.__ts < w.ts_end" if history else "e.__ts >= w.ts_start AND e.__ts < w.ts_end"
+    filter_customer = "WHERE e.customer = $customer" if customer is not None else ""
+    query = f"""
+        WITH w(pid, ws, we, ts_start, ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
+        SELECT e.customer AS __customer, w.pid AS __pid,
+               count(*) FILTER (WHERE e.__ts >= w.ts_start) AS __rows,
+               max(w.we) AS __we
+               {(',' + select) if select else ''}
+        FROM events AS e JOIN w ON {join}
+        {filter_customer}
+        GROUP BY e.customer, w.pid
+        HAVING {having}
+        ORDER BY e.customer, w.pid
+    """
+    params = {"customer": customer} if customer is not None else {}
+    result = con.execute(query, params)
+    names = [d[0] for d in result.description]
+    out = []
+    for row in result.fetchall():
+        record = dict(zip(names, row))
+        period = periods[record["__pid"]]
+        values = {k: v for k, v in record.items() if not k.startswith("__")}
+        _time_weighted(plan, values, period, record["__we"])
+        out.append(Facts(record["__customer"], period, int(record["__rows"]), values))
+    return out
+
+
+def _time_weighted(plan: tree.Plan, values: dict, period: Period, last_day: datetime.date) -> None:
+    """Turn the base level and held changes into the period's average level."""
+    days_counted = Decimal((last_day - period.start).days + 1)
+    for m in plan.metrics:
+        if m.aggregation == "time_weighted":
+            base = values.pop(f"{m.name}.__base")
+            held = values.pop(f"{m.name}.__held")
+            values[m.name] = CONTEXT.divide(base * days_counted + held, Decimal(period.days))

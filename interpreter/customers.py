@@ -1,0 +1,77 @@
+"""Customer attributes from `--customers` (YAML or CSV), typed by the plan.
+
+A YAML file maps customer ids to attributes (or lists records with a
+`customer` key); a CSV file has a `customer` column. Values are read with the
+same rules as plan defaults and `--set` values. Attributes the plan does not
+declare are ignored (one file may serve several plans).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from dsl import tree
+from dsl.source import read_document, to_plain
+from dsl.values import ValueProblem, convert
+
+
+class CustomerProblem(Exception):
+    """The customers file cannot be read, or lacks an attribute a plan needs."""
+
+
+def read_customers(path: str) -> dict[str, dict[str, Any]]:
+    """Raw attributes per customer id."""
+    file = Path(path)
+    if not file.is_file():
+        raise CustomerProblem(f"{path}: no such customers file")
+    if file.suffix.lower() == ".csv":
+        with file.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "customer" not in reader.fieldnames:
+                raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
+            out = {}
+            for number, record in enumerate(reader, 2):
+                cid = (record.pop("customer") or "").strip()
+                if not cid:
+                    raise CustomerProblem(f"{path}:{number}: missing customer id")
+                out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+            return out
+    doc, problems = read_document(path, file.read_text(encoding="utf-8"))
+    if doc is None or problems:
+        first = problems[0] if problems else None
+        where = f"{path}:{first.span.line}:{first.span.column}: {first.message}" if first else path
+        raise CustomerProblem(f"cannot read customers file: {where}")
+    data = to_plain(doc.root) or {}
+    if isinstance(data, list):
+        records = {}
+        for item in data:
+            if not isinstance(item, dict) or "customer" not in item:
+                raise CustomerProblem(f"{path}: each customer record needs a 'customer' key")
+            item = dict(item)
+            records[str(item.pop("customer"))] = item
+        return records
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise CustomerProblem(f"{path}: expected a mapping of customer id -> attributes")
+    return {str(k): v for k, v in data.items()}
+
+
+def attributes(plan: tree.Plan, customer: str, raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The typed attributes one customer has under `plan` (defaults filled in)."""
+    given = raw.get(customer, {})
+    out = {}
+    for f in plan.customer:
+        if f.name in given and given[f.name] is not None:
+            try:
+                value = convert(given[f.name], f.type)
+            except ValueProblem as problem:
+                raise CustomerProblem(f"customer {customer!r}, attribute {f.name!r}: {problem}") from None
+            if f.values and value not in f.values:
+                raise CustomerProblem(f"customer {customer!r}, attribute {f.name!r}: {value!r} is not one of {', '.join(f.values)}")
+            out[f.name] = value
+        elif f.default is not None:
+            out[f.name] = f.default
+        else:
+            raise CustomerProblem(f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default")
+    return out

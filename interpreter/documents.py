@@ -1,0 +1,218 @@
+"""Stage 2: one customer's period facts -> an invoice or settlement statement.
+
+Each line is rounded exactly once, to the currency's minor unit, in its own
+rounding mode; later lines (discounts, minimum, taxes, settlement lines) use
+the rounded values of earlier ones, so `total` is exactly the sum of the
+rounded parts. Each line keeps a trace of how it was computed for `explain`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dsl import tree
+from interpreter.aggregate import Facts
+from interpreter.evaluate import evaluate
+from interpreter.pricing import QUANTITY_MODELS, Priced, Step, percentage
+from interpreter.rounding import CONTEXT, round_money
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """How a line came to be: where it is written, what it used, before rounding."""
+
+    span: Any  # dsl.errors.Span of the charge, discount, tax or line
+    model: str
+    expressions: tuple[tuple[str, Any], ...]  # (role, tree expression) shown with their values
+    steps: tuple[Step, ...]
+    unrounded: Decimal
+    rounding: str
+
+
+@dataclass(frozen=True)
+class Line:
+    id: str
+    description: str
+    quantity: Decimal | None
+    amount: Decimal
+    trace: Trace | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TaxLine:
+    id: str
+    description: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+    trace: Trace | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Document:
+    customer: str
+    plan: tree.Plan
+    period_start: datetime.date
+    period_end: datetime.date
+    lines: tuple[Line, ...]
+    subtotal: Decimal
+    taxes: tuple[TaxLine, ...]
+    total: Decimal
+    notices: tuple[tuple[str, str], ...]
+    schedule: dict | None
+    env: dict = field(compare=False, default_factory=dict)
+    estimate: bool = False
+    rows: int = 0
+
+
+def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any]) -> dict:
+    """Metric values, customer attributes and period facts, keyed as the tree refers to them."""
+    env: dict = {
+        ("period", "start"): facts.period.start,
+        ("period", "end"): facts.period.end,
+        ("period", "days"): Decimal(facts.period.days),
+    }
+    for name, value in customer.items():
+        env[("customer", name)] = value
+    for metric in plan.metrics:
+        if metric.aggregation is not None:
+            value = facts.values.get(metric.name)
+            env[("metric", metric.name)] = _empty(metric) if value is None else value
+        else:
+            env[("metric", metric.name)] = evaluate(metric.expression, env)
+    return env
+
+
+def _empty(metric: tree.Metric) -> Any:
+    """The value of an aggregate over no rows (max/min/last of nothing)."""
+    return "" if metric.type.kind == "text" else (False if metric.type.kind == "bool" else ZERO)
+
+
+def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
+    return round_money(amount, plan.minor_digits, mode)
+
+
+def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts) -> Line | None:
+    """The rounded line of one charge, or None when its `when:` is false."""
+    roles: list[tuple[str, Any]] = []
+    if charge.when is not None:
+        roles.append(("when", charge.when))
+        if not evaluate(charge.when, env):
+            return None
+    quantity = None
+    if charge.model in ("flat", "formula"):
+        roles.append(("amount", charge.amount))
+        value = evaluate(charge.amount, env)
+        priced = Priced(value, ())
+    elif charge.model == "percentage":
+        priced = percentage(facts.values, charge)
+    else:
+        roles.append(("quantity", charge.quantity))
+        quantity = evaluate(charge.quantity, env)
+        priced = QUANTITY_MODELS[charge.model](quantity, charge)
+    amount = _round(plan, priced.amount, charge.rounding)
+    trace = Trace(charge.span, charge.model, tuple(roles), priced.steps, priced.amount, charge.rounding)
+    return Line(charge.id, charge.name, quantity, amount, trace)
+
+
+def _discounts(plan: tree.Plan, charges: list[Line], env: dict) -> list[Line]:
+    remaining = {line.id: line.amount for line in charges}
+    out = []
+    for d in plan.discounts:
+        roles = [("when", d.when)] if d.when is not None else []
+        if d.when is not None and not evaluate(d.when, env):
+            continue
+        targets = [cid for cid in (d.applies_to or remaining) if cid in remaining]
+        base = sum((remaining[cid] for cid in targets), ZERO)
+        if d.percent is not None:
+            roles.append(("percent", d.percent))
+            wanted = CONTEXT.multiply(base, evaluate(d.percent, env))
+        else:
+            roles.append(("amount", d.amount))
+            wanted = evaluate(d.amount, env)
+        amount = min(_round(plan, wanted, plan.rounding), max(base, ZERO))
+        amount = max(amount, ZERO)
+        left = amount
+        for cid in targets:
+            taken = min(left, max(remaining[cid], ZERO))
+            remaining[cid] -= taken
+            left -= taken
+        steps = (Step("discounted charges: " + ", ".join(targets), base, None, base),)
+        trace = Trace(d.span, "discount", tuple(roles), steps, wanted, plan.rounding)
+        out.append(Line(d.id, d.name, None, -amount, trace))
+    return out
+
+
+def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
+    s = plan.schedule
+    if s is None:
+        return None
+    following = datetime.date(end.year + (end.month == 12), end.month % 12 + 1, 1)
+
+    def day(n: int) -> datetime.date:
+        return following.replace(day=min(n, calendar.monthrange(following.year, following.month)[1]))
+
+    out = {}
+    if s.issue_day:
+        out["issue_date"] = day(s.issue_day).isoformat()
+    if s.dispute_until_day:
+        out["dispute_until"] = day(s.dispute_until_day).isoformat()
+    if s.charge_day:
+        hour, minute = (int(x) for x in (s.charge_time or "00:00").split(":"))
+        moment = datetime.datetime.combine(day(s.charge_day), datetime.time(hour, minute), ZoneInfo(plan.timezone))
+        out["charge_at"] = moment.isoformat()
+    return out
+
+
+def invoice(plan: tree.Plan, facts: Facts, env: dict) -> tuple[list[Line], Decimal, list[TaxLine], Decimal]:
+    charges = [line for line in (price_charge(plan, ch, env, facts) for ch in plan.charges) if line is not None]
+    lines = charges + _discounts(plan, charges, env)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    if plan.minimum is not None:
+        minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
+        if subtotal < minimum:
+            trace = Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding)
+            lines.append(Line("minimum", "Minimum commitment true-up", None, minimum - subtotal, trace))
+            subtotal = minimum
+    taxes = []
+    for tax in plan.taxes:
+        unrounded = CONTEXT.multiply(subtotal, tax.rate)
+        amount = _round(plan, unrounded, tax.rounding)
+        trace = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding)
+        taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, trace))
+    total = subtotal + sum((t.amount for t in taxes), ZERO)
+    return lines, subtotal, taxes, total
+
+
+def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
+    lines = []
+    for spec in plan.lines:
+        unrounded = evaluate(spec.value, env)
+        amount = _round(plan, unrounded, spec.rounding)
+        env[("line", spec.id)] = amount
+        trace = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding)
+        lines.append(Line(spec.id, spec.name, None, amount, trace))
+    return lines, env[("line", plan.total)]
+
+
+def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False) -> Document:
+    """The document of one customer and period."""
+    env = environment(plan, facts, customer)
+    if plan.kind == "settlement":
+        lines, total = settlement(plan, env)
+        subtotal, taxes = total, []
+    else:
+        lines, subtotal, taxes, total = invoice(plan, facts, env)
+    notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
+    return Document(
+        customer=facts.customer, plan=plan, period_start=facts.period.start, period_end=facts.period.end,
+        lines=tuple(lines), subtotal=subtotal, taxes=tuple(taxes), total=total, notices=notices,
+        schedule=_schedule(plan, facts.period.full_end), env=env, estimate=estimate, rows=facts.rows,
+    )

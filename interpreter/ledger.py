@@ -1,0 +1,209 @@
+"""Usage ledgers into DuckDB: typed, validated, and every rejected row kept.
+
+The file is read once with every column as text, then typed in SQL: numbers
+become DECIMAL(38,10) (never DOUBLE), timestamps honour their offset or fall
+in the plan's time zone. A row with a missing or malformed value, a duplicate
+`event_id` (the later one), a failed `require:` rule or a record above the
+running quota gets a reason; such rows count nowhere and are all reported.
+A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsl import tree
+from interpreter.sql import ident, literal, to_sql
+
+NUMBER_SQL = "DECIMAL(38,10)"
+INTEGER_SQL = "DECIMAL(38,0)"
+BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
+_QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
+
+
+class LedgerProblem(Exception):
+    """The ledger cannot be read at all (missing file, unknown format, missing column)."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A ledger row that was not counted, and why."""
+
+    row: int
+    event_id: str | None
+    reason: str
+
+
+def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
+    """A SELECT over the file with a 1-based `__row` and text columns."""
+    file = Path(path)
+    if not file.is_file():
+        raise LedgerProblem(f"{path}: no such ledger file")
+    quoted = literal(str(file))
+    suffix = file.suffix.lower()
+    if suffix == ".csv":
+        scan = f"read_csv({quoted}, header = true, all_varchar = true)"
+    elif suffix in (".jsonl", ".ndjson"):
+        wanted = {name: "VARCHAR" for name in (*BUILTIN_COLUMNS, *(f.name for f in fields))}
+        columns = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in wanted.items())
+        scan = f"read_json({quoted}, format = 'newline_delimited', columns = {{{columns}}})"
+    elif suffix == ".parquet":
+        scan = f"read_parquet({quoted}, file_row_number = true)"
+    else:
+        raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
+    try:
+        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+    except Exception as exc:  # duckdb raises its own error kinds for unreadable files
+        raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
+    for column in BUILTIN_COLUMNS:
+        if column not in names:
+            raise LedgerProblem(f"{path}: ledger has no {column!r} column (columns: {', '.join(names)})")
+    parts = []
+    for f in fields:
+        if f.name not in names and f.default is None:
+            raise LedgerProblem(f"{path}: ledger has no {f.name!r} column and the plan gives it no default")
+    for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
+        parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}" if name in names else f"NULL::VARCHAR AS {ident(name)}")
+    if suffix == ".parquet":
+        row = "CAST(file_row_number + 1 AS BIGINT)"
+    else:
+        row = "CAST(row_number() OVER () AS BIGINT)"
+    return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}"
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _typed(f: tree.Field) -> tuple[str, str]:
+    """(SQL value, SQL reason-or-NULL) for one usage field read from text."""
+    raw = f"NULLIF(trim({ident(f.name)}), '')"
+    label = f.name
+    kind = f.type.kind
+    shown = f"'{label}: ' || {_QUOTED.format(raw)}"
+    if kind in ("money", "number"):
+        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+(\\.[0-9]{{1,10}})?')"
+        value = f"TRY_CAST({raw} AS {NUMBER_SQL})"
+        bad = f"NOT {ok} OR {value} IS NULL"
+        problem = f"{shown} || ' is not a number (at most 10 decimal places)'"
+    elif kind == "integer":
+        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+')"
+        value = f"TRY_CAST({raw} AS {INTEGER_SQL})"
+        bad = f"NOT {ok} OR {value} IS NULL"
+        problem = f"{shown} || ' is not a whole number'"
+    elif kind == "percent":
+        number = f"regexp_replace({raw}, '%$', '')"
+        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')"
+        scaled = f"TRY_CAST({number} AS {NUMBER_SQL})"
+        value = f"(CASE WHEN {raw} LIKE '%\\%' ESCAPE '\\' THEN CAST({scaled} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {scaled} END)"
+        bad = f"NOT {ok}"
+        problem = f"{shown} || ' is not a percent'"
+    elif kind == "bool":
+        value = f"lower({raw}) IN ('true', '1')"
+        bad = f"lower({raw}) NOT IN ('true', 'false', '1', '0')"
+        problem = f"{shown} || ' is not true or false'"
+    elif kind == "date":
+        value = f"TRY_CAST({raw} AS DATE)"
+        bad = f"NOT regexp_full_match({raw}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {value} IS NULL"
+        problem = f"{shown} || ' is not a date (YYYY-MM-DD)'"
+    else:
+        value = f"{ident(f.name)}"
+        raw = f"NULLIF({ident(f.name)}, '')"
+        bad = "FALSE"
+        problem = "NULL"
+        if f.values:
+            allowed = ", ".join(literal(v) for v in f.values)
+            bad = f"{value} NOT IN ({allowed})"
+            problem = f"{shown} || ' is not one of {', '.join(f.values)}'"
+    default = literal(f.default) if f.default is not None else None
+    if default is not None and kind in ("money", "number", "percent"):
+        default = f"CAST({default} AS {NUMBER_SQL})"
+    elif default is not None and kind == "integer":
+        default = f"CAST({default} AS {INTEGER_SQL})"
+    final = f"(CASE WHEN {raw} IS NULL THEN {default or 'NULL'} ELSE {value} END)"
+    missing = "NULL" if default is not None else f"'missing value for {label}'"
+    reason = f"(CASE WHEN {raw} IS NULL THEN {missing} WHEN {bad} THEN {problem} END)"
+    return final, reason
+
+
+def load(con, path: str, plan: tree.Plan) -> None:
+    """Create `events` (accepted, typed rows) and `rejected` (row, event_id, reason)."""
+    source = source_sql(con, path, plan.fields)
+    columns, reasons = [], [
+        "CASE WHEN NULLIF(trim(event_id), '') IS NULL THEN 'missing event_id' END",
+        "CASE WHEN NULLIF(trim(customer), '') IS NULL THEN 'missing customer' END",
+        "CASE WHEN NULLIF(trim(\"timestamp\"), '') IS NULL THEN 'missing timestamp' "
+        "WHEN TRY_CAST(trim(\"timestamp\") AS TIMESTAMPTZ) IS NULL "
+        "THEN 'timestamp ' || " + _QUOTED.format('"timestamp"') + " || ' is not an ISO 8601 date-time' END",
+    ]
+    for f in plan.fields:
+        value, reason = _typed(f)
+        columns.append(f"{value} AS {ident(f.name)}")
+        reasons.append(reason)
+    typed = ", ".join(columns)
+    first_reason = f"coalesce({', '.join(reasons)})"
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE checked AS
+            SELECT __row, trim(event_id) AS event_id, trim(customer) AS customer,
+                   TRY_CAST(trim("timestamp") AS TIMESTAMPTZ) AS __ts,
+                   CAST(TRY_CAST(trim("timestamp") AS TIMESTAMPTZ) AS DATE) AS "date"
+                   {', ' + typed if typed else ''},
+                   {first_reason} AS __reason
+            FROM ({source}) AS src
+        """)
+    except Exception as exc:
+        raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
+    _mark_duplicates(con)
+    for rule in plan.rules:
+        message = literal(rule.message)
+        con.execute(f"UPDATE checked SET __reason = {message} WHERE __reason IS NULL AND NOT ({to_sql(rule.test)})")
+    if plan.quota is not None:
+        _check_quota(con, plan.quota)
+    con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
+    con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
+
+
+def _mark_duplicates(con) -> None:
+    con.execute("""
+        UPDATE checked SET __reason = 'duplicate event_id (first seen at row ' || d.first_row || ')'
+        FROM (
+            SELECT __row, min(__row) OVER (PARTITION BY event_id) AS first_row
+            FROM checked WHERE NULLIF(event_id, '') IS NOT NULL
+        ) AS d
+        WHERE checked.__row = d.__row AND d.first_row < d.__row
+    """)
+
+
+def _check_quota(con, quota: tree.Quota) -> None:
+    """Reject rows that take running usage above the running limit, in time order.
+
+    Sequential by nature (a rejected row does not count toward later ones), so
+    it runs in Python over only the rows that change usage or limit.
+    """
+    usage, limit = ident(quota.usage), ident(quota.limit)
+    rows = con.execute(f"""
+        SELECT __row, customer, {usage}, {limit},
+               bool_or({limit} <> 0) OVER (PARTITION BY customer) AS limited
+        FROM checked
+        WHERE __reason IS NULL AND ({usage} <> 0 OR {limit} <> 0)
+        ORDER BY customer, __ts, __row
+    """).fetchall()
+    refused = []
+    current, used, allowed = None, 0, 0
+    for row, customer, change, allowance, limited in rows:
+        if customer != current:
+            current, used, allowed = customer, 0, 0
+        allowed += allowance
+        if limited and used + change > allowed and change > 0:
+            refused.append((row, f"{quota.message} (running usage {used + change} > quota {allowed})"))
+            continue
+        used += change
+    if refused:
+        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
+
+
+def rejected_rows(con) -> list[Rejected]:
+    rows = con.execute("SELECT __row, event_id, __reason FROM rejected ORDER BY __row").fetchall()
+    return [Rejected(int(row), event_id, reason) for row, event_id, reason in rows]

@@ -1,0 +1,123 @@
+"""Pricing models: a quantity (or event aggregates) in, an unrounded amount out.
+
+Pure Decimal functions, one per model, each returning the steps it took so
+that `explain` can show which tiers were used and how much fell in each.
+Negative quantities (refunds above sales) are priced as zero units; a first
+tier's flat amount is still charged, since quantity 0 reaches the first tier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+
+from dsl import tree
+from interpreter.rounding import CONTEXT, text
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One part of a computed amount, for the audit trail."""
+
+    label: str
+    quantity: Decimal | None
+    price: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Priced:
+    amount: Decimal
+    steps: tuple[Step, ...]
+
+
+def _tier_label(index: int, tier: tree.Tier) -> str:
+    if tier.bound is None:
+        bound = "and above"
+    else:
+        bound = f"up to {text(tier.bound)}" if tier.inclusive else f"below {text(tier.bound)}"
+    flat = f", flat {text(tier.flat)}" if tier.flat else ""
+    return f"tier {index} ({bound}{flat})"
+
+
+def _in_tier(quantity: Decimal, tier: tree.Tier) -> bool:
+    if tier.bound is None:
+        return True
+    return quantity <= tier.bound if tier.inclusive else quantity < tier.bound
+
+
+def _reaches(quantity: Decimal, previous: tree.Tier | None) -> bool:
+    """Whether `quantity` reaches the tier after `previous` (the first tier is always reached)."""
+    if previous is None:
+        return True
+    return quantity > previous.bound if previous.inclusive else quantity >= previous.bound
+
+
+def per_unit(quantity: Decimal, charge: tree.Charge) -> Priced:
+    billable = max(quantity - charge.free_units, ZERO)
+    amount = CONTEXT.multiply(billable, charge.unit_price)
+    steps = []
+    if charge.free_units:
+        steps.append(Step(f"{text(charge.free_units)} free units", min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
+    steps.append(Step("units", billable, charge.unit_price, amount))
+    return Priced(amount, tuple(steps))
+
+
+def graduated(quantity: Decimal, charge: tree.Charge) -> Priced:
+    steps, total = [], ZERO
+    lower, previous = ZERO, None
+    for index, tier in enumerate(charge.tiers, 1):
+        if not _reaches(quantity, previous):
+            break
+        upper = quantity if tier.bound is None else min(quantity, tier.bound)
+        portion = max(upper - lower, ZERO)
+        amount = CONTEXT.multiply(portion, tier.unit_price) + tier.flat
+        total += amount
+        steps.append(Step(_tier_label(index, tier), portion, tier.unit_price, amount))
+        if tier.bound is None:
+            break
+        lower, previous = max(lower, tier.bound), tier
+    return Priced(total, tuple(steps))
+
+
+def volume(quantity: Decimal, charge: tree.Charge) -> Priced:
+    for index, tier in enumerate(charge.tiers, 1):
+        if _in_tier(quantity, tier):
+            billable = max(quantity, ZERO)
+            amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
+            return Priced(amount, (Step(_tier_label(index, tier), billable, tier.unit_price, amount),))
+    return Priced(ZERO, ())  # pragma: no cover - the compiler makes the last tier open
+
+
+def package(quantity: Decimal, charge: tree.Charge) -> Priced:
+    billable = max(quantity - charge.free_units, ZERO)
+    packages = CONTEXT.divide(billable, charge.package_size).to_integral_value(rounding=ROUND_CEILING)
+    amount = CONTEXT.multiply(packages, charge.package_price)
+    label = f"packages of {text(charge.package_size)}" + (f" after {text(charge.free_units)} free units" if charge.free_units else "")
+    return Priced(amount, (Step(label, packages, charge.package_price, amount),))
+
+
+def percentage(values: dict, charge: tree.Charge) -> Priced:
+    """Sum of per-event fees from the counts and sums stage 1 computed."""
+    low = Decimal(values[f"{charge.id}.__low"])
+    high = Decimal(values[f"{charge.id}.__high"])
+    count = Decimal(values[f"{charge.id}.__count"])
+    summed = values[f"{charge.id}.__sum"]
+    steps = []
+    middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
+    steps.append(Step(f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}", summed, charge.rate, middle))
+    total = middle
+    if charge.min_fee is not None and low:
+        amount = CONTEXT.multiply(low, charge.min_fee)
+        steps.append(Step("events raised to the minimum fee", low, charge.min_fee, amount))
+        total += amount
+    if charge.max_fee is not None and high:
+        amount = CONTEXT.multiply(high, charge.max_fee)
+        steps.append(Step("events capped at the maximum fee", high, charge.max_fee, amount))
+        total += amount
+    return Priced(total, tuple(steps))
+
+
+QUANTITY_MODELS = {"per_unit": per_unit, "graduated": graduated, "volume": volume, "package": package}

@@ -1,0 +1,79 @@
+"""Rate a ledger under a plan: stage 1 in DuckDB, stage 2 in Python, documents out.
+
+`rate()` is what `ratecard rate` and `ratecard explain` run. Problems with the
+command's inputs (ledger, period, customers file) raise `RateProblem`; a plan
+expression that fails while running raises `interpreter.evaluate.EvaluationError`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from dsl import tree
+from interpreter import aggregate as stage1
+from interpreter import ledger
+from interpreter.customers import CustomerProblem, attributes, read_customers
+from interpreter.documents import Document, build
+from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
+
+
+class RateProblem(Exception):
+    """An input of the rating command cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class RateResult:
+    documents: list[Document]
+    rejected: list[ledger.Rejected]
+
+
+def connect(plan: tree.Plan):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{plan.timezone}'")
+    return con
+
+
+def periods_for(con, plan: tree.Plan, period: str | None, as_of: datetime.datetime | None) -> list[Period]:
+    if period is not None:
+        start, end = parse_range(period)
+    elif as_of is not None:
+        local = (as_of - datetime.timedelta(microseconds=1)).astimezone(datetime.timezone.utc)
+        day = con.execute("SELECT CAST($t AS TIMESTAMPTZ)::DATE", {"t": local.isoformat()}).fetchone()[0]
+        start, end = calendar_period(plan.period, day)
+    else:
+        first, last = con.execute('SELECT min("date"), max("date") FROM events').fetchone()
+        if first is None:
+            return []
+        start, end = calendar_period(plan.period, first)[0], calendar_period(plan.period, last)[1]
+    windows = split(plan.period, start, end)
+    if as_of is not None:
+        cutoff = as_of.astimezone(datetime.timezone.utc)
+        windows = [w for w in windows if _starts_before(con, w, cutoff)]
+    return windows
+
+
+def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
+    start = con.execute("SELECT CAST($d AS DATE)::TIMESTAMPTZ < CAST($t AS TIMESTAMPTZ)",
+                        {"d": window.start.isoformat(), "t": cutoff.isoformat()}).fetchone()[0]
+    return bool(start)
+
+
+def rate(plan: tree.Plan, usage: str, period: str | None = None, as_of: str | None = None,
+         customer: str | None = None, customers: str | None = None) -> RateResult:
+    """Every document of the ledger (or of one customer) for the requested periods."""
+    try:
+        raw_customers = read_customers(customers) if customers else {}
+        moment = parse_as_of(as_of, plan.timezone) if as_of else None
+        con = connect(plan)
+        ledger.load(con, usage, plan)
+        windows = periods_for(con, plan, period, moment)
+        facts = stage1.aggregate(con, plan, windows, moment, customer)
+        rejected = ledger.rejected_rows(con)
+        documents = [build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None) for f in facts]
+    except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
+        raise RateProblem(str(problem)) from None
+    documents.sort(key=lambda d: (d.customer, d.period_start))
+    return RateResult(documents, rejected)

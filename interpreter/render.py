@@ -1,0 +1,136 @@
+"""Documents as JSON, YAML, CSV or a terminal table.
+
+The JSON shape is the contract: amounts are decimal strings in currency
+units, documents sorted by customer then period, and the same input always
+gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+from interpreter.documents import Document
+from interpreter.ledger import Rejected
+from interpreter.rounding import money_text, text
+
+
+def rate_text(rate: Decimal) -> str:
+    """A tax rate with at least two decimals, as in `"0.10"`."""
+    shown = text(rate)
+    decimals = len(shown.split(".")[1]) if "." in shown else 0
+    return format(rate.quantize(Decimal("0.01")), "f") if decimals < 2 else shown
+
+
+def document_data(doc: Document) -> dict:
+    digits = doc.plan.minor_digits
+
+    def money(value: Decimal) -> str:
+        return money_text(value, digits)
+
+    data = {
+        "customer": doc.customer,
+        "plan": doc.plan.id,
+        "kind": doc.plan.kind,
+        "currency": doc.plan.currency,
+        "period": {"start": doc.period_start.isoformat(), "end": doc.period_end.isoformat()},
+        "lines": [
+            {
+                "id": line.id,
+                "description": line.description,
+                "quantity": None if line.quantity is None else text(line.quantity),
+                "amount": money(line.amount),
+            }
+            for line in doc.lines
+        ],
+        "subtotal": money(doc.subtotal),
+        "taxes": [{"id": t.id, "rate": rate_text(t.rate), "base": money(t.base), "amount": money(t.amount)} for t in doc.taxes],
+        "total": money(doc.total),
+        "notices": [{"id": nid, "message": message} for nid, message in doc.notices],
+    }
+    if doc.schedule:
+        data["schedule"] = doc.schedule
+    if doc.estimate:
+        data["estimate"] = True
+    return data
+
+
+def rejected_data(rows: list[Rejected]) -> list[dict]:
+    return [{"row": r.row, "event_id": r.event_id, "reason": r.reason} for r in rows]
+
+
+def output_data(docs: list[Document], rejected: list[Rejected]) -> dict:
+    return {"documents": [document_data(d) for d in docs], "rejected": rejected_data(rejected)}
+
+
+def to_json(docs: list[Document], rejected: list[Rejected]) -> str:
+    return json.dumps(output_data(docs, rejected), indent=2, ensure_ascii=False)
+
+
+def to_yaml(docs: list[Document], rejected: list[Rejected]) -> str:
+    import yaml
+
+    return yaml.safe_dump(output_data(docs, rejected), sort_keys=False, allow_unicode=True)
+
+
+CSV_COLUMNS = ("customer", "plan", "period_start", "period_end", "row_kind", "id", "description", "quantity", "rate", "amount", "currency")
+
+
+def to_csv(docs: list[Document]) -> str:
+    """One row per document line, tax, subtotal and total."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for doc in docs:
+        data = document_data(doc)
+        head = [data["customer"], data["plan"], data["period"]["start"], data["period"]["end"]]
+        for line in data["lines"]:
+            writer.writerow(head + ["line", line["id"], line["description"], line["quantity"] or "", "", line["amount"], data["currency"]])
+        writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"], data["currency"]])
+        for tax in data["taxes"]:
+            writer.writerow(head + ["tax", tax["id"], tax["id"], "", tax["rate"], tax["amount"], data["currency"]])
+        writer.writerow(head + ["total", "total", "Total", "", "", data["total"], data["currency"]])
+    return out.getvalue()
+
+
+def rejects_csv(rows: list[Rejected]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("row", "event_id", "reason"))
+    for r in rows:
+        writer.writerow((r.row, r.event_id or "", r.reason))
+    return out.getvalue()
+
+
+def to_table(docs: list[Document], rejected: list[Rejected], width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=width or 100, color_system=None, legacy_windows=False)
+    for doc in docs:
+        data = document_data(doc)
+        title = f"{data['customer']} · {data['plan']} · {data['period']['start']}..{data['period']['end']} ({data['currency']})"
+        table = Table(title=title, title_justify="left")
+        table.add_column("line")
+        table.add_column("description")
+        table.add_column("quantity", justify="right")
+        table.add_column("amount", justify="right")
+        for line in data["lines"]:
+            table.add_row(line["id"], line["description"], line["quantity"] or "", line["amount"])
+        if doc.plan.kind == "invoice":
+            table.add_row("", "Subtotal", "", data["subtotal"])
+            for tax in data["taxes"]:
+                table.add_row(tax["id"], f"tax {tax['rate']} on {tax['base']}", "", tax["amount"])
+        table.add_row("", "Total", "", data["total"])
+        console.print(table)
+        for notice in data["notices"]:
+            console.print(f"notice {notice['id']}: {notice['message']}")
+        if "schedule" in data:
+            console.print("schedule: " + ", ".join(f"{k} {v}" for k, v in data["schedule"].items()))
+    if rejected:
+        console.print(f"{len(rejected)} rejected row(s):")
+        for r in rejected:
+            console.print(f"  row {r.row} ({r.event_id or 'no event_id'}): {r.reason}")
+    return console.file.getvalue()
