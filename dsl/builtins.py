@@ -102,6 +102,15 @@ def _business_days(types, args):
     return INTEGER
 
 
+def _add_months(types, args):
+    problem = _arity("add_months", 2, types)
+    if problem:
+        return problem
+    if types[0].kind != "date" or types[1].kind != "integer":
+        return f"add_months() takes a date and a whole number of months, not {describe(types[0])} and {describe(types[1])}"
+    return DATE
+
+
 SIGNATURES: dict[str, Signature] = {
     "min": _extreme("min"),
     "max": _extreme("max"),
@@ -112,4 +121,6 @@ SIGNATURES: dict[str, Signature] = {
     "days_in_month": _dates("days_in_month", 1, INTEGER),
     "month_start": _dates("month_start", 1, DATE),
     "month_end": _dates("month_end", 1, DATE),
+    "months_between": _dates("months_between", 2, INTEGER),
+    "add_months": _add_months,
 }

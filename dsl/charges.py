@@ -28,9 +28,11 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
         path = ("charges", cid)
         scope = Scope(names, f"charge {cid!r}", usage_only)
         when, _ = c.expression(spec.when, scope, (*path, "when"), ("bool",), "`when`")
+        multiplier, _ = c.expression(spec.multiplier, scope, (*path, "multiplier"), ("number", "integer", "percent"), "a multiplier")
         common = dict(
             id=cid, name=spec.name or cid, model=spec.model, when=when,
             rounding=spec.rounding or c.model.rounding, span=c.key_span(*path),
+            multiplier=multiplier, memo=spec.memo,
         )
         if isinstance(spec, (schema.FlatCharge, schema.FormulaCharge)):
             amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
@@ -93,6 +95,30 @@ def discounts(c: Compiler, names: dict, usage_only: dict, charge_list) -> tuple[
     return tuple(out)
 
 
+def taxes(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Tax, ...]:
+    out = []
+    for tid, spec in c.model.taxes.items():
+        scope = Scope(names, f"tax {tid!r}", usage_only)
+        when, _ = c.expression(spec.when, scope, ("taxes", tid, "when"), ("bool",), "`when`")
+        if not 0 <= spec.rate <= 1:
+            c.fail(c.span("taxes", tid, "rate"), f"tax rate {spec.rate} is outside 0%..100%")
+        out.append(tree.Tax(tid, spec.name or tid, spec.rate, spec.rounding or c.model.rounding, c.key_span("taxes", tid), when))
+    return tuple(out)
+
+
+def credits(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Credit, ...]:
+    if c.model.credits and c.model.kind == "settlement":
+        c.fail(c.key_span("credits"), "credits apply to invoices, not settlement statements")
+    out = []
+    for cid, spec in c.model.credits.items():
+        scope = Scope(names, f"credit {cid!r}", usage_only)
+        balance, _ = c.expression(spec.balance, scope, ("credits", cid, "balance"), ("money",), "a credit balance")
+        when, _ = c.expression(spec.when, scope, ("credits", cid, "when"), ("bool",), "`when`")
+        if balance is not None:
+            out.append(tree.Credit(cid, spec.name or cid, balance, when, c.key_span("credits", cid)))
+    return tuple(out)
+
+
 def notices(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Notice, ...]:
     out = []
     for nid, spec in c.model.notices.items():
@@ -146,10 +172,10 @@ def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
     return tuple(out)
 
 
-def unique_ids(c: Compiler, charge_list, discount_list, tax_list, line_list) -> None:
+def unique_ids(c: Compiler, charge_list, discount_list, tax_list, line_list, credit_list=()) -> None:
     """Charge, discount, tax and line ids all become document line ids: they must differ."""
     seen: dict[str, str] = {}
-    for section, items in (("charges", charge_list), ("discounts", discount_list), ("taxes", tax_list), ("lines", line_list)):
+    for section, items in (("charges", charge_list), ("discounts", discount_list), ("taxes", tax_list), ("lines", line_list), ("credits", credit_list)):
         for item in items:
             if item.id in RESERVED_LINES:
                 c.fail(item.span, f"{item.id!r} is a reserved document line id; choose another")

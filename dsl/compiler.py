@@ -7,6 +7,7 @@ and checked against the names that part of the plan may use.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 
 from dsl import schema, tree
@@ -34,18 +35,17 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     metrics = compile_metrics(c, fields, row_names, facts)
     period_names = dict(facts)
     period_names.update({m.name: Symbol("metric", m.name, m.type) for m in metrics})
+    period_names.update({f"previous.{m.name}": Symbol("previous", m.name, m.type) for m in metrics})
     usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
     charges = parts.charges(c, period_names, row_names, usage_only, fields)
     discounts = parts.discounts(c, period_names, usage_only, charges)
     minimum, _ = c.expression(model.minimum, Scope(period_names, "the minimum", usage_only), ("minimum",), ("money",), "the minimum")
-    taxes = tuple(
-        tree.Tax(tid, t.name or tid, t.rate, t.rounding or model.rounding, c.key_span("taxes", tid))
-        for tid, t in model.taxes.items()
-    )
+    taxes = parts.taxes(c, period_names, usage_only)
+    credits = parts.credits(c, period_names, usage_only)
     notices = parts.notices(c, period_names, usage_only)
     formulas = parts.formulas(c)
     lines = parts.lines(c, period_names, usage_only)
-    parts.unique_ids(c, charges, discounts, taxes, lines)
+    parts.unique_ids(c, charges, discounts, taxes, lines, credits)
     schedule = None
     if model.schedule is not None:
         s = model.schedule
@@ -56,9 +56,30 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
         effective=model.effective, fields=fields, customer=customer, rules=rules, metrics=metrics,
         charges=charges, discounts=discounts, minimum=minimum, taxes=taxes, notices=notices,
         formulas=formulas, lines=lines, total=model.total, schedule=schedule, source=doc.path,
-        span=c.span("plan"), quota=compile_quota(c, fields),
+        span=c.span("plan"), quota=compile_quota(c, fields), credits=credits,
     )
+    plan = dataclasses.replace(plan, uses_previous=_uses_previous(plan))
     return plan, c.diagnostics
+
+
+def _uses_previous(plan: tree.Plan) -> bool:
+    """Whether any expression reads `previous.<metric>` (stage 1 then rates the period before too)."""
+    roots = [plan.minimum]
+    for ch in plan.charges:
+        roots += [ch.when, ch.quantity, ch.amount, ch.multiplier]
+    for d in plan.discounts:
+        roots += [d.when, d.percent, d.amount]
+    roots += [t.when for t in plan.taxes] + [n.when for n in plan.notices] + [line.value for line in plan.lines]
+    for credit in plan.credits:
+        roots += [credit.balance, credit.when]
+    stack = [r for r in roots if r is not None]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tree.Ref) and node.scope == "previous":
+            return True
+        stack += [getattr(node, k) for k in ("left", "right", "operand", "test", "then", "otherwise") if getattr(node, k, None) is not None]
+        stack += list(getattr(node, "args", ())) + list(getattr(node, "options", ()))
+    return False
 
 
 def _currency(c: Compiler) -> int:

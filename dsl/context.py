@@ -19,7 +19,7 @@ ROW_BUILTINS = {"event_id": TEXT, "customer": TEXT, "date": DATE}
 RESERVED_FIELDS = ("event_id", "customer", "timestamp", "date")
 PERIOD = {"period.start": DATE, "period.end": DATE, "period.days": INTEGER}
 RESERVED_LINES = ("subtotal", "total", "minimum")
-METRIC_KINDS = ("count", "sum", "max", "min", "unique", "last", "time_weighted")
+METRIC_KINDS = ("count", "sum", "max", "min", "unique", "last", "time_weighted", "opening", "prorated")
 
 
 class Compiler:

@@ -12,13 +12,16 @@ from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
 from dsl.context import METRIC_KINDS, Compiler
 from dsl.rows import row_problems
-from dsl.types import INTEGER, Type, parse_type_name
+from dsl.types import INTEGER, Type, parse_type_name, plain
 
 def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
     out = []
     for name, spec in specs.items():
         if name in reserved:
             c.fail(c.key_span(section, name), f"{name!r} is a built-in ledger column; choose another field name")
+            continue
+        if name.startswith("__"):
+            c.fail(c.key_span(section, name), f"field names starting with '__' are reserved; rename {name!r}")
             continue
         if not name.isidentifier():
             c.fail(c.key_span(section, name), f"field name {name!r} must be a plain name (letters, digits, _)")
@@ -98,29 +101,46 @@ def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, 
         if spec.count is False:
             c.fail(c.span("metrics", name, "count"), "write `count: true` to count rows")
         return tree.Metric(name, INTEGER, "count", None, where, None, span)
-    field_name = getattr(spec, kind)
-    field = by_field.get(field_name)
-    if field is None:
-        close = difflib.get_close_matches(field_name, list(by_field), n=1, cutoff=0.6)
+    raw = getattr(spec, kind)
+    if isinstance(raw, str) and raw.isidentifier() and raw not in by_field:
+        close = difflib.get_close_matches(raw, list(by_field), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        c.fail(c.span("metrics", name, kind), f"metric {name!r}: {field_name!r} is not a usage field{hint}", "name")
+        c.fail(c.span("metrics", name, kind), f"metric {name!r}: {raw!r} is not a usage field{hint}", "name")
         return None
-    t = field.type
+    scope = Scope(row_names, f"the {kind} of metric {name!r}")
+    value, _ = c.expression(raw, scope, ("metrics", name, kind))
+    if value is None:
+        return None
+    c.diagnostics.extend(row_problems(value, f"the {kind} of a metric"))
+    field_name = value.name if isinstance(value, tree.Ref) else None
+    result = _aggregate_type(c, name, kind, value)
+    return tree.Metric(name, result, kind, field_name, where, None, span, value)
+
+
+_CHANGES = ("time_weighted", "opening", "prorated")
+
+
+def _aggregate_type(c: Compiler, name: str, kind: str, value: tree.Expr) -> Type:
+    t = plain(value.type)
+    where = value.span
+    if t.kind == "error":
+        return ERROR
     if kind == "unique":
-        result = INTEGER
-    elif kind == "time_weighted":
-        if t.kind not in ("integer", "number"):
-            c.fail(c.span("metrics", name, kind), f"time_weighted needs an integer or number field, {field_name!r} is {t.kind}", "type")
-        result = Type("number")
-    elif kind == "sum" and t.kind not in ("money", "number", "integer", "percent"):
-        c.fail(c.span("metrics", name, kind), f"cannot sum {field_name!r}, a {t.kind} field", "type")
-        result = ERROR
-    elif kind in ("max", "min") and t.kind not in ("money", "number", "integer", "percent", "date"):
-        c.fail(c.span("metrics", name, kind), f"cannot take {kind} of {field_name!r}, a {t.kind} field", "type")
-        result = ERROR
-    else:
-        result = t
-    return tree.Metric(name, result, kind, field_name, where, None, span)
+        return INTEGER
+    if kind in _CHANGES:
+        if t.kind not in ("integer", "number", "money"):
+            c.fail(where, f"{kind} adds up signed changes: it needs numbers or money, not {t.kind}", "type")
+            return ERROR
+        if kind == "time_weighted" or (kind == "prorated" and t.kind == "integer"):
+            return Type("number")
+        return t
+    if kind == "sum" and t.kind not in ("money", "number", "integer", "percent"):
+        c.fail(where, f"cannot sum {t.kind} values (metric {name!r})", "type")
+        return ERROR
+    if kind in ("max", "min") and t.kind not in ("money", "number", "integer", "percent", "date"):
+        c.fail(where, f"cannot take the {kind} of {t.kind} values (metric {name!r})", "type")
+        return ERROR
+    return t
 
 
 def _dependency_order(c: Compiler, derived: dict, known: set[str]) -> tuple[list[str], list[str]]:

@@ -98,18 +98,27 @@ class Quota(Strict):
 
 
 class MetricSpec(Strict):
-    """An aggregate of the period's usage rows for one customer."""
+    """An aggregate of the customer's usage rows: a usage field or an expression over one row."""
 
     count: Optional[Union[StrictBool, StrictStr]] = Field(None, description="Count the rows (write `count: true`).")
-    sum: Optional[StrictStr] = Field(None, description="Sum of a usage field.")
-    max: Optional[StrictStr] = Field(None, description="Largest value of a usage field.")
-    min: Optional[StrictStr] = Field(None, description="Smallest value of a usage field.")
-    unique: Optional[StrictStr] = Field(None, description="Number of distinct values of a usage field.")
-    last: Optional[StrictStr] = Field(None, description="Value of a usage field in the period's latest row.")
-    time_weighted: Optional[StrictStr] = Field(
+    sum: Optional[Expression] = Field(None, description="Sum of a usage field (or row expression) over the period.")
+    max: Optional[Expression] = Field(None, description="Largest value in the period.")
+    min: Optional[Expression] = Field(None, description="Smallest value in the period.")
+    unique: Optional[Expression] = Field(None, description="Number of distinct values in the period.")
+    last: Optional[Expression] = Field(None, description="Value in the period's latest row.")
+    time_weighted: Optional[Expression] = Field(
         None,
-        description="A field of signed changes (e.g. seats): the running level over the customer's whole "
-        "history, averaged over the period's days (a seat held all period counts 1).",
+        description="Signed changes (e.g. seats): the running level over the customer's whole history, "
+        "summed per day (the level at the end of each local day) and divided by the period's days; "
+        "a seat held all period counts 1.",
+    )
+    opening: Optional[Expression] = Field(
+        None, description="Signed changes: the running level when the period starts (all earlier history)."
+    )
+    prorated: Optional[Expression] = Field(
+        None,
+        description="Signed changes made in the period, each weighted by the share of the period left "
+        "(its own day included): a change on April 10 of a 30-day April counts 21/30.",
     )
     where: Optional[Expression] = Field(None, description="Only rows for which this expression is true.")
     description: Optional[str] = Field(None, description="What the metric measures.")
@@ -129,6 +138,12 @@ class ChargeBase(Strict):
     description: Optional[str] = Field(None, description="Notes for readers of the plan.")
     when: Optional[Expression] = Field(None, description="Charge only when this expression is true.")
     rounding: Optional[Rounding] = Field(None, description="Rounding of this line (default: the plan's).")
+    multiplier: Optional[Expression] = Field(
+        None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front)."
+    )
+    memo: bool = Field(
+        False, description="Show the line for information only (e.g. a refund that would be due); not added to the total."
+    )
 
 
 class FlatCharge(ChargeBase):
@@ -207,6 +222,15 @@ class Tax(Strict):
     rate: Amount = Field(description="Tax rate, e.g. 10%.")
     on: Literal["subtotal"] = Field("subtotal", description="What the tax is computed on.")
     rounding: Optional[Rounding] = Field(None, description="Rounding of the tax (default: the plan's).")
+    when: Optional[Expression] = Field(None, description="Apply the tax only when this expression is true.")
+
+
+class Credit(Strict):
+    """A balance the customer holds (deposit, points) applied to the amount due after tax."""
+
+    name: Optional[str] = Field(None, description="Line description shown on the document.")
+    balance: Expression = Field(description="The balance available, e.g. customer.deposit.")
+    when: Optional[Expression] = Field(None, description="Apply only when this expression is true.")
 
 
 class Notice(Strict):
@@ -273,6 +297,10 @@ class Plan(Strict):
     discounts: dict[str, Discount] = Field(default_factory=dict, description="Discounts applied before tax.")
     minimum: Optional[Expression] = Field(None, description="Minimum subtotal; a true-up line makes up the rest.")
     taxes: dict[str, Tax] = Field(default_factory=dict, description="Taxes on the rounded subtotal.")
+    credits: dict[str, Credit] = Field(
+        default_factory=dict,
+        description="Balances applied in order to the amount due after tax; never below zero, the rest carried.",
+    )
     notices: dict[str, Notice] = Field(default_factory=dict, description="Messages shown when a condition holds.")
     formulas: dict[str, Formula] = Field(default_factory=dict, description="Named formulas run with `ratecard eval`.")
     lines: dict[str, _either(LineSpec, Expression)] = Field(

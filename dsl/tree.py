@@ -133,6 +133,7 @@ class Metric:
     where: Expr | None
     expression: Expr | None
     span: Span
+    value: Expr | None = None  # the aggregated row expression (None for count)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class Charge:
     fixed_fee: Decimal = Decimal(0)
     min_fee: Decimal | None = None
     max_fee: Decimal | None = None
+    multiplier: Expr | None = None
+    memo: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,18 @@ class Tax:
     name: str
     rate: Decimal
     rounding: str
+    span: Span
+    when: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A customer balance applied to the amount due after tax."""
+
+    id: str
+    name: str
+    balance: Expr
+    when: Expr | None
     span: Span
 
 
@@ -266,6 +281,8 @@ class Plan:
     source: str
     span: Span
     quota: Quota | None = None
+    credits: tuple[Credit, ...] = ()
+    uses_previous: bool = False
 
 
 def formula(plan: Plan, name: str) -> Formula | None:

@@ -41,14 +41,14 @@ def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetim
             end = as_of
             last_day = min(p.end, (as_of - datetime.timedelta(microseconds=1)).astimezone(start.tzinfo).date())
         rows.append(
-            f"({index}, DATE '{p.start.isoformat()}', DATE '{last_day.isoformat()}', "
+            f"({index}, DATE '{p.start.isoformat()}', DATE '{last_day.isoformat()}', DATE '{p.full_end.isoformat()}', "
             f"TIMESTAMPTZ '{start.isoformat()}', TIMESTAMPTZ '{end.isoformat()}')"
         )
     return ", ".join(rows)
 
 
 def _where(expr: tree.Expr | None, inside: bool = True) -> str:
-    parts = ["e.__ts >= w.ts_start" if inside else "e.__ts < w.ts_start"]
+    parts = ["e.__ts >= w.__ts_start" if inside else "e.__ts < w.__ts_start"]
     if expr is not None:
         parts.append(to_sql(expr))
     return " AND ".join(parts)
@@ -60,23 +60,27 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
     for m in plan.metrics:
         if m.aggregation is None:
             continue
-        col = ident(m.field) if m.field else None
+        value = f"({to_sql(m.value)})" if m.value is not None else None
         inside = _where(m.where)
         if m.aggregation == "count":
             out.append((m.name, f"count(*) FILTER (WHERE {inside})"))
         elif m.aggregation == "sum":
-            out.append((m.name, f"coalesce(sum(e.{col}) FILTER (WHERE {inside}), 0)"))
+            out.append((m.name, f"coalesce(sum({value}) FILTER (WHERE {inside}), 0)"))
         elif m.aggregation in ("max", "min"):
-            out.append((m.name, f"{m.aggregation}(e.{col}) FILTER (WHERE {inside})"))
+            out.append((m.name, f"{m.aggregation}({value}) FILTER (WHERE {inside})"))
         elif m.aggregation == "unique":
-            out.append((m.name, f"count(DISTINCT e.{col}) FILTER (WHERE {inside})"))
+            out.append((m.name, f"count(DISTINCT {value}) FILTER (WHERE {inside})"))
         elif m.aggregation == "last":
-            out.append((m.name, f"arg_max(e.{col}, (e.__ts, e.__row)) FILTER (WHERE {inside})"))
+            out.append((m.name, f"arg_max({value}, (e.__ts, e.__row)) FILTER (WHERE {inside})"))
+        elif m.aggregation == "opening":
+            out.append((f"{m.name}.__base", f"coalesce(sum({value}) FILTER (WHERE {_where(m.where, inside=False)}), 0)"))
         elif m.aggregation == "time_weighted":
-            before = _where(m.where, inside=False)
-            out.append((f"{m.name}.__base", f"coalesce(sum(e.{col}) FILTER (WHERE {before}), 0)"))
-            held = f"e.{col} * CAST(date_diff('day', e.\"date\", w.we) + 1 AS DECIMAL(18,0))"
+            out.append((f"{m.name}.__base", f"coalesce(sum({value}) FILTER (WHERE {_where(m.where, inside=False)}), 0)"))
+            held = f"{value} * CAST(date_diff('day', e.\"date\", w.__we) + 1 AS DECIMAL(18,0))"
             out.append((f"{m.name}.__held", f"coalesce(sum({held}) FILTER (WHERE {inside}), 0)"))
+        elif m.aggregation == "prorated":
+            left = f"{value} * CAST(date_diff('day', e.\"date\", w.__fe) + 1 AS DECIMAL(18,0))"
+            out.append((f"{m.name}.__held", f"coalesce(sum({left}) FILTER (WHERE {inside}), 0)"))
     for ch in plan.charges:
         if ch.model != "percentage":
             continue
@@ -102,19 +106,19 @@ def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datet
     history = bool(carried)
     select = ",\n".join(f"{sql} AS {ident(name)}" for name, sql in columns)
     having = " OR ".join(["__rows > 0", *(f"{ident(name)} <> 0" for name in carried)])
-    join = "e.__ts < w.ts_end" if history else "e.__ts >= w.ts_start AND e.__ts < w.ts_end"
+    join = "e.__ts < w.__ts_end" if history else "e.__ts >= w.__ts_start AND e.__ts < w.__ts_end"
     filter_customer = "WHERE e.customer = $customer" if customer is not None else ""
     query = f"""
-        WITH w(pid, ws, we, ts_start, ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
-        SELECT e.customer AS __customer, w.pid AS __pid,
-               count(*) FILTER (WHERE e.__ts >= w.ts_start) AS __rows,
-               max(w.we) AS __we
+        WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
+        SELECT e.customer AS __customer, w.__pid AS __pid,
+               count(*) FILTER (WHERE e.__ts >= w.__ts_start) AS __rows,
+               max(w.__we) AS __we
                {(',' + select) if select else ''}
         FROM events AS e JOIN w ON {join}
         {filter_customer}
-        GROUP BY e.customer, w.pid
+        GROUP BY e.customer, w.__pid
         HAVING {having}
-        ORDER BY e.customer, w.pid
+        ORDER BY e.customer, w.__pid
     """
     params = {"customer": customer} if customer is not None else {}
     result = con.execute(query, params)
@@ -130,10 +134,15 @@ def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datet
 
 
 def _time_weighted(plan: tree.Plan, values: dict, period: Period, last_day: datetime.date) -> None:
-    """Turn the base level and held changes into the period's average level."""
+    """Turn base levels and held changes into opening levels, averages and prorated sums."""
     days_counted = Decimal((last_day - period.start).days + 1)
+    days = Decimal(period.days)
     for m in plan.metrics:
         if m.aggregation == "time_weighted":
             base = values.pop(f"{m.name}.__base")
             held = values.pop(f"{m.name}.__held")
-            values[m.name] = CONTEXT.divide(base * days_counted + held, Decimal(period.days))
+            values[m.name] = CONTEXT.divide(base * days_counted + held, days)
+        elif m.aggregation == "opening":
+            values[m.name] = values.pop(f"{m.name}.__base")
+        elif m.aggregation == "prorated":
+            values[m.name] = CONTEXT.divide(values.pop(f"{m.name}.__held"), days)

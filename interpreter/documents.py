@@ -43,6 +43,18 @@ class Line:
     quantity: Decimal | None
     amount: Decimal
     trace: Trace | None = field(default=None, compare=False)
+    memo: bool = False
+
+
+@dataclass(frozen=True)
+class CreditLine:
+    """A balance applied to the amount due; `remaining` is carried to the next document."""
+
+    id: str
+    description: str
+    balance: Decimal
+    applied: Decimal
+    remaining: Decimal
 
 
 @dataclass(frozen=True)
@@ -67,13 +79,18 @@ class Document:
     total: Decimal
     notices: tuple[tuple[str, str], ...]
     schedule: dict | None
+    credits: tuple[CreditLine, ...] = ()
     env: dict = field(compare=False, default_factory=dict)
     estimate: bool = False
     rows: int = 0
 
 
-def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any]) -> dict:
-    """Metric values, customer attributes and period facts, keyed as the tree refers to them."""
+def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previous: Facts | None = None) -> dict:
+    """Metric values, customer attributes and period facts, keyed as the tree refers to them.
+
+    With `previous` (the period before, for plans that read `previous.<metric>`),
+    the previous period's metric values are added under the scope "previous".
+    """
     env: dict = {
         ("period", "start"): facts.period.start,
         ("period", "end"): facts.period.end,
@@ -87,6 +104,9 @@ def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any]) -> dict
             env[("metric", metric.name)] = _empty(metric) if value is None else value
         else:
             env[("metric", metric.name)] = evaluate(metric.expression, env)
+    if previous is not None:
+        before = environment(plan, previous, customer)
+        env.update({("previous", k[1]): v for k, v in before.items() if k[0] == "metric"})
     return env
 
 
@@ -117,13 +137,18 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts) 
         roles.append(("quantity", charge.quantity))
         quantity = evaluate(charge.quantity, env)
         priced = QUANTITY_MODELS[charge.model](quantity, charge)
+    if charge.multiplier is not None:
+        roles.append(("multiplier", charge.multiplier))
+        factor = evaluate(charge.multiplier, env)
+        scaled = CONTEXT.multiply(priced.amount, factor)
+        priced = Priced(scaled, (*priced.steps, Step("multiplied", priced.amount, factor, scaled)))
     amount = _round(plan, priced.amount, charge.rounding)
     trace = Trace(charge.span, charge.model, tuple(roles), priced.steps, priced.amount, charge.rounding)
-    return Line(charge.id, charge.name, quantity, amount, trace)
+    return Line(charge.id, charge.name, quantity, amount, trace, charge.memo)
 
 
 def _discounts(plan: tree.Plan, charges: list[Line], env: dict) -> list[Line]:
-    remaining = {line.id: line.amount for line in charges}
+    remaining = {line.id: line.amount for line in charges if not line.memo}
     out = []
     for d in plan.discounts:
         roles = [("when", d.when)] if d.when is not None else []
@@ -174,7 +199,7 @@ def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
 def invoice(plan: tree.Plan, facts: Facts, env: dict) -> tuple[list[Line], Decimal, list[TaxLine], Decimal]:
     charges = [line for line in (price_charge(plan, ch, env, facts) for ch in plan.charges) if line is not None]
     lines = charges + _discounts(plan, charges, env)
-    subtotal = sum((line.amount for line in lines), ZERO)
+    subtotal = sum((line.amount for line in lines if not line.memo), ZERO)
     if plan.minimum is not None:
         minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
         if subtotal < minimum:
@@ -183,12 +208,27 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict) -> tuple[list[Line], Decim
             subtotal = minimum
     taxes = []
     for tax in plan.taxes:
+        if tax.when is not None and not evaluate(tax.when, env):
+            continue
         unrounded = CONTEXT.multiply(subtotal, tax.rate)
         amount = _round(plan, unrounded, tax.rounding)
         trace = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding)
         taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, trace))
     total = subtotal + sum((t.amount for t in taxes), ZERO)
     return lines, subtotal, taxes, total
+
+
+def apply_credits(plan: tree.Plan, due: Decimal, env: dict) -> tuple[list[CreditLine], Decimal]:
+    """Balances applied in order to the amount due; never below zero, the rest carried."""
+    out = []
+    for credit in plan.credits:
+        if credit.when is not None and not evaluate(credit.when, env):
+            continue
+        balance = _round(plan, evaluate(credit.balance, env), plan.rounding)
+        applied = min(max(balance, ZERO), max(due, ZERO))
+        due -= applied
+        out.append(CreditLine(credit.id, credit.name, balance, applied, balance - applied))
+    return out, due
 
 
 def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
@@ -202,17 +242,20 @@ def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
     return lines, env[("line", plan.total)]
 
 
-def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False) -> Document:
+def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False,
+          previous: Facts | None = None) -> Document:
     """The document of one customer and period."""
-    env = environment(plan, facts, customer)
+    env = environment(plan, facts, customer, previous)
+    credits: list[CreditLine] = []
     if plan.kind == "settlement":
         lines, total = settlement(plan, env)
         subtotal, taxes = total, []
     else:
         lines, subtotal, taxes, total = invoice(plan, facts, env)
+        credits, total = apply_credits(plan, total, env)
     notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
     return Document(
         customer=facts.customer, plan=plan, period_start=facts.period.start, period_end=facts.period.end,
         lines=tuple(lines), subtotal=subtotal, taxes=tuple(taxes), total=total, notices=notices,
-        schedule=_schedule(plan, facts.period.full_end), env=env, estimate=estimate, rows=facts.rows,
+        schedule=_schedule(plan, facts.period.full_end), credits=tuple(credits), env=env, estimate=estimate, rows=facts.rows,
     )

@@ -65,6 +65,23 @@ def month_end(day: datetime.date) -> datetime.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
+def months_between(start: datetime.date, end: datetime.date) -> Decimal:
+    """Whole months from `start` to `end`; a month end counts as the anniversary (2024-01-31 -> 2024-02-29 is 1)."""
+    months = (end.year - start.year) * 12 + end.month - start.month
+    if months > 0 and end.day < start.day and end != month_end(end):
+        months -= 1
+    elif months < 0 and end.day > start.day:
+        months += 1
+    return Decimal(months)
+
+
+def add_months(day: datetime.date, months: Decimal) -> datetime.date:
+    """The same day `months` later, kept inside shorter months (Jan 31 + 1 -> Feb 29)."""
+    index = day.year * 12 + day.month - 1 + int(months)
+    year, month = divmod(index, 12)
+    return datetime.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
 FUNCTIONS = {
     "min": lambda *args: min(args),
     "max": lambda *args: max(args),
@@ -75,4 +92,6 @@ FUNCTIONS = {
     "days_in_month": days_in_month,
     "month_start": month_start,
     "month_end": month_end,
+    "months_between": months_between,
+    "add_months": add_months,
 }

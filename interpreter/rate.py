@@ -61,6 +61,26 @@ def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
     return bool(start)
 
 
+def previous_period(plan: tree.Plan, period: Period) -> Period:
+    """The whole calendar period before the one `period` lies in."""
+    start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
+    return Period(start, end, (end - start).days + 1, start, end)
+
+
+def _previous_facts(con, plan: tree.Plan, windows: list[Period], customer: str | None) -> dict:
+    if not plan.uses_previous:
+        return {}
+    earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+    return {(f.customer, f.period): f for f in stage1.aggregate(con, plan, earlier, None, customer)}
+
+
+def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.Facts | None:
+    if not plan.uses_previous:
+        return None
+    period = previous_period(plan, facts.period)
+    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period, 0, {})
+
+
 def rate(plan: tree.Plan, usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods."""
@@ -71,8 +91,13 @@ def rate(plan: tree.Plan, usage: str, period: str | None = None, as_of: str | No
         ledger.load(con, usage, plan)
         windows = periods_for(con, plan, period, moment)
         facts = stage1.aggregate(con, plan, windows, moment, customer)
+        before = _previous_facts(con, plan, windows, customer)
         rejected = ledger.rejected_rows(con)
-        documents = [build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None) for f in facts]
+        documents = [
+            build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
+                  previous=_previous_of(plan, f, before))
+            for f in facts
+        ]
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))

@@ -24,6 +24,18 @@ def rate_text(rate: Decimal) -> str:
     return format(rate.quantize(Decimal("0.01")), "f") if decimals < 2 else shown
 
 
+def _line(line, money) -> dict:
+    data = {
+        "id": line.id,
+        "description": line.description,
+        "quantity": None if line.quantity is None else text(line.quantity),
+        "amount": money(line.amount),
+    }
+    if line.memo:
+        data["memo"] = True  # shown for information; not part of the subtotal
+    return data
+
+
 def document_data(doc: Document) -> dict:
     digits = doc.plan.minor_digits
 
@@ -36,20 +48,18 @@ def document_data(doc: Document) -> dict:
         "kind": doc.plan.kind,
         "currency": doc.plan.currency,
         "period": {"start": doc.period_start.isoformat(), "end": doc.period_end.isoformat()},
-        "lines": [
-            {
-                "id": line.id,
-                "description": line.description,
-                "quantity": None if line.quantity is None else text(line.quantity),
-                "amount": money(line.amount),
-            }
-            for line in doc.lines
-        ],
+        "lines": [_line(line, money) for line in doc.lines],
         "subtotal": money(doc.subtotal),
         "taxes": [{"id": t.id, "rate": rate_text(t.rate), "base": money(t.base), "amount": money(t.amount)} for t in doc.taxes],
         "total": money(doc.total),
         "notices": [{"id": nid, "message": message} for nid, message in doc.notices],
     }
+    if doc.plan.credits:
+        data["credits"] = [
+            {"id": c.id, "description": c.description, "balance": money(c.balance),
+             "applied": money(c.applied), "remaining": money(c.remaining)}
+            for c in doc.credits
+        ]
     if doc.schedule:
         data["schedule"] = doc.schedule
     if doc.estimate:
@@ -87,10 +97,13 @@ def to_csv(docs: list[Document]) -> str:
         data = document_data(doc)
         head = [data["customer"], data["plan"], data["period"]["start"], data["period"]["end"]]
         for line in data["lines"]:
-            writer.writerow(head + ["line", line["id"], line["description"], line["quantity"] or "", "", line["amount"], data["currency"]])
+            kind = "memo" if line.get("memo") else "line"
+            writer.writerow(head + [kind, line["id"], line["description"], line["quantity"] or "", "", line["amount"], data["currency"]])
         writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"], data["currency"]])
         for tax in data["taxes"]:
             writer.writerow(head + ["tax", tax["id"], tax["id"], "", tax["rate"], tax["amount"], data["currency"]])
+        for credit in data.get("credits", []):
+            writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", "-" + credit["applied"], data["currency"]])
         writer.writerow(head + ["total", "total", "Total", "", "", data["total"], data["currency"]])
     return out.getvalue()
 
@@ -118,11 +131,14 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
         table.add_column("quantity", justify="right")
         table.add_column("amount", justify="right")
         for line in data["lines"]:
-            table.add_row(line["id"], line["description"], line["quantity"] or "", line["amount"])
+            description = line["description"] + (" (memo, not charged)" if line.get("memo") else "")
+            table.add_row(line["id"], description, line["quantity"] or "", line["amount"])
         if doc.plan.kind == "invoice":
             table.add_row("", "Subtotal", "", data["subtotal"])
             for tax in data["taxes"]:
                 table.add_row(tax["id"], f"tax {tax['rate']} on {tax['base']}", "", tax["amount"])
+            for credit in data.get("credits", []):
+                table.add_row(credit["id"], f"{credit['description']} (balance {credit['balance']}, left {credit['remaining']})", "", "-" + credit["applied"])
         table.add_row("", "Total", "", data["total"])
         console.print(table)
         for notice in data["notices"]:
