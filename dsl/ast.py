@@ -23,6 +23,15 @@ class Number:
 
 
 @dataclass(frozen=True)
+class Money:
+    """A money literal with its currency, such as `5_000 KRW`."""
+
+    value: Decimal
+    currency: str
+    span: Span
+
+
+@dataclass(frozen=True)
 class Percent:
     """A percent literal such as `3.3%`, kept as its fraction (0.033)."""
 
@@ -110,7 +119,7 @@ class Call:
     span: Span
 
 
-Expr = Union[Number, Percent, Text, Date, Bool, Name, Unary, Binary, In, Conditional, Call]
+Expr = Union[Number, Money, Percent, Text, Date, Bool, Name, Unary, Binary, In, Conditional, Call]
 
 
 def children(node: Expr) -> tuple[Expr, ...]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dsl import ast, tree
 from dsl.builtins import SIGNATURES
 from dsl.errors import Diagnostic, error
-from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, unify
+from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
 
 ERROR = Type("error")
 
@@ -58,7 +58,10 @@ def expect(result: Result, wanted: tuple[str, ...], what: str) -> None:
     if "money" in wanted and t.literal and t.kind in ("integer", "number"):
         return
     words = " or ".join(wanted)
-    result.diagnostics.append(error(result.expr.span, f"{what} must be {words}, but this is {describe(t)}", "type"))
+    hint = ""
+    if "money" in wanted and t.kind in ("number", "integer"):
+        hint = "; write money amounts with their currency, e.g. 5_000 KRW"
+    result.diagnostics.append(error(result.expr.span, f"{what} must be {words}, but this is {describe(t)}{hint}", "type"))
 
 
 class _Checker:
@@ -77,6 +80,14 @@ class _Checker:
         integral = node.value == node.value.to_integral_value()
         kind = "integer" if integral and "." not in str(node.value) else "number"
         return tree.Const(node.value, Type(kind, literal=True), node.span)
+
+    def visit_Money(self, node: ast.Money) -> tree.Expr:
+        from babel.numbers import list_currencies
+
+        if node.currency not in list_currencies():
+            self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD)")
+            return tree.Const(node.value, ERROR, node.span)
+        return tree.Const(node.value, money(node.currency), node.span)
 
     def visit_Percent(self, node: ast.Percent) -> tree.Expr:
         return tree.Const(node.value, Type("percent", literal=True), node.span)

@@ -66,16 +66,19 @@ def parse(text: str, locate: Locate) -> tuple[ast.Expr | None, list[Diagnostic]]
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
-        char = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        return None, [error(locate(exc.pos_in_stream, 1), f"unexpected character {char!r}", "syntax")]
+        return None, [_bad_character(text, exc.pos_in_stream, locate)]
     except UnexpectedEOF as exc:
-        return None, [error(locate(len(text.rstrip()), 1), "expression ends too early; expected " + _expected(exc.expected), "syntax")]
+        return None, [_ends_early(text, exc.expected, locate)]
     except UnexpectedToken as exc:
         token = exc.token
+        expected = exc.accepts or exc.expected
         if token.type == "$END":
-            return None, [error(locate(len(text.rstrip()), 1), "expression ends too early; expected " + _expected(exc.expected), "syntax")]
+            return None, [_ends_early(text, expected, locate)]
         offset = token.start_pos or 0
-        return None, [error(locate(offset, len(token)), f"unexpected {str(token)!r}; expected " + _expected(exc.expected), "syntax")]
+        if token.type in ("COMPARE", "IN") and "AND" in expected:
+            message = "comparisons cannot be chained; write `a < b and b < c`"
+            return None, [error(locate(offset, len(token)), message, "syntax")]
+        return None, [error(locate(offset, len(token)), f"unexpected {str(token)!r}; expected " + _expected(expected), "syntax")]
     except LarkError as exc:  # pragma: no cover - any other parser complaint
         return None, [error(locate(0, 1), f"cannot parse expression: {exc}", "syntax")]
     deep = _too_deep(tree)
@@ -87,11 +90,39 @@ def parse(text: str, locate: Locate) -> tuple[ast.Expr | None, list[Diagnostic]]
         return None, [error(locate(exc.offset, exc.length), exc.message, "syntax")]
 
 
+def _ends_early(text: str, expected, locate: Locate) -> Diagnostic:
+    return error(locate(len(text.rstrip()), 1), "expression ends too early; expected " + _expected(expected), "syntax")
+
+
+def _bad_character(text: str, offset: int, locate: Locate) -> Diagnostic:
+    char = text[offset] if offset < len(text) else ""
+    if char in "\"'":
+        message = f"this text is not closed: add the closing {char} (on the same line)"
+    elif char == "=":
+        message = "unexpected '='; compare with ==, or write != for 'not equal'"
+    else:
+        message = f"unexpected character {char!r}"
+    return error(locate(offset, 1), message, "syntax")
+
+
+_VALUE_TOKENS = {"NUMBER", "PERCENT", "STRING", "DATE", "NAME", "TRUE", "FALSE", "LPAR", "MINUS", "PLUS", "NOT", "IF"}
+_OPERATOR_TOKENS = {"PLUS", "MINUS", "STAR", "SLASH", "COMPARE", "AND", "OR", "IN", "NOT"}
+
+
 def _expected(names) -> str:
-    shown = sorted({_TOKEN_NAMES.get(name, name.lower()) for name in names})
-    if len(shown) > 6:
-        shown = shown[:6] + ["..."]
-    return ", ".join(shown) if shown else "something else"
+    """What the parser would have accepted, in words a plan author knows."""
+    names = set(names)
+    shown = []
+    if {"NUMBER", "NAME"} <= names:
+        shown.append("a value (a number, name, text, date or '(')")
+        names -= _VALUE_TOKENS
+    elif "STAR" in names and "PLUS" in names:
+        shown.append("an operator (+ - * /, a comparison, and, or, in)")
+        names -= _OPERATOR_TOKENS
+    shown += sorted(_TOKEN_NAMES.get(name, name.lower()) for name in names if name != "$END")
+    if "$END" in names:
+        shown.append(_TOKEN_NAMES["$END"])
+    return " or ".join(shown) if shown else "something else"
 
 
 def _too_deep(tree) -> int | None:
@@ -138,6 +169,8 @@ class _Builder:
         span = self.span(node)
         if kind == "number":
             return ast.Number(_number(kids[0]), span)
+        if kind == "money":
+            return ast.Money(_number(kids[0]), str(kids[1]), span)
         if kind == "percent":
             return ast.Percent(_number(kids[0][:-1]) / 100, span)
         if kind == "string":

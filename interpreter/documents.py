@@ -155,6 +155,8 @@ def _discounts(plan: tree.Plan, charges: list[Line], env: dict) -> list[Line]:
         if d.when is not None and not evaluate(d.when, env):
             continue
         targets = [cid for cid in (d.applies_to or remaining) if cid in remaining]
+        if not targets:
+            continue  # none of the charges it discounts is on this document
         base = sum((remaining[cid] for cid in targets), ZERO)
         if d.percent is not None:
             roles.append(("percent", d.percent))
