@@ -88,7 +88,11 @@ def read_document(path: str, text: str) -> tuple[Document | None, list[Diagnosti
         mark = exc.problem_mark or exc.context_mark
         where = _mark_span(path, mark) if mark else Span(path, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
+        if "'\\t'" in problem:
+            problem += " (indent with spaces, not tabs)"
         return None, [error(where, f"invalid YAML: {problem}", "yaml")]
+    except yaml.reader.ReaderError as exc:
+        return None, [error(_offset_span(path, text, exc.position), f"character {_codepoint(exc.character)} is not allowed in a YAML file", "yaml")]
     except yaml.YAMLError as exc:
         return None, [error(Span(path, 1, 1), f"invalid YAML: {exc}", "yaml")]
     except RecursionError:
@@ -105,6 +109,17 @@ def read_document(path: str, text: str) -> tuple[Document | None, list[Diagnosti
     return Document(path, text, root), diagnostics
 
 
+def _offset_span(path: str, text: str, offset: int) -> Span:
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return Span(path, line, offset - (before.rfind("\n") + 1) + 1)
+
+
+def _codepoint(character) -> str:
+    code = character if isinstance(character, int) else ord(character)
+    return f"U+{code:04X}"
+
+
 def _mark_span(path: str, mark: yaml.Mark, end: yaml.Mark | None = None) -> Span:
     if end is None:
         return Span(path, mark.line + 1, mark.column + 1)
@@ -118,7 +133,7 @@ def _convert(path: str, node: yaml.Node, depth: int, counter: list[int], diags: 
     if depth > MAX_DEPTH:
         raise _TooBig(node.start_mark, f"YAML nested more than {MAX_DEPTH} levels deep (recursive alias?)")
     span = _mark_span(path, node.start_mark, node.end_mark)
-    if node.tag not in _STANDARD_TAGS:
+    if node.tag not in _STANDARD_TAGS and node.tag != "tag:yaml.org,2002:merge":
         diags.append(error(span, f"YAML tag {node.tag!r} is not allowed in plan files", "yaml"))
     if isinstance(node, yaml.ScalarNode):
         return Scalar(node.value, node.style or None, span, node.start_mark.index, node.end_mark.index)
@@ -183,11 +198,17 @@ def child(node: Node | None, step: str | int) -> tuple[Scalar | None, Node | Non
     return None, None
 
 
+_ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}
+_RAW_SPACE = " \t\r\n"
+
+
 def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
     """The file position of character `offset` of a scalar's value.
 
     Quoted and block scalars, and plain scalars folded over several lines, are
-    walked against the raw file text so that the position is the real one.
+    walked against the raw file text so that the position is the real one:
+    escapes (`\\"`, `\\u00e9`, an escaped line break), doubled quotes (`''`),
+    indentation and folded line breaks are each matched to what they became.
     """
     raw = text[node.start_index:node.end_index]
     i = 0
@@ -200,20 +221,28 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
     j = 0
     while j < offset and i < len(raw) and j < len(value):
         r, v = raw[i], value[j]
-        if r == v:
-            i += 1
+        if r == "\\" and node.style == '"':
+            nxt = raw[i + 1:i + 2]
+            if nxt in ("\n", "\r"):  # an escaped line break joins the lines: it gives nothing
+                i += 2
+                while i < len(raw) and raw[i] in _RAW_SPACE:
+                    i += 1
+                continue
+            i += _ESCAPE_LENGTHS.get(nxt, 2)
             j += 1
-        elif r == "\\" and node.style == '"':
-            i += 2
+        elif r == v:
+            i += 1
             j += 1
         elif r == "'" and node.style == "'" and raw[i:i + 2] == "''":
             i += 2
             j += 1
-        elif r in " \t\n" and v in " \n":
-            while i < len(raw) and raw[i] in " \t\n":
+        elif r in _RAW_SPACE and v in " \n":
+            # A folded line break (with its indentation) became one space or newline(s).
+            while i < len(raw) and raw[i] in _RAW_SPACE:
                 i += 1
-            j += 1
-        elif r in " \t\n":
+            while j < offset and j < len(value) and value[j] in " \n":
+                j += 1
+        elif r in _RAW_SPACE:
             i += 1
         else:
             i += 1
