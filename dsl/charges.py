@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 
 from dsl import schema, tree
-from dsl.checker import Scope, Symbol
-from dsl.context import RESERVED_LINES, Compiler
+from dsl.checker import ERROR, Scope, Symbol
+from dsl.context import RESERVED_LINES, Compiler, name_problem
 from dsl.rows import row_problems
 from dsl.tiers import compile_tiers
 from dsl.types import parse_type_name
@@ -133,6 +133,10 @@ def formulas(c: Compiler) -> tuple[tree.Formula, ...]:
     out = []
     for name, spec in c.model.formulas.items():
         inputs = tuple((iname, parse_type_name(tname, c.currency)) for iname, tname in spec.inputs.items())
+        for iname, _ in inputs:
+            problem = name_problem(iname, "input")
+            if problem:
+                c.fail(c.key_span("formulas", name, "inputs", iname), problem, "name")
         names = {iname: Symbol("input", iname, t) for iname, t in inputs}
         scope = Scope(names, f"formula {name!r} (it sees only its inputs)")
         value, _ = c.expression(spec.value, scope, ("formulas", name, "value"))
@@ -160,9 +164,13 @@ def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
         value, _ = c.expression(value_source, scope, path, ("money",), f"line {lid!r}")
         name = spec.name if isinstance(spec, schema.LineSpec) and spec.name else lid
         rounding = (spec.rounding if isinstance(spec, schema.LineSpec) else None) or model.rounding
+        problem = name_problem(lid, "line")
+        if problem:
+            c.fail(c.key_span("lines", lid), problem, "name")
         if value is not None:
             out.append(tree.Line(lid, name, value, rounding, c.key_span("lines", lid)))
-            visible[lid] = Symbol("line", lid, value.type)
+        # A line with its own error stays a known name, so later lines add no second message.
+        visible[lid] = Symbol("line", lid, value.type if value is not None else ERROR)
     if model.total is None:
         c.fail(c.key_span("kind"), "a settlement plan must name its `total:` line")
     elif model.total not in model.lines:

@@ -8,6 +8,7 @@ mistake does not cascade into a dozen messages.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from dsl import ast, tree
@@ -116,7 +117,8 @@ class _Checker:
         if name in SIGNATURES:
             return f"{name!r} is a function; call it as {name}(...)"
         message = f"unknown name {name!r} in {self.scope.context}"
-        close = difflib.get_close_matches(name, list(self.scope.names), n=1, cutoff=0.6)
+        usable = [known for known in self.scope.names if _WRITABLE.match(known)]
+        close = difflib.get_close_matches(name, usable, n=1, cutoff=0.6)
         if close:
             return f"{message}; did you mean {close[0]!r}?"
         return message
@@ -198,6 +200,7 @@ class _Checker:
         return tree.Call(node.function, args, result, node.span)
 
 
+_WRITABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 
 __all__ = ["Scope", "Symbol", "Result", "check", "expect", "ERROR", "INTEGER", "NUMBER", "PERCENT"]

@@ -12,7 +12,7 @@ import difflib
 
 from dsl import schema, tree
 from dsl import charges as parts
-from dsl.checker import Scope, Symbol
+from dsl.checker import ERROR, Scope, Symbol
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
 from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
@@ -35,6 +35,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     metrics = compile_metrics(c, fields, row_names, facts)
     period_names = dict(facts)
     period_names.update({m.name: Symbol("metric", m.name, m.type) for m in metrics})
+    period_names.update({name: Symbol("metric", name, ERROR) for name in c.broken_metrics if name not in period_names})
     period_names.update({f"previous.{m.name}": Symbol("previous", m.name, m.type) for m in metrics})
     usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
     charges = parts.charges(c, period_names, row_names, usage_only, fields)

@@ -6,6 +6,7 @@ key or value, and parsing plus checking an expression where it was written.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from dsl import ast, schema
@@ -20,6 +21,17 @@ RESERVED_FIELDS = ("event_id", "customer", "timestamp", "date")
 PERIOD = {"period.start": DATE, "period.end": DATE, "period.days": INTEGER}
 RESERVED_LINES = ("subtotal", "total", "minimum")
 METRIC_KINDS = ("count", "sum", "max", "min", "unique", "last", "time_weighted", "opening", "prorated")
+KEYWORDS = ("if", "then", "else", "and", "or", "not", "in", "true", "false")
+_PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def name_problem(name: str, what: str) -> str | None:
+    """Why `name` cannot be written in an expression (None when it can)."""
+    if not _PLAIN_NAME.match(name):
+        return f"{what} name {name!r} must be a plain name (letters, digits and _, not starting with a digit) so expressions can use it"
+    if name in KEYWORDS:
+        return f"{name!r} is a word of the expression language; choose another {what} name"
+    return None
 
 
 class Compiler:
@@ -30,6 +42,7 @@ class Compiler:
         self.model = model
         self.diagnostics: list[Diagnostic] = []
         self.currency = model.currency
+        self.broken_metrics: set[str] = set()  # metrics with errors: used silently, not reported again
 
     # -- positions -------------------------------------------------------
     def node(self, *path):

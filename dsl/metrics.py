@@ -10,7 +10,7 @@ import difflib
 
 from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
-from dsl.context import METRIC_KINDS, Compiler
+from dsl.context import METRIC_KINDS, Compiler, name_problem
 from dsl.rows import row_problems
 from dsl.types import INTEGER, Type, parse_type_name, plain
 
@@ -23,8 +23,9 @@ def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) ->
         if name.startswith("__"):
             c.fail(c.key_span(section, name), f"field names starting with '__' are reserved; rename {name!r}")
             continue
-        if not name.isidentifier():
-            c.fail(c.key_span(section, name), f"field name {name!r} must be a plain name (letters, digits, _)")
+        problem = name_problem(name, "field")
+        if problem:
+            c.fail(c.key_span(section, name), problem)
             continue
         type_name = spec if isinstance(spec, str) else spec.type
         field_type = parse_type_name(type_name, c.currency)
@@ -63,22 +64,29 @@ def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Met
     aggregates: list[tree.Metric] = []
     derived: dict[str, ast.Expr | None] = {}
     for name, spec in c.model.metrics.items():
+        problem = name_problem(name, "metric")
+        if problem:
+            c.fail(c.key_span("metrics", name), problem, "name")
         if isinstance(spec, schema.MetricSpec):
             metric = _aggregate(c, name, spec, by_field, row_names)
             if metric is not None:
                 aggregates.append(metric)
+            else:
+                c.broken_metrics.add(name)
         else:
             derived[name] = c.parse(spec, "metrics", name)
+            if derived[name] is None:
+                c.broken_metrics.add(name)
     types = {m.name: m.type for m in aggregates}
     order, cyclic = _dependency_order(c, derived, set(types))
     out = list(aggregates)
-    for name in cyclic:
-        types[name] = ERROR
+    c.broken_metrics.update(cyclic)
+    # A metric with its own error is still a known name: using it adds no second message.
+    types.update({name: ERROR for name in c.broken_metrics})
     for name in order:
         names = dict(facts)
         names.update({m: Symbol("metric", m, t) for m, t in types.items()})
-        others = [m for m in c.model.metrics if m not in names]
-        scope = Scope(names, f"metric {name!r}", {m: "it is a metric defined in a cycle" for m in others})
+        scope = Scope(names, f"metric {name!r}")
         scope.elsewhere.update({r: "it is a usage field; aggregate it in a metric first" for r in row_names})
         result = check(derived[name], scope)
         expect(result, ("money", "number", "integer", "percent"), f"metric {name!r}")
