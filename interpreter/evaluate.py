@@ -77,6 +77,8 @@ def _eval(expr: tree.Expr, env: Env) -> Any:
             return FUNCTIONS[expr.function](*args)
         except FunctionProblem as exc:
             raise EvaluationError(expr.span, str(exc)) from None
+        except (OverflowError, ValueError):  # a date before year 1 or after 9999
+            raise EvaluationError(expr.span, f"{expr.function}() gives a date outside the years 1 to 9999") from None
     raise EvaluationError(expr.span, f"cannot evaluate {kind.__name__}")  # pragma: no cover
 
 
@@ -84,8 +86,11 @@ def _arithmetic(expr: tree.Binary, op: str, left: Any, right: Any) -> Any:
     if isinstance(left, datetime.date):
         if isinstance(right, datetime.date):
             return Decimal((left - right).days)
-        days = datetime.timedelta(days=int(right))
-        return left + days if op == "+" else left - days
+        try:
+            days = datetime.timedelta(days=int(right))
+            return left + days if op == "+" else left - days
+        except OverflowError:
+            raise EvaluationError(expr.span, "the date falls outside the years 1 to 9999") from None
     if op == "+":
         return left + right
     if op == "-":

@@ -6,13 +6,14 @@ result is rounded once to the currency's minor unit in the formula's mode.
 
 from __future__ import annotations
 
+import decimal
 from dataclasses import dataclass
 from typing import Any
 
 from dsl import tree
 from dsl.values import ValueProblem, convert
-from interpreter.evaluate import evaluate
-from interpreter.rounding import money_text, round_money, text
+from interpreter.evaluate import EvaluationError, evaluate
+from interpreter.rounding import CONTEXT, money_text, round_money, text
 
 
 class InputProblem(Exception):
@@ -47,7 +48,11 @@ def read_inputs(formula: tree.Formula, given: dict[str, str]) -> dict[tuple[str,
 def run_formula(plan: tree.Plan, formula: tree.Formula, given: dict[str, str]) -> FormulaResult:
     """Evaluate `formula` on text inputs; raises InputProblem or EvaluationError."""
     value = evaluate(formula.value, read_inputs(formula, given))
-    return FormulaResult(value, show(value, formula.value.type.kind, plan, formula.rounding))
+    try:
+        shown = show(value, formula.value.type.kind, plan, formula.rounding)
+    except decimal.InvalidOperation:  # more digits than exact arithmetic keeps
+        raise EvaluationError(formula.value.span, f"the result has more than {CONTEXT.prec} digits; check the inputs") from None
+    return FormulaResult(value, shown)
 
 
 def show(value: Any, kind: str, plan: tree.Plan, rounding: str) -> str:

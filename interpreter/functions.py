@@ -12,7 +12,7 @@ import datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from interpreter.rounding import round_to_step
+from interpreter.rounding import MODES, round_to_step
 
 
 class FunctionProblem(Exception):
@@ -22,11 +22,16 @@ class FunctionProblem(Exception):
 def _round(value: Decimal, step: Decimal, mode: str = "half_up") -> Decimal:
     if step <= 0:
         raise FunctionProblem(f"round() step must be above zero, got {step}")
+    if mode not in MODES:
+        raise FunctionProblem(f"unknown rounding mode {mode!r}; use one of {', '.join(MODES)}")
     return round_to_step(value, step, mode)
 
 
 def days_between(start: datetime.date, end: datetime.date) -> Decimal:
     return Decimal((end - start).days)
+
+
+MAX_HOLIDAY_YEARS = 200
 
 
 @lru_cache(maxsize=64)
@@ -41,16 +46,27 @@ def is_business_day(day: datetime.date, country: str) -> bool:
 
 
 def business_days_between(start: datetime.date, end: datetime.date, country: str = "KR") -> Decimal:
-    """Business days after `start` up to and including `end` (negative if `end` is earlier)."""
+    """Business days after `start` up to and including `end` (negative if `end` is earlier).
+
+    Weekdays are counted by arithmetic; only the public holidays of the years
+    in between are looked at one by one.
+    """
     sign = 1
     if end < start:
         start, end, sign = end, start, -1
-    count = 0
-    day = start + datetime.timedelta(days=1)
-    while day <= end:
-        count += is_business_day(day, country)
-        day += datetime.timedelta(days=1)
+    if end.year - start.year > MAX_HOLIDAY_YEARS:
+        raise FunctionProblem(f"business_days_between() spans more than {MAX_HOLIDAY_YEARS} years ({start} to {end})")
+    count = _weekdays_through(end) - _weekdays_through(start)
+    for year in range(start.year, end.year + 1):
+        count -= sum(1 for day in _holidays(country, year) if start < day <= end and day.weekday() < 5)
     return Decimal(sign * count)
+
+
+def _weekdays_through(day: datetime.date) -> int:
+    """Monday-to-Friday days from 0001-01-01 up to and including `day`."""
+    ordinal = day.toordinal()  # 0001-01-01, a Monday, is 1
+    weeks, rest = divmod(ordinal, 7)
+    return weeks * 5 + min(rest, 5)
 
 
 def days_in_month(day: datetime.date) -> Decimal:
