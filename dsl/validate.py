@@ -59,6 +59,8 @@ def _diagnostic(doc: Document, err: dict) -> Diagnostic:
         name = str(steps[-1])
         close = difflib.get_close_matches(name, sorted(_all_keys()), n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        if " " in name:
+            hint += " (a comma inside {...} starts a new key: put text that holds commas in quotes)"
         return error(span, f"unknown key {name!r} in {_path(shown[:-1]) or 'the plan'}{hint}", "schema")
     if kind == "union_tag_invalid":
         key, value = child(node, "model")
@@ -69,7 +71,8 @@ def _diagnostic(doc: Document, err: dict) -> Diagnostic:
         hint = f"; did you mean {close[0]!r}?" if close else f"; use one of {tags}"
         return error(value.span if value is not None else span, f"{path}: unknown pricing model {found!r}{hint}", "schema")
     if kind == "union_tag_not_found":
-        return error(span, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema")
+        where = last_key.span if last_key is not None else span
+        return error(where, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema")
     message = err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
