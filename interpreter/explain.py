@@ -18,6 +18,7 @@ from interpreter.rounding import money_text, text
 _DESCRIBE_AGGREGATION = {
     "count": "count of rows", "sum": "sum of {}", "max": "largest {}", "min": "smallest {}",
     "unique": "distinct values of {}", "last": "latest {}", "time_weighted": "time-weighted level of {}",
+    "opening": "level of {} when the period starts", "prorated": "changes of {} weighted by the share of the period left",
 }
 
 
@@ -107,7 +108,8 @@ def explain(doc: Document, plan_text: str) -> str:
     for m in plan.metrics:
         value = show(doc.env.get(("metric", m.name)))
         if m.aggregation:
-            how = _DESCRIBE_AGGREGATION[m.aggregation].format(m.field)
+            what = source_text(plan_text, m.value.span) if m.value is not None else ""
+            how = _DESCRIBE_AGGREGATION[m.aggregation].format(what)
             if m.where is not None:
                 how += f" where {source_text(plan_text, m.where.span)}"
         else:

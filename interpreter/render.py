@@ -24,11 +24,22 @@ def rate_text(rate: Decimal) -> str:
     return format(rate.quantize(Decimal("0.01")), "f") if decimals < 2 else shown
 
 
+QUANTITY_PLACES = Decimal("0.000001")
+
+
+def quantity_text(value: Decimal) -> str:
+    """A line's quantity for display: exact up to 6 decimal places (the amount uses it unrounded)."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -6:
+        value = value.quantize(QUANTITY_PLACES)
+    return text(value)
+
+
 def _line(line, money) -> dict:
     data = {
         "id": line.id,
         "description": line.description,
-        "quantity": None if line.quantity is None else text(line.quantity),
+        "quantity": None if line.quantity is None else quantity_text(line.quantity),
         "amount": money(line.amount),
     }
     if line.memo:
