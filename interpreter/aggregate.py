@@ -127,10 +127,15 @@ def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datet
     for row in result.fetchall():
         record = dict(zip(names, row))
         period = periods[record["__pid"]]
-        values = {k: v for k, v in record.items() if not k.startswith("__")}
+        values = {k: _exact(v) for k, v in record.items() if not k.startswith("__")}
         _time_weighted(plan, values, period, record["__we"])
         out.append(Facts(record["__customer"], period, int(record["__rows"]), values))
     return out
+
+
+def _exact(value: Any) -> Any:
+    """Counts come back from the engine as int; every quantity is handed over as Decimal."""
+    return Decimal(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _time_weighted(plan: tree.Plan, values: dict, period: Period, last_day: datetime.date) -> None:
