@@ -82,10 +82,15 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
 
 
 def rate(plan: tree.Plan, usage: str, period: str | None = None, as_of: str | None = None,
-         customer: str | None = None, customers: str | None = None) -> RateResult:
-    """Every document of the ledger (or of one customer) for the requested periods."""
+         customer: str | None = None, customers: str | None = None,
+         customer_records: dict | None = None) -> RateResult:
+    """Every document of the ledger (or of one customer) for the requested periods.
+
+    Customer attributes come from the `customers` file or, already read, from
+    `customer_records` (customer id -> raw attributes).
+    """
     try:
-        raw_customers = read_customers(customers) if customers else {}
+        raw_customers = read_customers(customers) if customers else dict(customer_records or {})
         moment = parse_as_of(as_of, plan.timezone) if as_of else None
         con = connect(plan)
         ledger.load(con, usage, plan)

@@ -1,0 +1,39 @@
+"""Every plan scenario, rated and compared with its reviewed snapshot.
+
+A plan edit that moves any invoice fails here until the snapshot is updated on
+purpose (`pytest --snapshot-update`, then read the diff). The totals written
+by hand in each scenario are checked too, so a wrong snapshot cannot be
+blessed by accident.
+"""
+
+from pathlib import Path
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from interpreter.scenarios import run, scenario_files
+
+PLANS = Path(__file__).resolve().parent.parent / "plans"
+SCENARIOS = scenario_files(PLANS)
+
+
+def scenario_id(path: Path) -> str:
+    return f"{path.parent.parent.name}-{path.stem}"
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_every_shipped_plan_has_scenarios():
+    plans = sorted(p.stem for p in PLANS.glob("*.yaml"))
+    covered = {p.parent.parent.name for p in SCENARIOS}
+    assert [p for p in plans if p not in covered] == []
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[scenario_id(p) for p in SCENARIOS])
+def test_scenario(path, snapshot_json):
+    outcome = run(path)
+    assert outcome.failures == ()
+    assert outcome.data == snapshot_json
