@@ -1,7 +1,8 @@
 """The `ratecard` command line: thin wrappers over `dsl` and `interpreter`.
 
 Exit statuses: 0 success, 1 plan errors (or a formula that failed to run),
-2 a usage error of the command itself, 3 rejected ledger rows.
+2 a usage error of the command itself, 3 rejected ledger rows, 4 documents
+changed (`diff --fail-on-change`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_PLAN, EXIT_USAGE, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_OK, EXIT_PLAN, EXIT_USAGE, EXIT_REJECTED, EXIT_CHANGED = 0, 1, 2, 3, 4
 
 
 def _print_diagnostics(loaded, err: bool = True) -> None:
@@ -207,6 +208,103 @@ def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     click.echo("\n".join(explain_document(doc, loaded.text) for doc in result.documents), nl=False)
     if result.rejected:
         click.echo(f"note: {len(result.rejected)} ledger row(s) were rejected; run `ratecard rate --rejects FILE` to list them", err=True)
+
+
+@main.command()
+@click.argument("old_spec", metavar="OLD")
+@click.argument("new_spec", metavar="NEW")
+@click.option("--usage", required=True, metavar="LEDGER", help="Usage ledger rated under both plans.")
+@click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or a date range (default: the whole ledger).")
+@click.option("--customers", metavar="FILE", help="Customer attributes (YAML or CSV).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table")
+@click.option("--fail-on-change", is_flag=True, help="Exit 4 when any document changes (for CI).")
+def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> None:
+    """Revenue impact of a plan change: rate LEDGER under OLD and NEW and compare.
+
+    OLD and NEW are plan files or git revisions of one: plans/x.yaml@main or
+    git:HEAD~1:plans/x.yaml.
+    """
+    from dsl.loader import load_plan_text
+    from interpreter import diff as plan_diff
+
+    plans = []
+    for spec in (old_spec, new_spec):
+        try:
+            name, text = plan_diff.read_source(spec)
+        except plan_diff.SourceProblem as problem:
+            raise click.UsageError(str(problem))
+        loaded = load_plan_text(name, text)
+        if loaded.plan is None:
+            _print_diagnostics([loaded])
+            sys.exit(EXIT_PLAN)
+        plans.append(loaded)
+    results = [_rate_or_exit(loaded, usage=usage, period=period, customers=customers) for loaded in plans]
+    report = plan_diff.compare(results[0].documents, results[1].documents)
+    if fmt == "json":
+        click.echo(json.dumps(plan_diff.to_data(report), indent=2, ensure_ascii=False))
+    elif fmt == "markdown":
+        click.echo(plan_diff.to_markdown(report, old_spec, new_spec), nl=False)
+    else:
+        click.echo(plan_diff.to_table(report, old_spec, new_spec), nl=False)
+    sys.exit(EXIT_CHANGED if fail_on_change and report.moved else EXIT_OK)
+
+
+@main.command(name="test")
+@click.argument("path", default="plans", required=False)
+@click.option("--update", is_flag=True, help="Rewrite the snapshots of scenarios whose documents changed.")
+@click.option("--snapshots", "snapshot_dir", metavar="DIR", help="Snapshot folder (default: tests/__snapshots__/test_scenarios beside plans/).")
+def test_command(path: str, update: bool, snapshot_dir: str | None) -> None:
+    """Run every plan scenario under PATH against its stored snapshot.
+
+    Shows what moved as a diff; --update accepts the new documents. Totals
+    written by hand in a scenario must hold either way.
+    """
+    from pathlib import Path
+
+    from interpreter import snapshots
+    from interpreter.evaluate import EvaluationError
+    from interpreter.rate import RateProblem
+    from interpreter.scenarios import ScenarioProblem, run, scenario_files
+
+    root = Path(path)
+    if not root.exists():
+        raise click.UsageError(f"{path}: no such file or folder")
+    files = scenario_files(root)
+    if not files:
+        raise click.UsageError(f"{path}: no scenarios found (plans/<plan>/scenarios/*.yaml)")
+    folder = Path(snapshot_dir) if snapshot_dir else snapshots.default_dir(root)
+    passed = failed = updated = 0
+    for file in files:
+        name = snapshots.scenario_id(file)
+        try:
+            outcome = run(file)
+        except (ScenarioProblem, RateProblem, EvaluationError) as problem:
+            failed += 1
+            click.echo(f"ERROR {name}: {getattr(problem, 'message', problem)}")
+            continue
+        result = snapshots.compare(file, snapshots.snapshot_file(folder, file), outcome.data)
+        problems = list(outcome.failures)
+        if result.status != "same" and update:
+            snapshots.write(result.snapshot, outcome.data)
+            updated += 1
+            click.echo(f"UPDATED {name} ({result.status} snapshot written)")
+            if result.diff:
+                click.echo(result.diff, nl=False)
+        elif result.status == "new":
+            problems.append(f"no snapshot yet ({result.snapshot}); run with --update after reading the result")
+        elif result.status == "changed":
+            problems.append("documents differ from the snapshot:\n" + result.diff)
+        if problems:
+            failed += 1
+            click.echo(f"FAIL {name}")
+            for problem in problems:
+                click.echo(f"  {problem}")
+        else:
+            passed += 1
+            if result.status == "same":
+                click.echo(f"ok   {name}")
+    click.echo(f"scenarios: {passed} ok, {failed} failing" + (f", {updated} snapshot(s) updated" if updated else ""))
+    sys.exit(EXIT_PLAN if failed else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

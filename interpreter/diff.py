@@ -1,0 +1,224 @@
+"""Revenue impact of a plan change: rate one ledger under two plans and compare.
+
+`OLD` and `NEW` are plan files or git revisions of one (`plans/x.yaml@main`,
+`git:HEAD~1:plans/x.yaml`). The report lists, per customer and period, the old
+and new totals, the change, and which lines moved; then a summary of revenue
+before and after, who pays more or less, the largest movers, and lines that
+appeared or vanished.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from interpreter.render import document_data
+from interpreter.rounding import text
+
+ZERO = Decimal(0)
+
+
+class SourceProblem(Exception):
+    """A plan version that cannot be found (missing file, unknown git revision)."""
+
+
+def read_source(spec: str) -> tuple[str, str]:
+    """(name to show, plan text) for a file path, `path@REV` or `git:REV:path`."""
+    if spec.startswith("git:"):
+        _, rev, path = spec.split(":", 2) if spec.count(":") >= 2 else (None, "", "")
+        if not rev or not path:
+            raise SourceProblem(f"{spec!r}: write git:REVISION:path/to/plan.yaml")
+        return spec, _git_show(rev, path)
+    if "@" in spec and not Path(spec).exists():
+        path, rev = spec.rsplit("@", 1)
+        return spec, _git_show(rev, path)
+    file = Path(spec)
+    if not file.is_file():
+        raise SourceProblem(f"{spec}: no such plan file")
+    return spec, file.read_text(encoding="utf-8")
+
+
+def _git_show(rev: str, path: str) -> str:
+    file = Path(path)
+    folder = file.parent if file.parent.exists() else Path(".")
+    try:
+        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        relative = (Path.cwd() / file).resolve().relative_to(Path(top).resolve()) if not file.is_absolute() else file.resolve().relative_to(Path(top).resolve())
+        shown = subprocess.run(["git", "-C", top, "show", f"{rev}:{relative.as_posix()}"],
+                               capture_output=True, text=True, check=True)
+    except FileNotFoundError:
+        raise SourceProblem("git is not installed") from None
+    except (subprocess.CalledProcessError, ValueError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise SourceProblem(f"cannot read {path} at revision {rev!r}: {detail.strip().splitlines()[0] if detail.strip() else 'not found'}") from None
+    return shown.stdout
+
+
+@dataclass(frozen=True)
+class Change:
+    """One customer and period under both plans."""
+
+    customer: str
+    period: str
+    currency: str
+    old: Decimal | None  # None: no document under the old plan
+    new: Decimal | None
+    lines: tuple[tuple[str, str | None, str | None], ...]  # (line id, old amount, new amount) that differ
+
+    @property
+    def delta(self) -> Decimal:
+        return (self.new or ZERO) - (self.old or ZERO)
+
+    @property
+    def percent(self) -> Decimal | None:
+        if not self.old:
+            return None
+        return (self.delta / self.old * 100).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True)
+class Report:
+    changes: tuple[Change, ...]
+    revenue_old: dict[str, Decimal]
+    revenue_new: dict[str, Decimal]
+    new_lines: tuple[str, ...]
+    vanished_lines: tuple[str, ...]
+
+    @property
+    def moved(self) -> list[Change]:
+        return [c for c in self.changes if c.delta != 0 or c.lines]
+
+
+def _amounts(data: dict) -> dict[str, str]:
+    out = {line["id"]: line["amount"] for line in data["lines"]}
+    out.update({f"tax:{t['id']}": t["amount"] for t in data["taxes"]})
+    return out
+
+
+def compare(old_docs, new_docs) -> Report:
+    old = {(d.customer, d.period_start): document_data(d) for d in old_docs}
+    new = {(d.customer, d.period_start): document_data(d) for d in new_docs}
+    changes = []
+    revenue_old: dict[str, Decimal] = {}
+    revenue_new: dict[str, Decimal] = {}
+    old_ids, new_ids = set(), set()
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        some = b or a
+        currency = some["currency"]
+        period = f"{some['period']['start']}..{some['period']['end']}"
+        la, lb = (_amounts(a) if a else {}), (_amounts(b) if b else {})
+        old_ids |= set(la)
+        new_ids |= set(lb)
+        moved = tuple((lid, la.get(lid), lb.get(lid)) for lid in sorted(set(la) | set(lb)) if la.get(lid) != lb.get(lid))
+        total_a = Decimal(a["total"]) if a else None
+        total_b = Decimal(b["total"]) if b else None
+        if a:
+            revenue_old[currency] = revenue_old.get(currency, ZERO) + total_a
+        if b:
+            revenue_new[currency] = revenue_new.get(currency, ZERO) + total_b
+        changes.append(Change(key[0], period, currency, total_a, total_b, moved))
+    return Report(tuple(changes), revenue_old, revenue_new, tuple(sorted(new_ids - old_ids)), tuple(sorted(old_ids - new_ids)))
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else text(value)
+
+
+def _signed(value: Decimal) -> str:
+    return ("+" if value > 0 else "") + text(value)
+
+
+def _percent(change: Change) -> str:
+    p = change.percent
+    return "new" if p is None and change.new is not None and change.old is None else ("-" if p is None else _signed(p) + "%")
+
+
+def summary(report: Report, top: int = 5) -> dict:
+    up = sum(1 for c in report.changes if c.delta > 0)
+    down = sum(1 for c in report.changes if c.delta < 0)
+    movers = sorted(report.moved, key=lambda c: (-abs(c.delta), c.customer, c.period))[:top]
+    return {
+        "revenue_old": {k: text(v) for k, v in sorted(report.revenue_old.items())},
+        "revenue_new": {k: text(v) for k, v in sorted(report.revenue_new.items())},
+        "documents": len(report.changes),
+        "up": up,
+        "down": down,
+        "unchanged": len(report.changes) - up - down,
+        "largest_movers": [{"customer": c.customer, "period": c.period, "delta": _signed(c.delta)} for c in movers],
+        "new_lines": list(report.new_lines),
+        "vanished_lines": list(report.vanished_lines),
+    }
+
+
+def to_data(report: Report) -> dict:
+    return {
+        "changes": [
+            {
+                "customer": c.customer, "period": c.period, "currency": c.currency,
+                "old_total": None if c.old is None else text(c.old),
+                "new_total": None if c.new is None else text(c.new),
+                "delta": text(c.delta), "percent": None if c.percent is None else text(c.percent),
+                "lines": [{"id": lid, "old": a, "new": b} for lid, a, b in c.lines],
+            }
+            for c in report.moved
+        ],
+        "summary": summary(report),
+    }
+
+
+def to_markdown(report: Report, old_name: str, new_name: str) -> str:
+    s = summary(report)
+    out = [f"### Revenue impact: `{old_name}` → `{new_name}`", ""]
+    for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
+        before = Decimal(s["revenue_old"].get(currency, "0"))
+        after = Decimal(s["revenue_new"].get(currency, "0"))
+        out.append(f"- Revenue ({currency}): {text(before)} → {text(after)} ({_signed(after - before)})")
+    out.append(f"- Documents: {s['documents']} — {s['up']} up, {s['down']} down, {s['unchanged']} unchanged")
+    if s["new_lines"]:
+        out.append(f"- New lines: {', '.join(s['new_lines'])}")
+    if s["vanished_lines"]:
+        out.append(f"- Vanished lines: {', '.join(s['vanished_lines'])}")
+    out.append("")
+    if report.moved:
+        out += ["| customer | period | old total | new total | change | % | lines changed |", "|---|---|---:|---:|---:|---:|---|"]
+        for c in report.moved:
+            lines = ", ".join(f"{lid} {a or '-'}→{b or '-'}" for lid, a, b in c.lines)
+            out.append(f"| {c.customer} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |")
+    else:
+        out.append("No document changes.")
+    return "\n".join(out) + "\n"
+
+
+def to_table(report: Report, old_name: str, new_name: str) -> str:
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    s = summary(report)
+    table = Table(title=f"{old_name} -> {new_name}", title_justify="left")
+    for column, justify in (("customer", "left"), ("period", "left"), ("old total", "right"), ("new total", "right"),
+                            ("change", "right"), ("%", "right"), ("lines changed", "left")):
+        table.add_column(column, justify=justify)
+    for c in report.moved:
+        lines = ", ".join(f"{lid} {a or '-'}->{b or '-'}" for lid, a, b in c.lines)
+        table.add_row(c.customer, c.period, _money(c.old), _money(c.new), _signed(c.delta), _percent(c), lines)
+    if report.moved:
+        console.print(table)
+    else:
+        console.print("No document changes.")
+    for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
+        console.print(f"revenue {currency}: {s['revenue_old'].get(currency, '0')} -> {s['revenue_new'].get(currency, '0')}")
+    console.print(f"documents: {s['documents']} ({s['up']} up, {s['down']} down, {s['unchanged']} unchanged)")
+    if s["largest_movers"]:
+        console.print("largest movers: " + ", ".join(f"{m['customer']} {m['period']} {m['delta']}" for m in s["largest_movers"]))
+    if s["new_lines"]:
+        console.print("new lines: " + ", ".join(s["new_lines"]))
+    if s["vanished_lines"]:
+        console.print("vanished lines: " + ", ".join(s["vanished_lines"]))
+    return console.file.getvalue()
