@@ -11,6 +11,7 @@ A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from dsl import tree
@@ -45,9 +46,7 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
     if suffix == ".csv":
         scan = f"read_csv({quoted}, header = true, all_varchar = true)"
     elif suffix in (".jsonl", ".ndjson"):
-        wanted = {name: "VARCHAR" for name in (*BUILTIN_COLUMNS, *(f.name for f in fields))}
-        columns = ", ".join(f"{literal(k)}: {literal(v)}" for k, v in wanted.items())
-        scan = f"read_json({quoted}, format = 'newline_delimited', columns = {{{columns}}})"
+        scan = _jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
     elif suffix == ".parquet":
         scan = f"read_parquet({quoted}, file_row_number = true)"
     else:
@@ -67,9 +66,66 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
         parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}" if name in names else f"NULL::VARCHAR AS {ident(name)}")
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
+    elif suffix in (".jsonl", ".ndjson"):
+        row = "CAST(__line AS BIGINT)"
     else:
         row = "CAST(row_number() OVER () AS BIGINT)"
     return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}"
+
+
+def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
+    """The JSON lines as a temp table of text columns, numbers kept exactly as written.
+
+    DuckDB's JSON reader turns every non-integer number into a DOUBLE, so
+    `1234567.1234567891` would come back as `...892`; Python's json module can
+    hand over the number's own text instead. The rows go to DuckDB through a
+    temporary CSV file (fast, and typed as text like any CSV ledger); `__line`
+    is the line number in the file, blank lines skipped.
+    """
+    import csv
+    import json
+    import os
+    import tempfile
+
+    class Number(str):
+        """The text of a JSON number, as written."""
+
+    def cell(value) -> str:
+        if isinstance(value, Number) and "e" in value.lower():
+            return format(Decimal(value), "f")  # 1e-05 is exactly 0.00001
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False)  # an object or list: kept as its JSON text
+
+    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
+                file.open(encoding="utf-8-sig") as lines:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(("__line", *columns))
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line, parse_float=Number, parse_int=Number, parse_constant=str)
+                except ValueError as exc:
+                    raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
+                if not isinstance(record, dict):
+                    raise LedgerProblem(f"{file}:{number}: not a JSON object")
+                writer.writerow((number, *(cell(record.get(name)) for name in columns)))
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __ledger_lines AS SELECT * FROM "
+            f"read_csv({literal(temp)}, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
+        )
+    except UnicodeDecodeError as exc:
+        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    finally:
+        os.unlink(temp)
+    return "__ledger_lines"
 
 
 def _first_line(exc: Exception) -> str:
@@ -82,14 +138,16 @@ def _typed(f: tree.Field) -> tuple[str, str]:
     label = f.name
     kind = f.type.kind
     shown = f"'{label}: ' || {_QUOTED.format(raw)}"
+    digits = f"replace({raw}, '_', '')"  # 100_000 as in plan files; only between digits
+    grouped = f"regexp_full_match({raw}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
     if kind in ("money", "number"):
-        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+(\\.[0-9]{{1,10}})?')"
-        value = f"TRY_CAST({raw} AS {NUMBER_SQL})"
+        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.[0-9]{{1,10}})?'))"
+        value = f"TRY_CAST({digits} AS {NUMBER_SQL})"
         bad = f"NOT {ok} OR {value} IS NULL"
         problem = f"{shown} || ' is not a number (at most 10 decimal places)'"
     elif kind == "integer":
-        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+')"
-        value = f"TRY_CAST({raw} AS {INTEGER_SQL})"
+        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+'))"
+        value = f"TRY_CAST({digits} AS {INTEGER_SQL})"
         bad = f"NOT {ok} OR {value} IS NULL"
         problem = f"{shown} || ' is not a whole number'"
     elif kind == "percent":

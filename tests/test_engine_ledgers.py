@@ -1,0 +1,338 @@
+"""Ledgers: file formats, time zones, periods, and exact decimal quantities."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dsl.loader import load_plan_text
+from interpreter.rate import RateProblem, rate
+from interpreter.render import document_data, output_data
+
+PLAN = textwrap.dedent("""
+    plan: formats
+    currency: USD
+    timezone: Asia/Seoul
+    usage:
+      kind: {type: text, values: [charge, refund]}
+      amount: money
+      units: {type: integer, default: 1}
+      test: {type: bool, default: false}
+    metrics:
+      charged: {sum: amount, where: kind == "charge" and not test}
+      refunded: {sum: amount, where: kind == "refund" and not test}
+      net: charged - refunded
+      units: {sum: units, where: not test}
+      events: {count: true}
+    charges:
+      volume_fee: {model: per_unit, on: net, unit_price: 0.015}
+      seats: {model: graduated, on: units, tiers: [{up_to: 2, unit_price: 3.50}, {unit_price: 1.25}]}
+    taxes:
+      tax: {rate: 7.25%}
+""")
+
+COLUMNS = ["event_id", "customer", "timestamp", "kind", "amount", "units", "test"]
+ROWS = [
+    ["e1", "acme", "2024-10-31T15:30:00Z", "charge", "100.10", "", ""],        # Nov 1 00:30 in Seoul
+    ["e2", "acme", "2024-11-15T12:00:00+09:00", "charge", "0.20", "2", "false"],
+    ["e3", "acme", "2024-11-16T12:00:00", "refund", "0.10", "", ""],
+    ["e4", "acme", "2024-11-17T12:00:00", "charge", "999.99", "3", "true"],
+    ["e5", "bolt", "2024-11-02T00:00:00+09:00", "charge", "12.5", "4", ""],
+    ["e6", "bolt", "2024-11-30T15:00:00Z", "charge", "7000", "", ""],          # Dec 1 00:00 in Seoul
+    ["e7", "bolt", "2024-11-20T08:00:00Z", "charge", "abc", "", ""],           # rejected: bad amount
+    ["e2", "bolt", "2024-11-21T08:00:00Z", "charge", "1.00", "", ""],          # rejected: duplicate event_id
+    ["e8", "cora", "2024-10-31T14:59:59Z", "charge", "5.00", "", ""],          # Oct 31 23:59:59 in Seoul
+]
+
+
+def compile_plan(text: str):
+    loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
+    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
+    return loaded.plan
+
+
+def write_csv(path: Path, columns, rows) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    return path
+
+
+def write_jsonl(path: Path, columns, rows, numbers: tuple[str, ...] = ()) -> Path:
+    """One JSON object a line; empty cells become null (or are left out); `numbers` as JSON numbers."""
+    with path.open("w", encoding="utf-8") as handle:
+        for index, row in enumerate(rows):
+            record = {}
+            for column, value in zip(columns, row):
+                if value == "":
+                    if index % 2:
+                        record[column] = None
+                    continue
+                record[column] = json.loads(value) if column in numbers and _is_number(value) else value
+            handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text)
+    except ArithmeticError:
+        return False
+    return True
+
+
+def parquet_from_csv(csv_path: Path, path: Path) -> Path:
+    con = duckdb.connect()
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{csv_path}', header = true, all_varchar = true)) TO '{path}' (FORMAT parquet)"
+    )
+    return path
+
+
+def everything(plan, path: Path, **options) -> dict:
+    result = rate(plan, str(path), **options)
+    return output_data(result.documents, result.rejected)
+
+
+def test_csv_jsonl_and_parquet_ledgers_give_identical_output(tmp_path):
+    plan = compile_plan(PLAN)
+    as_csv = write_csv(tmp_path / "l.csv", COLUMNS, ROWS)
+    expected = everything(plan, as_csv, period="2024-11")
+    assert [d["customer"] for d in expected["documents"]] == ["acme", "bolt"]
+    assert [(r["row"], r["event_id"]) for r in expected["rejected"]] == [(7, "e7"), (8, "e2")]
+    acme = expected["documents"][0]
+    # 100.10 + 0.20 - 0.10 = 100.20 x 0.015 = 1.503; units 1 + 2 + 1 = 4 -> 2 x 3.50 + 2 x 1.25
+    assert [(line["quantity"], line["amount"]) for line in acme["lines"]] == [("100.2", "1.50"), ("4", "9.50")]
+    assert (acme["subtotal"], acme["taxes"][0]["amount"], acme["total"]) == ("11.00", "0.80", "11.80")
+
+    as_text_jsonl = write_jsonl(tmp_path / "l.jsonl", COLUMNS, ROWS)
+    as_number_jsonl = write_jsonl(tmp_path / "n.jsonl", COLUMNS, ROWS, numbers=("amount", "units"))
+    as_parquet = parquet_from_csv(as_csv, tmp_path / "l.parquet")
+    for path in (as_text_jsonl, as_number_jsonl, as_parquet):
+        assert everything(plan, path, period="2024-11") == expected, path.name
+
+
+def test_typed_parquet_columns_read_exactly(tmp_path):
+    """DECIMAL, TIMESTAMPTZ, naive TIMESTAMP, BIGINT and BOOLEAN columns as DuckDB writes them."""
+    plan = compile_plan(PLAN)
+    rows = [r for r in ROWS if r[0] not in ("e7",) and r[1:3] != ["bolt", "2024-11-21T08:00:00Z"]]
+    expected = everything(plan, write_csv(tmp_path / "ok.csv", COLUMNS, rows), period="2024-11")
+    assert expected["rejected"] == []
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Seoul'")
+    values = ", ".join(
+        f"('{e}', '{c}', TIMESTAMPTZ '{ts}', '{k}', CAST('{a}' AS DECIMAL(18,2)), "
+        f"{u or 'NULL'}::BIGINT, {('NULL' if t == '' else t)}::BOOLEAN)"
+        for e, c, ts, k, a, u, t in rows
+    )
+    typed = tmp_path / "typed.parquet"
+    con.execute(f"COPY (SELECT * FROM (VALUES {values}) AS t({', '.join(COLUMNS)})) TO '{typed}' (FORMAT parquet)")
+    assert everything(plan, typed, period="2024-11") == expected
+    # a naive TIMESTAMP column is local time of the plan, like a timestamp without an offset
+    naive = tmp_path / "naive.parquet"
+    con.execute(f"""COPY (SELECT * REPLACE (CAST(timezone('Asia/Seoul', "timestamp") AS TIMESTAMP) AS "timestamp")
+                   FROM read_parquet('{typed}')) TO '{naive}' (FORMAT parquet)""")
+    assert everything(plan, naive, period="2024-11") == expected
+
+
+def test_jsonl_numbers_are_not_read_through_a_float(tmp_path):
+    plan = compile_plan("""
+        plan: exact
+        currency: USD
+        usage: {gb: number}
+        metrics: {gb: {sum: gb}}
+        charges:
+          storage: {model: per_unit, on: gb, unit_price: 100_000_000}
+    """)
+    ledger = tmp_path / "l.jsonl"
+    # 1234567.1234567891 has 17 significant digits: a double reads it as ...7892
+    ledger.write_text('{"event_id": "1", "customer": "a", "timestamp": "2024-11-01T00:00:00Z", "gb": 1234567.1234567891}\n')
+    (doc,) = rate(plan, str(ledger)).documents
+    assert doc.env[("metric", "gb")] == Decimal("1234567.1234567891")
+    assert document_data(doc)["lines"][0]["amount"] == "123456712345678.91"
+
+
+def test_jsonl_scalars_of_every_kind(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_text("\n".join([
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 10, "units": 2, "test": false}',
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": "0.50", "units": null, "test": null, "extra": [1, 2]}',
+        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1000, "test": true}',
+        '{"event_id": "d", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": true}',
+    ]) + "\n")
+    result = rate(plan, str(ledger))
+    assert [(r.row, r.event_id) for r in result.rejected] == [(4, "d")]
+    (doc,) = result.documents
+    assert (doc.env[("metric", "charged")], doc.env[("metric", "units")]) == (Decimal("10.50"), Decimal(3))
+
+
+def test_jsonl_exponent_numbers_are_read_exactly_and_nan_is_rejected(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = tmp_path / "l.jsonl"
+    ledger.write_text("\n".join([
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1e-2}',
+        '',
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 2.5E+3}',
+        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": NaN}',
+    ]) + "\n")
+    result = rate(plan, str(ledger))
+    assert [(r.row, r.event_id) for r in result.rejected] == [(4, "c")]   # row = line in the file
+    assert result.documents[0].env[("metric", "charged")] == Decimal("2500.01")
+
+
+# -- time zones ----------------------------------------------------------------
+
+@pytest.mark.parametrize("timestamp, month", [
+    ("2024-10-31T15:30:00Z", "2024-11"),          # 00:30 on Nov 1 in Seoul
+    ("2024-10-31T15:00:00+00:00", "2024-11"),     # exactly local midnight
+    ("2024-10-31T14:59:59Z", "2024-10"),
+    ("2024-11-01T00:00:00", "2024-11"),           # no offset: Seoul time
+    ("2024-10-31T23:59:59", "2024-10"),
+    ("2024-11-01 00:00:00", "2024-11"),
+    ("2024-11-30T23:59:59.999+09:00", "2024-11"),
+    ("2024-11-30T15:00:00Z", "2024-12"),
+    ("2024-11-30T09:59:59-05:00", "2024-11"),     # 23:59:59 in Seoul
+    ("2024-11-30T10:00:00-05:00", "2024-12"),
+])
+def test_event_falls_in_the_local_month_of_the_plan(tmp_path, timestamp, month):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", timestamp, "charge", "1", "", ""]])
+    result = rate(plan, str(ledger), period="2024-Q4")
+    assert [document_data(d)["period"]["start"][:7] for d in result.documents] == [month]
+
+
+def test_without_a_time_zone_the_plan_is_in_utc(tmp_path):
+    plan = compile_plan(PLAN.replace("timezone: Asia/Seoul\n", ""))
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
+        ["e1", "a", "2024-10-31T23:30:00", "charge", "1", "", ""],
+        ["e2", "b", "2024-10-31T23:30:00-01:00", "charge", "1", "", ""],
+    ])
+    months = {d.customer: d.period_start.month for d in rate(plan, str(ledger)).documents}
+    assert months == {"a": 10, "b": 11}
+
+
+# -- periods -------------------------------------------------------------------
+
+def test_period_forms(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
+        ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
+        ["e2", "acme", "2024-11-05T00:00:00", "charge", "2", "", ""],
+        ["e3", "acme", "2024-11-25T00:00:00", "charge", "4", "", ""],
+        ["e4", "acme", "2025-01-05T00:00:00", "charge", "8", "", ""],
+        ["e5", "acme", "2024-03-05T00:00:00", "charge", "16", "", ""],
+    ])
+
+    def periods(period):
+        docs = rate(plan, str(ledger), period=period).documents
+        return [(str(d.period_start), str(d.period_end), str(d.env[("metric", "charged")].normalize())) for d in docs]
+
+    november = [("2024-11-01", "2024-11-30", "6")]
+    assert periods("2024-11") == november
+    assert periods("2024-11-01..2024-11-30") == november
+    assert periods("2024-Q4") == [("2024-10-01", "2024-10-31", "1"), *november]
+    assert periods("2024-q4") == periods("2024-Q4")
+    assert periods("2024") == [("2024-03-01", "2024-03-31", "16"), ("2024-10-01", "2024-10-31", "1"), *november]
+    assert periods("2024-11-10..2024-11-30") == [("2024-11-10", "2024-11-30", "4")]
+    assert periods("2024-10-20..2024-11-10") == [("2024-11-01", "2024-11-10", "2")]
+    assert periods("2024-12") == []
+    assert periods(None) == [
+        ("2024-03-01", "2024-03-31", "16"), ("2024-10-01", "2024-10-31", "1"),
+        *november, ("2025-01-01", "2025-01-31", "8"),
+    ]
+
+
+def test_a_quarterly_plan_bills_the_quarter(tmp_path):
+    plan = compile_plan(PLAN.replace("currency: USD\n", "currency: USD\nperiod: quarter\n"))
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
+        ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
+        ["e2", "acme", "2024-12-31T23:59:59", "charge", "2", "", ""],
+        ["e3", "acme", "2024-09-30T23:59:59", "charge", "4", "", ""],
+    ])
+    docs = rate(plan, str(ledger), period="2024-Q4").documents
+    assert [(str(d.period_start), str(d.period_end), d.env[("metric", "charged")]) for d in docs] == [
+        ("2024-10-01", "2024-12-31", Decimal(3)),
+    ]
+
+
+@pytest.mark.parametrize("period", ["2024-13", "2024-Q5", "24", "2024-11-31..2024-12-01", "2024-11-30..2024-11-01", "november"])
+def test_bad_period_is_a_problem_of_the_command(tmp_path, period):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, ROWS[:1])
+    with pytest.raises(RateProblem):
+        rate(plan, str(ledger), period=period)
+
+
+# -- exact quantities ----------------------------------------------------------
+
+def test_sums_of_two_decimal_quantities_are_exact(tmp_path):
+    plan = compile_plan(PLAN)
+    rows = [[f"t{i}", "acme", "2024-11-02T00:00:00", "charge", "0.1", "", ""] for i in range(10)]
+    rows += [["u1", "acme", "2024-11-02T00:00:00", "charge", "0.2", "", ""]]
+    rows += [[f"c{i}", "cent", "2024-11-02T00:00:00", "charge", "0.01", "", ""] for i in range(1000)]
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, rows)
+    docs = {d.customer: d for d in rate(plan, str(ledger)).documents}
+    acme = docs["acme"].env[("metric", "net")]
+    assert type(acme) is Decimal and acme == Decimal("1.2")   # 10 x 0.1 + 0.2, not 1.2000000000000002
+    assert docs["cent"].env[("metric", "net")] == Decimal("10")
+    assert document_data(docs["cent"])["lines"][0] == {
+        "id": "volume_fee", "description": "volume_fee", "quantity": "10", "amount": "0.15",
+    }
+
+
+def test_amounts_written_with_underscores_and_signs(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
+        ["e1", "acme", "2024-11-02T00:00:00", "charge", "100_000.50", "", ""],
+        ["e2", "acme", "2024-11-02T00:00:00", "charge", "+1", "", ""],
+        ["e3", "acme", "2024-11-02T00:00:00", "refund", " 0.50 ", "", ""],
+    ])
+    result = rate(plan, str(ledger))
+    assert result.rejected == []
+    assert result.documents[0].env[("metric", "net")] == Decimal("100001")
+
+
+@pytest.mark.parametrize("amount", ["1,000", "1e3", "0x10", "12.5.0", "1__0", "_1", "1.", ".5", "NaN", "Infinity", "0.12345678901"])
+def test_malformed_amounts_are_rejected_not_guessed(tmp_path, amount):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", "2024-11-02T00:00:00", "charge", amount, "", ""]])
+    result = rate(plan, str(ledger))
+    assert [(r.row, r.event_id) for r in result.rejected] == [(1, "e1")]
+    assert "amount" in result.rejected[0].reason
+    assert result.documents == []
+
+
+def test_missing_column_without_a_default_is_a_problem_of_the_command(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "kind"], [["e1", "a", "2024-11-01", "charge"]])
+    with pytest.raises(RateProblem, match="amount"):
+        rate(plan, str(ledger))
+
+
+def test_missing_columns_with_defaults_take_the_default(tmp_path):
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "kind", "amount"], [["e1", "a", "2024-11-01", "charge", "3"]])
+    (doc,) = rate(plan, str(ledger)).documents
+    assert (doc.env[("metric", "units")], doc.env[("metric", "charged")]) == (Decimal(1), Decimal(3))
+
+
+@pytest.mark.parametrize("name, content", [
+    ("missing.csv", None),
+    ("ledger.txt", "event_id,customer,timestamp\n"),
+    ("broken.parquet", "not parquet"),
+    ("broken.jsonl", '{"event_id": "1", "customer": \n'),
+])
+def test_unreadable_ledgers_are_problems_of_the_command(tmp_path, name, content):
+    plan = compile_plan(PLAN)
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    with pytest.raises(RateProblem):
+        rate(plan, str(tmp_path / name))
