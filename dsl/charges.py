@@ -46,7 +46,7 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             out.append(tree.Charge(quantity=quantity, unit_price=spec.unit_price, free_units=spec.free_units, **common))
         elif isinstance(spec, schema.TieredCharge):
             tiers = compile_tiers(c, spec.tiers, (*path, "tiers"))
-            out.append(tree.Charge(quantity=quantity, tiers=tiers, **common))
+            out.append(tree.Charge(quantity=quantity, tiers=tiers, allow_decrease=spec.allow_decrease, **common))
         elif isinstance(spec, schema.PackageCharge):
             if spec.package_size <= 0:
                 c.fail(c.span(*path, "package_size"), "package_size must be above zero")

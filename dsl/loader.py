@@ -12,6 +12,7 @@ from pathlib import Path
 
 from dsl import tree
 from dsl.compiler import compile_plan
+from dsl.lint import lint
 from dsl.errors import Diagnostic, Span, error, has_errors, sort_key
 from dsl.source import MAX_FILE_BYTES, read_document
 from dsl.validate import validate
@@ -39,6 +40,8 @@ def load_plan_text(path: str, text: str) -> Loaded:
         return Loaded(path, text, None, tuple(sorted(problems, key=sort_key)))
     plan, compile_problems = compile_plan(doc, model)
     problems += compile_problems
+    if plan is not None and not has_errors(problems):
+        problems += lint(plan)
     problems = sorted(set(problems), key=sort_key)
     return Loaded(path, text, None if has_errors(problems) else plan, tuple(problems))
 

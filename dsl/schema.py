@@ -168,6 +168,9 @@ class TieredCharge(ChargeBase):
     model: Literal["graduated", "volume"] = Field(description="Pricing model.")
     on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
     tiers: list[Tier] = Field(description="Tiers in increasing order; the last has no bound.")
+    allow_decrease: bool = Field(
+        False, description="The table lowers the charge when usage grows past a bound, on purpose (no warning)."
+    )
 
 
 class PackageCharge(ChargeBase):

@@ -172,6 +172,7 @@ class Charge:
     max_fee: Decimal | None = None
     multiplier: Expr | None = None
     memo: bool = False
+    allow_decrease: bool = False
 
 
 @dataclass(frozen=True)

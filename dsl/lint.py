@@ -1,0 +1,130 @@
+"""Semantic checks on a compiled plan: things that parse and type-check but look wrong.
+
+Run by `ratecard check` after compiling. Most are warnings (the plan still
+runs); a discount above 100% is an error. Each points at the line concerned.
+Tier tables cannot overlap or leave gaps: each tier starts where the previous
+one ends, and bounds that do not increase are compile errors already.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import operator
+from decimal import Decimal
+
+from dsl import tree
+from dsl.errors import Diagnostic, error, warning
+
+_ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+
+
+def lint(plan: tree.Plan) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for charge in plan.charges:
+        out += _tiers(charge)
+        out += _prices(charge)
+        if charge.when is not None and constant(charge.when) is False:
+            out.append(warning(charge.when.span, f"charge {charge.id!r} is never charged: its `when` is always false", "never"))
+        if charge.model == "percentage" and charge.rate is not None and charge.rate > 1:
+            out.append(warning(charge.span, f"charge {charge.id!r} takes {charge.rate * 100}% of each event: more than the event itself", "percent"))
+    for discount in plan.discounts:
+        out += _discount(plan, discount)
+    for notice in plan.notices:
+        if constant(notice.when) is False:
+            out.append(warning(notice.when.span, f"notice {notice.id!r} is never shown: its `when` is always false", "never"))
+    for tax in plan.taxes:
+        if tax.when is not None and constant(tax.when) is False:
+            out.append(warning(tax.when.span, f"tax {tax.id!r} never applies: its `when` is always false", "never"))
+    return out
+
+
+def constant(expr: tree.Expr):
+    """The value of an expression that reads no name (None when it reads one or cannot be folded)."""
+    if isinstance(expr, tree.Const):
+        return expr.value
+    if isinstance(expr, tree.Unary):
+        value = constant(expr.operand)
+        if value is None:
+            return None
+        return (not value) if expr.op == "not" else -value
+    if isinstance(expr, tree.Binary):
+        left, right = constant(expr.left), constant(expr.right)
+        if expr.op == "and" and (left is False or right is False):
+            return False
+        if expr.op == "or" and (left is True or right is True):
+            return True
+        if left is None or right is None:
+            return None
+        if expr.op in ("and", "or"):
+            return (left and right) if expr.op == "and" else (left or right)
+        if expr.op in _ORDER and type(left) is type(right) or (isinstance(left, Decimal) and isinstance(right, Decimal)):
+            if expr.op in _ORDER and _comparable(left, right):
+                return _ORDER[expr.op](left, right)
+    return None
+
+
+def _comparable(a, b) -> bool:
+    kinds = (Decimal, datetime.date, str, bool)
+    return any(isinstance(a, k) and isinstance(b, k) for k in kinds)
+
+
+def _amount(tier: tree.Tier, quantity: Decimal) -> Decimal:
+    return quantity * tier.unit_price + tier.flat
+
+
+def _tiers(charge: tree.Charge) -> list[Diagnostic]:
+    out = []
+    tiers = charge.tiers
+    integer = charge.quantity is not None and charge.quantity.type.kind == "integer"
+    previous = None
+    for index, tier in enumerate(tiers):
+        if integer and not _holds_integer(previous, tier):
+            out.append(warning(tier.span, f"tier {index + 1} of {charge.id!r} can never be reached: the quantity is a whole number", "unreachable"))
+        if charge.model == "graduated" and not charge.allow_decrease and (tier.unit_price < 0 or tier.flat < 0):
+            out.append(warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease"))
+        if charge.model == "volume" and previous is not None and previous.bound is not None and not charge.allow_decrease:
+            before, after = _amount(previous, previous.bound), _amount(tier, previous.bound)
+            if after < before:
+                out.append(warning(
+                    tier.span,
+                    f"at {previous.bound} the charge {charge.id!r} drops from {before.normalize():f} to {after.normalize():f} "
+                    "when usage enters this tier: more usage, smaller bill (add `allow_decrease: true` if intended)",
+                    "decrease",
+                ))
+        previous = tier
+    return out
+
+
+def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
+    if tier.bound is None or previous is None or previous.bound is None:
+        return True
+    low = math.floor(previous.bound) + 1 if previous.inclusive else math.ceil(previous.bound)
+    high = math.floor(tier.bound) if tier.inclusive else math.ceil(tier.bound) - 1
+    return low <= high
+
+
+def _prices(charge: tree.Charge) -> list[Diagnostic]:
+    prices = [charge.unit_price, charge.package_price]
+    if any(p is not None and p < 0 for p in prices):
+        return [warning(charge.span, f"charge {charge.id!r} has a negative price: more usage lowers the charge", "decrease")]
+    return []
+
+
+def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
+    out = []
+    if discount.when is not None and constant(discount.when) is False:
+        out.append(warning(discount.when.span, f"discount {discount.id!r} never applies: its `when` is always false", "never"))
+    if discount.percent is not None:
+        value = constant(discount.percent)
+        if isinstance(value, Decimal) and value > 1:
+            out.append(error(discount.percent.span, f"discount {discount.id!r} takes {value * 100}% off: more than the charge itself", "percent"))
+        elif isinstance(value, Decimal) and value < 0:
+            out.append(error(discount.percent.span, f"discount {discount.id!r} is negative ({value * 100}%): use a charge to add money", "percent"))
+    if discount.amount is not None:
+        value = constant(discount.amount)
+        targets = [c for c in plan.charges if not discount.applies_to or c.id in discount.applies_to]
+        fixed = [constant(c.amount) if c.model == "flat" and c.when is None else None for c in targets]
+        if isinstance(value, Decimal) and targets and all(isinstance(v, Decimal) for v in fixed) and value > sum(fixed):
+            out.append(warning(discount.amount.span, f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed):f}); it is capped at zero", "exceeds"))
+    return out
