@@ -247,7 +247,8 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
         else:
             i += 1
             j += 1
-    while i < len(raw) and node.style in ("|", ">") and raw[i] in " \t" and j < len(value) and value[j] not in " \t":
+    # Indentation and blank lines in front of the character belong to no value character.
+    while i < len(raw) and raw[i] in _RAW_SPACE and j < len(value) and value[j] not in " \t\n":
         i += 1
     before = raw[:i]
     line = node.span.line + before.count("\n")

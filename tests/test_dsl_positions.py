@@ -1,0 +1,77 @@
+"""Expression positions point into the plan file, whatever YAML style holds them.
+
+Each case writes the derived metric `m` in one scalar style with an unknown
+name `oops` somewhere inside; the error must sit exactly on `oops`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import problems_of
+from dsl.errors import format_diagnostic
+from dsl.loader import load_plan_text
+
+HEAD = "plan: t\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  gross: {sum: amount}\n"  # lines 1-5
+
+STYLES = [
+    ("plain", "  m: gross + oops\n", (6, 14)),
+    ("plain_flow", "  m2: {sum: amount}\n  m: max(gross, oops)\n", (7, 17)),
+    ("single_quoted", "  m: 'gross + oops'\n", (6, 15)),
+    ("single_quoted_doubled_quote", "  m: 'max(gross, if \"it''s\" == \"x\" then gross else oops)'\n", (6, 52)),
+    ("double_quoted", '  m: "gross + oops"\n', (6, 15)),
+    ("double_quoted_escaped_quotes", '  m: "if \\"a\\" == \\"b\\" then gross else oops"\n', (6, 41)),
+    ("double_quoted_unicode_escape", '  m: "if \\"\\u00e9\\" == \\"x\\" then gross else oops"\n', (6, 46)),
+    ("double_quoted_escaped_line_break", '  m: "gross \\\n    + oops"\n', (7, 7)),
+    ("double_quoted_over_lines", '  m: "gross\n    + oops"\n', (7, 7)),
+    ("single_quoted_over_lines", "  m: 'gross +\n\n    oops'\n", (8, 5)),
+    ("folded", "  m: >\n    gross +\n    oops\n", (8, 5)),
+    ("folded_strip", "  m: >-\n    gross\n    + 2 * oops\n", (8, 11)),
+    ("folded_with_blank_line", "  m: >\n    gross\n\n    + oops\n", (9, 7)),
+    ("folded_more_indented", "  m: >\n    gross\n      + oops\n", (8, 9)),
+    ("literal", "  m: |\n    gross\n      + oops\n", (8, 9)),
+    ("literal_keep", "  m: |+\n    gross +\n    oops\n\n", (8, 5)),
+    ("literal_with_indent_indicator", "  m: |2\n      gross + oops\n", (7, 15)),
+    ("literal_with_comment_on_header", "  m: | # the net\n    gross + oops\n", (7, 13)),
+    ("plain_over_lines", "  m: gross\n    + oops\n", (7, 7)),
+    ("plain_over_three_lines", "  m: gross +\n    1 +\n       oops\n", (8, 8)),
+    ("double_quoted_with_tab", '  m: "gross +\toops"\n', (6, 15)),
+    ("plain_after_wide_characters", "  m: 'if \"순매출\" == \"x\" then gross else oops'\n", (6, 39)),
+    ("crlf_line_endings", "  m: gross\r\n    + oops\r\n", (7, 7)),
+]
+
+
+@pytest.mark.parametrize(("part", "position"), [c[1:] for c in STYLES], ids=[c[0] for c in STYLES])
+def test_error_inside_a_value_points_at_the_name(part, position):
+    found = problems_of(HEAD + part)
+    assert len(found) == 1, found
+    line, column, message = found[0]
+    assert message == "unknown name 'oops' in metric 'm'"
+    assert (line, column) == position
+
+
+def test_the_caret_sits_under_the_name_in_the_source_line():
+    text = HEAD + "  m: >\n    gross +\n    oops\n"
+    loaded = load_plan_text("plan.yaml", text)
+    shown = format_diagnostic(loaded.diagnostics[0], text)
+    assert shown.splitlines() == [
+        "plan.yaml:8:5: error: unknown name 'oops' in metric 'm'",
+        "        oops",
+        "        ^^^^",
+    ]
+
+
+def test_a_syntax_error_at_the_end_of_a_block_points_after_the_last_character():
+    found = problems_of(HEAD + "  m: |\n    gross +\n      (1 +\n")
+    assert found == [(8, 11, "expression ends too early; expected a value (a number, name, text, date or '(')")]
+
+
+def test_a_number_or_boolean_value_is_an_expression_at_its_position():
+    text = HEAD + "charges:\n  fee:\n    model: formula\n    amount: 1000\n    when: 7\n"
+    assert problems_of(text) == [(10, 11, "`when` must be bool, but this is integer")]
+
+
+def test_a_value_that_is_not_text_is_reported_at_the_value():
+    text = HEAD + "  m: [gross]\n"
+    found = problems_of(text)
+    assert [(line, column) for line, column, _ in found] == [(6, 6)]
