@@ -75,3 +75,39 @@ def test_a_value_that_is_not_text_is_reported_at_the_value():
     text = HEAD + "  m: [gross]\n"
     found = problems_of(text)
     assert [(line, column) for line, column, _ in found] == [(6, 6)]
+
+
+# --- any style PyYAML writes, any spacing: the position is where the name is ---
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+import re  # noqa: E402
+
+import yaml  # noqa: E402
+
+_PIECES = st.sampled_from(["gross", "1", "2.5", '"a b"', "'x'", "(gross)", "max(gross, 1)", "\"é\\\"\"", "'순'"])
+_OPERATORS = st.sampled_from([" + ", " - ", "*", " * ", "\n+ ", " +\n\n ", "\t-\t", " /  "])
+
+
+@st.composite
+def expression_with_oops(draw):
+    """`... oops ...`: literal pieces joined by operators, with `oops` somewhere."""
+    pieces = draw(st.lists(_PIECES, min_size=1, max_size=6))
+    pieces.insert(draw(st.integers(0, len(pieces))), "oops")
+    out = pieces[0]
+    for piece in pieces[1:]:
+        out += draw(_OPERATORS) + piece
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(expression=expression_with_oops(), style=st.sampled_from([None, "'", '"', "|", ">"]), width=st.sampled_from([20, 80]))
+def test_position_matches_the_file_for_any_yaml_style(expression, style, width):
+    body = yaml.dump({"m": expression}, default_style=style, width=width, allow_unicode=True)
+    body = re.sub(r"""^(['"]?)m\1:""", "m:", body)  # the key gets the style too; keep it plain
+    text = HEAD + "".join("  " + line + "\n" for line in body.splitlines())
+    loaded = load_plan_text("plan.yaml", text)
+    located = [d for d in loaded.diagnostics if d.message == "unknown name 'oops' in metric 'm'"]
+    assert len(located) == 1, (text, loaded.diagnostics)  # other pieces may add type errors
+    span = located[0].span
+    line_text = text.splitlines()[span.line - 1]
+    assert line_text[span.column - 1:span.column + 3] == "oops", (text, span)
