@@ -135,7 +135,7 @@ def _rate_or_exit(loaded, **options):
     from interpreter.rate import RateProblem, rate
 
     try:
-        return rate(loaded.plan, **options)
+        return rate(loaded.versions or loaded.plan, **options)
     except RateProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
@@ -222,21 +222,30 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     """Revenue impact of a plan change: rate LEDGER under OLD and NEW and compare.
 
     OLD and NEW are plan files or git revisions of one: plans/x.yaml@main or
-    git:HEAD~1:plans/x.yaml.
+    git:HEAD~1:plans/x.yaml. Add #DATE to use the version of a versioned plan
+    in force on that date for every period: plans/x.yaml#2025-01-01.
     """
-    from dsl.loader import load_plan_text
+    import dataclasses
+
+    from dsl.loader import in_force, load_plan_text
     from interpreter import diff as plan_diff
 
     plans = []
     for spec in (old_spec, new_spec):
         try:
-            name, text = plan_diff.read_source(spec)
+            source, pin = plan_diff.split_pin(spec)
+            name, text = plan_diff.read_source(source)
         except plan_diff.SourceProblem as problem:
             raise click.UsageError(str(problem))
         loaded = load_plan_text(name, text)
         if loaded.plan is None:
             _print_diagnostics([loaded])
             sys.exit(EXIT_PLAN)
+        if pin is not None:
+            version = in_force(loaded.versions, pin)
+            if version is None:
+                raise click.UsageError(f"{spec}: no version is in force on {pin}")
+            loaded = dataclasses.replace(loaded, plan=version, versions=(dataclasses.replace(version, effective=None),))
         plans.append(loaded)
     results = [_rate_or_exit(loaded, usage=usage, period=period, customers=customers) for loaded in plans]
     report = plan_diff.compare(results[0].documents, results[1].documents)

@@ -14,7 +14,7 @@ from dsl import tree
 from dsl.compiler import compile_plan
 from dsl.lint import lint
 from dsl.errors import Diagnostic, Span, error, has_errors, sort_key
-from dsl.source import MAX_FILE_BYTES, read_document
+from dsl.source import MAX_FILE_BYTES, read_documents
 from dsl.validate import validate
 
 PLAN_SUFFIXES = (".yaml", ".yml")
@@ -26,30 +26,76 @@ class Loaded:
 
     path: str
     text: str
-    plan: tree.Plan | None  # None when there were errors
+    plan: tree.Plan | None  # None when there were errors; the latest version otherwise
     diagnostics: tuple[Diagnostic, ...]
+    versions: tuple[tree.Plan, ...] = ()  # every version, oldest first (one for an unversioned plan)
 
 
 def load_plan_text(path: str, text: str) -> Loaded:
-    doc, problems = read_document(path, text)
-    if doc is None or has_errors(problems):
+    """Load a plan file; several YAML documents (separated by `---`) are successive versions."""
+    docs, problems = read_documents(path, text)
+    if docs is None or has_errors(problems):
         return Loaded(path, text, None, tuple(sorted(problems, key=sort_key)))
-    model, schema_problems = validate(doc)
-    problems += schema_problems
+    plans = []
+    for doc in docs:
+        plan, found = _compile_one(doc)
+        problems += found
+        plans.append(plan)
+    problems = sorted(set(problems), key=sort_key)
+    if has_errors(problems) or any(p is None for p in plans):
+        return Loaded(path, text, None, tuple(problems))
+    versions, version_problems = order_versions(plans)
+    problems += version_problems
+    if has_errors(problems):
+        return Loaded(path, text, None, tuple(sorted(problems, key=sort_key)))
+    return Loaded(path, text, versions[-1], tuple(problems), tuple(versions))
+
+
+def _compile_one(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
+    model, problems = validate(doc)
     if model is None:
-        return Loaded(path, text, None, tuple(sorted(problems, key=sort_key)))
+        return None, problems
     plan, compile_problems = compile_plan(doc, model)
     problems += compile_problems
     if plan is not None and not has_errors(problems):
         problems += lint(plan)
-    problems = sorted(set(problems), key=sort_key)
-    return Loaded(path, text, None if has_errors(problems) else plan, tuple(problems))
+    return (None if has_errors(problems) else plan), problems
+
+
+def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagnostic]]:
+    """Versions sorted by `effective`; they must be one plan, each with its own date."""
+    if len(plans) == 1:
+        return plans, []
+    problems = []
+    first = plans[0]
+    for plan in plans:
+        if plan.effective is None:
+            problems.append(error(plan.span, f"plan {plan.id!r} has several versions: each needs `effective: YYYY-MM-DD`", "version"))
+        for key in ("id", "kind", "currency", "period", "timezone"):
+            if getattr(plan, key) != getattr(first, key):
+                problems.append(error(plan.span, f"every version must keep the same {key} ({getattr(first, key)!r}), not {getattr(plan, key)!r}", "version"))
+    dated = sorted((p for p in plans if p.effective is not None), key=lambda p: p.effective)
+    for before, after in zip(dated, dated[1:]):
+        if before.effective == after.effective:
+            problems.append(error(after.span, f"two versions take effect on {after.effective}", "version"))
+    return dated, problems
+
+
+def in_force(versions: tuple[tree.Plan, ...] | list[tree.Plan], day) -> tree.Plan | None:
+    """The version in force on `day` (the latest that took effect on or before it)."""
+    chosen = None
+    for plan in versions:
+        if plan.effective is None or plan.effective <= day:
+            chosen = plan
+    return chosen
 
 
 def load_plan(path: str | Path) -> Loaded:
     """Load one plan file; a missing or unreadable file is a diagnostic too."""
     name = str(path)
     file = Path(path)
+    if file.is_dir():
+        return _load_folder(file)
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
             return Loaded(name, "", None, (error(Span(name, 1, 1), f"plan file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", "file"),))
@@ -57,12 +103,27 @@ def load_plan(path: str | Path) -> Loaded:
     except FileNotFoundError:
         return Loaded(name, "", None, (error(Span(name, 1, 1), "no such file", "file"),))
     except IsADirectoryError:
-        return Loaded(name, "", None, (error(Span(name, 1, 1), "is a folder, not a plan file", "file"),))
+        return _load_folder(file)
     except UnicodeDecodeError as exc:
         return Loaded(name, "", None, (error(Span(name, 1, 1), f"not UTF-8 text ({exc.reason} at byte {exc.start})", "file"),))
     except OSError as exc:
         return Loaded(name, "", None, (error(Span(name, 1, 1), f"cannot read file: {exc.strerror}", "file"),))
     return load_plan_text(name, text)
+
+
+def _load_folder(folder: Path) -> Loaded:
+    """A folder of plan files, each one version of the same plan."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in PLAN_SUFFIXES and p.is_file())
+    if not files:
+        return Loaded(str(folder), "", None, (error(Span(str(folder), 1, 1), "folder holds no plan versions (*.yaml)", "file"),))
+    loaded = [load_plan(f) for f in files]
+    problems = [d for item in loaded for d in item.diagnostics]
+    if any(item.plan is None for item in loaded):
+        return Loaded(str(folder), "", None, tuple(problems))
+    versions, version_problems = order_versions([v for item in loaded for v in item.versions])
+    problems += version_problems
+    plan = None if has_errors(problems) else versions[-1]
+    return Loaded(str(folder), "", plan, tuple(sorted(problems, key=sort_key)), tuple(versions) if plan else ())
 
 
 def plan_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:

@@ -78,12 +78,12 @@ class _TooBig(Exception):
         self.message = message
 
 
-def read_document(path: str, text: str) -> tuple[Document | None, list[Diagnostic]]:
-    """Compose `text` into located nodes; all problems come back as diagnostics."""
+def read_documents(path: str, text: str) -> tuple[list[Document] | None, list[Diagnostic]]:
+    """Compose every YAML document of `text` (versions separated by `---`) into located nodes."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         return None, [error(Span(path, 1, 1), f"plan file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")]
     try:
-        composed = yaml.compose(text, Loader=yaml.SafeLoader)
+        composed_all = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _mark_span(path, mark) if mark else Span(path, 1, 1)
@@ -97,16 +97,28 @@ def read_document(path: str, text: str) -> tuple[Document | None, list[Diagnosti
         return None, [error(Span(path, 1, 1), f"invalid YAML: {exc}", "yaml")]
     except RecursionError:
         return None, [error(Span(path, 1, 1), "YAML nested too deeply", "yaml")]
-    if composed is None:
-        return Document(path, text, None), []
     diagnostics: list[Diagnostic] = []
     counter = [0]
+    documents = []
     try:
-        root = _convert(path, composed, 0, counter, diagnostics)
+        for composed in composed_all:
+            root = None if composed is None else _convert(path, composed, 0, counter, diagnostics)
+            documents.append(Document(path, text, root))
     except _TooBig as exc:
         where = _mark_span(path, exc.mark) if exc.mark else Span(path, 1, 1)
         return None, [error(where, exc.message, "yaml")]
-    return Document(path, text, root), diagnostics
+    return documents or [Document(path, text, None)], diagnostics
+
+
+def read_document(path: str, text: str) -> tuple[Document | None, list[Diagnostic]]:
+    """Compose `text`, which must hold one YAML document, into located nodes."""
+    documents, problems = read_documents(path, text)
+    if documents is None:
+        return None, problems
+    if len(documents) > 1:
+        second = documents[1].root.span if documents[1].root is not None else Span(path, 1, 1)
+        return None, problems + [error(second, "expected one YAML document, found several (separated by ---)", "yaml")]
+    return documents[0], problems
 
 
 def _offset_span(path: str, text: str, offset: int) -> Span:

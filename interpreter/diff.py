@@ -24,6 +24,19 @@ class SourceProblem(Exception):
     """A plan version that cannot be found (missing file, unknown git revision)."""
 
 
+def split_pin(spec: str) -> tuple[str, "datetime.date | None"]:
+    """`plans/x.yaml#2025-01-01` -> the spec and the date whose version in force to use."""
+    import datetime
+
+    base, sep, pin = spec.rpartition("#")
+    if not sep:
+        return spec, None
+    try:
+        return base, datetime.date.fromisoformat(pin)
+    except ValueError:
+        raise SourceProblem(f"{spec!r}: after # write the date whose version to use, e.g. #2025-01-01") from None
+
+
 def read_source(spec: str) -> tuple[str, str]:
     """(name to show, plan text) for a file path, `path@REV` or `git:REV:path`."""
     if spec.startswith("git:"):

@@ -11,6 +11,7 @@ import datetime
 from dataclasses import dataclass
 
 from dsl import tree
+from dsl.loader import in_force
 from interpreter import aggregate as stage1
 from interpreter import ledger
 from interpreter.customers import CustomerProblem, attributes, read_customers
@@ -81,29 +82,53 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
     return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period, 0, {})
 
 
-def rate(plan: tree.Plan, usage: str, period: str | None = None, as_of: str | None = None,
+def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None,
          customer_records: dict | None = None) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods.
 
-    Customer attributes come from the `customers` file or, already read, from
-    `customer_records` (customer id -> raw attributes).
+    `plan` may be the versions of one plan (oldest first): each period is rated
+    under the version in force on its first day. Customer attributes come from
+    the `customers` file or, already read, from `customer_records`.
     """
+    versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
+    latest = versions[-1]
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
-        moment = parse_as_of(as_of, plan.timezone) if as_of else None
-        con = connect(plan)
-        ledger.load(con, usage, plan)
-        windows = periods_for(con, plan, period, moment)
-        facts = stage1.aggregate(con, plan, windows, moment, customer)
-        before = _previous_facts(con, plan, windows, customer)
-        rejected = ledger.rejected_rows(con)
-        documents = [
-            build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
-                  previous=_previous_of(plan, f, before))
-            for f in facts
-        ]
+        moment = parse_as_of(as_of, latest.timezone) if as_of else None
+        con = connect(latest)
+        ledger.load(con, usage, latest)
+        windows = periods_for(con, latest, period, moment)
+        documents: list[Document] = []
+        rejected = {r.row: r for r in ledger.rejected_rows(con)}
+        for version, group in _by_version(versions, windows):
+            if version is not latest:
+                con = connect(version)
+                ledger.load(con, usage, version)
+                rejected.update({r.row: r for r in ledger.rejected_rows(con) if r.row not in rejected})
+            documents += _documents(con, version, group, moment, customer, raw_customers)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))
-    return RateResult(documents, rejected)
+    return RateResult(documents, [rejected[row] for row in sorted(rejected)])
+
+
+def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[tuple[tree.Plan, list[Period]]]:
+    groups: dict[int, list[Period]] = {}
+    for window in windows:
+        version = in_force(versions, window.start)
+        if version is None:
+            first = versions[0]
+            raise PeriodProblem(f"no version of plan {first.id!r} is in force on {window.start} (the first takes effect on {first.effective})")
+        groups.setdefault(versions.index(version), []).append(window)
+    return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
+
+
+def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers) -> list[Document]:
+    facts = stage1.aggregate(con, plan, windows, moment, customer)
+    before = _previous_facts(con, plan, windows, customer)
+    return [
+        build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
+              previous=_previous_of(plan, f, before))
+        for f in facts
+    ]
