@@ -83,7 +83,8 @@ def parse(text: str, locate: Locate) -> tuple[ast.Expr | None, list[Diagnostic]]
         return None, [error(locate(0, 1), f"cannot parse expression: {exc}", "syntax")]
     deep = _too_deep(tree)
     if deep is not None:
-        return None, [error(locate(deep, 1), f"expression is nested more than {MAX_DEPTH} levels deep", "syntax")]
+        message = f"expression is nested more than {MAX_DEPTH} levels deep (brackets, operators or calls inside each other); split it into named metrics or lines"
+        return None, [error(locate(deep, 1), message, "syntax")]
     try:
         return _Builder(text, locate).build(tree), []
     except ParseFailure as exc:
