@@ -162,9 +162,11 @@ def ledger_options(command):
 @click.argument("plan_path", metavar="PLAN")
 @ledger_options
 @click.option("--customer", metavar="ID", help="Only this customer's documents.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv"]), default="table")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl"]), default="table",
+              help="jsonl: one document per line, for large runs.")
 @click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
-def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects) -> None:
+@click.option("--quiet", is_flag=True, help="No progress display on stderr.")
+def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
     Exit status: 0 all rows accepted, 3 some rows rejected (documents are
@@ -176,6 +178,9 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects) -> 
     result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers)
     if fmt == "json":
         click.echo(render.to_json(result.documents, result.rejected))
+    elif fmt == "jsonl":
+        for line in render.to_jsonl(result.documents, result.rejected):
+            click.echo(line)
     elif fmt == "yaml":
         click.echo(render.to_yaml(result.documents, result.rejected), nl=False)
     elif fmt == "csv":

@@ -201,4 +201,4 @@ def quota(c: Compiler, fields) -> tree.Quota | None:
             c.fail(c.span("quota", key), f"quota {key}: {name!r} is not a usage field{hint}", "name")
         elif field.type.kind not in ("integer", "number"):
             c.fail(c.span("quota", key), f"quota {key}: {name!r} must be an integer or number field", "type")
-    return tree.Quota(spec.usage, spec.limit, spec.message, c.key_span("quota"))
+    return tree.Quota(spec.usage, spec.limit, spec.message, c.key_span("quota"), spec.reset)

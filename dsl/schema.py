@@ -95,6 +95,9 @@ class Quota(Strict):
     usage: StrictStr = Field(description="Usage field of signed changes in units used (e.g. record).")
     limit: StrictStr = Field(description="Usage field of signed changes in units allowed (e.g. quota).")
     message: str = Field("usage above the quota", description="Reason given for a rejected row.")
+    reset: Literal["never", "period"] = Field(
+        "never", description="never: running sums over all time (seats); period: both start again each period (usage)."
+    )
 
 
 class MetricSpec(Strict):

@@ -120,6 +120,7 @@ class Quota:
     limit: str
     message: str
     span: Span
+    reset: str = "never"
 
 
 @dataclass(frozen=True)

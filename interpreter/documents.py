@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import decimal
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -247,6 +248,11 @@ def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
 def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False,
           previous: Facts | None = None) -> Document:
     """The document of one customer and period."""
+    with decimal.localcontext(CONTEXT):
+        return _build(plan, facts, customer, estimate, previous)
+
+
+def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool, previous: Facts | None) -> Document:
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
     if plan.kind == "settlement":

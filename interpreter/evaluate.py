@@ -34,13 +34,20 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
 
 
 def evaluate(expr: tree.Expr, env: Env) -> Any:
-    with decimal.localcontext(CONTEXT):
-        try:
-            return _eval(expr, env)
-        except decimal.DivisionByZero:
-            raise EvaluationError(expr.span, "division by zero") from None
-        except (decimal.InvalidOperation, decimal.Overflow) as exc:
-            raise EvaluationError(expr.span, f"arithmetic failed: {type(exc).__name__}") from None
+    """The value of `expr`; runs under the engine's decimal context (entered here if needed)."""
+    if decimal.getcontext().prec != CONTEXT.prec:
+        with decimal.localcontext(CONTEXT):
+            return _guarded(expr, env)
+    return _guarded(expr, env)
+
+
+def _guarded(expr: tree.Expr, env: Env) -> Any:
+    try:
+        return _eval(expr, env)
+    except decimal.DivisionByZero:
+        raise EvaluationError(expr.span, "division by zero") from None
+    except (decimal.InvalidOperation, decimal.Overflow) as exc:
+        raise EvaluationError(expr.span, f"arithmetic failed: {type(exc).__name__}") from None
 
 
 def _eval(expr: tree.Expr, env: Env) -> Any:

@@ -85,7 +85,7 @@ def _line(doc: Document, line: Line | Any, plan_text: str, out: list[str]) -> No
         for item in _intermediates(expr, doc.env, plan_text):
             out.append(f"    {item}")
     for step in trace.steps:
-        parts = [f"    {step.label}:"]
+        parts = [f"    {step.text}:"]
         if step.quantity is not None:
             parts.append(text(step.quantity))
         if step.price is not None:

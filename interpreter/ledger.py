@@ -218,7 +218,9 @@ def load(con, path: str, plan: tree.Plan) -> None:
         message = literal(rule.message)
         con.execute(f"UPDATE checked SET __reason = {message} WHERE __reason IS NULL AND NOT ({to_sql(rule.test)})")
     if plan.quota is not None:
-        _check_quota(con, plan.quota)
+        from interpreter.periods import calendar_period
+
+        _check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
     con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
     con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
 
@@ -234,27 +236,33 @@ def _mark_duplicates(con) -> None:
     """)
 
 
-def _check_quota(con, quota: tree.Quota) -> None:
+def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
     """Reject rows that take running usage above the running limit, in time order.
 
     Sequential by nature (a rejected row does not count toward later ones), so
-    it runs in Python over only the rows that change usage or limit.
+    it runs in Python over only the rows that change usage or limit. A customer
+    is limited from their first limit change on; before it (or without any)
+    usage is unlimited. With `reset: period`, both running sums start again at
+    each period (`period_start` maps a row's local date to its period).
     """
     usage, limit = ident(quota.usage), ident(quota.limit)
     rows = con.execute(f"""
-        SELECT __row, customer, {usage}, {limit},
-               bool_or({limit} <> 0) OVER (PARTITION BY customer) AS limited
+        SELECT __row, customer, "date", {usage}, {limit}
         FROM checked
         WHERE __reason IS NULL AND ({usage} <> 0 OR {limit} <> 0)
         ORDER BY customer, __ts, __row
     """).fetchall()
     refused = []
-    current, used, allowed = None, 0, 0
-    for row, customer, change, allowance, limited in rows:
-        if customer != current:
-            current, used, allowed = customer, 0, 0
+    current, used, allowed, limited = None, 0, 0, False
+    for row, customer, day, change, allowance in rows:
+        key = (customer, period_start(day) if quota.reset == "period" and period_start else None)
+        if key != current:
+            if current is None or key[0] != current[0]:
+                limited = False
+            current, used, allowed = key, 0, 0
         allowed += allowance
-        if limited and used + change > allowed and change > 0:
+        limited = limited or allowance != 0
+        if limited and change > 0 and used + change > allowed:
             refused.append((row, f"{quota.message} (running usage {used + change} > quota {allowed})"))
             continue
         used += change

@@ -9,6 +9,8 @@ tier's flat amount is still charged, since quantity 0 reaches the first tier.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
@@ -19,12 +21,20 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class Step:
-    """One part of a computed amount, for the audit trail."""
+    """One part of a computed amount, for the audit trail.
 
-    label: str
+    `label` may be a function giving the text, so that pricing a million
+    documents does not format labels nobody reads; `explain` calls it.
+    """
+
+    label: str | Callable[[], str]
     quantity: Decimal | None
     price: Decimal | None
     amount: Decimal
+
+    @property
+    def text(self) -> str:
+        return self.label() if callable(self.label) else self.label
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,19 @@ def _tier_label(index: int, tier: tree.Tier) -> str:
         bound = f"up to {text(tier.bound)}" if tier.inclusive else f"below {text(tier.bound)}"
     flat = f", flat {text(tier.flat)}" if tier.flat else ""
     return f"tier {index} ({bound}{flat})"
+
+
+def _free_label(free: Decimal) -> str:
+    return f"{text(free)} free units"
+
+
+def _package_label(charge: tree.Charge) -> str:
+    free = f" after {text(charge.free_units)} free units" if charge.free_units else ""
+    return f"packages of {text(charge.package_size)}{free}"
+
+
+def _percentage_label(count: Decimal, charge: tree.Charge) -> str:
+    return f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}"
 
 
 def _in_tier(quantity: Decimal, tier: tree.Tier) -> bool:
@@ -60,7 +83,7 @@ def per_unit(quantity: Decimal, charge: tree.Charge) -> Priced:
     amount = CONTEXT.multiply(billable, charge.unit_price)
     steps = []
     if charge.free_units:
-        steps.append(Step(f"{text(charge.free_units)} free units", min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
+        steps.append(Step(partial(_free_label, charge.free_units), min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
     steps.append(Step("units", billable, charge.unit_price, amount))
     return Priced(amount, tuple(steps))
 
@@ -75,7 +98,7 @@ def graduated(quantity: Decimal, charge: tree.Charge) -> Priced:
         portion = max(upper - lower, ZERO)
         amount = CONTEXT.multiply(portion, tier.unit_price) + tier.flat
         total += amount
-        steps.append(Step(_tier_label(index, tier), portion, tier.unit_price, amount))
+        steps.append(Step(partial(_tier_label, index, tier), portion, tier.unit_price, amount))
         if tier.bound is None:
             break
         lower, previous = max(lower, tier.bound), tier
@@ -87,7 +110,7 @@ def volume(quantity: Decimal, charge: tree.Charge) -> Priced:
         if _in_tier(quantity, tier):
             billable = max(quantity, ZERO)
             amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
-            return Priced(amount, (Step(_tier_label(index, tier), billable, tier.unit_price, amount),))
+            return Priced(amount, (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),))
     return Priced(ZERO, ())  # pragma: no cover - the compiler makes the last tier open
 
 
@@ -95,19 +118,18 @@ def package(quantity: Decimal, charge: tree.Charge) -> Priced:
     billable = max(quantity - charge.free_units, ZERO)
     packages = CONTEXT.divide(billable, charge.package_size).to_integral_value(rounding=ROUND_CEILING)
     amount = CONTEXT.multiply(packages, charge.package_price)
-    label = f"packages of {text(charge.package_size)}" + (f" after {text(charge.free_units)} free units" if charge.free_units else "")
-    return Priced(amount, (Step(label, packages, charge.package_price, amount),))
+    return Priced(amount, (Step(partial(_package_label, charge), packages, charge.package_price, amount),))
 
 
 def percentage(values: dict, charge: tree.Charge) -> Priced:
     """Sum of per-event fees from the counts and sums stage 1 computed."""
-    low = Decimal(values[f"{charge.id}.__low"])
-    high = Decimal(values[f"{charge.id}.__high"])
-    count = Decimal(values[f"{charge.id}.__count"])
-    summed = values[f"{charge.id}.__sum"]
+    low = Decimal(values.get(f"{charge.id}.__low", 0))
+    high = Decimal(values.get(f"{charge.id}.__high", 0))
+    count = Decimal(values.get(f"{charge.id}.__count", 0))
+    summed = values.get(f"{charge.id}.__sum", ZERO)
     steps = []
     middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
-    steps.append(Step(f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}", summed, charge.rate, middle))
+    steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
     total = middle
     if charge.min_fee is not None and low:
         amount = CONTEXT.multiply(low, charge.min_fee)

@@ -34,6 +34,7 @@ def connect(plan: tree.Plan):
 
     con = duckdb.connect()
     con.execute(f"SET TimeZone = '{plan.timezone}'")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -113,6 +114,14 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     return RateResult(documents, [rejected[row] for row in sorted(rejected)])
 
 
+def _listed_without_usage(facts, windows, customer, raw_customers) -> list[stage1.Facts]:
+    """Customers named in the customers file get a document every period, usage or not
+    (a subscription's base fee is owed even in a month without usage)."""
+    seen = {(f.customer, f.period) for f in facts}
+    listed = [c for c in sorted(raw_customers) if customer is None or c == customer]
+    return [stage1.Facts(c, w, 0, {}) for w in windows for c in listed if (c, w) not in seen]
+
+
 def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[tuple[tree.Plan, list[Period]]]:
     groups: dict[int, list[Period]] = {}
     for window in windows:
@@ -126,6 +135,7 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
 
 def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers) -> list[Document]:
     facts = stage1.aggregate(con, plan, windows, moment, customer)
+    facts += _listed_without_usage(facts, windows, customer, raw_customers)
     before = _previous_facts(con, plan, windows, customer)
     return [
         build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,

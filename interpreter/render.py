@@ -90,6 +90,14 @@ def to_json(docs: list[Document], rejected: list[Rejected]) -> str:
     return json.dumps(output_data(docs, rejected), indent=2, ensure_ascii=False)
 
 
+def to_jsonl(docs: list[Document], rejected: list[Rejected]):
+    """One compact JSON object per line: each document, then each rejected row as {"rejected": ...}."""
+    for doc in docs:
+        yield json.dumps(document_data(doc), ensure_ascii=False, separators=(",", ":"))
+    for row in rejected_data(rejected):
+        yield json.dumps({"rejected": row}, ensure_ascii=False, separators=(",", ":"))
+
+
 def to_yaml(docs: list[Document], rejected: list[Rejected]) -> str:
     import yaml
 
@@ -114,9 +122,13 @@ def to_csv(docs: list[Document]) -> str:
         for tax in data["taxes"]:
             writer.writerow(head + ["tax", tax["id"], tax["id"], "", tax["rate"], tax["amount"], data["currency"]])
         for credit in data.get("credits", []):
-            writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", "-" + credit["applied"], data["currency"]])
+            writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"]), data["currency"]])
         writer.writerow(head + ["total", "total", "Total", "", "", data["total"], data["currency"]])
     return out.getvalue()
+
+
+def _negated(amount: str) -> str:
+    return amount if Decimal(amount) == 0 else "-" + amount
 
 
 def rejects_csv(rows: list[Rejected]) -> str:
@@ -149,7 +161,7 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             for tax in data["taxes"]:
                 table.add_row(tax["id"], f"tax {tax['rate']} on {tax['base']}", "", tax["amount"])
             for credit in data.get("credits", []):
-                table.add_row(credit["id"], f"{credit['description']} (balance {credit['balance']}, left {credit['remaining']})", "", "-" + credit["applied"])
+                table.add_row(credit["id"], f"{credit['description']} (balance {credit['balance']}, left {credit['remaining']})", "", _negated(credit["applied"]))
         table.add_row("", "Total", "", data["total"])
         console.print(table)
         for notice in data["notices"]:

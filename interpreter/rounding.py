@@ -31,9 +31,17 @@ def round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
     return _plain_zero(CONTEXT.multiply(units, step))
 
 
+_UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(0, 5)}
+
+
+def _unit(digits: int) -> Decimal:
+    return _UNITS.get(digits) or Decimal(1).scaleb(-digits)
+
+
 def round_money(value: Decimal, digits: int, mode: str) -> Decimal:
     """`value` rounded to the currency's minor unit."""
-    return _plain_zero(value.quantize(Decimal(1).scaleb(-digits), rounding=MODES[mode], context=CONTEXT))
+    rounded = value.quantize(_unit(digits), rounding=MODES[mode], context=CONTEXT)
+    return rounded.copy_abs() if not rounded else rounded
 
 
 def _plain_zero(value: Decimal) -> Decimal:
@@ -49,4 +57,6 @@ def text(value: Decimal) -> str:
 
 def money_text(value: Decimal, digits: int) -> str:
     """A rounded amount with exactly the currency's digits (`100000`, `12.50`)."""
-    return format(_plain_zero(value.quantize(Decimal(1).scaleb(-digits), context=CONTEXT)), "f")
+    if value.as_tuple().exponent != -digits:
+        value = value.quantize(_unit(digits), context=CONTEXT)
+    return format(value.copy_abs() if not value else value, "f")
