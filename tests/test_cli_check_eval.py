@@ -1,0 +1,283 @@
+"""The `check`, `schema` and `eval` commands, through click's CliRunner, with exit codes.
+
+Exit statuses: 0 success, 1 plan errors (or a formula that failed to run),
+2 a usage error of the command itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from conftest import PLANS, PORTONE
+from dsl.source import read_document, to_plain
+
+BROKEN = """\
+plan: broken
+currency: KRW
+usage: {amount: money}
+metrics:
+  gross: {sum: amount}
+charges:
+  fee:
+    model: per_unit
+    on: gros
+    unit_price: 10
+notices:
+  big: {when: gross, message: hi}
+"""
+
+DIVIDES = """\
+plan: divides
+currency: KRW
+formulas:
+  per_day:
+    inputs: {fee: money, days: integer}
+    value: fee / days
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def no_traceback(result) -> bool:
+    return "Traceback" not in result.output and (result.exception is None or isinstance(result.exception, SystemExit))
+
+
+@pytest.fixture
+def broken(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text(BROKEN, encoding="utf-8")
+    return path
+
+
+# --- check ---------------------------------------------------------------
+
+def test_check_shipped_plan_is_clean():
+    result = run("check", str(PORTONE))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "ok: 1 plan file(s), 0 error(s), 0 warning(s)"
+
+
+def test_check_plans_folder_is_clean():
+    result = run("check", str(PLANS))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok: ")
+
+
+def test_check_broken_plan_prints_every_error_with_a_caret(broken):
+    result = run("check", str(broken))
+    assert result.exit_code == 1
+    assert no_traceback(result)
+    lines = result.output.splitlines()
+    assert lines == [
+        f"{broken}:9:9: error: unknown name 'gros' in charge 'fee'; did you mean 'gross'?",
+        "        on: gros",
+        "            ^^^^",
+        f"{broken}:12:15: error: `when` must be bool, but this is money (KRW)",
+        "      big: {when: gross, message: hi}",
+        "                  ^^^^^",
+        "failed: 1 plan file(s), 2 error(s), 0 warning(s)",
+    ]
+
+
+def test_check_json_output_for_machines(broken):
+    result = run("check", "--format", "json", str(broken), str(PORTONE))
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["errors"] == 2 and report["warnings"] == 0
+    assert report["files"] == [
+        {"path": str(broken), "plan": None, "ok": False},
+        {"path": str(PORTONE), "plan": "portone-opi", "ok": True},
+    ]
+    assert [(d["file"], d["line"], d["column"], d["severity"], d["code"]) for d in report["diagnostics"]] == [
+        (str(broken), 9, 9, "error", "name"),
+        (str(broken), 12, 15, "error", "type"),
+    ]
+    assert report["diagnostics"][0]["message"] == "unknown name 'gros' in charge 'fee'; did you mean 'gross'?"
+
+
+def test_check_json_output_when_clean():
+    result = run("check", "--format", "json", str(PORTONE))
+    assert result.exit_code == 0
+    assert json.loads(result.output)["errors"] == 0
+
+
+def test_check_a_folder_finds_plans_and_skips_scenarios(tmp_path, broken):
+    folder = tmp_path / "plans"
+    (folder / "nested" / "scenarios").mkdir(parents=True)
+    (folder / "good.yaml").write_text(PORTONE.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "nested" / "bad.yml").write_text(BROKEN, encoding="utf-8")
+    (folder / "nested" / "scenarios" / "expected.yaml").write_text("not: a plan\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("ignored", encoding="utf-8")
+    result = run("check", str(folder))
+    assert result.exit_code == 1
+    assert f"{folder / 'nested' / 'bad.yml'}:9:9: error:" in result.output
+    assert "expected.yaml" not in result.output
+    assert result.output.splitlines()[-1] == "failed: 2 plan file(s), 2 error(s), 0 warning(s)"
+
+
+def test_check_missing_file_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    result = run("check", str(missing))
+    assert result.exit_code == 1
+    assert no_traceback(result)
+    assert f"{missing}:1:1: error: no such file" in result.output
+
+
+def test_check_empty_folder_says_so(tmp_path):
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    assert "folder holds no plan files (*.yaml)" in result.output
+
+
+def test_check_needs_a_path():
+    result = run("check")
+    assert result.exit_code == 2
+    assert "Missing argument 'PATHS...'" in result.output
+
+
+# --- schema --------------------------------------------------------------
+
+def _schema() -> dict:
+    result = run("schema")
+    assert result.exit_code == 0
+    return json.loads(result.output)
+
+
+def _plan_data(path) -> dict:
+    """A plan file as our loader reads it: numbers are Decimals, `on:` stays a word."""
+    doc, problems = read_document(str(path), path.read_text(encoding="utf-8"))
+    assert problems == []
+    return to_plain(doc.root)
+
+
+def _validator(schema: dict):
+    """JSON Schema validation of our plain data, where every number is a Decimal."""
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: base.TYPE_CHECKER.is_type(value, "integer")
+        or (isinstance(value, Decimal) and value == value.to_integral_value()),
+    )
+    return jsonschema.validators.extend(base, type_checker=checker)(schema)
+
+
+def test_schema_is_valid_json_schema():
+    schema = _schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == "ratecard plan"
+    assert schema["additionalProperties"] is False
+    assert {"plan", "currency", "charges", "formulas"} <= set(schema["properties"])
+
+
+def test_schema_accepts_the_shipped_plan():
+    errors = list(_validator(_schema()).iter_errors(_plan_data(PORTONE)))
+    assert errors == []
+
+
+def test_schema_accepts_amounts_as_editors_read_them():
+    """YAML 1.2 editors read `100_000` and `10%` as text; the schema allows both spellings."""
+    data = {"plan": "t", "currency": "KRW", "taxes": {"vat": {"rate": "10%"}},
+            "charges": {"fee": {"model": "volume", "on": "n", "tiers": [{"below": "100_000", "flat": 5}, {"flat": "12.50"}]}}}
+    assert list(_validator(_schema()).iter_errors(data)) == []
+
+
+def test_schema_rejects_a_misspelled_key():
+    data = _plan_data(PORTONE)
+    data["charges"]["platform_fee"]["tiers"][0]["belwo"] = data["charges"]["platform_fee"]["tiers"][0].pop("below")
+    errors = list(_validator(_schema()).iter_errors(data))
+    assert errors and any("belwo" in error.message for error in errors)
+
+
+def test_every_property_has_a_description_for_hover_help():
+    schema = _schema()
+    missing = []
+    for owner, definition in [("Plan", schema), *schema["$defs"].items()]:
+        for name, prop in definition.get("properties", {}).items():
+            if not prop.get("description"):
+                missing.append(f"{owner}.{name}")
+    assert missing == []
+
+
+# --- eval ----------------------------------------------------------------
+
+REFUNDS = [
+    ("30%", "7", "420000"),
+    ("10%", "11", "0"),
+    ("30%", "4", "720000"),
+]
+
+
+@pytest.mark.parametrize(("discount", "months", "expected"), REFUNDS)
+def test_eval_annual_refund_examples(discount, months, expected):
+    args = ["eval", str(PORTONE), "annual_refund", "--set", "monthly_fee=300000",
+            "--set", f"discount={discount}", "--set", f"months_used={months}"]
+    text = run(*args)
+    assert text.exit_code == 0, text.output
+    assert text.output == f"{expected}\n"
+    machine = run(*args, "--format", "json")
+    assert machine.exit_code == 0
+    assert json.loads(machine.output) == {"value": expected}
+    assert machine.output.strip() == json.dumps({"value": expected})
+
+
+def test_eval_unknown_formula_suggests_the_name():
+    result = run("eval", str(PORTONE), "anual_refund", "--set", "monthly_fee=1")
+    assert result.exit_code == 2
+    assert "plan 'portone-opi' has no formula 'anual_refund'; did you mean 'annual_refund'?" in result.output
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    (["monthly_fee=300000", "discount=abc", "months_used=7"], "--set discount: 'abc' is not a percent (write it like 30% or 3.3%)"),
+    (["monthly_fee=300000", "discount=0.3", "months_used=7"], "--set discount: '0.3' is not a percent"),
+    (["monthly_fee=300000", "discount=30%", "months_used=7.5"], "--set months_used: '7.5' is not a whole number"),
+    (["monthly_fee=lots", "discount=30%", "months_used=7"], "--set monthly_fee: 'lots' is not a number"),
+    (["monthly_fee=300000", "discount=30%"], "formula 'annual_refund' needs --set months_used=VALUE (integer)"),
+    (["monthly_fee=300000", "discount=30%", "months_used=7", "bonus=1"], "formula 'annual_refund' has no input 'bonus'"),
+    (["monthly_fee"], "--set 'monthly_fee': write it as NAME=VALUE"),
+    (["monthly_fee=1", "monthly_fee=2"], "--set monthly_fee is given twice"),
+])
+def test_eval_bad_inputs_are_usage_errors(settings, message):
+    args = ["eval", str(PORTONE), "annual_refund"]
+    for setting in settings:
+        args += ["--set", setting]
+    result = run(*args)
+    assert result.exit_code == 2
+    assert no_traceback(result)
+    assert message in result.output
+
+
+def test_eval_division_by_zero_is_located_in_the_plan(tmp_path):
+    path = tmp_path / "divides.yaml"
+    path.write_text(DIVIDES, encoding="utf-8")
+    result = run("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=0")
+    assert result.exit_code == 1
+    assert no_traceback(result)
+    assert result.output.splitlines() == [
+        f"{path}:6:12: error: division by zero",
+        "        value: fee / days",
+        "               ^^^^^^^^^^",
+    ]
+    ok = run("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=3")
+    assert (ok.exit_code, ok.output) == (0, "33\n")
+
+
+def test_eval_on_a_broken_plan_prints_its_errors(broken):
+    result = run("eval", str(broken), "anything")
+    assert result.exit_code == 1
+    assert re.search(r":9:9: error: unknown name 'gros'", result.output)
+
+
+def test_eval_on_a_missing_plan(tmp_path):
+    result = run("eval", str(tmp_path / "nope.yaml"), "f")
+    assert result.exit_code == 1
+    assert no_traceback(result)
+    assert "error: no such file" in result.output
