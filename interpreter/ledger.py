@@ -36,8 +36,42 @@ class Rejected:
     reason: str
 
 
-def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
-    """A SELECT over the file with a 1-based `__row` and text columns."""
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+_TIMESTAMP_TYPES = {"TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S", "DATE"}
+
+
+def _scale(duck: str) -> int | None:
+    if duck.startswith("DECIMAL(") and duck.endswith(")"):
+        return int(duck[8:-1].split(",")[1])
+    return None
+
+
+def usable_as_is(kind: str, duck: str) -> bool:
+    """Whether a Parquet column of type `duck` holds `kind` values exactly (no text round trip).
+
+    Floating-point columns never qualify: they go through their shortest text
+    form and the same checks as a CSV cell, so no binary fraction is summed.
+    """
+    scale = _scale(duck)
+    if kind in ("money", "number", "percent"):
+        return duck in _INTEGER_TYPES or (scale is not None and scale <= 10)
+    if kind == "integer":
+        return duck in _INTEGER_TYPES or scale == 0
+    if kind == "bool":
+        return duck == "BOOLEAN"
+    if kind == "date":
+        return duck == "DATE"
+    if kind == "timestamp":
+        return duck in _TIMESTAMP_TYPES
+    return False
+
+
+def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, set[str]]:
+    """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type.
+
+    CSV and JSON lines are read as text; Parquet columns whose type already
+    holds the field's values exactly are used as they are, the rest as text.
+    """
     file = Path(path)
     if not file.is_file():
         raise LedgerProblem(f"{path}: no such ledger file")
@@ -52,7 +86,9 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
     else:
         raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
     try:
-        names = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        description = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        names = [row[0] for row in description]
+        described = [row[1] for row in description]
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
     for column in BUILTIN_COLUMNS:
@@ -62,15 +98,24 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> str:
     for f in fields:
         if f.name not in names and f.default is None:
             raise LedgerProblem(f"{path}: ledger has no {f.name!r} column and the plan gives it no default")
+    types = dict(zip(names, described)) if suffix == ".parquet" else {}
+    kinds = {"event_id": "text", "customer": "text", "timestamp": "timestamp", **{f.name: f.type.kind for f in fields}}
+    native: set[str] = set()
     for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
-        parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}" if name in names else f"NULL::VARCHAR AS {ident(name)}")
+        if name not in names:
+            parts.append(f"NULL::VARCHAR AS {ident(name)}")
+        elif usable_as_is(kinds[name], types.get(name, "VARCHAR")):
+            native.add(name)
+            parts.append(ident(name))
+        else:
+            parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}")
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
     elif suffix in (".jsonl", ".ndjson"):
         row = "CAST(__line AS BIGINT)"
     else:
         row = "CAST(row_number() OVER () AS BIGINT)"
-    return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}"
+    return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}", native
 
 
 def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
@@ -132,6 +177,28 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def _typed_native(f: tree.Field) -> tuple[str, str]:
+    """(SQL value, SQL reason-or-NULL) for a field whose column already has an exact type."""
+    column = ident(f.name)
+    kind = f.type.kind
+    value = f"CAST({column} AS {NUMBER_SQL})" if kind in ("money", "number", "percent") else (
+        f"CAST({column} AS {INTEGER_SQL})" if kind == "integer" else column)
+    default = _default_sql(f)
+    missing = "NULL" if default is not None else f"'missing value for {f.name}'"
+    final = f"(CASE WHEN {column} IS NULL THEN {default or 'NULL'} ELSE {value} END)" if default is not None else value
+    return final, f"(CASE WHEN {column} IS NULL THEN {missing} END)"
+
+
+def _default_sql(f: tree.Field) -> str | None:
+    if f.default is None:
+        return None
+    if f.type.kind in ("money", "number", "percent"):
+        return f"CAST({literal(f.default)} AS {NUMBER_SQL})"
+    if f.type.kind == "integer":
+        return f"CAST({literal(f.default)} AS {INTEGER_SQL})"
+    return literal(f.default)
+
+
 def _typed(f: tree.Field) -> tuple[str, str]:
     """(SQL value, SQL reason-or-NULL) for one usage field read from text."""
     raw = f"NULLIF(trim({ident(f.name)}), '')"
@@ -174,11 +241,7 @@ def _typed(f: tree.Field) -> tuple[str, str]:
             allowed = ", ".join(literal(v) for v in f.values)
             bad = f"{value} NOT IN ({allowed})"
             problem = f"{shown} || ' is not one of {', '.join(f.values)}'"
-    default = literal(f.default) if f.default is not None else None
-    if default is not None and kind in ("money", "number", "percent"):
-        default = f"CAST({default} AS {NUMBER_SQL})"
-    elif default is not None and kind == "integer":
-        default = f"CAST({default} AS {INTEGER_SQL})"
+    default = _default_sql(f)
     final = f"(CASE WHEN {raw} IS NULL THEN {default or 'NULL'} ELSE {value} END)"
     missing = "NULL" if default is not None else f"'missing value for {label}'"
     reason = f"(CASE WHEN {raw} IS NULL THEN {missing} WHEN {bad} THEN {problem} END)"
@@ -186,53 +249,75 @@ def _typed(f: tree.Field) -> tuple[str, str]:
 
 
 def load(con, path: str, plan: tree.Plan) -> None:
-    """Create `events` (accepted, typed rows) and `rejected` (row, event_id, reason)."""
-    source = source_sql(con, path, plan.fields)
+    """Make `events` (accepted, typed rows) and `rejected` (row, event_id, reason).
+
+    Each row's reason (a bad or missing value, a failed rule) is computed in
+    one expression. One pass over the ledger then counts duplicate event ids
+    and rejected rows; in the usual case (no duplicates, no quota) `events`
+    is a view over the file and nothing is copied. Otherwise the typed rows
+    are kept in a table where duplicates and the quota are marked.
+    """
+    source, native = source_sql(con, path, plan.fields)
+    if "timestamp" in native:
+        ts = 'CAST("timestamp" AS TIMESTAMPTZ)'
+        ts_reason = "CASE WHEN \"timestamp\" IS NULL THEN 'missing timestamp' END"
+    else:
+        ts = 'TRY_CAST(trim("timestamp") AS TIMESTAMPTZ)'
+        ts_reason = ("CASE WHEN NULLIF(trim(\"timestamp\"), '') IS NULL THEN 'missing timestamp' "
+                     f"WHEN {ts} IS NULL THEN 'timestamp ' || " + _QUOTED.format('"timestamp"') + " || ' is not an ISO 8601 date-time' END")
     columns, reasons = [], [
         "CASE WHEN NULLIF(trim(event_id), '') IS NULL THEN 'missing event_id' END",
         "CASE WHEN NULLIF(trim(customer), '') IS NULL THEN 'missing customer' END",
-        "CASE WHEN NULLIF(trim(\"timestamp\"), '') IS NULL THEN 'missing timestamp' "
-        "WHEN TRY_CAST(trim(\"timestamp\") AS TIMESTAMPTZ) IS NULL "
-        "THEN 'timestamp ' || " + _QUOTED.format('"timestamp"') + " || ' is not an ISO 8601 date-time' END",
+        ts_reason,
     ]
     for f in plan.fields:
-        value, reason = _typed(f)
+        value, reason = _typed_native(f) if f.name in native else _typed(f)
         columns.append(f"{value} AS {ident(f.name)}")
         reasons.append(reason)
     typed = ", ".join(columns)
-    first_reason = f"coalesce({', '.join(reasons)})"
+    rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
+    row_typed = f"""
+        SELECT __row, trim(event_id) AS event_id, trim(customer) AS customer, {ts} AS __ts,
+               CAST({ts} AS DATE) AS "date" {', ' + typed if typed else ''},
+               coalesce({', '.join(reasons)}) AS __reason
+        FROM ({source}) AS src
+    """
+    checked = f"SELECT *, {'coalesce(__reason, ' + ', '.join(rules) + ')' if rules else '__reason'} AS __why FROM ({row_typed}) AS t"
     try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE checked AS
-            SELECT __row, trim(event_id) AS event_id, trim(customer) AS customer,
-                   TRY_CAST(trim("timestamp") AS TIMESTAMPTZ) AS __ts,
-                   CAST(TRY_CAST(trim("timestamp") AS TIMESTAMPTZ) AS DATE) AS "date"
-                   {', ' + typed if typed else ''},
-                   {first_reason} AS __reason
-            FROM ({source}) AS src
-        """)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS SELECT * EXCLUDE (__reason, __why), __why AS __reason FROM ({checked}) AS c")
+        duplicates, refused = con.execute(
+            "SELECT count(event_id) - count(DISTINCT event_id), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
+        ).fetchone()
     except Exception as exc:
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
-    _mark_duplicates(con)
-    for rule in plan.rules:
-        message = literal(rule.message)
-        con.execute(f"UPDATE checked SET __reason = {message} WHERE __reason IS NULL AND NOT ({to_sql(rule.test)})")
+    if not duplicates and plan.quota is None:
+        con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * EXCLUDE (__reason) FROM checked_rows WHERE __reason IS NULL")
+        if refused:
+            con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked_rows WHERE __reason IS NOT NULL")
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR)")
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE checked AS SELECT * FROM checked_rows")
+    if duplicates:
+        _mark_duplicates(con)
     if plan.quota is not None:
         from interpreter.periods import calendar_period
 
         _check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
-    con.execute("CREATE OR REPLACE TEMP TABLE events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
     con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
 
 
 def _mark_duplicates(con) -> None:
+    """Every row after the first with the same event id is a duplicate (whatever else is wrong with it)."""
     con.execute("""
         UPDATE checked SET __reason = 'duplicate event_id (first seen at row ' || d.first_row || ')'
         FROM (
-            SELECT __row, min(__row) OVER (PARTITION BY event_id) AS first_row
-            FROM checked WHERE NULLIF(event_id, '') IS NOT NULL
+            SELECT event_id, min(__row) AS first_row FROM checked
+            WHERE NULLIF(event_id, '') IS NOT NULL
+            GROUP BY event_id HAVING count(*) > 1
         ) AS d
-        WHERE checked.__row = d.__row AND d.first_row < d.__row
+        WHERE checked.event_id = d.event_id AND checked.__row > d.first_row
     """)
 
 
