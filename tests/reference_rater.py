@@ -1,0 +1,310 @@
+"""A tiny reference rater, written apart from the engine, to cross-check it.
+
+It reads a CSV ledger with the `csv` module and applies the documented
+semantics of DESIGN.md to a restricted family of plans, in plain Python
+`Decimal`, without DuckDB and without importing anything from `interpreter/`
+(plans are loaded with `dsl`, which both share). The family:
+
+- usage fields of type money, number, integer, bool and text (with `values:`
+  and defaults); `require:` rules; duplicate event ids;
+- metrics `count` and `sum` with a `where:` over the row, and derived metrics
+  using + - *;
+- charges `flat`, `per_unit`, `graduated`, `volume`, `package` (no `when:`);
+- at most one percent discount, a `minimum`, taxes; no notices or credits;
+- a monthly plan rated for one `YYYY-MM` period.
+
+`rate_csv` returns what `ratecard rate --format json` prints for such a plan:
+the document dicts, and the rejected rows' numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import math
+import re
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, localcontext
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dsl import tree
+
+ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
+NUMBER = re.compile(r"[-+]?\d(_?\d)*(\.\d(_?\d)*)?")
+INTEGER = re.compile(r"[-+]?\d(_?\d)*")
+ZERO = Decimal(0)
+
+
+class Unsupported(Exception):
+    """The plan uses something outside the reference rater's family."""
+
+
+def check_family(plan: tree.Plan) -> None:
+    """Raise Unsupported unless the reference rater can rate `plan`."""
+    if plan.kind != "invoice" or plan.period != "month":
+        raise Unsupported("only monthly invoices")
+    if plan.notices or getattr(plan, "credits", ()) or plan.quota is not None or plan.customer:
+        raise Unsupported("no notices, credits, quota or customer attributes")
+    for f in plan.fields:
+        if f.type.kind not in ("money", "number", "integer", "bool", "text"):
+            raise Unsupported(f"field type {f.type.kind}")
+    for m in plan.metrics:
+        if m.aggregation not in (None, "count", "sum"):
+            raise Unsupported(f"aggregation {m.aggregation}")
+        if m.aggregation == "sum" and not m.field:
+            raise Unsupported("sum of a row expression")
+    for charge in plan.charges:
+        if charge.model not in ("flat", "per_unit", "graduated", "volume", "package"):
+            raise Unsupported(f"model {charge.model}")
+        if charge.when is not None or getattr(charge, "multiplier", None) is not None or getattr(charge, "memo", False):
+            raise Unsupported("charge options")
+    if len(plan.discounts) > 1 or any(d.percent is None or d.when is not None for d in plan.discounts):
+        raise Unsupported("one unconditional percent discount at most")
+    if any(getattr(t, "when", None) is not None for t in plan.taxes):
+        raise Unsupported("conditional taxes")
+
+
+# -- expressions -----------------------------------------------------------------
+
+def evaluate(expr: tree.Expr, names: dict[tuple[str, str], Any]) -> Any:
+    """Row conditions and metric arithmetic: constants, names, + - *, comparisons, and/or/not, in."""
+    if isinstance(expr, tree.Const):
+        return expr.value
+    if isinstance(expr, tree.Ref):
+        return names[(expr.scope, expr.name)]
+    if isinstance(expr, tree.Unary):
+        value = evaluate(expr.operand, names)
+        return (not value) if expr.op == "not" else -value
+    if isinstance(expr, tree.In):
+        value = evaluate(expr.operand, names)
+        return any(value == evaluate(o, names) for o in expr.options) != expr.negated
+    if isinstance(expr, tree.Binary):
+        if expr.op == "and":
+            return bool(evaluate(expr.left, names)) and bool(evaluate(expr.right, names))
+        if expr.op == "or":
+            return bool(evaluate(expr.left, names)) or bool(evaluate(expr.right, names))
+        a, b = evaluate(expr.left, names), evaluate(expr.right, names)
+        operations = {
+            "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+            "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
+            "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b,
+        }
+        if expr.op not in operations:
+            raise Unsupported(f"operator {expr.op}")
+        with localcontext() as ctx:
+            ctx.prec = 60
+            return operations[expr.op]()
+    raise Unsupported(type(expr).__name__)
+
+
+# -- reading the ledger ------------------------------------------------------------
+
+def read_value(cell: str | None, field: tree.Field) -> tuple[Any, str | None]:
+    """(value, None) or (None, reason)."""
+    kind = field.type.kind
+    text = (cell or "") if kind == "text" else (cell or "").strip()
+    if text == "":
+        if field.default is None:
+            return None, f"missing {field.name}"
+        return field.default, None
+    if kind in ("money", "number"):
+        if not NUMBER.fullmatch(text):
+            return None, f"bad {field.name}"
+        value = Decimal(text.replace("_", ""))
+        if value.as_tuple().exponent < -10:
+            return None, f"bad {field.name}"
+        return value, None
+    if kind == "integer":
+        if not INTEGER.fullmatch(text):
+            return None, f"bad {field.name}"
+        return Decimal(text.replace("_", "")), None
+    if kind == "bool":
+        if text.lower() not in ("true", "false", "1", "0"):
+            return None, f"bad {field.name}"
+        return text.lower() in ("true", "1"), None
+    if field.values is not None and text not in field.values:
+        return None, f"{field.name} not allowed"
+    return text, None
+
+
+def local_date(text: str, zone: ZoneInfo) -> datetime.date | None:
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(zone).date()
+
+
+def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
+    """Accepted rows (typed, with `customer` and local `date`) and rejected row numbers."""
+    zone = ZoneInfo(plan.timezone)
+    accepted, rejected, seen = [], [], set()
+    with open(path, newline="", encoding="utf-8") as handle:
+        for number, cells in enumerate(csv.DictReader(handle), 1):
+            event_id = (cells.get("event_id") or "").strip()
+            customer = (cells.get("customer") or "").strip()
+            stamp = (cells.get("timestamp") or "").strip()
+            problems = []
+            if not event_id:
+                problems.append("missing event_id")
+            elif event_id in seen:
+                problems.append("duplicate event_id")
+            if event_id:
+                seen.add(event_id)
+            if not customer:
+                problems.append("missing customer")
+            day = local_date(stamp, zone) if stamp else None
+            if day is None:
+                problems.append("bad timestamp")
+            row: dict[tuple[str, str], Any] = {("field", "event_id"): event_id, ("field", "customer"): customer, ("field", "date"): day}
+            for field in plan.fields:
+                value, problem = read_value(cells.get(field.name), field)
+                row[("field", field.name)] = value
+                if problem:
+                    problems.append(problem)
+            if not problems:
+                problems += [rule.message for rule in plan.rules if not evaluate(rule.test, row)]
+            if problems:
+                rejected.append(number)
+            else:
+                accepted.append(row)
+    return accepted, rejected
+
+
+# -- pricing -----------------------------------------------------------------------
+
+def reaches(quantity: Decimal, tier: tree.Tier) -> bool:
+    """Whether `quantity` goes past `tier`'s bound (and so reaches the next tier)."""
+    return quantity > tier.bound if tier.inclusive else quantity >= tier.bound
+
+
+def holds(tier: tree.Tier, quantity: Decimal) -> bool:
+    if tier.bound is None:
+        return True
+    return quantity <= tier.bound if tier.inclusive else quantity < tier.bound
+
+
+def price(charge: tree.Charge, quantity: Decimal) -> Decimal:
+    zero = ZERO
+    if charge.model == "per_unit":
+        return max(quantity - charge.free_units, zero) * charge.unit_price
+    if charge.model == "volume":
+        tier = next(t for t in charge.tiers if holds(t, quantity))
+        return max(quantity, zero) * tier.unit_price + tier.flat
+    if charge.model == "package":
+        billable = Fraction(max(quantity - charge.free_units, zero))
+        return math.ceil(billable / Fraction(charge.package_size)) * charge.package_price
+    if charge.model == "graduated":
+        total, floor = zero, zero
+        for index, tier in enumerate(charge.tiers):
+            if index and not reaches(quantity, charge.tiers[index - 1]):
+                break
+            ceiling = quantity if tier.bound is None else min(quantity, tier.bound)
+            total += max(ceiling - floor, zero) * tier.unit_price + tier.flat
+            if tier.bound is not None:
+                floor = max(floor, tier.bound)
+        return total
+    raise Unsupported(charge.model)
+
+
+# -- documents ---------------------------------------------------------------------
+
+def to_minor(value: Decimal, digits: int, mode: str) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return value.quantize(Decimal(1).scaleb(-digits), rounding=ROUNDING[mode])
+
+
+def money(value: Decimal, digits: int) -> str:
+    shown = format(value.quantize(Decimal(1).scaleb(-digits)), "f")
+    return shown[1:] if shown.startswith("-") and Decimal(shown) == 0 else shown
+
+
+def quantity_text(value: Decimal) -> str:
+    """As documents show quantities: exact, at most 6 decimal places, no trailing zeros."""
+    if value.as_tuple().exponent < -6:
+        value = value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_EVEN)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return format(value.normalize(), "f")
+
+
+def rate_text(rate: Decimal) -> str:
+    shown = format(rate.normalize(), "f")
+    decimals = len(shown.partition(".")[2])
+    return format(rate.quantize(Decimal("0.01")), "f") if decimals < 2 else shown
+
+
+def month_bounds(month: str) -> tuple[datetime.date, datetime.date]:
+    year, number = (int(part) for part in month.split("-"))
+    first = datetime.date(year, number, 1)
+    following = datetime.date(year + number // 12, number % 12 + 1, 1)
+    return first, following - datetime.timedelta(days=1)
+
+
+def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date) -> dict:
+    digits = plan.minor_digits
+    names: dict[tuple[str, str], Any] = {}
+    for metric in plan.metrics:
+        if metric.aggregation is None:
+            names[("metric", metric.name)] = evaluate(metric.expression, names)
+            continue
+        chosen = [r for r in rows if metric.where is None or evaluate(metric.where, r)]
+        if metric.aggregation == "count":
+            names[("metric", metric.name)] = Decimal(len(chosen))
+        else:
+            names[("metric", metric.name)] = sum((r[("field", metric.field)] for r in chosen), ZERO)
+    lines, charged = [], {}
+    for charge in plan.charges:
+        if charge.model == "flat":
+            quantity, unrounded = None, evaluate(charge.amount, names)
+        else:
+            quantity = evaluate(charge.quantity, names)
+            unrounded = price(charge, quantity)
+        amount = to_minor(unrounded, digits, charge.rounding)
+        charged[charge.id] = amount
+        lines.append({"id": charge.id, "description": charge.name,
+                      "quantity": None if quantity is None else quantity_text(quantity), "amount": amount})
+    for discount in plan.discounts:
+        targets = discount.applies_to or tuple(charged)
+        base = sum((charged[c] for c in targets if c in charged), ZERO)
+        taken = to_minor(base * evaluate(discount.percent, names), digits, plan.rounding)
+        taken = max(min(taken, max(base, ZERO)), ZERO)
+        lines.append({"id": discount.id, "description": discount.name, "quantity": None, "amount": -taken})
+    subtotal = sum((line["amount"] for line in lines), ZERO)
+    if plan.minimum is not None:
+        minimum = to_minor(evaluate(plan.minimum, names), digits, plan.rounding)
+        if subtotal < minimum:
+            lines.append({"id": "minimum", "description": "Minimum commitment true-up", "quantity": None, "amount": minimum - subtotal})
+            subtotal = minimum
+    taxes = []
+    for tax in plan.taxes:
+        taxes.append({"id": tax.id, "rate": rate_text(tax.rate), "base": money(subtotal, digits),
+                      "amount": to_minor(subtotal * tax.rate, digits, tax.rounding)})
+    total = subtotal + sum((t["amount"] for t in taxes), ZERO)
+    for line in lines:
+        line["amount"] = money(line["amount"], digits)
+    for tax in taxes:
+        tax["amount"] = money(tax["amount"], digits)
+    return {
+        "customer": customer, "plan": plan.id, "kind": "invoice", "currency": plan.currency,
+        "period": {"start": first.isoformat(), "end": last.isoformat()},
+        "lines": lines, "subtotal": money(subtotal, digits), "taxes": taxes,
+        "total": money(total, digits), "notices": [],
+    }
+
+
+def rate_csv(plan: tree.Plan, path: str, month: str) -> dict:
+    """{"documents": [...], "rejected": [row numbers]} for one `YYYY-MM` period."""
+    check_family(plan)
+    first, last = month_bounds(month)
+    accepted, rejected = read_ledger(plan, path)
+    by_customer: dict[str, list[dict]] = {}
+    for row in accepted:
+        if first <= row[("field", "date")] <= last:
+            by_customer.setdefault(row[("field", "customer")], []).append(row)
+    documents = [document(plan, c, by_customer[c], first, last) for c in sorted(by_customer)]
+    return {"documents": documents, "rejected": rejected}

@@ -1,0 +1,266 @@
+"""Differential test: the engine and tests/reference_rater.py rate random plans and ledgers alike."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import random
+import textwrap
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference_rater
+from dsl.loader import load_plan_text
+from interpreter.rate import rate
+from interpreter.render import output_data
+
+ZONES = ["Asia/Seoul", "UTC", "America/New_York"]
+MODES = ["half_up", "half_even", "down", "up"]
+CURRENCIES = {"USD": 2, "KRW": 0, "BHD": 3}
+CUSTOMERS = ["acme", "bolt", "Zeta", "카페-하늘"]
+HEADER = ["event_id", "customer", "timestamp", "kind", "amount", "units", "flag"]
+
+prices = st.decimals(min_value=0, max_value=100, places=3)
+flats = st.one_of(st.just(Decimal(0)), st.decimals(min_value=0, max_value=1000, places=2))
+
+
+def sometimes(draw, percent: int) -> bool:
+    """True in about `percent`% of draws (away from the ends, which hypothesis favours)."""
+    return 30 <= draw(st.integers(0, 99)) < 30 + percent
+
+
+@st.composite
+def tiers(draw) -> str:
+    count = draw(st.integers(1, 4)) if sometimes(draw, 20) else draw(st.integers(2, 4))
+    out, bound, inclusive_before = [], Decimal(0), None
+    for index in range(count):
+        price, flat = draw(prices), draw(flats)
+        if index == count - 1:
+            out.append(f"{{unit_price: {price}, flat: {flat}}}")
+            break
+        inclusive = draw(st.booleans())
+        # small bounds, so that counts and sums often land exactly on one
+        gap = draw(st.sampled_from([Decimal(n) for n in ("1", "2", "0", "1", "3", "1", "12.5", "1000")]))
+        if gap == 0 and (index == 0 and not inclusive or index > 0 and not (inclusive_before is False and inclusive)):
+            gap = Decimal(3)
+        bound += gap
+        out.append(f"{{{'up_to' if inclusive else 'below'}: {bound}, unit_price: {price}, flat: {flat}}}")
+        inclusive_before = inclusive
+    return "[" + ", ".join(out) + "]"
+
+
+@st.composite
+def plans(draw) -> str:
+    currency = draw(st.sampled_from(sorted(CURRENCIES)))
+    quantity = st.sampled_from(["units", "events", "net", "sales"])
+    charges = []
+    for index in range(draw(st.integers(1, 4))):
+        model = draw(st.sampled_from(["flat", "per_unit", "graduated", "volume", "package"]))
+        rounding = f", rounding: {draw(st.sampled_from(MODES))}" if draw(st.booleans()) else ""
+        if model == "flat":
+            body = f"amount: {draw(flats)}"
+        elif model == "per_unit":
+            body = f"on: {draw(quantity)}, unit_price: {draw(prices)}, free_units: {draw(st.integers(0, 20))}"
+        elif model == "package":
+            body = f"on: {draw(quantity)}, package_size: {draw(st.sampled_from(['1', '3', '10', '2.5']))}, package_price: {draw(flats)}, free_units: {draw(st.integers(0, 5))}"
+        else:
+            body = f"on: {draw(quantity)}, tiers: {draw(tiers())}"
+        charges.append(f"  c{index}: {{model: {model}, {body}{rounding}}}")
+    lines = [
+        "plan: differential",
+        f"currency: {currency}",
+        f"timezone: {draw(st.sampled_from(ZONES))}",
+        f"rounding: {draw(st.sampled_from(MODES))}",
+        "usage:",
+        "  kind: {type: text, values: [sale, refund, test]}",
+        "  amount: money",
+        "  units: {type: integer, default: 1}",
+        "  flag: {type: bool, default: false}",
+        "require:",
+        "  - {rule: amount >= 0, message: negative amount}",
+        "metrics:",
+        "  sales: {sum: amount, where: kind == \"sale\" and not flag}",
+        "  refunds: {sum: amount, where: kind == \"refund\"}",
+        "  net: sales - refunds",
+        "  units: {sum: units, where: kind != \"test\"}",
+        "  events: {count: true}",
+        "charges:",
+        *charges,
+    ]
+    if draw(st.booleans()):
+        targets = draw(st.lists(st.sampled_from([f"c{i}" for i in range(len(charges))]), unique=True, max_size=2))
+        applies = f", applies_to: [{', '.join(targets)}]" if targets else ""
+        lines += ["discounts:", f"  promo: {{name: Promotion, percent: {draw(st.decimals(min_value=0, max_value=100, places=1))}%{applies}}}"]
+    if draw(st.booleans()):
+        lines.append(f"minimum: {draw(st.decimals(min_value=0, max_value=2000, places=2))}")
+    taxes = draw(st.lists(st.tuples(st.sampled_from(["10%", "8.875%", "0%", "3.3%", "12.5%"]), st.sampled_from(MODES)), max_size=2))
+    if taxes:
+        lines += ["taxes:", *(f"  tax{i}: {{rate: {r}, rounding: {m}}}" for i, (r, m) in enumerate(taxes))]
+    return "\n".join(lines) + "\n"
+
+
+def timestamp(moment: datetime.datetime, form: int) -> str:
+    if form == 0:
+        return moment.replace(tzinfo=None).isoformat()                       # local, no offset
+    if form == 1:
+        return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    if form == 2:
+        return moment.isoformat()                                            # local offset
+    if form == 3:
+        return moment.replace(tzinfo=None).isoformat(sep=" ")
+    return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()            # some other offset
+
+
+@st.composite
+def ledgers(draw, zone: str) -> list[list[str]]:
+    rows = []
+    customers = draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3, unique=True))
+    for index in range(draw(st.integers(3, 30))):
+        minute = draw(st.integers(0, 60 * 24 * 34))
+        local = datetime.datetime(2024, 10, 30, tzinfo=ZoneInfo(zone)) + datetime.timedelta(minutes=minute)
+        local = local.astimezone(ZoneInfo(zone))
+        kind = draw(st.sampled_from(["", "Sale"])) if sometimes(draw, 5) else draw(st.sampled_from(["sale", "refund", "sale", "test", "sale"]))
+        if sometimes(draw, 10):
+            amount = draw(st.sampled_from(["", "-5", "abc", "1_000", " 7.5 ", "0.1", "0.2"]))
+        elif draw(st.booleans()):
+            amount = str(draw(st.integers(0, 12)))
+        else:
+            amount = str(draw(st.decimals(min_value=0, max_value=5000, places=draw(st.integers(0, 4)))))
+        units = draw(st.sampled_from(["1.5", "-3", "17"])) if sometimes(draw, 5) else draw(st.sampled_from(["", "0", "1", "2", ""]))
+        flag = draw(st.sampled_from(["yes", "true", "false", "1", "0"])) if sometimes(draw, 10) else ""
+        event = f"e{draw(st.integers(0, max(index - 1, 0)))}" if sometimes(draw, 5) else f"e{index}"
+        customer = "" if sometimes(draw, 3) else draw(st.sampled_from(customers))
+        rows.append([event, customer, timestamp(local, draw(st.integers(0, 4))), kind, amount, units, flag])
+    return rows
+
+
+def write(path: Path, rows) -> str:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return str(path)
+
+
+def compile_plan(text: str):
+    loaded = load_plan_text("differential.yaml", textwrap.dedent(text))
+    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics] + [text]
+    return loaded.plan
+
+
+def engine(plan, path: str) -> dict:
+    result = rate(plan, path, period="2024-11")
+    data = output_data(result.documents, result.rejected)
+    return {"documents": data["documents"], "rejected": [r["row"] for r in data["rejected"]]}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_engine_and_reference_rater_agree(tmp_path, data):
+    plan_text = data.draw(plans(), label="plan")
+    plan = compile_plan(plan_text)
+    rows = data.draw(ledgers(plan.timezone), label="ledger")
+    path = write(tmp_path / "ledger.csv", rows)
+    assert engine(plan, path) == reference_rater.rate_csv(plan, path, "2024-11")
+
+
+@pytest.mark.parametrize("bounds", [
+    ("up_to: 2", "up_to: 4", "up_to: 6"),
+    ("below: 2", "below: 4", "below: 6"),
+    ("up_to: 2", "below: 4", "up_to: 4"),
+    ("below: 0", "up_to: 0", "below: 3"),
+    ("up_to: 0", "below: 5", "up_to: 5"),
+])
+def test_engine_and_reference_rater_agree_at_every_tier_boundary(tmp_path, bounds):
+    tiers = ", ".join(f"{{{b}, unit_price: {p}, flat: {f}}}" for b, p, f in zip(bounds, ("3.10", "2.20", "1.30"), ("7", "11", "13")))
+    tiers = f"[{tiers}, {{unit_price: 0.40, flat: 17}}]"
+    plan = compile_plan(f"""
+        plan: boundaries
+        currency: USD
+        usage: {{kind: text, amount: money, units: integer, flag: bool}}
+        metrics:
+          units: {{sum: units}}
+          events: {{count: true}}
+        charges:
+          graduated_units: {{model: graduated, on: units, tiers: {tiers}}}
+          volume_units: {{model: volume, on: units, tiers: {tiers}}}
+          graduated_events: {{model: graduated, on: events, tiers: {tiers}}}
+          volume_events: {{model: volume, on: events, tiers: {tiers}}}
+    """)
+    rows = []
+    for quantity in range(9):
+        rows += [[f"u{quantity}-{i}", f"c{quantity}", "2024-11-05T00:00:00Z", "sale", "1", "1", "false"] for i in range(quantity)]
+        rows += [[f"z{quantity}", f"c{quantity}", "2024-11-06T00:00:00Z", "sale", "1", "0", "false"]]
+    path = write(tmp_path / "ledger.csv", rows)
+    ours = engine(plan, path)
+    assert [doc["lines"][0]["quantity"] for doc in ours["documents"]] == [str(q) for q in range(9)]
+    assert ours == reference_rater.rate_csv(plan, path, "2024-11")
+
+
+def test_engine_and_reference_rater_agree_on_a_larger_seeded_ledger(tmp_path):
+    chooser = random.Random(20241130)
+    plan = compile_plan("""
+        plan: larger
+        currency: KRW
+        timezone: Asia/Seoul
+        usage:
+          kind: {type: text, values: [sale, refund, test]}
+          amount: money
+          units: {type: integer, default: 1}
+          flag: {type: bool, default: false}
+        require:
+          - {rule: amount >= 0, message: negative amount}
+        metrics:
+          sales: {sum: amount, where: kind == "sale" and not flag}
+          refunds: {sum: amount, where: kind == "refund"}
+          net: sales - refunds
+          units: {sum: units, where: kind != "test"}
+          events: {count: true}
+        charges:
+          base: {model: flat, amount: 9_900}
+          brackets:
+            model: volume
+            on: net
+            tiers: [{below: 1_000_000, flat: 0}, {below: 5_000_000, flat: 10_000}, {flat: 30_000}]
+          per_unit: {model: graduated, on: units, tiers: [{up_to: 100, unit_price: 9.9}, {unit_price: 8.7}]}
+          boxes: {model: package, on: events, package_size: 50, package_price: 1_000, free_units: 10}
+        discounts:
+          promo: {percent: 15%, applies_to: [per_unit]}
+        minimum: 20_000
+        taxes:
+          vat: {rate: 10%}
+    """)
+    rows = []
+    for index in range(3000):
+        local = datetime.datetime(2024, 10, 28, tzinfo=ZoneInfo("Asia/Seoul")) + datetime.timedelta(seconds=chooser.randrange(40 * 86400))
+        amount = chooser.choice([str(chooser.randrange(0, 400_000)), str(chooser.randrange(0, 9999)) + ".5", "x", "-1"])
+        rows.append([
+            f"e{index if chooser.random() > 0.01 else chooser.randrange(max(index, 1))}",
+            chooser.choice(["acme", "bolt", "cafe", "dome", "echo"] + [f"c{n}" for n in range(40)]),
+            timestamp(local, chooser.randrange(5)),
+            chooser.choice(["sale"] * 6 + ["refund", "test", "bad"]),
+            amount,
+            chooser.choice(["", "1", "3", "250"]),
+            chooser.choice(["", "", "", "true"]),
+        ])
+    path = write(tmp_path / "ledger.csv", rows)
+    ours = engine(plan, path)
+    assert len(ours["documents"]) == 45 and len(ours["rejected"]) > 100
+    assert ours == reference_rater.rate_csv(plan, path, "2024-11")
+
+
+def test_reference_rater_refuses_plans_outside_its_family():
+    plan = compile_plan("""
+        plan: outside
+        currency: USD
+        usage: {seats: integer}
+        metrics: {seats: {time_weighted: seats}}
+        charges: {seats: {model: per_unit, on: seats, unit_price: 1}}
+    """)
+    with pytest.raises(reference_rater.Unsupported):
+        reference_rater.rate_csv(plan, "unused.csv", "2024-11")
