@@ -52,10 +52,12 @@ def load_plan_text(path: str, text: str) -> Loaded:
 
 
 def _compile_one(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
-    model, problems = validate(doc)
+    model, problems, omitted = validate(doc)
     if model is None:
         return None, problems
     plan, compile_problems = compile_plan(doc, model)
+    if omitted:  # entries left out for schema errors: do not report them again as unknown
+        compile_problems = [d for d in compile_problems if not any(f"'{name}'" in d.message and d.code == "name" for name in omitted)]
     problems += compile_problems
     if plan is not None and not has_errors(problems):
         problems += lint(plan)

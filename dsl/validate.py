@@ -8,6 +8,7 @@ find the key or value the message is about.
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,15 +25,76 @@ def _all_keys() -> set[str]:
     return keys
 
 
-def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic]]:
-    """The plan model, or None and every schema problem with its position."""
+def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[str]]:
+    """The plan model, every schema problem with its position, and the entries left out.
+
+    When entries fail (a charge, a metric, a key), the model of the rest is still
+    returned so that it can be compiled and checked in the same run; the names
+    of the entries left out come third. The model is None when nothing sensible
+    remains.
+    """
     if not isinstance(doc.root, Mapping):
         where = doc.root.span if doc.root is not None else Span(doc.path, 1, 1)
-        return None, [error(where, "a plan file must be a mapping of keys such as plan:, currency:, charges:", "schema")]
+        return None, [error(where, "a plan file must be a mapping of keys such as plan:, currency:, charges:", "schema")], set()
+    data = to_plain(doc.root)
     try:
-        return schema.Plan.model_validate(to_plain(doc.root)), []
+        return schema.Plan.model_validate(data), [], set()
     except ValidationError as exc:
-        return None, [_diagnostic(doc, err) for err in exc.errors()]
+        problems = _merge_alternatives([_diagnostic(doc, err) for err in exc.errors()])
+        model, omitted = _without_broken_entries(data, exc)
+        return model, problems, omitted
+
+
+def _without_broken_entries(data: dict, exc: ValidationError) -> tuple[schema.Plan | None, set[str]]:
+    """The plan without the entries that failed, and their names; (None, ...) if that fails too."""
+    omitted: set[str] = set()
+    for _ in range(5):
+        broken = {_entry(err["loc"]) for err in exc.errors()}
+        if any(entry is None for entry in broken):
+            return None, omitted
+        omitted |= {name for _, name in broken if name is not None}
+        for section, name in broken:
+            holder = data.get(section)
+            if isinstance(holder, dict) and name is not None:
+                holder.pop(name, None)
+            else:
+                data.pop(section, None)
+        try:
+            model = schema.Plan.model_validate(data)
+        except ValidationError as again:
+            exc = again
+            continue
+        return model, omitted
+    return None, omitted
+
+
+def _entry(loc: tuple) -> tuple[str, str | None] | None:
+    """(section, entry) an error belongs to: ('charges', 'fee'), or (key, None) for a top-level key."""
+    if not loc:
+        return None
+    section = loc[0]
+    if section in ("plan", "currency"):
+        return None  # nothing sensible can be checked without these
+    if section in _KEYED_SECTIONS and len(loc) > 1 and isinstance(loc[1], str):
+        return section, loc[1]
+    return section, None
+
+
+_KEYED_SECTIONS = ("usage", "customer", "metrics", "charges", "discounts", "taxes", "credits", "notices", "formulas", "lines")
+
+
+def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """One message for a value that fits none of several types ("expected a number or text")."""
+    out: list[Diagnostic] = []
+    for d in diagnostics:
+        previous = out[-1] if out else None
+        head, _, wanted = d.message.rpartition(": expected ")
+        if previous is not None and previous.span == d.span and head and previous.message.startswith(head + ": expected "):
+            alternatives = previous.message[len(head) + len(": expected "):]
+            out[-1] = replace(previous, message=f"{head}: expected {alternatives.replace(' or ', ', ')} or {wanted}")
+        else:
+            out.append(d)
+    return out
 
 
 def _diagnostic(doc: Document, err: dict) -> Diagnostic:
@@ -72,12 +134,44 @@ def _diagnostic(doc: Document, err: dict) -> Diagnostic:
         return error(value.span if value is not None else span, f"{path}: unknown pricing model {found!r}{hint}", "schema")
     if kind == "union_tag_not_found":
         where = last_key.span if last_key is not None else span
+        if not isinstance(err.get("input"), dict):
+            return error(span, f"{path}: a charge is written as keys such as `model:` and `on:`, not a single value", "schema")
         return error(where, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema")
+    message = _plain_message(kind, err)
+    return error(span, f"{path}: {message}" if path else message, "schema")
+
+
+_MESSAGES = {
+    "dict_type": "expected keys and values (`name: value` lines, or {name: value})",
+    "list_type": "expected a list (`- item` lines, or [a, b])",
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number, not a fraction",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "decimal_type": "expected a number",
+    "date_from_datetime_inexact": "expected a date such as 2024-11-01, without a time",
+}
+
+
+def _plain_message(kind: str, err: dict) -> str:
+    """pydantic's message in the words of a plan author."""
+    ctx = err.get("ctx", {})
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == r"^\d{2}:\d{2}$":
+        return "expected a time written HH:MM, such as 10:00"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}"
+    if kind.startswith("date_") and "error" in ctx:
+        return f"expected a date such as 2024-11-01 ({ctx['error']})"
     message = err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, "):]
-    message = message.replace("Input should be", "expected")
-    return error(span, f"{path}: {message}" if path else message, "schema")
+    return message.replace("Input should be", "expected")
 
 
 def _path(steps: list) -> str:

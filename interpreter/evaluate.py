@@ -35,6 +35,11 @@ _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operat
 
 def evaluate(expr: tree.Expr, env: Env) -> Any:
     """The value of `expr`; runs under the engine's decimal context (entered here if needed)."""
+    if type(expr) is tree.Ref:  # the common case: a charge on a metric
+        try:
+            return env[(expr.scope, expr.name)]
+        except KeyError:
+            raise EvaluationError(expr.span, f"no value for {expr.name!r}") from None
     if decimal.getcontext().prec != CONTEXT.prec:
         with decimal.localcontext(CONTEXT):
             return _guarded(expr, env)
