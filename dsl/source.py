@@ -242,11 +242,11 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
                 continue
             i += _ESCAPE_LENGTHS.get(nxt, 2)
             j += 1
-        elif r == v:
-            i += 1
-            j += 1
         elif r == "'" and node.style == "'" and raw[i:i + 2] == "''":
             i += 2
+            j += 1
+        elif r == v:
+            i += 1
             j += 1
         elif r in _RAW_SPACE and v in " \n":
             # A folded line break (with its indentation) became one space or newline(s).
@@ -259,9 +259,14 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
         else:
             i += 1
             j += 1
-    # Indentation and blank lines in front of the character belong to no value character.
-    while i < len(raw) and raw[i] in _RAW_SPACE and j < len(value) and value[j] not in " \t\n":
-        i += 1
+    # Indentation, blank lines and escaped line breaks in front of the character give no value character.
+    while i < len(raw) and j < len(value) and value[j] not in " \t\n":
+        if raw[i] in _RAW_SPACE:
+            i += 1
+        elif node.style == '"' and raw[i] == "\\" and raw[i + 1:i + 2] in ("\n", "\r"):
+            i += 2
+        else:
+            break
     before = raw[:i]
     line = node.span.line + before.count("\n")
     if "\n" in before:

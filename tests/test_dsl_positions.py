@@ -79,7 +79,8 @@ def test_a_value_that_is_not_text_is_reported_at_the_value():
 
 # --- any style PyYAML writes, any spacing: the position is where the name is ---
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import assume, given, settings, strategies as st  # noqa: E402
+import os  # noqa: E402
 import re  # noqa: E402
 
 import yaml  # noqa: E402
@@ -99,10 +100,11 @@ def expression_with_oops(draw):
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "150")), deadline=None)
 @given(expression=expression_with_oops(), style=st.sampled_from([None, "'", '"', "|", ">"]), width=st.sampled_from([20, 80]))
 def test_position_matches_the_file_for_any_yaml_style(expression, style, width):
     body = yaml.dump({"m": expression}, default_style=style, width=width, allow_unicode=True)
+    assume(yaml.safe_load(body)["m"] == expression)  # PyYAML's folded style does not always round-trip
     body = re.sub(r"""^(['"]?)m\1:""", "m:", body)  # the key gets the style too; keep it plain
     text = HEAD + "".join("  " + line + "\n" for line in body.splitlines())
     loaded = load_plan_text("plan.yaml", text)
