@@ -1,0 +1,310 @@
+"""`ratecard rate` and `ratecard explain` through click's CliRunner: exit statuses, formats, customers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from cli import main
+
+PLAN = textwrap.dedent("""\
+    plan: cli-plan
+    name: CLI plan
+    currency: USD
+    timezone: Asia/Seoul
+    usage:
+      kind: {type: text, values: [call, sms]}
+      units: integer
+    customer:
+      segment: {type: text, values: [startup, enterprise], default: startup}
+      annual: {type: bool, default: false}
+      rebate: {type: percent, default: 0%}
+    metrics:
+      calls: {sum: units, where: kind == "call"}
+      messages: {sum: units, where: kind == "sms"}
+    charges:
+      calls:
+        name: Voice minutes
+        model: graduated
+        on: calls
+        tiers:
+          - {up_to: 100, unit_price: 0.05}
+          - {unit_price: 0.025}
+      messages:
+        name: Messages
+        model: volume
+        on: messages
+        tiers:
+          - {below: 1000, unit_price: 0.0075}
+          - {unit_price: 0.005}
+      support:
+        name: Enterprise support
+        model: flat
+        amount: 49.99
+        when: customer.segment == "enterprise"
+    discounts:
+      annual:
+        name: Annual billing rebate
+        percent: customer.rebate
+        when: customer.annual
+    taxes:
+      tax: {name: Sales tax, rate: 8.875%}
+""")
+
+LEDGER = textwrap.dedent("""\
+    event_id,customer,timestamp,kind,units
+    1,acme,2024-11-02T10:00:00,call,150
+    2,acme,2024-11-03T10:00:00,sms,1000
+    3,bolt,2024-11-04T10:00:00,call,20
+    4,bolt,2024-10-31T15:30:00Z,sms,3
+    5,cora,2024-12-01T00:00:00,call,5
+""")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    (tmp_path / "bad_rows.csv").write_text(LEDGER + "6,acme,2024-11-05T10:00:00,fax,1\n7,acme,2024-11-05T10:00:00,call,x\n", encoding="utf-8")
+    (tmp_path / "customers.yaml").write_text(textwrap.dedent("""\
+        acme: {segment: enterprise, annual: true, rebate: 10%}
+        bolt: {segment: startup}
+    """), encoding="utf-8")
+    (tmp_path / "customers.csv").write_text("customer,segment,annual,rebate\nacme,enterprise,true,10%\nbolt,startup,,\n", encoding="utf-8")
+    return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "bad_rows.csv", "customers.yaml", "customers.csv")} | {"dir": str(tmp_path)}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def rate_json(files, *extra: str, ledger: str = "ledger.csv") -> tuple[int, dict]:
+    result = run("rate", files["plan.yaml"], "--usage", files[ledger], "--period", "2024-11", "--format", "json", *extra)
+    return result.exit_code, json.loads(result.stdout)
+
+
+# -- exit statuses ---------------------------------------------------------------
+
+def test_exit_0_when_every_row_is_accepted(files):
+    code, data = rate_json(files)
+    assert code == 0
+    assert data["rejected"] == []
+    acme, bolt = data["documents"]
+    # calls: 100 x 0.05 + 50 x 0.025 = 6.25; messages: 1000 is not below 1000 -> 1000 x 0.005 = 5.00
+    assert [(line["id"], line["quantity"], line["amount"]) for line in acme["lines"]] == [
+        ("calls", "150", "6.25"), ("messages", "1000", "5.00"),
+    ]
+    assert (acme["subtotal"], acme["taxes"], acme["total"]) == (
+        "11.25", [{"id": "tax", "rate": "0.08875", "base": "11.25", "amount": "1.00"}], "12.25",
+    )
+    assert acme["period"] == {"start": "2024-11-01", "end": "2024-11-30"}
+    assert (acme["plan"], acme["kind"], acme["currency"], acme["notices"]) == ("cli-plan", "invoice", "USD", [])
+    # bolt: the 2024-10-31T15:30Z message is November 1st in Seoul
+    assert [(line["id"], line["amount"]) for line in bolt["lines"]] == [("calls", "1.00"), ("messages", "0.02")]
+
+
+def test_exit_3_when_rows_are_rejected_and_documents_are_still_printed(files):
+    code, data = rate_json(files, ledger="bad_rows.csv")
+    assert code == 3
+    assert [(r["row"], r["event_id"]) for r in data["rejected"]] == [(6, "6"), (7, "7")]
+    assert "fax" in data["rejected"][0]["reason"] and "x" in data["rejected"][1]["reason"]
+    assert [d["customer"] for d in data["documents"]] == ["acme", "bolt"]
+    assert data["documents"][0]["total"] == "12.25"  # the rejected rows count nowhere
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "yaml"])
+def test_exit_3_in_every_format(files, fmt):
+    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt)
+    assert result.exit_code == 3
+    assert "acme" in result.stdout
+
+
+@pytest.mark.parametrize("plan_text, where", [
+    ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: per_unit, on: nothing, unit_price: 1}\n", ":4:"),
+    ("plan: broken\ncurrency: USD\n  charges: [\n", ":3"),
+    ("plan: broken\ncurrency: XYZ\n", ":2:"),
+    ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: tiered, on: 1}\n", ":4:"),
+])
+def test_exit_1_on_a_broken_plan(files, plan_text, where):
+    broken = Path(files["dir"]) / "broken.yaml"
+    broken.write_text(plan_text, encoding="utf-8")
+    result = run("rate", str(broken), "--usage", files["ledger.csv"])
+    assert result.exit_code == 1
+    assert f"broken.yaml{where}" in result.stderr
+    assert result.stdout == ""
+
+
+def test_exit_1_on_a_plan_that_fails_while_running(files):
+    failing = Path(files["dir"]) / "failing.yaml"
+    failing.write_text(PLAN.replace('messages: {sum: units, where: kind == "sms"}',
+                                    'messages: {sum: units, where: kind == "sms"}\n  per_call: messages / calls')
+                           .replace("on: messages\n", "on: per_call\n"), encoding="utf-8")
+    result = run("rate", str(failing), "--usage", files["ledger.csv"], "--period", "2024-11")
+    assert result.exit_code == 0, result.output  # everyone made calls in November
+    no_calls = Path(files["dir"]) / "no_calls.csv"
+    no_calls.write_text("event_id,customer,timestamp,kind,units\n1,dora,2024-11-02T10:00:00,sms,5\n")
+    result = run("rate", str(failing), "--usage", str(no_calls))
+    assert result.exit_code == 1
+    assert f"failing.yaml:{PLAN.splitlines().index('metrics:') + 4}:" in result.stderr
+    assert "division by zero" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--usage", "missing.csv"], "missing.csv"),
+    (["--usage", "{ledger}", "--period", "2024-13"], "2024-13"),
+    (["--usage", "{ledger}", "--period", "last month"], "last month"),
+    (["--usage", "{ledger}", "--period", "2024-11-30..2024-11-01"], "2024-11-30"),
+    (["--usage", "{ledger}", "--customers", "missing.yaml"], "missing.yaml"),
+    (["--usage", "{ledger}", "--customers", "{bad_customers}"], "bad_customers"),
+    (["--usage", "{ledger}", "--customers", "{wrong_type}"], "annual"),
+    (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
+    (["--usage", "{ledger_txt}"], "ledger.txt"),
+    (["--usage", "{ledger}", "--format", "xml"], "xml"),
+    ([], "--usage"),
+])
+def test_exit_2_on_a_usage_error(files, args, message):
+    folder = Path(files["dir"])
+    (folder / "bad_customers.yaml").write_text("acme: [1, 2\n")
+    (folder / "wrong_type.csv").write_text("customer,annual\nacme,maybe\n")
+    (folder / "ledger.txt").write_text(LEDGER)
+    names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
+             "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
+    args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
+    result = run("rate", files["plan.yaml"], *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+# -- formats -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv"])
+def test_every_format_is_byte_identical_across_runs(files, fmt):
+    args = ("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt, "--customers", files["customers.yaml"])
+    first, second = run(*args), run(*args)
+    assert first.exit_code == second.exit_code == 3
+    assert first.stdout_bytes == second.stdout_bytes
+    assert first.stdout_bytes
+
+
+def test_yaml_format_holds_the_same_data_as_json(files):
+    _, data = rate_json(files, ledger="bad_rows.csv")
+    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "yaml")
+    assert yaml.safe_load(result.stdout) == data
+
+
+def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(files):
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11", "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    acme = [(r["row_kind"], r["id"], r["quantity"], r["rate"], r["amount"]) for r in rows if r["customer"] == "acme"]
+    assert acme == [
+        ("line", "calls", "150", "", "6.25"), ("line", "messages", "1000", "", "5.00"),
+        ("subtotal", "subtotal", "", "", "11.25"), ("tax", "tax", "", "0.08875", "1.00"), ("total", "total", "", "", "12.25"),
+    ]
+    assert {r["currency"] for r in rows} == {"USD"}
+    assert {(r["period_start"], r["period_end"]) for r in rows} == {("2024-11-01", "2024-11-30")}
+
+
+def test_table_format_shows_lines_totals_and_rejected_rows(files):
+    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11")
+    assert result.exit_code == 3
+    text = result.stdout
+    for expected in ("acme", "cli-plan", "Voice minutes", "6.25", "Subtotal", "11.25", "Total", "12.25", "2 rejected row(s)", "row 6"):
+        assert expected in text
+
+
+def test_customer_option_limits_the_documents(files):
+    code, data = rate_json(files, "--customer", "bolt")
+    assert code == 0 and [d["customer"] for d in data["documents"]] == ["bolt"]
+    code, data = rate_json(files, "--customer", "nobody")
+    assert code == 0 and data["documents"] == []
+
+
+def test_without_a_period_every_period_of_the_ledger_is_rated(files):
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--format", "json")
+    data = json.loads(result.stdout)
+    assert [(d["customer"], d["period"]["start"]) for d in data["documents"]] == [
+        ("acme", "2024-11-01"), ("bolt", "2024-11-01"), ("cora", "2024-12-01"),
+    ]
+
+
+# -- customers ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("customers", ["customers.yaml", "customers.csv"])
+def test_customers_file_gives_attributes_to_when_and_discounts(files, customers):
+    code, data = rate_json(files, "--customers", files[customers])
+    assert code == 0
+    acme, bolt = data["documents"]
+    assert [(line["id"], line["amount"]) for line in acme["lines"]] == [
+        ("calls", "6.25"), ("messages", "5.00"), ("support", "49.99"), ("annual", "-6.12"),
+    ]
+    # 61.24 - 6.124 rounded to 6.12 = 55.12; tax 4.89193 -> 4.89
+    assert (acme["subtotal"], acme["total"]) == ("55.12", "60.01")
+    assert [line["id"] for line in bolt["lines"]] == ["calls", "messages"]
+
+
+def test_customers_missing_from_the_file_take_the_defaults(files):
+    only_bolt = Path(files["dir"]) / "only_bolt.csv"
+    only_bolt.write_text("customer,segment\nbolt,enterprise\n")
+    code, data = rate_json(files, "--customers", str(only_bolt))
+    assert code == 0
+    assert [[line["id"] for line in d["lines"]] for d in data["documents"]] == [["calls", "messages"], ["calls", "messages", "support"]]
+
+
+# -- explain -----------------------------------------------------------------------------
+
+def charge_line(charge: str) -> int:
+    """The line of the plan where `charge` is defined under `charges:`."""
+    lines = PLAN.splitlines()
+    charges_at = lines.index("charges:")
+    return next(n for n, line in enumerate(lines, 1) if n > charges_at and line == f"  {charge}:")
+
+
+def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(files):
+    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
+                 "--customers", files["customers.yaml"])
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    calls = text[text.index("\ncalls  "):text.index("\nmessages  ")]
+    assert f"{files['plan.yaml']}:{charge_line('calls')}" in calls
+    assert "tier 1 (up to 100)" in calls and "100 x 0.05 = 5" in calls
+    assert "tier 2 (and above)" in calls and "50 x 0.025 = 1.25" in calls
+    assert "rounded half_up to 0.01 USD: 6.25" in calls
+    messages = text[text.index("\nmessages  "):text.index("\nsupport  ")]
+    assert f"{files['plan.yaml']}:{charge_line('messages')}" in messages
+    assert "tier 2 (and above): 1000 x 0.005 = 5" in messages and "tier 1" not in messages
+    assert "customer.rebate" in text and "calls = 150" in text and "customer.segment = 'enterprise'" in text
+    assert "total = 60.01" in text
+
+
+def test_explain_points_at_each_charge_line_in_the_plan(files):
+    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
+                 "--customers", files["customers.csv"])
+    text = result.stdout
+    for charge in ("calls", "messages", "support"):
+        block = text[text.index(f"\n{charge}  "):].splitlines()
+        assert block[2].strip().startswith(f"from {files['plan.yaml']}:{charge_line(charge)} ("), block[:3]
+
+
+def test_explain_of_an_unknown_customer_is_a_usage_error(files):
+    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "nobody", "--period", "2024-11")
+    assert result.exit_code == 2
+    assert "nobody" in result.stderr
+
+
+def test_readme_command_rates_the_shipped_plan():
+    root = Path(__file__).resolve().parent.parent
+    result = run("rate", str(root / "plans/portone_one_payment_infra.yaml"),
+                 "--usage", str(root / "plans/portone_one_payment_infra/ledger_2024_11.csv"), "--period", "2024-11", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["documents"] and all(d["lines"][0]["id"] == "platform_fee" for d in data["documents"])
+    assert all(d["taxes"][0]["id"] == "vat" for d in data["documents"])
