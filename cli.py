@@ -263,6 +263,35 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     sys.exit(EXIT_CHANGED if fail_on_change and report.moved else EXIT_OK)
 
 
+@main.command(name="run")
+@click.option("--customers", required=True, metavar="FILE", help="Customers (CSV or YAML) with a `plan` column and their attributes.")
+@click.option("--plans", "plans_dir", default="plans", show_default=True, metavar="DIR", help="Folder of plan files.")
+@click.option("--usage", required=True, metavar="LEDGER", help="Usage ledger of every customer.")
+@click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or a date range (default: the whole ledger).")
+@click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate).")
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan and rejected.csv.")
+def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
+    """A billing run: every customer rated under the plan the customers file gives them."""
+    from interpreter.rate import RateProblem
+    from interpreter.run import billing_run, write_outputs
+
+    try:
+        result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
+    except RateProblem as problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    if result is None:
+        _print_diagnostics(broken)
+        sys.exit(EXIT_PLAN)
+    for path in write_outputs(result, out_dir):
+        click.echo(f"wrote {path}")
+    for run in result.runs:
+        click.echo(f"{run.plan.id}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
+    if result.unassigned:
+        click.echo(f"{len(result.unassigned)} row(s) of customers without a plan were rejected")
+    sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+
+
 @main.command(name="test")
 @click.argument("path", default="plans", required=False)
 @click.option("--update", is_flag=True, help="Rewrite the snapshots of scenarios whose documents changed.")

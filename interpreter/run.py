@@ -1,0 +1,137 @@
+"""A billing run: every customer under its own plan, from one ledger.
+
+The customers file says which plan each customer has (a `plan` column or
+key: the plan id or its file name) and their attributes. The ledger is read
+once into DuckDB, each row labelled with its customer's plan; each plan then
+rates its own rows. Rows of customers without a plan are rejected, and every
+rejected row keeps its row number in the original ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from dsl import tree
+from dsl.types import TEXT
+from dsl.loader import Loaded, load_paths
+from interpreter import ledger
+from interpreter.customers import CustomerProblem, read_customers
+from interpreter.documents import Document
+from interpreter.rate import RateProblem, connect, rate
+from interpreter.sql import ident, literal
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    plan: tree.Plan
+    customers: tuple[str, ...]
+    documents: list[Document]
+    rejected: list[ledger.Rejected]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    runs: list[PlanRun]
+    unassigned: list[ledger.Rejected]  # rows of customers the customers file gives no plan
+
+    @property
+    def rejected(self) -> list[ledger.Rejected]:
+        rows = [r for run in self.runs for r in run.rejected] + self.unassigned
+        return sorted(rows, key=lambda r: r.row)
+
+
+def _plans_by_name(loaded: list[Loaded]) -> dict[str, Loaded]:
+    out: dict[str, Loaded] = {}
+    for item in loaded:
+        if item.plan is None:
+            continue
+        out[item.plan.id] = item
+        out[Path(item.path).stem] = item
+    return out
+
+
+def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | None = None,
+                as_of: str | None = None) -> tuple[RunResult | None, list[Loaded]]:
+    """Rate every customer under their plan; (None, broken plans) when a plan has errors."""
+    loaded, problems = load_paths([plans_dir])
+    broken = [item for item in loaded if item.plan is None]
+    if broken or problems:
+        return None, broken
+    plans = _plans_by_name(loaded)
+    try:
+        records = read_customers(customers_path)
+    except CustomerProblem as problem:
+        raise RateProblem(str(problem)) from None
+    assignment: dict[str, str] = {}
+    for customer, attrs in records.items():
+        name = str(attrs.get("plan") or "")
+        if name not in plans:
+            known = ", ".join(sorted({item.plan.id for item in plans.values()}))
+            raise RateProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, not one of: {known}")
+        assignment[customer] = plans[name].plan.id
+    by_id = {item.plan.id: item for item in plans.values()}
+    with tempfile.TemporaryDirectory() as tmp:
+        con = connect(next(iter(by_id.values())).plan)
+        used = [by_id[plan_id].plan for plan_id in sorted(set(assignment.values()))]
+        try:
+            _read_once(con, usage, used, assignment)
+        except ledger.LedgerProblem as problem:
+            raise RateProblem(str(problem)) from None
+        runs = []
+        for plan_id in sorted(set(assignment.values())):
+            item = by_id[plan_id]
+            share = Path(tmp) / f"{plan_id}.parquet"
+            con.execute(f"COPY (SELECT * EXCLUDE (__plan) FROM run_ledger WHERE __plan = {literal(plan_id)} "
+                        f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)")
+            rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE __plan = {literal(plan_id)} ORDER BY __source_row").fetchall()]
+            mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
+            result = rate(item.versions or item.plan, str(share), period=period, as_of=as_of, customer_records=mine)
+            rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
+            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected))
+        unassigned = [
+            ledger.Rejected(int(row), event_id, f"customer {customer!r} has no plan in {Path(customers_path).name}")
+            for row, event_id, customer in con.execute(
+                "SELECT __source_row, event_id, customer FROM run_ledger WHERE __plan IS NULL ORDER BY __source_row").fetchall()
+        ]
+    return RunResult(runs, unassigned), []
+
+
+def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str]) -> None:
+    """The ledger as text columns (exact), each row labelled with its customer's plan."""
+    seen: dict[str, tree.Field] = {}
+    for plan in plans:
+        for f in plan.fields:
+            # kept as text (each plan types it); a column the ledger lacks comes through empty
+            seen.setdefault(f.name, tree.Field(f.name, TEXT, "", None, f.span))
+    source, _ = ledger.source_sql(con, usage, tuple(seen.values()))
+    con.execute("CREATE OR REPLACE TEMP TABLE run_plans (customer VARCHAR, plan VARCHAR)")
+    con.executemany("INSERT INTO run_plans VALUES (?, ?)", sorted(assignment.items()))
+    try:
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE run_ledger AS
+            SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
+                   p.plan AS __plan
+            FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
+        """)
+    except Exception as exc:
+        raise RateProblem(f"{usage}: cannot read ledger: {str(exc).splitlines()[0]}") from None
+
+
+def write_outputs(result: RunResult, out_dir: str) -> list[Path]:
+    """One JSON file per plan (documents and that plan's rejected rows) and rejected.csv."""
+    from interpreter.render import output_data, rejects_csv
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for run in result.runs:
+        path = folder / f"{run.plan.id}.json"
+        path.write_text(json.dumps(output_data(run.documents, run.rejected), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    path = folder / "rejected.csv"
+    path.write_text(rejects_csv(result.rejected), encoding="utf-8")
+    written.append(path)
+    return written
