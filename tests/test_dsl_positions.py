@@ -113,3 +113,30 @@ def test_position_matches_the_file_for_any_yaml_style(expression, style, width):
     span = located[0].span
     line_text = text.splitlines()[span.line - 1]
     assert line_text[span.column - 1:span.column + 3] == "oops", (text, span)
+
+
+# --- the caret line ---------------------------------------------------------
+
+def _shown(text: str) -> list[str]:
+    loaded = load_plan_text("plan.yaml", text)
+    return format_diagnostic(loaded.diagnostics[0], text).splitlines()
+
+
+def test_caret_stays_under_the_spot_after_korean_text():
+    shown = _shown(HEAD.replace("usage: {amount: money}", "usage: {amount: money, kind: text}") + '  m: {count: true, where: kind == "승인" and oops}\n')
+    assert shown[0] == "plan.yaml:6:44: error: unknown name 'oops' in the where of metric 'm'"
+    assert shown[1] == '      m: {count: true, where: kind == "승인" and oops}'
+    assert shown[2] == "    " + " " * 45 + "^^^^"  # 승인 takes four terminal cells, not two
+
+
+def test_caret_counts_a_tab_as_one_column():
+    shown = _shown(HEAD + '  m: "gross +\toops"\n')
+    assert shown[1:] == ['      m: "gross + oops"', "    " + " " * 14 + "^^^^"]
+
+
+def test_a_very_long_line_is_shown_around_the_spot():
+    shown = _shown(HEAD + '  m: "' + "1 + " * 100 + 'oops"\n')
+    assert shown[0] == "plan.yaml:6:407: error: unknown name 'oops' in metric 'm'"
+    assert shown[1].startswith("    …") and len(shown[1]) < 200
+    assert shown[1][len(shown[2]) - 4:len(shown[2])] == "oops"
+    assert shown[2].endswith("^^^^") and set(shown[2].strip()) == {"^"}
