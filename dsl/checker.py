@@ -86,7 +86,8 @@ class _Checker:
         from babel.numbers import list_currencies
 
         if node.currency not in list_currencies():
-            self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD)")
+            hint = f"; did you mean {node.currency.upper()!r}?" if node.currency.upper() in list_currencies() else ""
+            self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD){hint}")
             return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, money(node.currency), node.span)
 
@@ -121,6 +122,15 @@ class _Checker:
         close = difflib.get_close_matches(name, usable, n=1, cutoff=0.6)
         if close:
             return f"{message}; did you mean {close[0]!r}?"
+        section = name.split(".", 1)[0] if "." in name else None
+        if section == "customer":
+            return f"{message}; customer attributes are declared under `customer:` in the plan"
+        if section == "period":
+            facts = sorted(known for known in self.scope.names if known.startswith("period."))
+            if facts:
+                return f"{message}; the period facts are {', '.join(facts)}"
+        if section == "previous":
+            return f"{message}; `previous.` takes a metric name, e.g. previous.net_volume"
         return message
 
     def visit_Unary(self, node: ast.Unary) -> tree.Expr:

@@ -324,3 +324,14 @@ def test_a_date_plus_whole_days_is_a_date_and_date_minus_date_is_days():
             inputs: {a: date, b: date}
             value: a - b + 1
         """) == []
+
+
+@pytest.mark.parametrize(("expression", "column", "message"), [
+    ('customer.type == "b2b"', 13, "unknown name 'customer.type' in notice 'n'; customer attributes are declared under `customer:` in the plan"),
+    ("period.length > 1", 13, "unknown name 'period.length' in notice 'n'; did you mean 'period.end'?"),
+    ("previous.grosss > 1", 13, "unknown name 'previous.grosss' in notice 'n'; did you mean 'previous.gross'?"),
+    ("gross > 5 krw", 21, "'krw' is not a currency code (write amounts like 5_000 KRW or 12.50 USD); did you mean 'KRW'?"),
+])
+def test_unknown_dotted_names_and_currencies_get_a_hint(expression, column, message):
+    text = f"plan: t\ncurrency: KRW\nusage: {{amount: money}}\nmetrics:\n  gross: {{sum: amount}}\nnotices:\n  n: {{when: {expression}, message: m}}\n"
+    assert problems_of(text) == [(7, column, message)]
