@@ -62,6 +62,8 @@ def show(value: Any, kind: str, plan: tree.Plan, rounding: str) -> str:
         return "true" if value else "false"
     if kind == "date":
         return value.isoformat()
-    if kind in ("integer", "number", "percent"):
+    if kind == "percent":  # written the way inputs are given: 30%, 3.3%
+        return text(value * 100) + "%"
+    if kind in ("integer", "number"):
         return text(value)
     return str(value)

@@ -281,3 +281,46 @@ def test_eval_on_a_missing_plan(tmp_path):
     assert result.exit_code == 1
     assert no_traceback(result)
     assert "error: no such file" in result.output
+
+
+KINDS = """\
+plan: kinds
+currency: USD
+formulas:
+  due:
+    inputs: {start: date, days: integer}
+    value: start + days
+  late:
+    inputs: {due: date, paid: date}
+    value: paid > due
+  capped:
+    inputs: {rate: percent}
+    value: min(rate, 3.3%)
+  share:
+    inputs: {part: money, whole: money}
+    value: part / whole
+  fee:
+    inputs: {amount: money}
+    value: amount * 2.9% + 0.30 USD
+"""
+
+
+@pytest.mark.parametrize(("formula", "settings", "expected"), [
+    ("due", ["start=2024-02-20", "days=10"], "2024-03-01"),
+    ("late", ["due=2024-11-10", "paid=2024-11-11"], "true"),
+    ("late", ["due=2024-11-10", "paid=2024-11-10"], "false"),
+    ("capped", ["rate=5%"], "3.3%"),
+    ("capped", ["rate=1.25%"], "1.25%"),
+    ("share", ["part=1", "whole=8"], "0.125"),
+    ("fee", ["amount=19.99"], "0.88"),
+    ("fee", ["amount=1000"], "29.30"),
+])
+def test_eval_shows_each_type_of_result(tmp_path, formula, settings, expected):
+    path = tmp_path / "kinds.yaml"
+    path.write_text(KINDS, encoding="utf-8")
+    args = ["eval", str(path), formula, "--format", "json"]
+    for setting in settings:
+        args += ["--set", setting]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"value": expected}
