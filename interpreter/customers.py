@@ -9,6 +9,7 @@ declare are ignored (one file may serve several plans).
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +27,22 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
     file = Path(path)
     if not file.is_file():
         raise CustomerProblem(f"{path}: no such customers file")
+    try:
+        content = file.read_bytes().decode("utf-8-sig")  # spreadsheets write a byte-order mark
+    except UnicodeDecodeError as exc:
+        raise CustomerProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if file.suffix.lower() == ".csv":
-        with file.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "customer" not in reader.fieldnames:
-                raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
-            out = {}
-            for number, record in enumerate(reader, 2):
-                cid = (record.pop("customer") or "").strip()
-                if not cid:
-                    raise CustomerProblem(f"{path}:{number}: missing customer id")
-                out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
-            return out
-    doc, problems = read_document(path, file.read_text(encoding="utf-8"))
+        reader = csv.DictReader(io.StringIO(content, newline=""))
+        if reader.fieldnames is None or "customer" not in reader.fieldnames:
+            raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
+        out = {}
+        for number, record in enumerate(reader, 2):
+            cid = (record.pop("customer") or "").strip()
+            if not cid:
+                raise CustomerProblem(f"{path}:{number}: missing customer id")
+            out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+        return out
+    doc, problems = read_document(path, content)
     if doc is None or problems:
         first = problems[0] if problems else None
         where = f"{path}:{first.span.line}:{first.span.column}: {first.message}" if first else path

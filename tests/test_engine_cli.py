@@ -164,6 +164,8 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     (["--usage", "{ledger}", "--customers", "missing.yaml"], "missing.yaml"),
     (["--usage", "{ledger}", "--customers", "{bad_customers}"], "bad_customers"),
     (["--usage", "{ledger}", "--customers", "{wrong_type}"], "annual"),
+    (["--usage", "{ledger}", "--customers", "{latin1}"], "UTF-8"),
+    (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
     (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
     (["--usage", "{ledger_txt}"], "ledger.txt"),
     (["--usage", "{ledger}", "--format", "xml"], "xml"),
@@ -174,7 +176,10 @@ def test_exit_2_on_a_usage_error(files, args, message):
     (folder / "bad_customers.yaml").write_text("acme: [1, 2\n")
     (folder / "wrong_type.csv").write_text("customer,annual\nacme,maybe\n")
     (folder / "ledger.txt").write_text(LEDGER)
+    (folder / "latin1.csv").write_bytes("customer,segment\ncafé,startup\n".encode("latin-1"))
+    (folder / "no_id.csv").write_text("id,segment\nacme,startup\n")
     names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
+             "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
              "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
     result = run("rate", files["plan.yaml"], *args)
@@ -249,6 +254,14 @@ def test_customers_file_gives_attributes_to_when_and_discounts(files, customers)
     # 61.24 - 6.124 rounded to 6.12 = 55.12; tax 4.89193 -> 4.89
     assert (acme["subtotal"], acme["total"]) == ("55.12", "60.01")
     assert [line["id"] for line in bolt["lines"]] == ["calls", "messages"]
+
+
+def test_customers_csv_saved_by_a_spreadsheet_is_read(files):
+    excel = Path(files["dir"]) / "excel.csv"
+    excel.write_bytes("\ufeffcustomer,segment,annual,rebate\r\nacme,enterprise,true,10%\r\n".encode("utf-8"))
+    code, data = rate_json(files, "--customers", str(excel))
+    assert code == 0
+    assert data["documents"][0]["total"] == "60.01"
 
 
 def test_customers_missing_from_the_file_take_the_defaults(files):
