@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import gc
 from dataclasses import dataclass
+from typing import Callable
 
 from dsl import tree
 from dsl.loader import in_force
@@ -86,7 +87,7 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
 
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None,
-         customer_records: dict | None = None) -> RateResult:
+         customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
@@ -95,10 +96,12 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     """
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
+    report = progress or (lambda stage, done, total: None)
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         con = connect(latest)
+        report("reading and checking the ledger", 0, 0)
         ledger.load(con, usage, latest)
         windows = periods_for(con, latest, period, moment)
         documents: list[Document] = []
@@ -108,7 +111,7 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
                 con = connect(version)
                 ledger.load(con, usage, version)
                 rejected.update({r.row: r for r in ledger.rejected_rows(con) if r.row not in rejected})
-            documents += _documents(con, version, group, moment, customer, raw_customers)
+            documents += _documents(con, version, group, moment, customer, raw_customers, report)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))
@@ -134,7 +137,8 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
     return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
 
 
-def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers) -> list[Document]:
+def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report) -> list[Document]:
+    report("aggregating usage", 0, 0)
     facts = stage1.aggregate(con, plan, windows, moment, customer)
     facts += _listed_without_usage(facts, windows, customer, raw_customers)
     before = _previous_facts(con, plan, windows, customer)
@@ -143,11 +147,14 @@ def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, ra
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return [
-            build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
-                  previous=_previous_of(plan, f, before))
-            for f in facts
-        ]
+        out = []
+        for index, f in enumerate(facts):
+            if index % 2000 == 0:
+                report("rating customers", index, len(facts))
+            out.append(build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
+                             previous=_previous_of(plan, f, before)))
+        report("rating customers", len(facts), len(facts))
+        return out
     finally:
         if collecting:
             gc.enable()
