@@ -34,6 +34,13 @@ def days_between(start: datetime.date, end: datetime.date) -> Decimal:
 MAX_HOLIDAY_YEARS = 200
 
 
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    import holidays
+
+    return frozenset(holidays.list_supported_countries())
+
+
 @lru_cache(maxsize=64)
 def _holidays(country: str, year: int):
     import holidays
@@ -51,6 +58,8 @@ def business_days_between(start: datetime.date, end: datetime.date, country: str
     Weekdays are counted by arithmetic; only the public holidays of the years
     in between are looked at one by one.
     """
+    if country not in _countries():
+        raise FunctionProblem(f"unknown country {country!r} for public holidays (use an ISO code such as \"KR\")")
     sign = 1
     if end < start:
         start, end, sign = end, start, -1

@@ -229,3 +229,9 @@ def test_a_plan_formula_rounds_money_once_to_the_currency():
     assert result.value.quantize(Decimal("0.0001")) == Decimal("62068.9655")  # 100000 x 18/29, exact to 40 digits
     assert result.text == "62069"
     assert run_formula(loaded.plan, withholding, {"income": "123456"}).text == "4070"
+
+
+def test_country_given_at_run_time_is_checked():
+    with pytest.raises(EvaluationError) as raised:
+        value("business_days_between(2024-01-01, 2024-02-01, country)", country="XX")
+    assert raised.value.message == "unknown country 'XX' for public holidays (use an ISO code such as \"KR\")"
