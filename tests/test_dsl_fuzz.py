@@ -199,13 +199,14 @@ def typed(kind: str, depth: int = 3):
             _join("max({}, {})", money, money), _join("min({}, {}, 0)", money, money), _join("abs({})", money),
             _join('round({}, {}, "{}")', money, st.sampled_from(["1", "10", "0.5", "0", "-10"]),
                   st.sampled_from(["half_up", "half_even", "down", "up"])),
-            _join("(if {} then {} else {})", boolean, money, money),
+            _join("(if {} then {} else {})", boolean, money, money), _join("round({}, 1, label)", money),
         ],
         "number": [
             _join("({} + {})", number, number), _join("({} * {})", number, number), _join("({} / {})", number, number),
             _join("-{}", number), _join("abs({})", number), _join("(fee / {})", money),
             _join("days_between({}, {})", date, date), _join('business_days_between({}, {}, "KR")', date, date),
             _join("days_in_month({})", date), _join("months_between({}, {})", date, date),
+            _join("business_days_between({}, {}, label)", date, date),
         ],
         "date": [
             _join("month_start({})", date), _join("month_end({})", date),
@@ -228,7 +229,7 @@ INPUTS = {
     "rate": st.sampled_from(["0%", "30%", "3.3%", "100%", "-5%"]),
     "n": st.sampled_from(["0", "1", "-1", "7", "12", "1000000"]),
     "d": st.sampled_from(["2024-02-29", "2024-09-13", "9999-12-31", "0001-01-01"]),
-    "label": st.sampled_from(["a", "b", "", "é"]),
+    "label": st.sampled_from(["a", "b", "", "é", "KR", "US", "XX", "down", "half_even"]),
     "flag": st.sampled_from(["true", "false"]),
 }
 
