@@ -160,3 +160,29 @@ def test_fractional_and_negative_levels(tmp_path, field_type, change, expected):
     plan = compile_plan(PLAN.replace("seats: {type: integer, default: 0}", f"seats: {{type: {field_type}, default: 0}}"))
     (doc,) = rate_rows(tmp_path, [f"a,acme,2024-04-10T09:00:00,{change},"], plan=plan, period="2024-04").documents
     assert seats_of(doc) == expected
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
+    "interpreter/documents.py _empty(): a date metric (max/min/last of a date field) over no rows "
+    "becomes Decimal 0, so comparing it with a date raises TypeError for a customer billed only "
+    "for carried seats"))
+def test_date_metric_of_a_document_without_rows_can_be_compared(tmp_path):
+    plan = compile_plan(textwrap.dedent("""
+        plan: seats
+        currency: KRW
+        usage:
+          seats: {type: integer, default: 0}
+          changed: {type: date, default: 2024-01-01}
+        metrics:
+          seats: {time_weighted: seats}
+          last_change: {max: changed}
+        charges:
+          seats: {model: per_unit, on: seats, unit_price: 10_000}
+        notices:
+          recent: {when: last_change >= 2024-04-01, message: seats changed this month}
+    """))
+    file = tmp_path / "ledger.csv"
+    file.write_text("event_id,customer,timestamp,seats,changed\na,acme,2024-03-10T00:00:00,1,2024-03-10\n")
+    (doc,) = rate(plan, str(file), period="2024-04").documents
+    assert document_data(doc)["lines"][0]["amount"] == "10000"
+    assert doc.notices == ()
