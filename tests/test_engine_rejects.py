@@ -237,3 +237,18 @@ def test_rejects_file_lists_every_rejected_row(tmp_path):
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert [(r["row"], r["event_id"]) for r in rows] == [("2", "b"), ("3", "a")]
     assert "1,5" in rows[0]["reason"] and "duplicate" in rows[1]["reason"]
+
+
+def test_usage_before_the_first_limit_is_not_limited(tmp_path):
+    plan = compile_plan(QUOTA_PLAN)
+    result = rate_csv(plan, tmp_path, """
+        event_id,customer,timestamp,record,quota
+        r1,acme,2024-04-01T09:00:00,4,
+        q1,acme,2024-04-02T09:00:00,,5
+        r2,acme,2024-04-03T09:00:00,1,
+        r3,acme,2024-04-04T09:00:00,1,
+        r4,acme,2024-04-05T09:00:00,-2,
+        r5,acme,2024-04-06T09:00:00,1,
+    """)
+    # r1 comes before any limit; from q1 on the limit is 5: r2 (5) fits, r3 (6) does not, r5 (4) does
+    assert [(r.row, r.event_id) for r in result.rejected] == [(4, "r3")]
