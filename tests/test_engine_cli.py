@@ -190,7 +190,7 @@ def test_exit_2_on_a_usage_error(files, args, message):
 
 # -- formats -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv"])
+@pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv", "jsonl"])
 def test_every_format_is_byte_identical_across_runs(files, fmt):
     args = ("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt, "--customers", files["customers.yaml"])
     first, second = run(*args), run(*args)
@@ -203,6 +203,14 @@ def test_yaml_format_holds_the_same_data_as_json(files):
     _, data = rate_json(files, ledger="bad_rows.csv")
     result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "yaml")
     assert yaml.safe_load(result.stdout) == data
+
+
+def test_jsonl_format_holds_the_same_data_as_json(files):
+    _, data = rate_json(files, ledger="bad_rows.csv")
+    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "jsonl")
+    assert result.exit_code == 3
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records == data["documents"] + [{"rejected": row} for row in data["rejected"]]
 
 
 def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(files):
