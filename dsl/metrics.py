@@ -7,6 +7,7 @@ is reported once, at the metric where it closes.
 from __future__ import annotations
 
 import difflib
+from decimal import Decimal
 
 from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
@@ -42,6 +43,11 @@ def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) ->
 def _default(c: Compiler, field_type: Type, value, path: tuple):
     from dsl.values import ValueProblem, convert
 
+    if field_type.kind == "percent" and isinstance(value, Decimal):
+        # `default: 10` could mean 10% or 1000%; only the written form is clear.
+        as_written, as_fraction = (format(Decimal(v).normalize(), "f") for v in (value, value * 100))
+        c.fail(c.span(*path), f"a percent default needs the % sign: write {as_written}% or {as_fraction}%, whichever you mean")
+        return None
     try:
         return convert(value, field_type)
     except ValueProblem as problem:

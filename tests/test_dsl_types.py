@@ -335,3 +335,13 @@ def test_a_date_plus_whole_days_is_a_date_and_date_minus_date_is_days():
 def test_unknown_dotted_names_and_currencies_get_a_hint(expression, column, message):
     text = f"plan: t\ncurrency: KRW\nusage: {{amount: money}}\nmetrics:\n  gross: {{sum: amount}}\nnotices:\n  n: {{when: {expression}, message: m}}\n"
     assert problems_of(text) == [(7, column, message)]
+
+
+@pytest.mark.parametrize(("default", "message"), [
+    ("0.1", "a percent default needs the % sign: write 0.1% or 10%, whichever you mean"),
+    ("10", "a percent default needs the % sign: write 10% or 1000%, whichever you mean"),
+])
+def test_a_percent_default_must_say_percent(default, message):
+    text = f"plan: t\ncurrency: KRW\ncustomer:\n  discount: {{type: percent, default: {default}}}\n"
+    assert problems_of(text) == [(4, 38, message)]
+    assert problems_of(text.replace(f"default: {default}", "default: 10%")) == []
