@@ -85,6 +85,9 @@ class _Checker:
     def visit_Money(self, node: ast.Money) -> tree.Expr:
         from babel.numbers import list_currencies
 
+        if re.fullmatch(r"[eE]\d+", node.currency):
+            self.fail(node.span, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans")
+            return tree.Const(node.value, ERROR, node.span)
         if node.currency not in list_currencies():
             hint = f"; did you mean {node.currency.upper()!r}?" if node.currency.upper() in list_currencies() else ""
             self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD){hint}")

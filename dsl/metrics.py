@@ -45,8 +45,8 @@ def _default(c: Compiler, field_type: Type, value, path: tuple):
 
     if field_type.kind == "percent" and isinstance(value, Decimal):
         # `default: 10` could mean 10% or 1000%; only the written form is clear.
-        as_written, as_fraction = (format(Decimal(v).normalize(), "f") for v in (value, value * 100))
-        c.fail(c.span(*path), f"a percent default needs the % sign: write {as_written}% or {as_fraction}%, whichever you mean")
+        literal, scaled = (format(Decimal(v).normalize(), "f") for v in (value, value * 100))
+        c.fail(c.span(*path), f"a percent default needs the % sign: write {literal}% or {scaled}%, whichever you mean")
         return None
     try:
         return convert(value, field_type)

@@ -161,6 +161,13 @@ PRECEDENCE = [
     ("f(if a then 1 else 2, b or c)", "f((if a 1 2) (or b c))"),
     ("-f(x)", "(- f(x))"),
     ("max(a, b) * 2%", "(* max(a b) 0.02%)"),
+    # a keyword after a number is the keyword, not a currency
+    ("1 and true", "(and 1 true)"),
+    ("5 or x", "(or 5 x)"),
+    ("2 in [2]", "(in 2 [2])"),
+    ("3 not in [1]", "(not-in 3 [1])"),
+    ("if 1 then 2 else 3", "(if 1 2 3)"),
+    ("5 KRW + 1 USD", "(+ 5:KRW 1:USD)"),
 ]
 
 

@@ -331,6 +331,7 @@ def test_a_date_plus_whole_days_is_a_date_and_date_minus_date_is_days():
     ("period.length > 1", 13, "unknown name 'period.length' in notice 'n'; did you mean 'period.end'?"),
     ("previous.grosss > 1", 13, "unknown name 'previous.grosss' in notice 'n'; did you mean 'previous.gross'?"),
     ("gross > 5 krw", 21, "'krw' is not a currency code (write amounts like 5_000 KRW or 12.50 USD); did you mean 'KRW'?"),
+    ("gross > 1e5", 21, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans"),
 ])
 def test_unknown_dotted_names_and_currencies_get_a_hint(expression, column, message):
     text = f"plan: t\ncurrency: KRW\nusage: {{amount: money}}\nmetrics:\n  gross: {{sum: amount}}\nnotices:\n  n: {{when: {expression}, message: m}}\n"
