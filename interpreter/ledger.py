@@ -208,7 +208,7 @@ def _typed(f: tree.Field) -> tuple[str, str]:
     digits = f"replace({raw}, '_', '')"  # 100_000 as in plan files; only between digits
     grouped = f"regexp_full_match({raw}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
     if kind in ("money", "number"):
-        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.[0-9]{{1,10}})?'))"
+        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.[0-9]{{1,10}}0*)?'))"  # zeros past 10 places change nothing
         value = f"TRY_CAST({digits} AS {NUMBER_SQL})"
         bad = f"NOT {ok} OR {value} IS NULL"
         problem = f"{shown} || ' is not a number (at most 10 decimal places)'"

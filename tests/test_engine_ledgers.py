@@ -142,6 +142,23 @@ def test_typed_parquet_columns_read_exactly(tmp_path):
     assert everything(plan, naive, period="2024-11") == expected
 
 
+def test_decimal_columns_with_more_than_ten_places_of_trailing_zeros_are_read(tmp_path):
+    """A parquet DECIMAL(18,12) column prints 1.5 as 1.500000000000: the same number, not a bad one."""
+    plan = compile_plan(PLAN)
+    typed = tmp_path / "wide.parquet"
+    duckdb.connect().execute(f"""
+        COPY (SELECT * FROM (VALUES ('e1', 'acme', '2024-11-02T00:00:00', 'charge', CAST('1.5' AS DECIMAL(18,12))),
+                                    ('e2', 'acme', '2024-11-02T00:00:00', 'charge', CAST('0.000000000001' AS DECIMAL(18,12))))
+              AS t(event_id, customer, "timestamp", kind, amount)) TO '{typed}' (FORMAT parquet)
+    """)
+    result = rate(plan, str(typed))
+    assert [(r.row, r.event_id) for r in result.rejected] == [(2, "e2")]  # 12 places that matter: refused
+    assert result.documents[0].env[("metric", "charged")] == Decimal("1.5")
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", "2024-11-02T00:00:00", "charge", "2.2500000000000000", "", ""]])
+    result = rate(plan, str(ledger))
+    assert result.rejected == [] and result.documents[0].env[("metric", "charged")] == Decimal("2.25")
+
+
 def test_jsonl_numbers_are_not_read_through_a_float(tmp_path):
     plan = compile_plan("""
         plan: exact
