@@ -213,7 +213,7 @@ def _typed(f: tree.Field) -> tuple[str, str]:
         bad = f"NOT {ok} OR {value} IS NULL"
         problem = f"{shown} || ' is not a number (at most 10 decimal places)'"
     elif kind == "integer":
-        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+'))"
+        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.0+)?'))"  # 5.00 from a DECIMAL column is whole
         value = f"TRY_CAST({digits} AS {INTEGER_SQL})"
         bad = f"NOT {ok} OR {value} IS NULL"
         problem = f"{shown} || ' is not a whole number'"

@@ -32,7 +32,7 @@ from dsl import tree
 
 ROUNDING = {"half_up": ROUND_HALF_UP, "half_even": ROUND_HALF_EVEN, "down": ROUND_DOWN, "up": ROUND_UP}
 NUMBER = re.compile(r"[-+]?\d(_?\d)*(\.\d(_?\d)*)?")
-INTEGER = re.compile(r"[-+]?\d(_?\d)*")
+INTEGER = re.compile(r"[-+]?\d(_?\d)*(\.0+)?")  # 5.00 is whole
 ZERO = Decimal(0)
 
 
@@ -118,7 +118,7 @@ def read_value(cell: str | None, field: tree.Field) -> tuple[Any, str | None]:
     if kind == "integer":
         if not INTEGER.fullmatch(text):
             return None, f"bad {field.name}"
-        return Decimal(text.replace("_", "")), None
+        return Decimal(text.replace("_", "")).quantize(Decimal(1)), None
     if kind == "bool":
         if text.lower() not in ("true", "false", "1", "0"):
             return None, f"bad {field.name}"

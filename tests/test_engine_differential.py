@@ -131,7 +131,7 @@ def ledgers(draw, zone: str) -> list[list[str]]:
             amount = str(draw(st.integers(0, 12)))
         else:
             amount = str(draw(st.decimals(min_value=0, max_value=5000, places=draw(st.integers(0, 4)))))
-        units = draw(st.sampled_from(["1.5", "-3", "17"])) if sometimes(draw, 5) else draw(st.sampled_from(["", "0", "1", "2", ""]))
+        units = draw(st.sampled_from(["1.5", "-3", "17", "2.00"])) if sometimes(draw, 5) else draw(st.sampled_from(["", "0", "1", "2", ""]))
         flag = draw(st.sampled_from(["yes", "true", "false", "1", "0"])) if sometimes(draw, 10) else ""
         event = f"e{draw(st.integers(0, max(index - 1, 0)))}" if sometimes(draw, 5) else f"e{index}"
         customer = "" if sometimes(draw, 3) else draw(st.sampled_from(customers))

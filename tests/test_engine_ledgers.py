@@ -159,6 +159,20 @@ def test_decimal_columns_with_more_than_ten_places_of_trailing_zeros_are_read(tm
     assert result.rejected == [] and result.documents[0].env[("metric", "charged")] == Decimal("2.25")
 
 
+def test_whole_numbers_written_with_decimal_zeros_are_integers(tmp_path):
+    """An integer field read from a DECIMAL or DOUBLE column prints as 5.00 or 2.0; it is still whole."""
+    plan = compile_plan(PLAN)
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
+        ["e1", "acme", "2024-11-02T00:00:00", "charge", "1", "5.00", ""],
+        ["e2", "acme", "2024-11-02T00:00:00", "charge", "1", "2.0", ""],
+        ["e3", "acme", "2024-11-02T00:00:00", "charge", "1", "2.5", ""],
+    ])
+    result = rate(plan, str(ledger))
+    assert [(r.row, r.event_id) for r in result.rejected] == [(3, "e3")]
+    units = result.documents[0].env[("metric", "units")]
+    assert units == 7 and type(units) is Decimal
+
+
 def test_jsonl_numbers_are_not_read_through_a_float(tmp_path):
     plan = compile_plan("""
         plan: exact
