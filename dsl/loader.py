@@ -101,13 +101,14 @@ def load_plan(path: str | Path) -> Loaded:
     try:
         if file.stat().st_size > MAX_FILE_BYTES:
             return Loaded(name, "", None, (error(Span(name, 1, 1), f"plan file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", "file"),))
-        text = file.read_text(encoding="utf-8")
+        data = file.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return Loaded(name, "", None, (error(Span(name, 1, 1), "no such file", "file"),))
     except IsADirectoryError:
         return _load_folder(file)
     except UnicodeDecodeError as exc:
-        return Loaded(name, "", None, (error(Span(name, 1, 1), f"not UTF-8 text ({exc.reason} at byte {exc.start})", "file"),))
+        return Loaded(name, "", None, (_not_utf8(name, data, exc),))
     except OSError as exc:
         return Loaded(name, "", None, (error(Span(name, 1, 1), f"cannot read file: {exc.strerror}", "file"),))
     return load_plan_text(name, text)
@@ -126,6 +127,15 @@ def _load_folder(folder: Path) -> Loaded:
     problems += version_problems
     plan = None if has_errors(problems) else versions[-1]
     return Loaded(str(folder), "", plan, tuple(sorted(problems, key=sort_key)), tuple(versions) if plan else ())
+
+
+def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """Where the first byte that is not UTF-8 sits, as line and column."""
+    before = data[:exc.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+    byte = data[exc.start:exc.start + 1].hex()
+    return error(Span(name, line, column), f"the file is not UTF-8 text (byte 0x{byte}); save it as UTF-8", "file")
 
 
 def plan_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:

@@ -324,3 +324,17 @@ def test_eval_shows_each_type_of_result(tmp_path, formula, settings, expected):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"value": expected}
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"plan: t\nname: \xea\xb0\x80\xff\n", ":2:8: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"),
+    (b"\xef\xbb\xbfplan: t\ncurrency: KRW\nmetrics:\n  m: oops\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
+    (b"plan: t\r\ncurrency: KRW\r\nmetrics:\r\n  m: oops\r\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
+])
+def test_check_reads_bytes_as_people_save_them(tmp_path, content, expected):
+    path = tmp_path / "plan.yaml"
+    path.write_bytes(content)
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert no_traceback(result)
+    assert f"{path}{expected}" in result.output
