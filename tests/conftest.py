@@ -29,6 +29,11 @@ def problems_of(text: str) -> list[tuple[int, int, str]]:
     return [(d.span.line, d.span.column, d.message) for d in loaded.diagnostics]
 
 
+def codes_of(text: str) -> list[str]:
+    """The code of every diagnostic of a plan text (name, type, syntax, schema, ...)."""
+    return [d.code for d in load_text(text).diagnostics]
+
+
 @pytest.fixture
 def load():
     return load_text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import problems_of
+from conftest import codes_of, problems_of
 
 BASE = """\
 plan: test
@@ -32,10 +32,14 @@ metrics:
 FIRST = 16  # the line of a case's first line
 
 
-def errors_in(part: str) -> list[tuple[int, int, str]]:
-    """Problems of BASE plus `part`, written indented by 8 spaces in this file."""
+def with_base(part: str) -> str:
+    """BASE plus `part`, which is written indented by 8 spaces in this file."""
     lines = [line[8:] if line.startswith(" " * 8) else line for line in part.splitlines(keepends=True)]
-    return problems_of(BASE + "".join(lines))
+    return BASE + "".join(lines)
+
+
+def errors_in(part: str) -> list[tuple[int, int, str]]:
+    return problems_of(with_base(part))
 
 
 CASES = [
@@ -248,6 +252,19 @@ def test_error_is_reported_at_its_line_and_column(part, line, column, message):
     assert len(found) == 1, found
     assert found[0][:2] == (line, column), found
     assert message in found[0][2]
+
+
+NAME_ERRORS = {
+    "unknown_function_with_suggestion", "unknown_function_lists_functions", "function_used_as_a_name",
+    "unknown_name_with_suggestion", "unknown_customer_attribute", "usage_field_in_a_charge",
+    "usage_field_in_a_derived_metric", "formula_sees_only_its_inputs", "metric_in_a_where",
+}
+
+
+@pytest.mark.parametrize(("case", "part"), [c[:2] for c in CASES], ids=[c[0] for c in CASES])
+def test_error_has_its_code(case, part):
+    expected = "row" if case == "row_expression_divides" else "name" if case in NAME_ERRORS else "type"
+    assert codes_of(with_base(part)) == [expected]
 
 
 def test_base_plan_is_clean():
