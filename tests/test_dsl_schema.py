@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import problems_of
+from conftest import codes_of, problems_of
 
 HEAD = "plan: test\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  volume: {sum: amount}\n"  # lines 1-5
 
@@ -41,6 +41,7 @@ def test_tier_table_errors(tiers, expected):
     assert [(line, column) for line, column, _ in found] == [(line, column) for line, column, _ in expected]
     for (_, _, message), (_, _, wanted) in zip(found, expected):
         assert wanted in message
+    assert set(codes_of(tiered(*tiers))) == {"tiers"}
 
 
 def test_below_then_up_to_at_the_same_bound_is_allowed():
@@ -110,6 +111,16 @@ def test_schema_error_is_located(text, expected):
     line, column, message = expected
     assert [(f[0], f[1]) for f in found][:1] == [(line, column)], found
     assert message in found[0][2]
+
+
+@pytest.mark.parametrize(("text", "code"), [
+    (tiered("{belwo: 10, flat: 0}", "{flat: 1}"), "schema"),
+    ("a: &a [*a]\n", "yaml"),
+    ("plan: t\ncurrency: [KRW\n", "yaml"),
+    ("plan: t\ncurrency: WON\n", "plan"),
+])
+def test_schema_and_file_errors_have_their_code(text, code):
+    assert codes_of(text) == [code]
 
 
 def test_every_unrelated_problem_is_reported_in_one_run():
