@@ -6,7 +6,12 @@ name `oops` somewhere inside; the error must sit exactly on `oops`.
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
+import yaml
+from hypothesis import assume, given, settings, strategies as st
 
 from conftest import problems_of
 from dsl.errors import format_diagnostic
@@ -79,11 +84,6 @@ def test_a_value_that_is_not_text_is_reported_at_the_value():
 
 # --- any style PyYAML writes, any spacing: the position is where the name is ---
 
-from hypothesis import assume, given, settings, strategies as st  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-
-import yaml  # noqa: E402
 
 _PIECES = st.sampled_from(["gross", "1", "2.5", '"a b"', "'x'", "(gross)", "max(gross, 1)", "\"é\\\"\"", "'순'"])
 _OPERATORS = st.sampled_from([" + ", " - ", "*", " * ", "\n+ ", " +\n\n ", "\t-\t", " /  "])
