@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dsl import tree
 from interpreter.aggregate import Facts
-from interpreter.evaluate import evaluate
+from interpreter.evaluate import NO_VALUE, evaluate
 from interpreter.pricing import QUANTITY_MODELS, Priced, Step, percentage
 from interpreter.rounding import CONTEXT, round_money
 
@@ -112,8 +112,15 @@ def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previou
 
 
 def _empty(metric: tree.Metric) -> Any:
-    """The value of an aggregate over no rows (max/min/last of nothing)."""
-    return "" if metric.type.kind == "text" else (False if metric.type.kind == "bool" else ZERO)
+    """The value of an aggregate over no rows (max/min/last of nothing).
+
+    Numbers are 0; a date has no value: comparing it is false, computing
+    with it is a located error (see `NoValue`).
+    """
+    kind = metric.type.kind
+    if kind == "date":
+        return NO_VALUE
+    return "" if kind == "text" else (False if kind == "bool" else ZERO)
 
 
 def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:

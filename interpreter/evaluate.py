@@ -30,6 +30,31 @@ class EvaluationError(Exception):
 
 Env = dict[tuple[str, str], Any]
 
+
+class NoValue:
+    """A metric with nothing to take its value from (the latest date of no rows).
+
+    As in SQL, every comparison with it is false; arithmetic or a function on
+    it stops with a located error instead of inventing a value.
+    """
+
+    def __eq__(self, other):
+        return False
+
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__
+
+    def __ne__(self, other):
+        return False
+
+    def __hash__(self):
+        return 0
+
+    def __repr__(self):
+        return "no value"
+
+
+NO_VALUE = NoValue()
+
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
@@ -49,6 +74,10 @@ def evaluate(expr: tree.Expr, env: Env) -> Any:
 def _guarded(expr: tree.Expr, env: Env) -> Any:
     try:
         return _eval(expr, env)
+    except (TypeError, AttributeError):
+        if not any(value is NO_VALUE for value in env.values()):
+            raise  # a genuine bug, not a missing value: let it show
+        raise EvaluationError(expr.span, "a value is missing: a metric has no rows in this period to take it from") from None
     except decimal.DivisionByZero:
         raise EvaluationError(expr.span, "division by zero") from None
     except (decimal.InvalidOperation, decimal.Overflow) as exc:

@@ -162,10 +162,6 @@ def test_fractional_and_negative_levels(tmp_path, field_type, change, expected):
     assert seats_of(doc) == expected
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "interpreter/documents.py _empty(): a date metric (max/min/last of a date field) over no rows "
-    "becomes Decimal 0, so comparing it with a date raises TypeError for a customer billed only "
-    "for carried seats"))
 def test_date_metric_of_a_document_without_rows_can_be_compared(tmp_path):
     plan = compile_plan(textwrap.dedent("""
         plan: seats
