@@ -96,41 +96,53 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
     return out
 
 
-def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
-              customer: str | None = None) -> list[Facts]:
-    """Facts for every customer with rows in a period, or carried time-weighted state."""
-    if not periods:
-        return []
+def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
+                  customer: str | None = None, events: str = "events") -> str:
+    """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
+
+    Columns `__customer, __pid, __rows, __we` (the last day counted), then
+    `metric_columns`. `customer` is the SQL (a parameter) of the only
+    customer wanted, if any. Rows come ordered by customer and period.
+    """
     columns = metric_columns(plan)
     carried = [name for name, _ in columns if name.endswith(".__base")]
     history = bool(carried)
     select = ",\n".join(f"{sql} AS {ident(name)}" for name, sql in columns)
     having = " OR ".join(["__rows > 0", *(f"{ident(name)} <> 0" for name in carried)])
     join = "e.__ts < w.__ts_end" if history else "e.__ts >= w.__ts_start AND e.__ts < w.__ts_end"
-    filter_customer = "WHERE e.customer = $customer" if customer is not None else ""
-    query = f"""
+    filter_customer = f"WHERE e.customer = {customer}" if customer is not None else ""
+    return f"""
         WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
         SELECT e.customer AS __customer, w.__pid AS __pid,
                count(*) FILTER (WHERE e.__ts >= w.__ts_start) AS __rows,
                max(w.__we) AS __we
                {(',' + select) if select else ''}
-        FROM events AS e JOIN w ON {join}
+        FROM {events} AS e JOIN w ON {join}
         {filter_customer}
         GROUP BY e.customer, w.__pid
         HAVING {having}
         ORDER BY e.customer, w.__pid
     """
+
+
+def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
+              customer: str | None = None) -> list[Facts]:
+    """Facts for every customer with rows in a period, or carried time-weighted state."""
+    if not periods:
+        return []
+    query = aggregate_sql(plan, periods, as_of, "$customer" if customer is not None else None)
     params = {"customer": customer} if customer is not None else {}
     result = con.execute(query, params)
     names = [d[0] for d in result.description]
-    out = []
-    for row in result.fetchall():
-        record = dict(zip(names, row))
-        period = periods[record["__pid"]]
-        values = {k: _exact(v) for k, v in record.items() if not k.startswith("__")}
-        _time_weighted(plan, values, period, record["__we"])
-        out.append(Facts(record["__customer"], period, int(record["__rows"]), values))
-    return out
+    return [facts_of(plan, periods, dict(zip(names, row))) for row in result.fetchall()]
+
+
+def facts_of(plan: tree.Plan, periods: list[Period], record: dict[str, Any]) -> Facts:
+    """One row of `aggregate_sql` (column name -> value, as the engine hands them over) as Facts."""
+    period = periods[record["__pid"]]
+    values = {k: _exact(v) for k, v in record.items() if not k.startswith("__")}
+    _time_weighted(plan, values, period, record["__we"])
+    return Facts(record["__customer"], period, int(record["__rows"]), values)
 
 
 def _exact(value: Any) -> Any:

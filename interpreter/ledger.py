@@ -10,9 +10,11 @@ A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 from dsl import tree
 from interpreter.sql import ident, literal, to_sql
@@ -21,6 +23,7 @@ NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
+_CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"
 
 
 class LedgerProblem(Exception):
@@ -34,6 +37,27 @@ class Rejected:
     row: int
     event_id: str | None
     reason: str
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """The SQL fragments in which engines differ, each written in DuckDB's dialect.
+
+    DuckDB reads timestamps in its session time zone, which `rate.connect`
+    sets to the plan's; an engine whose session stays in UTC (Spark) converts
+    explicitly instead. Everything else in stage 1 is the same SQL text.
+    """
+
+    text_instant: Callable[[str], str]  # trimmed text -> instant (NULL when unreadable)
+    native_instant: Callable[[str, str], str]  # (column, its type) -> instant
+    local_date: Callable[[str], str]  # instant -> date in the plan's time zone
+
+
+DUCKDB = Dialect(
+    text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
+    native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
+    local_date=lambda instant: f"CAST({instant} AS DATE)",
+)
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -66,8 +90,8 @@ def usable_as_is(kind: str, duck: str) -> bool:
     return False
 
 
-def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, set[str]]:
-    """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type.
+def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, dict[str, str]]:
+    """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type (-> that type).
 
     CSV and JSON lines are read as text; Parquet columns whose type already
     holds the field's values exactly are used as they are, the rest as text.
@@ -78,7 +102,9 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, set
     quoted = literal(str(file))
     suffix = file.suffix.lower()
     if suffix == ".csv":
-        scan = f"read_csv({quoted}, header = true, all_varchar = true)"
+        # RFC 4180, not a dialect guessed from the first rows: a quote first used late in the
+        # file must still quote, and `#` must not start a comment that drops a row unseen.
+        scan = f"read_csv({quoted}, header = true, all_varchar = true, {_CSV_DIALECT})"
     elif suffix in (".jsonl", ".ndjson"):
         scan = _jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
     elif suffix == ".parquet":
@@ -91,24 +117,8 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, set
         described = [row[1] for row in description]
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
-    for column in BUILTIN_COLUMNS:
-        if column not in names:
-            raise LedgerProblem(f"{path}: ledger has no {column!r} column (columns: {', '.join(names)})")
-    parts = []
-    for f in fields:
-        if f.name not in names and f.default is None:
-            raise LedgerProblem(f"{path}: ledger has no {f.name!r} column and the plan gives it no default")
     types = dict(zip(names, described)) if suffix == ".parquet" else {}
-    kinds = {"event_id": "text", "customer": "text", "timestamp": "timestamp", **{f.name: f.type.kind for f in fields}}
-    native: set[str] = set()
-    for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
-        if name not in names:
-            parts.append(f"NULL::VARCHAR AS {ident(name)}")
-        elif usable_as_is(kinds[name], types.get(name, "VARCHAR")):
-            native.add(name)
-            parts.append(ident(name))
-        else:
-            parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}")
+    parts, native = select_columns(path, names, types, fields)
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
     elif suffix in (".jsonl", ".ndjson"):
@@ -116,6 +126,65 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, set
     else:
         row = "CAST(row_number() OVER () AS BIGINT)"
     return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}", native
+
+
+def select_columns(path: str, names: list[str], types: Mapping[str, str],
+                   fields: tuple[tree.Field, ...]) -> tuple[list[str], dict[str, str]]:
+    """The source's columns (builtins, then the plan's fields) as SQL, and those kept in their exact type.
+
+    `types` gives the DuckDB type name of a column that has one of its own
+    (Parquet); the rest are text. A missing field with a default is NULL.
+    """
+    for column in BUILTIN_COLUMNS:
+        if column not in names:
+            raise LedgerProblem(f"{path}: ledger has no {column!r} column (columns: {', '.join(names)})")
+    for f in fields:
+        if f.name not in names and f.default is None:
+            raise LedgerProblem(f"{path}: ledger has no {f.name!r} column and the plan gives it no default")
+    kinds = {"event_id": "text", "customer": "text", "timestamp": "timestamp", **{f.name: f.type.kind for f in fields}}
+    parts, native = [], {}
+    for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
+        if name not in names:
+            parts.append(f"CAST(NULL AS VARCHAR) AS {ident(name)}")
+        elif usable_as_is(kinds[name], types.get(name, "VARCHAR")):
+            native[name] = types[name]
+            parts.append(ident(name))
+        else:
+            parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}")
+    return parts, native
+
+
+class _Number(str):
+    """The text of a JSON number, as written."""
+
+
+def _json_cell(value) -> str:
+    if isinstance(value, _Number) and "e" in value.lower():
+        return format(Decimal(value), "f")  # 1e-05 is exactly 0.00001
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)  # an object or list: kept as its JSON text
+
+
+def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str] | None:
+    """One line of a JSON lines ledger as text cells ("" when absent), or None for a blank line.
+
+    Numbers keep the text they are written with (never a float); `number` is
+    the line's number in `file`, for the message when it is not an object.
+    """
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line, parse_float=_Number, parse_int=_Number, parse_constant=str)
+    except ValueError as exc:
+        raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
+    if not isinstance(record, dict):
+        raise LedgerProblem(f"{file}:{number}: not a JSON object")
+    return [_json_cell(record.get(name)) for name in columns]
 
 
 def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
@@ -128,23 +197,8 @@ def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
     is the line number in the file, blank lines skipped.
     """
     import csv
-    import json
     import os
     import tempfile
-
-    class Number(str):
-        """The text of a JSON number, as written."""
-
-    def cell(value) -> str:
-        if isinstance(value, Number) and "e" in value.lower():
-            return format(Decimal(value), "f")  # 1e-05 is exactly 0.00001
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str):
-            return value
-        return json.dumps(value, ensure_ascii=False)  # an object or list: kept as its JSON text
 
     handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
     try:
@@ -153,18 +207,12 @@ def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(("__line", *columns))
             for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line, parse_float=Number, parse_int=Number, parse_constant=str)
-                except ValueError as exc:
-                    raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
-                if not isinstance(record, dict):
-                    raise LedgerProblem(f"{file}:{number}: not a JSON object")
-                writer.writerow((number, *(cell(record.get(name)) for name in columns)))
+                cells = json_cells(line, number, columns, file)
+                if cells is not None:
+                    writer.writerow((number, *cells))
         con.execute(
             "CREATE OR REPLACE TEMP TABLE __ledger_lines AS SELECT * FROM "
-            f"read_csv({literal(temp)}, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
+            f"read_csv({literal(temp)}, header = true, all_varchar = true, {_CSV_DIALECT})"
         )
     except UnicodeDecodeError as exc:
         raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
@@ -248,21 +296,20 @@ def _typed(f: tree.Field) -> tuple[str, str]:
     return final, reason
 
 
-def load(con, path: str, plan: tree.Plan) -> None:
-    """Make `events` (accepted, typed rows) and `rejected` (row, event_id, reason).
+def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect: Dialect = DUCKDB) -> str:
+    """Every row of `source` typed, with `__reason` saying why it is refused (NULL when accepted).
 
-    Each row's reason (a bad or missing value, a failed rule) is computed in
-    one expression. One pass over the ledger then counts duplicate event ids
-    and rejected rows; in the usual case (no duplicates, no quota) `events`
-    is a view over the file and nothing is copied. Otherwise the typed rows
-    are kept in a table where duplicates and the quota are marked.
+    Columns: `__row, event_id, customer, __ts` (the instant), `"date"` (its
+    local date), the plan's fields, `__reason`. `source` selects `__row` and
+    the columns of `select_columns`; `native` names those in their own type.
+    A row's reasons (a missing or bad value, then a failed rule) are one
+    expression: the first that applies is the one reported.
     """
-    source, native = source_sql(con, path, plan.fields)
     if "timestamp" in native:
-        ts = 'CAST("timestamp" AS TIMESTAMPTZ)'
+        ts = dialect.native_instant('"timestamp"', native["timestamp"])
         ts_reason = "CASE WHEN \"timestamp\" IS NULL THEN 'missing timestamp' END"
     else:
-        ts = 'TRY_CAST(trim("timestamp") AS TIMESTAMPTZ)'
+        ts = dialect.text_instant('trim("timestamp")')
         ts_reason = ("CASE WHEN NULLIF(trim(\"timestamp\"), '') IS NULL THEN 'missing timestamp' "
                      f"WHEN {ts} IS NULL THEN 'timestamp ' || " + _QUOTED.format('"timestamp"') + " || ' is not an ISO 8601 date-time' END")
     columns, reasons = [], [
@@ -278,13 +325,27 @@ def load(con, path: str, plan: tree.Plan) -> None:
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
     row_typed = f"""
         SELECT __row, trim(event_id) AS event_id, trim(customer) AS customer, {ts} AS __ts,
-               CAST({ts} AS DATE) AS "date" {', ' + typed if typed else ''},
+               {dialect.local_date(ts)} AS "date" {', ' + typed if typed else ''},
                coalesce({', '.join(reasons)}) AS __reason
         FROM ({source}) AS src
     """
     checked = f"SELECT *, {'coalesce(__reason, ' + ', '.join(rules) + ')' if rules else '__reason'} AS __why FROM ({row_typed}) AS t"
+    kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
+    return f"SELECT {kept}, __why AS __reason FROM ({checked}) AS c"
+
+
+def load(con, path: str, plan: tree.Plan) -> None:
+    """Make `events` (accepted, typed rows) and `rejected` (row, event_id, reason).
+
+    Each row's reason (a bad or missing value, a failed rule) is computed in
+    one expression. One pass over the ledger then counts duplicate event ids
+    and rejected rows; in the usual case (no duplicates, no quota) `events`
+    is a view over the file and nothing is copied. Otherwise the typed rows
+    are kept in a table where duplicates and the quota are marked.
+    """
+    source, native = source_sql(con, path, plan.fields)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS SELECT * EXCLUDE (__reason, __why), __why AS __reason FROM ({checked}) AS c")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
         duplicates, refused = con.execute(
             "SELECT count(event_id) - count(DISTINCT event_id), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
         ).fetchone()
@@ -330,13 +391,29 @@ def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
     usage is unlimited. With `reset: period`, both running sums start again at
     each period (`period_start` maps a row's local date to its period).
     """
+    rows = con.execute(quota_rows_sql(quota, "checked") + " ORDER BY customer, __ts, __row").fetchall()
+    refused = quota_refusals(rows, quota, period_start)
+    if refused:
+        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
+
+
+def quota_rows_sql(quota: tree.Quota, relation: str) -> str:
+    """The accepted rows that change usage or limit: `__row, customer, "date", usage, limit` (unordered)."""
     usage, limit = ident(quota.usage), ident(quota.limit)
-    rows = con.execute(f"""
-        SELECT __row, customer, "date", {usage}, {limit}
-        FROM checked
+    return f"""
+        SELECT __row, customer, "date", {usage} AS __usage, {limit} AS __limit
+        FROM {relation}
         WHERE __reason IS NULL AND ({usage} <> 0 OR {limit} <> 0)
-        ORDER BY customer, __ts, __row
-    """).fetchall()
+    """
+
+
+def quota_refusals(rows: Iterable[tuple], quota: tree.Quota, period_start=None) -> list[tuple[int, str]]:
+    """(row, reason) of each row refused by the quota.
+
+    `rows` are `(row, customer, date, usage change, limit change)` in time
+    order per customer, each customer's rows together (as `quota_rows_sql`
+    ordered by customer, instant, row).
+    """
     refused = []
     current, used, allowed, limited = None, 0, 0, False
     for row, customer, day, change, allowance in rows:
@@ -351,8 +428,7 @@ def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
             refused.append((row, f"{quota.message} (running usage {used + change} > quota {allowed})"))
             continue
         used += change
-    if refused:
-        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
+    return refused
 
 
 def rejected_rows(con) -> list[Rejected]:
