@@ -58,11 +58,14 @@ def expect(result: Result, wanted: tuple[str, ...], what: str) -> None:
         return
     if "money" in wanted and t.literal and t.kind in ("integer", "number"):
         return
-    words = " or ".join(wanted)
+    words = " or ".join(dict.fromkeys(_KIND_WORDS.get(kind, kind) for kind in wanted))
     hint = ""
     if "money" in wanted and t.kind in ("number", "integer"):
         hint = "; write money amounts with their currency, e.g. 5_000 KRW"
     result.diagnostics.append(error(result.expr.span, f"{what} must be {words}, but this is {describe(t)}{hint}", "type"))
+
+
+_KIND_WORDS = {"bool": "true or false", "number": "a number", "integer": "a number", "percent": "a number", "date": "a date"}
 
 
 class _Checker:

@@ -81,7 +81,7 @@ def test_check_broken_plan_prints_every_error_with_a_caret(broken):
         f"{broken}:9:9: error: unknown name 'gros' in charge 'fee'; did you mean 'gross'?",
         "        on: gros",
         "            ^^^^",
-        f"{broken}:12:15: error: `when` must be bool, but this is money (KRW)",
+        f"{broken}:12:15: error: `when` must be true or false, but this is money (KRW)",
         "      big: {when: gross, message: hi}",
         "                  ^^^^^",
         "failed: 1 plan file(s), 2 error(s), 0 warning(s)",

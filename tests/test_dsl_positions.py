@@ -73,7 +73,7 @@ def test_a_syntax_error_at_the_end_of_a_block_points_after_the_last_character():
 
 def test_a_number_or_boolean_value_is_an_expression_at_its_position():
     text = HEAD + "charges:\n  fee:\n    model: formula\n    amount: 1000\n    when: 7\n"
-    assert problems_of(text) == [(10, 11, "`when` must be bool, but this is integer")]
+    assert problems_of(text) == [(10, 11, "`when` must be true or false, but this is integer")]
 
 
 def test_a_value_that_is_not_text_is_reported_at_the_value():

@@ -162,7 +162,7 @@ formulas:
         (13, 22, "unknown name 'nett_volume' in charge 'base'"),
         (19, 17, "tier bounds must increase: 50 does not go past the previous tier's 100"),
         (23, 25, "expression ends too early; expected ')' or ','"),
-        (25, 31, "`when` must be bool, but this is integer"),
+        (25, 31, "`when` must be true or false, but this is integer"),
         (27, 38, "'kind' cannot be used in notice 'big': it is a usage field; use it in a metric"),
         (31, 31, "days_in_month() takes dates, not integer"),
     ]

@@ -216,10 +216,10 @@ CASES = [
             model: formula
             amount: 1000
             when: gross
-        """, 20, 11, "`when` must be bool, but this is money (KRW)"),
+        """, 20, 11, "`when` must be true or false, but this is money (KRW)"),
     ("where_is_not_a_bool", """\
           big: {count: true, where: amount}
-        """, 16, 29, "a where condition must be bool, but this is money (KRW)"),
+        """, 16, 29, "a where condition must be true or false, but this is money (KRW)"),
     ("charge_amount_is_a_bool", """\
         charges:
           fee: {model: formula, amount: gross > 0}
@@ -227,7 +227,7 @@ CASES = [
     ("quantity_is_a_date", """\
         charges:
           fee: {model: per_unit, on: 2024-01-01, unit_price: 1}
-        """, 17, 30, "the quantity of 'fee' must be money or number or integer or percent, but this is date"),
+        """, 17, 30, "the quantity of 'fee' must be money or a number, but this is date"),
     ("if_branches_differ", """\
         charges:
           fee:
