@@ -173,6 +173,41 @@ def test_whole_numbers_written_with_decimal_zeros_are_integers(tmp_path):
     assert units == 7 and type(units) is Decimal
 
 
+def test_csv_lines_starting_with_a_hash_are_rows_not_comments(tmp_path):
+    """`#` has no meaning in CSV: a row whose event id starts with it counts, a value holding it is kept whole.
+
+    A line that is not a row of the header's columns (here a `# exported` note)
+    makes the ledger unreadable as a whole; it must never make rows vanish.
+    """
+    plan = compile_plan(PLAN.replace("test: {type: bool, default: false}", "test: {type: bool, default: false}\n  note: {type: text, default: none}")
+                        .replace("events: {count: true}", "events: {count: true}\n  notes: {unique: note}"))
+    rows = textwrap.dedent("""\
+        e1,acme,2024-11-02T00:00:00,charge,1,order #12
+        #2,acme,2024-11-02T00:00:00,charge,2,order #13
+        e3,acme,2024-11-02T00:00:00,charge,4,order #12
+    """)
+    ledger = tmp_path / "l.csv"
+    ledger.write_text("event_id,customer,timestamp,kind,amount,note\n" + rows, encoding="utf-8")
+    result = rate(plan, str(ledger))
+    assert result.rejected == []
+    env = result.documents[0].env
+    assert (env[("metric", "charged")], env[("metric", "notes")]) == (Decimal(7), Decimal(2))
+    ledger.write_text("event_id,customer,timestamp,kind,amount,note\n# exported 2024-12-01\n" + rows, encoding="utf-8")
+    with pytest.raises(RateProblem):
+        rate(plan, str(ledger))
+
+
+def test_quoted_values_far_into_a_csv_ledger_are_read(tmp_path):
+    """The first value that needs quotes may come after any sample a CSV reader guesses its dialect from."""
+    plan = compile_plan(PLAN)
+    rows = [[f"e{i}", "acme", "2024-11-02T00:00:00", "charge", "1", "", ""] for i in range(30_000)]
+    rows.append(["q1", "acme, inc", "2024-11-02T00:00:00", "charge", "5", "", ""])
+    ledger = write_csv(tmp_path / "l.csv", COLUMNS, rows)
+    result = rate(plan, str(ledger), period="2024-11")
+    assert result.rejected == []
+    assert [(d.customer, d.env[("metric", "charged")]) for d in result.documents] == [("acme", 30_000), ("acme, inc", 5)]
+
+
 def test_jsonl_numbers_are_not_read_through_a_float(tmp_path):
     plan = compile_plan("""
         plan: exact
