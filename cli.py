@@ -236,7 +236,7 @@ def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     from interpreter.explain import explain as explain_document
 
     loaded = _load_or_exit(plan_path)
-    result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers)
+    result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, trace=True)
     if not result.documents:
         click.echo(f"error: no document for customer {customer!r} in that period (no accepted rows)", err=True)
         sys.exit(EXIT_USAGE)

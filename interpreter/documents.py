@@ -127,8 +127,8 @@ def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
     return round_money(amount, plan.minor_digits, mode)
 
 
-def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts) -> Line | None:
-    """The rounded line of one charge, or None when its `when:` is false."""
+def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False) -> Line | None:
+    """The rounded line of one charge, or None when its `when:` is false (with its trace if asked)."""
     roles: list[tuple[str, Any]] = []
     if charge.when is not None:
         roles.append(("when", charge.when))
@@ -140,22 +140,23 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts) 
         value = evaluate(charge.amount, env)
         priced = Priced(value, ())
     elif charge.model == "percentage":
-        priced = percentage(facts.values, charge)
+        priced = percentage(facts.values, charge, trace)
     else:
         roles.append(("quantity", charge.quantity))
         quantity = evaluate(charge.quantity, env)
-        priced = QUANTITY_MODELS[charge.model](quantity, charge)
+        priced = QUANTITY_MODELS[charge.model](quantity, charge, trace)
     if charge.multiplier is not None:
         roles.append(("multiplier", charge.multiplier))
         factor = evaluate(charge.multiplier, env)
         scaled = CONTEXT.multiply(priced.amount, factor)
-        priced = Priced(scaled, (*priced.steps, Step("multiplied", priced.amount, factor, scaled)))
+        steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
+        priced = Priced(scaled, steps)
     amount = _round(plan, priced.amount, charge.rounding)
-    trace = Trace(charge.span, charge.model, tuple(roles), priced.steps, priced.amount, charge.rounding)
-    return Line(charge.id, charge.name, quantity, amount, trace, charge.memo)
+    how = Trace(charge.span, charge.model, tuple(roles), priced.steps, priced.amount, charge.rounding) if trace else None
+    return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
 
 
-def _discounts(plan: tree.Plan, charges: list[Line], env: dict) -> list[Line]:
+def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool) -> list[Line]:
     remaining = {line.id: line.amount for line in charges if not line.memo}
     out = []
     for d in plan.discounts:
@@ -179,9 +180,11 @@ def _discounts(plan: tree.Plan, charges: list[Line], env: dict) -> list[Line]:
             taken = min(left, max(remaining[cid], ZERO))
             remaining[cid] -= taken
             left -= taken
-        steps = (Step("discounted charges: " + ", ".join(targets), base, None, base),)
-        trace = Trace(d.span, "discount", tuple(roles), steps, wanted, plan.rounding)
-        out.append(Line(d.id, d.name, None, -amount, trace))
+        how = None
+        if trace:
+            steps = (Step("discounted charges: " + ", ".join(targets), base, None, base),)
+            how = Trace(d.span, "discount", tuple(roles), steps, wanted, plan.rounding)
+        out.append(Line(d.id, d.name, None, -amount, how))
     return out
 
 
@@ -206,9 +209,9 @@ def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
     return out
 
 
-def invoice(plan: tree.Plan, facts: Facts, env: dict) -> tuple[list[Line], Decimal, list[TaxLine], Decimal]:
-    charges = [line for line in (price_charge(plan, ch, env, facts) for ch in plan.charges) if line is not None]
-    lines = charges + _discounts(plan, charges, env)
+def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False) -> tuple[list[Line], Decimal, list[TaxLine], Decimal]:
+    charges = [line for line in (price_charge(plan, ch, env, facts, trace) for ch in plan.charges) if line is not None]
+    lines = charges + _discounts(plan, charges, env, trace)
     subtotal = sum((line.amount for line in lines if not line.memo), ZERO)
     if plan.minimum is not None:
         minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
@@ -253,20 +256,21 @@ def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
 
 
 def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False,
-          previous: Facts | None = None) -> Document:
-    """The document of one customer and period."""
+          previous: Facts | None = None, trace: bool = False) -> Document:
+    """The document of one customer and period; `trace` keeps how each line was computed (for explain)."""
     with decimal.localcontext(CONTEXT):
-        return _build(plan, facts, customer, estimate, previous)
+        return _build(plan, facts, customer, estimate, previous, trace)
 
 
-def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool, previous: Facts | None) -> Document:
+def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool, previous: Facts | None,
+           trace: bool) -> Document:
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
     if plan.kind == "settlement":
         lines, total = settlement(plan, env)
         subtotal, taxes = total, []
     else:
-        lines, subtotal, taxes, total = invoice(plan, facts, env)
+        lines, subtotal, taxes, total = invoice(plan, facts, env, trace)
         credits, total = apply_credits(plan, total, env)
     notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
     return Document(

@@ -78,9 +78,11 @@ def _reaches(quantity: Decimal, previous: tree.Tier | None) -> bool:
     return quantity > previous.bound if previous.inclusive else quantity >= previous.bound
 
 
-def per_unit(quantity: Decimal, charge: tree.Charge) -> Priced:
+def per_unit(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     billable = max(quantity - charge.free_units, ZERO)
     amount = CONTEXT.multiply(billable, charge.unit_price)
+    if not trace:
+        return Priced(amount, ())
     steps = []
     if charge.free_units:
         steps.append(Step(partial(_free_label, charge.free_units), min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
@@ -88,7 +90,7 @@ def per_unit(quantity: Decimal, charge: tree.Charge) -> Priced:
     return Priced(amount, tuple(steps))
 
 
-def graduated(quantity: Decimal, charge: tree.Charge) -> Priced:
+def graduated(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     steps, total = [], ZERO
     lower, previous = ZERO, None
     for index, tier in enumerate(charge.tiers, 1):
@@ -98,30 +100,33 @@ def graduated(quantity: Decimal, charge: tree.Charge) -> Priced:
         portion = max(upper - lower, ZERO)
         amount = CONTEXT.multiply(portion, tier.unit_price) + tier.flat
         total += amount
-        steps.append(Step(partial(_tier_label, index, tier), portion, tier.unit_price, amount))
+        if trace:
+            steps.append(Step(partial(_tier_label, index, tier), portion, tier.unit_price, amount))
         if tier.bound is None:
             break
         lower, previous = max(lower, tier.bound), tier
     return Priced(total, tuple(steps))
 
 
-def volume(quantity: Decimal, charge: tree.Charge) -> Priced:
+def volume(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     for index, tier in enumerate(charge.tiers, 1):
         if _in_tier(quantity, tier):
             billable = max(quantity, ZERO)
             amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
-            return Priced(amount, (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),))
+            steps = (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),) if trace else ()
+            return Priced(amount, steps)
     return Priced(ZERO, ())  # pragma: no cover - the compiler makes the last tier open
 
 
-def package(quantity: Decimal, charge: tree.Charge) -> Priced:
+def package(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     billable = max(quantity - charge.free_units, ZERO)
     packages = CONTEXT.divide(billable, charge.package_size).to_integral_value(rounding=ROUND_CEILING)
     amount = CONTEXT.multiply(packages, charge.package_price)
-    return Priced(amount, (Step(partial(_package_label, charge), packages, charge.package_price, amount),))
+    steps = (Step(partial(_package_label, charge), packages, charge.package_price, amount),) if trace else ()
+    return Priced(amount, steps)
 
 
-def percentage(values: dict, charge: tree.Charge) -> Priced:
+def percentage(values: dict, charge: tree.Charge, trace: bool = False) -> Priced:
     """Sum of per-event fees from the counts and sums stage 1 computed."""
     low = Decimal(values.get(f"{charge.id}.__low", 0))
     high = Decimal(values.get(f"{charge.id}.__high", 0))
@@ -129,15 +134,18 @@ def percentage(values: dict, charge: tree.Charge) -> Priced:
     summed = values.get(f"{charge.id}.__sum", ZERO)
     steps = []
     middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
-    steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
+    if trace:
+        steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
     total = middle
     if charge.min_fee is not None and low:
         amount = CONTEXT.multiply(low, charge.min_fee)
-        steps.append(Step("events raised to the minimum fee", low, charge.min_fee, amount))
+        if trace:
+            steps.append(Step("events raised to the minimum fee", low, charge.min_fee, amount))
         total += amount
     if charge.max_fee is not None and high:
         amount = CONTEXT.multiply(high, charge.max_fee)
-        steps.append(Step("events capped at the maximum fee", high, charge.max_fee, amount))
+        if trace:
+            steps.append(Step("events capped at the maximum fee", high, charge.max_fee, amount))
         total += amount
     return Priced(total, tuple(steps))
 

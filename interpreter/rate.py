@@ -87,7 +87,8 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
 
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None,
-         customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None) -> RateResult:
+         customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
+         trace: bool = False) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
@@ -111,7 +112,7 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
                 con = connect(version)
                 ledger.load(con, usage, version)
                 rejected.update({r.row: r for r in ledger.rejected_rows(con) if r.row not in rejected})
-            documents += _documents(con, version, group, moment, customer, raw_customers, report)
+            documents += _documents(con, version, group, moment, customer, raw_customers, report, trace)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))
@@ -137,7 +138,8 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
     return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
 
 
-def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report) -> list[Document]:
+def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report,
+               trace: bool) -> list[Document]:
     report("aggregating usage", 0, 0)
     facts = stage1.aggregate(con, plan, windows, moment, customer)
     facts += _listed_without_usage(facts, windows, customer, raw_customers)
@@ -152,7 +154,7 @@ def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, ra
             if index % 2000 == 0:
                 report("rating customers", index, len(facts))
             out.append(build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
-                             previous=_previous_of(plan, f, before)))
+                             previous=_previous_of(plan, f, before), trace=trace))
         report("rating customers", len(facts), len(facts))
         return out
     finally:
