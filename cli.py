@@ -107,7 +107,7 @@ def eval_(plan_path: str, formula_name: str, settings: tuple[str, ...], fmt: str
     try:
         result = run_formula(loaded.plan, formula, given)
     except InputProblem as problem:
-        raise click.UsageError(str(problem))
+        raise click.UsageError(str(problem)) from None
     except EvaluationError as exc:
         from dsl.errors import Diagnostic
 
@@ -271,7 +271,7 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
             source, pin = plan_diff.split_pin(spec)
             name, text = plan_diff.read_source(source)
         except plan_diff.SourceProblem as problem:
-            raise click.UsageError(str(problem))
+            raise click.UsageError(str(problem)) from None
         loaded = load_plan_text(name, text)
         if loaded.plan is None:
             _print_diagnostics([loaded])

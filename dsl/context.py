@@ -7,7 +7,6 @@ key or value, and parsing plus checking an expression where it was written.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 
 from dsl import ast, schema
 from dsl.checker import Scope, check, expect

@@ -180,7 +180,7 @@ class _Builder:
             try:
                 value = datetime.date.fromisoformat(str(kids[0]))
             except ValueError:
-                raise ParseFailure(kids[0].start_pos, len(kids[0]), f"{str(kids[0])!r} is not a valid date")
+                raise ParseFailure(kids[0].start_pos, len(kids[0]), f"{str(kids[0])!r} is not a valid date") from None
             return ast.Date(value, span)
         if kind in ("true", "false"):
             return ast.Bool(kind == "true", span)

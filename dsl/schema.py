@@ -32,7 +32,7 @@ def parse_amount(value: Any) -> Any:
             try:
                 number = Decimal(match.group(1).replace("_", ""))
             except InvalidOperation:  # pragma: no cover - the pattern admits only digits
-                raise ValueError(f"{value!r} is not a number")
+                raise ValueError(f"{value!r} is not a number") from None
             return number / 100 if match.group(5) else number
         raise ValueError(f"{value!r} is not a number (write 100_000, 12.50 or 3.3%)")
     raise ValueError("expected a number")

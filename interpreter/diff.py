@@ -9,6 +9,7 @@ appeared or vanished.
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,10 +25,8 @@ class SourceProblem(Exception):
     """A plan version that cannot be found (missing file, unknown git revision)."""
 
 
-def split_pin(spec: str) -> tuple[str, "datetime.date | None"]:
+def split_pin(spec: str) -> tuple[str, datetime.date | None]:
     """`plans/x.yaml#2025-01-01` -> the spec and the date whose version in force to use."""
-    import datetime
-
     base, sep, pin = spec.rpartition("#")
     if not sep:
         return spec, None
