@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import textwrap
 from decimal import Decimal
@@ -402,3 +403,27 @@ def test_unreadable_ledgers_are_problems_of_the_command(tmp_path, name, content)
         (tmp_path / name).write_text(content)
     with pytest.raises(RateProblem):
         rate(plan, str(tmp_path / name))
+
+
+def test_no_float_on_the_path_from_file_to_document(tmp_path):
+    """No float literal or float() in the engine's code, and no DOUBLE column in what stage 1 reads or returns."""
+    import ast
+
+    from interpreter import ledger as ledger_module
+    from interpreter.aggregate import aggregate_sql
+    from interpreter.periods import split
+    from interpreter.rate import connect
+
+    root = Path(ledger_module.__file__).parent
+    for module in sorted(root.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            assert not (isinstance(node, ast.Constant) and isinstance(node.value, float)), f"{module.name}:{node.lineno}"
+            assert not (isinstance(node, ast.Name) and node.id == "float"), f"{module.name}:{node.lineno}"
+    plan = compile_plan(PLAN)
+    con = connect(plan)
+    ledger_module.load(con, str(write_csv(tmp_path / "l.csv", COLUMNS, ROWS)), plan)
+    types = {name: kind for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM events").fetchall()}
+    assert types["amount"].startswith("DECIMAL") and types["units"].startswith("DECIMAL")
+    periods = split("month", datetime.date(2024, 11, 1), datetime.date(2024, 11, 30))
+    result = con.execute(f"DESCRIBE {aggregate_sql(plan, periods)}").fetchall()
+    assert not [name for name, kind, *_ in result if kind in ("DOUBLE", "FLOAT", "REAL")]
