@@ -27,7 +27,7 @@ def lint(plan: tree.Plan) -> list[Diagnostic]:
         if charge.when is not None and constant(charge.when) is False:
             out.append(warning(charge.when.span, f"charge {charge.id!r} is never charged: its `when` is always false", "never"))
         if charge.model == "percentage" and charge.rate is not None and charge.rate > 1:
-            out.append(warning(charge.span, f"charge {charge.id!r} takes {charge.rate * 100}% of each event: more than the event itself", "percent"))
+            out.append(warning(charge.span, f"charge {charge.id!r} takes {_percent(charge.rate)} of each event: more than the event itself", "percent"))
     for discount in plan.discounts:
         out += _discount(plan, discount)
     for notice in plan.notices:
@@ -111,6 +111,24 @@ def _prices(charge: tree.Charge) -> list[Diagnostic]:
     return []
 
 
+def _percent(value: Decimal) -> str:
+    """0.25 -> "25%", 1.005 -> "100.5%": as a person would write it in the plan."""
+    return f"{(value * 100).normalize():f}%"
+
+
+def _fixed_amount(charge: tree.Charge) -> Decimal | None:
+    """What a charge always adds to the bill (None when it varies); memo lines add nothing."""
+    if charge.memo:
+        return Decimal(0)
+    if charge.model != "flat" or charge.when is not None:
+        return None
+    amount = constant(charge.amount)
+    factor = Decimal(1) if charge.multiplier is None else constant(charge.multiplier)
+    if not isinstance(amount, Decimal) or not isinstance(factor, Decimal):
+        return None
+    return amount * factor
+
+
 def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
     out = []
     if discount.when is not None and constant(discount.when) is False:
@@ -118,13 +136,13 @@ def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
     if discount.percent is not None:
         value = constant(discount.percent)
         if isinstance(value, Decimal) and value > 1:
-            out.append(error(discount.percent.span, f"discount {discount.id!r} takes {value * 100}% off: more than the charge itself", "percent"))
+            out.append(error(discount.percent.span, f"discount {discount.id!r} takes {_percent(value)} off: more than the charge itself", "percent"))
         elif isinstance(value, Decimal) and value < 0:
-            out.append(error(discount.percent.span, f"discount {discount.id!r} is negative ({value * 100}%): use a charge to add money", "percent"))
+            out.append(error(discount.percent.span, f"discount {discount.id!r} is negative ({_percent(value)}): use a charge to add money", "percent"))
     if discount.amount is not None:
         value = constant(discount.amount)
         targets = [c for c in plan.charges if not discount.applies_to or c.id in discount.applies_to]
-        fixed = [constant(c.amount) if c.model == "flat" and c.when is None else None for c in targets]
+        fixed = [_fixed_amount(c) for c in targets]
         if isinstance(value, Decimal) and targets and all(isinstance(v, Decimal) for v in fixed) and value > sum(fixed):
             out.append(warning(discount.amount.span, f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed):f}); it is capped at zero", "exceeds"))
     return out

@@ -120,13 +120,18 @@ def _load_folder(folder: Path) -> Loaded:
     if not files:
         return Loaded(str(folder), "", None, (error(Span(str(folder), 1, 1), "folder holds no plan versions (*.yaml)", "file"),))
     loaded = [load_plan(f) for f in files]
-    problems = [d for item in loaded for d in item.diagnostics]
     if any(item.plan is None for item in loaded):
-        return Loaded(str(folder), "", None, tuple(problems))
+        return Loaded(str(folder), "", None, tuple(d for item in loaded for d in item.diagnostics))
+    return _merge_versions(str(folder), loaded)
+
+
+def _merge_versions(name: str, loaded: list[Loaded]) -> Loaded:
+    """Plan files that are versions of one plan, as one plan with every version."""
+    problems = [d for item in loaded for d in item.diagnostics]
     versions, version_problems = order_versions([v for item in loaded for v in item.versions])
     problems += version_problems
     plan = None if has_errors(problems) else versions[-1]
-    return Loaded(str(folder), "", plan, tuple(sorted(problems, key=sort_key)), tuple(versions) if plan else ())
+    return Loaded(name, "", plan, tuple(sorted(problems, key=sort_key)), tuple(versions) if plan else ())
 
 
 def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
@@ -158,5 +163,19 @@ def plan_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
 
 
 def load_paths(paths: list[str]) -> tuple[list[Loaded], list[Diagnostic]]:
+    """Plan files and folders, each plan once: files of one folder holding the same plan
+    are its versions, checked together as `rate` would use them."""
     files, problems = plan_files(paths)
-    return [load_plan(f) for f in files], problems
+    loaded = [load_plan(f) for f in files]
+    groups: dict[tuple[str, str], list[Loaded]] = {}
+    for item in loaded:
+        if item.plan is not None:
+            groups.setdefault((str(Path(item.path).parent), item.plan.id), []).append(item)
+    out = []
+    for item in loaded:
+        key = (str(Path(item.path).parent), item.plan.id) if item.plan is not None else None
+        if key is None or len(groups[key]) == 1:
+            out.append(item)
+        elif groups[key][0] is item:
+            out.append(_merge_versions(key[0], groups[key]))
+    return out, problems

@@ -56,10 +56,12 @@ def _plans_by_name(loaded: list[Loaded]) -> dict[str, Loaded]:
 def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | None = None,
                 as_of: str | None = None) -> tuple[RunResult | None, list[Loaded]]:
     """Rate every customer under their plan; (None, broken plans) when a plan has errors."""
+    if not Path(plans_dir).is_dir():
+        raise RateProblem(f"{plans_dir}: no such folder of plans")
     loaded, problems = load_paths([plans_dir])
     broken = [item for item in loaded if item.plan is None]
     if broken or problems:
-        return None, broken
+        return None, broken + ([Loaded(plans_dir, "", None, tuple(problems))] if problems else [])
     plans = _plans_by_name(loaded)
     try:
         records = read_customers(customers_path)
@@ -80,23 +82,40 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
             _read_once(con, usage, used, assignment)
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
+        duplicates = _duplicates(con)
         runs = []
         for plan_id in sorted(set(assignment.values())):
             item = by_id[plan_id]
             share = Path(tmp) / f"{plan_id}.parquet"
-            con.execute(f"COPY (SELECT * EXCLUDE (__plan) FROM run_ledger WHERE __plan = {literal(plan_id)} "
+            # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
+            mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row"
+            con.execute(f"COPY (SELECT * EXCLUDE (__plan, __first_row) FROM run_ledger WHERE {mine_sql} "
                         f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)")
-            rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE __plan = {literal(plan_id)} ORDER BY __source_row").fetchall()]
+            rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
             result = rate(item.versions or item.plan, str(share), period=period, as_of=as_of, customer_records=mine)
             rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
+            rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
             runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected))
         unassigned = [
-            ledger.Rejected(int(row), event_id, f"customer {customer!r} has no plan in {Path(customers_path).name}")
+            ledger.Rejected(int(row), event_id, f"customer {customer!r} has no plan in {Path(customers_path).name}"
+                            if customer else "missing customer")
             for row, event_id, customer in con.execute(
-                "SELECT __source_row, event_id, customer FROM run_ledger WHERE __plan IS NULL ORDER BY __source_row").fetchall()
+                "SELECT __source_row, event_id, customer FROM run_ledger "
+                "WHERE __plan IS NULL AND __first_row = __source_row ORDER BY __source_row").fetchall()
         ]
+        unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
     return RunResult(runs, unassigned), []
+
+
+def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
+    """Rows repeating an earlier row's event id anywhere in the ledger, by their customer's plan."""
+    out: dict[str | None, list[ledger.Rejected]] = {}
+    for row, event_id, first, plan_id in con.execute(
+            "SELECT __source_row, event_id, __first_row, __plan FROM run_ledger "
+            "WHERE __first_row < __source_row ORDER BY __source_row").fetchall():
+        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, f"duplicate event_id (first seen at row {first})"))
+    return out
 
 
 def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str]) -> None:
@@ -113,7 +132,8 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
-                   p.plan AS __plan
+                   p.plan AS __plan,
+                   coalesce(min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')), src.__row) AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
