@@ -48,7 +48,8 @@ def periods_for(con, plan: tree.Plan, period: str | None, as_of: datetime.dateti
         day = con.execute("SELECT CAST($t AS TIMESTAMPTZ)::DATE", {"t": local.isoformat()}).fetchone()[0]
         start, end = calendar_period(plan.period, day)
     else:
-        first, last = con.execute('SELECT min("date"), max("date") FROM events').fetchone()
+        # every dated row, accepted or not: a later version's rule must not hide an earlier period
+        first, last = con.execute('SELECT min("date"), max("date") FROM checked_rows').fetchone()
         if first is None:
             return []
         start, end = calendar_period(plan.period, first)[0], calendar_period(plan.period, last)[1]
@@ -106,17 +107,40 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         ledger.load(con, usage, latest)
         windows = periods_for(con, latest, period, moment)
         documents: list[Document] = []
-        rejected = {r.row: r for r in ledger.rejected_rows(con)}
-        for version, group in _by_version(versions, windows):
-            if version is not latest:
-                con = connect(version)
-                ledger.load(con, usage, version)
-                rejected.update({r.row: r for r in ledger.rejected_rows(con) if r.row not in rejected})
-            documents += _documents(con, version, group, moment, customer, raw_customers, report, trace)
+        groups = dict((id(v), g) for v, g in _by_version(versions, windows))
+        if len(versions) == 1:
+            rejected = ledger.rejected_rows(con)
+            documents += _documents(con, latest, groups.get(id(latest), []), moment, customer, raw_customers, report, trace)
+        else:
+            rejected = []
+            for version in reversed(versions):
+                if version is not latest:
+                    con = connect(version)
+                    ledger.load(con, usage, version)
+                rejected += _judged_by(con, version, versions)
+                if id(version) in groups:
+                    documents += _documents(con, version, groups[id(version)], moment, customer, raw_customers, report, trace)
+            rejected.sort(key=lambda r: r.row)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))
-    return RateResult(documents, [rejected[row] for row in sorted(rejected)])
+    return RateResult(documents, rejected)
+
+
+def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:
+    """The rows `version` rejects among those it judges: the rows dated while it is in force
+    (rows dated before the first version by the first; rows without a readable date by the latest)."""
+    rows = con.execute("""
+        SELECT r.__row, r.event_id, r.__reason, c."date"
+        FROM rejected AS r LEFT JOIN (SELECT __row, "date" FROM checked_rows) AS c ON r.__row = c.__row
+        ORDER BY r.__row
+    """).fetchall()
+    latest = versions[-1]
+    return [
+        ledger.Rejected(int(row), event_id, reason)
+        for row, event_id, reason, day in rows
+        if ((in_force(versions, day) or versions[0]) is version if day is not None else version is latest)
+    ]
 
 
 def _listed_without_usage(facts, windows, customer, raw_customers) -> list[stage1.Facts]:

@@ -130,8 +130,6 @@ def test_hand_written_expectation_cannot_be_fixed_by_update(repo):
         assert "mid: line platform_fee expected 300000, got 350000" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py `test --update` writes the snapshot of a scenario whose expect: "
-                   "fails (reported, not fixed here)")
 def test_update_does_not_write_a_snapshot_whose_expectations_fail(repo):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
     scenario.write_text(SCENARIO.replace("rejected: 0", "mid: {total: 330000}\n  rejected: 0"), encoding="utf-8")

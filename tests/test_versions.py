@@ -243,8 +243,6 @@ def test_plans_of_different_ids_in_one_folder_stay_separate(tmp_path):
     assert [item.plan.id for item in loaded] == ["alpha", "beta"]
 
 
-@pytest.mark.xfail(strict=True, reason="interpreter/rate.py judges every row by the latest version's rules and "
-                   "finds periods from the rows the latest accepts (reported, not fixed here)")
 def test_a_rule_added_by_a_later_version_does_not_reach_back(tmp_path):
     """January is rated under the first version, which has no rule: its row counts there and
     is not rejected; only March's row breaks the rule of the version in force in March."""
