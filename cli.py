@@ -318,7 +318,7 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
     for run in result.runs:
         click.echo(f"{run.plan.id}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
     if result.unassigned:
-        click.echo(f"{len(result.unassigned)} row(s) of customers without a plan were rejected")
+        click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
 
 

@@ -159,7 +159,8 @@ def summary(report: Report, top: int = 5) -> dict:
         "documents": len(report.changes),
         "up": up,
         "down": down,
-        "unchanged": len(report.changes) - up - down,
+        "same_total_lines_moved": sum(1 for c in report.changes if c.delta == 0 and c.lines),
+        "unchanged": sum(1 for c in report.changes if c.delta == 0 and not c.lines),
         "largest_movers": [{"customer": c.customer, "period": c.period, "delta": _signed(c.delta)} for c in movers],
         "new_lines": list(report.new_lines),
         "vanished_lines": list(report.vanished_lines),
@@ -189,7 +190,8 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
         before = Decimal(s["revenue_old"].get(currency, "0"))
         after = Decimal(s["revenue_new"].get(currency, "0"))
         out.append(f"- Revenue ({currency}): {text(before)} → {text(after)} ({_signed(after - before)})")
-    out.append(f"- Documents: {s['documents']} — {s['up']} up, {s['down']} down, {s['unchanged']} unchanged")
+    moved = f", {s['same_total_lines_moved']} with lines moved but the same total" if s["same_total_lines_moved"] else ""
+    out.append(f"- Documents: {s['documents']} — {s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged")
     if s["new_lines"]:
         out.append(f"- New lines: {', '.join(s['new_lines'])}")
     if s["vanished_lines"]:
@@ -226,7 +228,8 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
         console.print("No document changes.")
     for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
         console.print(f"revenue {currency}: {s['revenue_old'].get(currency, '0')} -> {s['revenue_new'].get(currency, '0')}")
-    console.print(f"documents: {s['documents']} ({s['up']} up, {s['down']} down, {s['unchanged']} unchanged)")
+    moved = f", {s['same_total_lines_moved']} same total with lines moved" if s["same_total_lines_moved"] else ""
+    console.print(f"documents: {s['documents']} ({s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged)")
     if s["largest_movers"]:
         console.print("largest movers: " + ", ".join(f"{m['customer']} {m['period']} {m['delta']}" for m in s["largest_movers"]))
     if s["new_lines"]:

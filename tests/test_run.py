@@ -107,7 +107,7 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
     assert "portone-opi: 5 customer(s), 5 document(s), 0 rejected row(s)" in result.output
     assert "onehour-business-partner: 1 customer(s), 1 document(s), 0 rejected row(s)" in result.output
-    assert "2 row(s) of customers without a plan were rejected" in result.output
+    assert "2 row(s) rejected before rating (no customer, no plan, or a repeated event_id)" in result.output
 
 
 def test_totals_by_plan(files):
