@@ -119,8 +119,9 @@ def to_csv(docs: list[Document]) -> str:
             kind = "memo" if line.get("memo") else "line"
             writer.writerow(head + [kind, line["id"], line["description"], line["quantity"] or "", "", line["amount"], data["currency"]])
         writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"], data["currency"]])
+        names = {t.id: t.description for t in doc.taxes}
         for tax in data["taxes"]:
-            writer.writerow(head + ["tax", tax["id"], tax["id"], "", tax["rate"], tax["amount"], data["currency"]])
+            writer.writerow(head + ["tax", tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"], data["currency"]])
         for credit in data.get("credits", []):
             writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"]), data["currency"]])
         writer.writerow(head + ["total", "total", "Total", "", "", data["total"], data["currency"]])
@@ -158,8 +159,9 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             table.add_row(line["id"], description, line["quantity"] or "", line["amount"])
         if doc.plan.kind == "invoice":
             table.add_row("", "Subtotal", "", data["subtotal"])
+            names = {t.id: t.description for t in doc.taxes}
             for tax in data["taxes"]:
-                table.add_row(tax["id"], f"tax {tax['rate']} on {tax['base']}", "", tax["amount"])
+                table.add_row(tax["id"], f"{names[tax['id']]} {tax['rate']} on {tax['base']}", "", tax["amount"])
             for credit in data.get("credits", []):
                 table.add_row(credit["id"], f"{credit['description']} (balance {credit['balance']}, left {credit['remaining']})", "", _negated(credit["applied"]))
         table.add_row("", "Total", "", data["total"])
