@@ -3,7 +3,7 @@
 Each line is rounded exactly once, to the currency's minor unit, in its own
 rounding mode; later lines (discounts, minimum, taxes, settlement lines) use
 the rounded values of earlier ones, so `total` is exactly the sum of the
-rounded parts. Each line keeps a trace of how it was computed for `explain`.
+rounded parts. Asked for (by `explain`), each line keeps a trace of how it was computed.
 """
 
 from __future__ import annotations
