@@ -188,6 +188,33 @@ def ledger_options(command):
     return command
 
 
+def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: str | None, **options) -> None:
+    """`rate --engine spark`: print the documents as json, jsonl or yaml, or write them to --output; then exit."""
+    from dsl.errors import Diagnostic, format_diagnostic
+    from interpreter import render, spark_engine
+    from interpreter.evaluate import EvaluationError
+    from interpreter.rate import RateProblem
+
+    if output is None and fmt not in spark_engine.FORMATS:
+        raise click.UsageError(f"--engine spark prints --format {', '.join(spark_engine.FORMATS)}, or writes the documents to --output PATH")
+    try:
+        result = spark_engine.rate(loaded.versions or loaded.plan, master=master, output=output, **options)
+    except (spark_engine.SparkUnavailable, RateProblem) as problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    except EvaluationError as exc:
+        click.echo(format_diagnostic(Diagnostic(exc.span, exc.message, "error", "evaluation"), loaded.text), err=True)
+        sys.exit(EXIT_PLAN)
+    if output is None:
+        click.echo(spark_engine.output_text(result, fmt), nl=False)
+    else:
+        click.echo(f"{result.written} document(s) written to {output}")
+    if rejects:
+        with open(rejects, "w", encoding="utf-8", newline="") as handle:
+            handle.write(render.rejects_csv(result.rejected))
+    sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+
+
 @main.command()
 @click.argument("plan_path", metavar="PLAN")
 @ledger_options
@@ -196,7 +223,12 @@ def ledger_options(command):
               help="jsonl: one document per line, for large runs.")
 @click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
 @click.option("--quiet", is_flag=True, help="No progress display on stderr.")
-def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="spark: rate on Apache Spark (pip install 'ratecard[spark]'); the documents are identical.")
+@click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
+              help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.")
+@click.option("--output", metavar="PATH", help="With --engine spark: write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
+def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
     Exit status: 0 all rows accepted, 3 some rows rejected (documents are
@@ -204,7 +236,12 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     """
     from interpreter import render
 
+    if output is not None and engine != "spark":
+        raise click.UsageError("--output is for --engine spark; with duckdb use --format jsonl > FILE")
     loaded = _load_or_exit(plan_path)
+    if engine == "spark":
+        _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
+                       customer=customer, customers=customers)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers)
     if fmt == "json":
         click.echo(render.to_json(result.documents, result.rejected))

@@ -398,10 +398,10 @@ def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
 
 
 def quota_rows_sql(quota: tree.Quota, relation: str) -> str:
-    """The accepted rows that change usage or limit: `__row, customer, "date", usage, limit` (unordered)."""
+    """The accepted rows that change usage or limit: `__row, customer, "date", usage, limit, __ts` (unordered)."""
     usage, limit = ident(quota.usage), ident(quota.limit)
     return f"""
-        SELECT __row, customer, "date", {usage} AS __usage, {limit} AS __limit
+        SELECT __row, customer, "date", {usage} AS __usage, {limit} AS __limit, __ts
         FROM {relation}
         WHERE __reason IS NULL AND ({usage} <> 0 OR {limit} <> 0)
     """
@@ -410,13 +410,13 @@ def quota_rows_sql(quota: tree.Quota, relation: str) -> str:
 def quota_refusals(rows: Iterable[tuple], quota: tree.Quota, period_start=None) -> list[tuple[int, str]]:
     """(row, reason) of each row refused by the quota.
 
-    `rows` are `(row, customer, date, usage change, limit change)` in time
-    order per customer, each customer's rows together (as `quota_rows_sql`
-    ordered by customer, instant, row).
+    `rows` are `(row, customer, date, usage change, limit change, ...)` in
+    time order per customer, each customer's rows together (as
+    `quota_rows_sql` ordered by customer, instant, row).
     """
     refused = []
     current, used, allowed, limited = None, 0, 0, False
-    for row, customer, day, change, allowance in rows:
+    for row, customer, day, change, allowance, *_ in rows:
         key = (customer, period_start(day) if quota.reset == "period" and period_start else None)
         if key != current:
             if current is None or key[0] != current[0]:

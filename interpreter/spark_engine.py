@@ -1,0 +1,296 @@
+"""`ratecard rate --engine spark`: the same documents as DuckDB's, rated on Apache Spark.
+
+Stage 1 runs the SQL of `interpreter.ledger` and `interpreter.aggregate`,
+translated to Spark's dialect (`interpreter.spark_ledger`). Stage 2 runs on
+the executors: the stage-1 rows are partitioned and sorted by customer and
+`mapInArrow` hands each partition to `interpreter.spark_documents`, which
+calls the very `documents.build` and `render.document_data` the DuckDB path
+calls and yields one JSON document per row. Documents are returned, or
+written to an output path (JSON lines, or Parquet for a path ending in
+`.parquet`) without passing through the driver.
+
+Exactness: ANSI mode, DECIMAL(38,10) columns, no silent loss of decimal
+precision (an overflow is an error), session time zone UTC with the plan's
+zone applied explicitly, Arrow between the JVM and Python, microsecond
+Parquet timestamps. pyspark is imported only when this engine is used.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+from dsl import tree
+from interpreter import spark_ledger
+from interpreter.ledger import LedgerProblem, Rejected
+
+DEFAULT_MASTER = "local[2]"
+FORMATS = ("json", "jsonl", "yaml")  # what `output_text` writes; tables and CSV need the documents' objects
+
+# Settings that the documents' exactness depends on; set on every session used.
+SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+
+class SparkUnavailable(Exception):
+    """pyspark is not installed (or no Spark session can be started)."""
+
+
+@dataclass(frozen=True)
+class SparkResult:
+    """Documents as compact JSON text sorted by customer then period (none when written), rejected rows."""
+
+    documents: list[str]
+    rejected: list[Rejected]
+    written: int = 0
+
+
+def session(master: str = DEFAULT_MASTER):
+    """A Spark session for `master`: `local[N]`, `spark://host:port`, or a Spark Connect `sc://` URL."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkUnavailable("--engine spark needs pyspark: pip install 'ratecard[spark]'") from None
+    builder = SparkSession.builder.appName("ratecard")
+    if master.startswith("sc://"):
+        builder = builder.remote(master)
+    else:
+        # Executors run the pricing code: in the same Python as the driver when local.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = (builder.master(master)
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # the JVM did not start, or the master cannot be reached
+        raise SparkUnavailable(f"cannot start Spark at {master}: {str(exc).strip().splitlines()[0]}") from None
+    configure(spark)
+    if not master.startswith("sc://"):
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _active():
+    try:
+        from pyspark.sql import SparkSession
+
+        return SparkSession.getActiveSession()
+    except Exception:  # no pyspark (session() says so), or no JVM yet
+        return None
+
+
+def configure(spark) -> None:
+    for key, value in SETTINGS.items():
+        spark.conf.set(key, value)
+
+
+def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
+         customer: str | None = None, customers: str | None = None, customer_records: dict | None = None,
+         *, spark=None, master: str = DEFAULT_MASTER, output: str | None = None) -> SparkResult:
+    """Every document of the ledger, as `interpreter.rate.rate` gives it, rated on Spark.
+
+    With `output`, the documents are written there (sorted by customer and
+    period) and not returned. `spark` is a session to use (kept open);
+    without it one is started for `master` and stopped at the end.
+    """
+    from interpreter.customers import CustomerProblem, read_customers
+    from interpreter.periods import PeriodProblem, parse_as_of
+    from interpreter.rate import RateProblem, _by_version
+
+    versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
+    latest = versions[-1]
+    if output is not None:
+        _check_output(output)
+    try:
+        spark_ledger.check_path(usage)  # before a session is started for nothing
+    except LedgerProblem as problem:
+        raise RateProblem(str(problem)) from None
+    own = spark is None and _active() is None  # a session this process already has is left running
+    spark = spark or session(master)
+    configure(spark)
+    loaded: list[spark_ledger.Ledger] = []
+    try:
+        raw_customers = read_customers(customers) if customers else dict(customer_records or {})
+        moment = parse_as_of(as_of, latest.timezone) if as_of else None
+        loaded.append(spark_ledger.load(spark, usage, latest))
+        windows = _periods(spark, loaded[0], latest, period, moment)
+        groups = {id(v): g for v, g in _by_version(versions, windows)}
+        frames = []
+        if len(versions) == 1:
+            rejected = spark_ledger.rejected_rows(spark, loaded[0])
+            if groups.get(id(latest)):
+                frames.append(_documents(spark, loaded[0], latest, groups[id(latest)], moment, customer, raw_customers))
+        else:
+            rejected = []
+            for version in reversed(versions):
+                ledger = loaded[0]
+                if version is not latest:
+                    ledger = spark_ledger.load(spark, usage, version)
+                    loaded.append(ledger)
+                rejected += _judged_by(ledger, version, versions)
+                if id(version) in groups:
+                    frames.append(_documents(spark, ledger, version, groups[id(version)], moment, customer, raw_customers))
+            rejected.sort(key=lambda r: r.row)
+        documents, written = _finish(_union(spark, frames), output)
+    except (LedgerProblem, PeriodProblem, CustomerProblem) as problem:
+        raise RateProblem(str(problem)) from None
+    finally:
+        for ledger in loaded:
+            spark_ledger.release(spark, ledger)
+        if own:
+            spark.stop()
+    return SparkResult(documents, rejected, written)
+
+
+def _judged_by(ledger: spark_ledger.Ledger, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[Rejected]:
+    """The rows `version` rejects among those it judges, as `rate._judged_by` decides."""
+    from dsl.loader import in_force
+
+    if not ledger.refused:
+        return []
+    rows = ledger.checked.where("__reason IS NOT NULL").select("__row", "event_id", "__reason", "date").collect()
+    latest = versions[-1]
+    return sorted((
+        Rejected(int(row), event_id, reason)
+        for row, event_id, reason, day in rows
+        if ((in_force(versions, day) or versions[0]) is version if day is not None else version is latest)
+    ), key=lambda r: r.row)
+
+
+def _check_output(output: str) -> None:
+    from interpreter.rate import RateProblem
+
+    if spark_ledger._is_local(output) and os.path.exists(output):
+        raise RateProblem(f"{output}: already exists; remove it or choose another --output")
+
+
+def _periods(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, period: str | None, moment) -> list:
+    """The windows to rate, found by `rate.periods_for` itself.
+
+    It reads the ledger's first and last local day from DuckDB tables; they
+    are given the days Spark found (over every row, and over accepted rows).
+    """
+    from interpreter.rate import connect, periods_for
+
+    days = [None] * 4
+    if period is None and moment is None:
+        days = list(spark.sql(
+            "SELECT min(`date`), max(`date`), min(`date`) FILTER (WHERE __reason IS NULL), "
+            f"max(`date`) FILTER (WHERE __reason IS NULL) FROM {ledger.marked}").first())
+    con = connect(plan)
+    for name, (first, last) in (("checked_rows", days[:2]), ("events", days[2:])):
+        con.execute(f'CREATE TEMP TABLE {name} AS SELECT CAST($1 AS DATE) AS "date" UNION ALL SELECT CAST($2 AS DATE)',
+                    [first, last])
+    return periods_for(con, plan, period, moment)
+
+
+def _documents(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: list, moment: datetime.datetime | None,
+               customer: str | None, raw_customers: dict):
+    """Stage 1 on the ledger's accepted rows, then stage 2 on the executors: (customer, period_start, document, problem)."""
+    from pyspark.sql import functions as F
+
+    from interpreter.aggregate import aggregate_sql
+    from interpreter.rate import previous_period
+    from interpreter.spark_documents import DOCUMENT_COLUMNS, FACTS, LISTED, PREVIOUS, Job, document_rows
+    from interpreter.sql import literal
+
+    wanted = literal(customer) if customer is not None else None
+
+    def stage1(periods, as_of):
+        sql = aggregate_sql(plan, periods, as_of, wanted, events=ledger.events)
+        return spark.sql(spark_ledger.to_spark(sql, ordered=False))
+
+    rows = stage1(windows, moment).withColumn("__kind", F.lit(FACTS))
+    earlier: list = []
+    if plan.uses_previous:
+        earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+        rows = rows.unionByName(stage1(earlier, None).withColumn("__kind", F.lit(PREVIOUS)), allowMissingColumns=True)
+    listed = [c for c in sorted(raw_customers) if customer is None or c == customer]
+    if listed:
+        pairs = [(c, pid) for pid in range(len(windows)) for c in listed]
+        frame = spark.createDataFrame(pairs, "__customer string, __pid int")
+        frame = frame.withColumn("__rows", F.lit(0).cast("bigint")).withColumn("__kind", F.lit(LISTED))
+        rows = rows.unionByName(frame, allowMissingColumns=True)
+    # mapInArrow cannot take column names with a dot (`seats.__base`): number them, name them again inside
+    names = tuple(rows.columns)
+    rows = rows.toDF(*(name if name.startswith("__") else f"__m{i}" for i, name in enumerate(names)))
+    job = Job(plan, tuple(windows), tuple(earlier), raw_customers, moment is not None, names)
+    return (rows.repartition("__customer").sortWithinPartitions("__customer", "__kind", "__pid")
+            .mapInArrow(lambda batches: document_rows(batches, job), DOCUMENT_COLUMNS))
+
+
+def _union(spark, frames: list):
+    from interpreter.spark_documents import DOCUMENT_COLUMNS
+
+    if not frames:
+        return spark.createDataFrame([], DOCUMENT_COLUMNS)
+    rows = frames[0]
+    for frame in frames[1:]:
+        rows = rows.unionByName(frame)
+    return rows
+
+
+def _finish(rows, output: str | None) -> tuple[list[str], int]:
+    """Raise the first problem (as the DuckDB path would), then return or write the documents."""
+    from pyspark import StorageLevel
+
+    if output is None:
+        found = rows.collect()
+        _raise_problem([r for r in found if r["problem"] is not None])
+        found = sorted(found, key=lambda r: (r["customer"], r["period_start"]))
+        return [r["document"] for r in found], 0
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        _raise_problem(rows.where("problem IS NOT NULL").orderBy("customer", "period_start").limit(1).collect())
+        ordered = rows.select("customer", "period_start", "document").orderBy("customer", "period_start")
+        if output.rstrip("/").endswith(".parquet"):
+            ordered.write.parquet(output)
+        else:
+            ordered.select("document").write.text(output)
+        return [], rows.count()
+    finally:
+        rows.unpersist()
+
+
+def _raise_problem(problems: list) -> None:
+    from dsl.errors import Span
+    from interpreter.evaluate import EvaluationError
+    from interpreter.rate import RateProblem
+
+    if not problems:
+        return
+    first = min(problems, key=lambda r: (r["customer"], r["period_start"]))
+    problem = json.loads(first["problem"])
+    if problem["kind"] == "evaluation":
+        raise EvaluationError(Span(**problem["span"]), problem["message"])
+    raise RateProblem(problem["message"])
+
+
+def output_text(result: SparkResult, fmt: str) -> str:
+    """The documents and rejected rows as `ratecard rate --format json|jsonl|yaml` prints them (as render does)."""
+    from interpreter.render import rejected_data
+
+    rejected = rejected_data(result.rejected)
+    if fmt == "jsonl":
+        lines = [*result.documents, *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected)]
+        return "".join(line + "\n" for line in lines)
+    data = {"documents": [json.loads(d, parse_float=_no_float) for d in result.documents], "rejected": rejected}
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _no_float(text: str):
+    # amounts in documents are decimal strings; a bare fraction would mean a float slipped in
+    raise ValueError(f"a number {text} in a document, where amounts are decimal strings")

@@ -1,0 +1,270 @@
+"""Stage 1 on Apache Spark: the ledger read, typed and checked by the same SQL as DuckDB's.
+
+The SQL text comes from `interpreter.ledger` and `interpreter.aggregate`, in
+DuckDB's dialect, and is translated with sqlglot. Only what must differ is
+done here: reading the file with 1-based row numbers; time zones (Spark's
+session stays in UTC and the plan's zone is applied explicitly, where DuckDB
+reads in a session set to the plan's zone); `regexp_full_match`, which Spark
+lacks; and duplicate and quota marks, which DuckDB writes with UPDATE and
+Spark derives with a window and a join. Numbers stay DECIMAL(38,10) throughout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dsl import tree
+from interpreter import ledger
+from interpreter.ledger import BUILTIN_COLUMNS, Dialect, LedgerProblem, Rejected
+from interpreter.periods import calendar_period
+from interpreter.sql import literal
+
+# DuckDB accepts many forms of timestamp text (`epoch`, `2024/11/03`, zone
+# names); Spark others (`2024`, `2024-11`). Both read exactly the ISO 8601
+# forms below, so only these are offered to Spark's cast.
+_ISO_INSTANT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_ROW_BITS = 33  # monotonically_increasing_id(): partition index << 33 | position in the partition
+
+
+def spark_dialect(timezone: str) -> Dialect:
+    """Stage 1's time-zone fragments for a session in UTC: local times are read in `timezone`."""
+    zone = literal(timezone)
+
+    def text_instant(text: str) -> str:
+        return (f"(CASE WHEN regexp_full_match({text}, {literal(_ISO_INSTANT)}) THEN "
+                f"CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END END)")
+
+    def native_instant(column: str, kind: str) -> str:
+        if kind == "TIMESTAMP WITH TIME ZONE":
+            return column
+        return f"to_utc_timestamp(CAST({column} AS TIMESTAMP), {zone})"  # wall-clock time or a date: local
+
+    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)")
+
+
+def to_spark(sql: str, ordered: bool = True) -> str:
+    """DuckDB SQL as Spark SQL (sqlglot), with full regular-expression matches anchored.
+
+    `ordered=False` drops the outermost ORDER BY: the rows are partitioned
+    and sorted by customer afterwards anyway.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    def anchored(node):
+        if isinstance(node, exp.RegexpFullMatch) and isinstance(node.expression, exp.Literal):
+            # RLIKE finds; `\z` (not `$`) so that a final line break is no match either
+            return exp.RegexpLike(this=node.this, expression=exp.Literal.string(f"^(?:{node.expression.this})\\z"))
+        return node
+
+    query = sqlglot.parse_one(sql, read="duckdb").transform(anchored)
+    if not ordered:
+        query.set("order", None)
+    return query.sql(dialect="spark")
+
+
+@dataclass
+class Ledger:
+    """A ledger loaded into Spark: every row checked (`checked`, kept in memory) and the accepted ones."""
+
+    checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason
+    marked: str  # temp view of `checked`
+    events: str  # temp view of the accepted rows
+    refused: int
+    views: tuple[str, ...]
+
+
+def _is_local(path: str) -> bool:
+    return urlparse(path).scheme in ("", "file") and not path.startswith("file:")
+
+
+def _duck_type(spark_type) -> str:
+    """The DuckDB name of a Spark column type, for `ledger.usable_as_is`."""
+    from pyspark.sql import types as T
+
+    names = {T.ByteType: "TINYINT", T.ShortType: "SMALLINT", T.IntegerType: "INTEGER", T.LongType: "BIGINT",
+             T.BooleanType: "BOOLEAN", T.DateType: "DATE", T.TimestampType: "TIMESTAMP WITH TIME ZONE",
+             T.TimestampNTZType: "TIMESTAMP", T.StringType: "VARCHAR", T.FloatType: "FLOAT", T.DoubleType: "DOUBLE"}
+    if isinstance(spark_type, T.DecimalType):
+        return f"DECIMAL({spark_type.precision},{spark_type.scale})"
+    return names.get(type(spark_type), spark_type.simpleString().upper())
+
+
+def numbered(frame, name: str):
+    """`frame` with a 1-based `name`: each row's position in the file, counted across partitions.
+
+    A file is split into partitions in file order; the rows of the partitions
+    before a row's own are counted (one small aggregate in the same query),
+    so no partition has to hold the whole file.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    columns = frame.columns
+    if _partitions(frame) == 1:
+        return frame.select((F.monotonically_increasing_id() + 1).alias(name), *(F.col(f"`{c}`") for c in columns))
+    frame = frame.withColumn("__mid", F.monotonically_increasing_id())
+    part = F.shiftright(F.col("__mid"), _ROW_BITS)
+    counts = frame.groupBy(part.alias("__part")).count()
+    offsets = counts.select(F.col("__part").alias("__p"),
+                            (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
+    position = F.col("__mid").bitwiseAND((1 << _ROW_BITS) - 1)
+    return (frame.join(F.broadcast(offsets), part == F.col("__p"))
+            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(f"`{c}`") for c in columns)))
+
+
+def _partitions(frame) -> int | None:
+    """How many partitions a file scan has (planned, not run); None where that is not known (Spark Connect)."""
+    try:
+        return frame.rdd.getNumPartitions()
+    except Exception:
+        return None
+
+
+def check_path(path: str) -> str:
+    """The ledger's suffix; a local file must exist (a URL is Spark's to read)."""
+    if _is_local(path) and not Path(path).is_file():
+        raise LedgerProblem(f"{path}: no such ledger file")
+    suffix = Path(urlparse(path).path).suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson", ".parquet"):
+        raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
+    return suffix
+
+
+def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
+    """(DataFrame with `__row` and the file's columns, their DuckDB type names when not text).
+
+    CSV is read as text with DuckDB's dialect (comma, double quotes doubled,
+    no comments); JSON lines through `ledger.json_cells`, so numbers keep the
+    text they are written with; Parquet in its own column types.
+    """
+    from pyspark.sql import types as T
+
+    suffix = check_path(path)
+    try:
+        if suffix == ".csv":
+            frame = (spark.read.option("header", True).option("sep", ",").option("quote", '"').option("escape", '"')
+                     .option("inferSchema", False).option("mode", "PERMISSIVE").csv(path))
+            frame = frame.toDF(*(c.lstrip("\ufeff") for c in frame.columns))
+            return numbered(frame, "__row"), {}
+        if suffix in (".jsonl", ".ndjson"):
+            from interpreter.spark_documents import json_rows
+
+            columns = (*BUILTIN_COLUMNS, *(f.name for f in fields))
+            schema = T.StructType([T.StructField("__row", T.LongType()),
+                                   *(T.StructField(c, T.StringType()) for c in columns)])
+            lines = numbered(spark.read.text(path), "__line")
+            return lines.mapInArrow(lambda batches: json_rows(batches, columns, path), schema), {}
+        from pyspark.sql import functions as F
+
+        frame = spark.read.parquet(path)
+        types = {f.name: _duck_type(f.dataType) for f in frame.schema.fields}
+        frame = frame.select((F.col("_metadata.row_index") + 1).alias("__row"), "*")
+        return frame, {name: kind for name, kind in types.items() if kind != "VARCHAR"}
+    except Exception as exc:  # Spark raises its own error kinds for unreadable files
+        raise _problem(path, exc) from None
+
+
+def _problem(path: str, exc: Exception) -> LedgerProblem:
+    """A Spark error while reading the ledger, worded as `ledger.load` words it."""
+    text = str(exc).strip()
+    if "LedgerProblem: " in text:  # raised by ledger.json_cells on an executor
+        return LedgerProblem(text.split("LedgerProblem: ", 1)[1].splitlines()[0])
+    return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
+
+
+def _view(spark, frame, views: list[str], what: str) -> str:
+    name = f"ratecard_{what}_{uuid.uuid4().hex[:12]}"
+    frame.createOrReplaceTempView(name)
+    views.append(name)
+    return name
+
+
+def load(spark, path: str, plan: tree.Plan) -> Ledger:
+    """Check every row as `ledger.load` does; duplicates and the quota marked as DuckDB marks them.
+
+    DuckDB first counts duplicates and skips marking when there are none;
+    here the mark is one window over the rows in any case, and the marked
+    rows are kept in memory for the queries that follow.
+    """
+    from pyspark import StorageLevel
+
+    views: list[str] = []
+    frame, types = read_source(spark, path, plan.fields)
+    source = _view(spark, frame, views, "source")
+    names = [c for c in frame.columns if c != "__row"]
+    parts, native = ledger.select_columns(path, names, types, plan.fields)
+    select = f"SELECT __row, {', '.join(parts)} FROM {source}"
+    checked = _view(spark, spark.sql(to_spark(ledger.checked_sql(select, native, plan, spark_dialect(plan.timezone)))),
+                    views, "checked")
+    marked = spark.sql(to_spark(_duplicates_sql(checked, plan)))
+    if plan.quota is not None:
+        marked = _quota(spark, marked, plan, views)
+    marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
+    name = _view(spark, marked, views, "marked")
+    try:
+        refused = spark.sql(f"SELECT count(*) FROM {name} WHERE __reason IS NOT NULL").first()[0]
+    except Exception as exc:
+        marked.unpersist()
+        for view in views:
+            spark.catalog.dropTempView(view)
+        raise _problem(path, exc) from None
+    kept = [f"`{c}`" for c in marked.columns if c != "__reason"]
+    events = _view(spark, marked.where("__reason IS NULL").select(*kept), views, "events")
+    return Ledger(marked, name, events, int(refused), tuple(views))
+
+
+def _duplicates_sql(relation: str, plan: tree.Plan) -> str:
+    """Every row after the first with the same event id is a duplicate (as `ledger._mark_duplicates`)."""
+    from interpreter.sql import ident
+
+    kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
+    first = "min(__row) OVER (PARTITION BY event_id)"
+    return f"""
+        SELECT {kept},
+               CASE WHEN NULLIF(event_id, '') IS NOT NULL AND __row > {first}
+                    THEN 'duplicate event_id (first seen at row ' || CAST({first} AS VARCHAR) || ')'
+                    ELSE __reason END AS __reason
+        FROM {relation}
+    """
+
+
+def _quota(spark, marked, plan: tree.Plan, views: list[str]):
+    """`ledger.quota_refusals` per customer on the executors, joined back as row reasons."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from interpreter.spark_documents import quota_rows
+
+    quota = plan.quota
+    name = _view(spark, marked, views, "before_quota")
+    rows = spark.sql(to_spark(ledger.quota_rows_sql(quota, name)))
+    schema = T.StructType([T.StructField("__refused_row", T.LongType()), T.StructField("__refusal", T.StringType())])
+
+    def refusals(batches):
+        return quota_rows(batches, quota, (lambda day: calendar_period(plan.period, day)[0]))
+
+    refused = (rows.repartition("customer").sortWithinPartitions("customer", "__ts", "__row")
+               .mapInArrow(refusals, schema))
+    joined = marked.join(refused, marked["__row"] == refused["__refused_row"], "left")
+    columns = [F.col(f"`{c}`") for c in marked.columns if c != "__reason"]
+    return joined.select(*columns, F.coalesce(F.col("__reason"), F.col("__refusal")).alias("__reason"))
+
+
+def rejected_rows(spark, loaded: Ledger) -> list[Rejected]:
+    if not loaded.refused:
+        return []
+    rows = loaded.checked.where("__reason IS NOT NULL").select("__row", "event_id", "__reason").collect()
+    return sorted((Rejected(int(r[0]), r[1], r[2]) for r in rows), key=lambda r: r.row)
+
+
+def release(spark, loaded: Ledger) -> None:
+    """Drop the temp views and the cached rows of one rating."""
+    for name in loaded.views:
+        spark.catalog.dropTempView(name)
+    loaded.checked.unpersist()

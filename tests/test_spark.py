@@ -1,0 +1,376 @@
+"""Differential test: DuckDB and Apache Spark (local[2]) rate the same ledgers into byte-identical documents.
+
+Every shipped plan scenario, then seeded random ledgers in CSV, JSON lines
+and Parquet, a versioned plan, documents written to an output path, and the
+errors the DuckDB path raises. One Spark session serves the whole module;
+without pyspark the module is skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import random
+import re
+import textwrap
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dsl.loader import load_plan, load_plan_text
+from interpreter import scenarios
+from interpreter.evaluate import EvaluationError
+from interpreter.rate import RateProblem, rate
+from interpreter.render import document_data, rejected_data
+
+pytestmark = pytest.mark.spark
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install -e '.[spark]')")
+pytest.importorskip("pyarrow", reason="pyarrow is not installed (pip install -e '.[spark]')")
+
+from interpreter import spark_engine  # noqa: E402  (only once pyspark is known to be there)
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = [f for f in scenarios.scenario_files(ROOT / "plans") if "formula" not in scenarios.read_spec(f)]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    try:
+        session = spark_engine.session("local[2]")
+    except spark_engine.SparkUnavailable as problem:
+        pytest.skip(str(problem))
+    session.sparkContext.setLogLevel("ERROR")
+    session.conf.set("spark.sql.shuffle.partitions", "2")  # tiny ledgers: fewer, emptier tasks
+    yield session
+    session.stop()
+
+
+def duckdb_side(plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
+    result = rate(plan, ledger, **options)
+    return ([json.dumps(document_data(d), ensure_ascii=False, separators=(",", ":")) for d in result.documents],
+            rejected_data(result.rejected))
+
+
+def spark_side(spark, plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
+    result = spark_engine.rate(plan, ledger, spark=spark, **options)
+    return result.documents, rejected_data(result.rejected)
+
+
+def assert_same(spark, plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
+    expected = duckdb_side(plan, ledger, **options)
+    got = spark_side(spark, plan, ledger, **options)
+    assert got[1] == expected[1]  # rejected rows: same rows, same reasons
+    assert len(got[0]) == len(expected[0])
+    for ours, theirs in zip(got[0], expected[0]):
+        assert ours == theirs  # byte for byte
+    return expected
+
+
+def compile_plan(text: str):
+    loaded = load_plan_text("spark.yaml", textwrap.dedent(text))
+    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
+    return loaded.versions or loaded.plan
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+def test_every_scenario_is_rated_alike(spark, tmp_path, path):
+    spec = scenarios.read_spec(path)
+    loaded = load_plan(scenarios.plan_path_for(path, spec))
+    if "usage_file" in spec:
+        ledger = str((path.parent / spec["usage_file"]).resolve())
+    else:
+        ledger = str(tmp_path / "usage.jsonl")
+        with open(ledger, "w", encoding="utf-8") as handle:
+            for row in spec.get("usage") or []:
+                handle.write(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n")
+    documents, _ = assert_same(spark, loaded.versions or loaded.plan, ledger,
+                               period=scenarios._text(spec.get("period")), as_of=scenarios._text(spec.get("as_of")),
+                               customer_records=spec.get("customers") or {})
+    assert documents or not spec.get("expect")
+
+
+RANDOM_PLAN = """
+    plan: spark-random
+    currency: USD
+    period: month
+    timezone: America/New_York
+    usage:
+      kind: {type: text, values: [sale, refund, test, seat]}
+      amount: {type: money, default: 0}
+      units: {type: integer, default: 1}
+      seats: {type: integer, default: 0}
+      limit: {type: integer, default: 0}
+      flag: {type: bool, default: false}
+      share: {type: percent, default: 0%}
+      due: {type: date, default: 2024-01-01}
+      region: {type: text, default: us}
+    require:
+      - {rule: amount >= 0, message: negative amount}
+      - {rule: units <= 1_000, message: too many units}
+    quota: {usage: seats, limit: limit, message: seats above the limit}
+    customer:
+      tier: {type: text, values: [basic, pro], default: basic}
+    metrics:
+      sales: {sum: amount, where: kind == "sale" and not flag}
+      refunds: {sum: amount, where: kind == "refund"}
+      net: sales - refunds
+      units: {sum: units, where: 'kind != "test" and region in ["us", "eu"]'}
+      events: {count: true}
+      biggest: {max: amount}
+      smallest: {min: amount, where: kind == "sale"}
+      regions: {unique: region}
+      last_region: {last: region}
+      shares: {sum: share}
+      overdue: {count: true, where: "days_between(due, date) > 30 and days_in_month(date) == 30"}
+      seat_months: {time_weighted: seats}
+      opening_limit: {opening: limit}
+      added_limit: {prorated: limit, where: limit > 0}
+    charges:
+      base: {model: flat, amount: 9.90}
+      volume: {model: volume, on: net, tiers: [{below: 1_000, flat: 0}, {up_to: 5_000, unit_price: 0.01}, {unit_price: 0.005, flat: 25}]}
+      per_unit: {model: graduated, on: units, tiers: [{up_to: 100, unit_price: 0.099}, {unit_price: 0.087}]}
+      boxes: {model: package, on: events, package_size: 50, package_price: 10, free_units: 10}
+      seats: {model: per_unit, on: seat_months, unit_price: 7.5}
+      limits: {model: per_unit, on: added_limit, unit_price: 3.33}
+      fees: {model: percentage, on: amount, where: kind == "sale", rate: 2.9%, fixed_fee: 0.30, min_fee: 0.50, max_fee: 20}
+      regions: {model: formula, amount: 'regions * 1.25 USD + (if last_region == "eu" then 1 USD else 0 USD)'}
+    discounts:
+      pro: {percent: 12.5%, when: customer.tier == "pro"}
+    minimum: 15
+    taxes:
+      tax: {rate: 8.875%, rounding: half_even}
+    notices:
+      big: {when: biggest > 4_000, message: a big sale}
+"""
+COLUMNS = ["event_id", "customer", "timestamp", "kind", "amount", "units", "seats", "limit", "flag", "share", "due", "region"]
+ZONE = ZoneInfo("America/New_York")
+
+
+def timestamp(moment: datetime.datetime, form: int) -> str:
+    if form == 0:
+        return moment.replace(tzinfo=None).isoformat()
+    if form == 1:
+        return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+    if form == 2:
+        return moment.isoformat()
+    if form == 3:
+        return moment.replace(tzinfo=None).isoformat(sep=" ")
+    return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()
+
+
+def random_rows(seed: int, count: int) -> list[dict[str, str]]:
+    """A ledger over October-December 2024 in New York time (across the end of daylight saving time)
+    with every kind of mistake now and then."""
+    chooser = random.Random(seed)
+    rows = []
+    for index in range(count):
+        local = datetime.datetime(2024, 10, 1, tzinfo=ZONE) + datetime.timedelta(seconds=chooser.randrange(92 * 86400))
+        local = local.astimezone(ZONE)
+        stamp = timestamp(local, chooser.randrange(5))
+        if chooser.random() < 0.02:
+            stamp = chooser.choice(["", "yesterday", "2024-11-31T10:00:00", "2024-11-05T10:00:00+0100", "2024-11-03 01:30:00"])
+        amount = chooser.choice([str(chooser.randrange(0, 5000)), f"{chooser.randrange(0, 999)}.{chooser.randrange(100):02d}",
+                                 f"{chooser.randrange(10)}.{chooser.randrange(10**10):010d}", "", "1_000"])
+        if chooser.random() < 0.03:
+            amount = chooser.choice(["-5", "abc", "1.12345678901", " 7.5 ", "1e3", "1,5"])
+        seats = chooser.choice(["", "", "", "1", "2", "-1"])
+        limit = chooser.choice([""] * 12 + ["3", "1", "-1"])
+        rows.append({
+            "event_id": f"e{index}" if chooser.random() > 0.02 else f"e{chooser.randrange(max(index, 1))}",
+            "customer": chooser.choice(["acme", "bolt", "Zeta", "카페-하늘", "dome"] + [f"c{n:02d}" for n in range(25)] + [""]),
+            "timestamp": stamp,
+            "kind": chooser.choice(["sale"] * 5 + ["refund", "test", "seat", "Sale"]),
+            "amount": amount,
+            "units": chooser.choice(["", "1", "3", "250", "2000", "1.5"]),
+            "seats": seats,
+            "limit": limit,
+            "flag": chooser.choice(["", "", "", "true", "0", "yes"]),
+            "share": chooser.choice(["", "", "10%", "2.5%", "0.3", "150%", "x%"]),
+            "due": chooser.choice(["", "", "2024-09-15", "2024-10-20", "2024-02-30", "tomorrow"]),
+            "region": chooser.choice(["us", "eu", "ap", ""]),
+        })
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> str:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(path)
+
+
+def write_jsonl(path: Path, rows: list[dict[str, str]]) -> str:
+    """JSON numbers where a cell is a plain number (read exactly, never as a float), a blank line now and then."""
+    with path.open("w", encoding="utf-8") as handle:
+        for index, row in enumerate(rows):
+            parts = []
+            for name, cell in row.items():
+                if cell == "":
+                    continue  # absent: a missing value
+                number = name in ("amount", "units") and re.fullmatch(r"[0-9]+(\.[0-9]+)?", cell)
+                parts.append(f"{json.dumps(name)}: {cell if number else json.dumps(cell, ensure_ascii=False)}")
+            handle.write("{" + ", ".join(parts) + "}\n" + ("\n" if index % 97 == 0 else ""))
+    return str(path)
+
+
+def write_parquet(path: Path, rows: list[dict[str, str]], local: bool = False) -> str:
+    """Typed columns where the cell is clean (exact DECIMAL, BIGINT, DATE, TIMESTAMPTZ or, with `local`,
+    wall-clock TIMESTAMP in the plan's zone), text otherwise."""
+    import duckdb
+
+    source = write_csv(path.with_suffix(".csv"), rows)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    con.execute(f"CREATE TABLE ledger AS SELECT * FROM read_csv('{source}', header = true, all_varchar = true)")
+    stamp = "CAST(TRY_CAST(\"timestamp\" AS TIMESTAMPTZ) AS TIMESTAMP)" if local else "TRY_CAST(\"timestamp\" AS TIMESTAMPTZ)"
+    con.execute(f"""
+        COPY (SELECT event_id, customer, {stamp} AS "timestamp", kind,
+                     TRY_CAST(amount AS DECIMAL(18, 10)) AS amount, TRY_CAST(units AS BIGINT) AS units,
+                     seats, "limit", flag, share, TRY_CAST(due AS DATE) AS due, region
+              FROM ledger)
+        TO '{path}' (FORMAT parquet)
+    """)
+    return str(path)
+
+
+@pytest.mark.parametrize("form", ["csv", "jsonl", "parquet", "local-time parquet"])
+def test_a_random_ledger_is_rated_alike_in_every_file_format(spark, tmp_path, form):
+    plan = compile_plan(RANDOM_PLAN)
+    rows = random_rows(20241130, 1500)
+    if form == "local-time parquet":
+        ledger = write_parquet(tmp_path / "ledger.parquet", rows, local=True)
+    else:
+        ledger = {"csv": write_csv, "jsonl": write_jsonl, "parquet": write_parquet}[form](tmp_path / f"ledger.{form}", rows)
+    customers = {"acme": {"tier": "pro"}, "listed-only": {"tier": "basic"}, "Zeta": {"tier": "pro"}}
+    documents, rejected = assert_same(spark, plan, ledger, customer_records=customers)
+    assert len(documents) > 60 and len(rejected) > 50  # three months of thirty customers, and many mistakes
+    reasons = " ".join(r["reason"] for r in rejected)
+    for reason in ("duplicate event_id", "seats above the limit", "negative amount", "is not a percent"):
+        assert reason in reasons
+    if "parquet" not in form:  # typed Parquet columns hold no malformed values, only missing ones
+        assert "is not an ISO 8601" in reasons and "is not a number" in reasons and "is not a date" in reasons
+    assert any('"customer":"listed-only"' in d for d in documents)
+
+
+def test_one_customer_an_estimate_and_a_period_range(spark, tmp_path):
+    plan = compile_plan(RANDOM_PLAN)
+    ledger = write_csv(tmp_path / "ledger.csv", random_rows(7, 400))
+    assert_same(spark, plan, ledger, period="2024-10-15..2024-12-10", customer="acme")
+    documents, _ = assert_same(spark, plan, ledger, as_of="2024-11-20T12:00")
+    assert documents and all('"estimate":true' in d for d in documents)
+
+
+def test_each_period_under_the_version_in_force(spark, tmp_path):
+    versions = compile_plan("""
+        plan: versioned
+        currency: USD
+        effective: 2024-01-01
+        usage: {amount: money}
+        require: [{rule: amount < 1_000, message: too large for the first version}]
+        metrics: {total: {sum: amount}}
+        charges: {usage: {model: per_unit, on: total, unit_price: 0.10}}
+        ---
+        plan: versioned
+        currency: USD
+        effective: 2024-11-01
+        usage: {amount: money}
+        metrics: {total: {sum: amount}}
+        charges: {usage: {model: per_unit, on: total, unit_price: 0.12}, base: {model: flat, amount: 5}}
+    """)
+    rows = [{"event_id": f"v{i}", "customer": f"c{i % 3}", "timestamp": f"2024-{10 + i % 2}-{1 + i % 27:02d}T08:00:00Z",
+             "amount": str(i * 97 % 1500)} for i in range(60)]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["event_id", "customer", "timestamp", "amount"])
+        writer.writeheader()
+        writer.writerows(rows)
+    documents, rejected = assert_same(spark, versions, str(path))
+    assert {json.loads(d)["period"]["start"] for d in documents} == {"2024-10-01", "2024-11-01"}
+    assert rejected
+
+
+def test_documents_written_to_an_output_path(spark, tmp_path):
+    plan = compile_plan(RANDOM_PLAN)
+    ledger = write_csv(tmp_path / "ledger.csv", random_rows(11, 300))
+    expected, _ = duckdb_side(plan, ledger)
+    result = spark_engine.rate(plan, ledger, spark=spark, output=str(tmp_path / "out"))
+    assert result.documents == [] and result.written == len(expected)
+    parts = sorted((tmp_path / "out").glob("part-*"))
+    assert [line for part in parts for line in part.read_text(encoding="utf-8").splitlines()] == expected
+    spark_engine.rate(plan, ledger, spark=spark, output=str(tmp_path / "out.parquet"))
+    table = spark.read.parquet(str(tmp_path / "out.parquet")).orderBy("customer", "period_start").collect()
+    assert [row["document"] for row in table] == expected
+    with pytest.raises(RateProblem, match="already exists"):
+        spark_engine.rate(plan, ledger, spark=spark, output=str(tmp_path / "out"))
+
+
+def test_problems_are_reported_as_the_duckdb_path_reports_them(spark, tmp_path):
+    plan = compile_plan("""
+        plan: problems
+        currency: USD
+        usage: {amount: money}
+        customer: {divisor: {type: number}}
+        metrics: {total: {sum: amount}}
+        charges: {share: {model: formula, amount: total / customer.divisor}}
+    """)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text('{"event_id": "a", "customer": "acme", "timestamp": "2024-11-02", "amount": 5}\n', encoding="utf-8")
+    for records, kind in (({"acme": {"divisor": "0"}}, EvaluationError), ({}, RateProblem)):
+        with pytest.raises(kind) as duck:
+            rate(plan, str(ledger), customer_records=records)
+        with pytest.raises(kind) as ours:
+            spark_engine.rate(plan, str(ledger), spark=spark, customer_records=records)
+        assert str(ours.value) == str(duck.value)
+        if kind is EvaluationError:
+            assert ours.value.span == duck.value.span
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"event_id": "a", "customer": "acme", "timestamp": "2024-11-02", "amount": 5}\n[1, 2]\n', encoding="utf-8")
+    for path in (broken, tmp_path / "missing.csv", tmp_path / "ledger.txt"):
+        with pytest.raises(RateProblem) as duck:
+            rate(plan, str(path), customer_records={"acme": {"divisor": "2"}})
+        with pytest.raises(RateProblem) as ours:
+            spark_engine.rate(plan, str(path), spark=spark, customer_records={"acme": {"divisor": "2"}})
+        assert str(ours.value) == str(duck.value)
+
+
+def test_the_translated_sql_keeps_numbers_exact():
+    """Full-match regular expressions are anchored, decimals stay DECIMAL, no DOUBLE appears."""
+    from interpreter.spark_ledger import to_spark
+
+    sql = to_spark("SELECT regexp_full_match(x, '[0-9]+(\\.[0-9]{1,10})?'), CAST(x AS DECIMAL(38,10)) FROM t")
+    assert "RLIKE '^(?:[0-9]+(\\\\.[0-9]{1,10})?)\\\\z'" in sql
+    assert "DECIMAL(38, 10)" in sql and "DOUBLE" not in sql and "FLOAT" not in sql
+
+
+def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    spec = scenarios.read_spec(ROOT / "plans" / "portone_one_payment_infra" / "scenarios" / "rejected_rows.yaml")
+    ledger = tmp_path / "usage.jsonl"
+    ledger.write_text("".join(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n" for row in spec["usage"]),
+                      encoding="utf-8")
+    plan = str(ROOT / "plans" / "portone_one_payment_infra.yaml")
+    runner = CliRunner()
+    printed = {}
+    for fmt in ("json", "jsonl", "yaml"):
+        outputs = {}
+        for engine in ("duckdb", "spark"):
+            rejects = tmp_path / f"rejects-{engine}.csv"
+            result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--period", "2024-11", "--format", fmt,
+                                              "--engine", engine, "--rejects", str(rejects)])
+            outputs[engine] = (result.exit_code, result.stdout, rejects.read_text(encoding="utf-8"))
+        assert outputs["spark"] == outputs["duckdb"]
+        assert outputs["spark"][0] == 3  # rows were rejected
+        printed[fmt] = outputs["duckdb"][1]
+    result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--period", "2024-11", "--engine", "spark",
+                                      "--output", str(tmp_path / "out")])
+    assert result.exit_code == 3 and "written to" in result.stdout
+    written = [line for part in sorted((tmp_path / "out").glob("part-*")) for line in part.read_text(encoding="utf-8").splitlines()]
+    assert written == [line for line in printed["jsonl"].splitlines() if not line.startswith('{"rejected"')]
+    result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--engine", "spark", "--format", "table"])
+    assert result.exit_code == 2 and "--output" in result.output
