@@ -25,8 +25,8 @@ from interpreter.sql import literal
 # DuckDB accepts many forms of timestamp text (`epoch`, `2024/11/03`, zone
 # names); Spark others (`2024`, `2024-11`). Both read exactly the ISO 8601
 # forms below, so only these are offered to Spark's cast.
-_ISO_INSTANT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
-_OFFSET = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
+_ISO_INSTANT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+_OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
 _ROW_BITS = 33  # monotonically_increasing_id(): partition index << 33 | position in the partition
 
 
@@ -77,6 +77,7 @@ class Ledger:
     events: str  # temp view of the accepted rows
     refused: int
     views: tuple[str, ...]
+    cached: tuple = ()  # DataFrames kept in memory for this rating
 
 
 def _is_local(path: str) -> bool:
@@ -188,9 +189,10 @@ def _view(spark, frame, views: list[str], what: str) -> str:
 def load(spark, path: str, plan: tree.Plan) -> Ledger:
     """Check every row as `ledger.load` does; duplicates and the quota marked as DuckDB marks them.
 
-    DuckDB first counts duplicates and skips marking when there are none;
-    here the mark is one window over the rows in any case, and the marked
-    rows are kept in memory for the queries that follow.
+    The checked rows are kept in memory for the queries that follow (with
+    the quota, the marked rows instead: the quota is sequential work).
+    Duplicate event ids are found by one aggregate, usually empty, and
+    joined back.
     """
     from pyspark import StorageLevel
 
@@ -200,37 +202,49 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     names = [c for c in frame.columns if c != "__row"]
     parts, native = ledger.select_columns(path, names, types, plan.fields)
     select = f"SELECT __row, {', '.join(parts)} FROM {source}"
-    checked = _view(spark, spark.sql(to_spark(ledger.checked_sql(select, native, plan, spark_dialect(plan.timezone)))),
-                    views, "checked")
-    marked = spark.sql(to_spark(_duplicates_sql(checked, plan)))
+    checked = spark.sql(to_spark(ledger.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
+    cached = [checked.persist(StorageLevel.MEMORY_AND_DISK)]
+    first = _view(spark, checked, views, "checked")
+    repeated = spark.sql(to_spark(_REPEATED.format(relation=first))).persist(StorageLevel.MEMORY_AND_DISK)
+    cached.append(repeated)
+    marked = spark.sql(to_spark(_duplicates_sql(first, _view(spark, repeated, views, "repeated"), plan)))
     if plan.quota is not None:
-        marked = _quota(spark, marked, plan, views)
-    marked = marked.persist(StorageLevel.MEMORY_AND_DISK)
+        marked = _quota(spark, marked, plan, views).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(marked)
     name = _view(spark, marked, views, "marked")
     try:
         refused = spark.sql(f"SELECT count(*) FROM {name} WHERE __reason IS NOT NULL").first()[0]
     except Exception as exc:
-        marked.unpersist()
-        for view in views:
-            spark.catalog.dropTempView(view)
+        release(spark, Ledger(marked, name, name, 0, tuple(views), tuple(cached)))
         raise _problem(path, exc) from None
+    if plan.quota is not None:  # the marked rows are kept; what they were made from is no longer needed
+        for frame in cached[:-1]:
+            frame.unpersist()
+        cached = cached[-1:]
     kept = [f"`{c}`" for c in marked.columns if c != "__reason"]
     events = _view(spark, marked.where("__reason IS NULL").select(*kept), views, "events")
-    return Ledger(marked, name, events, int(refused), tuple(views))
+    return Ledger(marked, name, events, int(refused), tuple(views), tuple(cached))
 
 
-def _duplicates_sql(relation: str, plan: tree.Plan) -> str:
-    """Every row after the first with the same event id is a duplicate (as `ledger._mark_duplicates`)."""
+# Event ids seen more than once, and the first row of each (as `ledger._mark_duplicates` finds them).
+_REPEATED = """
+    SELECT event_id, min(__row) AS __first FROM {relation}
+    WHERE NULLIF(event_id, '') IS NOT NULL
+    GROUP BY event_id HAVING count(*) > 1
+"""
+
+
+def _duplicates_sql(relation: str, repeated: str, plan: tree.Plan) -> str:
+    """Every row after the first with the same event id is a duplicate (whatever else is wrong with it)."""
     from interpreter.sql import ident
 
-    kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
-    first = "min(__row) OVER (PARTITION BY event_id)"
+    kept = ", ".join(f"c.{name}" for name in ["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
     return f"""
         SELECT {kept},
-               CASE WHEN NULLIF(event_id, '') IS NOT NULL AND __row > {first}
-                    THEN 'duplicate event_id (first seen at row ' || CAST({first} AS VARCHAR) || ')'
-                    ELSE __reason END AS __reason
-        FROM {relation}
+               CASE WHEN c.__row > d.__first
+                    THEN 'duplicate event_id (first seen at row ' || CAST(d.__first AS VARCHAR) || ')'
+                    ELSE c.__reason END AS __reason
+        FROM {relation} AS c LEFT JOIN {repeated} AS d ON c.event_id = d.event_id
     """
 
 
@@ -267,4 +281,5 @@ def release(spark, loaded: Ledger) -> None:
     """Drop the temp views and the cached rows of one rating."""
     for name in loaded.views:
         spark.catalog.dropTempView(name)
-    loaded.checked.unpersist()
+    for frame in loaded.cached:
+        frame.unpersist()

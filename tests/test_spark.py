@@ -165,6 +165,8 @@ def timestamp(moment: datetime.datetime, form: int) -> str:
         return moment.isoformat()
     if form == 3:
         return moment.replace(tzinfo=None).isoformat(sep=" ")
+    if form == 4:
+        return moment.date().isoformat()                                     # a local day: its midnight
     return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()
 
 
@@ -176,7 +178,7 @@ def random_rows(seed: int, count: int) -> list[dict[str, str]]:
     for index in range(count):
         local = datetime.datetime(2024, 10, 1, tzinfo=ZONE) + datetime.timedelta(seconds=chooser.randrange(92 * 86400))
         local = local.astimezone(ZONE)
-        stamp = timestamp(local, chooser.randrange(5))
+        stamp = timestamp(local, chooser.randrange(6))
         if chooser.random() < 0.02:
             stamp = chooser.choice(["", "yesterday", "2024-11-31T10:00:00", "2024-11-05T10:00:00+0100", "2024-11-03 01:30:00"])
         amount = chooser.choice([str(chooser.randrange(0, 5000)), f"{chooser.randrange(0, 999)}.{chooser.randrange(100):02d}",
@@ -261,6 +263,52 @@ def test_a_random_ledger_is_rated_alike_in_every_file_format(spark, tmp_path, fo
     if "parquet" not in form:  # typed Parquet columns hold no malformed values, only missing ones
         assert "is not an ISO 8601" in reasons and "is not a number" in reasons and "is not a date" in reasons
     assert any('"customer":"listed-only"' in d for d in documents)
+
+
+@pytest.mark.parametrize("form", ["csv", "jsonl"])
+def test_row_numbers_count_across_many_partitions_of_one_file(spark, tmp_path, form):
+    """Split into 2 kB partitions, the file's rows keep the numbers DuckDB gives them."""
+    plan = compile_plan(RANDOM_PLAN)
+    rows = random_rows(99, 600)
+    ledger = (write_csv if form == "csv" else write_jsonl)(tmp_path / f"ledger.{form}", rows)
+    spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")
+    try:
+        assert spark.read.text(ledger).rdd.getNumPartitions() >= 15
+        _, rejected = assert_same(spark, plan, ledger, period="2024-11")
+    finally:
+        spark.conf.unset("spark.sql.files.maxPartitionBytes")
+    assert len(rejected) > 20 and rejected[-1]["row"] > 550
+
+
+# ISO 8601 forms both engines read, in a zone with daylight saving time: the skipped hour of
+# March 10 and the repeated hour of November 3 in New York, offsets of every width, dates alone.
+TIMESTAMPS = ["2024-03-10 02:30:00", "2024-03-10T01:59:59", "2024-03-10T03:00", "2024-11-03 01:30:00", "2024-11-03 02:00",
+              "2024-11-03 00:59:59.999999", "2024-11-03T10:00:00.123456789+09:00", "2024-11-03T23:59:59.9999999",
+              "2024-1-3", "2024-01-03T1:02", "2024-11-03T10:00:00-00", "2024-11-03T10:00:00+0530", "2024-11-03T22:00:00+05",
+              "2024-11-03T10:00:00Z", "2024-02-29", " 2024-11-30 ", "2024-12-31T23:59:59-05:00", "2024-11-03T10:00:00z",
+              "2024-11-03t10:00", "2024-13-01", "2023-02-29", "2024-11-03T10:00:60", "2024-11-03T10:60", "2024-11", "2024"]
+
+
+def test_every_iso_timestamp_form_falls_on_the_same_day(spark, tmp_path):
+    plan = compile_plan("""
+        plan: days
+        currency: USD
+        period: day
+        timezone: America/New_York
+        usage: {amount: money}
+        metrics: {total: {sum: amount}}
+        charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+    """)
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer", "timestamp", "amount"])
+        writer.writerows([f"e{i}", f"c{i:02d}", stamp, "1"] for i, stamp in enumerate(TIMESTAMPS))
+    documents, rejected = assert_same(spark, plan, str(path), period="2024-01-01..2024-12-31")
+    days = {json.loads(d)["customer"]: json.loads(d)["period"]["start"] for d in documents}
+    assert days["c00"] == "2024-03-10" and days["c06"] == "2024-11-02" and days["c14"] == "2024-02-29"
+    assert days["c15"] == "2024-11-30" and days["c16"] == "2024-12-31"
+    assert len(rejected) == 8  # z and t in lower case, month 13, February 29 of 2023, second 60, minute 60, no day (twice)
 
 
 def test_one_customer_an_estimate_and_a_period_range(spark, tmp_path):
