@@ -63,8 +63,8 @@ def session(master: str = DEFAULT_MASTER):
     if master.startswith("sc://"):
         builder = builder.remote(master)
     else:
-        # Executors run the pricing code: in the same Python as the driver when local.
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        if master.startswith("local"):  # the executors run the pricing code: in this very Python
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = (builder.master(master)
                    .config("spark.ui.enabled", "false")
                    .config("spark.ui.showConsoleProgress", "false")

@@ -6,12 +6,14 @@ done here: reading the file with 1-based row numbers; time zones (Spark's
 session stays in UTC and the plan's zone is applied explicitly, where DuckDB
 reads in a session set to the plan's zone); `regexp_full_match`, which Spark
 lacks; and duplicate and quota marks, which DuckDB writes with UPDATE and
-Spark derives with a window and a join. Numbers stay DECIMAL(38,10) throughout.
+Spark joins back (the quota's sequential check runs per customer on the
+executors, in `ledger.quota_refusals`). Numbers stay DECIMAL(38,10) throughout.
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -70,9 +72,9 @@ def to_spark(sql: str, ordered: bool = True) -> str:
 
 @dataclass
 class Ledger:
-    """A ledger loaded into Spark: every row checked (`checked`, kept in memory) and the accepted ones."""
+    """A ledger loaded into Spark: every row with its reason (NULL when accepted), and the accepted rows."""
 
-    checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason
+    checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
     marked: str  # temp view of `checked`
     events: str  # temp view of the accepted rows
     refused: int
@@ -81,7 +83,8 @@ class Ledger:
 
 
 def _is_local(path: str) -> bool:
-    return urlparse(path).scheme in ("", "file") and not path.startswith("file:")
+    """A plain path (checked here) rather than a URL such as s3a:// or hdfs:// (Spark's to read)."""
+    return urlparse(path).scheme == ""
 
 
 def _duck_type(spark_type) -> str:
@@ -112,8 +115,10 @@ def numbered(frame, name: str):
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
     part = F.shiftright(F.col("__mid"), _ROW_BITS)
     counts = frame.groupBy(part.alias("__part")).count()
-    offsets = counts.select(F.col("__part").alias("__p"),
-                            (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
+    with warnings.catch_warnings():  # "no partition defined for window": one row per file partition, on purpose
+        warnings.simplefilter("ignore")
+        offsets = counts.select(F.col("__part").alias("__p"),
+                                (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
     position = F.col("__mid").bitwiseAND((1 << _ROW_BITS) - 1)
     return (frame.join(F.broadcast(offsets), part == F.col("__p"))
             .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(f"`{c}`") for c in columns)))
@@ -279,7 +284,15 @@ def rejected_rows(spark, loaded: Ledger) -> list[Rejected]:
 
 def release(spark, loaded: Ledger) -> None:
     """Drop the temp views and the cached rows of one rating."""
-    for name in loaded.views:
-        spark.catalog.dropTempView(name)
+    # Frames first: with Spark Connect a frame is SQL over the views, resolved when used.
     for frame in loaded.cached:
-        frame.unpersist()
+        _quietly(frame.unpersist)
+    for name in loaded.views:
+        _quietly(lambda: spark.catalog.dropTempView(name))
+
+
+def _quietly(step) -> None:
+    try:
+        step()
+    except Exception:  # cleaning up must not hide the error that ended the rating
+        pass

@@ -16,6 +16,7 @@ import os
 import random
 import re
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -67,8 +68,10 @@ def spark_side(spark, plan, ledger: str, **options) -> tuple[list[str], list[dic
 
 
 def assert_same(spark, plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
-    expected = duckdb_side(plan, ledger, **options)
-    got = spark_side(spark, plan, ledger, **options)
+    return compare(duckdb_side(plan, ledger, **options), spark_side(spark, plan, ledger, **options))
+
+
+def compare(expected: tuple[list[str], list[dict]], got: tuple[list[str], list[dict]]) -> tuple[list[str], list[dict]]:
     assert got[1] == expected[1]  # rejected rows: same rows, same reasons
     assert len(got[0]) == len(expected[0])
     for ours, theirs in zip(got[0], expected[0]):
@@ -82,21 +85,47 @@ def compile_plan(text: str):
     return loaded.versions or loaded.plan
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
-def test_every_scenario_is_rated_alike(spark, tmp_path, path):
+def scenario_inputs(path: Path, folder: Path) -> tuple:
+    """(plan versions, ledger file, rate options) of a scenario, as `scenarios.run` rates it."""
     spec = scenarios.read_spec(path)
     loaded = load_plan(scenarios.plan_path_for(path, spec))
     if "usage_file" in spec:
         ledger = str((path.parent / spec["usage_file"]).resolve())
     else:
-        ledger = str(tmp_path / "usage.jsonl")
+        ledger = str(folder / f"{path.parent.parent.name}-{path.stem}.jsonl")
         with open(ledger, "w", encoding="utf-8") as handle:
             for row in spec.get("usage") or []:
                 handle.write(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n")
-    documents, _ = assert_same(spark, loaded.versions or loaded.plan, ledger,
-                               period=scenarios._text(spec.get("period")), as_of=scenarios._text(spec.get("as_of")),
-                               customer_records=spec.get("customers") or {})
-    assert documents or not spec.get("expect")
+    options = {"period": scenarios._text(spec.get("period")), "as_of": scenarios._text(spec.get("as_of")),
+               "customer_records": spec.get("customers") or {}}
+    return loaded.versions or loaded.plan, ledger, options
+
+
+@pytest.fixture(scope="module")
+def rated_on_spark(spark, tmp_path_factory):
+    """Every scenario rated on Spark, four at a time (Spark's small jobs mostly wait; they overlap well)."""
+    folder = tmp_path_factory.mktemp("scenarios")
+    inputs = {path: scenario_inputs(path, folder) for path in SCENARIOS}
+
+    def run(item):
+        plan, ledger, options = item
+        try:
+            return spark_side(spark, plan, ledger, **options)
+        except Exception as exc:  # raised again by the scenario's own test
+            return exc
+
+    with ThreadPoolExecutor(4) as pool:
+        return inputs, dict(zip(inputs, pool.map(run, inputs.values())))
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+def test_every_scenario_is_rated_alike(rated_on_spark, path):
+    inputs, results = rated_on_spark
+    plan, ledger, options = inputs[path]
+    if isinstance(results[path], Exception):
+        raise results[path]
+    documents, _ = compare(duckdb_side(plan, ledger, **options), results[path])
+    assert documents or not scenarios.read_spec(path).get("expect")
 
 
 RANDOM_PLAN = """
