@@ -246,8 +246,14 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     if fmt == "json":
         click.echo(render.to_json(result.documents, result.rejected))
     elif fmt == "jsonl":
+        batch: list[str] = []
         for line in render.to_jsonl(result.documents, result.rejected):
-            click.echo(line)
+            batch.append(line)
+            if len(batch) == 1000:  # written in blocks: one call per line costs more than the line
+                click.echo("\n".join(batch))
+                batch = []
+        if batch:
+            click.echo("\n".join(batch))
     elif fmt == "yaml":
         click.echo(render.to_yaml(result.documents, result.rejected), nl=False)
     elif fmt == "csv":

@@ -9,6 +9,7 @@ even when the window is cut short (a partial range or an `--as-of` estimate).
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
 from dataclasses import dataclass
@@ -63,21 +64,27 @@ def parse_range(text: str) -> tuple[datetime.date, datetime.date]:
 
 
 def calendar_period(unit: str, day: datetime.date) -> tuple[datetime.date, datetime.date]:
-    """The calendar period of kind `unit` that holds `day`."""
+    """The calendar period of kind `unit` that holds `day` (safe up to 9999-12-31)."""
     if unit == "day":
         return day, day
     if unit == "week":
         start = day - datetime.timedelta(days=day.weekday())
-        return start, start + datetime.timedelta(days=6)
+        return start, start + datetime.timedelta(days=min(6, (datetime.date.max - start).days))
     if unit == "month":
-        start = day.replace(day=1)
-        return start, _add_months(start, 1) - _DAY
+        return day.replace(day=1), _month_end(day.year, day.month)
     if unit == "quarter":
-        start = datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-        return start, _add_months(start, 3) - _DAY
+        first = 3 * ((day.month - 1) // 3) + 1
+        return datetime.date(day.year, first, 1), _month_end(day.year, first + 2)
     if unit == "year":
         return datetime.date(day.year, 1, 1), datetime.date(day.year, 12, 31)
     raise PeriodProblem(f"unknown period unit {unit!r}")  # pragma: no cover - the schema allows no other
+
+
+def _month_end(year: int, month: int) -> datetime.date:
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
+
+
+MAX_PERIODS = 10_000
 
 
 def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
@@ -85,9 +92,13 @@ def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
     out = []
     day = start
     while day <= end:
+        if len(out) >= MAX_PERIODS:
+            raise PeriodProblem(f"{start}..{end} holds more than {MAX_PERIODS:,} periods of a {unit}; give --period")
         full_start, full_end = calendar_period(unit, day)
         window_end = min(full_end, end)
         out.append(Period(day, window_end, (full_end - full_start).days + 1, full_start, full_end))
+        if window_end == datetime.date.max:
+            break
         day = window_end + _DAY
     return out
 

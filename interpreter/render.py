@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from interpreter.documents import Document
 from interpreter.ledger import Rejected
-from interpreter.rounding import money_text, text
+from interpreter.rounding import CONTEXT, money_text, text
 
 
 def rate_text(rate: Decimal) -> str:
@@ -29,10 +29,8 @@ QUANTITY_PLACES = Decimal("0.000001")
 
 def quantity_text(value: Decimal) -> str:
     """A line's quantity for display: exact up to 6 decimal places (the amount uses it unrounded)."""
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -6:
-        value = value.quantize(QUANTITY_PLACES)
-    return text(value)
+    shown = value.quantize(QUANTITY_PLACES, context=CONTEXT).normalize(CONTEXT)
+    return format(shown.copy_abs() if not shown else shown, "f")
 
 
 def _line(line, money) -> dict:

@@ -57,6 +57,5 @@ def text(value: Decimal) -> str:
 
 def money_text(value: Decimal, digits: int) -> str:
     """A rounded amount with exactly the currency's digits (`100000`, `12.50`)."""
-    if value.as_tuple().exponent != -digits:
-        value = value.quantize(_unit(digits), context=CONTEXT)
+    value = value.quantize(_unit(digits), context=CONTEXT)
     return format(value.copy_abs() if not value else value, "f")
