@@ -394,7 +394,11 @@ def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
     usage is unlimited. With `reset: period`, both running sums start again at
     each period (`period_start` maps a row's local date to its period).
     """
-    rows = con.execute(quota_rows_sql(quota, "checked") + " ORDER BY customer, __ts, __row").fetchall()
+    # ordered in SQL and fetched without __ts: a TIMESTAMPTZ handed to Python would need pytz
+    rows = con.execute(f"""
+        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(quota, "checked")}) AS q
+        ORDER BY customer, __ts, __row
+    """).fetchall()
     refused = quota_refusals(rows, quota, period_start)
     if refused:
         con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
