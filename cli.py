@@ -129,39 +129,14 @@ def _load_or_exit(plan_path: str):
     return loaded
 
 
-class _Progress:
-    """Stages and a customers-rated bar on stderr; silent when stderr is not a terminal."""
-
-    def __init__(self, quiet: bool):
-        self.bar = None
-        self.task = None
-        if quiet or not sys.stderr.isatty():
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=Console(stderr=True), transient=True)
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.bar is None:
-            return
-        if self.task is None:
-            self.bar.start()
-            self.task = self.bar.add_task(stage, total=None)
-        self.bar.update(self.task, description=stage, completed=done, total=total or None)
-
-    def close(self) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.stop()
-
-
 def _rate_or_exit(loaded, quiet: bool = True, **options):
     from dsl.errors import Diagnostic, format_diagnostic
     from interpreter.evaluate import EvaluationError
     from interpreter.rate import RateProblem, rate
 
-    progress = _Progress(quiet)
+    from interpreter.progress import TerminalProgress
+
+    progress = TerminalProgress(quiet)
     try:
         return rate(loaded.versions or loaded.plan, progress=progress, **options)
     except RateProblem as problem:

@@ -366,8 +366,9 @@ def load(con, path: str, plan: tree.Plan) -> None:
         _mark_duplicates(con)
     if plan.quota is not None:
         from interpreter.periods import calendar_period
+        from interpreter.quota import check_quota
 
-        _check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
+        check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
     con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
     con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
 
@@ -383,59 +384,6 @@ def _mark_duplicates(con) -> None:
         ) AS d
         WHERE checked.event_id = d.event_id AND checked.__row > d.first_row
     """)
-
-
-def _check_quota(con, quota: tree.Quota, period_start=None) -> None:
-    """Reject rows that take running usage above the running limit, in time order.
-
-    Sequential by nature (a rejected row does not count toward later ones), so
-    it runs in Python over only the rows that change usage or limit. A customer
-    is limited from their first limit change on; before it (or without any)
-    usage is unlimited. With `reset: period`, both running sums start again at
-    each period (`period_start` maps a row's local date to its period).
-    """
-    # ordered in SQL and fetched without __ts: a TIMESTAMPTZ handed to Python would need pytz
-    rows = con.execute(f"""
-        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(quota, "checked")}) AS q
-        ORDER BY customer, __ts, __row
-    """).fetchall()
-    refused = quota_refusals(rows, quota, period_start)
-    if refused:
-        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
-
-
-def quota_rows_sql(quota: tree.Quota, relation: str) -> str:
-    """The accepted rows that change usage or limit: `__row, customer, "date", usage, limit, __ts` (unordered)."""
-    usage, limit = ident(quota.usage), ident(quota.limit)
-    return f"""
-        SELECT __row, customer, "date", {usage} AS __usage, {limit} AS __limit, __ts
-        FROM {relation}
-        WHERE __reason IS NULL AND ({usage} <> 0 OR {limit} <> 0)
-    """
-
-
-def quota_refusals(rows: Iterable[tuple], quota: tree.Quota, period_start=None) -> list[tuple[int, str]]:
-    """(row, reason) of each row refused by the quota.
-
-    `rows` are `(row, customer, date, usage change, limit change, ...)` in
-    time order per customer, each customer's rows together (as
-    `quota_rows_sql` ordered by customer, instant, row).
-    """
-    refused = []
-    current, used, allowed, limited = None, 0, 0, False
-    for row, customer, day, change, allowance, *_ in rows:
-        key = (customer, period_start(day) if quota.reset == "period" and period_start else None)
-        if key != current:
-            if current is None or key[0] != current[0]:
-                limited = False
-            current, used, allowed = key, 0, 0
-        allowed += allowance
-        limited = limited or allowance != 0
-        if limited and change > 0 and used + change > allowed:
-            refused.append((row, f"{quota.message} (running usage {used + change} > quota {allowed})"))
-            continue
-        used += change
-    return refused
 
 
 def rejected_rows(con) -> list[Rejected]:

@@ -2,7 +2,7 @@
 
 Each function takes the Arrow record batches of one partition and yields
 record batches (`DataFrame.mapInArrow`). They call the very code the DuckDB
-path calls — `ledger.json_cells`, `ledger.quota_refusals`, `documents.build`
+path calls — `ledger.json_cells`, `quota.quota_refusals`, `documents.build`
 and `render.document_data` — so a document is the same text on either
 engine. Nothing here imports pyspark; only pyarrow.
 """
@@ -18,7 +18,8 @@ from typing import Any, Iterator
 
 from dsl import tree
 from interpreter.aggregate import Facts, facts_of
-from interpreter.ledger import json_cells, quota_refusals
+from interpreter.ledger import json_cells
+from interpreter.quota import quota_refusals
 from interpreter.periods import Period
 
 PREVIOUS, FACTS, LISTED = 0, 1, 2  # kinds of stage-2 input rows, in the order a customer's rows arrive

@@ -7,7 +7,7 @@ session stays in UTC and the plan's zone is applied explicitly, where DuckDB
 reads in a session set to the plan's zone); `regexp_full_match`, which Spark
 lacks; and duplicate and quota marks, which DuckDB writes with UPDATE and
 Spark joins back (the quota's sequential check runs per customer on the
-executors, in `ledger.quota_refusals`). Numbers stay DECIMAL(38,10) throughout.
+executors, in `quota.quota_refusals`). Numbers stay DECIMAL(38,10) throughout.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dsl import tree
 from interpreter import ledger
 from interpreter.ledger import BUILTIN_COLUMNS, Dialect, LedgerProblem, Rejected
 from interpreter.periods import calendar_period
+from interpreter.quota import quota_rows_sql
 from interpreter.sql import literal
 
 # DuckDB accepts many forms of timestamp text (`epoch`, `2024/11/03`, zone
@@ -254,7 +255,7 @@ def _duplicates_sql(relation: str, repeated: str, plan: tree.Plan) -> str:
 
 
 def _quota(spark, marked, plan: tree.Plan, views: list[str]):
-    """`ledger.quota_refusals` per customer on the executors, joined back as row reasons."""
+    """`quota.quota_refusals` per customer on the executors, joined back as row reasons."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
@@ -262,7 +263,7 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
 
     quota = plan.quota
     name = _view(spark, marked, views, "before_quota")
-    rows = spark.sql(to_spark(ledger.quota_rows_sql(quota, name)))
+    rows = spark.sql(to_spark(quota_rows_sql(quota, name)))
     schema = T.StructType([T.StructField("__refused_row", T.LongType()), T.StructField("__refusal", T.StringType())])
 
     def refusals(batches):
