@@ -37,6 +37,18 @@ def decimal_literal(value: Decimal) -> str:
     return f"CAST('{text}' AS DECIMAL({max(width, scale + 1)},{scale}))"
 
 
+# The functions a row expression may call (dsl.rows.ROW_FUNCTIONS), as exact SQL.
+_CALLS = {
+    "min": lambda args: f"least({', '.join(args)})",
+    "max": lambda args: f"greatest({', '.join(args)})",
+    "abs": lambda args: f"abs({args[0]})",
+    "days_between": lambda args: f"CAST(date_diff('day', {args[0]}, {args[1]}) AS DECIMAL(38,0))",
+    "days_in_month": lambda args: f"CAST(day(last_day({args[0]})) AS DECIMAL(38,0))",
+    "month_start": lambda args: f"CAST(date_trunc('month', {args[0]}) AS DATE)",
+    "month_end": lambda args: f"last_day({args[0]})",
+}
+
+
 def to_sql(expr: tree.Expr) -> str:
     kind = type(expr)
     if kind is tree.Const:
@@ -53,21 +65,6 @@ def to_sql(expr: tree.Expr) -> str:
         return f"({to_sql(expr.operand)} {'NOT IN' if expr.negated else 'IN'} ({options}))"
     if kind is tree.Cond:
         return f"(CASE WHEN {to_sql(expr.test)} THEN {to_sql(expr.then)} ELSE {to_sql(expr.otherwise)} END)"
-    if kind is tree.Call:
-        args = [to_sql(a) for a in expr.args]
-        name = expr.function
-        if name == "min":
-            return f"least({', '.join(args)})"
-        if name == "max":
-            return f"greatest({', '.join(args)})"
-        if name == "abs":
-            return f"abs({args[0]})"
-        if name == "days_between":
-            return f"CAST(date_diff('day', {args[0]}, {args[1]}) AS DECIMAL(38,0))"
-        if name == "days_in_month":
-            return f"CAST(day(last_day({args[0]})) AS DECIMAL(38,0))"
-        if name == "month_start":
-            return f"CAST(date_trunc('month', {args[0]}) AS DATE)"
-        if name == "month_end":
-            return f"last_day({args[0]})"
+    if kind is tree.Call and expr.function in _CALLS:
+        return _CALLS[expr.function]([to_sql(a) for a in expr.args])
     raise ValueError(f"no SQL form for {kind.__name__}")  # the compiler refuses these first
