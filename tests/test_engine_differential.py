@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime
 import random
-import textwrap
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference_rater
-from dsl.loader import load_plan_text
 from interpreter.rate import rate
 from interpreter.render import output_data
+from plan_helpers import compile_plan as shared_compile
 
 ZONES = ["Asia/Seoul", "UTC", "America/New_York"]
 MODES = ["half_up", "half_even", "down", "up"]
@@ -148,9 +147,7 @@ def write(path: Path, rows) -> str:
 
 
 def compile_plan(text: str):
-    loaded = load_plan_text("differential.yaml", textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics] + [text]
-    return loaded.plan
+    return shared_compile(text, "differential.yaml")
 
 
 def engine(plan, path: str) -> dict:

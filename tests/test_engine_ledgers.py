@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dsl.loader import load_plan_text
 from interpreter.rate import RateProblem, rate
 from interpreter.render import document_data, output_data
+from plan_helpers import compile_plan
 
 PLAN = textwrap.dedent("""
     plan: formats
@@ -52,10 +52,6 @@ ROWS = [
 ]
 
 
-def compile_plan(text: str):
-    loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
-    return loaded.plan
 
 
 def write_csv(path: Path, columns, rows) -> Path:

@@ -7,30 +7,24 @@ the file's comments). One helper replays them all through `rate()`.
 
 from __future__ import annotations
 
-import textwrap
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dsl.loader import load_plan_text
-from interpreter.rate import rate
 from interpreter.render import document_data
+from plan_helpers import compile_plan as shared_compile, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"
 
 
 def compile_plan(text: str, path: str = "plan.yaml"):
-    loaded = load_plan_text(path, textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
-    return loaded.plan
+    return shared_compile(text, path)
 
 
 def rate_csv(plan, tmp_path: Path, ledger: str, period: str | None = "2024-11", **options):
-    file = tmp_path / "ledger.csv"
-    file.write_text(textwrap.dedent(ledger).lstrip(), encoding="utf-8")
-    return rate(plan, str(file), period=period, **options)
+    return shared_rate(plan, tmp_path, ledger, period=period, **options)
 
 
 def summary(doc: dict) -> dict:

@@ -14,19 +14,18 @@ import textwrap
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dsl import tree
 from dsl.errors import Span
-from dsl.loader import load_plan_text
 from interpreter.aggregate import Facts
 from interpreter.documents import build
 from interpreter.periods import split
 from interpreter.pricing import graduated, volume
 from interpreter.rate import rate
 from interpreter.render import document_data, output_data
+from plan_helpers import compile_plan as shared_compile
 
 SPAN = Span("generated.yaml", 1, 1)
 FAST = settings(max_examples=150, deadline=None)
@@ -142,9 +141,7 @@ def invoice_plans(draw) -> str:
 
 
 def compile_plan(text: str):
-    loaded = load_plan_text("generated.yaml", textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics] + [text]
-    return loaded.plan
+    return shared_compile(text, "generated.yaml")
 
 
 @settings(max_examples=120, deadline=None)

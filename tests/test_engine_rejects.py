@@ -6,13 +6,11 @@ import csv
 import io
 import textwrap
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from dsl.loader import load_plan_text
-from interpreter.rate import rate
 from interpreter.render import document_data
+from plan_helpers import compile_plan, rate_csv
 
 PLAN = textwrap.dedent("""
     plan: rejects
@@ -43,16 +41,8 @@ PLAN = textwrap.dedent("""
 """)
 
 
-def compile_plan(text: str):
-    loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
-    return loaded.plan
 
 
-def rate_csv(plan, tmp_path: Path, ledger: str, **options):
-    file = tmp_path / "ledger.csv"
-    file.write_text(textwrap.dedent(ledger).lstrip(), encoding="utf-8")
-    return rate(plan, str(file), **options)
 
 
 def is_ratio(value, numerator: int, denominator: int) -> bool:

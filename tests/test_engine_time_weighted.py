@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dsl.loader import load_plan_text
 from interpreter.rate import rate
 from interpreter.render import document_data
+from plan_helpers import compile_plan as shared_compile
 
 PLAN = textwrap.dedent("""
     plan: seats
@@ -32,9 +32,7 @@ PLAN = textwrap.dedent("""
 
 
 def compile_plan(text: str = PLAN):
-    loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
-    assert loaded.plan is not None, [f"{d.span.line}: {d.message}" for d in loaded.diagnostics]
-    return loaded.plan
+    return shared_compile(text)
 
 
 def rate_rows(tmp_path: Path, rows: list[str], plan=None, **options):
