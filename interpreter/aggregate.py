@@ -31,6 +31,12 @@ class Facts:
     values: dict[str, Any]  # column name -> exact value
 
 
+# Rows come with their `__reason`; only accepted rows count. The test sits in
+# every FILTER rather than in a WHERE: DuckDB would push a WHERE down into the
+# typing of each cell and evaluate that again for every aggregate.
+_ACCEPTED = "e.__reason IS NULL"
+
+
 def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetime | None) -> str:
     rows = []
     for index, p in enumerate(periods):
@@ -48,7 +54,7 @@ def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetim
 
 
 def _where(expr: tree.Expr | None, inside: bool = True) -> str:
-    parts = ["e.__ts >= w.__ts_start" if inside else "e.__ts < w.__ts_start"]
+    parts = [_ACCEPTED, "e.__ts >= w.__ts_start" if inside else "e.__ts < w.__ts_start"]
     if expr is not None:
         parts.append(to_sql(expr))
     return " AND ".join(parts)
@@ -101,8 +107,9 @@ def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.dateti
     """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
 
     Columns `__customer, __pid, __rows, __we` (the last day counted), then
-    `metric_columns`. `customer` is the SQL (a parameter) of the only
-    customer wanted, if any. Rows come ordered by customer and period.
+    `metric_columns`. `events` holds the checked rows, each with its
+    `__reason` (NULL when accepted). `customer` is the SQL (a parameter) of
+    the only customer wanted, if any. Rows come ordered by customer and period.
     """
     columns = metric_columns(plan)
     carried = [name for name, _ in columns if name.endswith(".__base")]
@@ -114,7 +121,7 @@ def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.dateti
     return f"""
         WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
         SELECT e.customer AS __customer, w.__pid AS __pid,
-               count(*) FILTER (WHERE e.__ts >= w.__ts_start) AS __rows,
+               count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
                {(',' + select) if select else ''}
         FROM {events} AS e JOIN w ON {join}

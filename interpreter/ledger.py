@@ -225,18 +225,6 @@ def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _typed_native(f: tree.Field) -> tuple[str, str]:
-    """(SQL value, SQL reason-or-NULL) for a field whose column already has an exact type."""
-    column = ident(f.name)
-    kind = f.type.kind
-    value = f"CAST({column} AS {NUMBER_SQL})" if kind in ("money", "number", "percent") else (
-        f"CAST({column} AS {INTEGER_SQL})" if kind == "integer" else column)
-    default = _default_sql(f)
-    missing = "NULL" if default is not None else f"'missing value for {f.name}'"
-    final = f"(CASE WHEN {column} IS NULL THEN {default or 'NULL'} ELSE {value} END)" if default is not None else value
-    return final, f"(CASE WHEN {column} IS NULL THEN {missing} END)"
-
-
 def _default_sql(f: tree.Field) -> str | None:
     if f.default is None:
         return None
@@ -247,53 +235,66 @@ def _default_sql(f: tree.Field) -> str | None:
     return literal(f.default)
 
 
-def _typed(f: tree.Field) -> tuple[str, str]:
-    """(SQL value, SQL reason-or-NULL) for one usage field read from text."""
-    raw = f"NULLIF(trim({ident(f.name)}), '')"
-    label = f.name
+@dataclass(frozen=True)
+class _Reading:
+    """How one field is read from its cell (trimmed, NULL when blank), each piece computed once per row.
+
+    `cell` is the SQL of the cell over the source column; `helpers` are
+    (column, SQL over the cell) computed beside it; `value`, `bad` and
+    `problem` may use both.
+    """
+
+    cell: str
+    helpers: tuple[tuple[str, str], ...]
+    value: str
+    bad: str
+    problem: str
+
+
+def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
+    """How field `f` is read from the cell column named `c`."""
+    column = ident(f.name)
     kind = f.type.kind
-    shown = f"'{label}: ' || {_QUOTED.format(raw)}"
-    digits = f"replace({raw}, '_', '')"  # 100_000 as in plan files; only between digits
-    grouped = f"regexp_full_match({raw}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
-    if kind in ("money", "number"):
-        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.[0-9]{{1,10}}0*)?'))"  # zeros past 10 places change nothing
-        value = f"TRY_CAST({digits} AS {NUMBER_SQL})"
-        bad = f"NOT {ok} OR {value} IS NULL"
-        problem = f"{shown} || ' is not a number (at most 10 decimal places)'"
-    elif kind == "integer":
-        ok = f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+(\\.0+)?'))"  # 5.00 from a DECIMAL column is whole
-        value = f"TRY_CAST({digits} AS {INTEGER_SQL})"
-        bad = f"NOT {ok} OR {value} IS NULL"
-        problem = f"{shown} || ' is not a whole number'"
-    elif kind == "percent":
-        number = f"regexp_replace({raw}, '%$', '')"
-        ok = f"regexp_full_match({raw}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')"
-        scaled = f"TRY_CAST({number} AS {NUMBER_SQL})"
-        value = f"(CASE WHEN {raw} LIKE '%\\%' ESCAPE '\\' THEN CAST({scaled} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {scaled} END)"
-        bad = f"NOT {ok}"
-        problem = f"{shown} || ' is not a percent'"
-    elif kind == "bool":
-        value = f"lower({raw}) IN ('true', '1')"
-        bad = f"lower({raw}) NOT IN ('true', 'false', '1', '0')"
-        problem = f"{shown} || ' is not true or false'"
-    elif kind == "date":
-        value = f"TRY_CAST({raw} AS DATE)"
-        bad = f"NOT regexp_full_match({raw}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {value} IS NULL"
-        problem = f"{shown} || ' is not a date (YYYY-MM-DD)'"
-    else:
-        value = f"{ident(f.name)}"
-        raw = f"NULLIF({ident(f.name)}, '')"
-        bad = "FALSE"
-        problem = "NULL"
-        if f.values:
-            allowed = ", ".join(literal(v) for v in f.values)
-            bad = f"{value} NOT IN ({allowed})"
-            problem = f"{shown} || ' is not one of {', '.join(f.values)}'"
-    default = _default_sql(f)
-    final = f"(CASE WHEN {raw} IS NULL THEN {default or 'NULL'} ELSE {value} END)"
-    missing = "NULL" if default is not None else f"'missing value for {label}'"
-    reason = f"(CASE WHEN {raw} IS NULL THEN {missing} WHEN {bad} THEN {problem} END)"
-    return final, reason
+    if native:  # the column's own type already holds the values exactly
+        value = f"CAST({c} AS {NUMBER_SQL})" if kind in ("money", "number", "percent") else (
+            f"CAST({c} AS {INTEGER_SQL})" if kind == "integer" else c)
+        return _Reading(column, (), value, "FALSE", "NULL")
+    trimmed = f"NULLIF(trim({column}), '')"
+    shown = f"'{f.name}: ' || {_QUOTED.format(c)}"
+    n, ok = f"{c}_n", f"{c}_ok"
+    if kind in ("money", "number", "integer"):
+        whole = kind == "integer"
+        places = "(\\.0+)?" if whole else "(\\.[0-9]{1,10}0*)?"  # zeros past 10 places change nothing
+        digits = f"replace({c}, '_', '')"  # 100_000 as in plan files; only between digits
+        grouped = f"regexp_full_match({c}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
+        return _Reading(
+            trimmed,
+            ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
+             (ok, f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+{places}'))")),
+            n, f"NOT {ok} OR {n} IS NULL",
+            f"{shown} || ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}'",
+        )
+    if kind == "percent":
+        return _Reading(
+            trimmed,
+            ((n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
+             (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')")),
+            f"(CASE WHEN {c} LIKE '%\\%' ESCAPE '\\' THEN CAST({n} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {n} END)",
+            f"NOT {ok}", f"{shown} || ' is not a percent'",
+        )
+    if kind == "bool":
+        lowered = f"{c}_lower"
+        return _Reading(trimmed, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
+                        f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
+    if kind == "date":
+        return _Reading(trimmed, ((n, f"TRY_CAST({c} AS DATE)"),), n,
+                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {n} IS NULL",
+                        f"{shown} || ' is not a date (YYYY-MM-DD)'")
+    untrimmed = f"NULLIF({column}, '')"  # text is taken as written
+    if f.values:
+        allowed = ", ".join(literal(v) for v in f.values)
+        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})", f"{shown} || ' is not one of {', '.join(f.values)}'")
+    return _Reading(untrimmed, (), c, "FALSE", "NULL")
 
 
 def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect: Dialect = DUCKDB) -> str:
@@ -304,38 +305,48 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     the columns of `select_columns`; `native` names those in their own type.
     A row's reasons (a missing or bad value, then a failed rule) are one
     expression: the first that applies is the one reported.
+
+    The query is layered so each cell is trimmed, parsed and matched once per
+    row: cells, then what is read from them, then values and reasons, then rules.
     """
+    cells = ["__row", "trim(event_id) AS event_id", "trim(customer) AS customer"]
+    reads = ["*"]
     if "timestamp" in native:
-        ts = dialect.native_instant('"timestamp"', native["timestamp"])
-        ts_reason = "CASE WHEN \"timestamp\" IS NULL THEN 'missing timestamp' END"
+        cells.append(dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts")
+        ts_reason = "CASE WHEN __ts IS NULL THEN 'missing timestamp' END"
     else:
-        ts = dialect.text_instant('trim("timestamp")')
-        ts_reason = ("CASE WHEN NULLIF(trim(\"timestamp\"), '') IS NULL THEN 'missing timestamp' "
-                     f"WHEN {ts} IS NULL THEN 'timestamp ' || " + _QUOTED.format('"timestamp"') + " || ' is not an ISO 8601 date-time' END")
-    columns, reasons = [], [
-        "CASE WHEN NULLIF(trim(event_id), '') IS NULL THEN 'missing event_id' END",
-        "CASE WHEN NULLIF(trim(customer), '') IS NULL THEN 'missing customer' END",
+        cells += ["\"timestamp\" AS __ts_raw", "NULLIF(trim(\"timestamp\"), '') AS __ts_text"]
+        reads.append(f"{dialect.text_instant('__ts_text')} AS __ts")
+        ts_reason = ("CASE WHEN __ts_text IS NULL THEN 'missing timestamp' "
+                     "WHEN __ts IS NULL THEN 'timestamp ' || " + _QUOTED.format("__ts_raw") + " || ' is not an ISO 8601 date-time' END")
+    values, reasons = [], [
+        "CASE WHEN event_id IS NULL OR event_id = '' THEN 'missing event_id' END",
+        "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
         ts_reason,
     ]
-    for f in plan.fields:
-        value, reason = _typed_native(f) if f.name in native else _typed(f)
-        columns.append(f"{value} AS {ident(f.name)}")
-        reasons.append(reason)
-    typed = ", ".join(columns)
-    rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
-    row_typed = f"""
-        SELECT __row, trim(event_id) AS event_id, trim(customer) AS customer, {ts} AS __ts,
-               {dialect.local_date(ts)} AS "date" {', ' + typed if typed else ''},
+    for index, f in enumerate(plan.fields):
+        cell = f"__c{index}"
+        reading = _reading(f, f.name in native, cell)
+        cells.append(f"{reading.cell} AS {cell}")
+        reads += [f"{expr} AS {name}" for name, expr in reading.helpers]
+        default = _default_sql(f)
+        values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
+        missing = "NULL" if default is not None else f"'missing value for {f.name}'"
+        reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
+    typed = f"""
+        SELECT __row, event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
                coalesce({', '.join(reasons)}) AS __reason
-        FROM ({source}) AS src
+        FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads
     """
-    checked = f"SELECT *, {'coalesce(__reason, ' + ', '.join(rules) + ')' if rules else '__reason'} AS __why FROM ({row_typed}) AS t"
+    rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
+    if not rules:
+        return typed
     kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
-    return f"SELECT {kept}, __why AS __reason FROM ({checked}) AS c"
+    return f"SELECT {kept}, coalesce(__reason, {', '.join(rules)}) AS __reason FROM ({typed}) AS t"
 
 
 def load(con, path: str, plan: tree.Plan) -> None:
-    """Make `events` (accepted, typed rows) and `rejected` (row, event_id, reason).
+    """Make `events` (typed rows, each with its `__reason`, NULL when accepted) and `rejected` (row, event_id, reason).
 
     Each row's reason (a bad or missing value, a failed rule) is computed in
     one expression. One pass over the ledger then counts duplicate event ids
@@ -355,7 +366,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
     except Exception as exc:
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
     if not duplicates and plan.quota is None:
-        con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * EXCLUDE (__reason) FROM checked_rows WHERE __reason IS NULL")
+        con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
         if refused:
             con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked_rows WHERE __reason IS NOT NULL")
         else:
@@ -369,7 +380,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
         from interpreter.quota import check_quota
 
         check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
-    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * EXCLUDE (__reason) FROM checked WHERE __reason IS NULL")
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")
     con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
 
 

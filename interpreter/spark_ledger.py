@@ -77,7 +77,7 @@ class Ledger:
 
     checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
     marked: str  # temp view of `checked`
-    events: str  # temp view of the accepted rows
+    events: str  # temp view of the rows aggregated: every checked row, with its `__reason`
     refused: int
     views: tuple[str, ...]
     cached: tuple = ()  # DataFrames kept in memory for this rating
@@ -227,9 +227,7 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
         for frame in cached[:-1]:
             frame.unpersist()
         cached = cached[-1:]
-    kept = [f"`{c}`" for c in marked.columns if c != "__reason"]
-    events = _view(spark, marked.where("__reason IS NULL").select(*kept), views, "events")
-    return Ledger(marked, name, events, int(refused), tuple(views), tuple(cached))
+    return Ledger(marked, name, name, int(refused), tuple(views), tuple(cached))
 
 
 # Event ids seen more than once, and the first row of each (as `ledger._mark_duplicates` finds them).
