@@ -103,33 +103,48 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
 
 
 def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
-                  customer: str | None = None, events: str = "events") -> str:
+                  customer: str | None = None, events: str = "events", refused: bool = False) -> str:
     """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
 
     Columns `__customer, __pid, __rows, __we` (the last day counted), then
     `metric_columns`. `events` holds the checked rows, each with its
     `__reason` (NULL when accepted). `customer` is the SQL (a parameter) of
     the only customer wanted, if any. Rows come ordered by customer and period.
+
+    With `refused`, the same pass also counts the refused rows of the whole
+    ledger, each once (`__refused`, in rows that may not be documents; those
+    that are have `__document`).
     """
     columns = metric_columns(plan)
     carried = [name for name, _ in columns if name.endswith(".__base")]
     history = bool(carried)
     select = ",\n".join(f"{sql} AS {ident(name)}" for name, sql in columns)
-    having = " OR ".join(["__rows > 0", *(f"{ident(name)} <> 0" for name in carried)])
+    document = " OR ".join(["__rows > 0", *(f"{ident(name)} <> 0" for name in carried)])
     join = "e.__ts < w.__ts_end" if history else "e.__ts >= w.__ts_start AND e.__ts < w.__ts_end"
     filter_customer = f"WHERE e.customer = {customer}" if customer is not None else ""
-    return f"""
+    counted = ""
+    if refused:
+        # A row joins the window it falls in and, kept for carried levels, every later one;
+        # a row before the first window joins them all, one after the last (or undated) none.
+        counted = (",\ncount(*) FILTER (WHERE e.__reason IS NOT NULL AND "
+                   "(w.__pid IS NULL OR e.__ts >= w.__ts_start OR w.__pid = 0)) AS __refused")
+    grouped = f"""
         WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
         SELECT e.customer AS __customer, w.__pid AS __pid,
                count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
-               {(',' + select) if select else ''}
-        FROM {events} AS e JOIN w ON {join}
+               {(',' + select) if select else ''}{counted}
+        FROM {events} AS e {'LEFT ' if refused else ''}JOIN w ON {join}
         {filter_customer}
         GROUP BY e.customer, w.__pid
-        HAVING {having}
-        ORDER BY e.customer, w.__pid
     """
+    if refused:
+        return f"""
+            SELECT *, ({document}) AS __document FROM ({grouped}) AS g
+            WHERE {document} OR __refused > 0
+            ORDER BY __customer, __pid
+        """
+    return f"{grouped} HAVING {document} ORDER BY e.customer, w.__pid"
 
 
 def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
@@ -142,6 +157,22 @@ def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datet
     result = con.execute(query, params)
     names = [d[0] for d in result.description]
     return [facts_of(plan, periods, dict(zip(names, row))) for row in result.fetchall()]
+
+
+def aggregate_counting_refused(con, plan: tree.Plan, periods: list[Period],
+                               as_of: datetime.datetime | None = None) -> tuple[list[Facts], int]:
+    """`aggregate` for the whole ledger, and the number of refused rows in it, in one pass."""
+    if not periods:
+        return [], con.execute("SELECT count(*) FROM events WHERE __reason IS NOT NULL").fetchone()[0]
+    result = con.execute(aggregate_sql(plan, periods, as_of, refused=True))
+    names = [d[0] for d in result.description]
+    facts, refused = [], 0
+    for row in result.fetchall():
+        record = dict(zip(names, row))
+        refused += record["__refused"]
+        if record["__document"]:
+            facts.append(facts_of(plan, periods, record))
+    return facts, refused
 
 
 def facts_of(plan: tree.Plan, periods: list[Period], record: dict[str, Any]) -> Facts:

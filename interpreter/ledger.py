@@ -10,11 +10,9 @@ A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Mapping
 
 from dsl import tree
 from interpreter.sql import ident, literal, to_sql
@@ -24,6 +22,12 @@ INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
 _CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"
+
+
+def trimmed(text: str) -> str:
+    """`trim(text)`, called only where there is a space to remove: most cells have none,
+    and a value left as it is keeps DuckDB's dictionary encoding from Parquet."""
+    return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
 
 
 class LedgerProblem(Exception):
@@ -90,11 +94,13 @@ def usable_as_is(kind: str, duck: str) -> bool:
     return False
 
 
-def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, dict[str, str]]:
+def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
     """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type (-> that type).
 
     CSV and JSON lines are read as text; Parquet columns whose type already
     holds the field's values exactly are used as they are, the rest as text.
+    Numbering a CSV file's rows makes DuckDB read it in one thread, so a
+    reading that needs no row numbers may ask for none (`__row` is NULL).
     """
     file = Path(path)
     if not file.is_file():
@@ -106,7 +112,9 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, dic
         # file must still quote, and `#` must not start a comment that drops a row unseen.
         scan = f"read_csv({quoted}, header = true, all_varchar = true, {_CSV_DIALECT})"
     elif suffix in (".jsonl", ".ndjson"):
-        scan = _jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
+        from interpreter.jsonl import jsonl_table
+
+        scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
     elif suffix == ".parquet":
         scan = f"read_parquet({quoted}, file_row_number = true)"
     else:
@@ -123,8 +131,10 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...]) -> tuple[str, dic
         row = "CAST(file_row_number + 1 AS BIGINT)"
     elif suffix in (".jsonl", ".ndjson"):
         row = "CAST(__line AS BIGINT)"
-    else:
+    elif numbered:
         row = "CAST(row_number() OVER () AS BIGINT)"
+    else:
+        row = "CAST(NULL AS BIGINT)"
     return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}", native
 
 
@@ -152,73 +162,6 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
         else:
             parts.append(f"CAST({ident(name)} AS VARCHAR) AS {ident(name)}")
     return parts, native
-
-
-class _Number(str):
-    """The text of a JSON number, as written."""
-
-
-def _json_cell(value) -> str:
-    if isinstance(value, _Number) and "e" in value.lower():
-        return format(Decimal(value), "f")  # 1e-05 is exactly 0.00001
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)  # an object or list: kept as its JSON text
-
-
-def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str] | None:
-    """One line of a JSON lines ledger as text cells ("" when absent), or None for a blank line.
-
-    Numbers keep the text they are written with (never a float); `number` is
-    the line's number in `file`, for the message when it is not an object.
-    """
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line, parse_float=_Number, parse_int=_Number, parse_constant=str)
-    except ValueError as exc:
-        raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
-    if not isinstance(record, dict):
-        raise LedgerProblem(f"{file}:{number}: not a JSON object")
-    return [_json_cell(record.get(name)) for name in columns]
-
-
-def _jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """The JSON lines as a temp table of text columns, numbers kept exactly as written.
-
-    DuckDB's JSON reader turns every non-integer number into a DOUBLE, so
-    `1234567.1234567891` would come back as `...892`; Python's json module can
-    hand over the number's own text instead. The rows go to DuckDB through a
-    temporary CSV file (fast, and typed as text like any CSV ledger); `__line`
-    is the line number in the file, blank lines skipped.
-    """
-    import csv
-    import os
-    import tempfile
-
-    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
-                file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(("__line", *columns))
-            for number, line in enumerate(lines, 1):
-                cells = json_cells(line, number, columns, file)
-                if cells is not None:
-                    writer.writerow((number, *cells))
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE __ledger_lines AS SELECT * FROM "
-            f"read_csv({literal(temp)}, header = true, all_varchar = true, {_CSV_DIALECT})"
-        )
-    except UnicodeDecodeError as exc:
-        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    finally:
-        os.unlink(temp)
-    return "__ledger_lines"
 
 
 def _first_line(exc: Exception) -> str:
@@ -259,7 +202,7 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         value = f"CAST({c} AS {NUMBER_SQL})" if kind in ("money", "number", "percent") else (
             f"CAST({c} AS {INTEGER_SQL})" if kind == "integer" else c)
         return _Reading(column, (), value, "FALSE", "NULL")
-    trimmed = f"NULLIF(trim({column}), '')"
+    cell = f"NULLIF({trimmed(column)}, '')"
     shown = f"'{f.name}: ' || {_QUOTED.format(c)}"
     n, ok = f"{c}_n", f"{c}_ok"
     if kind in ("money", "number", "integer"):
@@ -268,7 +211,7 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         digits = f"replace({c}, '_', '')"  # 100_000 as in plan files; only between digits
         grouped = f"regexp_full_match({c}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
         return _Reading(
-            trimmed,
+            cell,
             ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
              (ok, f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+{places}'))")),
             n, f"NOT {ok} OR {n} IS NULL",
@@ -276,7 +219,7 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         )
     if kind == "percent":
         return _Reading(
-            trimmed,
+            cell,
             ((n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
              (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')")),
             f"(CASE WHEN {c} LIKE '%\\%' ESCAPE '\\' THEN CAST({n} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {n} END)",
@@ -284,10 +227,12 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         )
     if kind == "bool":
         lowered = f"{c}_lower"
-        return _Reading(trimmed, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
+        return _Reading(
+cell, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
                         f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
     if kind == "date":
-        return _Reading(trimmed, ((n, f"TRY_CAST({c} AS DATE)"),), n,
+        return _Reading(
+cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
                         f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {n} IS NULL",
                         f"{shown} || ' is not a date (YYYY-MM-DD)'")
     untrimmed = f"NULLIF({column}, '')"  # text is taken as written
@@ -309,13 +254,13 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     The query is layered so each cell is trimmed, parsed and matched once per
     row: cells, then what is read from them, then values and reasons, then rules.
     """
-    cells = ["__row", "trim(event_id) AS event_id", "trim(customer) AS customer"]
+    cells = ["__row", f"{trimmed('event_id')} AS event_id", f"{trimmed('customer')} AS customer"]
     reads = ["*"]
     if "timestamp" in native:
         cells.append(dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts")
         ts_reason = "CASE WHEN __ts IS NULL THEN 'missing timestamp' END"
     else:
-        cells += ["\"timestamp\" AS __ts_raw", "NULLIF(trim(\"timestamp\"), '') AS __ts_text"]
+        cells += ['"timestamp" AS __ts_raw', "NULLIF(" + trimmed('"timestamp"') + ", '') AS __ts_text"]
         reads.append(f"{dialect.text_instant('__ts_text')} AS __ts")
         ts_reason = ("CASE WHEN __ts_text IS NULL THEN 'missing timestamp' "
                      "WHEN __ts IS NULL THEN 'timestamp ' || " + _QUOTED.format("__ts_raw") + " || ' is not an ISO 8601 date-time' END")
@@ -345,6 +290,25 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     return f"SELECT {kept}, coalesce(__reason, {', '.join(rules)}) AS __reason FROM ({typed}) AS t"
 
 
+def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
+    """Make the views `checked_rows` and `events` (typed rows, each with its `__reason`, NULL when accepted)
+    over the file, without reading it yet; return the source SELECT they are made from."""
+    source, native = source_sql(con, path, plan.fields, numbered)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
+    return source
+
+
+def repeated_ids_sql(source: str) -> str:
+    """How many rows of `source` may repeat an earlier row's event id (0: none does).
+
+    Distinct 64-bit hashes are counted instead of the ids (much cheaper on
+    millions of rows). Equal ids always hash alike, so no duplicate is missed;
+    a rare collision only sends the run down the exact path of `load`.
+    """
+    return f"SELECT count(event_id) - count(DISTINCT hash(event_id)) FROM (SELECT {trimmed('event_id')} AS event_id FROM ({source}) AS s) AS t"
+
+
 def load(con, path: str, plan: tree.Plan) -> None:
     """Make `events` (typed rows, each with its `__reason`, NULL when accepted) and `rejected` (row, event_id, reason).
 
@@ -354,23 +318,15 @@ def load(con, path: str, plan: tree.Plan) -> None:
     is a view over the file and nothing is copied. Otherwise the typed rows
     are kept in a table where duplicates and the quota are marked.
     """
-    source, native = source_sql(con, path, plan.fields)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
-        # Distinct 64-bit hashes are counted instead of the ids (much cheaper on
-        # millions of rows). Equal ids always hash alike, so no duplicate is
-        # missed; a rare collision only sends the run down the exact path below.
+        view(con, path, plan)
         duplicates, refused = con.execute(
             "SELECT count(event_id) - count(DISTINCT hash(event_id)), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
-        ).fetchone()
+        ).fetchone()  # hashes, as in `repeated_ids_sql`
     except Exception as exc:
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
     if not duplicates and plan.quota is None:
-        con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
-        if refused:
-            con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked_rows WHERE __reason IS NOT NULL")
-        else:
-            con.execute("CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR)")
+        keep_rejected(con, refused)
         return
     con.execute("CREATE OR REPLACE TEMP TABLE checked AS SELECT * FROM checked_rows")
     if duplicates:
@@ -382,6 +338,14 @@ def load(con, path: str, plan: tree.Plan) -> None:
         check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
     con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")
     con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
+
+
+def keep_rejected(con, refused: int) -> None:
+    """The table `rejected` from the (numbered) view `checked_rows`, when no row is a duplicate."""
+    if refused:
+        con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked_rows WHERE __reason IS NOT NULL")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR)")
 
 
 def _mark_duplicates(con) -> None:

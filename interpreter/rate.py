@@ -104,6 +104,10 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         con = connect(latest)
         report("reading and checking the ledger", 0, 0)
+        if len(versions) == 1 and customer is None and latest.quota is None:
+            documents, rejected = _rated_while_checking(con, latest, usage, period, moment, raw_customers, report, trace)
+            documents.sort(key=lambda d: (d.customer, d.period_start))
+            return RateResult(documents, rejected)
         ledger.load(con, usage, latest)
         windows = periods_for(con, latest, period, moment)
         documents: list[Document] = []
@@ -125,6 +129,43 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         raise RateProblem(str(problem)) from None
     documents.sort(key=lambda d: (d.customer, d.period_start))
     return RateResult(documents, rejected)
+
+
+def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_customers, report,
+                          trace: bool) -> tuple[list[Document], list[ledger.Rejected]]:
+    """Rate the whole ledger while the duplicate check runs alongside.
+
+    The aggregate pass also counts the refused rows. The duplicate check (a
+    distinct count over every event id) then runs on DuckDB's threads while
+    Python prices the documents. Should an event id repeat, those documents
+    are dropped and the ledger is rated again the exact way (`ledger.load`).
+    Rows are numbered only when needed: for rejected rows, and to break ties
+    of `last`.
+    """
+    import duckdb
+
+    from interpreter.background import Alongside
+
+    needs_rows = any(m.aggregation == "last" for m in plan.metrics)
+    try:
+        source = ledger.view(con, usage, plan, numbered=needs_rows)
+        windows = periods_for(con, plan, period, moment)
+        _by_version((plan,), windows)  # every window at or after the plan's `effective`
+        report("aggregating usage", 0, 0)
+        facts, refused = stage1.aggregate_counting_refused(con, plan, windows, moment)
+        with Alongside(con, ledger.repeated_ids_sql(source)) as repeated:
+            documents = _documents(con, plan, windows, moment, None, raw_customers, report, trace, facts)
+            report("checking event ids", 0, 0)
+            duplicates = repeated.result()
+    except duckdb.Error as exc:
+        raise ledger.LedgerProblem(f"{usage}: cannot read ledger: {str(exc).strip().splitlines()[0]}") from None
+    if duplicates:
+        ledger.load(con, usage, plan)
+        return _documents(con, plan, windows, moment, None, raw_customers, report, trace), ledger.rejected_rows(con)
+    if refused and not needs_rows:
+        ledger.view(con, usage, plan, numbered=True)
+    ledger.keep_rejected(con, refused)
+    return documents, ledger.rejected_rows(con)
 
 
 def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:
@@ -163,9 +204,10 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
 
 
 def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report,
-               trace: bool) -> list[Document]:
-    report("aggregating usage", 0, 0)
-    facts = stage1.aggregate(con, plan, windows, moment, customer)
+               trace: bool, facts: list[stage1.Facts] | None = None) -> list[Document]:
+    if facts is None:
+        report("aggregating usage", 0, 0)
+        facts = stage1.aggregate(con, plan, windows, moment, customer)
     facts += _listed_without_usage(facts, windows, customer, raw_customers)
     before = _previous_facts(con, plan, windows, customer)
     # Documents are acyclic; pausing the cycle collector spares it from

@@ -76,10 +76,26 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+def rated(path: Path, spec: dict, plan):
+    """The `RateResult` of a usage scenario (its ledger written out when given inline)."""
+    from interpreter.rate import rate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if "usage_file" in spec:
+            ledger = str((path.parent / spec["usage_file"]).resolve())
+        else:
+            ledger = str(Path(tmp) / "usage.jsonl")
+            with open(ledger, "w", encoding="utf-8") as handle:
+                for row in spec.get("usage") or []:
+                    handle.write(json.dumps({k: _cell(v) for k, v in row.items()}) + "\n")
+        result = rate(plan, ledger, period=_text(spec.get("period")), as_of=_text(spec.get("as_of")),
+                      customer_records=spec.get("customers") or {})
+    return result
+
+
 def run(path: str | Path) -> Outcome:
     """Rate one scenario; its data is what the snapshot stores."""
     from interpreter.formulas import InputProblem, run_formula
-    from interpreter.rate import rate
     from interpreter.render import output_data
 
     path = Path(path)
@@ -105,16 +121,7 @@ def run(path: str | Path) -> Outcome:
             if "expect" in case and not _same(case["expect"], value):
                 failures.append(f"case {case.get('name', index + 1)!r}: expected {case['expect']}, got {value}")
         return Outcome(str(path), {"plan": plan.id, "formula": formula.name, "cases": cases}, tuple(failures))
-    with tempfile.TemporaryDirectory() as tmp:
-        if "usage_file" in spec:
-            ledger = str((path.parent / spec["usage_file"]).resolve())
-        else:
-            ledger = str(Path(tmp) / "usage.jsonl")
-            with open(ledger, "w", encoding="utf-8") as handle:
-                for row in spec.get("usage") or []:
-                    handle.write(json.dumps({k: _cell(v) for k, v in row.items()}) + "\n")
-        result = rate(plan, ledger, period=_text(spec.get("period")), as_of=_text(spec.get("as_of")),
-                      customer_records=spec.get("customers") or {})
+    result = rated(path, spec, plan)
     data = output_data(result.documents, result.rejected)
     return Outcome(str(path), data, tuple(check(spec.get("expect") or {}, data)))
 

@@ -2,8 +2,8 @@
 
 Each function takes the Arrow record batches of one partition and yields
 record batches (`DataFrame.mapInArrow`). They call the very code the DuckDB
-path calls — `ledger.json_cells`, `quota.quota_refusals`, `documents.build`
-and `render.document_data` — so a document is the same text on either
+path calls — `jsonl.json_cells`, `quota.quota_refusals`, `documents.build`
+and `render.document_line` — so a document is the same text on either
 engine. Nothing here imports pyspark; only pyarrow.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from dsl import tree
 from interpreter.aggregate import Facts, facts_of
-from interpreter.ledger import json_cells
+from interpreter.jsonl import json_cells
 from interpreter.quota import quota_refusals
 from interpreter.periods import Period
 
@@ -124,7 +124,7 @@ def _document(job: Job, facts: Facts, before: dict[Period, Facts]) -> tuple:
     from interpreter.documents import build
     from interpreter.evaluate import EvaluationError
     from interpreter.rate import previous_period
-    from interpreter.render import document_data
+    from interpreter.render import document_line
 
     previous = None
     if job.plan.uses_previous:
@@ -138,7 +138,7 @@ def _document(job: Job, facts: Facts, before: dict[Period, Facts]) -> tuple:
         return facts.customer, facts.period.start, None, json.dumps(problem)
     except CustomerProblem as exc:
         return facts.customer, facts.period.start, None, json.dumps({"kind": "customer", "message": str(exc)})
-    text = json.dumps(document_data(doc), ensure_ascii=False, separators=(",", ":"))
+    text = document_line(doc)
     return facts.customer, facts.period.start, text, None
 
 

@@ -4,7 +4,7 @@ Stage 1 runs the SQL of `interpreter.ledger` and `interpreter.aggregate`,
 translated to Spark's dialect (`interpreter.spark_ledger`). Stage 2 runs on
 the executors: the stage-1 rows are partitioned and sorted by customer and
 `mapInArrow` hands each partition to `interpreter.spark_documents`, which
-calls the very `documents.build` and `render.document_data` the DuckDB path
+calls the very `documents.build` and `render.document_line` the DuckDB path
 calls and yields one JSON document per row. Documents are returned, or
 written to an output path (JSON lines, or Parquet for a path ending in
 `.parquet`) without passing through the driver.

@@ -147,7 +147,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     """(DataFrame with `__row` and the file's columns, their DuckDB type names when not text).
 
     CSV is read as text with DuckDB's dialect (comma, double quotes doubled,
-    no comments); JSON lines through `ledger.json_cells`, so numbers keep the
+    no comments); JSON lines through `jsonl.json_cells`, so numbers keep the
     text they are written with; Parquet in its own column types.
     """
     from pyspark.sql import types as T
@@ -180,7 +180,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
 def _problem(path: str, exc: Exception) -> LedgerProblem:
     """A Spark error while reading the ledger, worded as `ledger.load` words it."""
     text = str(exc).strip()
-    if "LedgerProblem: " in text:  # raised by ledger.json_cells on an executor
+    if "LedgerProblem: " in text:  # raised by jsonl.json_cells on an executor
         return LedgerProblem(text.split("LedgerProblem: ", 1)[1].splitlines()[0])
     return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
 

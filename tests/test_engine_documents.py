@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 
+import pytest
+
+from dsl.loader import load_plan
 from interpreter.rate import rate
-from interpreter.render import document_data
+from interpreter.render import document_data, document_line
+from interpreter.scenarios import plan_path_for, rated, read_spec, scenario_files
 from plan_helpers import compile_plan, rate_csv
 
+USAGE_SCENARIOS = [p for p in scenario_files(Path(__file__).resolve().parent.parent / "plans") if "formula" not in read_spec(p)]
 
 
-
+@pytest.mark.parametrize("path", USAGE_SCENARIOS, ids=[f"{p.parent.parent.name}-{p.stem}" for p in USAGE_SCENARIOS])
+def test_a_jsonl_line_is_the_bytes_json_dumps_gives(path):
+    """`document_line` writes JSON by hand for speed; on every shipped scenario (credits, memo lines,
+    notices, schedules, estimates, Korean text) it must be exactly the compact `json.dumps` text."""
+    spec = read_spec(path)
+    documents = rated(path, spec, load_plan(plan_path_for(path, spec)).plan).documents
+    assert documents
+    for doc in documents:
+        assert document_line(doc) == json.dumps(document_data(doc), ensure_ascii=False, separators=(",", ":"))
 
 
 SETTLEMENT = """
