@@ -136,6 +136,27 @@ def test_rejected_rows_are_reported_even_outside_the_period_and_in_row_order(tmp
     assert [(r.row, r.event_id) for r in result.rejected] == [(1, "a"), (3, "c"), (4, "a")]
 
 
+@pytest.mark.parametrize("bad", [
+    "x,acme,2024-09-02T00:00:00,approval,x,,,,",  # before every window: joins them all (levels are carried)
+    "x,acme,2024-12-02T00:00:00,approval,x,,,,",  # in the last window only
+    "x,acme,2025-01-02T00:00:00,approval,x,,,,",  # after every window: joins none
+    "x,,2024-11-02T00:00:00,approval,100,,,,",  # no customer
+    "x,acme,,approval,100,,,,",  # no date at all
+])
+def test_a_single_refused_row_is_found_wherever_it_falls_among_several_windows(tmp_path, bad):
+    """The aggregate pass counts refused rows while it joins rows to windows; a count of zero would
+    leave the row unreported, so each place a row can fall is tried alone."""
+    plan = compile_plan(PLAN)
+    result = rate_csv(plan, tmp_path, f"""
+        {HEADER}
+        a,acme,2024-10-02T00:00:00,approval,100,1,,,
+        {bad}
+        c,acme,2024-11-02T00:00:00,approval,100,,,,
+    """, period="2024-Q4")
+    assert [(r.row, r.event_id) for r in result.rejected] == [(2, "x")]
+    assert [d.period_start.month for d in result.documents] == [10, 11, 12]
+
+
 # -- quota ---------------------------------------------------------------------
 
 QUOTA_PLAN = textwrap.dedent("""
@@ -242,3 +263,27 @@ def test_usage_before_the_first_limit_is_not_limited(tmp_path):
     """)
     # r1 comes before any limit; from q1 on the limit is 5: r2 (5) fits, r3 (6) does not, r5 (4) does
     assert [(r.row, r.event_id) for r in result.rejected] == [(4, "r3")]
+
+
+def test_a_plan_that_fails_while_pricing_stops_the_duplicate_check_running_beside_it(tmp_path):
+    import threading
+
+    from interpreter.evaluate import EvaluationError
+
+    plan = compile_plan("""
+        plan: broken
+        currency: KRW
+        usage:
+          amount: money
+        metrics:
+          gross: {sum: amount}
+          rows: {count: true}
+        charges:
+          share: {model: formula, amount: gross / (rows - rows)}
+    """)
+    with pytest.raises(EvaluationError, match="division by zero"):
+        rate_csv(plan, tmp_path, """
+            event_id,customer,timestamp,amount
+            a,acme,2024-11-02T00:00:00,100
+        """)
+    assert not [t for t in threading.enumerate() if t.name == "ratecard-alongside"]
