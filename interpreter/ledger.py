@@ -302,11 +302,14 @@ def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
 def repeated_ids_sql(source: str) -> str:
     """How many rows of `source` may repeat an earlier row's event id (0: none does).
 
-    Distinct 64-bit hashes are counted instead of the ids (much cheaper on
-    millions of rows). Equal ids always hash alike, so no duplicate is missed;
-    a rare collision only sends the run down the exact path of `load`.
+    The 64-bit hashes of the ids are sorted and each compared with the one
+    before: much cheaper on millions of rows than a set of the ids, and about
+    half the memory of a hash table of the hashes. Equal ids always hash
+    alike, so no duplicate is missed; a rare collision only sends the run down
+    the exact path of `load`.
     """
-    return f"SELECT count(event_id) - count(DISTINCT hash(event_id)) FROM (SELECT {trimmed('event_id')} AS event_id FROM ({source}) AS s) AS t"
+    hashed = f"SELECT hash({trimmed('event_id')}) AS h FROM ({source}) AS s WHERE event_id IS NOT NULL"
+    return f"SELECT count(*) FILTER (WHERE h = before) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before FROM ({hashed}) AS t) AS o"
 
 
 def load(con, path: str, plan: tree.Plan) -> None:
