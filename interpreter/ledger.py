@@ -208,12 +208,16 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
     if kind in ("money", "number", "integer"):
         whole = kind == "integer"
         places = "(\\.0+)?" if whole else "(\\.[0-9]{1,10}0*)?"  # zeros past 10 places change nothing
-        digits = f"replace({c}, '_', '')"  # 100_000 as in plan files; only between digits
+        # 100_000 as in plan files, underscores only between digits; most cells have none,
+        # and for them the one pattern below says all
         grouped = f"regexp_full_match({c}, '[-+]?[0-9](_?[0-9])*(\\.[0-9](_?[0-9])*)?')"
+        underscores = f"contains({c}, '_')"
+        digits = f"(CASE WHEN {underscores} THEN replace({c}, '_', '') ELSE {c} END)"
+        plain = f"regexp_full_match({digits}, '[-+]?[0-9]+{places}')"
         return _Reading(
             cell,
             ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
-             (ok, f"({grouped} AND regexp_full_match({digits}, '[-+]?[0-9]+{places}'))")),
+             (ok, f"(CASE WHEN {underscores} THEN {grouped} AND {plain} ELSE {plain} END)")),
             n, f"NOT {ok} OR {n} IS NULL",
             f"{shown} || ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}'",
         )

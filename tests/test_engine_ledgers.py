@@ -357,13 +357,15 @@ def test_amounts_written_with_underscores_and_signs(tmp_path):
         ["e1", "acme", "2024-11-02T00:00:00", "charge", "100_000.50", "", ""],
         ["e2", "acme", "2024-11-02T00:00:00", "charge", "+1", "", ""],
         ["e3", "acme", "2024-11-02T00:00:00", "refund", " 0.50 ", "", ""],
+        ["e4", "acme", "2024-11-02T00:00:00", "charge", "0.000_000_000_1", "", ""],
     ])
     result = rate(plan, str(ledger))
     assert result.rejected == []
-    assert result.documents[0].env[("metric", "net")] == Decimal("100001")
+    assert result.documents[0].env[("metric", "net")] == Decimal("100001.0000000001")
 
 
-@pytest.mark.parametrize("amount", ["1,000", "1e3", "0x10", "12.5.0", "1__0", "_1", "1.", ".5", "NaN", "Infinity", "0.12345678901"])
+@pytest.mark.parametrize("amount", ["1,000", "1e3", "0x10", "12.5.0", "1__0", "_1", "1_", "1._5", "1.", ".5", "NaN", "Infinity",
+                                    "0.12345678901", "0.123_456_789_01"])
 def test_malformed_amounts_are_rejected_not_guessed(tmp_path, amount):
     plan = compile_plan(PLAN)
     ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", "2024-11-02T00:00:00", "charge", amount, "", ""]])
