@@ -9,6 +9,9 @@ decimals) as Parquet and CSV, then times, alternating in one run:
 
 and prints the medians, the ratio (a)/(b), peak memory of (a) and events per
 second. Run:  python bench/bench.py [--events N] [--customers N] [--repeat 3]
+
+With --breakdown it also rates each file once in this process and prints how
+long each stage took (start-up excluded), as the progress display names them.
 """
 
 from __future__ import annotations
@@ -75,6 +78,29 @@ def rate_command(path: Path) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+def breakdown(path: Path) -> list[tuple[str, float]]:
+    """Seconds spent in each stage of one rating of `path`, and in writing JSON lines."""
+    sys.path.insert(0, str(HERE.parent))
+    from dsl.loader import load_plan
+    from interpreter import render
+    from interpreter.rate import rate
+
+    marks: list[tuple[str, float]] = [("loading the plan", time.perf_counter())]
+    plan = load_plan(PLAN).plan
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if marks[-1][0] != stage:
+            marks.append((stage, time.perf_counter()))
+
+    result = rate(plan, str(path), period="2024-11", progress=progress)
+    marks.append(("writing JSON lines", time.perf_counter()))
+    with open(os.devnull, "w") as sink:
+        for line in render.to_jsonl(result.documents, result.rejected):
+            sink.write(line + "\n")
+    marks.append(("", time.perf_counter()))
+    return [(stage, marks[i + 1][1] - at) for i, (stage, at) in enumerate(marks[:-1])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000_000)
@@ -82,6 +108,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--breakdown", action="store_true", help="also time each stage of one rating per file")
     args = parser.parse_args()
     started = time.perf_counter()
     files = generate(args.data, args.events, args.customers)
@@ -97,6 +124,9 @@ def main() -> None:
         a, b = statistics.median(engine), statistics.median(floor)
         print(f"{fmt:8s} ratecard rate {a:7.2f} s | DuckDB GROUP BY {b:6.2f} s | ratio {a / b:5.2f} | "
               f"peak memory {max(memory) / 1024:6.0f} MiB | {args.events / a:12,.0f} events/s")
+        if args.breakdown:
+            for stage, seconds in breakdown(path):
+                print(f"    {stage:34s} {seconds:6.2f} s")
 
 
 if __name__ == "__main__":
