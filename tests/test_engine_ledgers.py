@@ -139,6 +139,37 @@ def test_typed_parquet_columns_read_exactly(tmp_path):
     assert everything(plan, naive, period="2024-11") == expected
 
 
+@pytest.mark.parametrize("column_type", ["BIGINT", "INTEGER", "DECIMAL(38,0)", "DECIMAL(18,2)", "DECIMAL(9,4)"])
+def test_money_columns_are_summed_in_their_own_type_to_the_same_documents(tmp_path, column_type):
+    """Integer and DECIMAL money columns are aggregated as they are (no cast to DECIMAL(38,10));
+    sums past 2**63, products in `where`, percentage fees and extremes match the text reading."""
+    plan = compile_plan("""
+        plan: native
+        currency: KRW
+        usage:
+          amount: money
+          units: {type: integer, default: 1}
+        metrics:
+          gross: {sum: amount}
+          big: {sum: amount, where: amount * units >= 2_000}
+          biggest: {max: amount}
+          smallest: {min: amount}
+        charges:
+          volume: {model: per_unit, on: gross, unit_price: 0.001}
+          fees: {model: percentage, on: amount, rate: 2.9%, fixed_fee: 30, min_fee: 100, max_fee: 5_000}
+    """)
+    huge = "4611686018427387904" if column_type in ("BIGINT", "DECIMAL(38,0)") else "1000"  # 2**62, twice over
+    amounts = [huge, huge, "999", "1000", "50000", "3"]
+    rows = [[f"e{i}", "acme", "2024-11-02T00:00:00", amount, str(i + 1)] for i, amount in enumerate(amounts)]
+    columns = ["event_id", "customer", "timestamp", "amount", "units"]
+    expected = everything(plan, write_csv(tmp_path / "l.csv", columns, rows), period="2024-11")
+    assert expected["rejected"] == [] and len(expected["documents"]) == 1
+    values = ", ".join(f"('{e}', '{c}', '{ts}', CAST('{a}' AS {column_type}), {u}::BIGINT)" for e, c, ts, a, u in rows)
+    typed = tmp_path / "typed.parquet"
+    duckdb.connect().execute(f"COPY (SELECT * FROM (VALUES {values}) AS t({', '.join(columns)})) TO '{typed}' (FORMAT parquet)")
+    assert everything(plan, typed, period="2024-11") == expected
+
+
 def test_decimal_columns_with_more_than_ten_places_of_trailing_zeros_are_read(tmp_path):
     """A parquet DECIMAL(18,12) column prints 1.5 as 1.500000000000: the same number, not a bad one."""
     plan = compile_plan(PLAN)
