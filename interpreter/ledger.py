@@ -260,7 +260,7 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     The query is layered so each cell is trimmed, parsed and matched once per
     row: cells, then what is read from them, then values and reasons, then rules.
     """
-    cells = ["__row", f"{trimmed('event_id')} AS event_id", f"{trimmed('customer')} AS customer"]
+    cells = ["__row", "event_id AS __id", f"{trimmed('customer')} AS customer"]
     reads = ["*"]
     if "timestamp" in native:
         cells.append(dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts")
@@ -271,7 +271,8 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         ts_reason = ("CASE WHEN __ts_text IS NULL THEN 'missing timestamp' "
                      "WHEN __ts IS NULL THEN 'timestamp ' || " + _QUOTED.format("__ts_raw") + " || ' is not an ISO 8601 date-time' END")
     values, reasons = [], [
-        "CASE WHEN event_id IS NULL OR event_id = '' THEN 'missing event_id' END",
+        # blank once trimmed; only a cell starting with a space is trimmed to find out
+        "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
         "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
         ts_reason,
     ]
@@ -285,7 +286,7 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         missing = "NULL" if default is not None else f"'missing value for {f.name}'"
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
     typed = f"""
-        SELECT __row, event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
+        SELECT __row, {trimmed('__id')} AS event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
                coalesce({', '.join(reasons)}) AS __reason
         FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads
     """
