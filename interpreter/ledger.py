@@ -57,11 +57,31 @@ class Dialect:
     local_date: Callable[[str], str]  # instant -> date in the plan's time zone
 
 
-DUCKDB = Dialect(
-    text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
-    native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
-    local_date=lambda instant: f"CAST({instant} AS DATE)",
-)
+def duckdb_dialect(timezone: str) -> Dialect:
+    """DuckDB, in a session whose time zone is the plan's (`rate.connect`).
+
+    A local date through DuckDB's time-zone tables costs several times the
+    rest of a row's typing; where the zone's offset is steady (see
+    `periods.steady_offset`) it is computed from the instant instead, and
+    outside that span, or in a zone with daylight saving, DuckDB converts.
+    """
+    from interpreter.periods import STEADY_FROM, STEADY_UNTIL, steady_offset
+
+    offset = steady_offset(timezone)
+
+    def local_date(instant: str) -> str:
+        converted = f"CAST({instant} AS DATE)"
+        if offset is None:
+            return converted
+        shifted = f"CAST(make_timestamp(epoch_us({instant}) + {offset * 1_000_000}) AS DATE)"
+        return (f"(CASE WHEN {instant} >= TIMESTAMPTZ '{STEADY_FROM.isoformat()}' "
+                f"AND {instant} < TIMESTAMPTZ '{STEADY_UNTIL.isoformat()}' THEN {shifted} ELSE {converted} END)")
+
+    return Dialect(
+        text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
+        native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
+        local_date=local_date,
+    )
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -248,7 +268,7 @@ cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
     return _Reading(untrimmed, (), c, "FALSE", "NULL")
 
 
-def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect: Dialect = DUCKDB) -> str:
+def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect: Dialect | None = None) -> str:
     """Every row of `source` typed, with `__reason` saying why it is refused (NULL when accepted).
 
     Columns: `__row, event_id, customer, __ts` (the instant), `"date"` (its
@@ -259,7 +279,9 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
 
     The query is layered so each cell is trimmed, parsed and matched once per
     row: cells, then what is read from them, then values and reasons, then rules.
+    `dialect` is DuckDB's unless given.
     """
+    dialect = dialect or duckdb_dialect(plan.timezone)
     cells = ["__row", "event_id AS __id", f"{trimmed('customer')} AS customer"]
     reads = ["*"]
     if "timestamp" in native:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import datetime
+import functools
 import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -125,3 +126,26 @@ def parse_as_of(text: str, timezone: str) -> datetime.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment
+
+
+STEADY_FROM = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+STEADY_UNTIL = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@functools.lru_cache(maxsize=None)
+def steady_offset(timezone: str) -> int | None:
+    """The zone's UTC offset in seconds if it is the same on every day from STEADY_FROM to
+    STEADY_UNTIL (UTC, Asia/Seoul, Asia/Tokyo...), else None (zones with daylight saving).
+
+    Within that span a local date is plain arithmetic on the instant. The zone
+    is read at noon UTC of each day; no zone changes its offset and back within a day.
+    """
+    zone = ZoneInfo(timezone)
+    offsets = {
+        (STEADY_FROM + datetime.timedelta(days=day, hours=12)).astimezone(zone).utcoffset()
+        for day in range((STEADY_UNTIL - STEADY_FROM).days)
+    }
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds())

@@ -180,3 +180,31 @@ def test_date_metric_of_a_document_without_rows_can_be_compared(tmp_path):
     (doc,) = rate(plan, str(file), period="2024-04").documents
     assert document_data(doc)["lines"][0]["amount"] == "10000"
     assert doc.notices == ()
+
+
+@pytest.mark.parametrize("zone, offset", [("UTC", 0), ("Asia/Seoul", 9 * 3600), ("Asia/Kathmandu", 5 * 3600 + 45 * 60),
+                                          ("America/New_York", None), ("Europe/Berlin", None)])
+def test_a_local_date_by_offset_arithmetic_is_the_date_duckdb_converts_to(zone, offset):
+    """Where a zone's offset is steady the local date of a row is computed from the instant, not
+    through DuckDB's time-zone tables; every 17 minutes across the ends of that span (and in the
+    years before it, when Seoul still had summer time), and a microsecond either side of local
+    midnights, both give the same day."""
+    import duckdb
+
+    from interpreter.ledger import duckdb_dialect
+    from interpreter.periods import steady_offset
+
+    assert steady_offset(zone) == offset
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = '{zone}'")
+    local_date = duckdb_dialect(zone).local_date("t")
+    differing = con.execute(f"""
+        SELECT count(*) FILTER (WHERE {local_date} IS DISTINCT FROM CAST(t AS DATE)), count(*)
+        FROM (SELECT * FROM range(TIMESTAMPTZ '1987-01-01 00:00:00+00', TIMESTAMPTZ '1989-01-01 00:00:00+00', INTERVAL 17 MINUTE)
+              UNION ALL SELECT * FROM range(TIMESTAMPTZ '1999-12-01 00:00:00+00', TIMESTAMPTZ '2000-02-01 00:00:00+00', INTERVAL 17 MINUTE)
+              UNION ALL SELECT * FROM range(TIMESTAMPTZ '2024-10-25 00:00:00+00', TIMESTAMPTZ '2024-11-05 00:00:00+00', INTERVAL 1 MINUTE)
+              UNION ALL SELECT s - INTERVAL 1 MICROSECOND  -- a microsecond before every local midnight
+                FROM range(TIMESTAMPTZ '2024-10-25 00:00:00+00', TIMESTAMPTZ '2024-11-05 00:00:00+00', INTERVAL 15 MINUTE) AS q(s)
+              UNION ALL SELECT * FROM range(TIMESTAMPTZ '2099-12-01 00:00:00+00', TIMESTAMPTZ '2100-02-01 00:00:00+00', INTERVAL 17 MINUTE)) AS r(t)
+    """).fetchone()
+    assert differing == (0, differing[1]) and differing[1] > 70_000
