@@ -7,6 +7,7 @@ changed (`diff --fail-on-change`).
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 
@@ -129,6 +130,15 @@ def _load_or_exit(plan_path: str):
     return loaded
 
 
+def _pause_cycle_collection() -> None:
+    """Documents and facts hold no reference cycles, so during a run the cycle collector would
+    only rescan millions of live Decimals (a quarter second on 50,000 documents). It is back on
+    when the command ends, for callers that run commands in their own process."""
+    if gc.isenabled():
+        gc.disable()
+        click.get_current_context().call_on_close(gc.enable)
+
+
 def _rate_or_exit(loaded, quiet: bool = True, **options):
     from dsl.errors import Diagnostic, format_diagnostic
     from interpreter.evaluate import EvaluationError
@@ -213,6 +223,7 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
 
     if output is not None and engine != "spark":
         raise click.UsageError("--output is for --engine spark; with duckdb use --format jsonl > FILE")
+    _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
         _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
@@ -323,6 +334,7 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
     from interpreter.rate import RateProblem
     from interpreter.run import billing_run, write_outputs
 
+    _pause_cycle_collection()
     try:
         result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
     except RateProblem as problem:

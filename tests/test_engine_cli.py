@@ -329,3 +329,13 @@ def test_readme_command_rates_the_shipped_plan():
     data = json.loads(result.stdout)
     assert data["documents"] and all(d["lines"][0]["id"] == "platform_fee" for d in data["documents"])
     assert all(d["taxes"][0]["id"] == "vat" for d in data["documents"])
+
+
+def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(files):
+    import gc
+
+    assert gc.isenabled()
+    assert rate_json(files)[0] == 0
+    assert gc.isenabled()
+    assert run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11").exit_code == 3
+    assert gc.isenabled()
