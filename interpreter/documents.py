@@ -129,34 +129,41 @@ def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
 
 def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False) -> Line | None:
     """The rounded line of one charge, or None when its `when:` is false (with its trace if asked)."""
-    roles: list[tuple[str, Any]] = []
-    if charge.when is not None:
-        roles.append(("when", charge.when))
-        if not evaluate(charge.when, env):
-            return None
+    if charge.when is not None and not evaluate(charge.when, env):
+        return None
     quantity = None
     if charge.model in ("flat", "formula"):
-        roles.append(("amount", charge.amount))
-        value = evaluate(charge.amount, env)
-        priced = Priced(value, ())
+        priced = Priced(evaluate(charge.amount, env), ())
     elif charge.model == "percentage":
         priced = percentage(facts.values, charge, trace)
     else:
-        roles.append(("quantity", charge.quantity))
         quantity = evaluate(charge.quantity, env)
         priced = QUANTITY_MODELS[charge.model](quantity, charge, trace)
     if charge.multiplier is not None:
-        roles.append(("multiplier", charge.multiplier))
         factor = evaluate(charge.multiplier, env)
         scaled = CONTEXT.multiply(priced.amount, factor)
         steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
         priced = Priced(scaled, steps)
     amount = _round(plan, priced.amount, charge.rounding)
-    how = Trace(charge.span, charge.model, tuple(roles), priced.steps, priced.amount, charge.rounding) if trace else None
+    how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
     return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
 
 
+def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
+    """The expressions a charge's trace shows, by their role."""
+    roles = [("when", charge.when)] if charge.when is not None else []
+    if charge.model in ("flat", "formula"):
+        roles.append(("amount", charge.amount))
+    elif charge.model != "percentage":
+        roles.append(("quantity", charge.quantity))
+    if charge.multiplier is not None:
+        roles.append(("multiplier", charge.multiplier))
+    return tuple(roles)
+
+
 def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool) -> list[Line]:
+    if not plan.discounts:
+        return []
     remaining = {line.id: line.amount for line in charges if not line.memo}
     out = []
     for d in plan.discounts:
@@ -216,8 +223,8 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False) -> tu
     if plan.minimum is not None:
         minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
         if subtotal < minimum:
-            trace = Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding)
-            lines.append(Line("minimum", "Minimum commitment true-up", None, minimum - subtotal, trace))
+            how = Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding) if trace else None
+            lines.append(Line("minimum", "Minimum commitment true-up", None, minimum - subtotal, how))
             subtotal = minimum
     taxes = []
     for tax in plan.taxes:
@@ -225,8 +232,8 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False) -> tu
             continue
         unrounded = CONTEXT.multiply(subtotal, tax.rate)
         amount = _round(plan, unrounded, tax.rounding)
-        trace = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding)
-        taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, trace))
+        how = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding) if trace else None
+        taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, how))
     total = subtotal + sum((t.amount for t in taxes), ZERO)
     return lines, subtotal, taxes, total
 
@@ -244,14 +251,14 @@ def apply_credits(plan: tree.Plan, due: Decimal, env: dict) -> tuple[list[Credit
     return out, due
 
 
-def settlement(plan: tree.Plan, env: dict) -> tuple[list[Line], Decimal]:
+def settlement(plan: tree.Plan, env: dict, trace: bool = False) -> tuple[list[Line], Decimal]:
     lines = []
     for spec in plan.lines:
         unrounded = evaluate(spec.value, env)
         amount = _round(plan, unrounded, spec.rounding)
         env[("line", spec.id)] = amount
-        trace = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding)
-        lines.append(Line(spec.id, spec.name, None, amount, trace))
+        how = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding) if trace else None
+        lines.append(Line(spec.id, spec.name, None, amount, how))
     return lines, env[("line", plan.total)]
 
 
@@ -267,7 +274,7 @@ def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bo
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
     if plan.kind == "settlement":
-        lines, total = settlement(plan, env)
+        lines, total = settlement(plan, env, trace)
         subtotal, taxes = total, []
     else:
         lines, subtotal, taxes, total = invoice(plan, facts, env, trace)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import gc
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from dsl import tree
 from dsl.loader import in_force
@@ -29,6 +29,7 @@ class RateProblem(Exception):
 class RateResult:
     documents: list[Document]
     rejected: list[ledger.Rejected]
+    prepared: Any = None  # what `prepare` made of the documents
 
 
 def connect(plan: tree.Plan):
@@ -89,12 +90,14 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None,
          customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
-         trace: bool = False) -> RateResult:
+         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
     under the version in force on its first day. Customer attributes come from
     the `customers` file or, already read, from `customer_records`.
+    `prepare` (rendering, say) is given the sorted documents; rating a whole
+    ledger, it runs while the duplicate check finishes.
     """
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
@@ -104,10 +107,9 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         con = connect(latest)
         report("reading and checking the ledger", 0, 0)
+        prepare = prepare or (lambda documents: None)
         if len(versions) == 1 and customer is None and latest.quota is None:
-            documents, rejected = _rated_while_checking(con, latest, usage, period, moment, raw_customers, report, trace)
-            documents.sort(key=lambda d: (d.customer, d.period_start))
-            return RateResult(documents, rejected)
+            return _rated_while_checking(con, latest, usage, period, moment, raw_customers, report, trace, prepare)
         ledger.load(con, usage, latest)
         windows = periods_for(con, latest, period, moment)
         documents: list[Document] = []
@@ -127,12 +129,16 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
             rejected.sort(key=lambda r: r.row)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
-    documents.sort(key=lambda d: (d.customer, d.period_start))
-    return RateResult(documents, rejected)
+    documents.sort(key=_document_order)
+    return RateResult(documents, rejected, prepare(documents))
+
+
+def _document_order(document: Document) -> tuple:
+    return document.customer, document.period_start
 
 
 def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_customers, report,
-                          trace: bool) -> tuple[list[Document], list[ledger.Rejected]]:
+                          trace: bool, prepare: Callable[[list[Document]], Any]) -> RateResult:
     """Rate the whole ledger while the duplicate check runs alongside.
 
     The aggregate pass also counts the refused rows. The duplicate check (a
@@ -154,18 +160,21 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_
         report("aggregating usage", 0, 0)
         facts, refused = stage1.aggregate_counting_refused(con, plan, windows, moment)
         with Alongside(con, ledger.repeated_ids_sql(source)) as repeated:
-            documents = _documents(con, plan, windows, moment, None, raw_customers, report, trace, facts)
+            documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace, facts),
+                               key=_document_order)
+            prepared = prepare(documents)
             report("checking event ids", 0, 0)
             duplicates = repeated.result()
     except duckdb.Error as exc:
         raise ledger.LedgerProblem(f"{usage}: cannot read ledger: {str(exc).strip().splitlines()[0]}") from None
     if duplicates:
         ledger.load(con, usage, plan)
-        return _documents(con, plan, windows, moment, None, raw_customers, report, trace), ledger.rejected_rows(con)
+        documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace), key=_document_order)
+        return RateResult(documents, ledger.rejected_rows(con), prepare(documents))
     if refused and not needs_rows:
         ledger.view(con, usage, plan, numbered=True)
     ledger.keep_rejected(con, refused)
-    return documents, ledger.rejected_rows(con)
+    return RateResult(documents, ledger.rejected_rows(con), prepared)
 
 
 def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:

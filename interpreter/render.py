@@ -123,10 +123,16 @@ def to_json(docs: list[Document], rejected: list[Rejected]) -> str:
 
 def to_jsonl(docs: list[Document], rejected: list[Rejected]):
     """One compact JSON object per line: each document, then each rejected row as {"rejected": ...}."""
-    for doc in docs:
-        yield document_line(doc)
-    for row in rejected_data(rejected):
-        yield json.dumps({"rejected": row}, **_COMPACT)
+    yield from document_lines(docs)
+    yield from rejected_lines(rejected)
+
+
+def document_lines(docs: list[Document]) -> list[str]:
+    return [document_line(doc) for doc in docs]
+
+
+def rejected_lines(rejected: list[Rejected]) -> list[str]:
+    return [json.dumps({"rejected": row}, **_COMPACT) for row in rejected_data(rejected)]
 
 
 def to_yaml(docs: list[Document], rejected: list[Rejected]) -> str:
