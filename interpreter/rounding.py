@@ -57,5 +57,9 @@ def text(value: Decimal) -> str:
 
 def money_text(value: Decimal, digits: int) -> str:
     """A rounded amount with exactly the currency's digits (`100000`, `12.50`)."""
+    shown = format(value, "f")
+    point = shown.find(".")
+    if (point > 0 and point == len(shown) - digits - 1 if digits else point < 0) and shown[0] != "-":
+        return shown  # the usual case: already written with the currency's digits
     value = value.quantize(_unit(digits), context=CONTEXT)
     return format(value.copy_abs() if not value else value, "f")

@@ -287,3 +287,20 @@ def test_shuffling_the_ledger_changes_no_document(tmp_path, rows, random):
     shuffled = list(rows)
     random.shuffle(shuffled)
     assert run("a.csv", rows) == run("b.csv", shuffled)
+
+
+written_amounts = st.one_of(
+    st.builds(lambda n, exponent: Decimal(n).scaleb(exponent), st.integers(-10**7, 10**7), st.integers(-6, 3)),
+    st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E+2"), Decimal("-0E-3"), Decimal("1E+2")]),
+)
+
+
+@FAST
+@given(written_amounts, st.integers(0, 4))
+def test_money_text_is_the_amount_quantized_to_the_currency_digits(value, digits):
+    """`money_text` skips the quantize when an amount already has the currency's digits; whatever
+    the amount's exponent or sign (-0.00 included), the text is the quantized amount's."""
+    from interpreter.rounding import CONTEXT, money_text
+
+    quantized = value.quantize(Decimal(1).scaleb(-digits), context=CONTEXT)
+    assert money_text(value, digits) == format(quantized.copy_abs() if not quantized else quantized, "f")
