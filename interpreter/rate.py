@@ -141,12 +141,12 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_
                           trace: bool, prepare: Callable[[list[Document]], Any]) -> RateResult:
     """Rate the whole ledger while the duplicate check runs alongside.
 
-    The aggregate pass also counts the refused rows. The duplicate check (a
-    distinct count over every event id) then runs on DuckDB's threads while
-    Python prices the documents. Should an event id repeat, those documents
-    are dropped and the ledger is rated again the exact way (`ledger.load`).
-    Rows are numbered only when needed: for rejected rows, and to break ties
-    of `last`.
+    The aggregate pass also counts the refused rows. The duplicate check
+    (`ledger.repeated_ids_sql`) then runs on DuckDB's threads while Python
+    prices the documents and `prepare`s them. Should an event id repeat,
+    those documents are dropped and the ledger is rated again the exact way
+    (`ledger.load`). Rows are numbered only when needed: for rejected rows,
+    and to break ties of `last`.
     """
     import duckdb
 
@@ -165,16 +165,16 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_
             prepared = prepare(documents)
             report("checking event ids", 0, 0)
             duplicates = repeated.result()
+        if duplicates:
+            ledger.load(con, usage, plan)
+            documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace), key=_document_order)
+            return RateResult(documents, ledger.rejected_rows(con), prepare(documents))
+        if refused and not needs_rows:
+            ledger.view(con, usage, plan, numbered=True)
+        ledger.keep_rejected(con, refused)
+        return RateResult(documents, ledger.rejected_rows(con), prepared)
     except duckdb.Error as exc:
         raise ledger.LedgerProblem(f"{usage}: cannot read ledger: {str(exc).strip().splitlines()[0]}") from None
-    if duplicates:
-        ledger.load(con, usage, plan)
-        documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace), key=_document_order)
-        return RateResult(documents, ledger.rejected_rows(con), prepare(documents))
-    if refused and not needs_rows:
-        ledger.view(con, usage, plan, numbered=True)
-    ledger.keep_rejected(con, refused)
-    return RateResult(documents, ledger.rejected_rows(con), prepared)
 
 
 def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:
