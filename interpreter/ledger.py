@@ -253,12 +253,10 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         )
     if kind == "bool":
         lowered = f"{c}_lower"
-        return _Reading(
-cell, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
+        return _Reading(cell, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
                         f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
     if kind == "date":
-        return _Reading(
-cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
+        return _Reading(cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
                         f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {n} IS NULL",
                         f"{shown} || ' is not a date (YYYY-MM-DD)'")
     untrimmed = f"NULLIF({column}, '')"  # text is taken as written
@@ -354,7 +352,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
         view(con, path, plan)
         duplicates, refused = con.execute(
             "SELECT count(event_id) - count(DISTINCT hash(event_id)), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
-        ).fetchone()  # hashes, as in `repeated_ids_sql`
+        ).fetchone()  # distinct hashes: equal ids hash alike, a collision only takes the exact path
     except Exception as exc:
         raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
     if not duplicates and plan.quota is None:
