@@ -228,21 +228,10 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     if engine == "spark":
         _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
                        customer=customer, customers=customers)
-    # JSON lines are written while the duplicate check finishes (`rate`'s `prepare`)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
-                           prepare=render.document_lines if fmt == "jsonl" else None)
-    if fmt == "json":
-        click.echo(render.to_json(result.documents, result.rejected))
-    elif fmt == "jsonl":
-        lines = result.prepared + render.rejected_lines(result.rejected)
-        for start in range(0, len(lines), 1000):  # in blocks: one call per line costs more than the line
-            click.echo("\n".join(lines[start:start + 1000]))
-    elif fmt == "yaml":
-        click.echo(render.to_yaml(result.documents, result.rejected), nl=False)
-    elif fmt == "csv":
-        click.echo(render.to_csv(result.documents), nl=False)
-    else:
-        click.echo(render.to_table(result.documents, result.rejected), nl=False)
+                           prepare=render.PREPARED.get(fmt))
+    for piece in render.printed(fmt, result):
+        click.echo(piece, nl=False)
     if rejects:
         with open(rejects, "w", encoding="utf-8", newline="") as handle:
             handle.write(render.rejects_csv(result.rejected))

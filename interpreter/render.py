@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 
@@ -133,6 +134,26 @@ def document_lines(docs: list[Document]) -> list[str]:
 
 def rejected_lines(rejected: list[Rejected]) -> list[str]:
     return [json.dumps({"rejected": row}, **_COMPACT) for row in rejected_data(rejected)]
+
+
+# What a format can make of the documents while the duplicate check finishes (`rate`'s `prepare`).
+PREPARED = {"jsonl": document_lines}
+
+
+def printed(fmt: str, result) -> Iterator[str]:
+    """The text `ratecard rate` prints for a `RateResult` in `fmt`, in pieces."""
+    if fmt == "json":
+        yield to_json(result.documents, result.rejected) + "\n"
+    elif fmt == "jsonl":
+        lines = (result.prepared if result.prepared is not None else document_lines(result.documents)) + rejected_lines(result.rejected)
+        for start in range(0, len(lines), 1000):  # in blocks: one write per line costs more than the line
+            yield "\n".join(lines[start:start + 1000]) + "\n"
+    elif fmt == "yaml":
+        yield to_yaml(result.documents, result.rejected)
+    elif fmt == "csv":
+        yield to_csv(result.documents)
+    else:
+        yield to_table(result.documents, result.rejected)
 
 
 def to_yaml(docs: list[Document], rejected: list[Rejected]) -> str:
