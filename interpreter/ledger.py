@@ -144,7 +144,7 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
         names = [row[0] for row in description]
         described = [row[1] for row in description]
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
-        raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
+        raise unreadable(path, exc) from None
     types = dict(zip(names, described)) if suffix == ".parquet" else {}
     parts, native = select_columns(path, names, types, fields)
     if suffix == ".parquet":
@@ -184,8 +184,10 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
     return parts, native
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def unreadable(path: str, exc: Exception) -> LedgerProblem:
+    """The problem to report when the engine fails on the ledger: the first line of its message."""
+    text = str(exc).strip()
+    return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
 
 
 def _default_sql(f: tree.Field) -> str | None:
@@ -354,7 +356,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
             "SELECT count(event_id) - count(DISTINCT hash(event_id)), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
         ).fetchone()  # distinct hashes: equal ids hash alike, a collision only takes the exact path
     except Exception as exc:
-        raise LedgerProblem(f"{path}: cannot read ledger: {_first_line(exc)}") from None
+        raise unreadable(path, exc) from None
     if not duplicates and plan.quota is None:
         keep_rejected(con, refused)
         return

@@ -174,7 +174,7 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_
         ledger.keep_rejected(con, refused)
         return RateResult(documents, ledger.rejected_rows(con), prepared)
     except duckdb.Error as exc:
-        raise ledger.LedgerProblem(f"{usage}: cannot read ledger: {str(exc).strip().splitlines()[0]}") from None
+        raise ledger.unreadable(usage, exc) from None
 
 
 def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:

@@ -122,13 +122,8 @@ def to_json(docs: list[Document], rejected: list[Rejected]) -> str:
     return json.dumps(output_data(docs, rejected), indent=2, ensure_ascii=False)
 
 
-def to_jsonl(docs: list[Document], rejected: list[Rejected]):
-    """One compact JSON object per line: each document, then each rejected row as {"rejected": ...}."""
-    yield from document_lines(docs)
-    yield from rejected_lines(rejected)
-
-
 def document_lines(docs: list[Document]) -> list[str]:
+    """`--format jsonl`: one compact JSON object per document; rejected rows follow as {"rejected": ...}."""
     return [document_line(doc) for doc in docs]
 
 
