@@ -204,15 +204,16 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
 @click.argument("plan_path", metavar="PLAN")
 @ledger_options
 @click.option("--customer", metavar="ID", help="Only this customer's documents.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl"]), default="table",
-              help="jsonl: one document per line, for large runs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl", "html"]), default="table",
+              help="jsonl: one document per line, for large runs; html: print-ready invoices and statements.")
 @click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
 @click.option("--quiet", is_flag=True, help="No progress display on stderr.")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
               help="spark: rate on Apache Spark (pip install 'ratecard[spark]'); the documents are identical.")
 @click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.")
-@click.option("--output", metavar="PATH", help="With --engine spark: write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
+@click.option("--output", metavar="PATH", help="With --format html: a folder for one HTML file per document. With --engine spark: "
+              "write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
 def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
@@ -221,22 +222,27 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     """
     from interpreter import render
 
-    if output is not None and engine != "spark":
-        raise click.UsageError("--output is for --engine spark; with duckdb use --format jsonl > FILE")
+    if output is not None and engine != "spark" and fmt != "html":
+        raise click.UsageError("--output is for --format html or --engine spark; with duckdb use --format jsonl > FILE")
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
         _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
                        customer=customer, customers=customers)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
-                           prepare=render.PREPARED.get(fmt))
-    for piece in render.printed(fmt, result):
-        click.echo(piece, nl=False)
+                           prepare=render.PREPARED.get(fmt), trace=fmt == "html")
+    if fmt == "html" and output is not None:
+        from interpreter.invoice_html import write_files
+
+        click.echo(f"{len(write_files(result.documents, output))} document(s) written to {output}")
+    else:
+        for piece in render.printed(fmt, result):
+            click.echo(piece, nl=False)
     if rejects:
         with open(rejects, "w", encoding="utf-8", newline="") as handle:
             handle.write(render.rejects_csv(result.rejected))
     if result.rejected:
-        if fmt in ("csv",):
+        if fmt in ("csv", "html"):
             click.echo(f"{len(result.rejected)} rejected row(s); see --rejects or --format json", err=True)
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_OK)
