@@ -314,6 +314,41 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     sys.exit(EXIT_CHANGED if fail_on_change and report.moved else EXIT_OK)
 
 
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@click.argument("charge_id", metavar="CHARGE")
+@click.option("--to", "to", metavar="Q", help="Largest quantity (default: twice the last tier bound).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "svg", "png"]), default="csv", show_default=True)
+@click.option("--output", metavar="FILE", help="Write there instead of printing (a PNG is never printed to a terminal).")
+def curve(plan_path, charge_id, to, fmt, output) -> None:
+    """The amount of CHARGE at each quantity from 0 to Q, tier bounds and their neighbours included."""
+    from decimal import Decimal, InvalidOperation
+
+    from interpreter import curve as curves
+
+    loaded = _load_or_exit(plan_path)
+    try:
+        limit = None if to is None else Decimal(to.replace("_", ""))
+    except InvalidOperation:
+        raise click.UsageError(f"--to {to!r}: write a quantity such as 1_000_000") from None
+    try:
+        drawn = curves.curve(loaded.plan, charge_id, limit)
+    except curves.CurveProblem as problem:
+        raise click.UsageError(str(problem)) from None
+    if drawn.note:
+        click.echo(f"note: {drawn.note}", err=True)
+    body = {"csv": curves.to_csv, "json": lambda c: curves.to_json(c) + "\n", "svg": curves.to_svg, "png": curves.to_png}[fmt](drawn)
+    if output is not None:
+        with open(output, "wb") as handle:
+            handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+    elif isinstance(body, bytes):
+        if sys.stdout.isatty():
+            raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
+        click.get_binary_stream("stdout").write(body)
+    else:
+        click.echo(body, nl=False)
+
+
 @main.command(name="run")
 @click.option("--customers", required=True, metavar="FILE", help="Customers (CSV or YAML) with a `plan` column and their attributes.")
 @click.option("--plans", "plans_dir", default="plans", show_default=True, metavar="DIR", help="Folder of plan files.")
