@@ -349,6 +349,25 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
         click.echo(body, nl=False)
 
 
+@main.command()
+@click.argument("path", default="plans", required=False)
+@click.option("--usage", metavar="LEDGER", help="A sample ledger to show documents and revenue impact on.")
+@click.option("--customers", metavar="FILE", help="Customer attributes for that ledger (YAML or CSV).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Another address makes the workbench reachable from the network.")
+def serve(path, usage, customers, port, host) -> None:
+    """The workbench: a local web page for the plans in PATH, their curves, invoices and scenarios."""
+    from pathlib import Path
+
+    from interpreter.workbench.app import serve as run_server
+
+    for given, what in ((path, "PATH"), (usage, "--usage"), (customers, "--customers")):
+        if given is not None and not Path(given).exists():
+            raise click.UsageError(f"{what} {given}: no such file or folder")
+    click.echo(f"ratecard workbench on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(path, usage, customers, host, port)
+
+
 @main.command(name="run")
 @click.option("--customers", required=True, metavar="FILE", help="Customers (CSV or YAML) with a `plan` column and their attributes.")
 @click.option("--plans", "plans_dir", default="plans", show_default=True, metavar="DIR", help="Folder of plan files.")

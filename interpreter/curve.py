@@ -149,7 +149,12 @@ def to_json(c: Curve) -> str:
     return json.dumps(to_data(c), indent=2, ensure_ascii=False)
 
 
-def chart(c: Curve, width: int = 560, height: int = 240) -> dict:
+# Axis labels of large quantities: 50M, 1.5B (the tooltip and the tier labels give exact numbers).
+COMPACT = ("datum.value >= 1e9 ? format(datum.value / 1e9, ',~r') + 'B' : datum.value >= 1e6 ? format(datum.value / 1e6, ',~r') + 'M'"
+           " : datum.value >= 1e4 ? format(datum.value / 1e3, ',~r') + 'K' : format(datum.value, ',~r')")
+
+
+def chart(c: Curve, width: int | str = 560, height: int = 240) -> dict:
     """The Vega-Lite specification of the curve: the amount line, the tier bounds, exact amounts on hover."""
     import altair as alt
 
@@ -159,7 +164,7 @@ def chart(c: Curve, width: int = 560, height: int = 240) -> dict:
               for q, a in c.points]
     parse = alt.DataFormat(parse={"quantity": "number", "amount": "number"})
     data = alt.Data(values=values, format=parse)
-    x = alt.X("quantity:Q", title="Quantity", axis=alt.Axis(format=",~f", tickCount=5, labelFlush=True))
+    x = alt.X("quantity:Q", title="Quantity", axis=alt.Axis(labelExpr=COMPACT, tickCount=6, labelFlush=True))
     y = alt.Y("amount:Q", title=f"Amount ({c.currency})", axis=alt.Axis(format=",~f"))
     line = alt.Chart(data).mark_line(interpolate="step-after" if c.steps else "linear", strokeWidth=2, color="#2f5bea").encode(x=x, y=y)
     hover = alt.selection_point(name="hover", nearest=True, on="pointerover", fields=["quantity"], empty=False, clear="pointerout")
