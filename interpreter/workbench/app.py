@@ -54,7 +54,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
     templates = _templates()
 
     def page(request: Request, template: str, **context) -> HTMLResponse:
-        context.update(token=token, root=str(workspace.root))
+        context.update(token=token, root=str(workspace.root), folder=workspace.root.name)
         return templates.TemplateResponse(request, template, context)
 
     def guard(request: Request) -> None:
@@ -110,7 +110,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
     async def scenarios(request: Request):
         name = plan_name(request)
         states = await run_in_threadpool(review.states, workspace, name)
-        return page(request, "_scenarios.html.j2", name=name, states=states, message=None, message_kind="",
+        return page(request, "_scenarios.html.j2", name=name, states=review.attention_first(states), message=None, message_kind="",
                     folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"))
 
     async def scenario_summary(request: Request):
@@ -130,7 +130,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
         except review.NotAccepted as refused:
             message, kind = str(refused), "bad"
         states = await run_in_threadpool(review.states, workspace, name)
-        return page(request, "_scenarios.html.j2", name=name, states=states, message=message, message_kind=kind,
+        return page(request, "_scenarios.html.j2", name=name, states=review.attention_first(states), message=message, message_kind=kind,
                     folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"))
 
     async def problem(request: Request, exc: HTTPException):

@@ -152,13 +152,18 @@ def impact(workspace: Workspace, name: str, loaded: Loaded, sample: Sample | Non
         old_total, new_total = report.revenue_old.get(currency, Decimal(0)), report.revenue_new.get(currency, Decimal(0))
         revenue.append({"currency": currency, "old": money(old_total, currency), "new": money(new_total, currency),
                         "delta": _signed(new_total - old_total, currency), "direction": _direction(new_total - old_total)})
-    changes = [{"customer": c.customer, "period": c.period, "old": "—" if c.old is None else money(c.old, c.currency),
+    changes = [{"customer": c.customer, "period": c.period.replace("..", " – "), "old": "—" if c.old is None else money(c.old, c.currency),
                 "new": "—" if c.new is None else money(c.new, c.currency), "delta": _signed(c.delta, c.currency),
                 "direction": _direction(c.delta), "percent": None if c.percent is None else f"{c.percent:+}%",
-                "lines": [{"id": lid, "old": a or "—", "new": b or "—"} for lid, a, b in c.lines]}
+                "lines": [{"id": lid.removeprefix("tax:"), "old": _amount(a, c.currency), "new": _amount(b, c.currency)}
+                          for lid, a, b in c.lines]}
                for c in report.moved]
     return {"problem": None, "revenue": revenue, "summary": summary, "changes": changes,
             "chart": _movers_chart(report) if any(c.delta for c in report.moved) else None}
+
+
+def _amount(value: str | None, currency: str) -> str:
+    return "—" if value is None else money(value, currency)
 
 
 def _signed(value: Decimal, currency: str) -> str:

@@ -63,6 +63,14 @@ def states(workspace: Workspace, name: str) -> list[State]:
     return [state(workspace, path)[0] for path in workspace.scenarios(name)]
 
 
+_ATTENTION = {"error": 0, "failing": 1, "changed": 2, "new": 3, "same": 4}
+
+
+def attention_first(found: list[State]) -> list[State]:
+    """Scenarios that need a decision first, each group in file order."""
+    return sorted(found, key=lambda item: _ATTENTION.get(item.status, 0))
+
+
 def counts(found: list[State]) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in found:
