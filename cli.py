@@ -368,6 +368,24 @@ def serve(path, usage, customers, port, host) -> None:
     run_server(path, usage, customers, host, port)
 
 
+@main.command()
+@click.option("--example", default="api_usage", show_default=True, metavar="NAME",
+              help="api_usage (base fee + graduated API calls), brackets (fee by volume bracket) or seats (per seat-month).")
+@click.option("--dir", "folder", default="plans", show_default=True, metavar="DIR", help="Folder to write the plan into.")
+def init(example, folder) -> None:
+    """Write a starter plan and a scenario for it (never overwrites a file)."""
+    from interpreter.init_plan import InitProblem, write
+
+    try:
+        written = write(folder, example)
+    except InitProblem as problem:
+        raise click.UsageError(str(problem)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: ratecard check {written[0]}; ratecard test {folder} --update (read the result first); "
+               f"ratecard serve {folder}")
+
+
 @main.command(name="run")
 @click.option("--customers", required=True, metavar="FILE", help="Customers (CSV or YAML) with a `plan` column and their attributes.")
 @click.option("--plans", "plans_dir", default="plans", show_default=True, metavar="DIR", help="Folder of plan files.")
