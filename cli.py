@@ -223,7 +223,7 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     from interpreter import render
 
     if output is not None and engine != "spark" and fmt != "html":
-        raise click.UsageError("--output is for --format html or --engine spark; with duckdb use --format jsonl > FILE")
+        raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
@@ -337,7 +337,7 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
         raise click.UsageError(str(problem)) from None
     if drawn.note:
         click.echo(f"note: {drawn.note}", err=True)
-    body = {"csv": curves.to_csv, "json": lambda c: curves.to_json(c) + "\n", "svg": curves.to_svg, "png": curves.to_png}[fmt](drawn)
+    body = curves.rendered(drawn, fmt)
     if output is not None:
         with open(output, "wb") as handle:
             handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))

@@ -197,3 +197,8 @@ def to_png(c: Curve) -> bytes:
     import vl_convert
 
     return vl_convert.vegalite_to_png(chart(c), scale=2)
+
+
+def rendered(c: Curve, fmt: str) -> str | bytes:
+    """The curve in a `ratecard curve --format`: csv, json, svg (text) or png (bytes)."""
+    return {"csv": to_csv, "json": lambda curve: to_json(curve) + "\n", "svg": to_svg, "png": to_png}[fmt](c)

@@ -143,7 +143,7 @@ def test_output_writes_one_file_per_document(tmp_path):
 def test_output_needs_html_or_spark():
     result = run("rate", PORTONE, "--usage", LEDGER, "--format", "json", "--output", "x")
     assert result.exit_code == 2
-    assert "--output is for --format html" in result.output
+    assert "--output is for --engine spark (or a folder for --format html)" in result.output
 
 
 def test_printed_each_document_starts_on_its_own_a4_sheet(page, tmp_path):
