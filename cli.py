@@ -204,15 +204,16 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
 @click.argument("plan_path", metavar="PLAN")
 @ledger_options
 @click.option("--customer", metavar="ID", help="Only this customer's documents.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl"]), default="table",
-              help="jsonl: one document per line, for large runs.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl", "html"]), default="table",
+              help="jsonl: one document per line, for large runs; html: print-ready invoices and statements.")
 @click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
 @click.option("--quiet", is_flag=True, help="No progress display on stderr.")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
               help="spark: rate on Apache Spark (pip install 'ratecard[spark]'); the documents are identical.")
 @click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
               help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.")
-@click.option("--output", metavar="PATH", help="With --engine spark: write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
+@click.option("--output", metavar="PATH", help="With --format html: a folder for one HTML file per document. With --engine spark: "
+              "write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
 def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
@@ -221,22 +222,27 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     """
     from interpreter import render
 
-    if output is not None and engine != "spark":
-        raise click.UsageError("--output is for --engine spark; with duckdb use --format jsonl > FILE")
+    if output is not None and engine != "spark" and fmt != "html":
+        raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
         _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
                        customer=customer, customers=customers)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
-                           prepare=render.PREPARED.get(fmt))
-    for piece in render.printed(fmt, result):
-        click.echo(piece, nl=False)
+                           prepare=render.PREPARED.get(fmt), trace=fmt == "html")
+    if fmt == "html" and output is not None:
+        from interpreter.invoice_html import write_files
+
+        click.echo(f"{len(write_files(result.documents, output))} document(s) written to {output}")
+    else:
+        for piece in render.printed(fmt, result):
+            click.echo(piece, nl=False)
     if rejects:
         with open(rejects, "w", encoding="utf-8", newline="") as handle:
             handle.write(render.rejects_csv(result.rejected))
     if result.rejected:
-        if fmt in ("csv",):
+        if fmt in ("csv", "html"):
             click.echo(f"{len(result.rejected)} rejected row(s); see --rejects or --format json", err=True)
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_OK)
@@ -306,6 +312,78 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     else:
         click.echo(plan_diff.to_table(report, old_spec, new_spec), nl=False)
     sys.exit(EXIT_CHANGED if fail_on_change and report.moved else EXIT_OK)
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN")
+@click.argument("charge_id", metavar="CHARGE")
+@click.option("--to", "to", metavar="Q", help="Largest quantity (default: twice the last tier bound).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "svg", "png"]), default="csv", show_default=True)
+@click.option("--output", metavar="FILE", help="Write there instead of printing (a PNG is never printed to a terminal).")
+def curve(plan_path, charge_id, to, fmt, output) -> None:
+    """The amount of CHARGE at each quantity from 0 to Q, tier bounds and their neighbours included."""
+    from decimal import Decimal, InvalidOperation
+
+    from interpreter import curve as curves
+
+    loaded = _load_or_exit(plan_path)
+    try:
+        limit = None if to is None else Decimal(to.replace("_", ""))
+    except InvalidOperation:
+        raise click.UsageError(f"--to {to!r}: write a quantity such as 1_000_000") from None
+    try:
+        drawn = curves.curve(loaded.plan, charge_id, limit)
+    except curves.CurveProblem as problem:
+        raise click.UsageError(str(problem)) from None
+    if drawn.note:
+        click.echo(f"note: {drawn.note}", err=True)
+    body = curves.rendered(drawn, fmt)
+    if output is not None:
+        with open(output, "wb") as handle:
+            handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+    elif isinstance(body, bytes):
+        if sys.stdout.isatty():
+            raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
+        click.get_binary_stream("stdout").write(body)
+    else:
+        click.echo(body, nl=False)
+
+
+@main.command()
+@click.argument("path", default="plans", required=False)
+@click.option("--usage", metavar="LEDGER", help="A sample ledger to show documents and revenue impact on.")
+@click.option("--customers", metavar="FILE", help="Customer attributes for that ledger (YAML or CSV).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Another address makes the workbench reachable from the network.")
+def serve(path, usage, customers, port, host) -> None:
+    """The workbench: a local web page for the plans in PATH, their curves, invoices and scenarios."""
+    from pathlib import Path
+
+    from interpreter.workbench.app import serve as run_server
+
+    for given, what in ((path, "PATH"), (usage, "--usage"), (customers, "--customers")):
+        if given is not None and not Path(given).exists():
+            raise click.UsageError(f"{what} {given}: no such file or folder")
+    click.echo(f"ratecard workbench on http://{host}:{port}/ (Ctrl-C to stop)")
+    run_server(path, usage, customers, host, port)
+
+
+@main.command()
+@click.option("--example", default="api_usage", show_default=True, metavar="NAME",
+              help="api_usage (base fee + graduated API calls), brackets (fee by volume bracket) or seats (per seat-month).")
+@click.option("--dir", "folder", default="plans", show_default=True, metavar="DIR", help="Folder to write the plan into.")
+def init(example, folder) -> None:
+    """Write a starter plan and a scenario for it (never overwrites a file)."""
+    from interpreter.init_plan import InitProblem, write
+
+    try:
+        written = write(folder, example)
+    except InitProblem as problem:
+        raise click.UsageError(str(problem)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: ratecard check {written[0]}; ratecard test {folder} --update (read the result first); "
+               f"ratecard serve {folder}")
 
 
 @main.command(name="run")

@@ -147,6 +147,10 @@ def printed(fmt: str, result) -> Iterator[str]:
         yield to_yaml(result.documents, result.rejected)
     elif fmt == "csv":
         yield to_csv(result.documents)
+    elif fmt == "html":
+        from interpreter.invoice_html import to_html
+
+        yield to_html(result.documents)
     else:
         yield to_table(result.documents, result.rejected)
 

@@ -1,0 +1,225 @@
+"""Documents as print-ready HTML invoices and settlement statements.
+
+One self-contained page per document (inline CSS, no scripts, nothing
+fetched), or one page holding several, each starting on a new sheet when
+printed. What is shown comes from the JSON shape of the document
+(`render.document_data`), so the HTML says exactly what `--format json`
+says; amounts are formatted for the currency and locale by babel
+(`₩330,000`, `$1,234.56`) and tax rates as percents. When the documents were
+rated with a trace, each charge line shows its tier breakdown.
+
+Every plan-, ledger- or customer-controlled string goes through Jinja2's
+autoescaping; a customer id becomes a file name only after `file_name`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date, format_interval
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from interpreter.documents import Document
+from interpreter.render import document_data
+from interpreter.rounding import text
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+DEFAULT_LOCALE = "en"
+
+_SCHEDULE_LABELS = {
+    "issue_date": "Invoice issued",
+    "dispute_until": "Disputes accepted until",
+    "charge_at": "Payment charged",
+}
+
+
+@lru_cache(maxsize=1)
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every template: plan and ledger text are user input
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env
+
+
+def money(amount: str | Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """An amount for people: `₩330,000`, `$1,234.56`; prices keep digits past the minor unit."""
+    return format_currency(Decimal(amount), currency, locale=locale, decimal_quantization=False)
+
+
+def number(value: str | Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    return format_decimal(Decimal(value), locale=locale, decimal_quantization=False)
+
+
+def percent(rate: str | Decimal, locale: str = DEFAULT_LOCALE) -> str:
+    """`0.10` -> `10%`, `0.033` -> `3.3%`."""
+    return format_percent(Decimal(rate), locale=locale, decimal_quantization=False)
+
+
+def _tier_range(tiers, index: int, locale: str) -> str:
+    """Which quantities a tier covers, in words: `50,000,000 to under 100,000,000`."""
+    tier = tiers[index]
+    previous = tiers[index - 1] if index else None
+    if tier.bound is not None:
+        upper = f"up to {number(tier.bound, locale)}" if tier.inclusive else f"under {number(tier.bound, locale)}"
+    if previous is None:
+        return upper if tier.bound is not None else "every quantity"
+    lower = f"above {number(previous.bound, locale)}" if previous.inclusive else f"{number(previous.bound, locale)}"
+    if tier.bound is None:
+        return f"{lower} and more" if not previous.inclusive else lower
+    return f"{lower} to {upper}" if not previous.inclusive else f"{lower}, {upper}"
+
+
+_TIER_STEP = re.compile(r"tier (\d+) ")
+
+
+def _breakdown(line, charge, currency: str, locale: str) -> list[dict]:
+    """The trace steps of a charge line as rows: what was counted, at what price, for how much."""
+    trace = getattr(line, "trace", None)
+    if trace is None or not trace.steps or trace.model in ("flat", "formula", "tax", "line", "minimum", "discount"):
+        return []
+    rows = []
+    for step in trace.steps:
+        label = step.text
+        found = _TIER_STEP.match(label)
+        tier = None
+        if found and charge is not None and 0 < int(found.group(1)) <= len(charge.tiers):
+            index = int(found.group(1)) - 1
+            tier = charge.tiers[index]
+            label = f"Tier {index + 1} · {_tier_range(charge.tiers, index, locale)}"
+        row = {"label": label, "quantity": None, "price": None, "flat": None, "amount": money(step.amount, currency, locale)}
+        if label.startswith("multiplied"):
+            row.update(label="Multiplied", quantity=money(step.quantity, currency, locale), price=f"× {number(step.price, locale)}")
+        elif " events at " in label:
+            row.update(quantity=money(step.quantity, currency, locale), price=f"× {percent(step.price, locale)}")
+        else:
+            if step.quantity is not None:
+                row["quantity"] = number(step.quantity, locale)
+            if step.price:
+                row["price"] = f"× {money(step.price, currency, locale)}"
+            if tier is not None and tier.flat:
+                row["flat"] = f"+ {money(tier.flat, currency, locale)} flat"
+        rows.append(row)
+    return rows
+
+
+def _charge(plan, line_id: str):
+    base = line_id.split("[", 1)[0]  # a grouped line `charge[value]` is priced by its charge
+    return next((c for c in plan.charges if c.id == base), None)
+
+
+def _schedule(schedule: dict, locale: str) -> list[tuple[str, str]]:
+    out = []
+    for key, value in schedule.items():
+        label = _SCHEDULE_LABELS.get(key, key.replace("_", " ").capitalize())
+        try:
+            moment = datetime.datetime.fromisoformat(value)
+        except (TypeError, ValueError):
+            out.append((label, str(value)))
+            continue
+        shown = format_date(moment.date(), "medium", locale=locale)
+        if "T" in value:
+            offset = moment.strftime("%z")
+            shown += f", {moment:%H:%M} (UTC{offset[:3]}:{offset[3:]})" if offset else f", {moment:%H:%M}"
+        out.append((label, shown))
+    return out
+
+
+def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
+    """What the template shows of one document: the JSON data, formatted, plus names and breakdowns."""
+    data = document_data(doc)
+    plan, currency = doc.plan, data["currency"]
+
+    def cash(amount: str) -> str:
+        return money(amount, currency, locale)
+
+    tax_names = {t.id: t.description for t in doc.taxes}
+    lines = []
+    for line, shown in zip(doc.lines, data["lines"]):
+        lines.append({
+            "id": shown["id"], "description": shown["description"], "memo": bool(shown.get("memo")),
+            "quantity": None if shown["quantity"] is None else number(shown["quantity"], locale),
+            "amount": shown["amount"], "amount_text": cash(shown["amount"]),
+            "breakdown": _breakdown(line, _charge(plan, line.id), currency, locale),
+            "is_total": plan.kind == "settlement" and shown["id"] == plan.total,
+        })
+    start, end = doc.period_start, doc.period_end
+    return {
+        "kind": data["kind"],
+        "title": "Settlement statement" if data["kind"] == "settlement" else "Invoice",
+        "customer": data["customer"],
+        "plan_id": data["plan"],
+        "plan_name": plan.name or plan.id,
+        "currency": currency,
+        "period": format_interval(start, end, skeleton="yMMMd", locale=locale) if start != end else format_date(start, "medium", locale=locale),
+        "period_start": data["period"]["start"],
+        "period_end": data["period"]["end"],
+        "lines": lines,
+        "subtotal": data["subtotal"], "subtotal_text": cash(data["subtotal"]),
+        "taxes": [{"id": t["id"], "name": tax_names.get(t["id"], t["id"]), "rate": percent(t["rate"], locale),
+                   "base_text": cash(t["base"]), "amount": t["amount"], "amount_text": cash(t["amount"])} for t in data["taxes"]],
+        "credits": [{**c, "applied_text": cash(_negated(c["applied"])), "balance_text": cash(c["balance"]),
+                     "remaining_text": cash(c["remaining"])} for c in data.get("credits", [])],
+        "total": data["total"], "total_text": cash(data["total"]),
+        "notices": data["notices"],
+        "schedule": _schedule(data.get("schedule") or {}, locale),
+        "estimate": bool(data.get("estimate")),
+        "total_line": plan.total if plan.kind == "settlement" else None,
+    }
+
+
+def _negated(amount: str) -> str:
+    return amount if Decimal(amount) == 0 else text(-Decimal(amount))
+
+
+def to_html(docs: list[Document], locale: str = DEFAULT_LOCALE) -> str:
+    """One page holding every document, each on its own printed sheet."""
+    views = [view(doc, locale) for doc in docs]
+    if len(views) == 1:
+        title = f"{views[0]['title']} · {views[0]['customer']} · {views[0]['period']}"
+    else:
+        title = f"{len(views)} documents"
+    return environment().get_template("invoice.html.j2").render(documents=views, title=title, css=stylesheet())
+
+
+def document_html(doc: Document, locale: str = DEFAULT_LOCALE) -> str:
+    return to_html([doc], locale)
+
+
+@lru_cache(maxsize=1)
+def stylesheet() -> str:
+    return (TEMPLATES / "invoice.css").read_text(encoding="utf-8")
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_name(doc: Document) -> str:
+    """`<customer>_<period start>.html`, the customer id reduced to safe characters
+    (with a short hash of the real id when anything had to be replaced, so names stay distinct)."""
+    slug = _UNSAFE.sub("_", doc.customer).strip("._")[:60] or "customer"
+    if slug != doc.customer:
+        slug += "-" + hashlib.sha256(doc.customer.encode("utf-8")).hexdigest()[:8]
+    return f"{slug}_{doc.period_start.isoformat()}.html"
+
+
+def write_files(docs: list[Document], folder: str | Path, locale: str = DEFAULT_LOCALE) -> list[Path]:
+    """`--output DIR`: one HTML file per document."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc in docs:
+        path = out / file_name(doc)
+        path.write_text(document_html(doc, locale), encoding="utf-8")
+        written.append(path)
+    return written
