@@ -42,6 +42,7 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             out.append(_percentage(c, spec, path, common, row_names, by_field))
             continue
         quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
+        _bounds_in_money(c, spec, path, quantity)
         if isinstance(spec, schema.PerUnitCharge):
             out.append(tree.Charge(quantity=quantity, unit_price=spec.unit_price, free_units=spec.free_units, **common))
         elif isinstance(spec, schema.TieredCharge):
@@ -55,6 +56,19 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
                 free_units=spec.free_units, **common,
             ))
     return tuple(out)
+
+
+def _bounds_in_money(c: Compiler, spec, path: tuple, quantity: tree.Expr | None) -> None:
+    """A tier bound or free units written in money need a quantity that is money."""
+    if quantity is None or quantity.type.kind in ("money", "error"):
+        return
+    places = [(*path, "free_units")]
+    for index, _ in enumerate(getattr(spec, "tiers", ())):
+        places += [(*path, "tiers", index, "up_to"), (*path, "tiers", index, "below")]
+    for place in places:
+        if c.in_currency(*place):
+            what = "these free units" if place[-1] == "free_units" else "this bound"
+            c.fail(c.span(*place), f"the quantity of {path[-1]!r} is {quantity.type.kind}, not money: write {what} without a currency")
 
 
 def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common: dict, row_names: dict, by_field: dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dsl import ast, tree
 from dsl.builtins import SIGNATURES
+from dsl.currency import currency_problem
 from dsl.errors import Diagnostic, error
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
 
@@ -44,10 +45,13 @@ class Result:
     references: set[str]
 
 
-def check(node: ast.Expr, scope: Scope) -> Result:
-    """Resolve names and compute types; collects every problem."""
+def check(node: ast.Expr, scope: Scope, currency: str | None = None) -> Result:
+    """Resolve names and compute types; collects every problem.
+
+    With `currency` (the plan's), a money literal in any other currency is an error.
+    """
     out = Result(tree.Const(None, ERROR, node.span), [], set())
-    out.expr = _Checker(scope, out).visit(node)
+    out.expr = _Checker(scope, out, currency).visit(node)
     return out
 
 
@@ -69,9 +73,10 @@ _KIND_WORDS = {"bool": "true or false", "number": "a number", "integer": "a numb
 
 
 class _Checker:
-    def __init__(self, scope: Scope, out: Result):
+    def __init__(self, scope: Scope, out: Result, currency: str | None = None):
         self.scope = scope
         self.out = out
+        self.currency = currency
 
     def fail(self, span, message: str, code: str = "type") -> None:
         self.out.diagnostics.append(error(span, message, code))
@@ -86,14 +91,12 @@ class _Checker:
         return tree.Const(node.value, Type(kind, literal=True), node.span)
 
     def visit_Money(self, node: ast.Money) -> tree.Expr:
-        from babel.numbers import list_currencies
-
         if re.fullmatch(r"[eE]\d+", node.currency):
             self.fail(node.span, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans")
             return tree.Const(node.value, ERROR, node.span)
-        if node.currency not in list_currencies():
-            hint = f"; did you mean {node.currency.upper()!r}?" if node.currency.upper() in list_currencies() else ""
-            self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD){hint}")
+        problem = currency_problem(f"{node.value:f} {node.currency}", node.currency, self.currency)
+        if problem:
+            self.fail(node.span, problem)
             return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, money(node.currency), node.span)
 

@@ -67,6 +67,11 @@ class Compiler:
         key, node = self.node(*path)
         return key.span if key is not None else self.span(*path)
 
+    def in_currency(self, *path) -> bool:
+        """Whether the plain value at `path` is written with a currency (`100 USD`)."""
+        _, node = self.node(*path)
+        return isinstance(node, Scalar) and node.style is None and any(ch.isalpha() for ch in node.text)
+
     def fail(self, span: Span, message: str, code: str = "plan") -> None:
         self.diagnostics.append(error(span, message, code))
 
@@ -98,7 +103,7 @@ class Compiler:
         node = self.parse(value, *path)
         if node is None:
             return None, set()
-        result = check(node, scope)
+        result = check(node, scope, self.currency)
         if wanted:
             expect(result, wanted, what)
         self.diagnostics.extend(result.diagnostics)

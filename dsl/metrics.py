@@ -94,7 +94,7 @@ def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Met
         names.update({m: Symbol("metric", m, t) for m, t in types.items()})
         scope = Scope(names, f"metric {name!r}")
         scope.elsewhere.update({r: "it is a usage field; aggregate it in a metric first" for r in row_names})
-        result = check(derived[name], scope)
+        result = check(derived[name], scope, c.currency)
         expect(result, ("money", "number", "integer", "percent"), f"metric {name!r}")
         c.diagnostics.extend(result.diagnostics)
         types[name] = result.expr.type

@@ -37,15 +37,16 @@ def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[s
         where = doc.root.span if doc.root is not None else Span(doc.path, 1, 1)
         return None, [error(where, "a plan file must be a mapping of keys such as plan:, currency:, charges:", "schema")], set()
     data = to_plain(doc.root)
+    context = {"currency": data.get("currency")}  # money written in another currency fails at its value
     try:
-        return schema.Plan.model_validate(data), [], set()
+        return schema.Plan.model_validate(data, context=context), [], set()
     except ValidationError as exc:
         problems = _merge_alternatives([_diagnostic(doc, err) for err in exc.errors()])
-        model, omitted = _without_broken_entries(data, exc)
+        model, omitted = _without_broken_entries(data, exc, context)
         return model, problems, omitted
 
 
-def _without_broken_entries(data: dict, exc: ValidationError) -> tuple[schema.Plan | None, set[str]]:
+def _without_broken_entries(data: dict, exc: ValidationError, context: dict) -> tuple[schema.Plan | None, set[str]]:
     """The plan without the entries that failed, and their names; (None, ...) if that fails too."""
     omitted: set[str] = set()
     for _ in range(5):
@@ -60,7 +61,7 @@ def _without_broken_entries(data: dict, exc: ValidationError) -> tuple[schema.Pl
             else:
                 data.pop(section, None)
         try:
-            model = schema.Plan.model_validate(data)
+            model = schema.Plan.model_validate(data, context=context)
         except ValidationError as again:
             exc = again
             continue

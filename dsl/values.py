@@ -2,7 +2,8 @@
 
 One place decides what `30%`, `2024-11-03`, `100_000` or `true` mean for a
 declared type, so a plan default, a command-line input and a ledger cell are
-read the same way. Numbers become `Decimal`, never float.
+read the same way. Numbers become `Decimal`, never float; money may carry the
+plan's currency (`49 USD`), never another.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from dsl.currency import currency_problem, split_money
 from dsl.types import Type, describe
 
 _NUMBER = re.compile(r"^[-+]?\d(_?\d)*(\.\d(_?\d)*)?$")
@@ -25,6 +27,12 @@ class ValueProblem(Exception):
 def convert(value: Any, t: Type) -> Any:
     """`value` (text, Decimal, bool or date) as a value of type `t`, or ValueProblem."""
     kind = t.kind
+    if kind == "money" and isinstance(value, str) and split_money(value) is not None:
+        number, code = split_money(value)
+        problem = currency_problem(value.strip(), code, t.currency)
+        if problem:
+            raise ValueProblem(problem)
+        return number
     if kind in ("money", "number", "integer"):
         number = _decimal(value, t)
         if kind == "integer" and number != number.to_integral_value():
