@@ -19,9 +19,31 @@ from dsl.types import parse_type_name
 QUANTITY = ("money", "number", "integer", "percent")
 
 
+# Keys one kind of plan has and the other ignores: written in the wrong kind they are errors,
+# never silently left out of the document.
+_ONLY_IN = {
+    "settlement": {
+        "charges": "a settlement plan lists `lines:`, not `charges:`",
+        "discounts": "a settlement plan has no `discounts:`; write the deduction as a line and take it off the total line",
+        "minimum": "a settlement plan has no `minimum:`; write it into the line, e.g. max(50_000 KRW, ...)",
+        "taxes": "a settlement plan has no `taxes:`; compute the tax as a line "
+                 "(e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line",
+        "credits": "credits apply to invoices, not settlement statements",
+    },
+    "invoice": {
+        "lines": "`lines:` belong to settlement plans (kind: settlement); invoices use `charges:`",
+        "total": "`total:` names the total line of a settlement plan; an invoice's total is its subtotal plus taxes",
+    },
+}
+
+
+def keys_of_the_other_kind(c: Compiler) -> None:
+    for key, message in _ONLY_IN[c.model.kind].items():
+        if getattr(c.model, key) not in (None, {}):
+            c.fail(c.key_span(key), message)
+
+
 def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields) -> tuple[tree.Charge, ...]:
-    if c.model.kind == "settlement" and c.model.charges:
-        c.fail(c.key_span("charges"), "a settlement plan lists `lines:`, not `charges:`")
     out = []
     by_field = {f.name: f for f in fields}
     for cid, spec in c.model.charges.items():
@@ -121,8 +143,6 @@ def taxes(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Tax, ...]:
 
 
 def credits(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Credit, ...]:
-    if c.model.credits and c.model.kind == "settlement":
-        c.fail(c.key_span("credits"), "credits apply to invoices, not settlement statements")
     out = []
     for cid, spec in c.model.credits.items():
         scope = Scope(names, f"credit {cid!r}", usage_only)
@@ -162,8 +182,6 @@ def formulas(c: Compiler) -> tuple[tree.Formula, ...]:
 def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
     model = c.model
     if model.kind == "invoice":
-        if model.lines:
-            c.fail(c.key_span("lines"), "`lines:` belong to settlement plans (kind: settlement); invoices use `charges:`")
         return ()
     if not model.lines:
         c.fail(c.key_span("kind"), "a settlement plan needs `lines:`")

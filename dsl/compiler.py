@@ -38,6 +38,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     period_names.update({name: Symbol("metric", name, ERROR) for name in c.broken_metrics if name not in period_names})
     period_names.update({f"previous.{m.name}": Symbol("previous", m.name, m.type) for m in metrics})
     usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
+    parts.keys_of_the_other_kind(c)
     charges = parts.charges(c, period_names, row_names, usage_only, fields)
     discounts = parts.discounts(c, period_names, usage_only, charges)
     minimum, _ = c.expression(model.minimum, Scope(period_names, "the minimum", usage_only), ("minimum",), ("money",), "the minimum")
