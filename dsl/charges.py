@@ -103,6 +103,7 @@ def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common:
         c.fail(c.span(*path, "on"), f"a percentage applies to a money field; {spec.on!r} is {field.type.kind}", "type")
     where, _ = c.expression(spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition")
     c.diagnostics.extend(row_problems(where, "a where condition"))
+    c.row_filter(where)
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
     return tree.Charge(

@@ -13,6 +13,7 @@ import difflib
 from dsl import schema, tree
 from dsl import charges as parts
 from dsl.checker import ERROR, Scope, Symbol
+from dsl.choices import declared
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
 from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
@@ -27,6 +28,8 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     _timezone(c)
     fields = compile_fields(c, "usage", model.usage, reserved=RESERVED_FIELDS)
     customer = compile_fields(c, "customer", model.customer, reserved=())
+    c.choices = declared(fields, customer)
+    c.unlisted = {f.name for f in fields if f.type.kind == "text" and f.values is None}
     row_names = {name: Symbol("field", name, t) for name, t in ROW_BUILTINS.items()}
     row_names.update({f.name: Symbol("field", f.name, f.type) for f in fields})
     facts = {name: Symbol("period", name.split(".", 1)[1], t) for name, t in PERIOD.items()}

@@ -51,3 +51,119 @@ def test_total_in_an_invoice_plan_is_an_error():
     assert problems_of(INVOICE + "total: base\n") == [
         (5, 1, "`total:` names the total line of a settlement plan; an invoice's total is its subtotal plus taxes"),
     ]
+
+
+# --- comparisons against declared values -------------------------------------------------
+
+CHOICES = """\
+plan: c
+currency: KRW
+usage:
+  kind: {type: text, values: [approval, refund]}
+  amount: money
+customer:
+  segment: {type: text, values: [startup, enterprise]}
+metrics:
+  volume: {sum: amount}
+charges:
+  base: {model: flat, amount: 1_000 KRW}
+"""
+
+
+def _at(text: str, needle: str) -> tuple[int, int]:
+    """Line and column of the one occurrence of `needle` in `text`."""
+    rows = [(number, row) for number, row in enumerate(text.splitlines(), 1) if needle in row]
+    assert len(rows) == 1, (needle, rows)
+    return rows[0][0], rows[0][1].index(needle) + 1
+
+
+NEVER = "'Startup' is not one of the values of customer.segment (startup, enterprise), so this is never true; did you mean 'startup'?"
+ALWAYS = "'Startup' is not one of the values of customer.segment (startup, enterprise), so this is always true; did you mean 'startup'?"
+
+
+@pytest.mark.parametrize(("extra", "needle", "message"), [
+    ('discounts:\n  d: {percent: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
+    ("discounts:\n  d: {percent: 10%, when: '\"Startup\" == customer.segment'}\n", '"Startup"', NEVER),
+    ('discounts:\n  d: {percent: 10%, when: customer.segment != "Startup"}\n', '"Startup"', ALWAYS),
+    ("discounts:\n  d: {percent: 10%, when: 'customer.segment in [\"enterprise\", \"Startup\"]'}\n", '"Startup"',
+     "'Startup' is not one of the values of customer.segment (startup, enterprise), so this option never matches; did you mean 'startup'?"),
+    ("discounts:\n  d: {percent: 10%, when: 'customer.segment not in [\"Startup\"]'}\n", '"Startup"',
+     "'Startup' is not one of the values of customer.segment (startup, enterprise), so leaving it out changes nothing; did you mean 'startup'?"),
+    ('taxes:\n  vat: {rate: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
+    ('notices:\n  n: {when: customer.segment == "Startup" and volume > 0, message: hi}\n', '"Startup"', NEVER),
+    ('metrics:\n  refunds: {sum: amount, where: kind == "refnd"}\n', '"refnd"',
+     "'refnd' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?"),
+    ('metrics:\n  moves: {sum: "if kind == \'Refund\' then amount else 0"}\n', "'Refund'",
+     "'Refund' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?"),
+    ('require:\n  - {rule: kind != "aproval" or amount > 0, message: x}\n', '"aproval"',
+     "'aproval' is not one of the values of kind (approval, refund), so this is always true; did you mean 'approval'?"),
+    ('metrics:\n  share: if customer.segment == "Startup" then 1 else 2\n', '"Startup"', NEVER),
+])
+def test_a_comparison_with_a_value_that_is_not_declared_is_an_error(extra, needle, message):
+    text = CHOICES.replace("metrics:\n  volume: {sum: amount}\n", "") + extra if extra.startswith("metrics") else CHOICES + extra
+    if extra.startswith("metrics"):
+        text = text.replace("metrics:\n", "metrics:\n  volume: {sum: amount}\n", 1)
+    assert problems_of(text) == [(*_at(text, needle), message)]
+
+
+def test_declared_values_compare_cleanly():
+    text = CHOICES + "discounts:\n  d: {percent: 10%, when: 'customer.segment in [\"startup\"] and customer.segment != \"enterprise\"'}\n"
+    assert problems_of(text) == []
+
+
+def test_a_value_far_from_every_declared_one_gets_no_guess():
+    text = CHOICES + 'discounts:\n  d: {percent: 10%, when: customer.segment == "public"}\n'
+    assert problems_of(text) == [(*_at(text, '"public"'), "'public' is not one of the values of customer.segment (startup, enterprise), so this is never true")]
+
+
+@pytest.mark.parametrize(("section", "spec"), [("usage", "kind"), ("customer", "segment")])
+def test_a_default_outside_the_declared_values_is_an_error(section, spec):
+    text = CHOICES.replace("values: [startup, enterprise]}", "values: [startup, enterprise], default: Startup}").replace(
+        "values: [approval, refund]}", "values: [approval, refund], default: aproval}")
+    wanted = {"kind": ("aproval", "approval, refund", "approval"), "segment": ("Startup", "startup, enterprise", "startup")}[spec]
+    found = [p for p in problems_of(text) if p[0] == _at(text, f"default: {wanted[0]}")[0]]
+    assert found == [(*_at(text, wanted[0]), f"default {wanted[0]!r} is not one of {wanted[1]}; did you mean {wanted[2]!r}?")]
+
+
+def test_an_empty_values_list_is_an_error():
+    text = CHOICES.replace("values: [approval, refund]", "values: []")
+    assert problems_of(text) == [(*_at(text, "[]"), "`values: []` allows no value: every row would be rejected")]
+
+
+# --- filters on text fields without declared values --------------------------------------
+
+UNLISTED = """\
+plan: u
+currency: KRW
+usage: {kind: text, amount: money}
+metrics:
+  approved: {sum: amount, where: kind == "approval"}
+  refunded: {sum: amount, where: 'kind in ["cancel", "refund"]'}
+charges:
+  fee: {model: percentage, on: amount, rate: 1%, where: kind == "approval"}
+"""
+
+UNLISTED_WARNING = ("'kind' is text without `values:`: a row whose kind is none of the values compared here "
+                    "(a typo, another spelling) is accepted and counted nowhere; declare its values "
+                    "(`kind: {type: text, values: [...]}`) so such a row is rejected")
+
+
+def test_a_where_on_text_without_values_is_a_warning_once_per_field():
+    from conftest import load_text
+
+    loaded = load_text(UNLISTED)
+    assert [(d.span.line, d.span.column, d.severity, d.message) for d in loaded.diagnostics] == [
+        (5, 34, "warning", UNLISTED_WARNING),
+    ]
+    assert loaded.plan is not None
+
+
+def test_declaring_the_values_ends_the_warning():
+    text = UNLISTED.replace("kind: text", "kind: {type: text, values: [approval, cancel, refund]}")
+    assert problems_of(text) == []
+
+
+def test_a_text_field_only_excluded_or_only_in_rules_is_not_warned_about():
+    text = UNLISTED.replace('where: kind == "approval"}', 'where: kind != "test"}').replace(
+        'kind in ["cancel", "refund"]', 'kind not in ["test"]') + "require:\n  - {rule: kind == \"a\", message: x}\n"
+    assert problems_of(text) == []

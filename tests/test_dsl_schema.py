@@ -129,7 +129,7 @@ plan: several
 currency: KRW
 usage:
   amount: money
-  kind: text
+  kind: {type: text, values: [approval, refund]}
 metrics:
   gross: {sum: amount, where: kind == "approval"}
   orders: {count: true}

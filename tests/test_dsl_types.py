@@ -17,7 +17,7 @@ plan: test
 currency: KRW
 usage:
   amount: money
-  kind: text
+  kind: {type: text, values: [approval, refund]}
   paid_on: date
   seats: integer
 customer:
