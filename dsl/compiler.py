@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 
 from dsl import schema, tree
 from dsl import charges as parts
@@ -25,6 +26,9 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     """The evaluation tree of a validated plan, and every problem found."""
     c = Compiler(doc, model)
     digits = _currency(c)
+    if not re.fullmatch(schema.PLAN_ID, model.plan):
+        c.fail(c.span("plan"), f"plan id {model.plan!r} may hold only letters, digits, '_', '-' and '.', start with a letter, "
+                               "digit or '_', and be at most 100 characters (it names output files)")
     _timezone(c)
     fields = compile_fields(c, "usage", model.usage, reserved=RESERVED_FIELDS)
     customer = compile_fields(c, "customer", model.customer, reserved=())

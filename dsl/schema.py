@@ -18,6 +18,9 @@ from dsl.currency import currency_problem, split_money
 
 TypeName = Literal["money", "number", "integer", "percent", "bool", "text", "date"]
 Rounding = Literal["half_up", "half_even", "down", "up"]
+# A plan id names output files (`run` writes <plan id>.json): no path separators, no
+# leading dot or dash, nothing a shell or a file system reads specially.
+PLAN_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 
 _AMOUNT = re.compile(r"^\s*([-+]?\d(_?\d)*(\.\d(_?\d)*)?)\s*(%?)\s*$")
 
@@ -310,7 +313,10 @@ class Schedule(Strict):
 class Plan(Strict):
     """A ratecard plan file."""
 
-    plan: str = Field(description="Plan id, used in documents.")
+    plan: str = Field(
+        description="Plan id, used in documents and output file names: letters, digits, _, - and . (not first).",
+        json_schema_extra={"pattern": PLAN_ID},
+    )
     name: Optional[str] = Field(None, description="Plan name for people.")
     description: Optional[str] = Field(None, description="What the plan is for.")
     kind: Literal["invoice", "settlement"] = Field("invoice", description="invoice (charges) or settlement (lines).")

@@ -167,3 +167,76 @@ def test_a_text_field_only_excluded_or_only_in_rules_is_not_warned_about():
     text = UNLISTED.replace('where: kind == "approval"}', 'where: kind != "test"}').replace(
         'kind in ["cancel", "refund"]', 'kind not in ["test"]') + "require:\n  - {rule: kind == \"a\", message: x}\n"
     assert problems_of(text) == []
+
+
+# --- plan ids --------------------------------------------------------------------------
+
+PLAN_ID_RULE = "may hold only letters, digits, '_', '-' and '.', start with a letter, digit or '_', and be at most 100 characters (it names output files)"
+
+
+@pytest.mark.parametrize("plan_id", ["../../escaped", "/tmp/x", ".hidden", "-rf", "a b", "x/y", "a\\\\b", "'a:b'", "x" * 101, "''"])
+def test_a_plan_id_that_is_not_a_safe_file_name_is_an_error(plan_id):
+    found = problems_of(INVOICE.replace("plan: i", f"plan: {plan_id}"))
+    assert len(found) == 1 and found[0][:2] == (1, 7), found
+    assert found[0][2].endswith(PLAN_ID_RULE)
+
+
+@pytest.mark.parametrize("plan_id", ["portone-opi", "steppay_seats", "v2.1", "A1", "_draft"])
+def test_a_plain_plan_id_is_accepted(plan_id):
+    assert problems_of(INVOICE.replace("plan: i", f"plan: {plan_id}")) == []
+
+
+# --- plan paths that are not regular files --------------------------------------------
+
+def _check(*paths):
+    from click.testing import CliRunner
+
+    from cli import main
+
+    return CliRunner().invoke(main, ["check", *map(str, paths)])
+
+
+@pytest.mark.parametrize("kind", ["device", "symlink_to_device", "fifo"])
+def test_a_plan_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, kind):
+    import os
+    import time
+
+    path = "/dev/zero"
+    if kind == "symlink_to_device":
+        path = tmp_path / "plan.yaml"
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        path = tmp_path / "plan.yaml"
+        os.mkfifo(path)
+    started = time.monotonic()
+    result = _check(path)
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"{path}:1:1: error: not a regular file")
+
+
+def test_a_device_among_the_plans_of_a_folder_is_reported(tmp_path):
+    (tmp_path / "plan.yaml").write_text(INVOICE, encoding="utf-8")
+    (tmp_path / "zero.yaml").symlink_to("/dev/zero")
+    result = _check(tmp_path)
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'zero.yaml'}:1:1: error: not a regular file" in result.output
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkeypatch):
+    """The size is checked on what was read, not only on what stat said."""
+    from dsl import loader
+
+    path = tmp_path / "plan.yaml"
+    path.write_text(INVOICE + "# " + "x" * 200 + "\n", encoding="utf-8")
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(loader.os, "fstat", lambda fd: os_stat_small(fd))
+    found = loader.load_plan(path).diagnostics
+    assert [(d.span.line, d.message) for d in found] == [(1, "plan file is larger than 100 bytes")]
+
+
+def os_stat_small(fd):
+    import os
+
+    real = os.stat(fd)
+    return type("Stat", (), {"st_mode": real.st_mode, "st_size": 10})()
