@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from dsl import ast, tree
 from dsl.builtins import SIGNATURES
 from dsl.currency import currency_problem
+from dsl.values import digits_problem, percent_text
 from dsl.errors import Diagnostic, error
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
 
@@ -85,7 +86,16 @@ class _Checker:
         method = getattr(self, "visit_" + type(node).__name__)
         return method(node)
 
+    def exact(self, node, written: str, value=None) -> bool:
+        """False (after an error) when a literal is beyond what rating computes exactly."""
+        problem = digits_problem(node.value if value is None else value, written)
+        if problem:
+            self.fail(node.span, problem, "number")
+        return problem is None
+
     def visit_Number(self, node: ast.Number) -> tree.Expr:
+        if not self.exact(node, f"{node.value:f}"):
+            return tree.Const(node.value, ERROR, node.span)
         integral = node.value == node.value.to_integral_value()
         kind = "integer" if integral and "." not in str(node.value) else "number"
         return tree.Const(node.value, Type(kind, literal=True), node.span)
@@ -98,9 +108,13 @@ class _Checker:
         if problem:
             self.fail(node.span, problem)
             return tree.Const(node.value, ERROR, node.span)
+        if not self.exact(node, f"{node.value:f} {node.currency}"):
+            return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, money(node.currency), node.span)
 
     def visit_Percent(self, node: ast.Percent) -> tree.Expr:
+        if not self.exact(node, percent_text(f"{(node.value * 100).normalize():f}%", node.value)):
+            return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, Type("percent", literal=True), node.span)
 
     def visit_Text(self, node: ast.Text) -> tree.Expr:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, ValidationInfo, WithJsonSchema
 
 from dsl.currency import currency_problem, split_money
+from dsl.values import digits_problem, percent_text
 
 TypeName = Literal["money", "number", "integer", "percent", "bool", "text", "date"]
 Rounding = Literal["half_up", "half_even", "down", "up"]
@@ -30,7 +31,7 @@ def parse_amount(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number, not true/false")
     if isinstance(value, (Decimal, int)):
-        return Decimal(value)
+        return _exact(Decimal(value), f"{Decimal(value):f}")
     if isinstance(value, str):
         match = _AMOUNT.match(value)
         if match:
@@ -38,9 +39,18 @@ def parse_amount(value: Any) -> Any:
                 number = Decimal(match.group(1).replace("_", ""))
             except InvalidOperation:  # pragma: no cover - the pattern admits only digits
                 raise ValueError(f"{value!r} is not a number") from None
-            return number / 100 if match.group(5) else number
+            if match.group(5):
+                return _exact(number / 100, percent_text(value.strip(), number / 100))
+            return _exact(number, f"{number:f}")
         raise ValueError(f"{value!r} is not a number (write 100_000, 12.50 or 3.3%)")
     raise ValueError("expected a number")
+
+
+def _exact(number: Decimal, written: str) -> Decimal:
+    problem = digits_problem(number, written)
+    if problem:
+        raise ValueError(problem)
+    return number
 
 
 _NUMBER_PATTERN = r"[-+]?\d(_?\d)*(\.\d(_?\d)*)?"
@@ -63,7 +73,7 @@ def _money(value: Any, info: ValidationInfo, percent: bool) -> Any:
             problem = currency_problem(value.strip(), written[1], plan_currency if isinstance(plan_currency, str) else None)
             if problem:
                 raise ValueError(problem)
-            return written[0]
+            return _exact(written[0], value.strip())
         if not percent and value.strip().endswith("%") and _AMOUNT.match(value):
             raise ValueError(f"{value.strip()!r} is an amount of money, not a percent")
     return parse_amount(value)

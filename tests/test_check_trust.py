@@ -240,3 +240,13 @@ def os_stat_small(fd):
 
     real = os.stat(fd)
     return type("Stat", (), {"st_mode": real.st_mode, "st_size": 10})()
+
+
+def test_the_json_schema_holds_the_plan_id_rule():
+    import jsonschema
+
+    from dsl.schema import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    assert list(validator.iter_errors({"plan": "portone-opi", "currency": "KRW"})) == []
+    assert [e.json_path for e in validator.iter_errors({"plan": "../../escaped", "currency": "KRW"})] == ["$.plan"]
