@@ -250,3 +250,28 @@ def test_the_json_schema_holds_the_plan_id_rule():
     validator = jsonschema.Draft202012Validator(json_schema())
     assert list(validator.iter_errors({"plan": "portone-opi", "currency": "KRW"})) == []
     assert [e.json_path for e in validator.iter_errors({"plan": "../../escaped", "currency": "KRW"})] == ["$.plan"]
+
+
+# --- a key written in the wrong place ------------------------------------------------------
+
+@pytest.mark.parametrize(("extra", "needle", "message"), [
+    ("discounts:\n  support: {model: flat, percent: 10%}\n", "model",
+     "unknown key 'model' in discounts.support: `model` belongs to a charge, not to a discount"),
+    ("taxes:\n  vat: {rate: 10%, applies_to: [base]}\n", "applies_to",
+     "unknown key 'applies_to' in taxes.vat: `applies_to` belongs to a discount, not to a tax"),
+    ("  extra: {model: flat, amount: 1 KRW, unit_price: 2}\n", "unit_price",
+     "unknown key 'unit_price' in charges.extra: `unit_price` belongs to a per_unit charge or a tier, not to a flat charge"),
+    ("model: flat\n", "model", "unknown key 'model' in the plan: `model` belongs to a charge, not to the top of the plan"),
+    ("usage:\n  kind: {type: text, where: x}\n", "where",
+     "unknown key 'where' in usage.kind: `where` belongs to a percentage charge or a metric, not to a usage field"),
+])
+def test_a_key_of_another_part_says_where_it_belongs(extra, needle, message):
+    text = INVOICE + extra
+    row = next(number for number, line in enumerate(text.splitlines(), 1) if needle in line and "base: {model" not in line)
+    found = problems_of(text)
+    assert [p for p in found if p[0] == row] == [(row, text.splitlines()[row - 1].index(needle + ":") + 1, message)], found
+
+
+def test_a_misspelled_key_still_gets_the_nearest_key():
+    found = problems_of(INVOICE + "discounts:\n  d: {percnt: 10%}\n")
+    assert (6, 7, "unknown key 'percnt' in discounts.d; did you mean 'percent'?") in found
