@@ -16,7 +16,7 @@ from dsl import tree
 from dsl.compiler import compile_plan
 from dsl.lint import lint
 from dsl.errors import Diagnostic, Span, error, has_errors, sort_key
-from dsl.source import MAX_FILE_BYTES, read_documents
+from dsl.source import MAX_FILE_BYTES, Mapping, read_documents
 from dsl.validate import validate
 
 PLAN_SUFFIXES = (".yaml", ".yml")
@@ -61,9 +61,27 @@ def _compile_one(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
     if omitted:  # entries left out for schema errors: do not report them again as unknown
         compile_problems = [d for d in compile_problems if not any(f"'{name}'" in d.message and d.code == "name" for name in omitted)]
     problems += compile_problems
-    if plan is not None and not has_errors(problems):
-        problems += lint(plan)
+    if plan is not None:
+        # Warnings are shown beside errors, except in a part (a charge, a discount) that has
+        # an error itself: there they would be about something other than what was written.
+        broken = {_part_at(doc, d.span) for d in problems if d.severity == "error"}
+        problems += [w for w in lint(plan) if not broken or _part_at(doc, w.span) not in broken]
     return (None if has_errors(problems) else plan), problems
+
+
+def _part_at(doc, span: Span) -> tuple[str, str | None] | None:
+    """The section and entry (`charges`, `storage`) a position falls in; None outside every section."""
+    where = (span.line, span.column)
+    if not isinstance(doc.root, Mapping):
+        return None
+    for key, value in doc.root.items:
+        if not (key.span.line, key.span.column) <= where <= (value.span.end_line or 0, value.span.end_column or 0):
+            continue
+        for entry, inner in value.items if isinstance(value, Mapping) else ():
+            if (entry.span.line, entry.span.column) <= where <= (inner.span.end_line or 0, inner.span.end_column or 0):
+                return key.text, entry.text
+        return key.text, None
+    return None
 
 
 def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagnostic]]:

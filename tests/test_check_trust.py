@@ -275,3 +275,46 @@ def test_a_key_of_another_part_says_where_it_belongs(extra, needle, message):
 def test_a_misspelled_key_still_gets_the_nearest_key():
     found = problems_of(INVOICE + "discounts:\n  d: {percnt: 10%}\n")
     assert (6, 7, "unknown key 'percnt' in discounts.d; did you mean 'percent'?") in found
+
+
+# --- warnings beside errors --------------------------------------------------------------
+
+CLIFF_AND_ERROR = """\
+plan: w
+currency: KRW
+usage: {units: integer}
+metrics:
+  units: {sum: units}
+charges:
+  storage:
+    model: volume
+    on: units
+    tiers:
+      - {below: 1000, unit_price: 10}
+      - {unit_price: 5}
+  broken: {model: flat, amount: nett}
+"""
+
+
+def test_warnings_are_shown_even_when_there_are_errors():
+    found = [(line, message[:40]) for line, _, message in problems_of(CLIFF_AND_ERROR)]
+    assert found == [(12, "at 1000 the charge 'storage' drops from "), (13, "unknown name 'nett' in charge 'broken'")]
+    result = _check_text(CLIFF_AND_ERROR)
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "failed: 1 plan file(s), 1 error(s), 1 warning(s)"
+
+
+def test_no_warning_comes_from_a_part_that_has_an_error():
+    """A tier table with an error is checked no further: its warnings would be about a table that is not the one written."""
+    text = CLIFF_AND_ERROR.replace("- {unit_price: 5}", "- {below: 1000, unit_price: 5}\n      - {unit_price: 20}")
+    assert [message[:30] for _, _, message in problems_of(text)] == ["tier bounds must increase: 100", "unknown name 'nett' in charge "]
+
+
+def _check_text(text: str):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "plan.yaml"
+        path.write_text(text, encoding="utf-8")
+        return _check(path)
