@@ -4,9 +4,20 @@ or a warning at its line and column.
 
 from __future__ import annotations
 
-import pytest
+import os
+import tempfile
+import time
+from pathlib import Path
 
-from conftest import problems_of
+import jsonschema
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
+
+from cli import main
+from conftest import load_text, problems_of
+from dsl import loader
+from dsl.schema import json_schema
 
 SETTLEMENT = """\
 plan: s
@@ -149,8 +160,6 @@ UNLISTED_WARNING = ("'kind' is text without `values:`: a row whose kind is none 
 
 
 def test_a_where_on_text_without_values_is_a_warning_once_per_field():
-    from conftest import load_text
-
     loaded = load_text(UNLISTED)
     assert [(d.span.line, d.span.column, d.severity, d.message) for d in loaded.diagnostics] == [
         (5, 34, "warning", UNLISTED_WARNING),
@@ -189,18 +198,11 @@ def test_a_plain_plan_id_is_accepted(plan_id):
 # --- plan paths that are not regular files --------------------------------------------
 
 def _check(*paths):
-    from click.testing import CliRunner
-
-    from cli import main
-
     return CliRunner().invoke(main, ["check", *map(str, paths)])
 
 
 @pytest.mark.parametrize("kind", ["device", "symlink_to_device", "fifo"])
 def test_a_plan_path_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, kind):
-    import os
-    import time
-
     path = "/dev/zero"
     if kind == "symlink_to_device":
         path = tmp_path / "plan.yaml"
@@ -225,8 +227,6 @@ def test_a_device_among_the_plans_of_a_folder_is_reported(tmp_path):
 
 def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkeypatch):
     """The size is checked on what was read, not only on what stat said."""
-    from dsl import loader
-
     path = tmp_path / "plan.yaml"
     path.write_text(INVOICE + "# " + "x" * 200 + "\n", encoding="utf-8")
     monkeypatch.setattr(loader, "MAX_FILE_BYTES", 100)
@@ -236,17 +236,11 @@ def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path, monkey
 
 
 def os_stat_small(fd):
-    import os
-
     real = os.stat(fd)
     return type("Stat", (), {"st_mode": real.st_mode, "st_size": 10})()
 
 
 def test_the_json_schema_holds_the_plan_id_rule():
-    import jsonschema
-
-    from dsl.schema import json_schema
-
     validator = jsonschema.Draft202012Validator(json_schema())
     assert list(validator.iter_errors({"plan": "portone-opi", "currency": "KRW"})) == []
     assert [e.json_path for e in validator.iter_errors({"plan": "../../escaped", "currency": "KRW"})] == ["$.plan"]
@@ -311,10 +305,34 @@ def test_no_warning_comes_from_a_part_that_has_an_error():
 
 
 def _check_text(text: str):
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "plan.yaml"
         path.write_text(text, encoding="utf-8")
         return _check(path)
+
+
+WORDS = st.sampled_from(["a", "A", "b", "bb", "c", "가", "a b"])
+PLACES = st.sampled_from([
+    ("metrics:\n  m: {{count: true, where: '{e}'}}\n", "kind"),
+    ("discounts:\n  d: {{percent: 10%, when: '{e}'}}\n", "customer.segment"),
+    ("require:\n  - {{rule: '{e}', message: x}}\n", "kind"),
+    ("notices:\n  n: {{when: '{e}', message: x}}\n", "customer.segment"),
+])
+
+
+@settings(max_examples=120, deadline=None)
+@given(values=st.lists(WORDS, min_size=1, max_size=3, unique=True), literal=WORDS,
+       op=st.sampled_from(["==", "!=", "in", "not in"]), place=PLACES)
+def test_any_text_against_any_declared_values(values, literal, op, place):
+    """A comparison is refused exactly when its text is not a declared value, wherever it is written."""
+    body, name = place
+    shown = "[" + ", ".join(f'"{v}"' for v in values) + "]"
+    text = (f"plan: p\ncurrency: KRW\nusage:\n  kind: {{type: text, values: {shown}}}\n"
+            f"customer:\n  segment: {{type: text, values: {shown}}}\n"
+            "charges:\n  base: {model: flat, amount: 1 KRW}\n")
+    right = f'["{literal}"]' if op in ("in", "not in") else f'"{literal}"'
+    text += body.format(e=f"{name} {op} {right}")
+    found = problems_of(text)
+    assert bool(found) == (literal not in values), (text, found)
+    if found:
+        assert found[0][2].startswith(f"{literal!r} is not one of the values of {name}")
