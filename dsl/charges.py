@@ -19,9 +19,31 @@ from dsl.types import parse_type_name
 QUANTITY = ("money", "number", "integer", "percent")
 
 
+# Keys one kind of plan has and the other ignores: written in the wrong kind they are errors,
+# never silently left out of the document.
+_ONLY_IN = {
+    "settlement": {
+        "charges": "a settlement plan lists `lines:`, not `charges:`",
+        "discounts": "a settlement plan has no `discounts:`; write the deduction as a line and take it off the total line",
+        "minimum": "a settlement plan has no `minimum:`; write it into the line, e.g. max(50_000 KRW, ...)",
+        "taxes": "a settlement plan has no `taxes:`; compute the tax as a line "
+                 "(e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line",
+        "credits": "credits apply to invoices, not settlement statements",
+    },
+    "invoice": {
+        "lines": "`lines:` belong to settlement plans (kind: settlement); invoices use `charges:`",
+        "total": "`total:` names the total line of a settlement plan; an invoice's total is its subtotal plus taxes",
+    },
+}
+
+
+def keys_of_the_other_kind(c: Compiler) -> None:
+    for key, message in _ONLY_IN[c.model.kind].items():
+        if getattr(c.model, key) not in (None, {}):
+            c.fail(c.key_span(key), message)
+
+
 def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields) -> tuple[tree.Charge, ...]:
-    if c.model.kind == "settlement" and c.model.charges:
-        c.fail(c.key_span("charges"), "a settlement plan lists `lines:`, not `charges:`")
     out = []
     by_field = {f.name: f for f in fields}
     for cid, spec in c.model.charges.items():
@@ -42,6 +64,7 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             out.append(_percentage(c, spec, path, common, row_names, by_field))
             continue
         quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
+        _bounds_in_money(c, spec, path, quantity)
         if isinstance(spec, schema.PerUnitCharge):
             out.append(tree.Charge(quantity=quantity, unit_price=spec.unit_price, free_units=spec.free_units, **common))
         elif isinstance(spec, schema.TieredCharge):
@@ -57,6 +80,19 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
     return tuple(out)
 
 
+def _bounds_in_money(c: Compiler, spec, path: tuple, quantity: tree.Expr | None) -> None:
+    """A tier bound or free units written in money need a quantity that is money."""
+    if quantity is None or quantity.type.kind in ("money", "error"):
+        return
+    places = [(*path, "free_units")]
+    for index, _ in enumerate(getattr(spec, "tiers", ())):
+        places += [(*path, "tiers", index, "up_to"), (*path, "tiers", index, "below")]
+    for place in places:
+        if c.in_currency(*place):
+            what = "these free units" if place[-1] == "free_units" else "this bound"
+            c.fail(c.span(*place), f"the quantity of {path[-1]!r} is {quantity.type.kind}, not money: write {what} without a currency")
+
+
 def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common: dict, row_names: dict, by_field: dict):
     field = by_field.get(spec.on)
     if field is None:
@@ -67,6 +103,7 @@ def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common:
         c.fail(c.span(*path, "on"), f"a percentage applies to a money field; {spec.on!r} is {field.type.kind}", "type")
     where, _ = c.expression(spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition")
     c.diagnostics.extend(row_problems(where, "a where condition"))
+    c.row_filter(where)
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
     return tree.Charge(
@@ -107,8 +144,6 @@ def taxes(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Tax, ...]:
 
 
 def credits(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Credit, ...]:
-    if c.model.credits and c.model.kind == "settlement":
-        c.fail(c.key_span("credits"), "credits apply to invoices, not settlement statements")
     out = []
     for cid, spec in c.model.credits.items():
         scope = Scope(names, f"credit {cid!r}", usage_only)
@@ -148,8 +183,6 @@ def formulas(c: Compiler) -> tuple[tree.Formula, ...]:
 def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
     model = c.model
     if model.kind == "invoice":
-        if model.lines:
-            c.fail(c.key_span("lines"), "`lines:` belong to settlement plans (kind: settlement); invoices use `charges:`")
         return ()
     if not model.lines:
         c.fail(c.key_span("kind"), "a settlement plan needs `lines:`")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from dsl import ast, tree
 from dsl.builtins import SIGNATURES
+from dsl.currency import currency_problem
+from dsl.values import digits_problem, percent_text
 from dsl.errors import Diagnostic, error
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
 
@@ -44,10 +46,13 @@ class Result:
     references: set[str]
 
 
-def check(node: ast.Expr, scope: Scope) -> Result:
-    """Resolve names and compute types; collects every problem."""
+def check(node: ast.Expr, scope: Scope, currency: str | None = None) -> Result:
+    """Resolve names and compute types; collects every problem.
+
+    With `currency` (the plan's), a money literal in any other currency is an error.
+    """
     out = Result(tree.Const(None, ERROR, node.span), [], set())
-    out.expr = _Checker(scope, out).visit(node)
+    out.expr = _Checker(scope, out, currency).visit(node)
     return out
 
 
@@ -69,9 +74,10 @@ _KIND_WORDS = {"bool": "true or false", "number": "a number", "integer": "a numb
 
 
 class _Checker:
-    def __init__(self, scope: Scope, out: Result):
+    def __init__(self, scope: Scope, out: Result, currency: str | None = None):
         self.scope = scope
         self.out = out
+        self.currency = currency
 
     def fail(self, span, message: str, code: str = "type") -> None:
         self.out.diagnostics.append(error(span, message, code))
@@ -80,24 +86,35 @@ class _Checker:
         method = getattr(self, "visit_" + type(node).__name__)
         return method(node)
 
+    def exact(self, node, written: str, value=None) -> bool:
+        """False (after an error) when a literal is beyond what rating computes exactly."""
+        problem = digits_problem(node.value if value is None else value, written)
+        if problem:
+            self.fail(node.span, problem, "number")
+        return problem is None
+
     def visit_Number(self, node: ast.Number) -> tree.Expr:
+        if not self.exact(node, f"{node.value:f}"):
+            return tree.Const(node.value, ERROR, node.span)
         integral = node.value == node.value.to_integral_value()
         kind = "integer" if integral and "." not in str(node.value) else "number"
         return tree.Const(node.value, Type(kind, literal=True), node.span)
 
     def visit_Money(self, node: ast.Money) -> tree.Expr:
-        from babel.numbers import list_currencies
-
         if re.fullmatch(r"[eE]\d+", node.currency):
             self.fail(node.span, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans")
             return tree.Const(node.value, ERROR, node.span)
-        if node.currency not in list_currencies():
-            hint = f"; did you mean {node.currency.upper()!r}?" if node.currency.upper() in list_currencies() else ""
-            self.fail(node.span, f"{node.currency!r} is not a currency code (write amounts like 5_000 KRW or 12.50 USD){hint}")
+        problem = currency_problem(f"{node.value:f} {node.currency}", node.currency, self.currency)
+        if problem:
+            self.fail(node.span, problem)
+            return tree.Const(node.value, ERROR, node.span)
+        if not self.exact(node, f"{node.value:f} {node.currency}"):
             return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, money(node.currency), node.span)
 
     def visit_Percent(self, node: ast.Percent) -> tree.Expr:
+        if not self.exact(node, percent_text(f"{(node.value * 100).normalize():f}%", node.value)):
+            return tree.Const(node.value, ERROR, node.span)
         return tree.Const(node.value, Type("percent", literal=True), node.span)
 
     def visit_Text(self, node: ast.Text) -> tree.Expr:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 
 from dsl import schema, tree
 from dsl import charges as parts
 from dsl.checker import ERROR, Scope, Symbol
+from dsl.choices import declared
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
 from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
@@ -24,9 +26,14 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     """The evaluation tree of a validated plan, and every problem found."""
     c = Compiler(doc, model)
     digits = _currency(c)
+    if not re.fullmatch(schema.PLAN_ID, model.plan):
+        c.fail(c.span("plan"), f"plan id {model.plan!r} may hold only letters, digits, '_', '-' and '.', start with a letter, "
+                               "digit or '_', and be at most 100 characters (it names output files)")
     _timezone(c)
     fields = compile_fields(c, "usage", model.usage, reserved=RESERVED_FIELDS)
     customer = compile_fields(c, "customer", model.customer, reserved=())
+    c.choices = declared(fields, customer)
+    c.unlisted = {f.name for f in fields if f.type.kind == "text" and f.values is None}
     row_names = {name: Symbol("field", name, t) for name, t in ROW_BUILTINS.items()}
     row_names.update({f.name: Symbol("field", f.name, f.type) for f in fields})
     facts = {name: Symbol("period", name.split(".", 1)[1], t) for name, t in PERIOD.items()}
@@ -38,6 +45,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     period_names.update({name: Symbol("metric", name, ERROR) for name in c.broken_metrics if name not in period_names})
     period_names.update({f"previous.{m.name}": Symbol("previous", m.name, m.type) for m in metrics})
     usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
+    parts.keys_of_the_other_kind(c)
     charges = parts.charges(c, period_names, row_names, usage_only, fields)
     discounts = parts.discounts(c, period_names, usage_only, charges)
     minimum, _ = c.expression(model.minimum, Scope(period_names, "the minimum", usage_only), ("minimum",), ("money",), "the minimum")

@@ -10,6 +10,7 @@ import re
 
 from dsl import ast, schema
 from dsl.checker import Scope, check, expect
+from dsl.choices import Declared, never_values, unlisted_filters
 from dsl.errors import Diagnostic, Span, error
 from dsl.parser import parse
 from dsl.source import Document, Scalar, child, offset_span
@@ -42,6 +43,9 @@ class Compiler:
         self.diagnostics: list[Diagnostic] = []
         self.currency = model.currency
         self.broken_metrics: set[str] = set()  # metrics with errors: used silently, not reported again
+        self.choices: Declared = {}  # declared `values:` of text fields and attributes, once compiled
+        self.unlisted: set[str] = set()  # usage text fields without `values:`
+        self.warned_unlisted: set[str] = set()
 
     # -- positions -------------------------------------------------------
     def node(self, *path):
@@ -67,8 +71,17 @@ class Compiler:
         key, node = self.node(*path)
         return key.span if key is not None else self.span(*path)
 
+    def in_currency(self, *path) -> bool:
+        """Whether the plain value at `path` is written with a currency (`100 USD`)."""
+        _, node = self.node(*path)
+        return isinstance(node, Scalar) and node.style is None and any(ch.isalpha() for ch in node.text)
+
     def fail(self, span: Span, message: str, code: str = "plan") -> None:
         self.diagnostics.append(error(span, message, code))
+
+    def row_filter(self, expr) -> None:
+        """Warn (once per field) about a row filter on usage text without `values:`."""
+        self.diagnostics.extend(unlisted_filters(expr, self.unlisted, self.warned_unlisted))
 
     # -- expressions -----------------------------------------------------
     def parse(self, value, *path) -> ast.Expr | None:
@@ -98,8 +111,9 @@ class Compiler:
         node = self.parse(value, *path)
         if node is None:
             return None, set()
-        result = check(node, scope)
+        result = check(node, scope, self.currency)
         if wanted:
             expect(result, wanted, what)
         self.diagnostics.extend(result.diagnostics)
+        self.diagnostics.extend(never_values(result.expr, self.choices))
         return result.expr, result.references

@@ -7,6 +7,8 @@ needs. Only the command line decides what to do with the problems.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from dsl import tree
 from dsl.compiler import compile_plan
 from dsl.lint import lint
 from dsl.errors import Diagnostic, Span, error, has_errors, sort_key
-from dsl.source import MAX_FILE_BYTES, read_documents
+from dsl.source import MAX_FILE_BYTES, Mapping, read_documents
 from dsl.validate import validate
 
 PLAN_SUFFIXES = (".yaml", ".yml")
@@ -59,9 +61,27 @@ def _compile_one(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
     if omitted:  # entries left out for schema errors: do not report them again as unknown
         compile_problems = [d for d in compile_problems if not any(f"'{name}'" in d.message and d.code == "name" for name in omitted)]
     problems += compile_problems
-    if plan is not None and not has_errors(problems):
-        problems += lint(plan)
+    if plan is not None:
+        # Warnings are shown beside errors, except in a part (a charge, a discount) that has
+        # an error itself: there they would be about something other than what was written.
+        broken = {_part_at(doc, d.span) for d in problems if d.severity == "error"}
+        problems += [w for w in lint(plan) if not broken or _part_at(doc, w.span) not in broken]
     return (None if has_errors(problems) else plan), problems
+
+
+def _part_at(doc, span: Span) -> tuple[str, str | None] | None:
+    """The section and entry (`charges`, `storage`) a position falls in; None outside every section."""
+    where = (span.line, span.column)
+    if not isinstance(doc.root, Mapping):
+        return None
+    for key, value in doc.root.items:
+        if not (key.span.line, key.span.column) <= where <= (value.span.end_line or 0, value.span.end_column or 0):
+            continue
+        for entry, inner in value.items if isinstance(value, Mapping) else ():
+            if (entry.span.line, entry.span.column) <= where <= (inner.span.end_line or 0, inner.span.end_column or 0):
+                return key.text, entry.text
+        return key.text, None
+    return None
 
 
 def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagnostic]]:
@@ -99,10 +119,10 @@ def load_plan(path: str | Path) -> Loaded:
     if file.is_dir():
         return _load_folder(file)
     try:
-        if file.stat().st_size > MAX_FILE_BYTES:
-            return Loaded(name, "", None, (error(Span(name, 1, 1), f"plan file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", "file"),))
-        data = file.read_bytes()
+        data = _read_bytes(file)
         text = data.decode("utf-8")
+    except _Unreadable as exc:
+        return Loaded(name, "", None, (error(Span(name, 1, 1), str(exc), "file"),))
     except FileNotFoundError:
         return Loaded(name, "", None, (error(Span(name, 1, 1), "no such file", "file"),))
     except IsADirectoryError:
@@ -114,9 +134,35 @@ def load_plan(path: str | Path) -> Loaded:
     return load_plan_text(name, text)
 
 
+class _Unreadable(Exception):
+    """A plan path that is not a regular file, or is too large; the message says which."""
+
+
+def _read_bytes(file: Path) -> bytes:
+    """At most the size limit, from a regular file only: a device (`/dev/zero`, or a `.yaml`
+    link to one) would be read until memory runs out, and a pipe would wait for a writer."""
+    if not stat.S_ISREG(os.stat(file).st_mode):  # follows links, as opening does
+        raise _Unreadable("not a regular file (a device, pipe or socket?): a plan is a text file")
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never waits, if swapped for a pipe
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise _Unreadable("not a regular file (a device, pipe or socket?): a plan is a text file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise _Unreadable(f"plan file is larger than {_size(MAX_FILE_BYTES)}")
+        data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
+    if len(data) > MAX_FILE_BYTES:
+        raise _Unreadable(f"plan file is larger than {_size(MAX_FILE_BYTES)}")
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
+
+
 def _load_folder(folder: Path) -> Loaded:
     """A folder of plan files, each one version of the same plan."""
-    files = sorted(p for p in folder.iterdir() if p.suffix in PLAN_SUFFIXES and p.is_file())
+    files = sorted(p for p in folder.iterdir() if p.suffix in PLAN_SUFFIXES and not p.is_dir())
     if not files:
         return Loaded(str(folder), "", None, (error(Span(str(folder), 1, 1), "folder holds no plan versions (*.yaml)", "file"),))
     loaded = [load_plan(f) for f in files]
@@ -152,7 +198,8 @@ def plan_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.suffix in PLAN_SUFFIXES and p.is_file() and "scenarios" not in p.relative_to(path).parts
+                # not only regular files: a device or broken link named *.yaml is reported, not skipped
+                if p.suffix in PLAN_SUFFIXES and not p.is_dir() and "scenarios" not in p.relative_to(path).parts
             )
             if not found:
                 problems.append(error(Span(raw, 1, 1), "folder holds no plan files (*.yaml)", "file"))

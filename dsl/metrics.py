@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
+from dsl.choices import nearest, never_values
 from dsl.context import METRIC_KINDS, Compiler, name_problem
 from dsl.rows import row_problems
 from dsl.types import INTEGER, Type, parse_type_name, plain
@@ -34,8 +35,13 @@ def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) ->
         values = None if isinstance(spec, str) or spec.values is None else tuple(spec.values)
         if values is not None and field_type.kind != "text":
             c.fail(c.span(section, name, "values"), "`values:` is only for text fields")
+        elif values == ():
+            refused = "every row would be rejected" if section == "usage" else "no customer could have it"
+            c.fail(c.span(section, name, "values"), f"`values: []` allows no value: {refused}")
         if default is not None:
             default = _default(c, field_type, default, (section, name, "default"))
+        if default is not None and values and default not in values:
+            c.fail(c.span(section, name, "default"), f"default {default!r} is not one of {', '.join(values)}{nearest(default, values)}")
         out.append(tree.Field(name, field_type, default, values, c.key_span(section, name)))
     return tuple(out)
 
@@ -94,9 +100,10 @@ def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Met
         names.update({m: Symbol("metric", m, t) for m, t in types.items()})
         scope = Scope(names, f"metric {name!r}")
         scope.elsewhere.update({r: "it is a usage field; aggregate it in a metric first" for r in row_names})
-        result = check(derived[name], scope)
+        result = check(derived[name], scope, c.currency)
         expect(result, ("money", "number", "integer", "percent"), f"metric {name!r}")
         c.diagnostics.extend(result.diagnostics)
+        c.diagnostics.extend(never_values(result.expr, c.choices))
         types[name] = result.expr.type
         out.append(tree.Metric(name, result.expr.type, None, None, None, result.expr, c.key_span("metrics", name)))
     return tuple(out)
@@ -111,6 +118,7 @@ def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, 
     kind = chosen[0]
     where, _ = c.expression(spec.where, Scope(row_names, f"the where of metric {name!r}"), ("metrics", name, "where"), ("bool",), "a where condition")
     c.diagnostics.extend(row_problems(where, "a where condition"))
+    c.row_filter(where)
     if kind == "count":
         if spec.count is False:
             c.fail(c.span("metrics", name, "count"), "write `count: true` to count rows")
@@ -126,6 +134,7 @@ def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, 
     if value is None:
         return None
     c.diagnostics.extend(row_problems(value, f"the {kind} of a metric"))
+    c.row_filter(value)
     field_name = value.name if isinstance(value, tree.Ref) else None
     result = _aggregate_type(c, name, kind, value)
     return tree.Metric(name, result, kind, field_name, where, None, span, value)

@@ -12,10 +12,16 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, ValidationInfo, WithJsonSchema
+
+from dsl.currency import currency_problem, split_money
+from dsl.values import digits_problem, percent_text
 
 TypeName = Literal["money", "number", "integer", "percent", "bool", "text", "date"]
 Rounding = Literal["half_up", "half_even", "down", "up"]
+# A plan id names output files (`run` writes <plan id>.json): no path separators, no
+# leading dot or dash, nothing a shell or a file system reads specially.
+PLAN_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$"
 
 _AMOUNT = re.compile(r"^\s*([-+]?\d(_?\d)*(\.\d(_?\d)*)?)\s*(%?)\s*$")
 
@@ -25,7 +31,7 @@ def parse_amount(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a number, not true/false")
     if isinstance(value, (Decimal, int)):
-        return Decimal(value)
+        return _exact(Decimal(value), f"{Decimal(value):f}")
     if isinstance(value, str):
         match = _AMOUNT.match(value)
         if match:
@@ -33,15 +39,57 @@ def parse_amount(value: Any) -> Any:
                 number = Decimal(match.group(1).replace("_", ""))
             except InvalidOperation:  # pragma: no cover - the pattern admits only digits
                 raise ValueError(f"{value!r} is not a number") from None
-            return number / 100 if match.group(5) else number
+            if match.group(5):
+                return _exact(number / 100, percent_text(value.strip(), number / 100))
+            return _exact(number, f"{number:f}")
         raise ValueError(f"{value!r} is not a number (write 100_000, 12.50 or 3.3%)")
     raise ValueError("expected a number")
 
 
-Amount = Annotated[
+def _exact(number: Decimal, written: str) -> Decimal:
+    problem = digits_problem(number, written)
+    if problem:
+        raise ValueError(problem)
+    return number
+
+
+_NUMBER_PATTERN = r"[-+]?\d(_?\d)*(\.\d(_?\d)*)?"
+
+
+def _spelled(suffix: str) -> dict:
+    return {"anyOf": [{"type": "number"}, {"type": "string", "pattern": f"^{_NUMBER_PATTERN}{suffix}$"}]}
+
+
+Amount = Annotated[Decimal, BeforeValidator(parse_amount), WithJsonSchema(_spelled("%?"))]
+
+
+def _money(value: Any, info: ValidationInfo, percent: bool) -> Any:
+    """A number, or a number in the plan's currency (`0.002 USD`); the currency comes from the
+    validation context, so `49 EUR` in a USD plan fails here, at the value."""
+    if isinstance(value, str):
+        written = split_money(value)
+        if written is not None:
+            plan_currency = (info.context or {}).get("currency")
+            problem = currency_problem(value.strip(), written[1], plan_currency if isinstance(plan_currency, str) else None)
+            if problem:
+                raise ValueError(problem)
+            return _exact(written[0], value.strip())
+        if not percent and value.strip().endswith("%") and _AMOUNT.match(value):
+            raise ValueError(f"{value.strip()!r} is an amount of money, not a percent")
+    return parse_amount(value)
+
+
+# Money: a number or a number in the plan's currency. A price per unit may also be a
+# percent, since the quantity may itself be money (2% of the volume in a tier).
+Money = Annotated[
     Decimal,
-    BeforeValidator(parse_amount),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^[-+]?\d(_?\d)*(\.\d(_?\d)*)?%?$"}]}),
+    BeforeValidator(lambda value, info: _money(value, info, percent=False)),
+    WithJsonSchema(_spelled(r"( ?[A-Z]{3})?")),
+]
+Price = Annotated[
+    Decimal,
+    BeforeValidator(lambda value, info: _money(value, info, percent=True)),
+    WithJsonSchema(_spelled(r"(%| ?[A-Z]{3})?")),
 ]
 def _expression(value: Any) -> Any:
     if isinstance(value, (bool, Decimal, str)):
@@ -130,10 +178,10 @@ class MetricSpec(Strict):
 class Tier(Strict):
     """One range of a tier table."""
 
-    up_to: Optional[Amount] = Field(None, description="Upper bound, inclusive (quantity <= up_to).")
-    below: Optional[Amount] = Field(None, description="Upper bound, exclusive (quantity < below).")
-    unit_price: Amount = Field(Decimal(0), description="Price per unit of the quantity in this tier.")
-    flat: Amount = Field(Decimal(0), description="Fixed amount added when the quantity reaches this tier.")
+    up_to: Optional[Price] = Field(None, description="Upper bound, inclusive (quantity <= up_to).")
+    below: Optional[Price] = Field(None, description="Upper bound, exclusive (quantity < below).")
+    unit_price: Price = Field(Decimal(0), description="Price per unit of the quantity in this tier.")
+    flat: Money = Field(Decimal(0), description="Fixed amount added when the quantity reaches this tier.")
 
 
 class ChargeBase(Strict):
@@ -161,8 +209,8 @@ class PerUnitCharge(ChargeBase):
 
     model: Literal["per_unit"] = Field(description="Pricing model.")
     on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
-    unit_price: Amount = Field(description="Price per unit.")
-    free_units: Amount = Field(Decimal(0), description="Units included at no charge.")
+    unit_price: Price = Field(description="Price per unit.")
+    free_units: Price = Field(Decimal(0), description="Units included at no charge.")
 
 
 class TieredCharge(ChargeBase):
@@ -182,8 +230,8 @@ class PackageCharge(ChargeBase):
     model: Literal["package"] = Field(description="Pricing model.")
     on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
     package_size: Amount = Field(description="Units per package.")
-    package_price: Amount = Field(description="Price of one package.")
-    free_units: Amount = Field(Decimal(0), description="Units included at no charge.")
+    package_price: Money = Field(description="Price of one package.")
+    free_units: Price = Field(Decimal(0), description="Units included at no charge.")
 
 
 class PercentageCharge(ChargeBase):
@@ -193,9 +241,9 @@ class PercentageCharge(ChargeBase):
     on: StrictStr = Field(description="The usage field (money) the rate applies to.")
     where: Optional[Expression] = Field(None, description="Only events for which this expression is true.")
     rate: Amount = Field(description="Rate per event, e.g. 2.9%.")
-    fixed_fee: Amount = Field(Decimal(0), description="Fixed fee added per event.")
-    min_fee: Optional[Amount] = Field(None, description="Smallest fee per event.")
-    max_fee: Optional[Amount] = Field(None, description="Largest fee per event.")
+    fixed_fee: Money = Field(Decimal(0), description="Fixed fee added per event.")
+    min_fee: Optional[Money] = Field(None, description="Smallest fee per event.")
+    max_fee: Optional[Money] = Field(None, description="Largest fee per event.")
 
 
 class FormulaCharge(ChargeBase):
@@ -275,7 +323,10 @@ class Schedule(Strict):
 class Plan(Strict):
     """A ratecard plan file."""
 
-    plan: str = Field(description="Plan id, used in documents.")
+    plan: str = Field(
+        description="Plan id, used in documents and output file names: letters, digits, _, - and . (not first).",
+        json_schema_extra={"pattern": PLAN_ID},
+    )
     name: Optional[str] = Field(None, description="Plan name for people.")
     description: Optional[str] = Field(None, description="What the plan is for.")
     kind: Literal["invoice", "settlement"] = Field("invoice", description="invoice (charges) or settlement (lines).")

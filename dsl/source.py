@@ -17,6 +17,7 @@ from typing import Any, Union
 import yaml
 
 from dsl.errors import Diagnostic, Span, error
+from dsl.yaml_slips import explain
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
@@ -85,6 +86,9 @@ def read_documents(path: str, text: str) -> tuple[list[Document] | None, list[Di
     try:
         composed_all = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
+        slip = explain(text, exc)
+        if slip is not None:
+            return None, [error(Span(path, slip[0], slip[1]), f"invalid YAML: {slip[2]}", "yaml")]
         mark = exc.problem_mark or exc.context_mark
         where = _mark_span(path, mark) if mark else Span(path, 1, 1)
         problem = exc.problem or exc.context or "invalid YAML"

@@ -92,6 +92,31 @@ class Call:
 Expr = Union[Const, Ref, Unary, Binary, In, Cond, Call]
 
 
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The expressions directly inside `expr`."""
+    kind = type(expr)
+    if kind is Unary:
+        return (expr.operand,)
+    if kind is Binary:
+        return (expr.left, expr.right)
+    if kind is In:
+        return (expr.operand, *expr.options)
+    if kind is Cond:
+        return (expr.test, expr.then, expr.otherwise)
+    if kind is Call:
+        return expr.args
+    return ()
+
+
+def walk(expr: Expr | None):
+    """`expr` and every expression inside it, outermost first."""
+    stack = [expr] if expr is not None else []
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
 @dataclass(frozen=True)
 class Field:
     """A typed ledger column (or customer attribute)."""

@@ -25,6 +25,48 @@ def _all_keys() -> set[str]:
     return keys
 
 
+# Each part of a plan in a plan author's words, for "belongs to a charge, not to a discount".
+_PARTS = {
+    schema.Plan: "the top of the plan", schema.FieldSpec: "a usage field", schema.Rule: "a require rule",
+    schema.Quota: "the quota", schema.MetricSpec: "a metric", schema.Tier: "a tier",
+    schema.FlatCharge: "a flat charge", schema.PerUnitCharge: "a per_unit charge",
+    schema.TieredCharge: "a graduated or volume charge", schema.PackageCharge: "a package charge",
+    schema.PercentageCharge: "a percentage charge", schema.FormulaCharge: "a formula charge",
+    schema.Discount: "a discount", schema.Tax: "a tax", schema.Credit: "a credit", schema.Notice: "a notice",
+    schema.Formula: "a formula", schema.LineSpec: "a settlement line", schema.Schedule: "the schedule",
+}
+_CHARGES = (schema.FlatCharge, schema.PerUnitCharge, schema.TieredCharge, schema.PackageCharge,
+            schema.PercentageCharge, schema.FormulaCharge)
+_SECTIONS = {
+    "usage": "a usage field", "customer": "a customer attribute", "metrics": "a metric", "discounts": "a discount",
+    "taxes": "a tax", "credits": "a credit", "notices": "a notice", "formulas": "a formula",
+    "lines": "a settlement line", "require": "a require rule", "quota": "the quota", "schedule": "the schedule",
+}
+_MODELS = {"flat": "a flat charge", "per_unit": "a per_unit charge", "graduated": "a graduated charge",
+           "volume": "a volume charge", "package": "a package charge", "percentage": "a percentage charge",
+           "formula": "a formula charge"}
+
+
+def _owners(name: str) -> str:
+    """The parts of a plan that have key `name`: "a discount", "a per_unit charge or a tier"."""
+    owners = [model for model in _PARTS if name in model.model_fields]
+    charges = [model for model in owners if model in _CHARGES]
+    words = ["a charge"] if len(charges) > 2 else [_PARTS[model] for model in charges]
+    words += [_PARTS[model] for model in owners if model not in _CHARGES]
+    return " or ".join(words)
+
+
+def _part(loc: tuple) -> str:
+    """The part of the plan an unknown key was written in, from pydantic's path to it."""
+    if len(loc) == 1:
+        return "the top of the plan"
+    if "tiers" in loc:
+        return "a tier"
+    if loc[0] == "charges":
+        return _MODELS.get(loc[2], "a charge") if len(loc) > 3 else "a charge"
+    return _SECTIONS.get(loc[0], "this part of the plan")
+
+
 def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[str]]:
     """The plan model, every schema problem with its position, and the entries left out.
 
@@ -37,15 +79,16 @@ def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[s
         where = doc.root.span if doc.root is not None else Span(doc.path, 1, 1)
         return None, [error(where, "a plan file must be a mapping of keys such as plan:, currency:, charges:", "schema")], set()
     data = to_plain(doc.root)
+    context = {"currency": data.get("currency")}  # money written in another currency fails at its value
     try:
-        return schema.Plan.model_validate(data), [], set()
+        return schema.Plan.model_validate(data, context=context), [], set()
     except ValidationError as exc:
         problems = _merge_alternatives([_diagnostic(doc, err) for err in exc.errors()])
-        model, omitted = _without_broken_entries(data, exc)
+        model, omitted = _without_broken_entries(data, exc, context)
         return model, problems, omitted
 
 
-def _without_broken_entries(data: dict, exc: ValidationError) -> tuple[schema.Plan | None, set[str]]:
+def _without_broken_entries(data: dict, exc: ValidationError, context: dict) -> tuple[schema.Plan | None, set[str]]:
     """The plan without the entries that failed, and their names; (None, ...) if that fails too."""
     omitted: set[str] = set()
     for _ in range(5):
@@ -60,7 +103,7 @@ def _without_broken_entries(data: dict, exc: ValidationError) -> tuple[schema.Pl
             else:
                 data.pop(section, None)
         try:
-            model = schema.Plan.model_validate(data)
+            model = schema.Plan.model_validate(data, context=context)
         except ValidationError as again:
             exc = again
             continue
@@ -121,6 +164,8 @@ def _diagnostic(doc: Document, err: dict) -> Diagnostic:
         name = str(steps[-1])
         close = difflib.get_close_matches(name, sorted(_all_keys()), n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        if name in _all_keys():  # a real key, written in the wrong part of the plan
+            hint = f": `{name}` belongs to {_owners(name)}, not to {_part(steps)}"
         if " " in name:
             hint += " (a comma inside {...} starts a new key: put text that holds commas in quotes)"
         return error(span, f"unknown key {name!r} in {_path(shown[:-1]) or 'the plan'}{hint}", "schema")

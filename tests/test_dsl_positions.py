@@ -123,7 +123,7 @@ def _shown(text: str) -> list[str]:
 
 
 def test_caret_stays_under_the_spot_after_korean_text():
-    shown = _shown(HEAD.replace("usage: {amount: money}", "usage: {amount: money, kind: text}") + '  m: {count: true, where: kind == "승인" and oops}\n')
+    shown = _shown(HEAD.replace("usage: {amount: money}", "usage: {amount: money, kind: {type: text, values: [승인]}}") + '  m: {count: true, where: kind == "승인" and oops}\n')
     assert shown[0] == "plan.yaml:6:44: error: unknown name 'oops' in the where of metric 'm'"
     assert shown[1] == '      m: {count: true, where: kind == "승인" and oops}'
     assert shown[2] == "    " + " " * 45 + "^^^^"  # 승인 takes four terminal cells, not two

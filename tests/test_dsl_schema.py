@@ -99,7 +99,7 @@ SCHEMA_ERRORS = [
     ("python_tag", "plan: !!python/object/apply:os.system [ls]\ncurrency: KRW\n",
      (1, 7, "YAML tag 'tag:yaml.org,2002:python/object/apply:os.system' is not allowed in plan files")),
     ("merge_key", "base: &b {plan: t}\n<<: *b\n", (2, 1, "YAML merge keys (<<) are not supported in plan files")),
-    ("invalid_yaml", "plan: t\ncurrency: [KRW\n", (3, 1, "invalid YAML")),
+    ("invalid_yaml", "plan: t\ncurrency: [KRW\n", (2, 11, "invalid YAML: this `[` is not closed")),
     ("tab_indentation", "plan: t\ncharges:\n\tfee: 1\n", (3, 1, "indent with spaces, not tabs")),
     ("nul_character", "plan: t\x00\n", (1, 8, "character U+0000 is not allowed in a YAML file")),
 ]
@@ -129,7 +129,7 @@ plan: several
 currency: KRW
 usage:
   amount: money
-  kind: text
+  kind: {type: text, values: [approval, refund]}
 metrics:
   gross: {sum: amount, where: kind == "approval"}
   orders: {count: true}

@@ -17,7 +17,7 @@ plan: test
 currency: KRW
 usage:
   amount: money
-  kind: text
+  kind: {type: text, values: [approval, refund]}
   paid_on: date
   seats: integer
 customer:
@@ -65,7 +65,7 @@ CASES = [
           fee:
             model: formula
             amount: gross + 5 USD
-        """, 19, 13, "cannot combine money (KRW) with money (USD): currencies differ"),
+        """, 19, 21, "'5 USD' is in USD, but the plan's currency is KRW (amounts are never converted)"),
     ("unknown_currency_literal", """\
         charges:
           fee:
