@@ -277,17 +277,16 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     """
     import dataclasses
 
-    from dsl.loader import in_force, load_plan_text
+    from dsl.loader import in_force
     from interpreter import diff as plan_diff
 
     plans = []
     for spec in (old_spec, new_spec):
         try:
             source, pin = plan_diff.split_pin(spec)
-            name, text = plan_diff.read_source(source)
+            loaded = plan_diff.load_source(source)
         except plan_diff.SourceProblem as problem:
             raise click.UsageError(str(problem)) from None
-        loaded = load_plan_text(name, text)
         if loaded.plan is None:
             _print_diagnostics([loaded])
             sys.exit(EXIT_PLAN)
