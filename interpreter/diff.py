@@ -1,10 +1,10 @@
 """Revenue impact of a plan change: rate one ledger under two plans and compare.
 
 `OLD` and `NEW` are plan files or git revisions of one (`plans/x.yaml@main`,
-`git:HEAD~1:plans/x.yaml`), read with `git cat-file` behind --end-of-options. The report lists, per customer and period, the old
-and new totals, the change, and which lines moved; then a summary of revenue
-before and after, who pays more or less, the largest movers, and lines that
-appeared or vanished.
+`git:HEAD~1:plans/x.yaml`), read with `git cat-file` behind --end-of-options.
+The report lists, per customer and period, the old and new totals, the change,
+and which lines moved; then a summary of revenue before and after, who pays
+more or less, the largest movers, and lines that appeared or vanished.
 """
 
 from __future__ import annotations
