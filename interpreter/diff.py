@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan_text, not_utf8
+from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan, load_plan_text, not_utf8
 from interpreter.render import document_data
 from interpreter.rounding import text
 
@@ -66,7 +66,10 @@ def _path_and_revision(spec: str) -> tuple[str, str]:
 
 
 def load_source(spec: str) -> Loaded:
-    """The plan at `spec` loaded and checked; text that is not UTF-8 is a diagnostic with its place."""
+    """The plan at `spec` loaded and checked; text that is not UTF-8 is a diagnostic with its place.
+    A file or a folder of versions is read as `rate` reads it."""
+    if Path(spec).is_file() or Path(spec).is_dir():
+        return load_plan(spec)
     name, data = read_source(spec)
     try:
         text = data.decode("utf-8")

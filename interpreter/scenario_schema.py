@@ -59,9 +59,7 @@ class ExpectedDocument(Strict):
     taxes: dict[str, Optional[Amount]] = Field(
         default_factory=dict, description="Amount per tax id; null: the tax is not on the document."
     )
-    notices: Optional[list[StrictStr]] = Field(
-        None, description="The ids of every notice shown, in any order ([] for none)."
-    )
+    notices: list[StrictStr] = Field(None, description="The ids of every notice shown, in any order ([] for none).")
     credits: dict[str, ExpectedCredit] = Field(default_factory=dict, description="Expected amounts per credit id.")
 
 
@@ -95,6 +93,13 @@ class Expectations(BaseModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+def _something(value: Any) -> Any:
+    """`expect:` with nothing under it would check nothing: most likely the totals lost their indentation."""
+    if value is None:
+        raise ValueError("write the totals to check under it, or leave expect: out")
+    return value
+
+
 class UsageScenario(Strict):
     """A ledger rated under the plan: its documents are the snapshot."""
 
@@ -113,7 +118,9 @@ class UsageScenario(Strict):
     usage_file: Optional[StrictStr] = Field(
         None, description="A ledger file (.csv, .jsonl, .parquet) inside the plan's folder, relative to this file."
     )
-    expect: Optional[Expectations] = Field(None, description="Totals written by hand, checked on every run.")
+    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(
+        None, description="Totals written by hand, checked on every run."
+    )
 
 
 class Case(Strict):
@@ -159,6 +166,8 @@ def json_schema() -> dict:
 def read_scenario(path: Path) -> tuple[UsageScenario | FormulaScenario | None, list[Diagnostic]]:
     """The scenario in `path`, or None and every problem with its place."""
     name = str(path)
+    if path.suffix != ".yaml":  # listed all the same, so that it is not skipped in silence
+        return None, [error(Span(name, 1, 1), f"scenario files end in .yaml: rename it {path.stem}.yaml", "file")]
     try:
         if not path.is_file():
             return None, [error(Span(name, 1, 1), "a scenario is a file; this is not one", "file")]

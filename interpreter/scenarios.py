@@ -48,7 +48,7 @@ def scenario_files(root: str | Path) -> list[Path]:
     root = Path(root)
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*.yaml") if p.parent.name == "scenarios")
+    return sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.parent.name == "scenarios")
 
 
 def plan_path_for(path: Path, scenario: UsageScenario | FormulaScenario) -> Path:

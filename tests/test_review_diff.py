@@ -503,3 +503,15 @@ def test_a_revision_may_hold_an_at_sign(repo, monkeypatch):
     for spec in ("plan.yaml@HEAD@{0}", "plan.yaml@main@{0}"):
         result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
         assert changed_customers(result) == [("megamart", "55000")], spec
+
+
+def test_a_folder_of_versions_is_read_as_rate_reads_it(tmp_path, versioned):
+    _, ledger = versioned
+    folder = tmp_path / "metered"
+    folder.mkdir()
+    first, second = VERSIONED.split("---\n")
+    (folder / "2024-01.yaml").write_text(first, encoding="utf-8")
+    (folder / "2024-03.yaml").write_text(second, encoding="utf-8")
+    result = run("diff", f"{folder}#2024-01-01", folder, "--usage", ledger, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [(c["customer"], c["period"][:7]) for c in json.loads(result.stdout)["changes"]] == [("acme", "2024-03"), ("bolt", "2024-03")]

@@ -249,3 +249,22 @@ def test_a_period_at_the_ends_of_the_calendar_is_a_message(tmp_path, when):
     with pytest.raises(ScenarioProblem, match="too close to the ends of the calendar to be rated"):
         run_scenario(path)
     assert problems(tmp_path, "as_of: 9999-12-31\nusage: []\n") == [(1, 8, "as_of '9999-12-31' is beyond the dates that can be rated")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("usage: []\nexpect:\n", [(2, 8, "expect: write the totals to check under it, or leave expect: out")]),
+    ("usage: []\nexpect:\n  acme: {notices: }\n", [(3, 18, "expect.acme.notices: expected a list (`- item` lines, or [a, b])")]),
+    ("formula: f\ncases: [{set: }]\n", [(2, 14, "cases[0].set: expected keys and values (`name: value` lines, or {name: value})")]),
+])
+def test_an_empty_expectation_is_an_error_not_a_check_left_out(tmp_path, text, expected):
+    """`notices:` with nothing after it once meant "not checked" rather than "no notices"."""
+    assert problems(tmp_path, text) == expected
+
+
+def test_a_scenario_ending_in_yml_is_not_skipped(tmp_path):
+    path = write_scenario(tmp_path, "usage: []\n")
+    yml = path.with_suffix(".yml")
+    path.rename(yml)
+    assert scenario_files(tmp_path / "plans") == [yml]
+    _, found = read_scenario(yml)
+    assert [(d.span.line, d.message) for d in found] == [(1, "scenario files end in .yaml: rename it x.yaml")]
