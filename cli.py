@@ -60,11 +60,13 @@ def check(paths: tuple[str, ...], fmt: str) -> None:
 
 
 @main.command()
-def schema() -> None:
+@click.option("--scenario", is_flag=True, help="The schema of scenario files (plans/<plan>/scenarios/*.yaml) instead.")
+def schema(scenario: bool) -> None:
     """Print the JSON Schema of plan files (for editor completion and hover help)."""
-    from dsl.schema import json_schema
+    from dsl.schema import json_schema as plan_schema
+    from interpreter.scenario_schema import json_schema as scenario_schema
 
-    click.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    click.echo(json.dumps((scenario_schema if scenario else plan_schema)(), indent=2, ensure_ascii=False))
 
 
 def _settings(values: tuple[str, ...]) -> dict[str, str]:
@@ -283,17 +285,16 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     """
     import dataclasses
 
-    from dsl.loader import in_force, load_plan_text
+    from dsl.loader import in_force
     from interpreter import diff as plan_diff
 
     plans = []
     for spec in (old_spec, new_spec):
         try:
             source, pin = plan_diff.split_pin(spec)
-            name, text = plan_diff.read_source(source)
+            loaded = plan_diff.load_source(source)
         except plan_diff.SourceProblem as problem:
             raise click.UsageError(str(problem)) from None
-        loaded = load_plan_text(name, text)
         if loaded.plan is None:
             _print_diagnostics([loaded])
             sys.exit(EXIT_PLAN)
@@ -424,7 +425,9 @@ def test_command(path: str, update: bool, snapshot_dir: str | None) -> None:
     """Run every plan scenario under PATH against its stored snapshot.
 
     Shows what moved as a diff; --update accepts the new documents. Totals
-    written by hand in a scenario must hold either way.
+    written by hand in a scenario must hold either way. Exit status: 0 all ok,
+    1 a scenario failing or unusable (its file, plan or snapshot), 2 PATH or
+    the snapshot folder unusable.
     """
     from pathlib import Path
 
@@ -440,21 +443,26 @@ def test_command(path: str, update: bool, snapshot_dir: str | None) -> None:
     if not files:
         raise click.UsageError(f"{path}: no scenarios found (plans/<plan>/scenarios/*.yaml)")
     folder = Path(snapshot_dir) if snapshot_dir else snapshots.default_dir(root)
+    try:
+        snapshots.check_folder(folder, levels=1 if snapshot_dir else len(snapshots.SNAPSHOT_DIR.parts))
+    except snapshots.SnapshotProblem as problem:
+        raise click.UsageError(str(problem)) from None
     passed = failed = updated = 0
     for file in files:
         name = snapshots.scenario_id(file)
         try:
             outcome = run(file)
-        except (ScenarioProblem, RateProblem, EvaluationError) as problem:
+            result = snapshots.compare(file, snapshots.snapshot_file(folder, file), outcome.data)
+            problems = list(outcome.failures)
+            if result.status != "same" and update and not problems:
+                snapshots.write(result.snapshot, outcome.data)
+        except (ScenarioProblem, RateProblem, EvaluationError, snapshots.SnapshotProblem) as problem:
             failed += 1
             click.echo(f"ERROR {name}: {getattr(problem, 'message', problem)}")
             continue
-        result = snapshots.compare(file, snapshots.snapshot_file(folder, file), outcome.data)
-        problems = list(outcome.failures)
         if result.status != "same" and update and problems:
             problems.append("snapshot not updated: the totals written by hand in the scenario do not hold")
         elif result.status != "same" and update:
-            snapshots.write(result.snapshot, outcome.data)
             updated += 1
             click.echo(f"UPDATED {name} ({result.status} snapshot written)")
             if result.diff:

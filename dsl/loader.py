@@ -128,7 +128,7 @@ def load_plan(path: str | Path) -> Loaded:
     except IsADirectoryError:
         return _load_folder(file)
     except UnicodeDecodeError as exc:
-        return Loaded(name, "", None, (_not_utf8(name, data, exc),))
+        return Loaded(name, "", None, (not_utf8(name, data, exc),))
     except OSError as exc:
         return Loaded(name, "", None, (error(Span(name, 1, 1), f"cannot read file: {exc.strerror}", "file"),))
     return load_plan_text(name, text)
@@ -180,7 +180,7 @@ def _merge_versions(name: str, loaded: list[Loaded]) -> Loaded:
     return Loaded(name, "", plan, tuple(sorted(problems, key=sort_key)), tuple(versions) if plan else ())
 
 
-def _not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+def not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
     """Where the first byte that is not UTF-8 sits, as line and column."""
     before = data[:exc.start]
     line = before.count(b"\n") + 1

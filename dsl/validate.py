@@ -83,7 +83,7 @@ def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[s
     try:
         return schema.Plan.model_validate(data, context=context), [], set()
     except ValidationError as exc:
-        problems = _merge_alternatives([_diagnostic(doc, err) for err in exc.errors()])
+        problems = located(doc, exc, _all_keys(), "the plan")
         model, omitted = _without_broken_entries(data, exc, context)
         return model, problems, omitted
 
@@ -126,6 +126,12 @@ def _entry(loc: tuple) -> tuple[str, str | None] | None:
 _KEYED_SECTIONS = ("usage", "customer", "metrics", "charges", "discounts", "taxes", "credits", "notices", "formulas", "lines")
 
 
+def located(doc: Document, exc: ValidationError, keys: set[str], whole: str) -> list[Diagnostic]:
+    """Every error of validating `doc`, at its place in the file: an unknown key is suggested
+    the closest of `keys`, and `whole` names the file's top level ("the plan")."""
+    return _merge_alternatives([_diagnostic(doc, err, keys, whole) for err in exc.errors()])
+
+
 def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """One message for a value that fits none of several types ("expected a number or text")."""
     out: list[Diagnostic] = []
@@ -140,7 +146,7 @@ def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def _diagnostic(doc: Document, err: dict) -> Diagnostic:
+def _diagnostic(doc: Document, err: dict, keys: set[str], whole: str) -> Diagnostic:
     kind = err["type"]
     steps = list(err["loc"])
     node, span, shown = doc.root, doc.root.span, []
@@ -162,13 +168,13 @@ def _diagnostic(doc: Document, err: dict) -> Diagnostic:
         return error(where, f"{path + ': ' if path else ''}missing required key {name!r}", "schema")
     if kind == "extra_forbidden":
         name = str(steps[-1])
-        close = difflib.get_close_matches(name, sorted(_all_keys()), n=1, cutoff=0.7)
+        close = difflib.get_close_matches(name, sorted(keys - {name}), n=1, cutoff=0.7)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        if name in _all_keys():  # a real key, written in the wrong part of the plan
+        if whole == "the plan" and name in keys:  # a real key, written in the wrong part of the plan
             hint = f": `{name}` belongs to {_owners(name)}, not to {_part(steps)}"
         if " " in name:
             hint += " (a comma inside {...} starts a new key: put text that holds commas in quotes)"
-        return error(span, f"unknown key {name!r} in {_path(shown[:-1]) or 'the plan'}{hint}", "schema")
+        return error(span, f"unknown key {name!r} in {_path(shown[:-1]) or whole}{hint}", "schema")
     if kind == "union_tag_invalid":
         key, value = child(node, "model")
         tags = err.get("ctx", {}).get("expected_tags", "")

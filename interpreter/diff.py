@@ -1,20 +1,22 @@
 """Revenue impact of a plan change: rate one ledger under two plans and compare.
 
 `OLD` and `NEW` are plan files or git revisions of one (`plans/x.yaml@main`,
-`git:HEAD~1:plans/x.yaml`). The report lists, per customer and period, the old
-and new totals, the change, and which lines moved; then a summary of revenue
-before and after, who pays more or less, the largest movers, and lines that
-appeared or vanished.
+`git:HEAD~1:plans/x.yaml`), read with `git cat-file` behind --end-of-options.
+The report lists, per customer and period, the old and new totals, the change,
+and which lines moved; then a summary of revenue before and after, who pays
+more or less, the largest movers, and lines that appeared or vanished.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan, load_plan_text, not_utf8
 from interpreter.render import document_data
 from interpreter.rounding import text
 
@@ -36,37 +38,72 @@ def split_pin(spec: str) -> tuple[str, datetime.date | None]:
         raise SourceProblem(f"{spec!r}: after # write the date whose version to use, e.g. #2025-01-01") from None
 
 
-def read_source(spec: str) -> tuple[str, str]:
-    """(name to show, plan text) for a file path, `path@REV` or `git:REV:path`."""
+def read_source(spec: str) -> tuple[str, bytes]:
+    """(name to show, plan bytes) for a file path, `path@REV` or `git:REV:path`."""
     if spec.startswith("git:"):
         _, rev, path = spec.split(":", 2) if spec.count(":") >= 2 else (None, "", "")
         if not rev or not path:
             raise SourceProblem(f"{spec!r}: write git:REVISION:path/to/plan.yaml")
         return spec, _git_show(rev, path)
     if "@" in spec and not Path(spec).exists():
-        path, rev = spec.rsplit("@", 1)
+        path, rev = _path_and_revision(spec)
         return spec, _git_show(rev, path)
     file = Path(spec)
     if not file.is_file():
         raise SourceProblem(f"{spec}: no such plan file")
-    return spec, file.read_text(encoding="utf-8")
+    return spec, file.read_bytes()
 
 
-def _git_show(rev: str, path: str) -> str:
+def _path_and_revision(spec: str) -> tuple[str, str]:
+    """`plans/x.yaml@main@{1}` -> ('plans/x.yaml', 'main@{1}'): the path ends at the first
+    `.yaml@` (a revision may hold '@'); otherwise at the last '@'."""
+    for suffix in PLAN_SUFFIXES:
+        path, sep, rev = spec.partition(f"{suffix}@")
+        if sep:
+            return path + suffix, rev
+    path, _, rev = spec.rpartition("@")
+    return path, rev
+
+
+def load_source(spec: str) -> Loaded:
+    """The plan at `spec` loaded and checked; text that is not UTF-8 is a diagnostic with its place.
+    A file or a folder of versions is read as `rate` reads it."""
+    if Path(spec).is_file() or Path(spec).is_dir():
+        return load_plan(spec)
+    name, data = read_source(spec)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Loaded(name, "", None, (not_utf8(name, data, exc),))
+    return load_plan_text(name, text)
+
+
+def _git(*args: str) -> bytes:
+    """git's output for `args`, always passed as a list (no shell involved)."""
+    return subprocess.run(["git", *args], capture_output=True, check=True).stdout
+
+
+def _git_show(rev: str, path: str) -> bytes:
+    # A revision is handed to git as data: one that starts with '-' would be read as an
+    # option (`--output=FILE` writes a file), so it is refused, and --end-of-options
+    # keeps git from reading anything after it as one.
+    if rev.startswith("-"):
+        raise SourceProblem(f"{rev!r}: a revision cannot start with '-'")
+    if not rev:
+        raise SourceProblem(f"{path}@: write the revision after @, e.g. {path}@main")
     file = Path(path)
     folder = file.parent if file.parent.exists() else Path(".")
     try:
-        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        relative = (Path.cwd() / file).resolve().relative_to(Path(top).resolve()) if not file.is_absolute() else file.resolve().relative_to(Path(top).resolve())
-        shown = subprocess.run(["git", "-C", top, "show", f"{rev}:{relative.as_posix()}"],
-                               capture_output=True, text=True, check=True)
+        top = os.fsdecode(_git("-C", str(folder), "rev-parse", "--show-toplevel")).removesuffix("\n")
+        relative = (Path.cwd() / file).resolve().relative_to(Path(top).resolve())
+        return _git("-C", top, "cat-file", "--end-of-options", "blob", f"{rev}:{relative.as_posix()}")
     except FileNotFoundError:
         raise SourceProblem("git is not installed") from None
     except (subprocess.CalledProcessError, ValueError) as exc:
-        detail = getattr(exc, "stderr", "") or str(exc)
-        raise SourceProblem(f"cannot read {path} at revision {rev!r}: {detail.strip().splitlines()[0] if detail.strip() else 'not found'}") from None
-    return shown.stdout
+        stderr = getattr(exc, "stderr", None)
+        detail = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else str(exc)
+        first = detail.strip().splitlines()[0] if detail.strip() else "not found"
+        raise SourceProblem(f"cannot read {path} at revision {rev!r}: {first}") from None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ import pytest
 from dsl.loader import load_plan
 from interpreter.rate import rate
 from interpreter.render import document_data, document_line
+from interpreter.scenario_schema import UsageScenario
 from interpreter.scenarios import plan_path_for, rated, read_spec, scenario_files
 from plan_helpers import compile_plan, rate_csv
 
-USAGE_SCENARIOS = [p for p in scenario_files(Path(__file__).resolve().parent.parent / "plans") if "formula" not in read_spec(p)]
+USAGE_SCENARIOS = [p for p in scenario_files(Path(__file__).resolve().parent.parent / "plans") if isinstance(read_spec(p), UsageScenario)]
 
 
 @pytest.mark.parametrize("path", USAGE_SCENARIOS, ids=[f"{p.parent.parent.name}-{p.stem}" for p in USAGE_SCENARIOS])

@@ -312,6 +312,9 @@ def test_malformed_git_spec_says_how_to_write_it():
     result = run("diff", "git:HEAD", PORTONE, "--usage", LEDGER)
     assert result.exit_code == 2
     assert "write git:REVISION:path/to/plan.yaml" in result.output
+    empty = run("diff", "plan.yaml@", PORTONE, "--usage", LEDGER)  # not the staged copy, which git reads for ':path'
+    assert empty.exit_code == 2
+    assert "write the revision after @" in empty.output
 
 
 # --- #DATE pins a version ---------------------------------------------------------------
@@ -421,4 +424,94 @@ def test_split_pin_and_read_source(tmp_path):
     assert (base, pin.isoformat()) == ("plans/x.yaml@main", "2025-01-01")
     odd = tmp_path / "odd@name.yaml"  # an existing file whose name holds '@' is read as a file
     odd.write_text("plan: x\n", encoding="utf-8")
-    assert plan_diff.read_source(str(odd)) == (str(odd), "plan: x\n")
+    assert plan_diff.read_source(str(odd)) == (str(odd), b"plan: x\n")
+
+
+# --- revisions and paths that must reach git as data, never as options ------------------
+
+
+@pytest.mark.parametrize("spec", [
+    "plan.yaml@--output=written.txt",
+    "git:--output=written.txt:plan.yaml",
+    "plan.yaml@-p",
+    "git:-c:plan.yaml",
+])
+def test_a_revision_that_starts_with_a_dash_is_refused(repo, monkeypatch, spec):
+    """`plan.yaml@--output=FILE` once reached `git show` as an option and wrote FILE."""
+    monkeypatch.chdir(repo)
+    before = sorted(p.name for p in repo.iterdir())
+    result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
+    assert result.exit_code == 2, result.output
+    assert "a revision cannot start with '-'" in result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in repo.iterdir()) == before  # nothing written
+
+
+def test_git_is_called_with_a_list_and_never_an_option_after_end_of_options(repo, monkeypatch):
+    """Every git call passes its arguments as a list (no shell), and the revision comes after
+    --end-of-options, so even a revision that slipped past the check would be read as one."""
+    monkeypatch.chdir(repo)
+    calls = []
+    real = subprocess.run
+
+    def recording(args, *rest, **options):
+        calls.append((args, options.get("shell", False)))
+        return real(args, *rest, **options)
+
+    monkeypatch.setattr(plan_diff.subprocess, "run", recording)
+    assert changed_customers(run("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11",
+                                 "--format", "json")) == [("megamart", "55000")]
+    assert calls and all(isinstance(args, list) and not shell for args, shell in calls)
+    reading = [args for args, _ in calls if "HEAD:plan.yaml" in args]
+    assert len(reading) == 1
+    assert reading[0].index("--end-of-options") < reading[0].index("HEAD:plan.yaml")
+
+
+def test_paths_with_spaces_colons_and_korean_letters(tmp_path, monkeypatch):
+    root = tmp_path / " 요금 plans: v2 "  # leading and trailing spaces too
+    (root / "sub dir").mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    plan = root / "sub dir" / "플랜 a:b.yaml"
+    plan.write_text(PORTONE.read_text(encoding="utf-8"), encoding="utf-8")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "plan")
+    plan.write_text(edited(plan.read_text(encoding="utf-8"), OLD_BRACKET, NEW_BRACKET), encoding="utf-8")
+    absolute = run("diff", f"{plan}@HEAD", plan, "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    assert changed_customers(absolute) == [("megamart", "55000")]
+    monkeypatch.chdir(root / "sub dir")
+    relative = run("diff", "git:HEAD:플랜 a:b.yaml", "플랜 a:b.yaml", "--usage", LEDGER, "--period", "2024-11",
+                   "--format", "json")
+    assert changed_customers(relative) == [("megamart", "55000")]
+
+
+def test_a_plan_that_is_not_utf8_is_a_plan_error_with_its_place(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    latin = repo / "latin.yaml"
+    latin.write_bytes(PORTONE.read_text(encoding="utf-8").replace("name: One Payment Infra", "name: Caf\u00e9").encode("latin-1", "replace"))
+    git(repo, "add", "latin.yaml")
+    git(repo, "commit", "-q", "-m", "latin-1")
+    for spec in ("latin.yaml", "latin.yaml@HEAD", "git:HEAD:latin.yaml"):
+        result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
+        assert result.exit_code == 1, (spec, result.output)
+        assert "Traceback" not in result.output
+        assert f"{spec}:6:10:" in result.output and "not UTF-8" in result.output, result.output
+
+
+def test_a_revision_may_hold_an_at_sign(repo, monkeypatch):
+    """`main@{1}` and `HEAD@{0}` are git revisions: the plan path ends at its .yaml."""
+    monkeypatch.chdir(repo)
+    for spec in ("plan.yaml@HEAD@{0}", "plan.yaml@main@{0}"):
+        result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+        assert changed_customers(result) == [("megamart", "55000")], spec
+
+
+def test_a_folder_of_versions_is_read_as_rate_reads_it(tmp_path, versioned):
+    _, ledger = versioned
+    folder = tmp_path / "metered"
+    folder.mkdir()
+    first, second = VERSIONED.split("---\n")
+    (folder / "2024-01.yaml").write_text(first, encoding="utf-8")
+    (folder / "2024-03.yaml").write_text(second, encoding="utf-8")
+    result = run("diff", f"{folder}#2024-01-01", folder, "--usage", ledger, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [(c["customer"], c["period"][:7]) for c in json.loads(result.stdout)["changes"]] == [("acme", "2024-03"), ("bolt", "2024-03")]

@@ -13,7 +13,9 @@ the project's syrupy suite (tests/test_scenarios.py) stores, byte for byte.
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import textwrap
 from pathlib import Path
 
@@ -234,3 +236,163 @@ def test_snapshot_names_match_the_suites_test_ids():
     assert snapshots.snapshot_file(STORED, path) == STORED / "test_scenario[portone_one_payment_infra-sample_month].json"
     assert snapshots.default_dir(PLANS / NAME / "scenarios" / "sample_month.yaml") == STORED
     assert snapshots.default_dir(PLANS) == STORED
+
+
+# --- a misspelled expectation is an error, never a check switched off -----------------------
+
+
+@pytest.mark.parametrize(("old", "new", "where", "message"), [
+    ("expect:", "expected:", "x.yaml:6:1", "unknown key 'expected' in the scenario; did you mean 'expect'?"),
+    ("small: {total: 0,", "small: {totl: 0,", "x.yaml:7:11", "unknown key 'totl' in expect.small; did you mean 'total'?"),
+])
+def test_a_misspelled_expectation_fails_and_update_writes_nothing(repo, old, new, where, message):
+    scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
+    scenario.write_text(SCENARIO.replace(old, new), encoding="utf-8")
+    for args in (("--update",), ()):
+        result = run("test", repo / "plans", *args)
+        assert result.exit_code == 1, result.output
+        assert f"ERROR {NAME}-x: " in result.output
+        assert f"{where}: error: {message}" in result.output
+        assert "scenarios: 0 ok, 1 failing" in result.output
+        assert not snapshot_of(repo).exists()
+
+
+# --- snapshots are regular files in a real folder; scenarios read their own folder only -------
+
+
+def accepted(repo: Path) -> Path:
+    assert run("test", repo / "plans", "--update").exit_code == 0
+    return snapshot_of(repo)
+
+
+def test_a_symlinked_snapshot_is_neither_read_nor_written_through(repo, tmp_path):
+    snapshot = accepted(repo)
+    elsewhere = tmp_path / "elsewhere.json"
+    elsewhere.write_text("a private file\n", encoding="utf-8")
+    snapshot.unlink()
+    snapshot.symlink_to(elsewhere)
+    for args in ((), ("--update",)):
+        result = run("test", repo / "plans", *args)
+        assert result.exit_code == 1, result.output
+        assert f"ERROR {NAME}-x: {snapshot}: the snapshot is a symbolic link" in result.output
+        assert "a private file" not in result.output  # its target is not read into a diff
+        assert elsewhere.read_text(encoding="utf-8") == "a private file\n"
+        assert snapshot.is_symlink()
+
+
+def test_a_dangling_symlink_is_not_followed_to_create_its_target(repo, tmp_path):
+    snapshot = snapshot_of(repo)
+    snapshot.parent.mkdir(parents=True)
+    target = tmp_path / "created_elsewhere.json"
+    snapshot.symlink_to(target)
+    result = run("test", repo / "plans", "--update")
+    assert result.exit_code == 1, result.output
+    assert "the snapshot is a symbolic link" in result.output
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_a_folder_or_fifo_where_a_snapshot_should_be(repo, kind):
+    snapshot = accepted(repo)
+    snapshot.unlink()
+    if kind == "folder":
+        snapshot.mkdir()
+    else:
+        os.mkfifo(snapshot)  # reading it must not wait for a writer
+    for args in ((), ("--update",)):
+        result = run("test", repo / "plans", *args)
+        assert result.exit_code == 1, result.output
+        assert f"ERROR {NAME}-x: {snapshot}: " in result.output
+        assert ("is a folder where a snapshot file should be" if kind == "folder" else "is not a regular file") in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert snapshot.is_dir() if kind == "folder" else stat.S_ISFIFO(snapshot.lstat().st_mode)
+
+
+def test_a_snapshot_that_is_not_utf8(repo):
+    snapshot = accepted(repo)
+    snapshot.write_bytes(b'{\n  "documents": "caf\xe9"\n}\n')
+    for args in ((), ("--update",)):
+        result = run("test", repo / "plans", *args)
+        assert result.exit_code == 1, result.output
+        assert f"ERROR {NAME}-x: {snapshot}:2:20: error: the file is not UTF-8 text (byte 0xe9)" in result.output
+        assert "delete it and run ratecard test --update" in result.output
+    assert snapshot.read_bytes() == b'{\n  "documents": "caf\xe9"\n}\n'  # --update does not overwrite what it cannot show
+
+
+@pytest.mark.parametrize("linked", ["tests", "tests/__snapshots__", "tests/__snapshots__/test_scenarios"])
+def test_a_snapshot_folder_under_a_symbolic_link_is_refused(repo, tmp_path, linked):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = repo / linked
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(elsewhere, target_is_directory=True)
+    result = run("test", repo / "plans", "--update")
+    assert result.exit_code == 2, result.output
+    assert f"{link}: the snapshot folder is under a symbolic link" in result.output
+    assert list(elsewhere.rglob("*")) == []
+
+
+def test_a_snapshots_option_naming_a_symbolic_link_or_a_file_is_refused(repo, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "link").symlink_to(elsewhere, target_is_directory=True)
+    linked = run("test", repo / "plans", "--update", "--snapshots", tmp_path / "link")
+    assert linked.exit_code == 2 and "the snapshot folder is under a symbolic link" in linked.output
+    assert list(elsewhere.iterdir()) == []
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    a_file = run("test", repo / "plans", "--update", "--snapshots", tmp_path / "file")
+    assert a_file.exit_code == 2 and "is not a folder" in a_file.output
+
+
+@pytest.mark.parametrize(("usage_file", "message"), [
+    ("../../../outside.csv", "is outside"),
+    ("/etc/hostname", "is outside"),
+    ("linked.csv", "is outside"),            # a symbolic link inside the folder, pointing out of it
+    ("..", "is not a file"),
+    ("missing.csv", "is not a file"),
+])
+def test_a_usage_file_outside_the_plan_folder_is_refused(repo, usage_file, message):
+    outside = repo / "outside.csv"
+    outside.write_text("event_id,customer,timestamp,kind,amount\ne1,acme,2024-11-03T10:00:00+09:00,approval,1\n",
+                       encoding="utf-8")
+    scenarios = repo / "plans" / NAME / "scenarios"
+    (scenarios / "linked.csv").symlink_to(outside)
+    (scenarios / "x.yaml").write_text(f"period: 2024-11\nusage_file: {usage_file!r}\n", encoding="utf-8")
+    result = run("test", repo / "plans", "--update")
+    assert result.exit_code == 1, result.output
+    assert f"x.yaml:2:13: error: usage_file {usage_file!r} {message}" in result.output
+    assert not snapshot_of(repo).exists()
+
+
+def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(repo):
+    plan_folder = repo / "plans" / NAME
+    shutil.copy(PLANS / NAME / "ledger_2024_11.csv", plan_folder / "ledger.csv")
+    (plan_folder / "scenarios" / "linked.csv").symlink_to(plan_folder / "ledger.csv")
+    (plan_folder / "scenarios" / "x.yaml").write_text("period: 2024-11\nusage_file: linked.csv\nexpect: {megamart: {total: 330000}}\n",
+                                                     encoding="utf-8")
+    result = run("test", repo / "plans", "--update")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_plan_named_outside_the_plans_folder_is_refused(repo, tmp_path):
+    shutil.copy(PORTONE, tmp_path / "elsewhere.yaml")
+    (repo / "plans" / NAME / "scenarios" / "x.yaml").write_text(
+        f"plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
+    result = run("test", repo / "plans", "--update")
+    assert result.exit_code == 1, result.output
+    assert "x.yaml:1:7: error: plan '../../../../elsewhere.yaml' is outside" in result.output
+
+
+@pytest.mark.parametrize("kind", ["not_utf8", "folder"])
+def test_a_scenario_that_is_not_utf8_or_a_folder(repo, kind):
+    broken = repo / "plans" / NAME / "scenarios" / "broken.yaml"
+    if kind == "folder":
+        broken.mkdir()
+    else:
+        broken.write_bytes(b"period: 2024-11\ndescription: caf\xe9\nusage: []\n")
+    result = run("test", repo / "plans")
+    assert result.exit_code == 1, result.output
+    expected = "broken.yaml:2:17: error: the file is not UTF-8 text (byte 0xe9)" if kind == "not_utf8" else \
+        "broken.yaml:1:1: error: a scenario is a file; this is not one"
+    assert f"ERROR {NAME}-broken: " in result.output and expected in result.output
+    assert "FAIL" in result.output or "no snapshot yet" in result.output  # x.yaml still ran

@@ -32,6 +32,14 @@ def test_every_shipped_plan_has_scenarios():
     assert [p for p in plans if p not in covered] == []
 
 
+def test_the_snapshot_folder_holds_regular_files_only():
+    """syrupy would follow a symbolic link here (to read it, and with --snapshot-update to write
+    through it); `ratecard test` refuses one, and so does the suite."""
+    folder = PLANS.parent / "tests" / "__snapshots__" / "test_scenarios"
+    assert not any(p.is_symlink() for p in (folder, *folder.parents[:2]))
+    assert [p.name for p in folder.iterdir() if p.is_symlink() or not p.is_file()] == []
+
+
 @pytest.mark.parametrize("path", SCENARIOS, ids=[scenario_id(p) for p in SCENARIOS])
 def test_scenario(path, snapshot_json):
     outcome = run(path)

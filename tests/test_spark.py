@@ -39,7 +39,7 @@ for _module in ("pyspark", "pyarrow", "sqlglot"):
 from interpreter import spark_engine  # noqa: E402  (only once pyspark is known to be there)
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = [f for f in scenarios.scenario_files(ROOT / "plans") if "formula" not in scenarios.read_spec(f)]
+SCENARIOS = [f for f in scenarios.scenario_files(ROOT / "plans") if isinstance(scenarios.read_spec(f), scenarios.UsageScenario)]
 
 
 @pytest.fixture(scope="module")
@@ -89,15 +89,7 @@ def scenario_inputs(path: Path, folder: Path) -> tuple:
     """(plan versions, ledger file, rate options) of a scenario, as `scenarios.run` rates it."""
     spec = scenarios.read_spec(path)
     loaded = load_plan(scenarios.plan_path_for(path, spec))
-    if "usage_file" in spec:
-        ledger = str((path.parent / spec["usage_file"]).resolve())
-    else:
-        ledger = str(folder / f"{path.parent.parent.name}-{path.stem}.jsonl")
-        with open(ledger, "w", encoding="utf-8") as handle:
-            for row in spec.get("usage") or []:
-                handle.write(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n")
-    options = {"period": scenarios._text(spec.get("period")), "as_of": scenarios._text(spec.get("as_of")),
-               "customer_records": spec.get("customers") or {}}
+    ledger, options = scenarios.rate_inputs(path, spec, folder / f"{path.parent.parent.name}-{path.stem}.jsonl")
     return loaded.versions or loaded.plan, ledger, options
 
 
@@ -125,7 +117,7 @@ def test_every_scenario_is_rated_alike(rated_on_spark, path):
     if isinstance(results[path], Exception):
         raise results[path]
     documents, _ = compare(duckdb_side(plan, ledger, **options), results[path])
-    assert documents or not scenarios.read_spec(path).get("expect")
+    assert documents or scenarios.read_spec(path).expect is None
 
 
 RANDOM_PLAN = """
@@ -437,7 +429,7 @@ def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path
 
     spec = scenarios.read_spec(ROOT / "plans" / "portone_one_payment_infra" / "scenarios" / "rejected_rows.yaml")
     ledger = tmp_path / "usage.jsonl"
-    ledger.write_text("".join(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n" for row in spec["usage"]),
+    ledger.write_text("".join(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n" for row in spec.usage),
                       encoding="utf-8")
     plan = str(ROOT / "plans" / "portone_one_payment_infra.yaml")
     runner = CliRunner()
