@@ -238,3 +238,10 @@ def test_the_closing_balance_of_a_carried_discount_is_written_out(tmp_path):
 def test_carry_is_for_a_fixed_amount(problems):
     text = COUPON.replace("amount: 50.00, applies_to", "percent: 10%, applies_to")
     assert [message for _, _, message in problems(text)] == ["discount 'welcome': `carry` carries what is left of a fixed `amount`; a percent discount has nothing to carry"]
+
+
+def test_a_carried_discount_larger_than_its_charges_is_no_warning(problems):
+    flat = COUPON.replace("storage: {name: Storage, model: per_unit, on: gb, unit_price: 1.00}", "storage: {model: flat, amount: 20.00}")
+    assert [message for _, _, message in problems(flat)] == []
+    assert [message for _, _, message in problems(flat.replace(", carry: true", ""))] == [
+        "discount 'welcome' (50.00) is more than the charges it applies to (20.00); it is capped at zero"]
