@@ -175,7 +175,8 @@ def ledger_options(command):
     return command
 
 
-def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: str | None, **options) -> None:
+def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: str | None, balances_out: str | None,
+                   **options) -> None:
     """`rate --engine spark`: print the documents as json, jsonl or yaml, or write them to --output; then exit."""
     from dsl.errors import Diagnostic, format_diagnostic
     from interpreter import render, spark_engine
@@ -185,7 +186,8 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
     if output is None and fmt not in spark_engine.FORMATS:
         raise click.UsageError(f"--engine spark prints --format {', '.join(spark_engine.FORMATS)}, or writes the documents to --output PATH")
     try:
-        result = spark_engine.rate(loaded.versions or loaded.plan, master=master, output=output, **options)
+        result = spark_engine.rate(loaded.versions or loaded.plan, master=master, output=output, keep_going=True,
+                                   closing=bool(balances_out), **options)
     except (spark_engine.SparkUnavailable, RateProblem) as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
@@ -199,6 +201,7 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
     if rejects:
         with open(rejects, "w", encoding="utf-8", newline="") as handle:
             handle.write(render.rejects_csv(result.rejected))
+    _finish_rating(result, loaded, balances_out)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
 
 
@@ -216,23 +219,31 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
               help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.")
 @click.option("--output", metavar="PATH", help="With --format html: a folder for one HTML file per document. With --engine spark: "
               "write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
-def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output) -> None:
+@click.option("--balances", metavar="FILE", help="Start credits and carried discounts from these balances (CSV: customer,id,currency,balance).")
+@click.option("--balances-out", "balances_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True),
+              help="Write the closing balances there, for the next run's --balances.")
+def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output,
+         balances, balances_out) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
     Exit status: 0 all rows accepted, 3 some rows rejected (documents are
-    still printed), 1 plan errors, 2 a problem with the command's inputs.
+    still printed), 1 plan errors or documents not rated (the others are
+    still printed), 2 a problem with the command's inputs.
     """
     from interpreter import render
+    from interpreter.balances import unclosed_reason
 
     if output is not None and engine != "spark" and fmt != "html":
         raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
+    if balances_out and as_of:
+        raise click.UsageError(f"--balances-out: {unclosed_reason(True, 0)}")
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
-        _rate_on_spark(loaded, spark_master, output, fmt, rejects, usage=usage, period=period, as_of=as_of,
-                       customer=customer, customers=customers)
+        _rate_on_spark(loaded, spark_master, output, fmt, rejects, balances_out, usage=usage, period=period, as_of=as_of,
+                       customer=customer, customers=customers, balances=balances)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
-                           prepare=render.PREPARED.get(fmt), trace=fmt == "html")
+                           prepare=render.PREPARED.get(fmt), trace=fmt == "html", balances=balances, keep_going=True)
     if fmt == "html" and output is not None:
         from interpreter.invoice_html import write_files
 
@@ -243,11 +254,25 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     if rejects:
         with open(rejects, "w", encoding="utf-8", newline="") as handle:
             handle.write(render.rejects_csv(result.rejected))
+    _finish_rating(result, loaded, balances_out)
     if result.rejected:
         if fmt in ("csv", "html"):
             click.echo(f"{len(result.rejected)} rejected row(s); see --rejects or --format json", err=True)
         sys.exit(EXIT_REJECTED)
     sys.exit(EXIT_OK)
+
+
+def _finish_rating(result, loaded, balances_out: str | None) -> None:
+    """--balances-out (not written after failures: stderr says why), then each failure on stderr, exit 1."""
+    from interpreter.balances import write_closing
+    from interpreter.render import failure_report
+
+    unwritten = write_closing(balances_out, result.opening, result.carried, result.failures) if balances_out else None
+    if unwritten:
+        click.echo(f"balances not written to {balances_out}: {unwritten}", err=True)
+    if result.failures:
+        click.echo(failure_report(result.failures, loaded.text), err=True, nl=False)
+        sys.exit(EXIT_PLAN)
 
 
 @main.command()

@@ -139,7 +139,7 @@ def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
             out.append(error(discount.percent.span, f"discount {discount.id!r} takes {_percent(value)} off: more than the charge itself", "percent"))
         elif isinstance(value, Decimal) and value < 0:
             out.append(error(discount.percent.span, f"discount {discount.id!r} is negative ({_percent(value)}): use a charge to add money", "percent"))
-    if discount.amount is not None:
+    if discount.amount is not None and not discount.carry:  # carried, the rest is not lost
         value = constant(discount.amount)
         targets = [c for c in plan.charges if not discount.applies_to or c.id in discount.applies_to]
         fixed = [_fixed_amount(c) for c in targets]

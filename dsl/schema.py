@@ -267,6 +267,9 @@ class Discount(Strict):
     amount: Optional[Expression] = Field(None, description="Fixed amount taken off.")
     applies_to: Optional[list[StrictStr]] = Field(None, description="Charge ids discounted (default: every charge).")
     when: Optional[Expression] = Field(None, description="Apply only when this expression is true.")
+    carry: bool = Field(
+        False, description="A fixed amount larger than the charges it applies to: carry the rest to the next period (else it is dropped, with a notice)."
+    )
 
 
 class Tax(Strict):

@@ -212,6 +212,7 @@ class Discount:
     applies_to: tuple[str, ...]
     when: Expr | None
     span: Span
+    carry: bool = False  # what the charges cannot take is carried to the next period
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ Each line is rounded exactly once, to the currency's minor unit, in its own
 rounding mode; later lines (discounts, minimum, taxes, settlement lines) use
 the rounded values of earlier ones, so `total` is exactly the sum of the
 rounded parts. Asked for (by `explain`), each line keeps a trace of how it was computed.
+Credits and `carry: true` discounts open at what the customer's previous
+document left of them (`carried_in`), so a balance is spent only once.
+Arithmetic that fails (numbers beyond the context's digits) is an
+`EvaluationError` at the charge, discount, tax or credit it happened in.
 """
 
 from __future__ import annotations
@@ -13,16 +17,18 @@ import datetime
 import decimal
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from dsl import tree
 from interpreter.aggregate import Facts
-from interpreter.evaluate import NO_VALUE, evaluate
+from interpreter.evaluate import NO_VALUE, EvaluationError, evaluate
 from interpreter.pricing import QUANTITY_MODELS, Priced, Step, percentage
-from interpreter.rounding import CONTEXT, round_money
+from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
+EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -49,13 +55,25 @@ class Line:
 
 @dataclass(frozen=True)
 class CreditLine:
-    """A balance applied to the amount due; `remaining` is carried to the next document."""
+    """A balance applied to the amount due; `closing` is what the next document starts from."""
 
     id: str
     description: str
-    balance: Decimal
+    opening: Decimal
     applied: Decimal
-    remaining: Decimal
+    closing: Decimal
+
+
+@dataclass(frozen=True)
+class CarriedLine:
+    """A `carry: true` discount: what was carried in, granted this period, taken, and carried on."""
+
+    id: str
+    description: str
+    opening: Decimal
+    added: Decimal
+    applied: Decimal
+    closing: Decimal
 
 
 @dataclass(frozen=True)
@@ -81,6 +99,7 @@ class Document:
     notices: tuple[tuple[str, str], ...]
     schedule: dict | None
     credits: tuple[CreditLine, ...] = ()
+    carried: tuple[CarriedLine, ...] = ()
     env: dict = field(compare=False, default_factory=dict)
     estimate: bool = False
     rows: int = 0
@@ -161,38 +180,71 @@ def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
     return tuple(roles)
 
 
-def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool) -> list[Line]:
+def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool,
+               carried_in: Mapping[str, Decimal]) -> tuple[list[Line], list[CarriedLine], list[tuple[str, str]]]:
+    """Discount lines in plan order, each on what earlier ones left of its charges.
+
+    A fixed amount the charges cannot take is carried (`carry: true`: from
+    `carried_in`, applied before this period's grant, even once `when` is
+    false) or dropped with a notice saying so.
+    """
     if not plan.discounts:
-        return []
+        return [], [], []
     remaining = {line.id: line.amount for line in charges if not line.memo}
-    out = []
+    out, carried, notices = [], [], []
     for d in plan.discounts:
-        roles = [("when", d.when)] if d.when is not None else []
-        if d.when is not None and not evaluate(d.when, env):
-            continue
-        targets = [cid for cid in (d.applies_to or remaining) if cid in remaining]
-        if not targets:
-            continue  # none of the charges it discounts is on this document
-        base = sum((remaining[cid] for cid in targets), ZERO)
-        if d.percent is not None:
-            roles.append(("percent", d.percent))
-            wanted = CONTEXT.multiply(base, evaluate(d.percent, env))
-        else:
-            roles.append(("amount", d.amount))
-            wanted = evaluate(d.amount, env)
-        amount = min(_round(plan, wanted, plan.rounding), max(base, ZERO))
-        amount = max(amount, ZERO)
+        try:
+            granted = d.when is None or evaluate(d.when, env)
+            opening = carried_in.get(d.id, ZERO) if d.carry else ZERO
+            if not granted and not opening:
+                continue
+            targets = [cid for cid in (d.applies_to or remaining) if cid in remaining]
+            if not targets:
+                continue  # none of the charges it discounts is on this document
+            base = sum((remaining[cid] for cid in targets), ZERO)
+            roles = [("when", d.when)] if d.when is not None else []
+            if d.percent is not None:
+                roles.append(("percent", d.percent))
+                wanted = CONTEXT.multiply(base, evaluate(d.percent, env))
+            else:
+                roles.append(("amount", d.amount))
+                wanted = evaluate(d.amount, env) if granted else ZERO
+            added = _round(plan, wanted, plan.rounding)
+            amount = max(min(opening + added, max(base, ZERO)), ZERO)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(d.span, exc) from None
         left = amount
         for cid in targets:
             taken = min(left, max(remaining[cid], ZERO))
             remaining[cid] -= taken
             left -= taken
+        if d.carry:
+            carried.append(CarriedLine(d.id, d.name, opening, added, amount, opening + added - amount))
+        elif added > amount:
+            notices.append(_unused(plan, d, added, amount, base))
         how = None
         if trace:
             steps = (Step("discounted charges: " + ", ".join(targets), base, None, base),)
             how = Trace(d.span, "discount", tuple(roles), steps, wanted, plan.rounding)
         out.append(Line(d.id, d.name, None, -amount, how))
-    return out
+    return out, carried, notices
+
+
+def _unused(plan: tree.Plan, d: tree.Discount, added: Decimal, amount: Decimal, base: Decimal) -> tuple[str, str]:
+    """The notice of a discount larger than what it applies to, whose rest is not carried."""
+    def money(value: Decimal) -> str:
+        return money_text(value, plan.minor_digits)
+
+    return (f"{d.id}.unused",
+            f"{d.name}: {money(added - amount)} of the {money(added)} {plan.currency} discount is more than the charges "
+            f"it applies to ({money(max(base, ZERO))} {plan.currency}) and is not carried to a later period.")
+
+
+def arithmetic_failed(span: Any, exc: ArithmeticError) -> EvaluationError:
+    """A located error for arithmetic that failed outside an expression (pricing, rounding, sums)."""
+    if isinstance(exc, (decimal.DivisionByZero, ZeroDivisionError)):
+        return EvaluationError(span, "division by zero")
+    return EvaluationError(span, f"the amount cannot be computed exactly: it has more than {CONTEXT.prec} digits")
 
 
 def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
@@ -216,12 +268,25 @@ def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
     return out
 
 
-def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False) -> tuple[list[Line], Decimal, list[TaxLine], Decimal]:
-    charges = [line for line in (price_charge(plan, ch, env, facts, trace) for ch in plan.charges) if line is not None]
-    lines = charges + _discounts(plan, charges, env, trace)
+def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False,
+            carried_in: Mapping[str, Decimal] = EMPTY) -> tuple[list[Line], Decimal, list[TaxLine], Decimal, list[CarriedLine], list]:
+    """Charges, discounts and minimum, the subtotal, taxes and total; and the carried discounts and their notices."""
+    charges = []
+    for ch in plan.charges:
+        try:
+            line = price_charge(plan, ch, env, facts, trace)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(ch.span, exc) from None
+        if line is not None:
+            charges.append(line)
+    discounts, carried, notices = _discounts(plan, charges, env, trace, carried_in)
+    lines = charges + discounts
     subtotal = sum((line.amount for line in lines if not line.memo), ZERO)
     if plan.minimum is not None:
-        minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
+        try:
+            minimum = _round(plan, evaluate(plan.minimum, env), plan.rounding)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(plan.minimum.span, exc) from None
         if subtotal < minimum:
             how = Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding) if trace else None
             lines.append(Line("minimum", "Minimum commitment true-up", None, minimum - subtotal, how))
@@ -230,24 +295,37 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False) -> tu
     for tax in plan.taxes:
         if tax.when is not None and not evaluate(tax.when, env):
             continue
-        unrounded = CONTEXT.multiply(subtotal, tax.rate)
-        amount = _round(plan, unrounded, tax.rounding)
+        try:
+            unrounded = CONTEXT.multiply(subtotal, tax.rate)
+            amount = _round(plan, unrounded, tax.rounding)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(tax.span, exc) from None
         how = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding) if trace else None
         taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, how))
     total = subtotal + sum((t.amount for t in taxes), ZERO)
-    return lines, subtotal, taxes, total
+    return lines, subtotal, taxes, total, carried, notices
 
 
-def apply_credits(plan: tree.Plan, due: Decimal, env: dict) -> tuple[list[CreditLine], Decimal]:
-    """Balances applied in order to the amount due; never below zero, the rest carried."""
+def apply_credits(plan: tree.Plan, due: Decimal, env: dict,
+                  carried_in: Mapping[str, Decimal] = EMPTY) -> tuple[list[CreditLine], Decimal]:
+    """Balances applied in order to the amount due; never below zero, the rest carried.
+
+    A credit opens at what an earlier document left of it (`carried_in`),
+    and at its `balance:` only the first time: a balance is consumed, never granted again.
+    """
     out = []
     for credit in plan.credits:
         if credit.when is not None and not evaluate(credit.when, env):
             continue
-        balance = _round(plan, evaluate(credit.balance, env), plan.rounding)
-        applied = min(max(balance, ZERO), max(due, ZERO))
+        try:
+            opening = carried_in.get(credit.id)
+            if opening is None:
+                opening = _round(plan, evaluate(credit.balance, env), plan.rounding)
+            applied = min(max(opening, ZERO), max(due, ZERO))
+        except ArithmeticError as exc:
+            raise arithmetic_failed(credit.span, exc) from None
         due -= applied
-        out.append(CreditLine(credit.id, credit.name, balance, applied, balance - applied))
+        out.append(CreditLine(credit.id, credit.name, opening, applied, opening - applied))
     return out, due
 
 
@@ -255,33 +333,53 @@ def settlement(plan: tree.Plan, env: dict, trace: bool = False) -> tuple[list[Li
     lines = []
     for spec in plan.lines:
         unrounded = evaluate(spec.value, env)
-        amount = _round(plan, unrounded, spec.rounding)
+        try:
+            amount = _round(plan, unrounded, spec.rounding)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(spec.span, exc) from None
         env[("line", spec.id)] = amount
         how = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding) if trace else None
         lines.append(Line(spec.id, spec.name, None, amount, how))
     return lines, env[("line", plan.total)]
 
 
+def carries(plan: tree.Plan) -> bool:
+    """Whether documents of `plan` hand balances on to the next (credits, carried discounts)."""
+    return bool(plan.credits) or any(d.carry for d in plan.discounts)
+
+
+def closing(doc: Document) -> dict[str, Decimal]:
+    """The balances this document leaves, by credit or discount id (those it does not list are unchanged)."""
+    return {**{c.id: c.closing for c in doc.credits}, **{c.id: c.closing for c in doc.carried}}
+
+
 def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False,
-          previous: Facts | None = None, trace: bool = False) -> Document:
-    """The document of one customer and period; `trace` keeps how each line was computed (for explain)."""
+          previous: Facts | None = None, trace: bool = False, carried_in: Mapping[str, Decimal] = EMPTY) -> Document:
+    """The document of one customer and period; `trace` keeps how each line was computed (for explain).
+
+    `carried_in` holds the balances earlier documents of the customer left
+    (by credit or discount id); see `interpreter.stage2` for the order they are built in.
+    """
     with decimal.localcontext(CONTEXT):
-        return _build(plan, facts, customer, estimate, previous, trace)
+        return _build(plan, facts, customer, estimate, previous, trace, carried_in)
 
 
 def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool, previous: Facts | None,
-           trace: bool) -> Document:
+           trace: bool, carried_in: Mapping[str, Decimal]) -> Document:
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
+    carried: list[CarriedLine] = []
+    unused: list[tuple[str, str]] = []
     if plan.kind == "settlement":
         lines, total = settlement(plan, env, trace)
         subtotal, taxes = total, []
     else:
-        lines, subtotal, taxes, total = invoice(plan, facts, env, trace)
-        credits, total = apply_credits(plan, total, env)
+        lines, subtotal, taxes, total, carried, unused = invoice(plan, facts, env, trace, carried_in)
+        credits, total = apply_credits(plan, total, env, carried_in)
     notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
     return Document(
         customer=facts.customer, plan=plan, period_start=facts.period.start, period_end=facts.period.end,
-        lines=tuple(lines), subtotal=subtotal, taxes=tuple(taxes), total=total, notices=notices,
-        schedule=_schedule(plan, facts.period.full_end), credits=tuple(credits), env=env, estimate=estimate, rows=facts.rows,
+        lines=tuple(lines), subtotal=subtotal, taxes=tuple(taxes), total=total, notices=notices + tuple(unused),
+        schedule=_schedule(plan, facts.period.full_end), credits=tuple(credits), carried=tuple(carried), env=env,
+        estimate=estimate, rows=facts.rows,
     )

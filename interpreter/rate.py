@@ -1,24 +1,29 @@
 """Rate a ledger under a plan: stage 1 in DuckDB, stage 2 in Python, documents out.
 
 `rate()` is what `ratecard rate` and `ratecard explain` run. Problems with the
-command's inputs (ledger, period, customers file) raise `RateProblem`; a plan
-expression that fails while running raises `interpreter.evaluate.EvaluationError`.
+command's inputs (ledger, period, customers or balances file) raise
+`RateProblem`; a plan expression that fails while running raises
+`interpreter.evaluate.EvaluationError`, or with `keep_going` is listed among
+the result's `failures` while the other documents are still rated.
 """
 
 from __future__ import annotations
 
 import datetime
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from dsl import tree
 from dsl.loader import in_force
 from interpreter import aggregate as stage1
+from interpreter import balances as carried_balances
 from interpreter import ledger
-from interpreter.customers import CustomerProblem, attributes, read_customers
-from interpreter.documents import Document, build
+from interpreter.customers import CustomerProblem, read_customers
+from interpreter.documents import Document
+from interpreter.evaluate import EvaluationError
 from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
+from interpreter.stage2 import Failure, Work, rate_in_order, work_order
 
 
 class RateProblem(Exception):
@@ -30,6 +35,9 @@ class RateResult:
     documents: list[Document]
     rejected: list[ledger.Rejected]
     prepared: Any = None  # what `prepare` made of the documents
+    failures: list[Failure] = field(default_factory=list)  # documents not rated (with `keep_going`)
+    opening: carried_balances.Balances = field(default_factory=dict)  # the balances the customers started from
+    carried: carried_balances.Balances = field(default_factory=dict)  # what each customer's last document left
 
 
 def connect(plan: tree.Plan):
@@ -90,33 +98,41 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None,
          customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
-         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> RateResult:
+         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None,
+         balances: str | None = None, balance_records: carried_balances.Balances | None = None,
+         keep_going: bool = False) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
     under the version in force on its first day. Customer attributes come from
-    the `customers` file or, already read, from `customer_records`.
-    `prepare` (rendering, say) is given the sorted documents; rating a whole
-    ledger, it runs while the duplicate check finishes.
+    the `customers` file or, already read, from `customer_records`; opening
+    balances of credits and carried discounts from the `balances` file or
+    `balance_records`. `prepare` (rendering, say) is given the sorted documents;
+    rating a whole ledger, it runs while the duplicate check finishes.
+    With `keep_going`, a document whose plan expression fails is listed in
+    `failures` and the others are still rated; without, the first is raised.
     """
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
     report = progress or (lambda stage, done, total: None)
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
+        opening = carried_balances.read_balances(balances) if balances else dict(balance_records or {})
+        carried_balances.check(opening, versions)
+        stage2 = _Stage2(raw_customers, opening, trace, keep_going, report)
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         con = connect(latest)
         report("reading and checking the ledger", 0, 0)
         prepare = prepare or (lambda documents: None)
         if len(versions) == 1 and customer is None and latest.quota is None:
-            return _rated_while_checking(con, latest, usage, period, moment, raw_customers, report, trace, prepare)
+            return _rated_while_checking(con, latest, usage, period, moment, stage2, report, prepare)
         ledger.load(con, usage, latest)
         windows = periods_for(con, latest, period, moment)
-        documents: list[Document] = []
+        work: list[Work] = []
         groups = dict((id(v), g) for v, g in _by_version(versions, windows))
         if len(versions) == 1:
             rejected = ledger.rejected_rows(con)
-            documents += _documents(con, latest, groups.get(id(latest), []), moment, customer, raw_customers, report, trace)
+            work += _work(con, latest, groups.get(id(latest), []), moment, customer, raw_customers, report)
         else:
             rejected = []
             for version in reversed(versions):
@@ -125,20 +141,16 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
                     ledger.load(con, usage, version)
                 rejected += _judged_by(con, version, versions)
                 if id(version) in groups:
-                    documents += _documents(con, version, groups[id(version)], moment, customer, raw_customers, report, trace)
+                    work += _work(con, version, groups[id(version)], moment, customer, raw_customers, report)
             rejected.sort(key=lambda r: r.row)
-    except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
+    except (ledger.LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
-    documents.sort(key=_document_order)
-    return RateResult(documents, rejected, prepare(documents))
+    documents, failures, carried = _rated(stage2, work, moment)
+    return RateResult(documents, rejected, prepare(documents), failures, opening, carried)
 
 
-def _document_order(document: Document) -> tuple:
-    return document.customer, document.period_start
-
-
-def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_customers, report,
-                          trace: bool, prepare: Callable[[list[Document]], Any]) -> RateResult:
+def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, stage2: _Stage2, report,
+                          prepare: Callable[[list[Document]], Any]) -> RateResult:
     """Rate the whole ledger while the duplicate check runs alongside.
 
     The aggregate pass also counts the refused rows. The duplicate check
@@ -160,19 +172,18 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, raw_
         report("aggregating usage", 0, 0)
         facts, refused = stage1.aggregate_counting_refused(con, plan, windows, moment)
         with Alongside(con, ledger.repeated_ids_sql(source)) as repeated:
-            documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace, facts),
-                               key=_document_order)
+            documents, failures, carried = _rated(stage2, _work(con, plan, windows, moment, None, stage2.customers, report, facts), moment)
             prepared = prepare(documents)
             report("checking event ids", 0, 0)
             duplicates = repeated.result()
         if duplicates:
             ledger.load(con, usage, plan)
-            documents = sorted(_documents(con, plan, windows, moment, None, raw_customers, report, trace), key=_document_order)
-            return RateResult(documents, ledger.rejected_rows(con), prepare(documents))
+            documents, failures, carried = _rated(stage2, _work(con, plan, windows, moment, None, stage2.customers, report), moment)
+            return RateResult(documents, ledger.rejected_rows(con), prepare(documents), failures, stage2.opening, carried)
         if refused and not needs_rows:
             ledger.view(con, usage, plan, numbered=True)
         ledger.keep_rejected(con, refused)
-        return RateResult(documents, ledger.rejected_rows(con), prepared)
+        return RateResult(documents, ledger.rejected_rows(con), prepared, failures, stage2.opening, carried)
     except duckdb.Error as exc:
         raise ledger.unreadable(usage, exc) from None
 
@@ -212,26 +223,51 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
     return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
 
 
-def _documents(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report,
-               trace: bool, facts: list[stage1.Facts] | None = None) -> list[Document]:
+def _work(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report,
+          facts: list[stage1.Facts] | None = None) -> list[Work]:
+    """What stage 2 builds for one plan version: each customer's facts of each period, with the period before."""
     if facts is None:
         report("aggregating usage", 0, 0)
         facts = stage1.aggregate(con, plan, windows, moment, customer)
     facts += _listed_without_usage(facts, windows, customer, raw_customers)
     before = _previous_facts(con, plan, windows, customer)
+    return [(plan, f, _previous_of(plan, f, before)) for f in facts]
+
+
+@dataclass(frozen=True)
+class _Stage2:
+    """What building the documents needs besides the work: customers, opening balances, options."""
+
+    customers: dict
+    opening: carried_balances.Balances
+    trace: bool
+    keep_going: bool
+    report: Callable[[str, int, int], None]
+
+
+def _rated(stage2: _Stage2, work: list[Work], moment) -> tuple[list[Document], list[Failure], carried_balances.Balances]:
+    """The documents in customer and period order, the failures, and the balances the documents left."""
+    work.sort(key=work_order)
+    documents: list[Document] = []
+    failures: list[Failure] = []
+    carried: carried_balances.Balances = {}
+    opening = carried_balances.by_customer(stage2.opening)
     # Documents are acyclic; pausing the cycle collector spares it from
     # rescanning millions of young Decimals while they are built.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        out = []
-        for index, f in enumerate(facts):
+        for index, item in enumerate(rate_in_order(work, stage2.customers, opening, moment is not None, stage2.trace, carried)):
             if index % 2000 == 0:
-                report("rating customers", index, len(facts))
-            out.append(build(plan, f, attributes(plan, f.customer, raw_customers), estimate=moment is not None,
-                             previous=_previous_of(plan, f, before), trace=trace))
-        report("rating customers", len(facts), len(facts))
-        return out
+                stage2.report("rating customers", index, len(work))
+            if type(item) is Failure:
+                if not stage2.keep_going:
+                    raise EvaluationError(item.span, item.reason)
+                failures.append(item)
+            else:
+                documents.append(item)
+        stage2.report("rating customers", len(work), len(work))
     finally:
         if collecting:
             gc.enable()
+    return documents, failures, carried

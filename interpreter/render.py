@@ -67,9 +67,15 @@ def document_data(doc: Document) -> dict:
     }
     if doc.plan.credits:
         data["credits"] = [
-            {"id": c.id, "description": c.description, "balance": money(c.balance),
-             "applied": money(c.applied), "remaining": money(c.remaining)}
+            {"id": c.id, "description": c.description, "opening": money(c.opening),
+             "applied": money(c.applied), "closing": money(c.closing)}
             for c in doc.credits
+        ]
+    if any(d.carry for d in doc.plan.discounts):
+        data["carried"] = [
+            {"id": c.id, "description": c.description, "opening": money(c.opening), "added": money(c.added),
+             "applied": money(c.applied), "closing": money(c.closing)}
+            for c in doc.carried
         ]
     if doc.schedule:
         data["schedule"] = doc.schedule
@@ -99,10 +105,15 @@ def document_line(doc: Document) -> str:
             f'"end":"{doc.period_end.isoformat()}"}},"lines":[{",".join(lines)}],"subtotal":"{money_text(doc.subtotal, digits)}",'
             f'"taxes":[{",".join(taxes)}],"total":"{money_text(doc.total, digits)}","notices":[{",".join(notices)}]')
     if doc.plan.credits:
-        credits = [f'{{"id":{_string(c.id)},"description":{_string(c.description)},"balance":"{money_text(c.balance, digits)}",'
-                   f'"applied":"{money_text(c.applied, digits)}","remaining":"{money_text(c.remaining, digits)}"}}'
+        credits = [f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
+                   f'"applied":"{money_text(c.applied, digits)}","closing":"{money_text(c.closing, digits)}"}}'
                    for c in doc.credits]
         text += f',"credits":[{",".join(credits)}]'
+    if any(d.carry for d in doc.plan.discounts):
+        carried = [f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
+                   f'"added":"{money_text(c.added, digits)}","applied":"{money_text(c.applied, digits)}",'
+                   f'"closing":"{money_text(c.closing, digits)}"}}' for c in doc.carried]
+        text += f',"carried":[{",".join(carried)}]'
     if doc.schedule:
         text += ',"schedule":' + json.dumps(doc.schedule, **_COMPACT)
     if doc.estimate:
@@ -114,12 +125,35 @@ def rejected_data(rows: list[Rejected]) -> list[dict]:
     return [{"row": r.row, "event_id": r.event_id, "reason": r.reason} for r in rows]
 
 
-def output_data(docs: list[Document], rejected: list[Rejected]) -> dict:
-    return {"documents": [document_data(d) for d in docs], "rejected": rejected_data(rejected)}
+def failure_data(failures: list) -> list[dict]:
+    """Documents not rated (`stage2.Failure`): whose, which period, the plan line, why."""
+    return [{"customer": f.customer, "plan": f.plan, "period": {"start": f.period_start.isoformat(), "end": f.period_end.isoformat()},
+             "file": f.span.file, "line": f.span.line, "column": f.span.column, "reason": f.reason} for f in failures]
 
 
-def to_json(docs: list[Document], rejected: list[Rejected]) -> str:
-    return json.dumps(output_data(docs, rejected), indent=2, ensure_ascii=False)
+def failure_report(failures: list, source: str | None) -> str:
+    """The documents not rated, for stderr: each with its customer and period, the plan line shown once."""
+    from dsl.errors import Diagnostic, format_diagnostic
+
+    shown, out = set(), []
+    for f in failures:
+        message = f"customer {f.customer!r}, period {f.period_start}..{f.period_end}: {f.reason}"
+        out.append(format_diagnostic(Diagnostic(f.span, message, "error", "evaluation"), None if f.span in shown else source))
+        shown.add(f.span)
+    out.append(f"{len(failures)} document(s) not rated; the other documents are printed")
+    return "\n".join(out) + "\n"
+
+
+def output_data(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> dict:
+    """The printed object; `failures` only when a document was not rated, so a clean run keeps its two keys."""
+    data = {"documents": [document_data(d) for d in docs], "rejected": rejected_data(rejected)}
+    if failures:
+        data["failures"] = failure_data(failures)
+    return data
+
+
+def to_json(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:
+    return json.dumps(output_data(docs, rejected, failures), indent=2, ensure_ascii=False)
 
 
 def document_lines(docs: list[Document]) -> list[str]:
@@ -131,6 +165,10 @@ def rejected_lines(rejected: list[Rejected]) -> list[str]:
     return [json.dumps({"rejected": row}, **_COMPACT) for row in rejected_data(rejected)]
 
 
+def failure_lines(failures: list) -> list[str]:
+    return [json.dumps({"failure": item}, **_COMPACT) for item in failure_data(failures)]
+
+
 # What a format can make of the documents while the duplicate check finishes (`rate`'s `prepare`).
 PREPARED = {"jsonl": document_lines}
 
@@ -138,13 +176,14 @@ PREPARED = {"jsonl": document_lines}
 def printed(fmt: str, result) -> Iterator[str]:
     """The text `ratecard rate` prints for a `RateResult` in `fmt`, in pieces."""
     if fmt == "json":
-        yield to_json(result.documents, result.rejected) + "\n"
+        yield to_json(result.documents, result.rejected, result.failures) + "\n"
     elif fmt == "jsonl":
         lines = (result.prepared if result.prepared is not None else document_lines(result.documents)) + rejected_lines(result.rejected)
+        lines += failure_lines(result.failures)
         for start in range(0, len(lines), 1000):  # in blocks: one write per line costs more than the line
             yield "\n".join(lines[start:start + 1000]) + "\n"
     elif fmt == "yaml":
-        yield to_yaml(result.documents, result.rejected)
+        yield to_yaml(result.documents, result.rejected, result.failures)
     elif fmt == "csv":
         yield to_csv(result.documents)
     elif fmt == "html":
@@ -155,10 +194,10 @@ def printed(fmt: str, result) -> Iterator[str]:
         yield to_table(result.documents, result.rejected)
 
 
-def to_yaml(docs: list[Document], rejected: list[Rejected]) -> str:
+def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:
     import yaml
 
-    return yaml.safe_dump(output_data(docs, rejected), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(output_data(docs, rejected, failures), sort_keys=False, allow_unicode=True)
 
 
 CSV_COLUMNS = ("customer", "plan", "period_start", "period_end", "row_kind", "id", "description", "quantity", "rate", "amount", "currency")
@@ -220,7 +259,7 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             for tax in data["taxes"]:
                 table.add_row(tax["id"], f"{names[tax['id']]} {tax['rate']} on {tax['base']}", "", tax["amount"])
             for credit in data.get("credits", []):
-                table.add_row(credit["id"], f"{credit['description']} (balance {credit['balance']}, left {credit['remaining']})", "", _negated(credit["applied"]))
+                table.add_row(credit["id"], f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})", "", _negated(credit["applied"]))
         table.add_row("", "Total", "", data["total"])
         console.print(table)
         for notice in data["notices"]:

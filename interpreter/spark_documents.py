@@ -2,9 +2,9 @@
 
 Each function takes the Arrow record batches of one partition and yields
 record batches (`DataFrame.mapInArrow`). They call the very code the DuckDB
-path calls — `jsonl.json_cells`, `quota.quota_refusals`, `documents.build`
-and `render.document_line` — so a document is the same text on either
-engine. Nothing here imports pyspark; only pyarrow.
+path calls — `jsonl.json_cells`, `quota.quota_refusals`,
+`stage2.rate_in_order` and `render.document_line` — so a document is the
+same text on either engine. Nothing here imports pyspark; only pyarrow.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from interpreter.jsonl import json_cells
 from interpreter.quota import quota_refusals
 from interpreter.periods import Period
 
-PREVIOUS, FACTS, LISTED = 0, 1, 2  # kinds of stage-2 input rows, in the order a customer's rows arrive
-DOCUMENT_COLUMNS = "customer string, period_start date, document string, problem string"
+PREVIOUS, FACTS, LISTED = 0, 1, 2  # kinds of stage-2 input rows
+DOCUMENT_COLUMNS = "customer string, period_start date, document string, problem string, carried string"
 _BATCH = 1024
 
 
@@ -62,89 +62,138 @@ def quota_rows(batches, quota: tree.Quota, period_start) -> Iterator:
 
 
 @dataclass(frozen=True)
-class Job:
-    """What every executor needs to build the documents of one plan version."""
+class Version:
+    """What stage 2 needs of one plan version; its rows carry `__version`, its index in `Job.versions`."""
 
     plan: tree.Plan
     windows: tuple[Period, ...]  # `__pid` of FACTS and LISTED rows indexes these
     earlier: tuple[Period, ...]  # `__pid` of PREVIOUS rows indexes these
+    columns: tuple[tuple[str, str], ...]  # (column of the batches, stage-1 column name) of this version's rows
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every executor needs to build the documents of one plan's versions."""
+
+    versions: tuple[Version, ...]
     customers: dict[str, dict[str, Any]]  # raw attributes, as read from the customers file
+    opening: dict[str, dict[str, Any]]  # opening balances by customer, then credit or discount id
     estimate: bool
-    columns: tuple[str, ...]  # the stage-1 column names, in order (the batches' names are placeholders)
 
 
 def document_rows(batches, job: Job) -> Iterator:
-    """Stage-1 rows of whole customers, sorted by customer, kind and period -> one JSON document each.
+    """Stage-1 rows of whole customers (each customer's rows together) -> one row per document.
 
-    A customer's PREVIOUS rows (the period before each, for `previous.<metric>`)
-    come first; a LISTED row (a customer of the customers file) makes a
-    document without usage unless the customer has FACTS in that period.
-    A plan expression or customer attribute that fails becomes a `problem`
-    row, raised on the driver as the DuckDB path would raise it.
+    A customer's PREVIOUS rows give the period before each (for
+    `previous.<metric>`); a LISTED row (a customer of the customers file)
+    makes a document without usage unless the customer has FACTS in that
+    period. Each customer's documents are built in period order, across
+    versions, as `stage2.rate_in_order` does on DuckDB. A document that
+    failed is a `problem` row (the driver lists or raises it); the last row
+    of a customer holds the balances the customer's documents left.
     """
     import pyarrow as pa
 
     def records():
         for batch in batches:
+            names = batch.schema.names
             for values in zip(*(column.to_pylist() for column in batch.columns)):
-                yield dict(zip(job.columns, values))
+                yield dict(zip(names, values))
 
     out: list[tuple] = []
     collecting = gc.isenabled()
-    gc.disable()  # documents are acyclic; see rate._documents
+    gc.disable()  # documents are acyclic; see rate._rated
     try:
         for customer, group in groupby(records(), key=lambda r: r["__customer"]):
-            before: dict[Period, Facts] = {}
-            rated: set[int] = set()
-            for record in group:
-                kind = record.pop("__kind")
-                if kind == PREVIOUS:
-                    facts = facts_of(job.plan, job.earlier, record)
-                    before[facts.period] = facts
-                    continue
-                if kind == LISTED:
-                    if record["__pid"] in rated:
-                        continue
-                    facts = Facts(customer, job.windows[record["__pid"]], 0, {})
-                else:
-                    rated.add(record["__pid"])
-                    facts = facts_of(job.plan, job.windows, record)
-                out.append(_document(job, facts, before))
-                if len(out) >= _BATCH:
-                    yield _batch(pa, out)
-                    out = []
+            out += _customer_rows(job, customer, group)
+            if len(out) >= _BATCH:
+                yield _batch(pa, out)
+                out = []
     finally:
         if collecting:
             gc.enable()
     yield _batch(pa, out)
 
 
-def _document(job: Job, facts: Facts, before: dict[Period, Facts]) -> tuple:
-    from interpreter.customers import CustomerProblem, attributes
-    from interpreter.documents import build
-    from interpreter.evaluate import EvaluationError
+def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
+    from interpreter.customers import CustomerProblem
     from interpreter.rate import previous_period
-    from interpreter.render import document_line
+    from interpreter.stage2 import rate_in_order
 
-    previous = None
-    if job.plan.uses_previous:
-        period = previous_period(job.plan, facts.period)
-        previous = before.get(period) or Facts(facts.customer, period, 0, {})
+    before: dict[tuple[int, Period], Facts] = {}
+    found: dict[tuple[int, int], Facts] = {}
+    listed: list[tuple[int, int]] = []
+    for record in group:
+        index, pid = record["__version"], record["__pid"]
+        version = job.versions[index]
+        kind = record["__kind"]
+        if kind == LISTED:
+            listed.append((index, pid))
+            continue
+        named = {name: record[column] for column, name in version.columns}
+        if kind == PREVIOUS:
+            facts = facts_of(version.plan, version.earlier, named)
+            before[(index, facts.period)] = facts
+        else:
+            found[(index, pid)] = facts_of(version.plan, version.windows, named)
+    for index, pid in listed:
+        if (index, pid) not in found:
+            found[(index, pid)] = Facts(customer, job.versions[index].windows[pid], 0, {})
+    work = []
+    for (index, _), facts in found.items():
+        plan = job.versions[index].plan
+        previous = None
+        if plan.uses_previous:
+            period = previous_period(plan, facts.period)
+            previous = before.get((index, period)) or Facts(customer, period, 0, {})
+        work.append((plan, facts, previous))
+    work.sort(key=lambda item: item[1].period.start)
+    rows: list[tuple] = []
+    carried: dict = {}
+    current: list = [None]  # the work item being rated, should a customer attribute fail
+
+    def tracked():
+        for item in work:
+            current[0] = item
+            yield item
+
     try:
-        doc = build(job.plan, facts, attributes(job.plan, facts.customer, job.customers),
-                    estimate=job.estimate, previous=previous)
-    except EvaluationError as exc:
-        problem = {"kind": "evaluation", "message": exc.message, "span": dataclasses.asdict(exc.span)}
-        return facts.customer, facts.period.start, None, json.dumps(problem)
-    except CustomerProblem as exc:
-        return facts.customer, facts.period.start, None, json.dumps({"kind": "customer", "message": str(exc)})
-    text = document_line(doc)
-    return facts.customer, facts.period.start, text, None
+        for item in rate_in_order(tracked(), job.customers, job.opening, job.estimate, carried=carried):
+            rows.append(_row(item))
+    except CustomerProblem as exc:  # raised on the driver as the DuckDB path raises it
+        rows.append((customer, current[0][1].period.start, None, json.dumps({"kind": "customer", "message": str(exc)}), None))
+    if carried and rows:
+        balances = [[b.id, b.currency, str(b.amount)] for b in carried.values()]
+        rows[-1] = (*rows[-1][:4], json.dumps(balances))
+    return rows
+
+
+def _row(item) -> tuple:
+    """A document as its JSON line, or a failure as a problem the driver reads back (`failure_of`)."""
+    from interpreter.render import document_line
+    from interpreter.stage2 import Failure
+
+    if type(item) is Failure:
+        problem = {"kind": "evaluation", "plan": item.plan, "period_end": item.period_end.isoformat(),
+                   "message": item.reason, "span": dataclasses.asdict(item.span)}
+        return item.customer, item.period_start, None, json.dumps(problem), None
+    return item.customer, item.period_start, document_line(item), None, None
+
+
+def failure_of(customer: str, period_start, problem: dict):
+    """The `stage2.Failure` of an evaluation problem row."""
+    import datetime
+
+    from dsl.errors import Span
+    from interpreter.stage2 import Failure
+
+    return Failure(customer, problem["plan"], period_start, datetime.date.fromisoformat(problem["period_end"]),
+                   Span(**problem["span"]), problem["message"])
 
 
 def _batch(pa, rows: list[tuple]):
-    columns = list(zip(*rows)) if rows else [[], [], [], []]
+    columns = list(zip(*rows)) if rows else [[], [], [], [], []]
     return pa.RecordBatch.from_arrays(
         [pa.array(columns[0], pa.string()), pa.array(columns[1], pa.date32()),
-         pa.array(columns[2], pa.string()), pa.array(columns[3], pa.string())],
-        names=["customer", "period_start", "document", "problem"])
+         pa.array(columns[2], pa.string()), pa.array(columns[3], pa.string()), pa.array(columns[4], pa.string())],
+        names=["customer", "period_start", "document", "problem", "carried"])

@@ -21,7 +21,7 @@ import datetime
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsl import tree
 from interpreter import spark_ledger
@@ -46,11 +46,15 @@ class SparkUnavailable(Exception):
 
 @dataclass(frozen=True)
 class SparkResult:
-    """Documents as compact JSON text sorted by customer then period (none when written), rejected rows."""
+    """Documents as compact JSON text sorted by customer then period (none when written), rejected rows,
+    documents not rated (with `keep_going`), and the balances as `rate.RateResult` has them."""
 
     documents: list[str]
     rejected: list[Rejected]
     written: int = 0
+    failures: list = field(default_factory=list)
+    opening: dict = field(default_factory=dict)
+    carried: dict = field(default_factory=dict)
 
 
 def session(master: str = DEFAULT_MASTER):
@@ -95,13 +99,16 @@ def configure(spark) -> None:
 
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
          customer: str | None = None, customers: str | None = None, customer_records: dict | None = None,
-         *, spark=None, master: str = DEFAULT_MASTER, output: str | None = None) -> SparkResult:
+         balances: str | None = None, balance_records: dict | None = None, keep_going: bool = False,
+         *, spark=None, master: str = DEFAULT_MASTER, output: str | None = None, closing: bool = False) -> SparkResult:
     """Every document of the ledger, as `interpreter.rate.rate` gives it, rated on Spark.
 
     With `output`, the documents are written there (sorted by customer and
-    period) and not returned. `spark` is a session to use (kept open);
-    without it one is started for `master` and stopped at the end.
+    period) and not returned; the closing balances are collected only when
+    asked (`closing`). `spark` is a session to use (kept open); without it
+    one is started for `master` and stopped at the end.
     """
+    from interpreter import balances as carried_balances
     from interpreter.customers import CustomerProblem, read_customers
     from interpreter.periods import PeriodProblem, parse_as_of
     from interpreter.rate import RateProblem, _by_version
@@ -120,15 +127,17 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     loaded: list[spark_ledger.Ledger] = []
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
+        opening = carried_balances.read_balances(balances) if balances else dict(balance_records or {})
+        carried_balances.check(opening, versions)
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         loaded.append(spark_ledger.load(spark, usage, latest))
         windows = _periods(spark, loaded[0], latest, period, moment)
         groups = {id(v): g for v, g in _by_version(versions, windows)}
-        frames = []
+        parts = []  # (ledger, version, windows) of each version with periods to rate
         if len(versions) == 1:
             rejected = spark_ledger.rejected_rows(spark, loaded[0])
             if groups.get(id(latest)):
-                frames.append(_documents(spark, loaded[0], latest, groups[id(latest)], moment, customer, raw_customers))
+                parts.append((loaded[0], latest, groups[id(latest)]))
         else:
             rejected = []
             for version in reversed(versions):
@@ -138,17 +147,18 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
                     loaded.append(ledger)
                 rejected += _judged_by(ledger, version, versions)
                 if id(version) in groups:
-                    frames.append(_documents(spark, ledger, version, groups[id(version)], moment, customer, raw_customers))
+                    parts.append((ledger, version, groups[id(version)]))
             rejected.sort(key=lambda r: r.row)
-        documents, written = _finish(_union(spark, frames), output)
-    except (LedgerProblem, PeriodProblem, CustomerProblem) as problem:
+        rows = _documents(spark, parts, moment, customer, raw_customers, carried_balances.by_customer(opening))
+        documents, written, failures, carried = _finish(rows, output, keep_going, closing or output is None)
+    except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
     finally:
         for ledger in loaded:
             spark_ledger.release(spark, ledger)
         if own:
             spark.stop()
-    return SparkResult(documents, rejected, written)
+    return SparkResult(documents, rejected, written, failures, opening, carried)
 
 
 def _judged_by(ledger: spark_ledger.Ledger, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[Rejected]:
@@ -193,14 +203,32 @@ def _periods(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, period: str | 
     return periods_for(con, plan, period, moment)
 
 
-def _documents(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: list, moment: datetime.datetime | None,
-               customer: str | None, raw_customers: dict):
-    """Stage 1 on the ledger's accepted rows, then stage 2 on the executors: (customer, period_start, document, problem)."""
+def _documents(spark, parts: list, moment: datetime.datetime | None, customer: str | None, raw_customers: dict,
+               opening: dict):
+    """Stage 1 of each version on the ledger's accepted rows, then stage 2 on the executors, each customer's
+    rows of every version together: (customer, period_start, document, problem, carried)."""
+    from interpreter.spark_documents import DOCUMENT_COLUMNS, Job, document_rows
+
+    if not parts:
+        return spark.createDataFrame([], DOCUMENT_COLUMNS)
+    versions, rows = [], None
+    for index, (ledger, plan, windows) in enumerate(parts):
+        frame, version = _stage1(spark, ledger, plan, windows, moment, customer, raw_customers, index)
+        versions.append(version)
+        rows = frame if rows is None else rows.unionByName(frame, allowMissingColumns=True)
+    job = Job(tuple(versions), raw_customers, opening, moment is not None)
+    return rows.repartition("__customer").sortWithinPartitions("__customer").mapInArrow(
+        lambda batches: document_rows(batches, job), DOCUMENT_COLUMNS)
+
+
+def _stage1(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: list, moment, customer: str | None,
+            raw_customers: dict, index: int):
+    """The stage-1 rows of one version (facts, the periods before, listed customers), tagged `__version`."""
     from pyspark.sql import functions as F
 
     from interpreter.aggregate import aggregate_sql
     from interpreter.rate import previous_period
-    from interpreter.spark_documents import DOCUMENT_COLUMNS, FACTS, LISTED, PREVIOUS, Job, document_rows
+    from interpreter.spark_documents import FACTS, LISTED, PREVIOUS, Version
     from interpreter.sql import literal
 
     wanted = literal(customer) if customer is not None else None
@@ -220,70 +248,84 @@ def _documents(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: lis
         frame = spark.createDataFrame(pairs, "__customer string, __pid int")
         frame = frame.withColumn("__rows", F.lit(0).cast("bigint")).withColumn("__kind", F.lit(LISTED))
         rows = rows.unionByName(frame, allowMissingColumns=True)
-    # mapInArrow cannot take column names with a dot (`seats.__base`): number them, name them again inside
+    # mapInArrow cannot take column names with a dot (`seats.__base`), and versions name their
+    # metrics alike: number each version's columns, and name them again inside
     names = tuple(rows.columns)
-    rows = rows.toDF(*(name if name.startswith("__") else f"__m{i}" for i, name in enumerate(names)))
-    job = Job(plan, tuple(windows), tuple(earlier), raw_customers, moment is not None, names)
-    return (rows.repartition("__customer").sortWithinPartitions("__customer", "__kind", "__pid")
-            .mapInArrow(lambda batches: document_rows(batches, job), DOCUMENT_COLUMNS))
+    columns = tuple((name if name.startswith("__") else f"__v{index}m{i}", name) for i, name in enumerate(names))
+    rows = rows.toDF(*(column for column, _ in columns)).withColumn("__version", F.lit(index))
+    return rows, Version(plan, tuple(windows), tuple(earlier), columns)
 
 
-def _union(spark, frames: list):
-    from interpreter.spark_documents import DOCUMENT_COLUMNS
-
-    if not frames:
-        return spark.createDataFrame([], DOCUMENT_COLUMNS)
-    rows = frames[0]
-    for frame in frames[1:]:
-        rows = rows.unionByName(frame)
-    return rows
-
-
-def _finish(rows, output: str | None) -> tuple[list[str], int]:
-    """Raise the first problem (as the DuckDB path would), then return or write the documents."""
+def _finish(rows, output: str | None, keep_going: bool, closing: bool) -> tuple[list[str], int, list, dict]:
+    """Raise the first problem (as the DuckDB path would) or list the failures, then return or write the
+    documents; and the balances the customers' last documents left (when `closing`)."""
     from pyspark import StorageLevel
 
     if output is None:
         found = rows.collect()
-        _raise_problem([r for r in found if r["problem"] is not None])
-        found = sorted(found, key=lambda r: (r["customer"], r["period_start"]))
-        return [r["document"] for r in found], 0
+        failures = _failures([r for r in found if r["problem"] is not None], keep_going)
+        found = sorted((r for r in found if r["document"] is not None), key=lambda r: (r["customer"], r["period_start"]))
+        return [r["document"] for r in found], 0, failures, _carried(found if closing else [])
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        _raise_problem(rows.where("problem IS NOT NULL").orderBy("customer", "period_start").limit(1).collect())
-        ordered = rows.select("customer", "period_start", "document").orderBy("customer", "period_start")
+        failures = _failures(rows.where("problem IS NOT NULL").collect(), keep_going)
+        ordered = (rows.where("document IS NOT NULL").select("customer", "period_start", "document")
+                   .orderBy("customer", "period_start"))
         if output.rstrip("/").endswith(".parquet"):
             ordered.write.parquet(output)
         else:
             ordered.select("document").write.text(output)
-        return [], rows.count()
+        carried = _carried(rows.where("carried IS NOT NULL").select("customer", "carried").collect() if closing else [])
+        return [], rows.where("document IS NOT NULL").count(), failures, carried
     finally:
         rows.unpersist()
 
 
-def _raise_problem(problems: list) -> None:
-    from dsl.errors import Span
+def _carried(found: list) -> dict:
+    """The balances left, from the `carried` column of each customer's last row."""
+    from decimal import Decimal
+
+    from interpreter.balances import Balance
+
+    out = {}
+    for r in found:
+        if r["carried"] is not None:
+            for key, currency, amount in json.loads(r["carried"]):
+                out[(r["customer"], key)] = Balance(r["customer"], key, currency, Decimal(amount))
+    return out
+
+
+def _failures(problems: list, keep_going: bool) -> list:
+    """The failures in document order; a customer problem, or without `keep_going` the first failure, is raised."""
     from interpreter.evaluate import EvaluationError
     from interpreter.rate import RateProblem
+    from interpreter.spark_documents import failure_of
 
-    if not problems:
-        return
-    first = min(problems, key=lambda r: (r["customer"], r["period_start"]))
-    problem = json.loads(first["problem"])
-    if problem["kind"] == "evaluation":
-        raise EvaluationError(Span(**problem["span"]), problem["message"])
-    raise RateProblem(problem["message"])
+    problems = sorted(problems, key=lambda r: (r["customer"], r["period_start"]))
+    failures = []
+    for row in problems:
+        problem = json.loads(row["problem"])
+        if problem["kind"] != "evaluation":
+            raise RateProblem(problem["message"])
+        failure = failure_of(row["customer"], row["period_start"], problem)
+        if not keep_going:
+            raise EvaluationError(failure.span, failure.reason)
+        failures.append(failure)
+    return failures
 
 
 def output_text(result: SparkResult, fmt: str) -> str:
     """The documents and rejected rows as `ratecard rate --format json|jsonl|yaml` prints them (as render does)."""
-    from interpreter.render import rejected_data
+    from interpreter.render import failure_data, failure_lines, rejected_data
 
     rejected = rejected_data(result.rejected)
     if fmt == "jsonl":
-        lines = [*result.documents, *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected)]
+        lines = [*result.documents, *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected),
+                 *failure_lines(result.failures)]
         return "".join(line + "\n" for line in lines)
     data = {"documents": [json.loads(d, parse_float=_no_float) for d in result.documents], "rejected": rejected}
+    if result.failures:
+        data["failures"] = failure_data(result.failures)
     if fmt == "yaml":
         import yaml
 

@@ -10,8 +10,11 @@ semantics of DESIGN.md to a restricted family of plans, in plain Python
 - metrics `count` and `sum` with a `where:` over the row, and derived metrics
   using + - *;
 - charges `flat`, `per_unit`, `graduated`, `volume`, `package` (no `when:`);
-- at most one percent discount, a `minimum`, taxes; no notices or credits;
-- a monthly plan rated for one `YYYY-MM` period.
+- unconditional discounts, by percent or by a fixed amount (optionally
+  `carry: true`), a `minimum`, taxes; credits with a fixed balance and no
+  `when:`; no notices of the plan's own;
+- a monthly plan rated for one `YYYY-MM` period, or for several months in a
+  row, where credits and carried discounts pass on what each month left.
 
 `rate_csv` returns what `ratecard rate --format json` prints for such a plan:
 the document dicts, and the rejected rows' numbers.
@@ -44,8 +47,10 @@ def check_family(plan: tree.Plan) -> None:
     """Raise Unsupported unless the reference rater can rate `plan`."""
     if plan.kind != "invoice" or plan.period != "month":
         raise Unsupported("only monthly invoices")
-    if plan.notices or getattr(plan, "credits", ()) or plan.quota is not None or plan.customer:
-        raise Unsupported("no notices, credits, quota or customer attributes")
+    if plan.notices or plan.quota is not None or plan.customer:
+        raise Unsupported("no notices, quota or customer attributes")
+    if any(not isinstance(c.balance, tree.Const) or c.when is not None for c in plan.credits):
+        raise Unsupported("credits with a fixed balance only")
     for f in plan.fields:
         if f.type.kind not in ("money", "number", "integer", "bool", "text"):
             raise Unsupported(f"field type {f.type.kind}")
@@ -59,8 +64,8 @@ def check_family(plan: tree.Plan) -> None:
             raise Unsupported(f"model {charge.model}")
         if charge.when is not None or getattr(charge, "multiplier", None) is not None or getattr(charge, "memo", False):
             raise Unsupported("charge options")
-    if len(plan.discounts) > 1 or any(d.percent is None or d.when is not None for d in plan.discounts):
-        raise Unsupported("one unconditional percent discount at most")
+    if any(d.when is not None or not isinstance(d.amount or d.percent, tree.Const) for d in plan.discounts):
+        raise Unsupported("unconditional discounts of a fixed percent or amount")
     if any(getattr(t, "when", None) is not None for t in plan.taxes):
         raise Unsupported("conditional taxes")
 
@@ -245,7 +250,9 @@ def month_bounds(month: str) -> tuple[datetime.date, datetime.date]:
     return first, following - datetime.timedelta(days=1)
 
 
-def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date) -> dict:
+def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date,
+             held: dict[str, Decimal]) -> dict:
+    """One customer's document for one month; `held` (credit or discount id -> balance) is updated."""
     digits = plan.minor_digits
     names: dict[tuple[str, str], Any] = {}
     for metric in plan.metrics:
@@ -268,11 +275,34 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
         charged[charge.id] = amount
         lines.append({"id": charge.id, "description": charge.name,
                       "quantity": None if quantity is None else quantity_text(quantity), "amount": amount})
+    notices, carried = [], []
     for discount in plan.discounts:
-        targets = discount.applies_to or tuple(charged)
-        base = sum((charged[c] for c in targets if c in charged), ZERO)
-        taken = to_minor(base * evaluate(discount.percent, names), digits, plan.rounding)
-        taken = max(min(taken, max(base, ZERO)), ZERO)
+        # each discount takes from what earlier ones left of its charges, charge by charge in order
+        targets = [c for c in (discount.applies_to or tuple(charged)) if c in charged]
+        if not targets:
+            continue
+        base = sum((charged[c] for c in targets), ZERO)
+        if discount.percent is not None:
+            added = to_minor(base * discount.percent.value, digits, plan.rounding)
+        else:
+            added = to_minor(discount.amount.value, digits, plan.rounding)
+        opening = held.get(discount.id, ZERO) if discount.carry else ZERO
+        taken = max(min(opening + added, max(base, ZERO)), ZERO)
+        left = taken
+        for c in targets:
+            part = min(left, max(charged[c], ZERO))
+            charged[c] -= part
+            left -= part
+        if discount.carry:
+            held[discount.id] = opening + added - taken
+            carried.append({"id": discount.id, "description": discount.name, "opening": money(opening, digits),
+                            "added": money(added, digits), "applied": money(taken, digits),
+                            "closing": money(held[discount.id], digits)})
+        elif added > taken:
+            notices.append({"id": f"{discount.id}.unused", "message": (
+                f"{discount.name}: {money(added - taken, digits)} of the {money(added, digits)} {plan.currency} discount "
+                f"is more than the charges it applies to ({money(max(base, ZERO), digits)} {plan.currency}) "
+                "and is not carried to a later period.")})
         lines.append({"id": discount.id, "description": discount.name, "quantity": None, "amount": -taken})
     subtotal = sum((line["amount"] for line in lines), ZERO)
     if plan.minimum is not None:
@@ -285,26 +315,45 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
         taxes.append({"id": tax.id, "rate": rate_text(tax.rate), "base": money(subtotal, digits),
                       "amount": to_minor(subtotal * tax.rate, digits, tax.rounding)})
     total = subtotal + sum((t["amount"] for t in taxes), ZERO)
+    credits = []
+    for credit in plan.credits:
+        opening = held.get(credit.id)
+        if opening is None:
+            opening = to_minor(credit.balance.value, digits, plan.rounding)  # the plan's balance: the first time only
+        applied = min(max(opening, ZERO), max(total, ZERO))
+        total -= applied
+        held[credit.id] = opening - applied
+        credits.append({"id": credit.id, "description": credit.name, "opening": money(opening, digits),
+                        "applied": money(applied, digits), "closing": money(opening - applied, digits)})
     for line in lines:
         line["amount"] = money(line["amount"], digits)
     for tax in taxes:
         tax["amount"] = money(tax["amount"], digits)
-    return {
+    out = {
         "customer": customer, "plan": plan.id, "kind": "invoice", "currency": plan.currency,
         "period": {"start": first.isoformat(), "end": last.isoformat()},
         "lines": lines, "subtotal": money(subtotal, digits), "taxes": taxes,
-        "total": money(total, digits), "notices": [],
+        "total": money(total, digits), "notices": notices,
     }
+    if plan.credits:
+        out["credits"] = credits
+    if any(d.carry for d in plan.discounts):
+        out["carried"] = carried
+    return out
 
 
-def rate_csv(plan: tree.Plan, path: str, month: str) -> dict:
-    """{"documents": [...], "rejected": [row numbers]} for one `YYYY-MM` period."""
+def rate_csv(plan: tree.Plan, path: str, month: str | list[str]) -> dict:
+    """{"documents": [...], "rejected": [row numbers]} for one `YYYY-MM` period, or for several months in a row."""
     check_family(plan)
-    first, last = month_bounds(month)
+    months = [month] if isinstance(month, str) else month
     accepted, rejected = read_ledger(plan, path)
-    by_customer: dict[str, list[dict]] = {}
-    for row in accepted:
-        if first <= row[("field", "date")] <= last:
-            by_customer.setdefault(row[("field", "customer")], []).append(row)
-    documents = [document(plan, c, by_customer[c], first, last) for c in sorted(by_customer)]
+    documents = []
+    held: dict[str, dict[str, Decimal]] = {}
+    for first, last in (month_bounds(m) for m in months):
+        by_customer: dict[str, list[dict]] = {}
+        for row in accepted:
+            if first <= row[("field", "date")] <= last:
+                by_customer.setdefault(row[("field", "customer")], []).append(row)
+        documents += [document(plan, c, by_customer[c], first, last, held.setdefault(c, {})) for c in sorted(by_customer)]
+    documents.sort(key=lambda d: (d["customer"], d["period"]["start"]))
     return {"documents": documents, "rejected": rejected}

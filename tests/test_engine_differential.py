@@ -54,7 +54,8 @@ def tiers(draw) -> str:
 
 
 @st.composite
-def plans(draw) -> str:
+def plans(draw, balances: bool = False) -> str:
+    """A random plan of the reference rater's family; with `balances`, fixed discounts (carried or not) and credits."""
     currency = draw(st.sampled_from(sorted(CURRENCIES)))
     quantity = st.sampled_from(["units", "events", "net", "sales"])
     charges = []
@@ -91,15 +92,27 @@ def plans(draw) -> str:
         "charges:",
         *charges,
     ]
+    discounts = []
     if draw(st.booleans()):
         targets = draw(st.lists(st.sampled_from([f"c{i}" for i in range(len(charges))]), unique=True, max_size=2))
         applies = f", applies_to: [{', '.join(targets)}]" if targets else ""
-        lines += ["discounts:", f"  promo: {{name: Promotion, percent: {draw(st.decimals(min_value=0, max_value=100, places=1))}%{applies}}}"]
+        discounts.append(f"  promo: {{name: Promotion, percent: {draw(st.decimals(min_value=0, max_value=100, places=1))}%{applies}}}")
+    for index in range(draw(st.integers(1, 2)) if balances else 0):
+        targets = draw(st.lists(st.sampled_from([f"c{i}" for i in range(len(charges))]), unique=True, max_size=2))
+        applies = f", applies_to: [{', '.join(targets)}]" if targets else ""
+        carry = ", carry: true" if draw(st.booleans()) else ""
+        discounts.insert(draw(st.integers(0, len(discounts))),
+                         f"  coupon{index}: {{name: Coupon {index}, amount: {draw(flats)}{applies}{carry}}}")
+    if discounts:
+        lines += ["discounts:", *discounts]
     if draw(st.booleans()):
         lines.append(f"minimum: {draw(st.decimals(min_value=0, max_value=2000, places=2))}")
     taxes = draw(st.lists(st.tuples(st.sampled_from(["10%", "8.875%", "0%", "3.3%", "12.5%"]), st.sampled_from(MODES)), max_size=2))
     if taxes:
         lines += ["taxes:", *(f"  tax{i}: {{rate: {r}, rounding: {m}}}" for i, (r, m) in enumerate(taxes))]
+    credits = draw(st.lists(st.decimals(min_value=0, max_value=3000, places=3), max_size=2)) if balances else []
+    if credits:
+        lines += ["credits:", *(f"  credit{i}: {{name: Credit {i}, balance: {b}}}" for i, b in enumerate(credits))]
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +177,18 @@ def test_engine_and_reference_rater_agree(tmp_path, data):
     rows = data.draw(ledgers(plan.timezone), label="ledger")
     path = write(tmp_path / "ledger.csv", rows)
     assert engine(plan, path) == reference_rater.rate_csv(plan, path, "2024-11")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_balances_are_passed_on_from_month_to_month_alike(tmp_path, data):
+    """Fixed discounts (carried, or dropped with a notice) and credits over the three months the ledgers touch."""
+    plan = compile_plan(data.draw(plans(balances=True), label="plan"))
+    path = write(tmp_path / "ledger.csv", data.draw(ledgers(plan.timezone), label="ledger"))
+    result = rate(plan, path, period="2024-10-01..2024-12-31")
+    data = output_data(result.documents, result.rejected)
+    ours = {"documents": data["documents"], "rejected": [r["row"] for r in data["rejected"]]}
+    assert ours == reference_rater.rate_csv(plan, path, ["2024-10", "2024-11", "2024-12"])
 
 
 @pytest.mark.parametrize("bounds", [

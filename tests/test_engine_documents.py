@@ -119,7 +119,10 @@ def test_discounts_never_take_the_document_below_zero_and_when_conditions_hold(t
     assert [(line["id"], line["amount"]) for line in docs["small"]["lines"]] == [
         ("platform", "29.00"), ("commission", "5.00"), ("welcome", "-34.00"),
     ]
-    assert docs["small"]["total"] == "0.00" and docs["small"]["notices"] == []
+    assert docs["small"]["total"] == "0.00"
+    assert docs["small"]["notices"] == [{"id": "welcome.unused", "message": (
+        "Welcome credit: 16.00 of the 50.00 USD discount is more than the charges it applies to (34.00 USD) "
+        "and is not carried to a later period.")}]
     # large: 29 + 550 + 99 = 678; welcome -50 (taken from platform first, then commission);
     # loyalty 10% of what is left of commission (550 - 21 = 529) = 52.90
     assert [(line["id"], line["amount"]) for line in docs["large"]["lines"]] == [
@@ -131,7 +134,7 @@ def test_discounts_never_take_the_document_below_zero_and_when_conditions_hold(t
     assert [(line["id"], line["quantity"], line["amount"]) for line in docs["refunds"]["lines"]] == [
         ("platform", None, "29.00"), ("commission", "-20", "0.00"), ("welcome", None, "-29.00"),
     ]
-    assert docs["refunds"]["notices"] == [{"id": "returns_high", "message": "More returned than ordered."}]
+    assert [n["id"] for n in docs["refunds"]["notices"]] == ["returns_high", "welcome.unused"]
 
 
 def test_schedule_follows_the_period_in_the_plan_time_zone(tmp_path):

@@ -17,6 +17,7 @@ import random
 import re
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -451,3 +452,79 @@ def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path
     assert written == [line for line in printed["jsonl"].splitlines() if not line.startswith('{"rejected"')]
     result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--engine", "spark", "--format", "table"])
     assert result.exit_code == 2 and "--output" in result.output
+
+
+BALANCES_PLAN = """
+    plan: balances
+    currency: USD
+    effective: 2024-01-01
+    usage: {gb: number}
+    customer:
+      deposit: {type: money, default: 0}
+      divisor: {type: number, default: 1}
+    metrics: {gb: {sum: gb}}
+    charges:
+      base: {model: flat, amount: 10.00}
+      storage: {model: per_unit, on: gb, unit_price: 1.00}
+      share: {model: formula, amount: gb * 1 USD / customer.divisor}
+    discounts:
+      welcome: {name: Welcome coupon, amount: 25.00, applies_to: [storage], when: period.start < 2024-12-01, carry: true}
+      promo: {name: Base fee promotion, amount: 100.00, applies_to: [base]}
+    taxes: {vat: {rate: 10%}}
+    credits:
+      deposit: {name: Prepaid deposit, balance: customer.deposit}
+      goodwill: {name: Goodwill credit, balance: 30.00}
+"""
+
+
+def balances_inputs(tmp_path: Path):
+    """Two versions (storage dearer from December), four months of usage, a customer listed without usage,
+    one whose documents fail (divisor 0), opening balances for some."""
+    from interpreter.balances import Balance
+
+    first = textwrap.dedent(BALANCES_PLAN)
+    versions = compile_plan(first + "---\n" + first.replace("2024-01-01", "2024-12-01").replace("unit_price: 1.00", "unit_price: 2.00"))
+    chooser = random.Random(7)
+    rows = [[f"e{i}", chooser.choice(["acme", "bolt", "cora", "dome"]), f"2024-{chooser.choice(['10', '11', '12'])}-{chooser.randrange(1, 29):02d}",
+             str(chooser.randrange(0, 40))] for i in range(60)]
+    rows += [["j1", "acme", "2025-01-05", "3"], ["j2", "dome", "2025-01-09", "70"]]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer", "timestamp", "gb"])
+        writer.writerows(rows)
+    customers = {"acme": {"deposit": "45"}, "bolt": {"divisor": "0"}, "quiet": {"deposit": "5"}, "dome": {}}
+    opening = {("cora", "goodwill"): Balance("cora", "goodwill", "USD", Decimal("3.50")),
+               ("quiet", "welcome"): Balance("quiet", "welcome", "USD", Decimal("12.00")),
+               ("zed", "deposit"): Balance("zed", "deposit", "USD", Decimal("1.00"))}
+    options = {"period": "2024-10-01..2025-01-31", "customer_records": customers, "balance_records": opening, "keep_going": True}
+    return versions, str(path), options
+
+
+def test_balances_and_failures_are_carried_alike(spark, tmp_path):
+    from interpreter.balances import closing_balances
+    from interpreter.render import failure_data, printed
+
+    versions, ledger, options = balances_inputs(tmp_path)
+    duck = rate(versions, ledger, **options)
+    ours = spark_engine.rate(versions, ledger, spark=spark, **options)
+    expected = [json.dumps(document_data(d), ensure_ascii=False, separators=(",", ":")) for d in duck.documents]
+    assert ours.documents == expected
+    assert failure_data(ours.failures) == failure_data(duck.failures)
+    assert {f.customer for f in duck.failures} == {"bolt"} and len(duck.failures) == 4
+    assert closing_balances(ours.opening, ours.carried) == closing_balances(duck.opening, duck.carried)
+    for fmt in spark_engine.FORMATS:  # as `ratecard rate --format FMT` prints them, failures included
+        assert spark_engine.output_text(ours, fmt) == "".join(printed(fmt, duck))
+    documents = [json.loads(d) for d in expected]
+    assert any(d["carried"] and d["carried"][0]["closing"] != "0.00" for d in documents)
+    assert any(n["id"] == "promo.unused" for d in documents for n in d["notices"])
+    assert [d["period"]["start"] for d in documents if d["customer"] == "quiet"] == ["2024-10-01", "2024-11-01", "2024-12-01", "2025-01-01"]
+    written = spark_engine.rate(versions, ledger, spark=spark, output=str(tmp_path / "out"), closing=True, **options)
+    parts = sorted((tmp_path / "out").glob("part-*"))
+    assert [line for part in parts for line in part.read_text(encoding="utf-8").splitlines()] == expected
+    assert written.written == len(expected) and failure_data(written.failures) == failure_data(duck.failures)
+    assert closing_balances(written.opening, written.carried) == closing_balances(duck.opening, duck.carried)
+    without = dict(options, keep_going=False)
+    with pytest.raises(EvaluationError) as raised:
+        spark_engine.rate(versions, ledger, spark=spark, **without)
+    assert (raised.value.message, raised.value.span) == (duck.failures[0].reason, duck.failures[0].span)
