@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 
 import click
@@ -176,7 +177,7 @@ def ledger_options(command):
 def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: str | None, **options) -> None:
     """`rate --engine spark`: print the documents as json, jsonl or yaml, or write them to --output; then exit."""
     from dsl.errors import Diagnostic, format_diagnostic
-    from interpreter import render, spark_engine
+    from interpreter import spark_engine
     from interpreter.evaluate import EvaluationError
     from interpreter.rate import RateProblem
 
@@ -195,9 +196,19 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
     else:
         click.echo(f"{result.written} document(s) written to {output}")
     if rejects:
-        with open(rejects, "w", encoding="utf-8", newline="") as handle:
-            handle.write(render.rejects_csv(result.rejected))
+        _write_rejects(rejects, result.rejected)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+
+
+def _write_rejects(path: str, rows) -> None:
+    from interpreter import render
+
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(render.rejects_csv(rows))
+    except OSError as exc:
+        click.echo(f"error: cannot write --rejects {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -223,6 +234,9 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
 
     if output is not None and engine != "spark":
         raise click.UsageError("--output is for --engine spark; with duckdb use --format jsonl > FILE")
+    if rejects and not os.path.isdir(os.path.dirname(rejects) or "."):  # found before the rating, not after
+        click.echo(f"error: cannot write --rejects {rejects}: no such folder", err=True)
+        sys.exit(EXIT_USAGE)
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
@@ -233,8 +247,7 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     for piece in render.printed(fmt, result):
         click.echo(piece, nl=False)
     if rejects:
-        with open(rejects, "w", encoding="utf-8", newline="") as handle:
-            handle.write(render.rejects_csv(result.rejected))
+        _write_rejects(rejects, result.rejected)
     if result.rejected:
         if fmt in ("csv",):
             click.echo(f"{len(result.rejected)} rejected row(s); see --rejects or --format json", err=True)
