@@ -331,7 +331,7 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
 def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
     """A billing run: every customer rated under the plan the customers file gives them."""
     from interpreter.rate import RateProblem
-    from interpreter.run import billing_run, write_outputs
+    from interpreter.run import PlanChoiceProblem, billing_run, write_outputs
 
     _pause_cycle_collection()
     try:
@@ -339,6 +339,9 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
     except RateProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
+    except PlanChoiceProblem as problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_PLAN)
     if result is None:
         _print_diagnostics(broken)
         sys.exit(EXIT_PLAN)

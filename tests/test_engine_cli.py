@@ -167,6 +167,7 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     (["--usage", "{ledger}", "--customers", "{latin1}"], "UTF-8"),
     (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
     (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
+    (["--usage", "{ledger}", "--customers", "{twice}"], "twice.csv:3: customer 'acme' is listed twice (first on line 2)"),
     (["--usage", "{ledger}", "--period", "9999"], "9999-12-30"),
     (["--usage", "{ledger}", "--period", "9999-12"], "9999-12-30"),
     (["--usage", "{ledger}", "--as-of", "9999-12-31"], "9999-12-31"),
@@ -187,9 +188,10 @@ def test_exit_2_on_a_usage_error(files, args, message):
     (folder / "ledger.txt").write_text(LEDGER)
     (folder / "latin1.csv").write_bytes("customer,segment\ncafé,startup\n".encode("latin-1"))
     (folder / "no_id.csv").write_text("id,segment\nacme,startup\n")
+    (folder / "twice.csv").write_text("customer,segment\nacme,startup\nacme,enterprise\n")
     (folder / "far.csv").write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
     names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
-             "far_ledger": str(folder / "far.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
+             "far_ledger": str(folder / "far.csv"), "twice": str(folder / "twice.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
              "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
              "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
