@@ -327,25 +327,34 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
 @click.option("--usage", required=True, metavar="LEDGER", help="Usage ledger of every customer.")
 @click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or a date range (default: the whole ledger).")
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate).")
-@click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan and rejected.csv.")
-def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan, rejected.csv and manifest.json.")
+@click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
+def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
     """A billing run: every customer rated under the plan the customers file gives them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dsl.loader import plan_files
+    from interpreter import run_output
     from interpreter.rate import RateProblem
-    from interpreter.run import PlanChoiceProblem, billing_run, write_outputs
+    from interpreter.run import PlanChoiceProblem, billing_run
 
     _pause_cycle_collection()
     try:
-        result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
-    except RateProblem as problem:
+        run_output.check_out(out_dir, force)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # the inputs are hashed while they are rated
+            inputs = pool.submit(run_output.input_checksums, customers, plan_files([plans_dir])[0], usage)
+            result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
+            if result is None:
+                _print_diagnostics(broken)
+                sys.exit(EXIT_PLAN)
+            written = run_output.write_outputs(result, out_dir, force, inputs.result(), period, as_of)
+    except (RateProblem, run_output.OutputProblem) as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
     except PlanChoiceProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_PLAN)
-    if result is None:
-        _print_diagnostics(broken)
-        sys.exit(EXIT_PLAN)
-    for path in write_outputs(result, out_dir):
+    for path in written:
         click.echo(f"wrote {path}")
     for run in result.runs:
         click.echo(f"{run.plan.id}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")

@@ -9,7 +9,6 @@ rejected row keeps its row number in the original ledger.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from interpreter import ledger
 from interpreter.customers import CustomerProblem, read_customers
 from interpreter.documents import Document
 from interpreter.rate import RateProblem, connect, rate
+from interpreter.run_output import colliding
 from interpreter.sql import ident, literal
 
 
@@ -97,6 +97,9 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
     assignment = {customer: _chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip()).plan.id
                   for customer, attrs in records.items()}
     by_id = {item.plan.id: item for items in plans.values() for item in items}
+    clash = colliding({plan_id: by_id[plan_id].path for plan_id in set(assignment.values())})
+    if clash:
+        raise PlanChoiceProblem(clash)
     with tempfile.TemporaryDirectory(prefix="ratecard-run-") as tmp:
         con = connect(next(iter(by_id.values())).plan)
         used = [by_id[plan_id].plan for plan_id in sorted(set(assignment.values()))]
@@ -160,20 +163,3 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
         """)
     except Exception as exc:
         raise RateProblem(f"{usage}: cannot read ledger: {str(exc).splitlines()[0]}") from None
-
-
-def write_outputs(result: RunResult, out_dir: str) -> list[Path]:
-    """One JSON file per plan (documents and that plan's rejected rows) and rejected.csv."""
-    from interpreter.render import output_data, rejects_csv
-
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for run in result.runs:
-        path = folder / f"{run.plan.id}.json"
-        path.write_text(json.dumps(output_data(run.documents, run.rejected), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(path)
-    path = folder / "rejected.csv"
-    path.write_text(rejects_csv(result.rejected), encoding="utf-8")
-    written.append(path)
-    return written

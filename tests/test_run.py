@@ -68,8 +68,8 @@ def stored(scenario: str) -> dict:
     return json.loads((SNAPSHOTS / f"test_scenario[{scenario}].json").read_text(encoding="utf-8"))
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+def run(*args, **invoke):
+    return CliRunner().invoke(main, [str(a) for a in args], **invoke)
 
 
 @pytest.fixture
@@ -85,9 +85,9 @@ def files(tmp_path: Path) -> dict:
             "out": tmp_path / "out", "numbers": numbers, "root": tmp_path}
 
 
-def billing(files, *extra, plans=None, customers=None, usage=None):
+def billing(files, *extra, plans=None, customers=None, usage=None, **invoke):
     return run("run", "--customers", customers or files["customers"], "--plans", plans or files["plans"],
-               "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra)
+               "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra, **invoke)
 
 
 def output(files, name: str) -> dict:
@@ -101,7 +101,7 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     result = billing(files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
-        "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
+        "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
     ]
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
