@@ -354,10 +354,12 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> N
     except PlanChoiceProblem as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_PLAN)
+    from interpreter.render import visible
+
     for path in written:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {visible(path)}")
     for run in result.runs:
-        click.echo(f"{run.plan.id}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
+        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)

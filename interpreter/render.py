@@ -225,12 +225,17 @@ def rejects_csv(rows: list[Rejected]) -> str:
 _UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def visible(value) -> str:
+    """Text with its control characters written as escapes such as `\\x1b`."""
+    return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
 def terminal_text(value):
     """Ledger or plan text for the terminal: a rich `Text` (never markup: `[bold]` is shown as
-    written) whose control characters are shown as escapes such as `\\x1b`."""
+    written) with its control characters shown as escapes."""
     from rich.text import Text
 
-    return Text(_UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value)))
+    return Text(visible(value))
 
 
 def to_table(docs: list[Document], rejected: list[Rejected], width: int | None = None) -> str:

@@ -258,3 +258,14 @@ def test_the_lock_is_held_by_one_run_at_a_time_and_leaves_no_file(tmp_path):
     assert os.listdir(tmp_path) == []
     with run_output.locked(tmp_path):  # free again
         assert os.listdir(tmp_path) == [run_output.LOCK]
+
+
+def test_a_plan_id_with_escape_sequences_reaches_the_terminal_escaped(files, monkeypatch):
+    with_ids(monkeypatch, {"portone-opi": "evil\x1b[2J"})
+    customers = files["root"] / "renamed.csv"
+    customers.write_text(files["customers"].read_text(encoding="utf-8").replace("portone-opi", "evil\x1b[2J"), encoding="utf-8")
+    result = billing(files, customers=customers)
+    assert result.exit_code == 3, result.output
+    assert "\x1b" not in result.output
+    assert "evil\\x1b[2J: 5 customer(s)" in result.output
+    assert (files["out"] / "evil%1B%5B2J.json").is_file()
