@@ -246,6 +246,9 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
                            prepare=render.PREPARED.get(fmt))
     for piece in render.printed(fmt, result):
         click.echo(piece, nl=False)
+    if not result.documents:
+        click.echo("no documents: the ledger has no accepted rows" + (f" for customer {customer!r}" if customer else "")
+                   + (f" in period {period}" if period else "") + (f" up to {as_of}" if as_of else ""), err=True)
     if rejects:
         _write_rejects(rejects, result.rejected)
     if result.rejected:
@@ -362,6 +365,8 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> N
         click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
+    if not any(run.documents for run in result.runs):
+        click.echo("no documents: the ledger has no rows to rate" + (f" in period {period}" if period else ""), err=True)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
 
 

@@ -352,3 +352,22 @@ def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(f
     assert gc.isenabled()
     assert run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11").exit_code == 3
     assert gc.isenabled()
+
+
+# -- nothing to rate ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, said", [
+    (["--period", "2023-01"], "no documents: the ledger has no accepted rows in period 2023-01"),
+    (["--period", "2023-01", "--format", "csv"], "in period 2023-01"),
+    (["--period", "2024-11", "--customer", "nobody"], "no documents: the ledger has no accepted rows for customer 'nobody' in period 2024-11"),
+    (["--usage-header-only"], "no documents: the ledger has no accepted rows"),
+])
+def test_a_period_without_usage_says_so(files, args, said):
+    usage = files["ledger.csv"]
+    if args == ["--usage-header-only"]:
+        usage, args = str(Path(files["dir"]) / "header.csv"), []
+        Path(usage).write_text(LEDGER.splitlines()[0] + "\n", encoding="utf-8")
+    result = run("rate", files["plan.yaml"], "--usage", usage, *args)
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr
+    assert "acme" not in result.stdout

@@ -201,6 +201,14 @@ def test_every_row_accepted_exits_0(files, tmp_path):
     assert "without a plan" not in result.output
 
 
+def test_a_run_without_any_period_to_rate_says_so(files):
+    empty = files["root"] / "empty.csv"
+    empty.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+    result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", empty, "--out", files["out"])
+    assert result.exit_code == 0, result.output
+    assert "no documents: the ledger has no rows to rate" in result.stderr
+
+
 # --- mistakes in the command's inputs ---------------------------------------------------------
 
 
