@@ -366,7 +366,8 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> N
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     if not any(run.documents for run in result.runs):
-        click.echo("no documents: the ledger has no rows to rate" + (f" in period {period}" if period else ""), err=True)
+        click.echo(f"no documents: the ledger has no accepted rows of the customers in {customers}"
+                   + (f" in period {period}" if period else "; give --period to bill them for a period without usage"), err=True)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +36,22 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
         reader = csv.DictReader(io.StringIO(content, newline=""))
         if reader.fieldnames is None or "customer" not in reader.fieldnames:
             raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
+        repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+        if repeated:
+            raise CustomerProblem(f"{path}:1: column {repeated[0]!r} appears twice in the header")
         out: dict[str, dict[str, Any]] = {}
         lines: dict[str, int] = {}
         line = reader.line_num  # the header's last line
-        for record in reader:
-            line, number = reader.line_num, line + 1  # a quoted cell may span lines: a record starts after the last
-            cid = (record.pop("customer") or "").strip()
-            if not cid:
-                raise CustomerProblem(f"{path}:{number}: missing customer id")
-            _once(path, cid, number, lines)
-            out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+        try:
+            for record in reader:
+                line, number = reader.line_num, line + 1  # a quoted cell may span lines: a record starts after the last
+                cid = (record.pop("customer") or "").strip()
+                if not cid:
+                    raise CustomerProblem(f"{path}:{number}: missing customer id")
+                _once(path, cid, number, lines)
+                out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+        except csv.Error as exc:
+            raise CustomerProblem(f"{path}:{line + 1}: cannot read the CSV: {exc}") from None
         return out
     doc, problems = read_document(path, content)
     if doc is None or problems:
@@ -58,7 +65,10 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
             item = to_plain(node)
             if not isinstance(item, dict) or "customer" not in item:
                 raise CustomerProblem(f"{path}:{node.span.line}: each customer record needs a 'customer' key")
-            cid = str(item.pop("customer"))
+            cid = item.pop("customer")
+            if isinstance(cid, bool) or not isinstance(cid, (str, Decimal)) or not str(cid).strip():
+                raise CustomerProblem(f"{path}:{node.span.line}: a customer id must be text or a number, not {cid!r}")
+            cid = str(cid)
             _once(path, cid, node.span.line, lines)
             records[cid] = item
         return records

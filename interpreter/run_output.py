@@ -129,8 +129,11 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def input_checksums(customers: str, plans: list[str], usage: str) -> dict:
-    """What the run read, for the manifest: each file's SHA-256 and one over them all."""
+def input_checksums(customers: str, plans: list[str], usage: str) -> dict | None:
+    """What the run read, for the manifest: each file's SHA-256 and one over them all
+    (None when an input is no regular file: the run refuses it, and a device never ends)."""
+    if not all(Path(path).is_file() for path in (customers, usage, *plans)):
+        return None
     entries = {"customers": {"path": customers, "sha256": file_sha256(customers)},
                "usage": {"path": usage, "sha256": file_sha256(usage)},
                "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)]}

@@ -206,7 +206,7 @@ def test_a_run_without_any_period_to_rate_says_so(files):
     empty.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
     result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", empty, "--out", files["out"])
     assert result.exit_code == 0, result.output
-    assert "no documents: the ledger has no rows to rate" in result.stderr
+    assert f"no documents: the ledger has no accepted rows of the customers in {files['customers']}" in result.stderr
 
 
 # --- mistakes in the command's inputs ---------------------------------------------------------
@@ -296,8 +296,13 @@ def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(files):
     ("twice.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: bookstore, plan: portone-opi}\n"
                    "- {customer: megamart, plan: onehour-business-partner}\n", "twice.yaml:3: customer 'megamart' is listed twice (first on line 1)"),
     ("numbers.yaml", "- {customer: 7, plan: portone-opi}\n- {customer: '7', plan: portone-opi}\n", "numbers.yaml:2: customer '7' is listed twice"),
+    ("column.csv", "customer,plan,customer\nmegamart,portone-opi,bookstore\n", "column.csv:1: column 'customer' appears twice"),
+    ("null.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: null, plan: portone-opi}\n",
+     "null.yaml:2: a customer id must be text or a number, not None"),
+    ("list.yaml", "- {customer: [1, 2], plan: portone-opi}\n", "list.yaml:1: a customer id must be text or a number"),
+    ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
 ])
-def test_a_customer_listed_twice_is_refused(files, name, text, where):
+def test_a_customer_listed_twice_or_without_an_id_is_refused(files, name, text, where):
     customers = files["root"] / name
     customers.write_text(text, encoding="utf-8")
     result = billing(files, customers=customers)
