@@ -177,6 +177,7 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     (["--usage", "{ledger}", "--rejects", "{no_folder}"], "no_folder"),
     (["--usage", "{ledger}", "--rejects", "/dev/full"], "/dev/full"),
     (["--usage", "{ledger}", "--rejects", "{dir}"], "rejects"),
+    (["--usage", "{ledger}", "--period", "２０２４-１１"], "cannot read period"),
     (["--usage", "{ledger_txt}"], "ledger.txt"),
     (["--usage", "{ledger}", "--format", "xml"], "xml"),
     ([], "--usage"),
@@ -371,3 +372,12 @@ def test_a_period_without_usage_says_so(files, args, said):
     assert result.exit_code == 0, result.output
     assert said in result.stderr
     assert "acme" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--period", "0001-01"], ["--period", "0001"], ["--as-of", "0001-01-03"]])
+def test_the_period_before_the_first_day_is_a_usage_error(files, args):
+    previous = Path(files["dir"]) / "previous.yaml"
+    previous.write_text(PLAN.replace("when: customer.segment", "when: previous.calls > 0 and customer.segment"), encoding="utf-8")
+    result = run("rate", str(previous), "--usage", files["ledger.csv"], *args)
+    assert result.exit_code == 2, result.output
+    assert "reads the period before 0001-01-01" in result.stderr
