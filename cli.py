@@ -7,6 +7,7 @@ changed (`diff --fail-on-change`).
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import os
@@ -192,12 +193,25 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
         click.echo(format_diagnostic(Diagnostic(exc.span, exc.message, "error", "evaluation"), loaded.text), err=True)
         sys.exit(EXIT_PLAN)
     if output is None:
-        click.echo(spark_engine.output_text(result, fmt), nl=False)
+        _print_output([spark_engine.output_text(result, fmt)])
     else:
         click.echo(f"{result.written} document(s) written to {output}")
     if rejects:
         _write_rejects(rejects, result.rejected)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+
+
+def _print_output(pieces) -> None:
+    """The command's output on stdout; a full disk under it is a problem of the command's (exit 2)."""
+    try:
+        for piece in pieces:
+            click.echo(piece, nl=False)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader has gone (`| head`): click ends quietly
+        sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit  # noqa: SIM115
+        click.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _write_rejects(path: str, rows) -> None:
@@ -244,8 +258,7 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
                        customer=customer, customers=customers)
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
                            prepare=render.PREPARED.get(fmt))
-    for piece in render.printed(fmt, result):
-        click.echo(piece, nl=False)
+    _print_output(render.printed(fmt, result))
     if not result.documents:
         click.echo("no documents: the ledger has no accepted rows" + (f" for customer {customer!r}" if customer else "")
                    + (f" in period {period}" if period else "") + (f" up to {as_of}" if as_of else ""), err=True)

@@ -381,3 +381,16 @@ def test_the_period_before_the_first_day_is_a_usage_error(files, args):
     result = run("rate", str(previous), "--usage", files["ledger.csv"], *args)
     assert result.exit_code == 2, result.output
     assert "reads the period before 0001-01-01" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
+def test_output_that_cannot_be_written_is_a_usage_error(files, fmt):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "rate", files["plan.yaml"], "--usage", files["ledger.csv"],
+                               "--format", fmt], stdout=full, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: cannot write the output: No space left on device\n"
