@@ -347,31 +347,20 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
 @click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
 def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
     """A billing run: every customer rated under the plan the customers file gives them."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from dsl.loader import plan_files
-    from interpreter import run_output
     from interpreter.rate import RateProblem
-    from interpreter.run import PlanChoiceProblem, billing_run
+    from interpreter.render import visible
+    from interpreter.run import PlanChoiceProblem, billing_job
+    from interpreter.run_output import OutputProblem
 
     _pause_cycle_collection()
     try:
-        run_output.check_out(out_dir, force)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the inputs are hashed while they are rated
-            inputs = pool.submit(run_output.input_checksums, customers, plan_files([plans_dir])[0], usage)
-            result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
-            if result is None:
-                _print_diagnostics(broken)
-                sys.exit(EXIT_PLAN)
-            written = run_output.write_outputs(result, out_dir, force, inputs.result(), period, as_of)
-    except (RateProblem, run_output.OutputProblem) as problem:
+        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of)
+    except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:
         click.echo(f"error: {problem}", err=True)
-        sys.exit(EXIT_USAGE)
-    except PlanChoiceProblem as problem:
-        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_PLAN if isinstance(problem, PlanChoiceProblem) else EXIT_USAGE)
+    if result is None:
+        _print_diagnostics(broken)
         sys.exit(EXIT_PLAN)
-    from interpreter.render import visible
-
     for path in written:
         click.echo(f"wrote {visible(path)}")
     for run in result.runs:

@@ -1,26 +1,29 @@
 """A billing run: every customer under its own plan, from one ledger.
 
 The customers file says which plan each customer has (a `plan` column or
-key: the plan id or its file name) and their attributes. The ledger is read
-once into DuckDB, each row labelled with its customer's plan; each plan then
-rates its own rows. Rows of customers without a plan are rejected, and every
-rejected row keeps its row number in the original ledger.
+key: the plan id or its file name, with or without `.yaml`) and their
+attributes. A name that could mean two plans is refused, never guessed. The
+ledger is read once into DuckDB, each row labelled with its customer's plan;
+each plan then rates its own rows. Rows of customers without a plan are
+rejected, and every rejected row keeps its row number in the original ledger.
+`run_output` writes the result into `--out`.
 """
 
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from dsl import tree
 from dsl.types import TEXT
-from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths
+from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
 from interpreter import ledger
 from interpreter.customers import CustomerProblem, read_customers
 from interpreter.documents import Document
 from interpreter.rate import RateProblem, connect, rate
-from interpreter.run_output import colliding
+from interpreter.run_output import check_out, colliding, input_checksums, write_outputs
 from interpreter.sql import ident, literal
 
 
@@ -131,6 +134,19 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
         ]
         unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
     return RunResult(runs, unassigned), []
+
+
+def billing_job(plans_dir: str, usage: str, customers_path: str, out_dir: str, force: bool = False,
+                period: str | None = None, as_of: str | None = None) -> tuple[RunResult | None, list[Loaded], list[Path]]:
+    """`ratecard run`: `--out` checked first, the run rated (its inputs hashed meanwhile, for the
+    manifest), then written as one unit; (None, broken plans, []) when a plan has errors."""
+    check_out(out_dir, force)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        inputs = pool.submit(input_checksums, customers_path, plan_files([plans_dir])[0], usage)
+        result, broken = billing_run(plans_dir, usage, customers_path, period=period, as_of=as_of)
+        if result is None:
+            return None, broken, []
+        return result, [], write_outputs(result, out_dir, force, inputs.result(), period, as_of)
 
 
 def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
