@@ -34,9 +34,13 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
         raise CustomerProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if file.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(content, newline=""))
-        if reader.fieldnames is None or "customer" not in reader.fieldnames:
+        try:
+            header = reader.fieldnames
+        except csv.Error as exc:
+            raise CustomerProblem(f"{path}:1: cannot read the CSV: {exc}") from None
+        if header is None or "customer" not in header:
             raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
-        repeated = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+        repeated = sorted({name for name in header if header.count(name) > 1})
         if repeated:
             raise CustomerProblem(f"{path}:1: column {repeated[0]!r} appears twice in the header")
         out: dict[str, dict[str, Any]] = {}

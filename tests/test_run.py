@@ -301,6 +301,7 @@ def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(files):
      "null.yaml:2: a customer id must be text or a number, not None"),
     ("list.yaml", "- {customer: [1, 2], plan: portone-opi}\n", "list.yaml:1: a customer id must be text or a number"),
     ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
+    ("header.csv", "customer,plan," + "x" * 200_000 + "\nmegamart,portone-opi,\n", "header.csv:1: cannot read the CSV"),
 ])
 def test_a_customer_listed_twice_or_without_an_id_is_refused(files, name, text, where):
     customers = files["root"] / name
