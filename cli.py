@@ -7,8 +7,10 @@ changed (`diff --fail-on-change`).
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
+import os
 import sys
 
 import click
@@ -179,7 +181,7 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
                    **options) -> None:
     """`rate --engine spark`: print the documents as json, jsonl or yaml, or write them to --output; then exit."""
     from dsl.errors import Diagnostic, format_diagnostic
-    from interpreter import render, spark_engine
+    from interpreter import spark_engine
     from interpreter.evaluate import EvaluationError
     from interpreter.rate import RateProblem
 
@@ -195,14 +197,37 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
         click.echo(format_diagnostic(Diagnostic(exc.span, exc.message, "error", "evaluation"), loaded.text), err=True)
         sys.exit(EXIT_PLAN)
     if output is None:
-        click.echo(spark_engine.output_text(result, fmt), nl=False)
+        _print_output([spark_engine.output_text(result, fmt)])
     else:
         click.echo(f"{result.written} document(s) written to {output}")
     if rejects:
-        with open(rejects, "w", encoding="utf-8", newline="") as handle:
-            handle.write(render.rejects_csv(result.rejected))
+        _write_rejects(rejects, result.rejected)
     _finish_rating(result, loaded, balances_out)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+
+
+def _print_output(pieces) -> None:
+    """The command's output on stdout; a full disk under it is a problem of the command's (exit 2)."""
+    try:
+        for piece in pieces:
+            click.echo(piece, nl=False)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader has gone (`| head`): click ends quietly
+        sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit  # noqa: SIM115
+        click.echo(f"error: cannot write the output: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _write_rejects(path: str, rows) -> None:
+    from interpreter import render
+
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(render.rejects_csv(rows))
+    except OSError as exc:
+        click.echo(f"error: cannot write --rejects {path}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @main.command()
@@ -237,6 +262,9 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
         raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
     if balances_out and as_of:
         raise click.UsageError(f"--balances-out: {unclosed_reason(True, 0)}")
+    if rejects and not os.path.isdir(os.path.dirname(rejects) or "."):  # found before the rating, not after
+        click.echo(f"error: cannot write --rejects {rejects}: no such folder", err=True)
+        sys.exit(EXIT_USAGE)
     _pause_cycle_collection()
     loaded = _load_or_exit(plan_path)
     if engine == "spark":
@@ -249,11 +277,12 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
 
         click.echo(f"{len(write_files(result.documents, output))} document(s) written to {output}")
     else:
-        for piece in render.printed(fmt, result):
-            click.echo(piece, nl=False)
+        _print_output(render.printed(fmt, result))
+    if not result.documents and not result.failures:
+        click.echo("no documents: the ledger has no accepted rows" + (f" for customer {customer!r}" if customer else "")
+                   + (f" in period {period}" if period else "") + (f" up to {as_of}" if as_of else ""), err=True)
     if rejects:
-        with open(rejects, "w", encoding="utf-8", newline="") as handle:
-            handle.write(render.rejects_csv(result.rejected))
+        _write_rejects(rejects, result.rejected)
     _finish_rating(result, loaded, balances_out)
     if result.rejected:
         if fmt in ("csv", "html"):
@@ -418,27 +447,33 @@ def init(example, folder) -> None:
 @click.option("--usage", required=True, metavar="LEDGER", help="Usage ledger of every customer.")
 @click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or a date range (default: the whole ledger).")
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate).")
-@click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan and rejected.csv.")
-def run_command(customers, plans_dir, usage, period, as_of, out_dir) -> None:
+@click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan, rejected.csv and manifest.json.")
+@click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
+def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
     """A billing run: every customer rated under the plan the customers file gives them."""
     from interpreter.rate import RateProblem
-    from interpreter.run import billing_run, write_outputs
+    from interpreter.render import visible
+    from interpreter.run import PlanChoiceProblem, billing_job
+    from interpreter.run_output import OutputProblem
 
     _pause_cycle_collection()
     try:
-        result, broken = billing_run(plans_dir, usage, customers, period=period, as_of=as_of)
-    except RateProblem as problem:
+        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of)
+    except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:
         click.echo(f"error: {problem}", err=True)
-        sys.exit(EXIT_USAGE)
+        sys.exit(EXIT_PLAN if isinstance(problem, PlanChoiceProblem) else EXIT_USAGE)
     if result is None:
         _print_diagnostics(broken)
         sys.exit(EXIT_PLAN)
-    for path in write_outputs(result, out_dir):
-        click.echo(f"wrote {path}")
+    for path in written:
+        click.echo(f"wrote {visible(path)}")
     for run in result.runs:
-        click.echo(f"{run.plan.id}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
+        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
+    if not any(run.documents for run in result.runs):
+        click.echo(f"no documents: the ledger has no accepted rows of the customers in {customers}"
+                   + (f" in period {period}" if period else "; give --period to bill them for a period without usage"), err=True)
     sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from dsl import tree
-from dsl.source import read_document, to_plain
+from dsl.source import Sequence, read_document, to_plain
 from dsl.values import ValueProblem, convert
 
 
@@ -33,32 +34,59 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
         raise CustomerProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if file.suffix.lower() == ".csv":
         reader = csv.DictReader(io.StringIO(content, newline=""))
-        if reader.fieldnames is None or "customer" not in reader.fieldnames:
+        try:
+            header = reader.fieldnames
+        except csv.Error as exc:
+            raise CustomerProblem(f"{path}:1: cannot read the CSV: {exc}") from None
+        if header is None or "customer" not in header:
             raise CustomerProblem(f"{path}: a customers CSV needs a 'customer' column")
-        out = {}
-        for number, record in enumerate(reader, 2):
-            cid = (record.pop("customer") or "").strip()
-            if not cid:
-                raise CustomerProblem(f"{path}:{number}: missing customer id")
-            out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise CustomerProblem(f"{path}:1: column {repeated[0]!r} appears twice in the header")
+        out: dict[str, dict[str, Any]] = {}
+        lines: dict[str, int] = {}
+        line = reader.line_num  # the header's last line
+        try:
+            for record in reader:
+                line, number = reader.line_num, line + 1  # a quoted cell may span lines: a record starts after the last
+                cid = (record.pop("customer") or "").strip()
+                if not cid:
+                    raise CustomerProblem(f"{path}:{number}: missing customer id")
+                _once(path, cid, number, lines)
+                out[cid] = {k: v for k, v in record.items() if v not in (None, "")}
+        except csv.Error as exc:
+            raise CustomerProblem(f"{path}:{line + 1}: cannot read the CSV: {exc}") from None
         return out
     doc, problems = read_document(path, content)
     if doc is None or problems:
         first = problems[0] if problems else None
         where = f"{path}:{first.span.line}:{first.span.column}: {first.message}" if first else path
         raise CustomerProblem(f"cannot read customers file: {where}")
-    data = to_plain(doc.root) or {}
-    if isinstance(data, list):
-        records = {}
-        for item in data:
+    if isinstance(doc.root, Sequence):
+        records: dict[str, dict[str, Any]] = {}
+        lines = {}
+        for node in doc.root.items:
+            item = to_plain(node)
             if not isinstance(item, dict) or "customer" not in item:
-                raise CustomerProblem(f"{path}: each customer record needs a 'customer' key")
-            item = dict(item)
-            records[str(item.pop("customer"))] = item
+                raise CustomerProblem(f"{path}:{node.span.line}: each customer record needs a 'customer' key")
+            cid = item.pop("customer")
+            if isinstance(cid, bool) or not isinstance(cid, (str, Decimal)) or not str(cid).strip():
+                raise CustomerProblem(f"{path}:{node.span.line}: a customer id must be text or a number, not {cid!r}")
+            cid = str(cid)
+            _once(path, cid, node.span.line, lines)
+            records[cid] = item
         return records
+    data = to_plain(doc.root) or {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise CustomerProblem(f"{path}: expected a mapping of customer id -> attributes")
-    return {str(k): v for k, v in data.items()}
+    return {str(k): v for k, v in data.items()}  # a repeated key is a YAML error already
+
+
+def _once(path: str, customer: str, line: int, seen: dict[str, int]) -> None:
+    """A customer listed twice would take one of its records silently: refuse it."""
+    if customer in seen:
+        raise CustomerProblem(f"{path}:{line}: customer {customer!r} is listed twice (first on line {seen[customer]})")
+    seen[customer] = line
 
 
 def attributes(plan: tree.Plan, customer: str, raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -77,5 +105,6 @@ def attributes(plan: tree.Plan, customer: str, raw: dict[str, dict[str, Any]]) -
         elif f.default is not None:
             out[f.name] = f.default
         else:
-            raise CustomerProblem(f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default")
+            raise CustomerProblem(f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default; "
+                                  "give it in the --customers file")
     return out

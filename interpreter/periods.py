@@ -16,11 +16,15 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$")
-_YEAR = re.compile(r"^(\d{4})$")
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)  # ASCII: no other script's digits
+_QUARTER = re.compile(r"^(\d{4})-[Qq]([1-4])$", re.ASCII)
+_YEAR = re.compile(r"^(\d{4})$", re.ASCII)
+_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 _DAY = datetime.timedelta(days=1)
+# A period's end is a local midnight one day past its last day, and a moment is moved by up to a
+# day of UTC offset: the calendar's first and last day leave no room for either.
+FIRST_DAY = datetime.date(1, 1, 2)
+LAST_DAY = datetime.date(9999, 12, 30)
 
 
 class PeriodProblem(Exception):
@@ -48,10 +52,10 @@ def parse_range(text: str) -> tuple[datetime.date, datetime.date]:
     try:
         if match := _MONTH.match(text):
             start = datetime.date(int(match[1]), int(match[2]), 1)
-            return start, _add_months(start, 1) - _DAY
+            return start, _month_end(start.year, start.month)
         if match := _QUARTER.match(text):
             start = datetime.date(int(match[1]), 3 * int(match[2]) - 2, 1)
-            return start, _add_months(start, 3) - _DAY
+            return start, _month_end(start.year, start.month + 2)
         if match := _YEAR.match(text):
             return datetime.date(int(match[1]), 1, 1), datetime.date(int(match[1]), 12, 31)
         if match := _RANGE.match(text):
@@ -90,6 +94,9 @@ MAX_PERIODS = 10_000
 
 def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
     """The plan periods covering `start`..`end`, each clipped to that range."""
+    if end > LAST_DAY:
+        raise PeriodProblem(f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; "
+                            "give a --period that ends sooner")
     out = []
     day = start
     while day <= end:
@@ -104,11 +111,6 @@ def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
     return out
 
 
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    index = day.year * 12 + day.month - 1 + months
-    return datetime.date(index // 12, index % 12 + 1, 1)
-
-
 def local_midnight(day: datetime.date, timezone: str) -> datetime.datetime:
     """The instant a local day starts, as an aware datetime."""
     return datetime.datetime.combine(day, datetime.time(0), ZoneInfo(timezone))
@@ -119,12 +121,24 @@ def parse_as_of(text: str, timezone: str) -> datetime.datetime:
     text = text.strip()
     try:
         if len(text) == 10:
-            return local_midnight(datetime.date.fromisoformat(text) + _DAY, timezone)
+            return _within_calendar(local_midnight(datetime.date.fromisoformat(text) + _DAY, timezone), text)
         moment = datetime.datetime.fromisoformat(text)
+    except OverflowError:
+        raise PeriodProblem(f"--as-of {text!r} is outside the days ratecard can rate ({FIRST_DAY} to {LAST_DAY})") from None
     except ValueError:
         raise PeriodProblem(f"cannot read --as-of {text!r}; write 2024-04-15 or 2024-04-15T12:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return _within_calendar(moment, text)
+
+
+def _within_calendar(moment: datetime.datetime, text: str) -> datetime.datetime:
+    try:
+        day = moment.astimezone(datetime.timezone.utc).date()
+    except OverflowError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise PeriodProblem(f"--as-of {text!r} is outside the days ratecard can rate ({FIRST_DAY} to {LAST_DAY})")
     return moment
 
 

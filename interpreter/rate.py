@@ -77,6 +77,9 @@ def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
 
 def previous_period(plan: tree.Plan, period: Period) -> Period:
     """The whole calendar period before the one `period` lies in."""
+    if period.full_start == datetime.date.min:
+        raise PeriodProblem(f"plan {plan.id!r} reads the period before {period.full_start}, the first day ratecard can rate; "
+                            "give a later --period")
     start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
     return Period(start, end, (end - start).days + 1, start, end)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
@@ -200,27 +201,52 @@ def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | Non
     return yaml.safe_dump(output_data(docs, rejected, failures), sort_keys=False, allow_unicode=True)
 
 
-CSV_COLUMNS = ("customer", "plan", "period_start", "period_end", "row_kind", "id", "description", "quantity", "rate", "amount", "currency")
+CSV_COLUMNS = ("customer", "plan", "period_start", "period_end", "row_kind", "id", "description", "quantity", "rate", "amount",
+               "currency", "estimate")
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def spreadsheet_safe(cell) -> str:
+    """A CSV cell as a spreadsheet will show it, not run it: text starting with = + - @ TAB or
+    CR is a formula there (CSV injection), so it gets a leading apostrophe; a number, a
+    negative amount included, is left a number."""
+    text = "" if cell is None else str(cell)
+    if text.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+class _SafeWriter:
+    """`csv.writer` whose every cell goes through `spreadsheet_safe`."""
+
+    def __init__(self, out: io.StringIO):
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([spreadsheet_safe(cell) for cell in row])
 
 
 def to_csv(docs: list[Document]) -> str:
-    """One row per document line, tax, subtotal and total."""
+    """One row per document line, tax, subtotal and total; `estimate` is "true" on every row of an estimate."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     for doc in docs:
         data = document_data(doc)
         head = [data["customer"], data["plan"], data["period"]["start"], data["period"]["end"]]
+        tail = [data["currency"], "true" if doc.estimate else ""]
         for line in data["lines"]:
             kind = "memo" if line.get("memo") else "line"
-            writer.writerow(head + [kind, line["id"], line["description"], line["quantity"] or "", "", line["amount"], data["currency"]])
-        writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"], data["currency"]])
+            writer.writerow(head + [kind, line["id"], line["description"], line["quantity"] or "", "", line["amount"]] + tail)
+        writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"]] + tail)
         names = {t.id: t.description for t in doc.taxes}
         for tax in data["taxes"]:
-            writer.writerow(head + ["tax", tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"], data["currency"]])
+            writer.writerow(head + ["tax", tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"]] + tail)
         for credit in data.get("credits", []):
-            writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"]), data["currency"]])
-        writer.writerow(head + ["total", "total", "Total", "", "", data["total"], data["currency"]])
+            writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"])] + tail)
+        writer.writerow(head + ["total", "total", "Total", "", "", data["total"]] + tail)
     return out.getvalue()
 
 
@@ -230,11 +256,29 @@ def _negated(amount: str) -> str:
 
 def rejects_csv(rows: list[Rejected]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _SafeWriter(out)
     writer.writerow(("row", "event_id", "reason"))
     for r in rows:
         writer.writerow((r.row, r.event_id or "", r.reason))
     return out.getvalue()
+
+
+# Shown escaped in the table: control characters (a terminal runs escape sequences), line and
+# paragraph separators, and the marks that reorder text right to left.
+_UNSHOWN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(value) -> str:
+    """Text with its control characters written as escapes such as `\\x1b`."""
+    return _UNSHOWN.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(value))
+
+
+def terminal_text(value):
+    """Ledger or plan text for the terminal: a rich `Text` (never markup: `[bold]` is shown as
+    written) with its control characters shown as escapes."""
+    from rich.text import Text
+
+    return Text(visible(value))
 
 
 def to_table(docs: list[Document], rejected: list[Rejected], width: int | None = None) -> str:
@@ -242,32 +286,34 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
     from rich.table import Table
 
     console = Console(file=io.StringIO(), width=width or 100, color_system=None, legacy_windows=False)
+    shown = terminal_text
     for doc in docs:
         data = document_data(doc)
         title = f"{data['customer']} · {data['plan']} · {data['period']['start']}..{data['period']['end']} ({data['currency']})"
-        table = Table(title=title, title_justify="left")
+        table = Table(title=shown(title + (" · estimate: usage so far" if doc.estimate else "")), title_justify="left")
         table.add_column("line")
         table.add_column("description")
         table.add_column("quantity", justify="right")
         table.add_column("amount", justify="right")
         for line in data["lines"]:
             description = line["description"] + (" (memo, not charged)" if line.get("memo") else "")
-            table.add_row(line["id"], description, line["quantity"] or "", line["amount"])
+            table.add_row(shown(line["id"]), shown(description), line["quantity"] or "", line["amount"])
         if doc.plan.kind == "invoice":
             table.add_row("", "Subtotal", "", data["subtotal"])
             names = {t.id: t.description for t in doc.taxes}
             for tax in data["taxes"]:
-                table.add_row(tax["id"], f"{names[tax['id']]} {tax['rate']} on {tax['base']}", "", tax["amount"])
+                table.add_row(shown(tax["id"]), shown(f"{names[tax['id']]} {tax['rate']} on {tax['base']}"), "", tax["amount"])
             for credit in data.get("credits", []):
-                table.add_row(credit["id"], f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})", "", _negated(credit["applied"]))
+                table.add_row(shown(credit["id"]), shown(f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})"),
+                              "", _negated(credit["applied"]))
         table.add_row("", "Total", "", data["total"])
         console.print(table)
         for notice in data["notices"]:
-            console.print(f"notice {notice['id']}: {notice['message']}")
+            console.print(shown(f"notice {notice['id']}: {notice['message']}"))
         if "schedule" in data:
-            console.print("schedule: " + ", ".join(f"{k} {v}" for k, v in data["schedule"].items()))
+            console.print(shown("schedule: " + ", ".join(f"{k} {v}" for k, v in data["schedule"].items())))
     if rejected:
         console.print(f"{len(rejected)} rejected row(s):")
         for r in rejected:
-            console.print(f"  row {r.row} ({r.event_id or 'no event_id'}): {r.reason}")
+            console.print(shown(f"  row {r.row} ({r.event_id or 'no event_id'}): {r.reason}"))
     return console.file.getvalue()

@@ -1,26 +1,29 @@
 """A billing run: every customer under its own plan, from one ledger.
 
 The customers file says which plan each customer has (a `plan` column or
-key: the plan id or its file name) and their attributes. The ledger is read
-once into DuckDB, each row labelled with its customer's plan; each plan then
-rates its own rows. Rows of customers without a plan are rejected, and every
-rejected row keeps its row number in the original ledger.
+key: the plan id or its file name, with or without `.yaml`) and their
+attributes. A name that could mean two plans is refused, never guessed. The
+ledger is read once into DuckDB, each row labelled with its customer's plan;
+each plan then rates its own rows. Rows of customers without a plan are
+rejected, and every rejected row keeps its row number in the original ledger.
+`run_output` writes the result into `--out`.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from dsl import tree
 from dsl.types import TEXT
-from dsl.loader import Loaded, load_paths
+from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
 from interpreter import ledger
 from interpreter.customers import CustomerProblem, read_customers
 from interpreter.documents import Document
 from interpreter.rate import RateProblem, connect, rate
+from interpreter.run_output import check_out, colliding, input_checksums, write_outputs
 from interpreter.sql import ident, literal
 
 
@@ -43,14 +46,39 @@ class RunResult:
         return sorted(rows, key=lambda r: r.row)
 
 
-def _plans_by_name(loaded: list[Loaded]) -> dict[str, Loaded]:
-    out: dict[str, Loaded] = {}
+class PlanChoiceProblem(Exception):
+    """The plans folder does not say which plan is meant (a plan problem: exit 1)."""
+
+
+def _plans_by_name(loaded: list[Loaded]) -> dict[str, list[Loaded]]:
+    """Every name a customer may give a plan by (its id, its file name with or without the
+    suffix), with the plans it names; two plans declaring one id are refused outright."""
+    by_id: dict[str, Loaded] = {}
     for item in loaded:
-        if item.plan is None:
-            continue
-        out[item.plan.id] = item
-        out[Path(item.path).stem] = item
+        if item.plan.id in by_id:
+            raise PlanChoiceProblem(f"{by_id[item.plan.id].path} and {item.path} both declare plan {item.plan.id!r}; "
+                                    "give each plan its own id")
+        by_id[item.plan.id] = item
+    out: dict[str, list[Loaded]] = {}
+    for item in loaded:
+        path = Path(item.path)
+        names = (item.plan.id, path.name, path.stem) if path.suffix in PLAN_SUFFIXES else (item.plan.id, path.name)
+        for name in dict.fromkeys(names):
+            if item not in out.setdefault(name, []):
+                out[name].append(item)
     return out
+
+
+def _chosen(plans: dict[str, list[Loaded]], customers_path: str, customer: str, name: str) -> Loaded:
+    found = plans.get(name, [])
+    if len(found) > 1:
+        which = " and ".join(f"{item.path} (plan {item.plan.id!r})" for item in found)
+        raise PlanChoiceProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, but {name!r} names two plans: "
+                                f"{which}; give the plan id")
+    if not found:
+        known = ", ".join(sorted({item.plan.id for items in plans.values() for item in items}))
+        raise RateProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, not one of: {known}")
+    return found[0]
 
 
 def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | None = None,
@@ -67,15 +95,15 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
         records = read_customers(customers_path)
     except CustomerProblem as problem:
         raise RateProblem(str(problem)) from None
-    assignment: dict[str, str] = {}
-    for customer, attrs in records.items():
-        name = str(attrs.get("plan") or "")
-        if name not in plans:
-            known = ", ".join(sorted({item.plan.id for item in plans.values()}))
-            raise RateProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, not one of: {known}")
-        assignment[customer] = plans[name].plan.id
-    by_id = {item.plan.id: item for item in plans.values()}
-    with tempfile.TemporaryDirectory() as tmp:
+    if not records:
+        raise RateProblem(f"{customers_path}: lists no customers; a billing run needs each customer with their plan")
+    assignment = {customer: _chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip()).plan.id
+                  for customer, attrs in records.items()}
+    by_id = {item.plan.id: item for items in plans.values() for item in items}
+    clash = colliding({plan_id: by_id[plan_id].path for plan_id in set(assignment.values())})
+    if clash:
+        raise PlanChoiceProblem(clash)
+    with tempfile.TemporaryDirectory(prefix="ratecard-run-") as tmp:
         con = connect(next(iter(by_id.values())).plan)
         used = [by_id[plan_id].plan for plan_id in sorted(set(assignment.values()))]
         try:
@@ -84,9 +112,9 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
             raise RateProblem(str(problem)) from None
         duplicates = _duplicates(con)
         runs = []
-        for plan_id in sorted(set(assignment.values())):
+        for number, plan_id in enumerate(sorted(set(assignment.values()))):
             item = by_id[plan_id]
-            share = Path(tmp) / f"{plan_id}.parquet"
+            share = Path(tmp) / f"plan-{number}.parquet"  # numbered: a plan id is no file name
             # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
             mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row"
             con.execute(f"COPY (SELECT * EXCLUDE (__plan, __first_row) FROM run_ledger WHERE {mine_sql} "
@@ -106,6 +134,19 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
         ]
         unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
     return RunResult(runs, unassigned), []
+
+
+def billing_job(plans_dir: str, usage: str, customers_path: str, out_dir: str, force: bool = False,
+                period: str | None = None, as_of: str | None = None) -> tuple[RunResult | None, list[Loaded], list[Path]]:
+    """`ratecard run`: `--out` checked first, the run rated (its inputs hashed meanwhile, for the
+    manifest), then written as one unit; (None, broken plans, []) when a plan has errors."""
+    check_out(out_dir, force)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        inputs = pool.submit(input_checksums, customers_path, plan_files([plans_dir])[0], usage)
+        result, broken = billing_run(plans_dir, usage, customers_path, period=period, as_of=as_of)
+        if result is None:
+            return None, broken, []
+        return result, [], write_outputs(result, out_dir, force, inputs.result(), period, as_of)
 
 
 def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
@@ -138,20 +179,3 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
         """)
     except Exception as exc:
         raise RateProblem(f"{usage}: cannot read ledger: {str(exc).splitlines()[0]}") from None
-
-
-def write_outputs(result: RunResult, out_dir: str) -> list[Path]:
-    """One JSON file per plan (documents and that plan's rejected rows) and rejected.csv."""
-    from interpreter.render import output_data, rejects_csv
-
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for run in result.runs:
-        path = folder / f"{run.plan.id}.json"
-        path.write_text(json.dumps(output_data(run.documents, run.rejected), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        written.append(path)
-    path = folder / "rejected.csv"
-    path.write_text(rejects_csv(result.rejected), encoding="utf-8")
-    written.append(path)
-    return written

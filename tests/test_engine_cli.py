@@ -167,6 +167,17 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     (["--usage", "{ledger}", "--customers", "{latin1}"], "UTF-8"),
     (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
     (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
+    (["--usage", "{ledger}", "--customers", "{twice}"], "twice.csv:3: customer 'acme' is listed twice (first on line 2)"),
+    (["--usage", "{ledger}", "--period", "9999"], "9999-12-30"),
+    (["--usage", "{ledger}", "--period", "9999-12"], "9999-12-30"),
+    (["--usage", "{ledger}", "--as-of", "9999-12-31"], "9999-12-31"),
+    (["--usage", "{ledger}", "--as-of", "9999-12-31T23:59:59"], "9999-12-31T23:59:59"),
+    (["--usage", "{ledger}", "--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
+    (["--usage", "{far_ledger}"], "9999-12-31"),
+    (["--usage", "{ledger}", "--rejects", "{no_folder}"], "no_folder"),
+    (["--usage", "{ledger}", "--rejects", "/dev/full"], "/dev/full"),
+    (["--usage", "{ledger}", "--rejects", "{dir}"], "rejects"),
+    (["--usage", "{ledger}", "--period", "２０２４-１１"], "cannot read period"),
     (["--usage", "{ledger_txt}"], "ledger.txt"),
     (["--usage", "{ledger}", "--format", "xml"], "xml"),
     ([], "--usage"),
@@ -178,7 +189,10 @@ def test_exit_2_on_a_usage_error(files, args, message):
     (folder / "ledger.txt").write_text(LEDGER)
     (folder / "latin1.csv").write_bytes("customer,segment\ncafé,startup\n".encode("latin-1"))
     (folder / "no_id.csv").write_text("id,segment\nacme,startup\n")
+    (folder / "twice.csv").write_text("customer,segment\nacme,startup\nacme,enterprise\n")
+    (folder / "far.csv").write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
     names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
+             "far_ledger": str(folder / "far.csv"), "twice": str(folder / "twice.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
              "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
              "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
@@ -339,3 +353,44 @@ def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(f
     assert gc.isenabled()
     assert run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11").exit_code == 3
     assert gc.isenabled()
+
+
+# -- nothing to rate ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, said", [
+    (["--period", "2023-01"], "no documents: the ledger has no accepted rows in period 2023-01"),
+    (["--period", "2023-01", "--format", "csv"], "in period 2023-01"),
+    (["--period", "2024-11", "--customer", "nobody"], "no documents: the ledger has no accepted rows for customer 'nobody' in period 2024-11"),
+    (["--usage-header-only"], "no documents: the ledger has no accepted rows"),
+])
+def test_a_period_without_usage_says_so(files, args, said):
+    usage = files["ledger.csv"]
+    if args == ["--usage-header-only"]:
+        usage, args = str(Path(files["dir"]) / "header.csv"), []
+        Path(usage).write_text(LEDGER.splitlines()[0] + "\n", encoding="utf-8")
+    result = run("rate", files["plan.yaml"], "--usage", usage, *args)
+    assert result.exit_code == 0, result.output
+    assert said in result.stderr
+    assert "acme" not in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--period", "0001-01"], ["--period", "0001"], ["--as-of", "0001-01-03"]])
+def test_the_period_before_the_first_day_is_a_usage_error(files, args):
+    previous = Path(files["dir"]) / "previous.yaml"
+    previous.write_text(PLAN.replace("when: customer.segment", "when: previous.calls > 0 and customer.segment"), encoding="utf-8")
+    result = run("rate", str(previous), "--usage", files["ledger.csv"], *args)
+    assert result.exit_code == 2, result.output
+    assert "reads the period before 0001-01-01" in result.stderr
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv"])
+def test_output_that_cannot_be_written_is_a_usage_error(files, fmt):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "rate", files["plan.yaml"], "--usage", files["ledger.csv"],
+                               "--format", fmt], stdout=full, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "error: cannot write the output: No space left on device\n"

@@ -68,8 +68,8 @@ def stored(scenario: str) -> dict:
     return json.loads((SNAPSHOTS / f"test_scenario[{scenario}].json").read_text(encoding="utf-8"))
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+def run(*args, **invoke):
+    return CliRunner().invoke(main, [str(a) for a in args], **invoke)
 
 
 @pytest.fixture
@@ -85,9 +85,9 @@ def files(tmp_path: Path) -> dict:
             "out": tmp_path / "out", "numbers": numbers, "root": tmp_path}
 
 
-def billing(files, *extra, plans=None, customers=None, usage=None):
+def billing(files, *extra, plans=None, customers=None, usage=None, **invoke):
     return run("run", "--customers", customers or files["customers"], "--plans", plans or files["plans"],
-               "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra)
+               "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra, **invoke)
 
 
 def output(files, name: str) -> dict:
@@ -101,7 +101,7 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     result = billing(files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
-        "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
+        "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
     ]
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
@@ -201,6 +201,14 @@ def test_every_row_accepted_exits_0(files, tmp_path):
     assert "without a plan" not in result.output
 
 
+def test_a_run_without_any_period_to_rate_says_so(files):
+    empty = files["root"] / "empty.csv"
+    empty.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
+    result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", empty, "--out", files["out"])
+    assert result.exit_code == 0, result.output
+    assert f"no documents: the ledger has no accepted rows of the customers in {files['customers']}" in result.stderr
+
+
 # --- mistakes in the command's inputs ---------------------------------------------------------
 
 
@@ -244,6 +252,95 @@ def test_an_empty_plans_folder_says_so(files):
     result = billing(files, plans=empty)
     assert result.exit_code == 1
     assert "folder holds no plan files" in result.output
+
+
+def portone_as(files, relative: str, plan_id: str) -> Path:
+    """A copy of the PortOne plan at `relative` in the plans folder, declaring `plan_id`."""
+    path = files["plans"] / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(PORTONE_TEXT.replace("plan: portone-opi", f"plan: {plan_id}"), encoding="utf-8")
+    return path
+
+
+PORTONE_TEXT = (PLANS / "portone_one_payment_infra.yaml").read_text(encoding="utf-8")
+
+
+def test_a_plan_named_by_a_file_name_that_is_another_plans_id_is_refused(files):
+    # portone-opi.yaml declares another plan: "portone-opi" names two plans
+    other = portone_as(files, "portone-opi.yaml", "portone-2025")
+    result = billing(files)
+    assert result.exit_code == 1, result.output
+    assert "'portone-opi' names two plans" in result.output
+    assert str(files["plans"] / "portone_one_payment_infra.yaml") in result.output and str(other) in result.output
+    assert not files["out"].exists()
+
+
+def test_two_files_declaring_one_plan_id_are_refused(files):
+    first = portone_as(files, "a/pricing.yaml", "shared-id")
+    second = portone_as(files, "b/pricing.yaml", "shared-id")
+    result = billing(files)
+    assert result.exit_code == 1, result.output
+    assert f"{first} and {second} both declare plan 'shared-id'" in result.output
+    assert not files["out"].exists()
+
+
+def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(files):
+    customers = files["root"] / "by_file.csv"
+    customers.write_text(CUSTOMERS.replace("megamart,portone-opi,", "megamart,portone_one_payment_infra.yaml,"), encoding="utf-8")
+    assert billing(files, customers=customers).exit_code == 3
+    assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("twice.csv", CUSTOMERS + "megamart,onehour-business-partner,\n", "twice.csv:8: customer 'megamart' is listed twice (first on line 5)"),
+    ("twice.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: bookstore, plan: portone-opi}\n"
+                   "- {customer: megamart, plan: onehour-business-partner}\n", "twice.yaml:3: customer 'megamart' is listed twice (first on line 1)"),
+    ("numbers.yaml", "- {customer: 7, plan: portone-opi}\n- {customer: '7', plan: portone-opi}\n", "numbers.yaml:2: customer '7' is listed twice"),
+    ("column.csv", "customer,plan,customer\nmegamart,portone-opi,bookstore\n", "column.csv:1: column 'customer' appears twice"),
+    ("null.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: null, plan: portone-opi}\n",
+     "null.yaml:2: a customer id must be text or a number, not None"),
+    ("list.yaml", "- {customer: [1, 2], plan: portone-opi}\n", "list.yaml:1: a customer id must be text or a number"),
+    ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
+    ("header.csv", "customer,plan," + "x" * 200_000 + "\nmegamart,portone-opi,\n", "header.csv:1: cannot read the CSV"),
+])
+def test_a_customer_listed_twice_or_without_an_id_is_refused(files, name, text, where):
+    customers = files["root"] / name
+    customers.write_text(text, encoding="utf-8")
+    result = billing(files, customers=customers)
+    assert result.exit_code == 2, result.output
+    assert where in result.output
+    assert not files["out"].exists()
+
+
+@pytest.mark.parametrize("text", ["customer,plan\n", "customer,plan,billing\r\n", "[]\n", "{}\n", ""])
+def test_a_customers_file_without_customers_is_a_usage_error(files, text):
+    customers = files["root"] / ("empty.csv" if text.startswith("customer") else "empty.yaml")
+    customers.write_text(text, encoding="utf-8")
+    result = billing(files, customers=customers)
+    assert result.exit_code == 2, result.output
+    assert "lists no customers" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--period", "9999"], "9999-12-30"),
+    (["--as-of", "9999-12-31"], "9999-12-31"),
+    (["--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
+])
+def test_dates_past_the_calendar_are_usage_errors(files, extra, message):
+    result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", files["usage"],
+                 "--out", files["out"], *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not files["out"].exists()
+
+
+def test_a_missing_customer_attribute_points_at_the_customers_file(files):
+    strict = files["plans"] / "portone_one_payment_infra.yaml"
+    strict.write_text(PORTONE_TEXT.replace("default: monthly, description", "description"), encoding="utf-8")
+    result = billing(files)
+    assert result.exit_code == 2, result.output
+    assert "customer 'bookstore' has no 'billing' attribute" in result.output and "--customers" in result.output
 
 
 def test_a_folder_of_versions_inside_the_plans_folder(files):

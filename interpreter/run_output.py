@@ -1,0 +1,231 @@
+"""The output folder of a billing run (`ratecard run --out`), written as one unit.
+
+`--out` receives one `<plan id>.json` per plan (`{"documents": [...], "rejected": [...]}`),
+`rejected.csv` and `manifest.json`. Every file is first written whole into a
+private staging folder inside `--out` (the same file system, so moving a file
+in is an atomic rename). While files are moved in, the manifest in place says
+`"complete": false` and lists the earlier run's files and this run's; the
+manifest saying `"complete": true` is moved in last. So a run stopped at any
+moment leaves either the earlier run untouched or a folder that says it is
+unfinished, and the next run knows which files were a run's to replace.
+
+A plan id never becomes a path: it is percent-encoded into one file name.
+An exclusive lock on `--out/.ratecard.lock` (there only while a run writes)
+keeps two runs from writing one folder at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from urllib.parse import quote
+
+MANIFEST = "manifest.json"
+REJECTS = "rejected.csv"
+LOCK = ".ratecard.lock"
+STAGING = ".ratecard-staging-"
+_NAME_CHARACTERS = 200  # of the encoded id; file systems take 255 bytes per name
+
+
+class OutputProblem(Exception):
+    """`--out` cannot take this run (a usage problem: exit 2)."""
+
+
+def output_name(plan_id: str) -> str:
+    """The file of a plan's documents: `<id>.json`, every character of the id other than a
+    letter, digit, `-`, `_`, `.` or `~` percent-encoded. Distinct ids get distinct names:
+    the marks added for a leading dot, an empty id or a long one hold a `%` that encoding
+    never writes (not followed by two hex digits)."""
+    name = quote(plan_id, safe="")
+    if name.startswith("."):
+        name = "%2E" + name[1:]  # not hidden, never `.` or `..`
+    if not name:
+        name = "%~"
+    if len(name) > _NAME_CHARACTERS:
+        name = name[:_NAME_CHARACTERS - 18] + "%~" + hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16]
+    return name + ".json"
+
+
+def colliding(paths_by_id: dict[str, str]) -> str | None:
+    """Why the plans' files cannot share one folder, if they cannot (a name that only
+    differs in case is one file on macOS and Windows; `manifest.json` is the run's)."""
+    seen: dict[str, str] = {MANIFEST.casefold(): ""}
+    for plan_id, path in sorted(paths_by_id.items()):
+        name = output_name(plan_id)
+        other = seen.setdefault(name.casefold(), plan_id)
+        if other == "":
+            return f"plan {plan_id!r} ({path}) would write {MANIFEST}, the run's manifest; give the plan another id"
+        if other != plan_id:
+            return (f"plans {other!r} ({paths_by_id[other]}) and {plan_id!r} ({path}) would write files whose names differ "
+                    "only in case; give one of them another id")
+    return None
+
+
+def check_out(out_dir: str, force: bool) -> None:
+    """Refuse an `--out` that cannot take the run, before the run is rated."""
+    folder = Path(out_dir)
+    try:
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputProblem(f"{out_dir}: not a folder; --out names the folder for the run's files")
+            if not force:
+                _refuse_unless_empty(folder)
+            return
+        for parent in folder.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputProblem(f"{out_dir}: {parent} is not a folder")
+                return
+    except OSError as exc:
+        raise OutputProblem(f"{out_dir}: cannot use the folder: {exc.strerror or exc}") from None
+
+
+def _refuse_unless_empty(folder: Path) -> None:
+    names = sorted(n for n in os.listdir(folder) if n != LOCK and not n.startswith(STAGING))  # a killed run's
+    if MANIFEST in names:
+        raise OutputProblem(f"{folder}: holds an earlier run ({MANIFEST}); give --force to replace it, or choose another --out")
+    if names:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise OutputProblem(f"{folder}: is not empty ({shown}); choose an empty or new folder, "
+                            "or give --force to write the run beside these files")
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the folder's run lock: an advisory `flock` on `.ratecard.lock`, released (and the
+    file removed) when the run has written its files, or by the system if the process dies."""
+    import fcntl
+
+    path = folder / LOCK
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise OutputProblem(f"another run is writing {folder}; wait for it to finish") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(handle).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(handle)  # locked a file the run before removed as it finished: lock the new one
+    try:
+        yield
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(path)  # before the lock is released, so no run locks a file no longer there
+        os.close(handle)
+
+
+def file_sha256(path: str | Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def input_checksums(customers: str, plans: list[str], usage: str) -> dict | None:
+    """What the run read, for the manifest: each file's SHA-256 and one over them all
+    (None when an input is no regular file: the run refuses it, and a device never ends)."""
+    if not all(Path(path).is_file() for path in (customers, usage, *plans)):
+        return None
+    entries = {"customers": {"path": customers, "sha256": file_sha256(customers)},
+               "usage": {"path": usage, "sha256": file_sha256(usage)},
+               "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)]}
+    every = [entries["customers"], entries["usage"], *entries["plans"]]
+    return entries | {"sha256": hashlib.sha256("".join(e["sha256"] for e in every).encode("ascii")).hexdigest()}
+
+
+def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None = None,
+                  period: str | None = None, as_of: str | None = None) -> list[Path]:
+    """Write a `RunResult` into `out_dir` as one unit; the paths written, the manifest last."""
+    from interpreter.render import output_data, rejects_csv
+
+    check_out(out_dir, force)
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputProblem(f"{out_dir}: cannot create the folder: {exc.strerror or exc}") from None
+    with locked(folder):
+        if not force:
+            _refuse_unless_empty(folder)  # again: another run may have finished meanwhile
+        for leftover in folder.glob(STAGING + "*"):  # of a run that was killed; none is live under the lock
+            shutil.rmtree(leftover, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
+        try:
+            files = []
+            for run in result.runs:
+                text = json.dumps(output_data(run.documents, run.rejected), indent=2, ensure_ascii=False) + "\n"
+                files.append({"name": output_name(run.plan.id), "plan": run.plan.id, "customers": len(run.customers),
+                              "documents": len(run.documents), "rejected": len(run.rejected)} | _staged(staging, output_name(run.plan.id), text))
+            files.append({"name": REJECTS, "rows": len(result.rejected)} | _staged(staging, REJECTS, rejects_csv(result.rejected)))
+            manifest = {"complete": True, "period": period, "as_of": as_of, "inputs": inputs, "files": files}
+            _commit(folder, staging, manifest)
+        except OSError as exc:
+            raise OutputProblem(f"{out_dir}: cannot write the run's files: {exc.strerror or exc}") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [folder / f["name"] for f in files] + [folder / MANIFEST]
+
+
+def _staged(staging: Path, name: str, text: str) -> dict:
+    _write_staged(staging / name, text)
+    return {"sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def _write_staged(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())  # on disk before it is renamed into place
+
+
+def _move_in(staged: Path, target: Path) -> None:
+    os.replace(staged, target)
+
+
+def _commit(folder: Path, staging: Path, manifest: dict) -> None:
+    new = [f["name"] for f in manifest["files"]]
+    earlier = _run_files(folder)
+    unfinished = {"complete": False, "files": [{"name": name} for name in sorted(set(earlier) | set(new))]}
+    _manifest(folder, staging, unfinished)
+    for name in new:
+        _move_in(staging / name, folder / name)
+    for name in earlier:
+        if name not in new:
+            (folder / name).unlink(missing_ok=True)
+    _sync(folder)
+    _manifest(folder, staging, manifest)
+    _sync(folder)
+
+
+def _manifest(folder: Path, staging: Path, data: dict) -> None:
+    _write_staged(staging / MANIFEST, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _move_in(staging / MANIFEST, folder / MANIFEST)
+
+
+def _run_files(folder: Path) -> list[str]:
+    """The files an earlier manifest in `folder` lists: only plain names of a run's kinds of file,
+    whatever the manifest says (it is a file anyone could edit)."""
+    try:
+        listed = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+        names = [entry["name"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [n for n in names if n == Path(n).name and n not in (MANIFEST, LOCK) and (n.endswith(".json") or n == REJECTS)
+            and "\x00" not in n and (folder / n).is_file()]
+
+
+def _sync(folder: Path) -> None:
+    """The renames in `folder` on disk (a directory is synced through a descriptor of its own)."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
