@@ -40,9 +40,9 @@ Text = Annotated[StrictStr, BeforeValidator(_text), WithJsonSchema({"type": ["st
 class ExpectedCredit(Strict):
     """Expected amounts of one credit balance on the document."""
 
-    balance: Amount = Field(None, description="The balance before this document.")
+    opening: Amount = Field(None, description="The balance before this document.")
     applied: Amount = Field(None, description="The part applied to this document.")
-    remaining: Amount = Field(None, description="What is carried to the next document.")
+    closing: Amount = Field(None, description="What is left for the next document.")
 
 
 class ExpectedDocument(Strict):

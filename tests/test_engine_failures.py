@@ -64,8 +64,9 @@ def test_without_keep_going_the_first_failure_in_document_order_is_raised(tmp_pa
 
 
 def test_numbers_too_large_to_round_are_a_failure_of_that_document(tmp_path):
-    plan = compile_plan(PLAN.replace("amount: sales / customer.divisor", "amount: sales * customer.divisor"))
-    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 45}},
+    plan = compile_plan(PLAN.replace("amount: sales / customer.divisor", "amount: sales * customer.divisor * customer.divisor * customer.divisor"))
+    # each factor is within what a customers file may hold (18 digits); their product is not
+    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}},
                       keep_going=True)
     assert [d.customer for d in result.documents] == ["acme", "cora"]
     (failure,) = result.failures
@@ -74,8 +75,8 @@ def test_numbers_too_large_to_round_are_a_failure_of_that_document(tmp_path):
 
 
 def test_a_credit_balance_too_large_to_round_fails_at_the_credit(tmp_path):
-    plan = compile_plan(PLAN.replace("balance: 5.00}", "balance: 5.00 USD * customer.divisor}"))
-    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 45}},
+    plan = compile_plan(PLAN.replace("balance: 5.00}", "balance: 5.00 USD * customer.divisor * customer.divisor * customer.divisor}"))
+    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}},
                       keep_going=True)
     (failure,) = [f for f in result.failures if f.customer == "bolt"]
     assert failure.span.line == 12

@@ -15,10 +15,11 @@ from cli import main
 from dsl.loader import load_plan
 from interpreter.invoice_html import money, percent, to_html
 from interpreter.render import output_data
+from interpreter.scenario_schema import UsageScenario
 from interpreter.scenarios import plan_path_for, rated, read_spec, scenario_files
 from conftest import PLANS, PORTONE
 
-USAGE_SCENARIOS = [p for p in scenario_files(PLANS) if "formula" not in read_spec(p)]
+USAGE_SCENARIOS = [p for p in scenario_files(PLANS) if isinstance(read_spec(p), UsageScenario)]
 LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
 
 

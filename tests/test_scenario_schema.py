@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
+from interpreter.rate import RateProblem
 from conftest import PLANS, ROOT
 from dsl.source import read_document, to_plain
 from interpreter.scenario_schema import read_scenario
@@ -246,7 +247,7 @@ def test_the_readme_examples_are_valid_scenarios(tmp_path):
 def test_a_period_at_the_ends_of_the_calendar_is_a_message(tmp_path, when):
     path = write_scenario(tmp_path, f"{when}\nusage: []\n")
     (tmp_path / "plans" / "p.yaml").write_text("plan: p\ncurrency: KRW\n", encoding="utf-8")
-    with pytest.raises(ScenarioProblem, match="too close to the ends of the calendar to be rated"):
+    with pytest.raises(RateProblem, match="ratecard can rate"):
         run_scenario(path)
     assert problems(tmp_path, "as_of: 9999-12-31\nusage: []\n") == [(1, 8, "as_of '9999-12-31' is beyond the dates that can be rated")]
 

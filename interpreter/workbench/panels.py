@@ -8,7 +8,6 @@ DuckDB rating, not to several half-finished ones.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from interpreter import diff as plan_diff
 from interpreter.evaluate import EvaluationError
 from interpreter.invoice_html import document_html, money
 from interpreter.rate import RateProblem, rate
-from interpreter.scenarios import ScenarioProblem, read_spec
+from interpreter.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 
 LOCK = threading.Lock()
@@ -64,24 +63,6 @@ def charts(loaded: Loaded) -> list[dict]:
     return out
 
 
-def _scenario_ledger(spec: dict, scenario: Path, folder: str) -> str:
-    if "usage_file" in spec:
-        return str((scenario.parent / spec["usage_file"]).resolve())
-    ledger = Path(folder) / "usage.jsonl"
-    with open(ledger, "w", encoding="utf-8") as handle:
-        for row in spec.get("usage") or []:
-            handle.write(json.dumps({k: _cell(v) for k, v in row.items()}) + "\n")
-    return str(ledger)
-
-
-def _cell(value):
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def rate_sample(loaded: Loaded, sample: Sample | None, customers: Path | None) -> Rated:
     """The documents of `sample` under the plan `loaded` (with the trace their tier breakdown needs)."""
     if sample is None:
@@ -92,20 +73,15 @@ def rate_sample(loaded: Loaded, sample: Sample | None, customers: Path | None) -
             if sample.ledger is not None:
                 result = rate(plan, str(sample.ledger), customers=str(customers) if customers else None, trace=True)
             else:
-                spec = read_spec(sample.scenario)
+                scenario = read_spec(sample.scenario)
                 with tempfile.TemporaryDirectory() as folder:
-                    result = rate(plan, _scenario_ledger(spec, sample.scenario, folder),
-                                  period=_text(spec.get("period")), as_of=_text(spec.get("as_of")),
-                                  customer_records=spec.get("customers") or {}, trace=True)
+                    ledger, options = rate_inputs(sample.scenario, scenario, Path(folder) / "usage.jsonl")
+                    result = rate(plan, ledger, **options, trace=True)
     except (RateProblem, ScenarioProblem) as problem:
         return Rated([], [], str(problem))
     except EvaluationError as exc:
         return Rated([], [], f"line {exc.span.line}: {exc.message}")
     return Rated(result.documents, result.rejected)
-
-
-def _text(value) -> str | None:
-    return None if value is None else str(value)
 
 
 def invoices(rated: Rated) -> dict:
@@ -125,10 +101,9 @@ def invoices(rated: Rated) -> dict:
 def committed(workspace: Workspace, name: str) -> tuple[Loaded | None, str | None]:
     """The plan as of the last git revision, or why there is none to compare with."""
     try:
-        _, text = plan_diff.read_source(f"{workspace.plan_path(name)}@HEAD")
+        loaded = plan_diff.load_source(f"{workspace.plan_path(name)}@HEAD")
     except plan_diff.SourceProblem as problem:
         return None, f"no committed version to compare with ({problem})"
-    loaded = load_plan_text(f"{name}@HEAD", text)
     if loaded.plan is None:
         return None, "the committed version has errors; there is nothing to compare with"
     return loaded, None

@@ -48,7 +48,7 @@ def state(workspace: Workspace, path: Path) -> tuple[State, dict | None]:
     try:
         from interpreter.scenarios import read_spec
 
-        description = str(read_spec(path).get("description") or "")
+        description = read_spec(path).description or ""
         outcome = _outcome(path)
     except (ScenarioProblem, RateProblem) as problem:
         return State(path.stem, description, "error", (str(problem),)), None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsl.loader import plan_files
+from interpreter.scenario_schema import UsageScenario
 from interpreter.scenarios import ScenarioProblem, read_spec, scenario_files
 
 
@@ -108,7 +109,7 @@ class Workspace:
                 spec = read_spec(scenario)
             except ScenarioProblem:
                 continue  # the scenarios panel reports it
-            if "formula" not in spec:
+            if isinstance(spec, UsageScenario):
                 out.append(Sample(f"scenario:{scenario.stem}", f"Scenario {scenario.stem.replace('_', ' ')}", scenario=scenario))
         return out
 
