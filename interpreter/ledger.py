@@ -20,6 +20,17 @@ from interpreter.sql import ident, literal, to_sql
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
+
+# What a ledger timestamp may be: an ISO 8601 date, optionally with a time and an offset of at
+# most 18 hours (no place on earth is further from UTC), the forms DuckDB and Spark read alike.
+# DuckDB alone would also take `infinity`, `epoch`, `2024/11/03`, zone names and `+25:00`.
+_ISO_AFTER_YEAR = (r"-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+                   r"(Z|[+-]((0[0-9]|1[0-7])(:?[0-5][0-9])?|18(:?00)?))?)?")
+ISO_INSTANT = "[0-9]{4}" + _ISO_AFTER_YEAR
+_OTHER_YEAR = "([+-]?[0-9]{5,}|[+-][0-9]{4}|0000)" + _ISO_AFTER_YEAR  # a year before 1 or after 9999
+# Every instant and date of a ledger lies in the years 1 to 9999 (local time), as Python's do.
+FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
+OUTSIDE_YEARS = "is outside the years 1 to 9999"
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
 _CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"
 
@@ -52,9 +63,10 @@ class Dialect:
     explicitly instead. Everything else in stage 1 is the same SQL text.
     """
 
-    text_instant: Callable[[str], str]  # trimmed text -> instant (NULL when unreadable)
-    native_instant: Callable[[str, str], str]  # (column, its type) -> instant
+    text_instant: Callable[[str], str]  # trimmed ISO 8601 text -> instant (NULL when unreadable)
+    native_instant: Callable[[str, str], str]  # (column, its type) -> instant (NULL when outside the years 1 to 9999)
     local_date: Callable[[str], str]  # instant -> date in the plan's time zone
+    local_instant: Callable[[str], str]  # local date-time text (a SQL literal) -> instant
 
 
 def duckdb_dialect(timezone: str) -> Dialect:
@@ -81,6 +93,7 @@ def duckdb_dialect(timezone: str) -> Dialect:
         text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
         native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
         local_date=local_date,
+        local_instant=lambda text: f"CAST({text} AS TIMESTAMPTZ)",
     )
 
 
@@ -225,9 +238,12 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         # DECIMAL(38,10), and just as exact); a percent or integer field takes the plan's type.
         value = f"CAST({c} AS {NUMBER_SQL})" if kind == "percent" else (
             f"CAST({c} AS {INTEGER_SQL})" if kind == "integer" else c)
+        if kind == "date":  # a Parquet date may be `infinity`, or of a year Python has no date for
+            return _Reading(column, (), value, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')",
+                            literal(f"{f.name} {OUTSIDE_YEARS}"))
         return _Reading(column, (), value, "FALSE", "NULL")
     cell = f"NULLIF({trimmed(column)}, '')"
-    shown = f"'{f.name}: ' || {_QUOTED.format(c)}"
+    shown = f"{literal(f.name + ': ')} || {_QUOTED.format(c)}"
     n, ok = f"{c}_n", f"{c}_ok"
     if kind in ("money", "number", "integer"):
         whole = kind == "integer"
@@ -259,12 +275,13 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
                         f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
     if kind == "date":
         return _Reading(cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
-                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {n} IS NULL",
+                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {c} LIKE '0000%' OR {n} IS NULL",
                         f"{shown} || ' is not a date (YYYY-MM-DD)'")
     untrimmed = f"NULLIF({column}, '')"  # text is taken as written
     if f.values:
         allowed = ", ".join(literal(v) for v in f.values)
-        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})", f"{shown} || ' is not one of {', '.join(f.values)}'")
+        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})",
+                        f"{shown} || {literal(' is not one of ' + ', '.join(f.values))}")
     return _Reading(untrimmed, (), c, "FALSE", "NULL")
 
 
@@ -285,13 +302,19 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     cells = ["__row", "event_id AS __id", f"{trimmed('customer')} AS customer"]
     reads = ["*"]
     if "timestamp" in native:
-        cells.append(dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts")
-        ts_reason = "CASE WHEN __ts IS NULL THEN 'missing timestamp' END"
+        cells += ['"timestamp" AS __ts_text', dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts_read"]
+        ts_reason = f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NULL THEN 'timestamp {OUTSIDE_YEARS}' END"
     else:
         cells += ['"timestamp" AS __ts_raw', "NULLIF(" + trimmed('"timestamp"') + ", '') AS __ts_text"]
-        reads.append(f"{dialect.text_instant('__ts_text')} AS __ts")
-        ts_reason = ("CASE WHEN __ts_text IS NULL THEN 'missing timestamp' "
-                     "WHEN __ts IS NULL THEN 'timestamp ' || " + _QUOTED.format("__ts_raw") + " || ' is not an ISO 8601 date-time' END")
+        reads.append(f"(CASE WHEN regexp_full_match(__ts_text, {literal(ISO_INSTANT)}) AND __ts_text NOT LIKE '0000%' "
+                     f"THEN {dialect.text_instant('__ts_text')} END) AS __ts_read")
+        shown = "'timestamp ' || " + _QUOTED.format("__ts_raw")
+        ts_reason = (f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NOT NULL THEN NULL "
+                     f"WHEN __ts_read IS NOT NULL OR regexp_full_match(__ts_text, {literal(_OTHER_YEAR)}) "
+                     f"THEN {shown} || ' {OUTSIDE_YEARS}' ELSE {shown} || ' is not an ISO 8601 date-time' END")
+    # an instant whose local date Python cannot hold is no instant of a ledger
+    first, last = dialect.local_instant(f"'{FIRST_DAY} 00:00:00'"), dialect.local_instant(f"'{LAST_DAY} 23:59:59.999999'")
+    instants = f"*, (CASE WHEN __ts_read >= {first} AND __ts_read <= {last} THEN __ts_read END) AS __ts"
     values, reasons = [], [
         # blank once trimmed; only a cell starting with a space is trimmed to find out
         "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
@@ -305,12 +328,12 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         reads += [f"{expr} AS {name}" for name, expr in reading.helpers]
         default = _default_sql(f)
         values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
-        missing = "NULL" if default is not None else f"'missing value for {f.name}'"
+        missing = "NULL" if default is not None else literal(f"missing value for {f.name}")
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
     typed = f"""
         SELECT __row, {trimmed('__id')} AS event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
                coalesce({', '.join(reasons)}) AS __reason
-        FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads
+        FROM (SELECT {instants} FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
     if not rules:

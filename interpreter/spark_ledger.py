@@ -20,15 +20,12 @@ from urllib.parse import urlparse
 
 from dsl import tree
 from interpreter import ledger
-from interpreter.ledger import BUILTIN_COLUMNS, Dialect, LedgerProblem, Rejected
+from interpreter.ledger import BUILTIN_COLUMNS, FIRST_DAY, LAST_DAY, Dialect, LedgerProblem, Rejected
 from interpreter.periods import calendar_period
 from interpreter.quota import quota_rows_sql
 from interpreter.sql import literal
 
-# DuckDB accepts many forms of timestamp text (`epoch`, `2024/11/03`, zone
-# names); Spark others (`2024`, `2024-11`). Both read exactly the ISO 8601
-# forms below, so only these are offered to Spark's cast.
-_ISO_INSTANT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+# Only the ISO 8601 forms of `ledger.ISO_INSTANT` reach the cast (`checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
 _ROW_BITS = 33  # monotonically_increasing_id(): partition index << 33 | position in the partition
 
@@ -38,16 +35,21 @@ def spark_dialect(timezone: str) -> Dialect:
     zone = literal(timezone)
 
     def text_instant(text: str) -> str:
-        return (f"(CASE WHEN regexp_full_match({text}, {literal(_ISO_INSTANT)}) THEN "
-                f"CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
-                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END END)")
+        return (f"(CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END)")
 
     def native_instant(column: str, kind: str) -> str:
         if kind == "TIMESTAMP WITH TIME ZONE":
             return column
-        return f"to_utc_timestamp(CAST({column} AS TIMESTAMP), {zone})"  # wall-clock time or a date: local
+        # A wall-clock time or a date is local. Outside the years 1 to 9999 (a Parquet `infinity`)
+        # it is no instant: shifting it by the zone's offset would overflow.
+        wall = f"CAST({column} AS TIMESTAMP)"
+        inside = (f"{column} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}'" if kind == "DATE" else
+                  f"{wall} BETWEEN TIMESTAMP '{FIRST_DAY} 00:00:00' AND TIMESTAMP '{LAST_DAY} 23:59:59.999999'")
+        return f"(CASE WHEN {inside} THEN to_utc_timestamp({wall}, {zone}) END)"
 
-    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)")
+    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)",
+                   lambda text: f"to_utc_timestamp(CAST({text} AS TIMESTAMP), {zone})")
 
 
 def to_spark(sql: str, ordered: bool = True) -> str:

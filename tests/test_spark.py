@@ -459,3 +459,66 @@ def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path
     assert written == [line for line in printed["jsonl"].splitlines() if not line.startswith('{"rejected"')]
     result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--engine", "spark", "--format", "table"])
     assert result.exit_code == 2 and "--output" in result.output
+
+
+STAMPS_PLAN = """
+    plan: stamps
+    currency: USD
+    timezone: Asia/Seoul
+    usage: {amount: money, day: {type: date, default: 2024-11-01}}
+    metrics: {total: {sum: amount}, last_day: {max: day}}
+    charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+"""
+
+
+@pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
+def test_timestamps_that_are_not_times_are_rejected_alike(spark, tmp_path, form):
+    """`infinity`, `epoch`, offsets past 18 hours, years outside 1..9999: the same rejected rows, the same reasons;
+    the first and the last year are rated alike."""
+    import duckdb
+
+    import hostile
+
+    plan = compile_plan(STAMPS_PLAN)
+    stamps = [stamp for stamp, _ in hostile.TIMESTAMPS] + ["9999-12-15T10:00:00", "0001-01-01T10:00:00Z", "2024-11-03"]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer", "timestamp", "amount"])
+        writer.writerows([f"e{i}", "acme", stamp, str(i)] for i, stamp in enumerate(stamps))
+    ledger = str(path)
+    if form == "jsonl":
+        ledger = str(tmp_path / "ledger.jsonl")
+        with open(ledger, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps({"event_id": f"e{i}", "customer": "acme", "timestamp": s, "amount": i}) + "\n"
+                              for i, s in enumerate(stamps))
+    elif form == "parquet":
+        ledger = str(tmp_path / "ledger.parquet")
+        duckdb.execute(f"COPY (SELECT * FROM read_csv('{path}', all_varchar = true)) TO '{ledger}' (FORMAT parquet)")
+    starts = []
+    periods = ("0001-01-01..0001-01-31", "2024-11", "9999-12-01..9999-12-31") if form == "csv" else ("2024-11",)
+    for period in periods:
+        documents, rejected = assert_same(spark, plan, ledger, period=period)
+        assert [r["reason"] for r in rejected] == [f"timestamp {stamp!r} {reason}" for stamp, reason in hostile.TIMESTAMPS]
+        starts += [json.loads(d)["period"]["start"] for d in documents]
+    assert starts == (["0001-01-01", "2024-11-01", "9999-12-01"] if form == "csv" else ["2024-11-01"])
+
+
+def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_alike(spark, tmp_path):
+    import duckdb
+
+    plan = compile_plan(STAMPS_PLAN)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    odd = [("'infinity'::TIMESTAMPTZ", "NULL"), ("'-infinity'::TIMESTAMPTZ", "NULL"), ("'10000-06-01'::TIMESTAMPTZ", "NULL"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'infinity'::DATE"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'0001-01-01 (BC)'::DATE"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'2024-11-04'::DATE")]
+    rows = ", ".join(f"('e{i}', 'acme', {stamp}, CAST({i} AS DECIMAL(18,2)), {day})" for i, (stamp, day) in enumerate(odd))
+    for kind in ("TIMESTAMPTZ", "TIMESTAMP", "DATE"):
+        ledger = tmp_path / f"{kind}.parquet"
+        con.execute(f"COPY (SELECT event_id, customer, CAST(ts AS {kind}) AS \"timestamp\", amount, day "
+                    f"FROM (VALUES {rows}) AS t(event_id, customer, ts, amount, day)) TO '{ledger}' (FORMAT parquet)")
+        documents, rejected = assert_same(spark, plan, str(ledger))
+        assert [r["event_id"] for r in rejected] == ["e0", "e1", "e2", "e3", "e4"]
+        assert len(documents) == 1
