@@ -19,6 +19,7 @@ from interpreter import ledger
 from interpreter.customers import CustomerProblem, attributes, read_customers
 from interpreter.documents import Document, build
 from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
+from interpreter.sql import literal
 
 
 class RateProblem(Exception):
@@ -36,7 +37,7 @@ def connect(plan: tree.Plan):
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"SET TimeZone = '{plan.timezone}'")
+    con.execute(f"SET TimeZone = {literal(plan.timezone)}")
     con.execute("SET enable_progress_bar = false")
     return con
 

@@ -85,6 +85,11 @@ class Ledger:
     cached: tuple = ()  # DataFrames kept in memory for this rating
 
 
+def column_name(name: str) -> str:
+    """A column name as the DataFrame API reads it: a ledger's header may hold dots and backticks."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _is_local(path: str) -> bool:
     """A plain path (checked here) rather than a URL such as s3a:// or hdfs:// (Spark's to read)."""
     return urlparse(path).scheme == ""
@@ -114,7 +119,7 @@ def numbered(frame, name: str):
 
     columns = frame.columns
     if _partitions(frame) == 1:
-        return frame.select((F.monotonically_increasing_id() + 1).alias(name), *(F.col(f"`{c}`") for c in columns))
+        return frame.select((F.monotonically_increasing_id() + 1).alias(name), *(F.col(column_name(c)) for c in columns))
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
     part = F.shiftright(F.col("__mid"), _ROW_BITS)
     counts = frame.groupBy(part.alias("__part")).count()
@@ -124,7 +129,7 @@ def numbered(frame, name: str):
                                 (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
     position = F.col("__mid").bitwiseAND((1 << _ROW_BITS) - 1)
     return (frame.join(F.broadcast(offsets), part == F.col("__p"))
-            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(f"`{c}`") for c in columns)))
+            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(column_name(c)) for c in columns)))
 
 
 def _partitions(frame) -> int | None:
@@ -272,7 +277,7 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     refused = (rows.repartition("customer").sortWithinPartitions("customer", "__ts", "__row")
                .mapInArrow(refusals, schema))
     joined = marked.join(refused, marked["__row"] == refused["__refused_row"], "left")
-    columns = [F.col(f"`{c}`") for c in marked.columns if c != "__reason"]
+    columns = [F.col(column_name(c)) for c in marked.columns if c != "__reason"]
     return joined.select(*columns, F.coalesce(F.col("__reason"), F.col("__refusal")).alias("__reason"))
 
 

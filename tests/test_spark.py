@@ -522,3 +522,22 @@ def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_alike(spa
         documents, rejected = assert_same(spark, plan, str(ledger))
         assert [r["event_id"] for r in rejected] == ["e0", "e1", "e2", "e3", "e4"]
         assert len(documents) == 1
+
+
+def test_hostile_strings_are_only_data_on_spark_too(spark, tmp_path):
+    """The plan and ledger of `test_sql`'s hostile strings (through values, defaults, `where:`, `require:`,
+    customer and event ids, `--customer`), and a ledger column named with a backtick and a dot."""
+    import hostile
+
+    strings = hostile.STRINGS
+    plan = compile_plan(hostile.hostile_plan(strings))
+    rows = [{**row, "odd`name.x": "ignored"} for row in hostile.hostile_rows(strings)]
+    ledger = hostile.write_ledger(tmp_path, rows, "jsonl")
+    documents, rejected = assert_same(spark, plan, ledger, period="2024-11")
+    assert [(r["row"], r["event_id"], r["reason"]) for r in rejected] == hostile.expected_rejections(strings)
+    assert len(documents) == len(strings)
+    # a CSV cell may not span lines on Spark; the rest again as CSV, for one customer
+    ledger = hostile.write_ledger(tmp_path, [row for row in rows if not any("\n" in v for v in row.values())], "csv")
+    customer = f"c{strings[-3]}c"  # the one that would read a file
+    documents, _ = assert_same(spark, plan, ledger, period="2024-11", customer=customer)
+    assert [json.loads(d)["customer"] for d in documents] == [customer]
