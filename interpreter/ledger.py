@@ -5,44 +5,32 @@ become DECIMAL(38,10) (never DOUBLE), timestamps honour their offset or fall
 in the plan's time zone. A row with a missing or malformed value, a duplicate
 `event_id` (the later one), a failed `require:` rule or a record above the
 running quota gets a reason; such rows count nowhere and are all reported.
-A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
+A file the engine cannot read at all is a `LedgerProblem` (exit status 2);
+`ledger_files` checks and explains the shape of the file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from dsl import tree
+from interpreter.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
+from interpreter.ledger_files import LedgerProblem, csv_header, csv_problem, csv_scan, distinct_names, parquet_names
 from interpreter.sql import ident, literal, to_sql
 
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
 
-# What a ledger timestamp may be: an ISO 8601 date, optionally with a time and an offset of at
-# most 18 hours (no place on earth is further from UTC), the forms DuckDB and Spark read alike.
-# DuckDB alone would also take `infinity`, `epoch`, `2024/11/03`, zone names and `+25:00`.
-_ISO_AFTER_YEAR = (r"-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-                   r"(Z|[+-]((0[0-9]|1[0-7])(:?[0-5][0-9])?|18(:?00)?))?)?")
-ISO_INSTANT = "[0-9]{4}" + _ISO_AFTER_YEAR
-_OTHER_YEAR = "([+-]?[0-9]{5,}|[+-][0-9]{4}|0000)" + _ISO_AFTER_YEAR  # a year before 1 or after 9999
-# Every instant and date of a ledger lies in the years 1 to 9999 (local time), as Python's do.
-FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
-OUTSIDE_YEARS = "is outside the years 1 to 9999"
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
-_CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"
 
 
 def trimmed(text: str) -> str:
     """`trim(text)`, called only where there is a space to remove: most cells have none,
     and a value left as it is keeps DuckDB's dictionary encoding from Parquet."""
     return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
-
-
-class LedgerProblem(Exception):
-    """The ledger cannot be read at all (missing file, unknown format, missing column)."""
 
 
 @dataclass(frozen=True)
@@ -52,49 +40,6 @@ class Rejected:
     row: int
     event_id: str | None
     reason: str
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The SQL fragments in which engines differ, each written in DuckDB's dialect.
-
-    DuckDB reads timestamps in its session time zone, which `rate.connect`
-    sets to the plan's; an engine whose session stays in UTC (Spark) converts
-    explicitly instead. Everything else in stage 1 is the same SQL text.
-    """
-
-    text_instant: Callable[[str], str]  # trimmed ISO 8601 text -> instant (NULL when unreadable)
-    native_instant: Callable[[str, str], str]  # (column, its type) -> instant (NULL when outside the years 1 to 9999)
-    local_date: Callable[[str], str]  # instant -> date in the plan's time zone
-    local_instant: Callable[[str], str]  # local date-time text (a SQL literal) -> instant
-
-
-def duckdb_dialect(timezone: str) -> Dialect:
-    """DuckDB, in a session whose time zone is the plan's (`rate.connect`).
-
-    A local date through DuckDB's time-zone tables costs several times the
-    rest of a row's typing; where the zone's offset is steady (see
-    `periods.steady_offset`) it is computed from the instant instead, and
-    outside that span, or in a zone with daylight saving, DuckDB converts.
-    """
-    from interpreter.periods import STEADY_FROM, STEADY_UNTIL, steady_offset
-
-    offset = steady_offset(timezone)
-
-    def local_date(instant: str) -> str:
-        converted = f"CAST({instant} AS DATE)"
-        if offset is None:
-            return converted
-        shifted = f"CAST(make_timestamp(epoch_us({instant}) + {offset * 1_000_000}) AS DATE)"
-        return (f"(CASE WHEN {instant} >= TIMESTAMPTZ '{STEADY_FROM.isoformat()}' "
-                f"AND {instant} < TIMESTAMPTZ '{STEADY_UNTIL.isoformat()}' THEN {shifted} ELSE {converted} END)")
-
-    return Dialect(
-        text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
-        native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
-        local_date=local_date,
-        local_instant=lambda text: f"CAST({text} AS TIMESTAMPTZ)",
-    )
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -138,24 +83,30 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     file = Path(path)
     if not file.is_file():
         raise LedgerProblem(f"{path}: no such ledger file")
-    quoted = literal(str(file))
     suffix = file.suffix.lower()
+    problem = "CAST(NULL AS VARCHAR)"  # why a row cannot be read (JSON lines only)
     if suffix == ".csv":
-        # RFC 4180, not a dialect guessed from the first rows: a quote first used late in the
-        # file must still quote, and `#` must not start a comment that drops a row unseen.
-        scan = f"read_csv({quoted}, header = true, all_varchar = true, {_CSV_DIALECT})"
+        # The header read here, the rows by DuckDB in RFC 4180 with the columns given, not a dialect
+        # guessed from a sample: a quote first used late in the file must still quote, `#` must not
+        # start a comment that drops a row unseen, and a ragged row is an error, not a new header.
+        scan = csv_scan(str(file), *csv_header(str(file)))
     elif suffix in (".jsonl", ".ndjson"):
-        from interpreter.jsonl import jsonl_table
+        from interpreter.jsonl import PROBLEM, jsonl_table
 
         scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
+        problem = f"NULLIF({PROBLEM}, '')"
     elif suffix == ".parquet":
-        scan = f"read_parquet({quoted}, file_row_number = true)"
+        scan = f"read_parquet({literal(str(file))}, file_row_number = true)"
     else:
         raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
     try:
+        if suffix == ".parquet":
+            distinct_names(path, parquet_names(con, str(file)), "")
         description = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
         names = [row[0] for row in description]
         described = [row[1] for row in description]
+    except LedgerProblem:
+        raise
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise unreadable(path, exc) from None
     types = dict(zip(names, described)) if suffix == ".parquet" else {}
@@ -163,12 +114,12 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
     elif suffix in (".jsonl", ".ndjson"):
-        row = "CAST(__line AS BIGINT)"
+        row = "CAST(__data_row AS BIGINT)"
     elif numbered:
         row = "CAST(row_number() OVER () AS BIGINT)"
     else:
         row = "CAST(NULL AS BIGINT)"
-    return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}", native
+    return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
 
 
 def select_columns(path: str, names: list[str], types: Mapping[str, str],
@@ -197,10 +148,28 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
     return parts, native
 
 
+# How DuckDB and Spark say that a number does not fit its exact type (DECIMAL(38) at most)
+_OVERFLOW = ("Out of Range Error", "Overflow in", "ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "DECIMAL_PRECISION_EXCEEDS")
+
+
 def unreadable(path: str, exc: Exception) -> LedgerProblem:
-    """The problem to report when the engine fails on the ledger: the first line of its message."""
+    """The problem to report when the engine fails on the ledger.
+
+    A CSV file is read again to say which line is malformed and how; a
+    number past what DECIMAL(38) holds is said to be one; otherwise the
+    first line of the engine's message.
+    """
     text = str(exc).strip()
-    return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
+    lines = text.splitlines() or [type(exc).__name__]
+    if Path(path).suffix.lower() == ".csv" and Path(path).is_file() and ("CSV" in text or "FAILFAST" in text):
+        described = csv_problem(path)
+        if described is not None:
+            return LedgerProblem(described)
+    overflow = next((line.strip() for line in lines if any(mark in line for mark in _OVERFLOW)), None)
+    if overflow is not None:
+        return LedgerProblem(f"{path}: a sum or product of the ledger's values has more than 38 digits and cannot "
+                             f"be computed exactly ({overflow[:300]})")
+    return LedgerProblem(f"{path}: cannot read ledger: {lines[0]}")
 
 
 def _default_sql(f: tree.Field) -> str | None:
@@ -299,27 +268,16 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     `dialect` is DuckDB's unless given.
     """
     dialect = dialect or duckdb_dialect(plan.timezone)
-    cells = ["__row", "event_id AS __id", f"{trimmed('customer')} AS customer"]
-    reads = ["*"]
-    if "timestamp" in native:
-        cells += ['"timestamp" AS __ts_text', dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts_read"]
-        ts_reason = f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NULL THEN 'timestamp {OUTSIDE_YEARS}' END"
-    else:
-        cells += ['"timestamp" AS __ts_raw', "NULLIF(" + trimmed('"timestamp"') + ", '') AS __ts_text"]
-        reads.append(f"(CASE WHEN regexp_full_match(__ts_text, {literal(ISO_INSTANT)}) AND __ts_text NOT LIKE '0000%' "
-                     f"THEN {dialect.text_instant('__ts_text')} END) AS __ts_read")
-        shown = "'timestamp ' || " + _QUOTED.format("__ts_raw")
-        ts_reason = (f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NOT NULL THEN NULL "
-                     f"WHEN __ts_read IS NOT NULL OR regexp_full_match(__ts_text, {literal(_OTHER_YEAR)}) "
-                     f"THEN {shown} || ' {OUTSIDE_YEARS}' ELSE {shown} || ' is not an ISO 8601 date-time' END")
-    # an instant whose local date Python cannot hold is no instant of a ledger
-    first, last = dialect.local_instant(f"'{FIRST_DAY} 00:00:00'"), dialect.local_instant(f"'{LAST_DAY} 23:59:59.999999'")
-    instants = f"*, (CASE WHEN __ts_read >= {first} AND __ts_read <= {last} THEN __ts_read END) AS __ts"
+    cells = ["__row", "__problem", "event_id AS __id", f"{trimmed('customer')} AS customer"]
+    stamp = timestamp_sql(dialect, native.get("timestamp"), trimmed, _QUOTED)
+    cells += stamp.cells
+    reads = ["*", *stamp.reads]
     values, reasons = [], [
+        "__problem",  # a JSON line that is ambiguous in itself
         # blank once trimmed; only a cell starting with a space is trimmed to find out
         "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
         "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
-        ts_reason,
+        stamp.reason,
     ]
     for index, f in enumerate(plan.fields):
         cell = f"__c{index}"
@@ -333,7 +291,7 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     typed = f"""
         SELECT __row, {trimmed('__id')} AS event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
                coalesce({', '.join(reasons)}) AS __reason
-        FROM (SELECT {instants} FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
+        FROM (SELECT *, {stamp.instant} FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
     if not rules:

@@ -278,7 +278,7 @@ def test_jsonl_exponent_numbers_are_read_exactly_and_nan_is_rejected(tmp_path):
         '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": NaN}',
     ]) + "\n")
     result = rate(plan, str(ledger))
-    assert [(r.row, r.event_id) for r in result.rejected] == [(4, "c")]   # row = line in the file
+    assert [(r.row, r.event_id) for r in result.rejected] == [(3, "c")]   # the third row: a blank line is none
     assert result.documents[0].env[("metric", "charged")] == Decimal("2500.01")
 
 

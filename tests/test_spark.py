@@ -541,3 +541,50 @@ def test_hostile_strings_are_only_data_on_spark_too(spark, tmp_path):
     customer = f"c{strings[-3]}c"  # the one that would read a file
     documents, _ = assert_same(spark, plan, ledger, period="2024-11", customer=customer)
     assert [json.loads(d)["customer"] for d in documents] == [customer]
+
+
+FILES_PLAN = """
+    plan: files
+    currency: USD
+    usage: {kind: {type: text, default: sale}, amount: money}
+    metrics: {total: {sum: amount}}
+    charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+"""
+
+
+def test_ambiguous_json_lines_are_rejected_rows_alike_and_rows_are_data_rows(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join([
+        "",
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        "   ",
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "amount": 500}',
+        '{"event_id": "c", "event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 7}',
+        '{"event_id": "e", "customer": {"id": 1}, "timestamp": "2024-11-03", "amount": 7}',
+        '{"event_id": "f", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999, "kind": [1]}',
+        '{"event_id": "g", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}',
+    ]) + "\n", encoding="utf-8")
+    _, rejected = assert_same(spark, plan, str(ledger))
+    assert [(r["row"], r["event_id"]) for r in rejected] == [(2, "b"), (3, None), (4, "e"), (5, "f"), (6, "g")]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("ledger.csv", "event_id,customer,timestamp,amount,Amount\ne1,acme,2024-11-03,5,7\n"),
+    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03\n"),
+    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,5,9\n"),
+    ("ledger.csv", 'event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,"acme,2024-11-03,5\ne3,a,2024-11-03,5\n'),
+    ("ledger.csv", "event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n"),
+    ("ledger.csv", ""),
+    ("ledger.jsonl", '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": ' + "[" * 5000 + "]" * 5000 + "}\n"),
+])
+def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp_path, name, content):
+    plan = compile_plan(FILES_PLAN)
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RateProblem) as duck:
+        rate(plan, str(path))
+    with pytest.raises(RateProblem) as ours:
+        spark_engine.rate(plan, str(path), spark=spark)
+    assert str(ours.value) == str(duck.value)
+    assert re.search(r"ledger\.\w+(:\d+)?: ", str(duck.value)) and "cannot read ledger" not in str(duck.value)
