@@ -198,6 +198,10 @@ class _Reading:
     problem: str
 
 
+_TOO_LARGE = {kind: "has more than 38 digits" if kind == "integer" else "has more than 28 digits before the decimal point"
+              for kind in ("money", "number", "percent", "integer")}
+
+
 def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
     """How field `f` is read from the cell column named `c`."""
     column = ident(f.name)
@@ -205,12 +209,14 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
     if native:  # the column's own type already holds the values exactly
         # Money and numbers stay in that type (sums of DECIMAL(18,2) are much cheaper than of
         # DECIMAL(38,10), and just as exact); a percent or integer field takes the plan's type.
-        value = f"CAST({c} AS {NUMBER_SQL})" if kind == "percent" else (
-            f"CAST({c} AS {INTEGER_SQL})" if kind == "integer" else c)
+        if kind in ("percent", "integer"):  # a HUGEINT, or 10^30 as a percent, does not fit: rejected, not an error
+            n = f"{c}_n"
+            return _Reading(column, ((n, f"TRY_CAST({c} AS {NUMBER_SQL if kind == 'percent' else INTEGER_SQL})"),), n,
+                            f"{n} IS NULL", literal(f"{f.name} {_TOO_LARGE[kind]}"))
         if kind == "date":  # a Parquet date may be `infinity`, or of a year Python has no date for
-            return _Reading(column, (), value, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')",
+            return _Reading(column, (), c, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')",
                             literal(f"{f.name} {OUTSIDE_YEARS}"))
-        return _Reading(column, (), value, "FALSE", "NULL")
+        return _Reading(column, (), c, "FALSE", "NULL")
     cell = f"NULLIF({trimmed(column)}, '')"
     shown = f"{literal(f.name + ': ')} || {_QUOTED.format(c)}"
     n, ok = f"{c}_n", f"{c}_ok"
@@ -228,7 +234,8 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
             ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
              (ok, f"(CASE WHEN {underscores} THEN {grouped} AND {plain} ELSE {plain} END)")),
             n, f"NOT {ok} OR {n} IS NULL",
-            f"{shown} || ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}'",
+            f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' "
+            f"ELSE ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}' END",
         )
     if kind == "percent":
         return _Reading(
@@ -236,7 +243,7 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
             ((n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
              (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')")),
             f"(CASE WHEN {c} LIKE '%\\%' ESCAPE '\\' THEN CAST({n} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {n} END)",
-            f"NOT {ok}", f"{shown} || ' is not a percent'",
+            f"NOT {ok} OR {n} IS NULL", f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' ELSE ' is not a percent' END",
         )
     if kind == "bool":
         lowered = f"{c}_lower"

@@ -100,6 +100,8 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     `prepare` (rendering, say) is given the sorted documents; rating a whole
     ledger, it runs while the duplicate check finishes.
     """
+    import duckdb
+
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
     report = progress or (lambda stage, done, total: None)
@@ -130,6 +132,8 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
             rejected.sort(key=lambda r: r.row)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
+    except duckdb.Error as exc:  # a sum past DECIMAL(38), say, on the paths `_rated_while_checking` does not take
+        raise RateProblem(str(ledger.unreadable(usage, exc))) from None
     documents.sort(key=_document_order)
     return RateResult(documents, rejected, prepare(documents))
 
