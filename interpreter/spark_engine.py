@@ -143,12 +143,22 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         documents, written = _finish(_union(spark, frames), output)
     except (LedgerProblem, PeriodProblem, CustomerProblem) as problem:
         raise RateProblem(str(problem)) from None
+    except _spark_errors() as exc:  # a sum past DECIMAL(38), a file Spark fails on while rating
+        raise RateProblem(str(spark_ledger._problem(usage, exc))) from None
     finally:
         for ledger in loaded:
             spark_ledger.release(spark, ledger)
         if own:
             spark.stop()
     return SparkResult(documents, rejected, written)
+
+
+def _spark_errors() -> tuple[type[Exception], ...]:
+    """The errors Spark raises about the data of a query (the JVM's, through py4j or Spark Connect)."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return Py4JJavaError, PySparkException
 
 
 def _judged_by(ledger: spark_ledger.Ledger, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[Rejected]:

@@ -588,3 +588,16 @@ def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp
         spark_engine.rate(plan, str(path), spark=spark)
     assert str(ours.value) == str(duck.value)
     assert re.search(r"ledger\.\w+(:\d+)?: ", str(duck.value)) and "cannot read ledger" not in str(duck.value)
+
+
+def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_spark_too(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    path = tmp_path / "ledger.csv"
+    path.write_text(f"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,{'9' * 28}\ne2,acme,2024-11-04,{'9' * 28}\n",
+                    encoding="utf-8")
+    expected = "ledger.csv: a sum or product of the ledger's values has more than 38 digits and cannot be computed exactly"
+    for options in ({}, {"customer": "acme"}):
+        with pytest.raises(RateProblem, match=expected):
+            rate(plan, str(path), **options)
+        with pytest.raises(RateProblem, match=expected):
+            spark_engine.rate(plan, str(path), spark=spark, **options)
