@@ -122,6 +122,11 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
 
 
+def _nested(duck: str) -> bool:
+    """A DuckDB (`VARCHAR[]`, `STRUCT(...)`) or Spark (`ARRAY<...>`) type holding several values."""
+    return duck.endswith("]") or duck.startswith(("STRUCT", "MAP", "UNION", "ARRAY", "LIST"))
+
+
 def select_columns(path: str, names: list[str], types: Mapping[str, str],
                    fields: tuple[tree.Field, ...]) -> tuple[list[str], dict[str, str]]:
     """The source's columns (builtins, then the plan's fields) as SQL, and those kept in their exact type.
@@ -140,6 +145,8 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
     for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
         if name not in names:
             parts.append(f"CAST(NULL AS VARCHAR) AS {ident(name)}")
+        elif _nested(types.get(name, "VARCHAR")):
+            raise LedgerProblem(f"{path}: the column {name!r} holds lists or records; a ledger column holds one value a row")
         elif usable_as_is(kinds[name], types.get(name, "VARCHAR")):
             native[name] = types[name]
             parts.append(ident(name))

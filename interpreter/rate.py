@@ -68,8 +68,10 @@ def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
     return bool(start)
 
 
-def previous_period(plan: tree.Plan, period: Period) -> Period:
-    """The whole calendar period before the one `period` lies in."""
+def previous_period(plan: tree.Plan, period: Period) -> Period | None:
+    """The whole calendar period before the one `period` lies in (None before the year 1: no usage there)."""
+    if period.full_start == datetime.date.min:
+        return None
     start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
     return Period(start, end, (end - start).days + 1, start, end)
 
@@ -77,7 +79,7 @@ def previous_period(plan: tree.Plan, period: Period) -> Period:
 def _previous_facts(con, plan: tree.Plan, windows: list[Period], customer: str | None) -> dict:
     if not plan.uses_previous:
         return {}
-    earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+    earlier = sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
     return {(f.customer, f.period): f for f in stage1.aggregate(con, plan, earlier, None, customer)}
 
 
@@ -85,7 +87,7 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
     if not plan.uses_previous:
         return None
     period = previous_period(plan, facts.period)
-    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period, 0, {})
+    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period or facts.period, 0, {})
 
 
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,

@@ -131,7 +131,7 @@ def _document(job: Job, facts: Facts, before: dict[Period, Facts]) -> tuple:
     previous = None
     if job.plan.uses_previous:
         period = previous_period(job.plan, facts.period)
-        previous = before.get(period) or Facts(facts.customer, period, 0, {})
+        previous = before.get(period) or Facts(facts.customer, period or facts.period, 0, {})
     try:
         doc = build(job.plan, facts, attributes(job.plan, facts.customer, job.customers),
                     estimate=job.estimate, previous=previous)

@@ -222,7 +222,7 @@ def _documents(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: lis
     rows = stage1(windows, moment).withColumn("__kind", F.lit(FACTS))
     earlier: list = []
     if plan.uses_previous:
-        earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+        earlier = sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
         rows = rows.unionByName(stage1(earlier, None).withColumn("__kind", F.lit(PREVIOUS)), allowMissingColumns=True)
     listed = [c for c in sorted(raw_customers) if customer is None or c == customer]
     if listed:

@@ -204,3 +204,13 @@ def test_the_rejects_file_and_json_output_use_the_same_row_numbers(tmp_path):
     assert result.exit_code == 3
     assert json.loads(result.stdout)["rejected"][0]["row"] == 1
     assert rejects.read_text(encoding="utf-8").splitlines()[1].startswith("1,e1,")
+
+
+@pytest.mark.parametrize("column, value", [("customer", "['acme', 'bolt']"), ("amount", "{'v': 5}"), ("kind", "MAP {'a': 1}")])
+def test_a_parquet_column_of_lists_or_records_is_refused(tmp_path, column, value):
+    """Read as text, `['acme', 'bolt']` would be one customer id; such a column is no ledger column."""
+    values = {"event_id": "'e1'", "customer": "'acme'", "timestamp": "'2024-11-03'", "amount": "5", "kind": "'sale'", column: value}
+    path = tmp_path / "ledger.parquet"
+    duckdb.execute(f"COPY (SELECT {', '.join(f'{v} AS {k}' for k, v in values.items())}) TO '{path}' (FORMAT parquet)")
+    with pytest.raises(RateProblem, match=f"ledger.parquet: the column '{column}' holds lists or records; a ledger column holds one value a row"):
+        rate(compile_plan(PLAN), str(path))

@@ -121,3 +121,10 @@ def test_a_date_field_outside_the_years_1_to_9999_is_a_rejected_row(tmp_path, da
     ledger.write_text(f"event_id,customer,timestamp,amount,day\nodd,acme,2024-11-03,7,{day}\n", encoding="utf-8")
     result = rate(plan, str(ledger))
     assert [(r.row, r.reason) for r in result.rejected] == [(1, f"day: {day!r} is not a date (YYYY-MM-DD)")]
+
+
+def test_the_period_before_the_year_1_is_empty_for_plans_reading_the_previous_period(tmp_path):
+    plan = compile_plan(PLAN.replace("charges: {usage:", "charges: {growth: {model: formula, amount: total - previous.total}, usage:"))
+    ledger = write(tmp_path, "csv", [{"event_id": "e", "customer": "acme", "timestamp": "0001-01-01T10:00:00Z", "amount": "7"}])
+    (document,) = rate(plan, ledger).documents
+    assert document.period_start == datetime.date(1, 1, 1) and document.env[("previous", "total")] == 0
