@@ -19,8 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
-from interpreter.ledger_files import CSV_DIALECT, LedgerProblem
-from interpreter.sql import literal
+from interpreter.ledger_files import LedgerProblem, csv_scan
 
 PROBLEM = "__problem"  # the column holding why a line cannot be a row ("" when it can)
 _JSON_SPACE = " \t\r\n"  # the only white space JSON allows between values
@@ -108,18 +107,17 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
                 file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(("__data_row", *columns, PROBLEM))
+            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
+            names = ("__data_row", *columns, PROBLEM)
+            writer.writerow(names)
             row = 0
             for number, line in enumerate(lines, 1):
                 cells = json_cells(line, number, columns, file)
                 if cells is not None:
                     row += 1
                     writer.writerow((row, *cells))
-        con.execute(
-            "CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM "  # not TEMP: other cursors read it too
-            f"read_csv({literal(temp)}, header = true, all_varchar = true, {CSV_DIALECT})"
-        )
+        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
+        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
     except UnicodeDecodeError as exc:
         raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     finally:
