@@ -89,7 +89,8 @@ def write(folder, form: str, rows: list[dict[str, str]], repeated: str | None, b
     return str(path)
 
 
-def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, blank_lines: bool) -> None:
+def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, blank_lines: bool) -> int:
+    """Rate the ledger on the command line, check what it printed; its exit status."""
     plan = folder / "plan.yaml"
     plan.write_text(PLAN, encoding="utf-8")
     ledger = write(folder, form, rows, repeated, blank_lines)
@@ -97,17 +98,17 @@ def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, b
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code in (0, 2, 3), result.output
     assert "Traceback" not in result.output
-    event(f"exit status {result.exit_code}")
     if result.exit_code == 2:
         assert result.stderr.startswith("error: ") and ledger in result.stderr
         assert repeated and form != "jsonl", result.stderr  # only a column named twice refuses these files
-        return
+        return result.exit_code
     output = json.loads(result.stdout)
     counted = sum(Decimal(line["quantity"]) for d in output["documents"] for line in d["lines"] if line["id"] == "per_row")
     rejected = [r["row"] for r in output["rejected"]]
     assert len(set(rejected)) == len(rejected) and all(1 <= row <= len(rows) for row in rejected)
     assert counted + len(rejected) == len(rows)  # every row counted or rejected, none both, none lost
     assert (result.exit_code == 3) == bool(rejected)
+    return result.exit_code
 
 
 @pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
@@ -116,7 +117,7 @@ def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, b
 def test_no_ledger_makes_a_traceback_or_loses_a_row(tmp_path_factory, form, rows, repeated, blank_lines):
     if form == "parquet":
         pytest.importorskip("pyarrow")
-    check(tmp_path_factory.mktemp(form), form, rows, repeated, blank_lines)
+    event(f"exit status {check(tmp_path_factory.mktemp(form), form, rows, repeated, blank_lines)}")
 
 
 @pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
@@ -128,4 +129,4 @@ def test_every_hostile_string_and_timestamp_at_once(tmp_path, form):
     rows += [{"event_id": f"t{i}", "customer": "acme", "timestamp": stamp, "kind": "sale", "amount": "1", "flag": ""}
              for i, (stamp, _) in enumerate(hostile.TIMESTAMPS)]
     rows.append({"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""})
-    check(tmp_path, form, rows, None, False)
+    assert check(tmp_path, form, rows, None, False) == 3
