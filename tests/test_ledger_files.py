@@ -214,3 +214,28 @@ def test_a_parquet_column_of_lists_or_records_is_refused(tmp_path, column, value
     duckdb.execute(f"COPY (SELECT {', '.join(f'{v} AS {k}' for k, v in values.items())}) TO '{path}' (FORMAT parquet)")
     with pytest.raises(RateProblem, match=f"ledger.parquet: the column '{column}' holds lists or records; a ledger column holds one value a row"):
         rate(compile_plan(PLAN), str(path))
+
+
+def test_a_billing_run_rejects_ambiguous_json_lines_as_rate_does(tmp_path):
+    """`run` reads the ledger once for every plan: a JSON line's own problem is its rejected row there too."""
+    from interpreter.run import billing_run
+
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "files.yaml").write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
+    (tmp_path / "customers.csv").write_text("customer,plan\nacme,files\n", encoding="utf-8")
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join([
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "note": 1, "note": 2}',
+        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": {"v": 1}}',
+        '{"event_id": "d", "customer": "nobody", "timestamp": "2024-11-03", "amount": 5, "kind": []}',
+    ]) + "\n", encoding="utf-8")
+    expected = [(r.row, r.event_id, r.reason) for r in rate_text(tmp_path, "ledger.jsonl", ledger.read_text()).rejected]
+    result, broken = billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"))
+    assert broken == []
+    assert [(r.row, r.event_id, r.reason) for r in result.rejected] == expected == [
+        (2, "b", "the key 'note' appears twice in the row"),
+        (3, "c", "kind: an object in JSON, where a single value belongs"),
+        (4, "d", "kind: a list in JSON, where a single value belongs")]
+    assert [d.env[("metric", "total")] for run in result.runs for d in run.documents] == [5]
