@@ -23,7 +23,6 @@ from interpreter.sql import ident, literal, to_sql
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
-
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
 
 

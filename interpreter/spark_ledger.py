@@ -172,7 +172,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
             if _is_local(path):
                 csv_header(path)
             frame = (spark.read.option("header", True).option("sep", ",").option("quote", '"').option("escape", '"')
-                     .option("inferSchema", False).option("mode", "FAILFAST").option("enforceSchema", False).csv(path))
+                     .option("inferSchema", False).option("mode", "FAILFAST").csv(path))
             frame = frame.toDF(*(c.lstrip("\ufeff") for c in frame.columns))
             return numbered(_own_columns(path, frame), "__row"), {}
         if suffix in (".jsonl", ".ndjson"):
