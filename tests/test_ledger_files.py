@@ -239,3 +239,11 @@ def test_a_billing_run_rejects_ambiguous_json_lines_as_rate_does(tmp_path):
         (3, "c", "kind: an object in JSON, where a single value belongs"),
         (4, "d", "kind: a list in JSON, where a single value belongs")]
     assert [d.env[("metric", "total")] for run in result.runs for d in run.documents] == [5]
+
+
+def test_two_exports_joined_with_a_wider_header_are_refused_not_billed_from_the_second(tmp_path):
+    """A guessed dialect took the wider second header for the header and dropped every row above it, exit 0."""
+    content = (f"{HEADER}\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,6\n"
+               f"{HEADER},region\ne3,acme,2024-11-04,7,eu\n")
+    with pytest.raises(RateProblem, match="ledger.csv:4: line 4 has 5 fields where the header has 4"):
+        rate_text(tmp_path, "ledger.csv", content)
