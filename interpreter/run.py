@@ -149,7 +149,7 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
-        raise RateProblem(f"{usage}: cannot read ledger: {str(exc).splitlines()[0]}") from None
+        raise RateProblem(str(ledger.unreadable(usage, exc))) from None
 
 
 def write_outputs(result: RunResult, out_dir: str) -> list[Path]:

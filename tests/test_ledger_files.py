@@ -247,3 +247,16 @@ def test_two_exports_joined_with_a_wider_header_are_refused_not_billed_from_the_
                f"{HEADER},region\ne3,acme,2024-11-04,7,eu\n")
     with pytest.raises(RateProblem, match="ledger.csv:4: line 4 has 5 fields where the header has 4"):
         rate_text(tmp_path, "ledger.csv", content)
+
+
+def test_a_billing_run_names_the_line_of_a_broken_csv(tmp_path):
+    from interpreter.run import billing_run
+
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "files.yaml").write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
+    (tmp_path / "customers.csv").write_text("customer,plan\nacme,files\n", encoding="utf-8")
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(f"{HEADER}\n{OK_ROW}\ne2,acme,2024-11-03\n", encoding="utf-8")
+    with pytest.raises(RateProblem, match="ledger.csv:3: line 3 has 3 fields where the header has 4"):
+        billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"))
