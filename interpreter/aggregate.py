@@ -41,14 +41,18 @@ def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetim
     rows = []
     for index, p in enumerate(periods):
         start = local_midnight(p.start, timezone)
-        end = local_midnight(p.end + datetime.timedelta(days=1), timezone)
         last_day = p.end
-        if as_of is not None and as_of < end:
-            end = as_of
+        if p.end == datetime.date.max:  # the midnight after 9999-12-31 has no Python date; SQL adds the day
+            end_sql = f"(TIMESTAMPTZ '{local_midnight(p.end, timezone).isoformat()}' + INTERVAL 1 DAY)"
+        else:
+            end_sql = f"TIMESTAMPTZ '{local_midnight(p.end + datetime.timedelta(days=1), timezone).isoformat()}'"
+        if as_of is not None and (p.end == datetime.date.max
+                                  or as_of < local_midnight(p.end + datetime.timedelta(days=1), timezone)):
+            end_sql = f"TIMESTAMPTZ '{as_of.isoformat()}'"
             last_day = min(p.end, (as_of - datetime.timedelta(microseconds=1)).astimezone(start.tzinfo).date())
         rows.append(
             f"({index}, DATE '{p.start.isoformat()}', DATE '{last_day.isoformat()}', DATE '{p.full_end.isoformat()}', "
-            f"TIMESTAMPTZ '{start.isoformat()}', TIMESTAMPTZ '{end.isoformat()}')"
+            f"TIMESTAMPTZ '{start.isoformat()}', {end_sql})"
         )
     return ", ".join(rows)
 

@@ -4,6 +4,12 @@ DuckDB's JSON reader turns every non-integer number into a DOUBLE, so
 `1234567.1234567891` would come back as `...892`; Python's json module can
 hand over the number's own text instead. Used by DuckDB (`jsonl_table`) and by
 the Spark executors (`json_cells`) alike.
+
+Each line stands alone: a line that is not a JSON object stops the reading
+(the file is damaged), but a line that is ambiguous in itself (a key given
+twice, an object or a list where a value belongs) is a rejected row with
+that reason (the `__problem` column), and the other rows are billed.
+Rows are numbered as data rows: blank lines are not rows.
 """
 
 from __future__ import annotations
@@ -13,49 +19,85 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
-from interpreter.ledger import _CSV_DIALECT, LedgerProblem
-from interpreter.sql import literal
+from interpreter.ledger_files import LedgerProblem, csv_scan
+
+PROBLEM = "__problem"  # the column holding why a line cannot be a row ("" when it can)
+_JSON_SPACE = " \t\r\n"  # the only white space JSON allows between values
+_DIGITS = 60  # a number with an exponent is written out only when it stays this short
 
 
 class _Number(str):
     """The text of a JSON number, as written."""
 
 
+class _Object(dict):
+    """A JSON object that remembers the keys written more than once in it."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, object]]) -> _Object:
+    record = _Object(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        record.repeated = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+    return record
+
+
 def _json_cell(value) -> str:
     if isinstance(value, _Number) and "e" in value.lower():
-        return format(Decimal(value), "f")  # 1e-05 is exactly 0.00001
+        number = Decimal(value)
+        if number.is_zero():
+            return "0"
+        # 1e-05 is exactly 0.00001; 1e999999999 would be a billion digits, and is no amount anyway
+        return format(number, "f") if abs(number.adjusted()) <= _DIGITS else str(value)
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)  # an object or list: kept as its JSON text
+    return value  # a string, or the text of a number
+
+
+def blank(line: str) -> bool:
+    """A line with nothing but JSON white space is no row."""
+    return not line.strip(_JSON_SPACE)
 
 
 def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str] | None:
-    """One line of a JSON lines ledger as text cells ("" when absent), or None for a blank line.
+    """One line of a JSON lines ledger as text cells ("" when absent) then its problem ("" when none);
+    None for a blank line.
 
     Numbers keep the text they are written with (never a float); `number` is
     the line's number in `file`, for the message when it is not an object.
     """
-    if not line.strip():
+    if blank(line):
         return None
     try:
-        record = json.loads(line, parse_float=_Number, parse_int=_Number, parse_constant=str)
+        record = json.loads(line, parse_float=_Number, parse_int=_Number, parse_constant=str, object_pairs_hook=_object)
+    except RecursionError:
+        raise LedgerProblem(f"{file}:{number}: line {number} is JSON nested too deeply to read") from None
     except ValueError as exc:
         raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
     if not isinstance(record, dict):
         raise LedgerProblem(f"{file}:{number}: not a JSON object")
-    return [_json_cell(record.get(name)) for name in columns]
+    cells, problems = [], [f"the key {key!r} appears twice in the row" for key in record.repeated]
+    for name in columns:
+        value = record.get(name)
+        if name in record.repeated:
+            value = None  # of two values, neither is picked
+        elif isinstance(value, (dict, list)):
+            problems.append(f"{name}: {'an object' if isinstance(value, dict) else 'a list'} in JSON, where a single value belongs")
+            value = None
+        cells.append(_json_cell(value))
+    return [*cells, problems[0] if problems else ""]
 
 
 def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
     """The JSON lines as a table of text columns, numbers kept exactly as written.
 
     The rows go to DuckDB through a temporary CSV file (fast, and typed as
-    text like any CSV ledger); `__line` is the line number in the file, blank
-    lines skipped.
+    text like any CSV ledger); `__data_row` is the row's number, blank lines
+    not counted, and `__problem` why the line is no row ("" when it is one).
     """
     import csv
     import os
@@ -65,16 +107,17 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
                 file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(("__line", *columns))
+            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
+            names = ("__data_row", *columns, PROBLEM)
+            writer.writerow(names)
+            row = 0
             for number, line in enumerate(lines, 1):
                 cells = json_cells(line, number, columns, file)
                 if cells is not None:
-                    writer.writerow((number, *cells))
-        con.execute(
-            "CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM "  # not TEMP: other cursors read it too
-            f"read_csv({literal(temp)}, header = true, all_varchar = true, {_CSV_DIALECT})"
-        )
+                    row += 1
+                    writer.writerow((row, *cells))
+        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
+        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
     except UnicodeDecodeError as exc:
         raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     finally:

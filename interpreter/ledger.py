@@ -5,33 +5,31 @@ become DECIMAL(38,10) (never DOUBLE), timestamps honour their offset or fall
 in the plan's time zone. A row with a missing or malformed value, a duplicate
 `event_id` (the later one), a failed `require:` rule or a record above the
 running quota gets a reason; such rows count nowhere and are all reported.
-A file the engine cannot read at all is a `LedgerProblem` (exit status 2).
+A file the engine cannot read at all is a `LedgerProblem` (exit status 2);
+`ledger_files` checks and explains the shape of the file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from dsl import tree
+from interpreter.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
+from interpreter.ledger_files import LedgerProblem, csv_header, csv_problem, csv_scan, distinct_names, parquet_names
 from interpreter.sql import ident, literal, to_sql
 
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
-_CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"
 
 
 def trimmed(text: str) -> str:
     """`trim(text)`, called only where there is a space to remove: most cells have none,
     and a value left as it is keeps DuckDB's dictionary encoding from Parquet."""
     return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
-
-
-class LedgerProblem(Exception):
-    """The ledger cannot be read at all (missing file, unknown format, missing column)."""
 
 
 @dataclass(frozen=True)
@@ -41,47 +39,6 @@ class Rejected:
     row: int
     event_id: str | None
     reason: str
-
-
-@dataclass(frozen=True)
-class Dialect:
-    """The SQL fragments in which engines differ, each written in DuckDB's dialect.
-
-    DuckDB reads timestamps in its session time zone, which `rate.connect`
-    sets to the plan's; an engine whose session stays in UTC (Spark) converts
-    explicitly instead. Everything else in stage 1 is the same SQL text.
-    """
-
-    text_instant: Callable[[str], str]  # trimmed text -> instant (NULL when unreadable)
-    native_instant: Callable[[str, str], str]  # (column, its type) -> instant
-    local_date: Callable[[str], str]  # instant -> date in the plan's time zone
-
-
-def duckdb_dialect(timezone: str) -> Dialect:
-    """DuckDB, in a session whose time zone is the plan's (`rate.connect`).
-
-    A local date through DuckDB's time-zone tables costs several times the
-    rest of a row's typing; where the zone's offset is steady (see
-    `periods.steady_offset`) it is computed from the instant instead, and
-    outside that span, or in a zone with daylight saving, DuckDB converts.
-    """
-    from interpreter.periods import STEADY_FROM, STEADY_UNTIL, steady_offset
-
-    offset = steady_offset(timezone)
-
-    def local_date(instant: str) -> str:
-        converted = f"CAST({instant} AS DATE)"
-        if offset is None:
-            return converted
-        shifted = f"CAST(make_timestamp(epoch_us({instant}) + {offset * 1_000_000}) AS DATE)"
-        return (f"(CASE WHEN {instant} >= TIMESTAMPTZ '{STEADY_FROM.isoformat()}' "
-                f"AND {instant} < TIMESTAMPTZ '{STEADY_UNTIL.isoformat()}' THEN {shifted} ELSE {converted} END)")
-
-    return Dialect(
-        text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
-        native_instant=lambda column, _type: f"CAST({column} AS TIMESTAMPTZ)",
-        local_date=local_date,
-    )
 
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
@@ -125,24 +82,30 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     file = Path(path)
     if not file.is_file():
         raise LedgerProblem(f"{path}: no such ledger file")
-    quoted = literal(str(file))
     suffix = file.suffix.lower()
+    problem = "CAST(NULL AS VARCHAR)"  # why a row cannot be read (JSON lines only)
     if suffix == ".csv":
-        # RFC 4180, not a dialect guessed from the first rows: a quote first used late in the
-        # file must still quote, and `#` must not start a comment that drops a row unseen.
-        scan = f"read_csv({quoted}, header = true, all_varchar = true, {_CSV_DIALECT})"
+        # The header read here, the rows by DuckDB in RFC 4180 with the columns given, not a dialect
+        # guessed from a sample: a quote first used late in the file must still quote, `#` must not
+        # start a comment that drops a row unseen, and a ragged row is an error, not a new header.
+        scan = csv_scan(str(file), *csv_header(str(file)))
     elif suffix in (".jsonl", ".ndjson"):
-        from interpreter.jsonl import jsonl_table
+        from interpreter.jsonl import PROBLEM, jsonl_table
 
         scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
+        problem = f"NULLIF({PROBLEM}, '')"
     elif suffix == ".parquet":
-        scan = f"read_parquet({quoted}, file_row_number = true)"
+        scan = f"read_parquet({literal(str(file))}, file_row_number = true)"
     else:
         raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
     try:
+        if suffix == ".parquet":
+            distinct_names(path, parquet_names(con, str(file)), "")
         description = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
         names = [row[0] for row in description]
         described = [row[1] for row in description]
+    except LedgerProblem:
+        raise
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise unreadable(path, exc) from None
     types = dict(zip(names, described)) if suffix == ".parquet" else {}
@@ -150,12 +113,17 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
     elif suffix in (".jsonl", ".ndjson"):
-        row = "CAST(__line AS BIGINT)"
+        row = "CAST(__data_row AS BIGINT)"
     elif numbered:
         row = "CAST(row_number() OVER () AS BIGINT)"
     else:
         row = "CAST(NULL AS BIGINT)"
-    return f"SELECT {row} AS __row, {', '.join(parts)} FROM {scan}", native
+    return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
+
+
+def _nested(duck: str) -> bool:
+    """A DuckDB (`VARCHAR[]`, `STRUCT(...)`) or Spark (`ARRAY<...>`) type holding several values."""
+    return duck.endswith("]") or duck.startswith(("STRUCT", "MAP", "UNION", "ARRAY", "LIST"))
 
 
 def select_columns(path: str, names: list[str], types: Mapping[str, str],
@@ -176,6 +144,8 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
     for name in (*BUILTIN_COLUMNS, *(f.name for f in fields)):
         if name not in names:
             parts.append(f"CAST(NULL AS VARCHAR) AS {ident(name)}")
+        elif _nested(types.get(name, "VARCHAR")):
+            raise LedgerProblem(f"{path}: the column {name!r} holds lists or records; a ledger column holds one value a row")
         elif usable_as_is(kinds[name], types.get(name, "VARCHAR")):
             native[name] = types[name]
             parts.append(ident(name))
@@ -184,10 +154,28 @@ def select_columns(path: str, names: list[str], types: Mapping[str, str],
     return parts, native
 
 
+# How DuckDB and Spark say that a number does not fit its exact type (DECIMAL(38) at most)
+_OVERFLOW = ("Out of Range Error", "Overflow in", "ARITHMETIC_OVERFLOW", "NUMERIC_VALUE_OUT_OF_RANGE", "DECIMAL_PRECISION_EXCEEDS")
+
+
 def unreadable(path: str, exc: Exception) -> LedgerProblem:
-    """The problem to report when the engine fails on the ledger: the first line of its message."""
+    """The problem to report when the engine fails on the ledger.
+
+    A CSV file is read again to say which line is malformed and how; a
+    number past what DECIMAL(38) holds is said to be one; otherwise the
+    first line of the engine's message.
+    """
     text = str(exc).strip()
-    return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
+    lines = text.splitlines() or [type(exc).__name__]
+    if Path(path).suffix.lower() == ".csv" and Path(path).is_file() and ("CSV" in text or "FAILFAST" in text):
+        described = csv_problem(path)
+        if described is not None:
+            return LedgerProblem(described)
+    overflow = next((line.strip() for line in lines if any(mark in line for mark in _OVERFLOW)), None)
+    if overflow is not None:
+        return LedgerProblem(f"{path}: a sum or product of the ledger's values has more than 38 digits and cannot "
+                             f"be computed exactly ({overflow[:300]})")
+    return LedgerProblem(f"{path}: cannot read ledger: {lines[0]}")
 
 
 def _default_sql(f: tree.Field) -> str | None:
@@ -216,6 +204,10 @@ class _Reading:
     problem: str
 
 
+_TOO_LARGE = {kind: "has more than 38 digits" if kind == "integer" else "has more than 28 digits before the decimal point"
+              for kind in ("money", "number", "percent", "integer")}
+
+
 def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
     """How field `f` is read from the cell column named `c`."""
     column = ident(f.name)
@@ -223,11 +215,16 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
     if native:  # the column's own type already holds the values exactly
         # Money and numbers stay in that type (sums of DECIMAL(18,2) are much cheaper than of
         # DECIMAL(38,10), and just as exact); a percent or integer field takes the plan's type.
-        value = f"CAST({c} AS {NUMBER_SQL})" if kind == "percent" else (
-            f"CAST({c} AS {INTEGER_SQL})" if kind == "integer" else c)
-        return _Reading(column, (), value, "FALSE", "NULL")
+        if kind in ("percent", "integer"):  # a HUGEINT, or 10^30 as a percent, does not fit: rejected, not an error
+            n = f"{c}_n"
+            return _Reading(column, ((n, f"TRY_CAST({c} AS {NUMBER_SQL if kind == 'percent' else INTEGER_SQL})"),), n,
+                            f"{n} IS NULL", literal(f"{f.name} {_TOO_LARGE[kind]}"))
+        if kind == "date":  # a Parquet date may be `infinity`, or of a year Python has no date for
+            return _Reading(column, (), c, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')",
+                            literal(f"{f.name} {OUTSIDE_YEARS}"))
+        return _Reading(column, (), c, "FALSE", "NULL")
     cell = f"NULLIF({trimmed(column)}, '')"
-    shown = f"'{f.name}: ' || {_QUOTED.format(c)}"
+    shown = f"{literal(f.name + ': ')} || {_QUOTED.format(c)}"
     n, ok = f"{c}_n", f"{c}_ok"
     if kind in ("money", "number", "integer"):
         whole = kind == "integer"
@@ -243,7 +240,8 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
             ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
              (ok, f"(CASE WHEN {underscores} THEN {grouped} AND {plain} ELSE {plain} END)")),
             n, f"NOT {ok} OR {n} IS NULL",
-            f"{shown} || ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}'",
+            f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' "
+            f"ELSE ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}' END",
         )
     if kind == "percent":
         return _Reading(
@@ -251,7 +249,7 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
             ((n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
              (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')")),
             f"(CASE WHEN {c} LIKE '%\\%' ESCAPE '\\' THEN CAST({n} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {n} END)",
-            f"NOT {ok}", f"{shown} || ' is not a percent'",
+            f"NOT {ok} OR {n} IS NULL", f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' ELSE ' is not a percent' END",
         )
     if kind == "bool":
         lowered = f"{c}_lower"
@@ -259,12 +257,13 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
                         f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
     if kind == "date":
         return _Reading(cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
-                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {n} IS NULL",
+                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {c} LIKE '0000%' OR {n} IS NULL",
                         f"{shown} || ' is not a date (YYYY-MM-DD)'")
     untrimmed = f"NULLIF({column}, '')"  # text is taken as written
     if f.values:
         allowed = ", ".join(literal(v) for v in f.values)
-        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})", f"{shown} || ' is not one of {', '.join(f.values)}'")
+        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})",
+                        f"{shown} || {literal(' is not one of ' + ', '.join(f.values))}")
     return _Reading(untrimmed, (), c, "FALSE", "NULL")
 
 
@@ -282,21 +281,16 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     `dialect` is DuckDB's unless given.
     """
     dialect = dialect or duckdb_dialect(plan.timezone)
-    cells = ["__row", "event_id AS __id", f"{trimmed('customer')} AS customer"]
-    reads = ["*"]
-    if "timestamp" in native:
-        cells.append(dialect.native_instant('"timestamp"', native["timestamp"]) + " AS __ts")
-        ts_reason = "CASE WHEN __ts IS NULL THEN 'missing timestamp' END"
-    else:
-        cells += ['"timestamp" AS __ts_raw', "NULLIF(" + trimmed('"timestamp"') + ", '') AS __ts_text"]
-        reads.append(f"{dialect.text_instant('__ts_text')} AS __ts")
-        ts_reason = ("CASE WHEN __ts_text IS NULL THEN 'missing timestamp' "
-                     "WHEN __ts IS NULL THEN 'timestamp ' || " + _QUOTED.format("__ts_raw") + " || ' is not an ISO 8601 date-time' END")
+    cells = ["__row", "__problem", "event_id AS __id", f"{trimmed('customer')} AS customer"]
+    stamp = timestamp_sql(dialect, native.get("timestamp"), trimmed, _QUOTED)
+    cells += stamp.cells
+    reads = ["*", *stamp.reads]
     values, reasons = [], [
+        "__problem",  # a JSON line that is ambiguous in itself
         # blank once trimmed; only a cell starting with a space is trimmed to find out
         "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
         "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
-        ts_reason,
+        stamp.reason,
     ]
     for index, f in enumerate(plan.fields):
         cell = f"__c{index}"
@@ -305,12 +299,12 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         reads += [f"{expr} AS {name}" for name, expr in reading.helpers]
         default = _default_sql(f)
         values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
-        missing = "NULL" if default is not None else f"'missing value for {f.name}'"
+        missing = "NULL" if default is not None else literal(f"missing value for {f.name}")
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
     typed = f"""
         SELECT __row, {trimmed('__id')} AS event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
                coalesce({', '.join(reasons)}) AS __reason
-        FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads
+        FROM (SELECT *, {stamp.instant} FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
     if not rules:

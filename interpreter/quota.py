@@ -8,10 +8,14 @@ order per customer with `quota_rows_sql`.
 
 from __future__ import annotations
 
+import decimal
 from typing import Iterable
 
 from dsl import tree
 from interpreter.sql import ident
+
+# Whole numbers of up to 38 digits, summed over a customer's rows: exact (Python's default keeps 28 digits).
+_EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
 
 
 def check_quota(con, quota: tree.Quota, period_start=None) -> None:
@@ -58,10 +62,11 @@ def quota_refusals(rows: Iterable[tuple], quota: tree.Quota, period_start=None) 
             if current is None or key[0] != current[0]:
                 limited = False
             current, used, allowed = key, 0, 0
-        allowed += allowance
+        allowed = _EXACT.add(allowed, allowance)
         limited = limited or allowance != 0
-        if limited and change > 0 and used + change > allowed:
-            refused.append((row, f"{quota.message} (running usage {used + change} > quota {allowed})"))
+        after = _EXACT.add(used, change)
+        if limited and change > 0 and after > allowed:
+            refused.append((row, f"{quota.message} (running usage {after} > quota {allowed})"))
             continue
-        used += change
+        used = after
     return refused

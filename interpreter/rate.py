@@ -24,6 +24,7 @@ from interpreter.documents import Document
 from interpreter.evaluate import EvaluationError
 from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
 from interpreter.stage2 import Failure, Work, rate_in_order, work_order
+from interpreter.sql import literal
 
 
 class RateProblem(Exception):
@@ -44,7 +45,7 @@ def connect(plan: tree.Plan):
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"SET TimeZone = '{plan.timezone}'")
+    con.execute(f"SET TimeZone = {literal(plan.timezone)}")
     con.execute("SET enable_progress_bar = false")
     return con
 
@@ -75,11 +76,10 @@ def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
     return bool(start)
 
 
-def previous_period(plan: tree.Plan, period: Period) -> Period:
-    """The whole calendar period before the one `period` lies in."""
+def previous_period(plan: tree.Plan, period: Period) -> Period | None:
+    """The whole calendar period before the one `period` lies in (None before the year 1: no usage there)."""
     if period.full_start == datetime.date.min:
-        raise PeriodProblem(f"plan {plan.id!r} reads the period before {period.full_start}, the first day ratecard can rate; "
-                            "give a later --period")
+        return None
     start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
     return Period(start, end, (end - start).days + 1, start, end)
 
@@ -87,7 +87,7 @@ def previous_period(plan: tree.Plan, period: Period) -> Period:
 def _previous_facts(con, plan: tree.Plan, windows: list[Period], customer: str | None) -> dict:
     if not plan.uses_previous:
         return {}
-    earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+    earlier = sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
     return {(f.customer, f.period): f for f in stage1.aggregate(con, plan, earlier, None, customer)}
 
 
@@ -95,7 +95,7 @@ def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.F
     if not plan.uses_previous:
         return None
     period = previous_period(plan, facts.period)
-    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period, 0, {})
+    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period or facts.period, 0, {})
 
 
 def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
@@ -115,6 +115,8 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     With `keep_going`, a document whose plan expression fails is listed in
     `failures` and the others are still rated; without, the first is raised.
     """
+    import duckdb
+
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
     report = progress or (lambda stage, done, total: None)
@@ -148,6 +150,8 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
             rejected.sort(key=lambda r: r.row)
     except (ledger.LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
+    except duckdb.Error as exc:  # a sum past DECIMAL(38), say, on the paths `_rated_while_checking` does not take
+        raise RateProblem(str(ledger.unreadable(usage, exc))) from None
     documents, failures, carried = _rated(stage2, work, moment)
     return RateResult(documents, rejected, prepare(documents), failures, opening, carried)
 

@@ -111,13 +111,15 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
         duplicates = _duplicates(con)
+        for plan_id, rows in _unreadable(con).items():
+            duplicates.setdefault(plan_id, []).extend(rows)
         runs = []
         for number, plan_id in enumerate(sorted(set(assignment.values()))):
             item = by_id[plan_id]
             share = Path(tmp) / f"plan-{number}.parquet"  # numbered: a plan id is no file name
             # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
-            mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row"
-            con.execute(f"COPY (SELECT * EXCLUDE (__plan, __first_row) FROM run_ledger WHERE {mine_sql} "
+            mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row AND __problem IS NULL"
+            con.execute(f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
                         f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)")
             rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
@@ -130,7 +132,7 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
                             if customer else "missing customer")
             for row, event_id, customer in con.execute(
                 "SELECT __source_row, event_id, customer FROM run_ledger "
-                "WHERE __plan IS NULL AND __first_row = __source_row ORDER BY __source_row").fetchall()
+                "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row").fetchall()
         ]
         unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
     return RunResult(runs, unassigned), []
@@ -159,6 +161,16 @@ def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
     return out
 
 
+def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
+    """First rows that are no rows of their own accord (a JSON line repeating a key), by their customer's plan."""
+    out: dict[str | None, list[ledger.Rejected]] = {}
+    for row, event_id, problem, plan_id in con.execute(
+            "SELECT __source_row, NULLIF(trim(CAST(event_id AS VARCHAR)), ''), __problem, __plan FROM run_ledger "
+            "WHERE __problem IS NOT NULL AND __first_row = __source_row ORDER BY __source_row").fetchall():
+        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, problem))
+    return out
+
+
 def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str]) -> None:
     """The ledger as text columns (exact), each row labelled with its customer's plan."""
     seen: dict[str, tree.Field] = {}
@@ -173,9 +185,9 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
-                   p.plan AS __plan,
+                   p.plan AS __plan, src.__problem,
                    coalesce(min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')), src.__row) AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
-        raise RateProblem(f"{usage}: cannot read ledger: {str(exc).splitlines()[0]}") from None
+        raise RateProblem(str(ledger.unreadable(usage, exc))) from None

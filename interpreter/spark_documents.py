@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from dsl import tree
 from interpreter.aggregate import Facts, facts_of
-from interpreter.jsonl import json_cells
+from interpreter.jsonl import PROBLEM, json_cells
 from interpreter.quota import quota_refusals
 from interpreter.periods import Period
 
@@ -28,23 +28,25 @@ _BATCH = 1024
 
 
 def json_rows(batches, columns: tuple[str, ...], path: str) -> Iterator:
-    """Numbered text lines (`__line`, `value`) -> `__row` and one text column per ledger column."""
+    """Numbered non-blank text lines (`__row`, `__line`, `value`) -> `__row`, one text column per ledger
+    column and `__problem` (why the line is no row, if it is not)."""
     import pyarrow as pa
 
     for batch in batches:
         rows: list[int] = []
-        cells: list[list[str | None]] = [[] for _ in columns]
-        for number, line in zip(batch.column("__line").to_pylist(), batch.column("value").to_pylist()):
+        cells: list[list[str | None]] = [[] for _ in (*columns, PROBLEM)]
+        lines = zip(batch.column("__row").to_pylist(), batch.column("__line").to_pylist(), batch.column("value").to_pylist())
+        for row, number, line in lines:
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]  # a byte order mark, as Python's utf-8-sig reading drops it
             found = json_cells(line, number, columns, path)
             if found is None:
                 continue
-            rows.append(number)
+            rows.append(row)
             for column, cell in zip(cells, found):
                 column.append(cell if cell != "" else None)  # an empty cell is a missing value, as in a CSV
         yield pa.RecordBatch.from_arrays([pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)],
-                                         names=["__row", *columns])
+                                         names=["__row", *columns, PROBLEM])
 
 
 def quota_rows(batches, quota: tree.Quota, period_start) -> Iterator:
@@ -145,7 +147,7 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
         previous = None
         if plan.uses_previous:
             period = previous_period(plan, facts.period)
-            previous = before.get((index, period)) or Facts(customer, period, 0, {})
+            previous = before.get((index, period)) or Facts(customer, period or facts.period, 0, {})
         work.append((plan, facts, previous))
     work.sort(key=lambda item: item[1].period.start)
     rows: list[tuple] = []

@@ -153,12 +153,22 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
         documents, written, failures, carried = _finish(rows, output, keep_going, closing or output is None)
     except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
+    except _spark_errors() as exc:  # a sum past DECIMAL(38), a file Spark fails on while rating
+        raise RateProblem(str(spark_ledger._problem(usage, exc))) from None
     finally:
         for ledger in loaded:
             spark_ledger.release(spark, ledger)
         if own:
             spark.stop()
     return SparkResult(documents, rejected, written, failures, opening, carried)
+
+
+def _spark_errors() -> tuple[type[Exception], ...]:
+    """The errors Spark raises about the data of a query (the JVM's, through py4j or Spark Connect)."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    return Py4JJavaError, PySparkException
 
 
 def _judged_by(ledger: spark_ledger.Ledger, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[Rejected]:
@@ -240,7 +250,7 @@ def _stage1(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: list, 
     rows = stage1(windows, moment).withColumn("__kind", F.lit(FACTS))
     earlier: list = []
     if plan.uses_previous:
-        earlier = sorted({previous_period(plan, w) for w in windows}, key=lambda p: p.start)
+        earlier = sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
         rows = rows.unionByName(stage1(earlier, None).withColumn("__kind", F.lit(PREVIOUS)), allowMissingColumns=True)
     listed = [c for c in sorted(raw_customers) if customer is None or c == customer]
     if listed:

@@ -20,15 +20,15 @@ from urllib.parse import urlparse
 
 from dsl import tree
 from interpreter import ledger
-from interpreter.ledger import BUILTIN_COLUMNS, Dialect, LedgerProblem, Rejected
+from interpreter.jsonl import PROBLEM
+from interpreter.instants import FIRST_DAY, LAST_DAY, Dialect
+from interpreter.ledger import BUILTIN_COLUMNS, LedgerProblem, Rejected
+from interpreter.ledger_files import csv_header, distinct_names
 from interpreter.periods import calendar_period
 from interpreter.quota import quota_rows_sql
 from interpreter.sql import literal
 
-# DuckDB accepts many forms of timestamp text (`epoch`, `2024/11/03`, zone
-# names); Spark others (`2024`, `2024-11`). Both read exactly the ISO 8601
-# forms below, so only these are offered to Spark's cast.
-_ISO_INSTANT = r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?"
+# Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger.checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
 _ROW_BITS = 33  # monotonically_increasing_id(): partition index << 33 | position in the partition
 
@@ -38,16 +38,21 @@ def spark_dialect(timezone: str) -> Dialect:
     zone = literal(timezone)
 
     def text_instant(text: str) -> str:
-        return (f"(CASE WHEN regexp_full_match({text}, {literal(_ISO_INSTANT)}) THEN "
-                f"CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
-                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END END)")
+        return (f"(CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END)")
 
     def native_instant(column: str, kind: str) -> str:
         if kind == "TIMESTAMP WITH TIME ZONE":
             return column
-        return f"to_utc_timestamp(CAST({column} AS TIMESTAMP), {zone})"  # wall-clock time or a date: local
+        # A wall-clock time or a date is local. Outside the years 1 to 9999 (a Parquet `infinity`)
+        # it is no instant: shifting it by the zone's offset would overflow.
+        wall = f"CAST({column} AS TIMESTAMP)"
+        inside = (f"{column} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}'" if kind == "DATE" else
+                  f"{wall} BETWEEN TIMESTAMP '{FIRST_DAY} 00:00:00' AND TIMESTAMP '{LAST_DAY} 23:59:59.999999'")
+        return f"(CASE WHEN {inside} THEN to_utc_timestamp({wall}, {zone}) END)"
 
-    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)")
+    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)",
+                   lambda text: f"to_utc_timestamp(CAST({text} AS TIMESTAMP), {zone})")
 
 
 def to_spark(sql: str, ordered: bool = True) -> str:
@@ -83,6 +88,11 @@ class Ledger:
     cached: tuple = ()  # DataFrames kept in memory for this rating
 
 
+def column_name(name: str) -> str:
+    """A column name as the DataFrame API reads it: a ledger's header may hold dots and backticks."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _is_local(path: str) -> bool:
     """A plain path (checked here) rather than a URL such as s3a:// or hdfs:// (Spark's to read)."""
     return urlparse(path).scheme == ""
@@ -112,7 +122,7 @@ def numbered(frame, name: str):
 
     columns = frame.columns
     if _partitions(frame) == 1:
-        return frame.select((F.monotonically_increasing_id() + 1).alias(name), *(F.col(f"`{c}`") for c in columns))
+        return frame.select((F.monotonically_increasing_id() + 1).alias(name), *(F.col(column_name(c)) for c in columns))
     frame = frame.withColumn("__mid", F.monotonically_increasing_id())
     part = F.shiftright(F.col("__mid"), _ROW_BITS)
     counts = frame.groupBy(part.alias("__part")).count()
@@ -122,7 +132,7 @@ def numbered(frame, name: str):
                                 (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
     position = F.col("__mid").bitwiseAND((1 << _ROW_BITS) - 1)
     return (frame.join(F.broadcast(offsets), part == F.col("__p"))
-            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(f"`{c}`") for c in columns)))
+            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(column_name(c)) for c in columns)))
 
 
 def _partitions(frame) -> int | None:
@@ -147,42 +157,64 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     """(DataFrame with `__row` and the file's columns, their DuckDB type names when not text).
 
     CSV is read as text with DuckDB's dialect (comma, double quotes doubled,
-    no comments); JSON lines through `jsonl.json_cells`, so numbers keep the
-    text they are written with; Parquet in its own column types.
+    no comments), a row with more or fewer fields than the header failing
+    the reading; JSON lines through `jsonl.json_cells`, so numbers keep the
+    text they are written with; Parquet in its own column types. A column
+    named twice is refused, as `ledger.source_sql` refuses it; a ledger
+    column whose name starts with `__` (no plan field's does) is left out.
     """
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     suffix = check_path(path)
     try:
         if suffix == ".csv":
+            if _is_local(path):
+                csv_header(path)
             frame = (spark.read.option("header", True).option("sep", ",").option("quote", '"').option("escape", '"')
-                     .option("inferSchema", False).option("mode", "PERMISSIVE").csv(path))
+                     .option("inferSchema", False).option("mode", "FAILFAST").csv(path))
             frame = frame.toDF(*(c.lstrip("\ufeff") for c in frame.columns))
-            return numbered(frame, "__row"), {}
+            return numbered(_own_columns(path, frame), "__row"), {}
         if suffix in (".jsonl", ".ndjson"):
             from interpreter.spark_documents import json_rows
 
             columns = (*BUILTIN_COLUMNS, *(f.name for f in fields))
             schema = T.StructType([T.StructField("__row", T.LongType()),
-                                   *(T.StructField(c, T.StringType()) for c in columns)])
+                                   *(T.StructField(c, T.StringType()) for c in columns), T.StructField(PROBLEM, T.StringType())])
+            # rows are numbered as data rows, lines as lines (for messages): a blank line is no row
             lines = numbered(spark.read.text(path), "__line")
-            return lines.mapInArrow(lambda batches: json_rows(batches, columns, path), schema), {}
-        from pyspark.sql import functions as F
+            rows = numbered(lines.where(r"NOT (value RLIKE '^[ \t]*$' OR (__line = 1 AND value RLIKE '^\uFEFF[ \t]*$'))"), "__row")
+            return rows.mapInArrow(lambda batches: json_rows(batches, columns, path), schema), {}
+        if _is_local(path):
+            import duckdb
 
-        frame = spark.read.parquet(path)
+            from interpreter.ledger_files import parquet_names
+
+            distinct_names(path, parquet_names(duckdb.connect(), path), "")
+        frame = _own_columns(path, spark.read.parquet(path))
         types = {f.name: _duck_type(f.dataType) for f in frame.schema.fields}
         frame = frame.select((F.col("_metadata.row_index") + 1).alias("__row"), "*")
         return frame, {name: kind for name, kind in types.items() if kind != "VARCHAR"}
+    except LedgerProblem:
+        raise
     except Exception as exc:  # Spark raises its own error kinds for unreadable files
         raise _problem(path, exc) from None
 
 
+def _own_columns(path: str, frame):
+    """The file's columns but those named `__...`; a name given twice (ignoring case) refused."""
+    distinct_names(path, frame.columns, "")
+    return frame.select(*(column_name(c) for c in frame.columns if not c.startswith("__")))
+
+
 def _problem(path: str, exc: Exception) -> LedgerProblem:
-    """A Spark error while reading the ledger, worded as `ledger.load` words it."""
+    """A Spark error while reading the ledger, worded as `ledger.unreadable` words DuckDB's."""
     text = str(exc).strip()
     if "LedgerProblem: " in text:  # raised by jsonl.json_cells on an executor
         return LedgerProblem(text.split("LedgerProblem: ", 1)[1].splitlines()[0])
-    return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
+    if not _is_local(path):
+        return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
+    return ledger.unreadable(path, exc)
 
 
 def _view(spark, frame, views: list[str], what: str) -> str:
@@ -205,9 +237,10 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     views: list[str] = []
     frame, types = read_source(spark, path, plan.fields)
     source = _view(spark, frame, views, "source")
-    names = [c for c in frame.columns if c != "__row"]
+    names = [c for c in frame.columns if c not in ("__row", PROBLEM)]
     parts, native = ledger.select_columns(path, names, types, plan.fields)
-    select = f"SELECT __row, {', '.join(parts)} FROM {source}"
+    problem = f"NULLIF({PROBLEM}, '')" if PROBLEM in frame.columns else "CAST(NULL AS VARCHAR)"
+    select = f"SELECT __row, {', '.join(parts)}, {problem} AS __problem FROM {source}"
     checked = spark.sql(to_spark(ledger.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
     cached = [checked.persist(StorageLevel.MEMORY_AND_DISK)]
     first = _view(spark, checked, views, "checked")
@@ -270,7 +303,7 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     refused = (rows.repartition("customer").sortWithinPartitions("customer", "__ts", "__row")
                .mapInArrow(refusals, schema))
     joined = marked.join(refused, marked["__row"] == refused["__refused_row"], "left")
-    columns = [F.col(f"`{c}`") for c in marked.columns if c != "__reason"]
+    columns = [F.col(column_name(c)) for c in marked.columns if c != "__reason"]
     return joined.select(*columns, F.coalesce(F.col("__reason"), F.col("__refusal")).alias("__reason"))
 
 

@@ -375,12 +375,12 @@ def test_a_period_without_usage_says_so(files, args, said):
 
 
 @pytest.mark.parametrize("args", [["--period", "0001-01"], ["--period", "0001"], ["--as-of", "0001-01-03"]])
-def test_the_period_before_the_first_day_is_a_usage_error(files, args):
+def test_the_period_before_the_first_day_holds_no_usage(files, args):
     previous = Path(files["dir"]) / "previous.yaml"
     previous.write_text(PLAN.replace("when: customer.segment", "when: previous.calls > 0 and customer.segment"), encoding="utf-8")
     result = run("rate", str(previous), "--usage", files["ledger.csv"], *args)
-    assert result.exit_code == 2, result.output
-    assert "reads the period before 0001-01-01" in result.stderr
+    assert result.exit_code == 0, result.output  # no usage can lie before the year 1: previous.calls is 0
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")

@@ -278,7 +278,7 @@ def test_jsonl_exponent_numbers_are_read_exactly_and_nan_is_rejected(tmp_path):
         '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": NaN}',
     ]) + "\n")
     result = rate(plan, str(ledger))
-    assert [(r.row, r.event_id) for r in result.rejected] == [(4, "c")]   # row = line in the file
+    assert [(r.row, r.event_id) for r in result.rejected] == [(3, "c")]   # the third row: a blank line is none
     assert result.documents[0].env[("metric", "charged")] == Decimal("2500.01")
 
 
@@ -456,3 +456,91 @@ def test_no_float_on_the_path_from_file_to_document(tmp_path):
     periods = split("month", datetime.date(2024, 11, 1), datetime.date(2024, 11, 30))
     result = con.execute(f"DESCRIBE {aggregate_sql(plan, periods)}").fetchall()
     assert not [name for name, kind, *_ in result if kind in ("DOUBLE", "FLOAT", "REAL")]
+
+
+# -- numbers past what DECIMAL(38) holds ----------------------------------------------
+
+OVERFLOW_PLAN = """
+    plan: big
+    currency: USD
+    usage: {amount: money, record: {type: integer, default: 0}, quota: {type: integer, default: 0},
+            share: {type: percent, default: 0%}}
+    metrics: {total: {sum: amount}, shares: {sum: share}}
+    charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+"""
+VERSIONED = OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-01-01") + "    ---" + (
+    OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-11-15"))
+QUOTA = OVERFLOW_PLAN + "    quota: {usage: record, limit: quota}\n"
+
+
+@pytest.mark.parametrize("text, options", [
+    (OVERFLOW_PLAN, {}),
+    (OVERFLOW_PLAN, {"customer": "acme"}),
+    (OVERFLOW_PLAN, {"as_of": "2024-11-20"}),
+    (QUOTA, {}),
+    (VERSIONED, {}),
+], ids=["whole ledger", "one customer", "estimate", "quota", "versions"])
+def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_every_path(tmp_path, text, options):
+    from dsl.loader import load_plan_text
+
+    loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
+    assert loaded.plan is not None, [d.message for d in loaded.diagnostics]
+    huge = "9" * 28
+    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount"],
+                       [["e1", "acme", "2024-11-03", huge], ["e2", "acme", "2024-11-04", huge]])
+    with pytest.raises(RateProblem, match=r"l\.csv: a sum or product of the ledger's values has more than 38 digits"):
+        rate(loaded.versions or loaded.plan, str(ledger), period="2024-11", **options)
+
+
+def test_explain_on_an_overflowing_sum_exits_2_with_the_message(tmp_path):
+    from click.testing import CliRunner
+
+    import cli
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(textwrap.dedent(OVERFLOW_PLAN), encoding="utf-8")
+    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount"],
+                       [["e1", "acme", "2024-11-03", "9" * 28], ["e2", "acme", "2024-11-04", "9" * 28]])
+    for command in (["explain", str(plan), "--usage", str(ledger), "--customer", "acme", "--period", "2024-11"],
+                    ["rate", str(plan), "--usage", str(ledger), "--customer", "acme"]):
+        result = CliRunner().invoke(cli.main, command)
+        assert result.exit_code == 2, result.output
+        assert "more than 38 digits" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("amount", "1" + "0" * 28, "amount: '1" + "0" * 28 + "' has more than 28 digits before the decimal point"),
+    ("record", "1" + "0" * 38, "record: '1" + "0" * 38 + "' has more than 38 digits"),
+    ("share", "1" + "0" * 28 + "%", "share: '1" + "0" * 28 + "%' has more than 28 digits before the decimal point"),
+])
+def test_a_value_too_large_to_hold_is_a_rejected_row_saying_so(tmp_path, column, value, reason):
+    plan = compile_plan(OVERFLOW_PLAN)
+    row = {"event_id": "e1", "customer": "acme", "timestamp": "2024-11-03", "amount": "1", "record": "0", "share": "1%", column: value}
+    ledger = write_csv(tmp_path / "l.csv", list(row), [list(row.values())])
+    assert [r.reason for r in rate(plan, str(ledger)).rejected] == [reason]
+
+
+def test_the_quota_sums_whole_numbers_exactly_past_28_digits(tmp_path):
+    """Python's default decimal context keeps 28 digits; the quota's running sums keep every digit."""
+    plan = compile_plan(QUOTA)
+    big = "1" + "0" * 30
+    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount", "record", "quota"], [
+        ["q", "acme", "2024-11-01", "0", "0", big],
+        ["r1", "acme", "2024-11-02", "0", big, "0"],
+        ["r2", "acme", "2024-11-03", "0", "1", "0"],   # one past the quota
+    ])
+    assert [(r.event_id, r.reason.split(" (")[0]) for r in rate(plan, str(ledger)).rejected] == [("r2", "usage above the quota")]
+
+
+def test_a_typed_parquet_value_too_large_for_the_plan_s_type_is_a_rejected_row(tmp_path):
+    """A DECIMAL(38,0) percent past what DECIMAL(38,10) holds: rejected, not a failed cast of the whole ledger."""
+    plan = compile_plan(OVERFLOW_PLAN)
+    path = tmp_path / "typed.parquet"
+    con = duckdb.connect()
+    con.execute(f"""COPY (SELECT * FROM (VALUES
+        ('ok', 'acme', '2024-11-03', 5, CAST(1 AS DECIMAL(38,0))),
+        ('share', 'acme', '2024-11-03', 5, CAST('1{'0' * 30}' AS DECIMAL(38,0)))
+    ) AS t(event_id, customer, "timestamp", amount, share)) TO '{path}' (FORMAT parquet)""")
+    result = rate(plan, str(path))
+    assert [(r.event_id, r.reason) for r in result.rejected] == [("share", "share has more than 28 digits before the decimal point")]
+    assert result.documents[0].env[("metric", "total")] == 5

@@ -528,3 +528,145 @@ def test_balances_and_failures_are_carried_alike(spark, tmp_path):
     with pytest.raises(EvaluationError) as raised:
         spark_engine.rate(versions, ledger, spark=spark, **without)
     assert (raised.value.message, raised.value.span) == (duck.failures[0].reason, duck.failures[0].span)
+
+
+STAMPS_PLAN = """
+    plan: stamps
+    currency: USD
+    timezone: Asia/Seoul
+    usage: {amount: money, day: {type: date, default: 2024-11-01}}
+    metrics: {total: {sum: amount}, last_day: {max: day}}
+    charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+"""
+
+
+@pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
+def test_timestamps_that_are_not_times_are_rejected_alike(spark, tmp_path, form):
+    """`infinity`, `epoch`, offsets past 18 hours, years outside 1..9999: the same rejected rows, the same reasons;
+    the first and the last year are rated alike."""
+    import duckdb
+
+    import hostile
+
+    plan = compile_plan(STAMPS_PLAN)
+    stamps = [stamp for stamp, _ in hostile.TIMESTAMPS] + ["9999-12-15T10:00:00", "0001-01-01T10:00:00Z", "2024-11-03"]
+    path = tmp_path / "ledger.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "customer", "timestamp", "amount"])
+        writer.writerows([f"e{i}", "acme", stamp, str(i)] for i, stamp in enumerate(stamps))
+    ledger = str(path)
+    if form == "jsonl":
+        ledger = str(tmp_path / "ledger.jsonl")
+        with open(ledger, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps({"event_id": f"e{i}", "customer": "acme", "timestamp": s, "amount": i}) + "\n"
+                              for i, s in enumerate(stamps))
+    elif form == "parquet":
+        ledger = str(tmp_path / "ledger.parquet")
+        duckdb.execute(f"COPY (SELECT * FROM read_csv('{path}', all_varchar = true)) TO '{ledger}' (FORMAT parquet)")
+    starts = []
+    periods = ("0001-01-01..0001-01-31", "2024-11", "9999-12-01..9999-12-31") if form == "csv" else ("2024-11",)
+    for period in periods:
+        documents, rejected = assert_same(spark, plan, ledger, period=period)
+        assert [r["reason"] for r in rejected] == [f"timestamp {stamp!r} {reason}" for stamp, reason in hostile.TIMESTAMPS]
+        starts += [json.loads(d)["period"]["start"] for d in documents]
+    assert starts == (["0001-01-01", "2024-11-01", "9999-12-01"] if form == "csv" else ["2024-11-01"])
+
+
+def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_alike(spark, tmp_path):
+    import duckdb
+
+    plan = compile_plan(STAMPS_PLAN)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    odd = [("'infinity'::TIMESTAMPTZ", "NULL"), ("'-infinity'::TIMESTAMPTZ", "NULL"), ("'10000-06-01'::TIMESTAMPTZ", "NULL"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'infinity'::DATE"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'0001-01-01 (BC)'::DATE"),
+           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'2024-11-04'::DATE")]
+    rows = ", ".join(f"('e{i}', 'acme', {stamp}, CAST({i} AS DECIMAL(18,2)), {day})" for i, (stamp, day) in enumerate(odd))
+    for kind in ("TIMESTAMPTZ", "TIMESTAMP", "DATE"):
+        ledger = tmp_path / f"{kind}.parquet"
+        con.execute(f"COPY (SELECT event_id, customer, CAST(ts AS {kind}) AS \"timestamp\", amount, day "
+                    f"FROM (VALUES {rows}) AS t(event_id, customer, ts, amount, day)) TO '{ledger}' (FORMAT parquet)")
+        documents, rejected = assert_same(spark, plan, str(ledger))
+        assert [r["event_id"] for r in rejected] == ["e0", "e1", "e2", "e3", "e4"]
+        assert len(documents) == 1
+
+
+def test_hostile_strings_are_only_data_on_spark_too(spark, tmp_path):
+    """The plan and ledger of `test_sql`'s hostile strings (through values, defaults, `where:`, `require:`,
+    customer and event ids, `--customer`), and a ledger column named with a backtick and a dot."""
+    import hostile
+
+    strings = hostile.STRINGS
+    plan = compile_plan(hostile.hostile_plan(strings))
+    rows = [{**row, "odd`name.x": "ignored"} for row in hostile.hostile_rows(strings)]
+    ledger = hostile.write_ledger(tmp_path, rows, "jsonl")
+    documents, rejected = assert_same(spark, plan, ledger, period="2024-11")
+    assert [(r["row"], r["event_id"], r["reason"]) for r in rejected] == hostile.expected_rejections(strings)
+    assert len(documents) == len(strings)
+    # a CSV cell may not span lines on Spark; the rest again as CSV, for one customer
+    ledger = hostile.write_ledger(tmp_path, [row for row in rows if not any("\n" in v for v in row.values())], "csv")
+    customer = f"c{strings[-3]}c"  # the one that would read a file
+    documents, _ = assert_same(spark, plan, ledger, period="2024-11", customer=customer)
+    assert [json.loads(d)["customer"] for d in documents] == [customer]
+
+
+FILES_PLAN = """
+    plan: files
+    currency: USD
+    usage: {kind: {type: text, default: sale}, amount: money}
+    metrics: {total: {sum: amount}}
+    charges: {usage: {model: per_unit, on: total, unit_price: 1}}
+"""
+
+
+def test_ambiguous_json_lines_are_rejected_rows_alike_and_rows_are_data_rows(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("\n".join([
+        "",
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        "   ",
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "amount": 500}',
+        '{"event_id": "c", "event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 7}',
+        '{"event_id": "e", "customer": {"id": 1}, "timestamp": "2024-11-03", "amount": 7}',
+        '{"event_id": "f", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999, "kind": [1]}',
+        '{"event_id": "g", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}',
+    ]) + "\n", encoding="utf-8")
+    _, rejected = assert_same(spark, plan, str(ledger))
+    assert [(r["row"], r["event_id"]) for r in rejected] == [(2, "b"), (3, None), (4, "e"), (5, "f"), (6, "g")]
+
+
+@pytest.mark.parametrize("name, content", [
+    ("ledger.csv", "event_id,customer,timestamp,amount,Amount\ne1,acme,2024-11-03,5,7\n"),
+    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03\n"),
+    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,5,9\n"),
+    ("ledger.csv", 'event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,"acme,2024-11-03,5\ne3,a,2024-11-03,5\n'),
+    ("ledger.csv", "event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n"),
+    ("ledger.csv", ""),
+    ("ledger.jsonl", '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": ' + "[" * 5000 + "]" * 5000 + "}\n"),
+])
+def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp_path, name, content):
+    plan = compile_plan(FILES_PLAN)
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RateProblem) as duck:
+        rate(plan, str(path))
+    with pytest.raises(RateProblem) as ours:
+        spark_engine.rate(plan, str(path), spark=spark)
+    assert str(ours.value) == str(duck.value)
+    assert re.search(r"ledger\.\w+(:\d+)?: ", str(duck.value)) and "cannot read ledger" not in str(duck.value)
+
+
+def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_spark_too(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    path = tmp_path / "ledger.csv"
+    path.write_text(f"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,{'9' * 28}\ne2,acme,2024-11-04,{'9' * 28}\n",
+                    encoding="utf-8")
+    expected = "ledger.csv: a sum or product of the ledger's values has more than 38 digits and cannot be computed exactly"
+    for options in ({}, {"customer": "acme"}):
+        with pytest.raises(RateProblem, match=expected):
+            rate(plan, str(path), **options)
+        with pytest.raises(RateProblem, match=expected):
+            spark_engine.rate(plan, str(path), spark=spark, **options)
