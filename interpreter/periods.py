@@ -23,8 +23,8 @@ _RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$", re.ASCII)
 _DAY = datetime.timedelta(days=1)
 # A period's end is a local midnight one day past its last day, and a moment is moved by up to a
 # day of UTC offset: the calendar's first and last day leave no room for either.
-FIRST_DAY = datetime.date(1, 1, 2)
-LAST_DAY = datetime.date(9999, 12, 30)
+FIRST_DAY = datetime.date(1, 1, 1)
+LAST_DAY = datetime.date(9999, 12, 31)
 
 
 class PeriodProblem(Exception):

@@ -156,6 +156,15 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     assert "division by zero" in result.stderr
 
 
+def test_the_last_days_of_the_calendar_are_rated(files):
+    far = Path(files["dir"]) / "far.csv"
+    far.write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
+    for args in (["--period", "9999"], ["--period", "9999-12"], ["--as-of", "9999-12-31T23:59:59"], []):
+        result = run("rate", files["plan.yaml"], "--usage", str(far), "--format", "json", *args)
+        assert result.exit_code == 0, (args, result.output)
+        assert [d["period"] for d in json.loads(result.stdout)["documents"]] == [{"start": "9999-12-01", "end": "9999-12-31"}], args
+
+
 @pytest.mark.parametrize("args, message", [
     (["--usage", "missing.csv"], "missing.csv"),
     (["--usage", "{ledger}", "--period", "2024-13"], "2024-13"),
@@ -168,12 +177,8 @@ def test_exit_1_on_a_plan_that_fails_while_running(files):
     (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
     (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
     (["--usage", "{ledger}", "--customers", "{twice}"], "twice.csv:3: customer 'acme' is listed twice (first on line 2)"),
-    (["--usage", "{ledger}", "--period", "9999"], "9999-12-30"),
-    (["--usage", "{ledger}", "--period", "9999-12"], "9999-12-30"),
     (["--usage", "{ledger}", "--as-of", "9999-12-31"], "9999-12-31"),
-    (["--usage", "{ledger}", "--as-of", "9999-12-31T23:59:59"], "9999-12-31T23:59:59"),
     (["--usage", "{ledger}", "--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
-    (["--usage", "{far_ledger}"], "9999-12-31"),
     (["--usage", "{ledger}", "--rejects", "{no_folder}"], "no_folder"),
     (["--usage", "{ledger}", "--rejects", "/dev/full"], "/dev/full"),
     (["--usage", "{ledger}", "--rejects", "{dir}"], "rejects"),
@@ -190,9 +195,8 @@ def test_exit_2_on_a_usage_error(files, args, message):
     (folder / "latin1.csv").write_bytes("customer,segment\ncafé,startup\n".encode("latin-1"))
     (folder / "no_id.csv").write_text("id,segment\nacme,startup\n")
     (folder / "twice.csv").write_text("customer,segment\nacme,startup\nacme,enterprise\n")
-    (folder / "far.csv").write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
     names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
-             "far_ledger": str(folder / "far.csv"), "twice": str(folder / "twice.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
+             "twice": str(folder / "twice.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
              "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
              "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]

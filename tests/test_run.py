@@ -323,7 +323,6 @@ def test_a_customers_file_without_customers_is_a_usage_error(files, text):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--period", "9999"], "9999-12-30"),
     (["--as-of", "9999-12-31"], "9999-12-31"),
     (["--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
 ])

@@ -243,12 +243,12 @@ def test_the_readme_examples_are_valid_scenarios(tmp_path):
         assert problems(tmp_path, example) == [], index
 
 
-@pytest.mark.parametrize("when", ["period: 9999", "as_of: 0001-01-01T00:00:00+14:00"])
-def test_a_period_at_the_ends_of_the_calendar_is_a_message(tmp_path, when):
-    path = write_scenario(tmp_path, f"{when}\nusage: []\n")
+def test_a_moment_before_the_calendar_is_a_message_and_its_last_year_is_rated(tmp_path):
+    (tmp_path / "plans" / "p.yaml").parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / "plans" / "p.yaml").write_text("plan: p\ncurrency: KRW\n", encoding="utf-8")
-    with pytest.raises(RateProblem, match="ratecard can rate"):
-        run_scenario(path)
+    with pytest.raises(ScenarioProblem, match="outside the days ratecard can rate"):
+        run_scenario(write_scenario(tmp_path, "as_of: 0001-01-01T00:00:00+14:00\nusage: []\n"))
+    assert run_scenario(write_scenario(tmp_path, "period: 9999\nusage: []\n")).data["documents"] == []
     assert problems(tmp_path, "as_of: 9999-12-31\nusage: []\n") == [(1, 8, "as_of '9999-12-31' is beyond the dates that can be rated")]
 
 
