@@ -217,8 +217,6 @@ def _usage_problems(doc: Document, scenario: UsageScenario) -> list[Diagnostic]:
                 read(value)
             except PeriodProblem as problem:
                 out.append(error(child(doc.root, field)[1].span, str(problem), "schema"))
-            except OverflowError:
-                out.append(error(child(doc.root, field)[1].span, f"{field} {value!r} is beyond the dates that can be rated", "schema"))
     return out
 
 

@@ -249,7 +249,7 @@ def test_a_moment_before_the_calendar_is_a_message_and_its_last_year_is_rated(tm
     with pytest.raises(ScenarioProblem, match="outside the days ratecard can rate"):
         run_scenario(write_scenario(tmp_path, "as_of: 0001-01-01T00:00:00+14:00\nusage: []\n"))
     assert run_scenario(write_scenario(tmp_path, "period: 9999\nusage: []\n")).data["documents"] == []
-    assert problems(tmp_path, "as_of: 9999-12-31\nusage: []\n") == [(1, 8, "as_of '9999-12-31' is beyond the dates that can be rated")]
+    assert problems(tmp_path, "as_of: 9999-12-31\nusage: []\n") == [(1, 8, "--as-of '9999-12-31' is outside the days ratecard can rate (0001-01-01 to 9999-12-31)")]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
