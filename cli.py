@@ -66,7 +66,7 @@ def check(paths: tuple[str, ...], fmt: str) -> None:
 def schema(scenario: bool) -> None:
     """Print the JSON Schema of plan files (for editor completion and hover help)."""
     from dsl.schema import json_schema as plan_schema
-    from interpreter.scenario_schema import json_schema as scenario_schema
+    from interpreter.review.scenario_schema import json_schema as scenario_schema
 
     click.echo(json.dumps((scenario_schema if scenario else plan_schema)(), indent=2, ensure_ascii=False))
 
@@ -95,8 +95,8 @@ def eval_(plan_path: str, formula_name: str, settings: tuple[str, ...], fmt: str
     from dsl.errors import format_diagnostic
     from dsl.loader import load_plan
     from dsl.tree import formula as find_formula
-    from interpreter.evaluate import EvaluationError
-    from interpreter.formulas import InputProblem, run_formula
+    from interpreter.pricing.evaluate import EvaluationError
+    from interpreter.pricing.formulas import InputProblem, run_formula
 
     given = _settings(settings)
     loaded = load_plan(plan_path)
@@ -145,10 +145,10 @@ def _pause_cycle_collection() -> None:
 
 def _rate_or_exit(loaded, quiet: bool = True, **options):
     from dsl.errors import Diagnostic, format_diagnostic
-    from interpreter.evaluate import EvaluationError
-    from interpreter.rate import RateProblem, rate
+    from interpreter.pricing.evaluate import EvaluationError
+    from interpreter.engines.core import RateProblem, rate
 
-    from interpreter.progress import TerminalProgress
+    from interpreter.output.progress import TerminalProgress
 
     progress = TerminalProgress(quiet)
     try:
@@ -181,9 +181,9 @@ def _rate_on_spark(loaded, master: str, output: str | None, fmt: str, rejects: s
                    **options) -> None:
     """`rate --engine spark`: print the documents as json, jsonl or yaml, or write them to --output; then exit."""
     from dsl.errors import Diagnostic, format_diagnostic
-    from interpreter import spark_engine
-    from interpreter.evaluate import EvaluationError
-    from interpreter.rate import RateProblem
+    from interpreter.engines.spark import engine as spark_engine
+    from interpreter.pricing.evaluate import EvaluationError
+    from interpreter.engines.core import RateProblem
 
     if output is None and fmt not in spark_engine.FORMATS:
         raise click.UsageError(f"--engine spark prints --format {', '.join(spark_engine.FORMATS)}, or writes the documents to --output PATH")
@@ -220,7 +220,7 @@ def _print_output(pieces) -> None:
 
 
 def _write_rejects(path: str, rows) -> None:
-    from interpreter import render
+    from interpreter.output import render
 
     try:
         with open(path, "w", encoding="utf-8", newline="") as handle:
@@ -255,8 +255,8 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     still printed), 1 plan errors or documents not rated (the others are
     still printed), 2 a problem with the command's inputs.
     """
-    from interpreter import render
-    from interpreter.balances import unclosed_reason
+    from interpreter.output import render
+    from interpreter.pricing.balances import unclosed_reason
 
     if output is not None and engine != "spark" and fmt != "html":
         raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
@@ -273,7 +273,7 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
     result = _rate_or_exit(loaded, quiet=quiet, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers,
                            prepare=render.PREPARED.get(fmt), trace=fmt == "html", balances=balances, keep_going=True)
     if fmt == "html" and output is not None:
-        from interpreter.invoice_html import write_files
+        from interpreter.output.invoice_html import write_files
 
         click.echo(f"{len(write_files(result.documents, output))} document(s) written to {output}")
     else:
@@ -293,8 +293,8 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
 
 def _finish_rating(result, loaded, balances_out: str | None) -> None:
     """--balances-out (not written after failures: stderr says why), then each failure on stderr, exit 1."""
-    from interpreter.balances import write_closing
-    from interpreter.render import failure_report
+    from interpreter.pricing.balances import write_closing
+    from interpreter.output.render import failure_report
 
     unwritten = write_closing(balances_out, result.opening, result.carried, result.failures) if balances_out else None
     if unwritten:
@@ -310,7 +310,7 @@ def _finish_rating(result, loaded, balances_out: str | None) -> None:
 @click.option("--customer", required=True, metavar="ID", help="The customer whose document to explain.")
 def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     """Show how each line of one customer's document was computed."""
-    from interpreter.explain import explain as explain_document
+    from interpreter.output.explain import explain as explain_document
 
     loaded = _load_or_exit(plan_path)
     result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, trace=True)
@@ -340,7 +340,7 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
     import dataclasses
 
     from dsl.loader import in_force
-    from interpreter import diff as plan_diff
+    from interpreter.review import diff as plan_diff
 
     plans = []
     for spec in (old_spec, new_spec):
@@ -379,7 +379,7 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
     """The amount of CHARGE at each quantity from 0 to Q, tier bounds and their neighbours included."""
     from decimal import Decimal, InvalidOperation
 
-    from interpreter import curve as curves
+    from interpreter.output import curve as curves
 
     loaded = _load_or_exit(plan_path)
     try:
@@ -429,7 +429,7 @@ def serve(path, usage, customers, port, host) -> None:
 @click.option("--dir", "folder", default="plans", show_default=True, metavar="DIR", help="Folder to write the plan into.")
 def init(example, folder) -> None:
     """Write a starter plan and a scenario for it (never overwrites a file)."""
-    from interpreter.init_plan import InitProblem, write
+    from interpreter.starters.init_plan import InitProblem, write
 
     try:
         written = write(folder, example)
@@ -451,10 +451,10 @@ def init(example, folder) -> None:
 @click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
 def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
     """A billing run: every customer rated under the plan the customers file gives them."""
-    from interpreter.rate import RateProblem
-    from interpreter.render import visible
-    from interpreter.run import PlanChoiceProblem, billing_job
-    from interpreter.run_output import OutputProblem
+    from interpreter.engines.core import RateProblem
+    from interpreter.output.render import visible
+    from interpreter.run.job import PlanChoiceProblem, billing_job
+    from interpreter.run.output import OutputProblem
 
     _pause_cycle_collection()
     try:
@@ -491,10 +491,10 @@ def test_command(path: str, update: bool, snapshot_dir: str | None) -> None:
     """
     from pathlib import Path
 
-    from interpreter import snapshots
-    from interpreter.evaluate import EvaluationError
-    from interpreter.rate import RateProblem
-    from interpreter.scenarios import ScenarioProblem, run, scenario_files
+    from interpreter.review import snapshots
+    from interpreter.pricing.evaluate import EvaluationError
+    from interpreter.engines.core import RateProblem
+    from interpreter.review.scenarios import ScenarioProblem, run, scenario_files
 
     root = Path(path)
     if not root.exists():

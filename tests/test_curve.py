@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from cli import main
 from conftest import PLANS, PORTONE
 from dsl.loader import load_plan
-from interpreter.curve import curve, quantities, to_csv, to_data
-from interpreter.rate import rate
+from interpreter.output.curve import curve, quantities, to_csv, to_data
+from interpreter.engines.core import rate
 from plan_helpers import compile_plan
 
 

@@ -15,8 +15,8 @@ from conftest import load_text
 from dsl.checker import Scope, Symbol, check
 from dsl.parser import parse, text_locator
 from dsl.types import DATE, INTEGER, TEXT, money
-from interpreter.evaluate import EvaluationError, evaluate
-from interpreter.formulas import run_formula
+from interpreter.pricing.evaluate import EvaluationError, evaluate
+from interpreter.pricing.formulas import run_formula
 
 D = datetime.date
 

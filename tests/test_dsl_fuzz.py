@@ -19,8 +19,8 @@ from dsl.errors import Diagnostic, format_diagnostic
 from dsl.loader import load_plan_text
 from dsl.parser import parse, text_locator
 from dsl.types import BOOL, DATE, INTEGER, PERCENT, TEXT, money
-from interpreter.evaluate import EvaluationError
-from interpreter.formulas import InputProblem, run_formula
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.pricing.formulas import InputProblem, run_formula
 
 # RATECARD_FUZZ_EXAMPLES=5000 pytest tests/test_dsl_fuzz.py searches much harder (minutes).
 FUZZ = settings(

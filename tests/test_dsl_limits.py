@@ -16,7 +16,7 @@ from cli import main
 from dsl.checker import Scope, check
 from dsl.loader import load_plan, load_plan_text
 from dsl.parser import MAX_DEPTH, MAX_EXPRESSION_LENGTH, parse, text_locator
-from interpreter.evaluate import evaluate
+from interpreter.pricing.evaluate import evaluate
 
 BUDGET_SECONDS = 5
 

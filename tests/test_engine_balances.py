@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from cli import main
 from dsl.loader import load_plan_text
-from interpreter import balances
-from interpreter.rate import RateProblem, rate
-from interpreter.render import document_data
+from interpreter.pricing import balances
+from interpreter.engines.core import RateProblem, rate
+from interpreter.output.render import document_data
 from plan_helpers import compile_plan, rate_csv
 
 STORAGE = """

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference_rater
-from interpreter.rate import rate
-from interpreter.render import output_data
+from interpreter.engines.core import rate
+from interpreter.output.render import output_data
 from plan_helpers import compile_plan as shared_compile
 
 ZONES = ["Asia/Seoul", "UTC", "America/New_York"]

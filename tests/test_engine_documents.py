@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from dsl.loader import load_plan
-from interpreter.rate import rate
-from interpreter.render import document_data, document_line
-from interpreter.scenario_schema import UsageScenario
-from interpreter.scenarios import plan_path_for, rated, read_spec, scenario_files
+from interpreter.engines.core import rate
+from interpreter.output.render import document_data, document_line
+from interpreter.review.scenario_schema import UsageScenario
+from interpreter.review.scenarios import plan_path_for, rated, read_spec, scenario_files
 from plan_helpers import compile_plan, rate_csv
 
 USAGE_SCENARIOS = [p for p in scenario_files(Path(__file__).resolve().parent.parent / "plans") if isinstance(read_spec(p), UsageScenario)]

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from interpreter.evaluate import EvaluationError
-from interpreter.render import document_data
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.output.render import document_data
 from plan_helpers import compile_plan, rate_csv
 
 PLAN = """\

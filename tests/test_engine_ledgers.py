@@ -12,8 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from interpreter.rate import RateProblem, rate
-from interpreter.render import document_data, output_data
+from interpreter.engines.core import RateProblem, rate
+from interpreter.output.render import document_data, output_data
 from plan_helpers import compile_plan
 
 PLAN = textwrap.dedent("""
@@ -438,10 +438,10 @@ def test_no_float_on_the_path_from_file_to_document(tmp_path):
     """No float literal or float() in the engine's code, and no DOUBLE column in what stage 1 reads or returns."""
     import ast
 
-    from interpreter import ledger as ledger_module
-    from interpreter.aggregate import aggregate_sql
+    from interpreter.ledger import rows as ledger_module
+    from interpreter.ledger.aggregate import aggregate_sql
     from interpreter.periods import split
-    from interpreter.rate import connect
+    from interpreter.engines.core import connect
 
     root = Path(ledger_module.__file__).parent
     for module in sorted(root.glob("*.py")):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interpreter.render import document_data
+from interpreter.output.render import document_data
 from plan_helpers import compile_plan as shared_compile, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.aggregate import Facts
-from interpreter.documents import build
+from interpreter.ledger.aggregate import Facts
+from interpreter.pricing.documents import build
 from interpreter.periods import split
-from interpreter.pricing import graduated, volume
-from interpreter.rate import rate
-from interpreter.render import document_data, output_data
+from interpreter.pricing.models import graduated, volume
+from interpreter.engines.core import rate
+from interpreter.output.render import document_data, output_data
 from plan_helpers import compile_plan as shared_compile
 
 SPAN = Span("generated.yaml", 1, 1)

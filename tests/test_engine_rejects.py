@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from interpreter.render import document_data
+from interpreter.output.render import document_data
 from plan_helpers import compile_plan, rate_csv
 
 PLAN = textwrap.dedent("""
@@ -268,7 +268,7 @@ def test_usage_before_the_first_limit_is_not_limited(tmp_path):
 def test_a_plan_that_fails_while_pricing_stops_the_duplicate_check_running_beside_it(tmp_path):
     import threading
 
-    from interpreter.evaluate import EvaluationError
+    from interpreter.pricing.evaluate import EvaluationError
 
     plan = compile_plan("""
         plan: broken

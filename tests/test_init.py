@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from interpreter.init_plan import examples
-from interpreter.scenarios import run
+from interpreter.starters.init_plan import examples
+from interpreter.review.scenarios import run
 
 
 def invoke(*args):

@@ -13,10 +13,10 @@ from click.testing import CliRunner
 
 from cli import main
 from dsl.loader import load_plan
-from interpreter.invoice_html import money, percent, to_html
-from interpreter.render import output_data
-from interpreter.scenario_schema import UsageScenario
-from interpreter.scenarios import plan_path_for, rated, read_spec, scenario_files
+from interpreter.output.invoice_html import money, percent, to_html
+from interpreter.output.render import output_data
+from interpreter.review.scenario_schema import UsageScenario
+from interpreter.review.scenarios import plan_path_for, rated, read_spec, scenario_files
 from conftest import PLANS, PORTONE
 
 USAGE_SCENARIOS = [p for p in scenario_files(PLANS) if isinstance(read_spec(p), UsageScenario)]

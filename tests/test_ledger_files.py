@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from interpreter.rate import RateProblem, rate
+from interpreter.engines.core import RateProblem, rate
 from plan_helpers import compile_plan
 
 PLAN = """
@@ -218,7 +218,7 @@ def test_a_parquet_column_of_lists_or_records_is_refused(tmp_path, column, value
 
 def test_a_billing_run_rejects_ambiguous_json_lines_as_rate_does(tmp_path):
     """`run` reads the ledger once for every plan: a JSON line's own problem is its rejected row there too."""
-    from interpreter.run import billing_run
+    from interpreter.run.job import billing_run
 
     plans = tmp_path / "plans"
     plans.mkdir()
@@ -250,7 +250,7 @@ def test_two_exports_joined_with_a_wider_header_are_refused_not_billed_from_the_
 
 
 def test_a_billing_run_names_the_line_of_a_broken_csv(tmp_path):
-    from interpreter.run import billing_run
+    from interpreter.run.job import billing_run
 
     plans = tmp_path / "plans"
     plans.mkdir()

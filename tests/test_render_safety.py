@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from interpreter.render import spreadsheet_safe
+from interpreter.output.render import spreadsheet_safe
 
 PLAN = textwrap.dedent("""\
     plan: safety

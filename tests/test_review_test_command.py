@@ -25,8 +25,8 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from cli import main
 from conftest import PLANS, PORTONE, ROOT
-from interpreter import snapshots
-from interpreter.scenarios import run as run_scenario
+from interpreter.review import snapshots
+from interpreter.review.scenarios import run as run_scenario
 
 STORED = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 NAME = "portone_one_payment_infra"

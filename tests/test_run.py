@@ -1,4 +1,4 @@
-"""`ratecard run` (interpreter/run.py): one ledger, every customer under their own plan.
+"""`ratecard run` (interpreter/run/job.py): one ledger, every customer under their own plan.
 
 The ledger mixes the PortOne sample month and the OneHour academy month (two
 shipped plans with different ledger fields and kinds of document), plus rows
@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from cli import main
 from conftest import PLANS, ROOT
-from interpreter.run import billing_run
+from interpreter.run.job import billing_run
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 PORTONE_LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"

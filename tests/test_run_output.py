@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from interpreter import run as run_module
-from interpreter import run_output
+from interpreter.run import job as run_module
+from interpreter.run import output as run_output
 from test_run import billing, files, output  # noqa: F401  (files is a fixture)
 
 PLAN_FILES = ["onehour-business-partner.json", "portone-opi.json"]

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from interpreter.rate import RateProblem
+from interpreter.engines.core import RateProblem
 from conftest import PLANS, ROOT
 from dsl.source import read_document, to_plain
-from interpreter.scenario_schema import read_scenario
-from interpreter.scenarios import ScenarioProblem, run as run_scenario, scenario_files
+from interpreter.review.scenario_schema import read_scenario
+from interpreter.review.scenarios import ScenarioProblem, run as run_scenario, scenario_files
 
 
 def write_scenario(tmp_path: Path, text: str, name: str = "x") -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from interpreter.scenarios import run, scenario_files
+from interpreter.review.scenarios import run, scenario_files
 
 PLANS = Path(__file__).resolve().parent.parent / "plans"
 SCENARIOS = scenario_files(PLANS)

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dsl.loader import load_plan, load_plan_text
-from interpreter import scenarios
-from interpreter.evaluate import EvaluationError
-from interpreter.rate import RateProblem, rate
-from interpreter.render import document_data, rejected_data
+from interpreter.review import scenarios
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.engines.core import RateProblem, rate
+from interpreter.output.render import document_data, rejected_data
 
 pytestmark = pytest.mark.spark
 REQUIRED = bool(os.environ.get("RATECARD_REQUIRE_SPARK"))  # set by .ci/run: a missing Spark fails, not skips
@@ -37,7 +37,7 @@ for _module in ("pyspark", "pyarrow", "sqlglot"):
     else:
         pytest.importorskip(_module, reason=f"{_module} is not installed (pip install -e '.[spark]')")
 
-from interpreter import spark_engine  # noqa: E402  (only once pyspark is known to be there)
+from interpreter.engines.spark import engine as spark_engine  # noqa: E402  (only once pyspark is known to be there)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = [f for f in scenarios.scenario_files(ROOT / "plans") if isinstance(scenarios.read_spec(f), scenarios.UsageScenario)]
@@ -416,7 +416,7 @@ def test_problems_are_reported_as_the_duckdb_path_reports_them(spark, tmp_path):
 
 def test_the_translated_sql_keeps_numbers_exact():
     """Full-match regular expressions are anchored, decimals stay DECIMAL, no DOUBLE appears."""
-    from interpreter.spark_ledger import to_spark
+    from interpreter.engines.spark.ledger import to_spark
 
     sql = to_spark("SELECT regexp_full_match(x, '[0-9]+(\\.[0-9]{1,10})?'), CAST(x AS DECIMAL(38,10)) FROM t")
     assert "RLIKE '^(?:[0-9]+(\\\\.[0-9]{1,10})?)\\\\z'" in sql
@@ -480,7 +480,7 @@ BALANCES_PLAN = """
 def balances_inputs(tmp_path: Path):
     """Two versions (storage dearer from December), four months of usage, a customer listed without usage,
     one whose documents fail (divisor 0), opening balances for some."""
-    from interpreter.balances import Balance
+    from interpreter.pricing.balances import Balance
 
     first = textwrap.dedent(BALANCES_PLAN)
     versions = compile_plan(first + "---\n" + first.replace("2024-01-01", "2024-12-01").replace("unit_price: 1.00", "unit_price: 2.00"))
@@ -502,8 +502,8 @@ def balances_inputs(tmp_path: Path):
 
 
 def test_balances_and_failures_are_carried_alike(spark, tmp_path):
-    from interpreter.balances import closing_balances
-    from interpreter.render import failure_data, printed
+    from interpreter.pricing.balances import closing_balances
+    from interpreter.output.render import failure_data, printed
 
     versions, ledger, options = balances_inputs(tmp_path)
     duck = rate(versions, ledger, **options)

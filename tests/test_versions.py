@@ -1,4 +1,4 @@
-"""Plan versions (dsl/loader.py, interpreter/rate.py): `effective:` dates, several
+"""Plan versions (dsl/loader.py, interpreter/engines/core.py): `effective:` dates, several
 versions in one file or one folder, each period rated under the version in force
 on its first day; version mistakes are located errors.
 """
@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cli import main
 from conftest import load_text
 from dsl.loader import in_force, load_paths, load_plan
-from interpreter.rate import RateProblem, rate
+from interpreter.engines.core import RateProblem, rate
 
 
 def version(effective: str | None, price: str, *, currency: str = "KRW", plan: str = "metered") -> str:

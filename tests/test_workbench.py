@@ -8,8 +8,8 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from interpreter import snapshots
-from interpreter.scenarios import run
+from interpreter.review import snapshots
+from interpreter.review.scenarios import run
 from interpreter.workbench.app import create_app
 from interpreter.workbench.workspace import Workspace
 from workbench_helpers import LEDGER, PORTONE_FILE, git, plans_repository, snapshot_of

@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import Loaded, load_plan_text
-from interpreter import curve as curves
-from interpreter import diff as plan_diff
-from interpreter.evaluate import EvaluationError
-from interpreter.invoice_html import document_html, money
-from interpreter.rate import RateProblem, rate
-from interpreter.scenarios import ScenarioProblem, rate_inputs, read_spec
+from interpreter.output import curve as curves
+from interpreter.review import diff as plan_diff
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.output.invoice_html import document_html, money
+from interpreter.engines.core import RateProblem, rate
+from interpreter.review.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 
 LOCK = threading.Lock()

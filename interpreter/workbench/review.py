@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from interpreter import snapshots
-from interpreter.evaluate import EvaluationError
-from interpreter.rate import RateProblem
-from interpreter.scenarios import ScenarioProblem, run
+from interpreter.review import snapshots
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.engines.core import RateProblem
+from interpreter.review.scenarios import ScenarioProblem, run
 from interpreter.workbench.panels import LOCK
 from interpreter.workbench.workspace import Workspace
 
@@ -46,7 +46,7 @@ def _outcome(path: Path):
 def state(workspace: Workspace, path: Path) -> tuple[State, dict | None]:
     description = ""
     try:
-        from interpreter.scenarios import read_spec
+        from interpreter.review.scenarios import read_spec
 
         description = read_spec(path).description or ""
         outcome = _outcome(path)

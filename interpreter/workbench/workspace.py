@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dsl.loader import plan_files
-from interpreter.scenario_schema import UsageScenario
-from interpreter.scenarios import ScenarioProblem, read_spec, scenario_files
+from interpreter.review.scenario_schema import UsageScenario
+from interpreter.review.scenarios import ScenarioProblem, read_spec, scenario_files
 
 
 class NotFound(Exception):

@@ -28,7 +28,7 @@ from typing import Any
 from dsl.errors import format_diagnostic
 from dsl.loader import load_plan
 from dsl.tree import formula as find_formula
-from interpreter.scenario_schema import Expectations, ExpectedDocument, ExpectedRow, FormulaScenario, UsageScenario, read_scenario
+from interpreter.review.scenario_schema import Expectations, ExpectedDocument, ExpectedRow, FormulaScenario, UsageScenario, read_scenario
 
 
 class ScenarioProblem(Exception):
@@ -98,7 +98,7 @@ def rate_inputs(path: Path, scenario: UsageScenario, inline: Path) -> tuple[str,
 
 def rated(path: Path, scenario: UsageScenario, plan):
     """The `RateResult` of a usage scenario."""
-    from interpreter.rate import rate
+    from interpreter.engines.core import rate
 
     with tempfile.TemporaryDirectory() as tmp:
         ledger, options = rate_inputs(path, scenario, Path(tmp) / "usage.jsonl")
@@ -107,8 +107,8 @@ def rated(path: Path, scenario: UsageScenario, plan):
 
 def run(path: str | Path) -> Outcome:
     """Rate one scenario; its data is what the snapshot stores."""
-    from interpreter.formulas import InputProblem, run_formula
-    from interpreter.render import output_data
+    from interpreter.pricing.formulas import InputProblem, run_formula
+    from interpreter.output.render import output_data
 
     path = Path(path)
     scenario = read_spec(path)

@@ -1,9 +1,9 @@
 """`ratecard rate --engine spark`: the same documents as DuckDB's, rated on Apache Spark.
 
-Stage 1 runs the SQL of `interpreter.ledger` and `interpreter.aggregate`,
-translated to Spark's dialect (`interpreter.spark_ledger`). Stage 2 runs on
+Stage 1 runs the SQL of `interpreter.ledger.rows` and `interpreter.ledger.aggregate`,
+translated to Spark's dialect (`interpreter.engines.spark.ledger`). Stage 2 runs on
 the executors: the stage-1 rows are partitioned and sorted by customer and
-`mapInArrow` hands each partition to `interpreter.spark_documents`, which
+`mapInArrow` hands each partition to `interpreter.engines.spark.executors`, which
 calls the very `documents.build` and `render.document_line` the DuckDB path
 calls and yields one JSON document per row. Documents are returned, or
 written to an output path (JSON lines, or Parquet for a path ending in
@@ -24,8 +24,8 @@ import sys
 from dataclasses import dataclass, field
 
 from dsl import tree
-from interpreter import spark_ledger
-from interpreter.ledger import LedgerProblem, Rejected
+from interpreter.engines.spark import ledger as spark_ledger
+from interpreter.ledger.rows import LedgerProblem, Rejected
 
 DEFAULT_MASTER = "local[2]"
 FORMATS = ("json", "jsonl", "yaml")  # what `output_text` writes; tables and CSV need the documents' objects
@@ -101,17 +101,17 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
          customer: str | None = None, customers: str | None = None, customer_records: dict | None = None,
          balances: str | None = None, balance_records: dict | None = None, keep_going: bool = False,
          *, spark=None, master: str = DEFAULT_MASTER, output: str | None = None, closing: bool = False) -> SparkResult:
-    """Every document of the ledger, as `interpreter.rate.rate` gives it, rated on Spark.
+    """Every document of the ledger, as `interpreter.engines.core.rate` gives it, rated on Spark.
 
     With `output`, the documents are written there (sorted by customer and
     period) and not returned; the closing balances are collected only when
     asked (`closing`). `spark` is a session to use (kept open); without it
     one is started for `master` and stopped at the end.
     """
-    from interpreter import balances as carried_balances
-    from interpreter.customers import CustomerProblem, read_customers
+    from interpreter.pricing import balances as carried_balances
+    from interpreter.pricing.customers import CustomerProblem, read_customers
     from interpreter.periods import PeriodProblem, parse_as_of
-    from interpreter.rate import RateProblem, _by_version
+    from interpreter.engines.core import RateProblem, _by_version
 
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
@@ -187,7 +187,7 @@ def _judged_by(ledger: spark_ledger.Ledger, version: tree.Plan, versions: tuple[
 
 
 def _check_output(output: str) -> None:
-    from interpreter.rate import RateProblem
+    from interpreter.engines.core import RateProblem
 
     if spark_ledger._is_local(output) and os.path.exists(output):
         raise RateProblem(f"{output}: already exists; remove it or choose another --output")
@@ -199,7 +199,7 @@ def _periods(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, period: str | 
     It reads the ledger's first and last local day from DuckDB tables; they
     are given the days Spark found (over every row, and over accepted rows).
     """
-    from interpreter.rate import connect, periods_for
+    from interpreter.engines.core import connect, periods_for
 
     days = [None] * 4
     if period is None and moment is None:
@@ -217,7 +217,7 @@ def _documents(spark, parts: list, moment: datetime.datetime | None, customer: s
                opening: dict):
     """Stage 1 of each version on the ledger's accepted rows, then stage 2 on the executors, each customer's
     rows of every version together: (customer, period_start, document, problem, carried)."""
-    from interpreter.spark_documents import DOCUMENT_COLUMNS, Job, document_rows
+    from interpreter.engines.spark.executors import DOCUMENT_COLUMNS, Job, document_rows
 
     if not parts:
         return spark.createDataFrame([], DOCUMENT_COLUMNS)
@@ -236,10 +236,10 @@ def _stage1(spark, ledger: spark_ledger.Ledger, plan: tree.Plan, windows: list, 
     """The stage-1 rows of one version (facts, the periods before, listed customers), tagged `__version`."""
     from pyspark.sql import functions as F
 
-    from interpreter.aggregate import aggregate_sql
-    from interpreter.rate import previous_period
-    from interpreter.spark_documents import FACTS, LISTED, PREVIOUS, Version
-    from interpreter.sql import literal
+    from interpreter.ledger.aggregate import aggregate_sql
+    from interpreter.engines.core import previous_period
+    from interpreter.engines.spark.executors import FACTS, LISTED, PREVIOUS, Version
+    from interpreter.ledger.sql import literal
 
     wanted = literal(customer) if customer is not None else None
 
@@ -295,7 +295,7 @@ def _carried(found: list) -> dict:
     """The balances left, from the `carried` column of each customer's last row."""
     from decimal import Decimal
 
-    from interpreter.balances import Balance
+    from interpreter.pricing.balances import Balance
 
     out = {}
     for r in found:
@@ -307,9 +307,9 @@ def _carried(found: list) -> dict:
 
 def _failures(problems: list, keep_going: bool) -> list:
     """The failures in document order; a customer problem, or without `keep_going` the first failure, is raised."""
-    from interpreter.evaluate import EvaluationError
-    from interpreter.rate import RateProblem
-    from interpreter.spark_documents import failure_of
+    from interpreter.pricing.evaluate import EvaluationError
+    from interpreter.engines.core import RateProblem
+    from interpreter.engines.spark.executors import failure_of
 
     problems = sorted(problems, key=lambda r: (r["customer"], r["period_start"]))
     failures = []
@@ -326,7 +326,7 @@ def _failures(problems: list, keep_going: bool) -> list:
 
 def output_text(result: SparkResult, fmt: str) -> str:
     """The documents and rejected rows as `ratecard rate --format json|jsonl|yaml` prints them (as render does)."""
-    from interpreter.render import failure_data, failure_lines, rejected_data
+    from interpreter.output.render import failure_data, failure_lines, rejected_data
 
     rejected = rejected_data(result.rejected)
     if fmt == "jsonl":

@@ -22,11 +22,11 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.aggregate import Facts
-from interpreter.balances import Balance
-from interpreter.customers import attributes
-from interpreter.documents import Document, build, carries, closing
-from interpreter.evaluate import EvaluationError
+from interpreter.ledger.aggregate import Facts
+from interpreter.pricing.balances import Balance
+from interpreter.pricing.customers import attributes
+from interpreter.pricing.documents import Document, build, carries, closing
+from interpreter.pricing.evaluate import EvaluationError
 
 
 @dataclass(frozen=True)

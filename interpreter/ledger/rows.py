@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Mapping
 
 from dsl import tree
-from interpreter.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
-from interpreter.ledger_files import LedgerProblem, csv_header, csv_problem, csv_scan, distinct_names, parquet_names
-from interpreter.sql import ident, literal, to_sql
+from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
+from interpreter.ledger.files import LedgerProblem, csv_header, csv_problem, csv_scan, distinct_names, parquet_names
+from interpreter.ledger.sql import ident, literal, to_sql
 
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
@@ -90,7 +90,7 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
         # start a comment that drops a row unseen, and a ragged row is an error, not a new header.
         scan = csv_scan(str(file), *csv_header(str(file)))
     elif suffix in (".jsonl", ".ndjson"):
-        from interpreter.jsonl import PROBLEM, jsonl_table
+        from interpreter.ledger.jsonl import PROBLEM, jsonl_table
 
         scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
         problem = f"NULLIF({PROBLEM}, '')"
@@ -359,7 +359,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
         _mark_duplicates(con)
     if plan.quota is not None:
         from interpreter.periods import calendar_period
-        from interpreter.quota import check_quota
+        from interpreter.ledger.quota import check_quota
 
         check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
     con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan, load_plan_text, not_utf8
-from interpreter.render import document_data
+from interpreter.output.render import document_data
 from interpreter.rounding import text
 
 ZERO = Decimal(0)

@@ -12,7 +12,7 @@ import decimal
 from typing import Iterable
 
 from dsl import tree
-from interpreter.sql import ident
+from interpreter.ledger.sql import ident
 
 # Whole numbers of up to 38 digits, summed over a customer's rows: exact (Python's default keeps 28 digits).
 _EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])

@@ -19,7 +19,7 @@ import csv
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from interpreter.sql import literal
+from interpreter.ledger.sql import literal
 
 _BOM = "\ufeff"
 _EMPTY = "the file is empty; a CSV ledger starts with a header line naming its columns"

@@ -1,6 +1,6 @@
 """`ratecard init`: a starter plan and a scenario to begin from.
 
-The starters live in `interpreter/starters/` as `<example>.yaml` (the plan)
+The starters live beside this module, in `interpreter/starters/`, as `<example>.yaml` (the plan)
 and `<example>.scenario.yaml` (its first scenario, with totals worked out by
 hand). They are written to `<folder>/<example>.yaml` and
 `<folder>/<example>/scenarios/first_month.yaml`, the layout `ratecard test`
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-STARTERS = Path(__file__).resolve().parent / "starters"
+STARTERS = Path(__file__).resolve().parent
 DEFAULT = "api_usage"
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 from dsl import tree
 from dsl.types import TEXT
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
-from interpreter import ledger
-from interpreter.customers import CustomerProblem, read_customers
-from interpreter.documents import Document
-from interpreter.rate import RateProblem, connect, rate
-from interpreter.run_output import check_out, colliding, input_checksums, write_outputs
-from interpreter.sql import ident, literal
+from interpreter.ledger import rows as ledger
+from interpreter.pricing.customers import CustomerProblem, read_customers
+from interpreter.pricing.documents import Document
+from interpreter.engines.core import RateProblem, connect, rate
+from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
+from interpreter.ledger.sql import ident, literal
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo
 
 from dsl import tree
-from interpreter.aggregate import Facts
-from interpreter.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.pricing import QUANTITY_MODELS, Priced, Step, percentage
+from interpreter.ledger.aggregate import Facts
+from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
+from interpreter.pricing.models import QUANTITY_MODELS, Priced, Step, percentage
 from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
@@ -358,7 +358,7 @@ def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: boo
     """The document of one customer and period; `trace` keeps how each line was computed (for explain).
 
     `carried_in` holds the balances earlier documents of the customer left
-    (by credit or discount id); see `interpreter.stage2` for the order they are built in.
+    (by credit or discount id); see `interpreter.pricing.stage2` for the order they are built in.
     """
     with decimal.localcontext(CONTEXT):
         return _build(plan, facts, customer, estimate, previous, trace, carried_in)

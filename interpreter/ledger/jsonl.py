@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Iterable
 
-from interpreter.ledger_files import LedgerProblem, csv_scan
+from interpreter.ledger.files import LedgerProblem, csv_scan
 
 PROBLEM = "__problem"  # the column holding why a line cannot be a row ("" when it can)
 _JSON_SPACE = " \t\r\n"  # the only white space JSON allows between values

@@ -12,7 +12,7 @@ from typing import Any
 
 from dsl import tree
 from dsl.values import ValueProblem, convert
-from interpreter.evaluate import EvaluationError, evaluate
+from interpreter.pricing.evaluate import EvaluationError, evaluate
 from interpreter.rounding import CONTEXT, money_text, round_money, text
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from dsl import tree
 from interpreter.periods import Period, local_midnight
 from interpreter.rounding import CONTEXT
-from interpreter.sql import decimal_literal, ident, to_sql
+from interpreter.ledger.sql import decimal_literal, ident, to_sql
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Stage 1 on Apache Spark: the ledger read, typed and checked by the same SQL as DuckDB's.
 
-The SQL text comes from `interpreter.ledger` and `interpreter.aggregate`, in
+The SQL text comes from `interpreter.ledger.rows` and `interpreter.ledger.aggregate`, in
 DuckDB's dialect, and is translated with sqlglot. Only what must differ is
 done here: reading the file with 1-based row numbers; time zones (Spark's
 session stays in UTC and the plan's zone is applied explicitly, where DuckDB
@@ -19,14 +19,14 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from dsl import tree
-from interpreter import ledger
-from interpreter.jsonl import PROBLEM
-from interpreter.instants import FIRST_DAY, LAST_DAY, Dialect
-from interpreter.ledger import BUILTIN_COLUMNS, LedgerProblem, Rejected
-from interpreter.ledger_files import csv_header, distinct_names
+from interpreter.ledger import rows as ledger
+from interpreter.ledger.jsonl import PROBLEM
+from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, Dialect
+from interpreter.ledger.rows import BUILTIN_COLUMNS, LedgerProblem, Rejected
+from interpreter.ledger.files import csv_header, distinct_names
 from interpreter.periods import calendar_period
-from interpreter.quota import quota_rows_sql
-from interpreter.sql import literal
+from interpreter.ledger.quota import quota_rows_sql
+from interpreter.ledger.sql import literal
 
 # Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger.checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
@@ -176,7 +176,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
             frame = frame.toDF(*(c.lstrip("\ufeff") for c in frame.columns))
             return numbered(_own_columns(path, frame), "__row"), {}
         if suffix in (".jsonl", ".ndjson"):
-            from interpreter.spark_documents import json_rows
+            from interpreter.engines.spark.executors import json_rows
 
             columns = (*BUILTIN_COLUMNS, *(f.name for f in fields))
             schema = T.StructType([T.StructField("__row", T.LongType()),
@@ -188,7 +188,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
         if _is_local(path):
             import duckdb
 
-            from interpreter.ledger_files import parquet_names
+            from interpreter.ledger.files import parquet_names
 
             distinct_names(path, parquet_names(duckdb.connect(), path), "")
         frame = _own_columns(path, spark.read.parquet(path))
@@ -273,7 +273,7 @@ _REPEATED = """
 
 def _duplicates_sql(relation: str, repeated: str, plan: tree.Plan) -> str:
     """Every row after the first with the same event id is a duplicate (whatever else is wrong with it)."""
-    from interpreter.sql import ident
+    from interpreter.ledger.sql import ident
 
     kept = ", ".join(f"c.{name}" for name in ["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
     return f"""
@@ -290,7 +290,7 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from interpreter.spark_documents import quota_rows
+    from interpreter.engines.spark.executors import quota_rows
 
     quota = plan.quota
     name = _view(spark, marked, views, "before_quota")

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
-from interpreter.evaluate import EvaluationError, evaluate
-from interpreter.pricing import QUANTITY_MODELS
+from interpreter.pricing.evaluate import EvaluationError, evaluate
+from interpreter.pricing.models import QUANTITY_MODELS
 from interpreter.rounding import CONTEXT, money_text, round_money, text
 
 SAMPLES = 200  # evenly spaced quantities besides the bounds
@@ -68,7 +68,7 @@ def priced_by_quantity(charge: tree.Charge) -> bool:
 
 def bounds(charge: tree.Charge) -> list[tuple[Decimal, str]]:
     """The quantities where the price changes, each with a short label for the chart."""
-    from interpreter.invoice_html import number
+    from interpreter.output.invoice_html import number
 
     out = []
     for tier in charge.tiers:
@@ -158,7 +158,7 @@ def chart(c: Curve, width: int | str = 560, height: int = 240) -> dict:
     """The Vega-Lite specification of the curve: the amount line, the tier bounds, exact amounts on hover."""
     import altair as alt
 
-    from interpreter.invoice_html import money, number
+    from interpreter.output.invoice_html import money, number
 
     values = [{"quantity": text(q), "amount": money_text(a, c.digits), "quantity_text": number(q), "amount_text": money(a, c.currency)}
               for q, a in c.points]

@@ -11,8 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
-from interpreter.documents import Document, Line, Trace
-from interpreter.evaluate import EvaluationError, evaluate
+from interpreter.pricing.documents import Document, Line, Trace
+from interpreter.pricing.evaluate import EvaluationError, evaluate
 from interpreter.rounding import money_text, text
 
 _DESCRIBE_AGGREGATION = {

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 
-from interpreter.documents import Document
-from interpreter.ledger import Rejected
+from interpreter.pricing.documents import Document
+from interpreter.ledger.rows import Rejected
 from interpreter.rounding import CONTEXT, money_text, text
 
 
@@ -188,7 +188,7 @@ def printed(fmt: str, result) -> Iterator[str]:
     elif fmt == "csv":
         yield to_csv(result.documents)
     elif fmt == "html":
-        from interpreter.invoice_html import to_html
+        from interpreter.output.invoice_html import to_html
 
         yield to_html(result.documents)
     else:

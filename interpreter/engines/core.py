@@ -3,7 +3,7 @@
 `rate()` is what `ratecard rate` and `ratecard explain` run. Problems with the
 command's inputs (ledger, period, customers or balances file) raise
 `RateProblem`; a plan expression that fails while running raises
-`interpreter.evaluate.EvaluationError`, or with `keep_going` is listed among
+`interpreter.pricing.evaluate.EvaluationError`, or with `keep_going` is listed among
 the result's `failures` while the other documents are still rated.
 """
 
@@ -16,15 +16,15 @@ from typing import Any, Callable
 
 from dsl import tree
 from dsl.loader import in_force
-from interpreter import aggregate as stage1
-from interpreter import balances as carried_balances
-from interpreter import ledger
-from interpreter.customers import CustomerProblem, read_customers
-from interpreter.documents import Document
-from interpreter.evaluate import EvaluationError
+from interpreter.ledger import aggregate as stage1
+from interpreter.pricing import balances as carried_balances
+from interpreter.ledger import rows as ledger
+from interpreter.pricing.customers import CustomerProblem, read_customers
+from interpreter.pricing.documents import Document
+from interpreter.pricing.evaluate import EvaluationError
 from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
-from interpreter.stage2 import Failure, Work, rate_in_order, work_order
-from interpreter.sql import literal
+from interpreter.pricing.stage2 import Failure, Work, rate_in_order, work_order
+from interpreter.ledger.sql import literal
 
 
 class RateProblem(Exception):
@@ -169,7 +169,7 @@ def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, stag
     """
     import duckdb
 
-    from interpreter.background import Alongside
+    from interpreter.engines.background import Alongside
 
     needs_rows = any(m.aggregation == "last" for m in plan.metrics)
     try:

@@ -15,7 +15,7 @@ from typing import Any
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.functions import FUNCTIONS, FunctionProblem
+from interpreter.pricing.functions import FUNCTIONS, FunctionProblem
 from interpreter.rounding import CONTEXT
 
 

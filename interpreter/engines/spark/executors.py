@@ -17,9 +17,9 @@ from itertools import groupby
 from typing import Any, Iterator
 
 from dsl import tree
-from interpreter.aggregate import Facts, facts_of
-from interpreter.jsonl import PROBLEM, json_cells
-from interpreter.quota import quota_refusals
+from interpreter.ledger.aggregate import Facts, facts_of
+from interpreter.ledger.jsonl import PROBLEM, json_cells
+from interpreter.ledger.quota import quota_refusals
 from interpreter.periods import Period
 
 PREVIOUS, FACTS, LISTED = 0, 1, 2  # kinds of stage-2 input rows
@@ -118,9 +118,9 @@ def document_rows(batches, job: Job) -> Iterator:
 
 
 def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
-    from interpreter.customers import CustomerProblem
-    from interpreter.rate import previous_period
-    from interpreter.stage2 import rate_in_order
+    from interpreter.pricing.customers import CustomerProblem
+    from interpreter.engines.core import previous_period
+    from interpreter.pricing.stage2 import rate_in_order
 
     before: dict[tuple[int, Period], Facts] = {}
     found: dict[tuple[int, int], Facts] = {}
@@ -172,8 +172,8 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
 
 def _row(item) -> tuple:
     """A document as its JSON line, or a failure as a problem the driver reads back (`failure_of`)."""
-    from interpreter.render import document_line
-    from interpreter.stage2 import Failure
+    from interpreter.output.render import document_line
+    from interpreter.pricing.stage2 import Failure
 
     if type(item) is Failure:
         problem = {"kind": "evaluation", "plan": item.plan, "period_end": item.period_end.isoformat(),
@@ -187,7 +187,7 @@ def failure_of(customer: str, period_start, problem: dict):
     import datetime
 
     from dsl.errors import Span
-    from interpreter.stage2 import Failure
+    from interpreter.pricing.stage2 import Failure
 
     return Failure(customer, problem["plan"], period_start, datetime.date.fromisoformat(problem["period_end"]),
                    Span(**problem["span"]), problem["message"])

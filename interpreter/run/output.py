@@ -144,7 +144,7 @@ def input_checksums(customers: str, plans: list[str], usage: str) -> dict | None
 def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None = None,
                   period: str | None = None, as_of: str | None = None) -> list[Path]:
     """Write a `RunResult` into `out_dir` as one unit; the paths written, the manifest last."""
-    from interpreter.render import output_data, rejects_csv
+    from interpreter.output.render import output_data, rejects_csv
 
     check_out(out_dir, force)
     folder = Path(out_dir)
