@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -296,6 +298,35 @@ def test_customers_missing_from_the_file_take_the_defaults(files):
     code, data = rate_json(files, "--customers", str(only_bolt))
     assert code == 0
     assert [[line["id"] for line in d["lines"]] for d in data["documents"]] == [["calls", "messages"], ["calls", "messages", "support"]]
+
+
+@pytest.mark.parametrize("kind", ["device", "symlink_to_device", "fifo"])
+def test_a_customers_path_that_is_not_a_regular_file_is_refused_without_reading_it(files, kind):
+    path = Path("/dev/zero")
+    if kind == "symlink_to_device":
+        path = Path(files["dir"]) / "customers_link.csv"
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        path = Path(files["dir"]) / "customers_fifo.yaml"
+        os.mkfifo(path)
+    started = time.monotonic()
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(path))
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}: not a regular file (a device, pipe or socket?): a customers file is text" in result.stderr
+
+
+@pytest.mark.parametrize("name, limit", [("big.csv", "MAX_CSV_BYTES"), ("big.yaml", "MAX_FILE_BYTES")])
+def test_a_customers_file_past_the_size_limit_is_refused(files, monkeypatch, name, limit):
+    from interpreter import customers
+
+    big = Path(files["dir"]) / name
+    big.write_text("customer,segment\n" + "".join(f"c{n},startup\n" for n in range(20)) if name.endswith(".csv")
+                   else "".join(f"c{n}: {{segment: startup}}\n" for n in range(20)), encoding="utf-8")
+    monkeypatch.setattr(customers, limit, 100, raising=False)
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(big))
+    assert result.exit_code == 2, result.output
+    assert f"error: {big}: customers file is larger than 100 bytes" in result.stderr
 
 
 # -- explain -----------------------------------------------------------------------------
