@@ -128,8 +128,7 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
             runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected))
         unassigned = [
-            ledger.Rejected(int(row), event_id, f"customer {customer!r} has no plan in {Path(customers_path).name}"
-                            if customer else "missing customer")
+            ledger.Rejected(int(row), event_id, _unassigned_reason(event_id, customer, customers_path))
             for row, event_id, customer in con.execute(
                 "SELECT __source_row, event_id, customer FROM run_ledger "
                 "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row").fetchall()
@@ -149,6 +148,15 @@ def billing_job(plans_dir: str, usage: str, customers_path: str, out_dir: str, f
         if result is None:
             return None, broken, []
         return result, [], write_outputs(result, out_dir, force, inputs.result(), period, as_of)
+
+
+def _unassigned_reason(event_id, customer, customers_path: str) -> str:
+    """Why a row no plan rates is rejected: the first of `rate`'s reasons that applies, then the plan."""
+    if not str(event_id or "").strip():
+        return "missing event_id"
+    if not str(customer or "").strip():
+        return "missing customer"
+    return f"customer {customer!r} has no plan in {Path(customers_path).name}"
 
 
 def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
@@ -186,7 +194,9 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
                    p.plan AS __plan, src.__problem,
-                   coalesce(min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')), src.__row) AS __first_row
+                   -- a blank id is no id: its row is a first row of its own, and the plan rejects it as missing
+                   CASE WHEN NULLIF(trim(CAST(src.event_id AS VARCHAR)), '') IS NULL THEN src.__row
+                        ELSE min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')) END AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
