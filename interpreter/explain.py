@@ -13,6 +13,7 @@ from typing import Any
 from dsl import tree
 from interpreter.documents import Document, Line, Trace
 from interpreter.evaluate import EvaluationError, evaluate
+from interpreter.render import visible
 from interpreter.rounding import money_text, text
 
 _DESCRIBE_AGGREGATION = {
@@ -133,4 +134,6 @@ def explain(doc: Document, plan_text: str) -> str:
         out.append(f"total = {money_text(doc.total, digits)} (line {plan.total})")
     for nid, message in doc.notices:
         out.append(f"notice {nid}: {message}")
-    return "\n".join(out) + "\n"
+    # Customer ids, ledger values and plan text reach the terminal: their control characters
+    # (a newline of theirs included) are shown as escapes, as in `rate`'s table.
+    return "\n".join(visible(line) for line in out) + "\n"
