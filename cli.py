@@ -449,16 +449,24 @@ def init(example, folder) -> None:
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate).")
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan, rejected.csv and manifest.json.")
 @click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
-def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
-    """A billing run: every customer rated under the plan the customers file gives them."""
+@click.option("--balances", metavar="FILE", help="Start credits and carried discounts from these balances (a previous run's balances.csv).")
+def run_command(customers, plans_dir, usage, period, as_of, out_dir, force, balances) -> None:
+    """A billing run: every customer rated under the plan the customers file gives them.
+
+    Exit status: 0 all rows accepted, 3 some rows rejected, 1 plan errors or
+    documents not rated (the others are still written), 2 a problem with the
+    command's inputs or --out.
+    """
+    from interpreter.balances import unclosed_reason
     from interpreter.rate import RateProblem
-    from interpreter.render import visible
+    from interpreter.render import failure_report, visible
     from interpreter.run import PlanChoiceProblem, billing_job
-    from interpreter.run_output import OutputProblem
+    from interpreter.run_output import BALANCES, OutputProblem
 
     _pause_cycle_collection()
     try:
-        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of)
+        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of,
+                                              balances=balances)
     except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_PLAN if isinstance(problem, PlanChoiceProblem) else EXIT_USAGE)
@@ -468,13 +476,21 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> N
     for path in written:
         click.echo(f"wrote {visible(path)}")
     for run in result.runs:
-        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
+        not_rated = f", {len(run.failures)} document(s) not rated" if run.failures else ""
+        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
+                   f"{len(run.rejected)} rejected row(s){not_rated}")
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     if not any(run.documents for run in result.runs):
         click.echo(f"no documents: the ledger has no accepted rows of the customers in {customers}"
                    + (f" in period {period}" if period else "; give --period to bill them for a period without usage"), err=True)
-    sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+    unclosed = unclosed_reason(as_of is not None, len(result.failures))
+    if unclosed:
+        click.echo(f"balances not written to {BALANCES}: {unclosed}", err=True)
+    for run in result.runs:
+        if run.failures:
+            click.echo(failure_report(run.failures, run.source, "written"), err=True, nl=False)
+    sys.exit(EXIT_PLAN if result.failures else EXIT_REJECTED if result.rejected else EXIT_OK)
 
 
 @main.command(name="test")

@@ -101,7 +101,7 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     result = billing(files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
-        "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
+        "balances.csv", "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
     ]
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
