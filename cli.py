@@ -377,15 +377,15 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
 @click.option("--output", metavar="FILE", help="Write there instead of printing (a PNG is never printed to a terminal).")
 def curve(plan_path, charge_id, to, fmt, output) -> None:
     """The amount of CHARGE at each quantity from 0 to Q, tier bounds and their neighbours included."""
-    from decimal import Decimal, InvalidOperation
-
+    from dsl.types import NUMBER
+    from dsl.values import ValueProblem, convert
     from interpreter import curve as curves
 
     loaded = _load_or_exit(plan_path)
-    try:
-        limit = None if to is None else Decimal(to.replace("_", ""))
-    except InvalidOperation:
-        raise click.UsageError(f"--to {to!r}: write a quantity such as 1_000_000") from None
+    try:  # read as a plan's numbers are: no NaN or infinity, within the digits rated exactly
+        limit = None if to is None else convert(to, NUMBER)
+    except ValueProblem as problem:
+        raise click.UsageError(f"--to {to!r}: {problem}; write a quantity such as 1_000_000") from None
     try:
         drawn = curves.curve(loaded.plan, charge_id, limit)
     except curves.CurveProblem as problem:
@@ -394,8 +394,12 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
         click.echo(f"note: {drawn.note}", err=True)
     body = curves.rendered(drawn, fmt)
     if output is not None:
-        with open(output, "wb") as handle:
-            handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+        try:
+            with open(output, "wb") as handle:
+                handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+        except OSError as exc:
+            click.echo(f"error: cannot write --output {output}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
     elif isinstance(body, bytes):
         if sys.stdout.isatty():
             raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
