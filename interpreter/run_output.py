@@ -1,8 +1,9 @@
 """The output folder of a billing run (`ratecard run --out`), written as one unit.
 
 `--out` receives one `<plan id>.json` per plan (`{"documents": [...], "rejected": [...]}`,
-and `"failures"` when a document was not rated), `rejected.csv`, `balances.csv` (the
-closing balances, unless the run is an estimate or a document failed) and `manifest.json`. Every file is first written whole into a
+and `"failures"` when a document was not rated), `rejected.csv`, `balances.csv`
+(the closing balances, unless the run is an estimate or a document failed) and
+`manifest.json`. Every file is first written whole into a
 private staging folder inside `--out` (the same file system, so moving a file
 in is an atomic rename). While files are moved in, the manifest in place says
 `"complete": false` and lists the earlier run's files and this run's; the
