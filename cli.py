@@ -377,15 +377,15 @@ def diff(old_spec, new_spec, usage, period, customers, fmt, fail_on_change) -> N
 @click.option("--output", metavar="FILE", help="Write there instead of printing (a PNG is never printed to a terminal).")
 def curve(plan_path, charge_id, to, fmt, output) -> None:
     """The amount of CHARGE at each quantity from 0 to Q, tier bounds and their neighbours included."""
-    from decimal import Decimal, InvalidOperation
-
+    from dsl.types import NUMBER
+    from dsl.values import ValueProblem, convert
     from interpreter.output import curve as curves
 
     loaded = _load_or_exit(plan_path)
-    try:
-        limit = None if to is None else Decimal(to.replace("_", ""))
-    except InvalidOperation:
-        raise click.UsageError(f"--to {to!r}: write a quantity such as 1_000_000") from None
+    try:  # read as a plan's numbers are: no NaN or infinity, within the digits rated exactly
+        limit = None if to is None else convert(to, NUMBER)
+    except ValueProblem as problem:
+        raise click.UsageError(f"--to {to!r}: {problem}; write a quantity such as 1_000_000") from None
     try:
         drawn = curves.curve(loaded.plan, charge_id, limit)
     except curves.CurveProblem as problem:
@@ -394,8 +394,12 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
         click.echo(f"note: {drawn.note}", err=True)
     body = curves.rendered(drawn, fmt)
     if output is not None:
-        with open(output, "wb") as handle:
-            handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+        try:
+            with open(output, "wb") as handle:
+                handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+        except OSError as exc:
+            click.echo(f"error: cannot write --output {output}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_USAGE)
     elif isinstance(body, bytes):
         if sys.stdout.isatty():
             raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
@@ -449,16 +453,24 @@ def init(example, folder) -> None:
 @click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate).")
 @click.option("--out", "out_dir", required=True, metavar="DIR", help="Folder for one JSON file per plan, rejected.csv and manifest.json.")
 @click.option("--force", is_flag=True, help="Replace the files of an earlier run in --out.")
-def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> None:
-    """A billing run: every customer rated under the plan the customers file gives them."""
+@click.option("--balances", metavar="FILE", help="Start credits and carried discounts from these balances (a previous run's balances.csv).")
+def run_command(customers, plans_dir, usage, period, as_of, out_dir, force, balances) -> None:
+    """A billing run: every customer rated under the plan the customers file gives them.
+
+    Exit status: 0 all rows accepted, 3 some rows rejected, 1 plan errors or
+    documents not rated (the others are still written), 2 a problem with the
+    command's inputs or --out.
+    """
+    from interpreter.pricing.balances import unclosed_reason
     from interpreter.engines.core import RateProblem
-    from interpreter.output.render import visible
+    from interpreter.output.render import failure_report, visible
     from interpreter.run.job import PlanChoiceProblem, billing_job
-    from interpreter.run.output import OutputProblem
+    from interpreter.run.output import BALANCES, OutputProblem
 
     _pause_cycle_collection()
     try:
-        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of)
+        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of,
+                                              balances=balances)
     except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_PLAN if isinstance(problem, PlanChoiceProblem) else EXIT_USAGE)
@@ -468,13 +480,21 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force) -> N
     for path in written:
         click.echo(f"wrote {visible(path)}")
     for run in result.runs:
-        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), {len(run.rejected)} rejected row(s)")
+        not_rated = f", {len(run.failures)} document(s) not rated" if run.failures else ""
+        click.echo(f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
+                   f"{len(run.rejected)} rejected row(s){not_rated}")
     if result.unassigned:
         click.echo(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     if not any(run.documents for run in result.runs):
         click.echo(f"no documents: the ledger has no accepted rows of the customers in {customers}"
                    + (f" in period {period}" if period else "; give --period to bill them for a period without usage"), err=True)
-    sys.exit(EXIT_REJECTED if result.rejected else EXIT_OK)
+    unclosed = unclosed_reason(as_of is not None, len(result.failures))
+    if unclosed:
+        click.echo(f"balances not written to {BALANCES}: {unclosed}", err=True)
+    for run in result.runs:
+        if run.failures:
+            click.echo(failure_report(run.failures, run.source, "written"), err=True, nl=False)
+    sys.exit(EXIT_PLAN if result.failures else EXIT_REJECTED if result.rejected else EXIT_OK)
 
 
 @main.command(name="test")

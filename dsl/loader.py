@@ -134,25 +134,33 @@ def load_plan(path: str | Path) -> Loaded:
     return load_plan_text(name, text)
 
 
-class _Unreadable(Exception):
-    """A plan path that is not a regular file, or is too large; the message says which."""
+class _Unreadable(ValueError):
+    """An input path that is not a regular file, or is too large; the message says which."""
 
 
-def _read_bytes(file: Path) -> bytes:
+def read_input(path: str | Path, what: str, limit: int) -> bytes:
+    """The bytes of an input file other than a plan (a customers file, say), read as plan files
+    are: a regular file only, never waiting on a pipe, at most `limit` bytes. Raises a
+    `ValueError` saying why not (a NUL in the path is one too), or the `OSError` of opening it."""
+    return _read_bytes(Path(path), what, limit)
+
+
+def _read_bytes(file: Path, what: str = "plan file", limit: int | None = None) -> bytes:
     """At most the size limit, from a regular file only: a device (`/dev/zero`, or a `.yaml`
     link to one) would be read until memory runs out, and a pipe would wait for a writer."""
+    limit = MAX_FILE_BYTES if limit is None else limit
     if not stat.S_ISREG(os.stat(file).st_mode):  # follows links, as opening does
-        raise _Unreadable("not a regular file (a device, pipe or socket?): a plan is a text file")
+        raise _Unreadable(f"not a regular file (a device, pipe or socket?): a {what} is text")
     descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never waits, if swapped for a pipe
     with os.fdopen(descriptor, "rb") as handle:
         status = os.fstat(handle.fileno())
         if not stat.S_ISREG(status.st_mode):
-            raise _Unreadable("not a regular file (a device, pipe or socket?): a plan is a text file")
-        if status.st_size > MAX_FILE_BYTES:
-            raise _Unreadable(f"plan file is larger than {_size(MAX_FILE_BYTES)}")
-        data = handle.read(MAX_FILE_BYTES + 1)  # the file may have grown since
-    if len(data) > MAX_FILE_BYTES:
-        raise _Unreadable(f"plan file is larger than {_size(MAX_FILE_BYTES)}")
+            raise _Unreadable(f"not a regular file (a device, pipe or socket?): a {what} is text")
+        if status.st_size > limit:
+            raise _Unreadable(f"{what} is larger than {_size(limit)}")
+        data = handle.read(limit + 1)  # the file may have grown since
+    if len(data) > limit:
+        raise _Unreadable(f"{what} is larger than {_size(limit)}")
     return data
 
 

@@ -9,6 +9,7 @@ plan's currency (`49 USD`), never another.
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,8 +37,10 @@ def digits_problem(value: Decimal, written: str) -> str | None:
     """Why a number written in a plan (or given for one) is too large or too fine to rate exactly."""
     if not value.is_finite():
         return f"{written} is not a finite number"
-    exponent = value.normalize().as_tuple().exponent
-    digits = len(value.normalize().as_tuple().digits)
+    # normalized in as many digits as it has: the default 28 would round 29 nines up to a 30-digit number
+    normal = value.normalize(decimal.Context(prec=max(1, len(value.as_tuple().digits))))
+    exponent = normal.as_tuple().exponent
+    digits = len(normal.as_tuple().digits)
     whole = max(0, digits + exponent) if value else 0
     decimals = max(0, -exponent)
     if whole > MAX_WHOLE_DIGITS:

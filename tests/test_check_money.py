@@ -196,6 +196,13 @@ def test_values_given_outside_the_plan_have_the_same_limits():
         convert("0.000000000001", money("USD"))
 
 
+def test_the_digits_counted_are_those_written_even_past_28():
+    """Nines past 28 digits would round up to one more digit in Python's default precision."""
+    with pytest.raises(ValueProblem) as problem:
+        convert("9" * 41, money("USD"))
+    assert str(problem.value) == TOO_WHOLE.format(t="9" * 41, n=41)
+
+
 # --- any value, in any slot: refused at check time, or rated exactly ---------------------
 
 LEDGER = """\

@@ -180,3 +180,35 @@ def test_cli_problems(tmp_path):
     broken.write_text(textwrap.dedent(PORTONE.read_text(encoding="utf-8")).replace("on: net_volume", "on: net_volum"), encoding="utf-8")
     result = run("curve", broken, "platform_fee")
     assert result.exit_code == 1 and "net_volum" in result.output
+
+
+@pytest.mark.parametrize("where", ["missing/curve.csv", "a_file/curve.csv", ".", "/dev/full"])
+def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path, where):
+    (tmp_path / "a_file").write_text("in the way", encoding="utf-8")
+    output = where if where.startswith("/") else tmp_path / where
+    result = run("curve", PORTONE, "platform_fee", "--output", output)
+    assert result.exit_code == 2, result.output
+    assert f"error: cannot write --output {output}: " in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("to, message", [
+    ("NaN", "'NaN' is not a number"), ("Infinity", "'Infinity' is not a number"), ("sNaN", "'sNaN' is not a number"),
+    ("1e999999", "'1e999999' is not a number"), ("1e-999999", "'1e-999999' is not a number"),
+    ("9" * 41, "has 41 before the decimal point"), ("0.00000000001", "too many decimal places"),
+])
+def test_a_to_that_is_no_quantity_rated_exactly_is_a_usage_error(to, message):
+    result = run("curve", PORTONE, "platform_fee", "--to", to)
+    assert result.exit_code == 2, result.output
+    assert f"--to {to!r}: " in result.stderr and message in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_amount_past_the_digits_computed_exactly_is_a_usage_error(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("plan: p\ncurrency: USD\nusage: {units: integer}\nmetrics: {used: {sum: units}}\ncharges:\n"
+                    "  use: {model: per_unit, on: used, unit_price: 999999999999999999.99, multiplier: 999999999999999999}\n",
+                    encoding="utf-8")
+    result = run("curve", plan, "use", "--to", "999999999999999999")
+    assert result.exit_code == 2, result.output
+    assert "has more than 40 digits and cannot be computed exactly" in result.stderr

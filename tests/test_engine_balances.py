@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -158,6 +159,17 @@ def test_a_balances_file_that_cannot_be_used_is_an_input_problem(storage, conten
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_balances_path_that_is_not_a_regular_file_is_refused_without_reading_it(storage, kind):
+    path = Path("/dev/zero")
+    if kind == "fifo":
+        path = Path(storage["dir"]) / "balances.csv"
+        os.mkfifo(path)
+    result = cli("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--balances", str(path), "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}: not a regular file (a device, pipe or socket?): a balances file is text" in result.stderr
 
 
 def test_an_estimate_writes_no_closing_balances(storage):

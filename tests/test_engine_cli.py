@@ -5,7 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 import textwrap
+import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -298,6 +302,35 @@ def test_customers_missing_from_the_file_take_the_defaults(files):
     assert [[line["id"] for line in d["lines"]] for d in data["documents"]] == [["calls", "messages"], ["calls", "messages", "support"]]
 
 
+@pytest.mark.parametrize("kind", ["device", "symlink_to_device", "fifo"])
+def test_a_customers_path_that_is_not_a_regular_file_is_refused_without_reading_it(files, kind):
+    path = Path("/dev/zero")
+    if kind == "symlink_to_device":
+        path = Path(files["dir"]) / "customers_link.csv"
+        path.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        path = Path(files["dir"]) / "customers_fifo.yaml"
+        os.mkfifo(path)
+    started = time.monotonic()
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(path))
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}: not a regular file (a device, pipe or socket?): a customers file is text" in result.stderr
+
+
+@pytest.mark.parametrize("name, limit", [("big.csv", "MAX_CSV_BYTES"), ("big.yaml", "MAX_FILE_BYTES")])
+def test_a_customers_file_past_the_size_limit_is_refused(files, monkeypatch, name, limit):
+    from interpreter.pricing import customers
+
+    big = Path(files["dir"]) / name
+    big.write_text("customer,segment\n" + "".join(f"c{n},startup\n" for n in range(20)) if name.endswith(".csv")
+                   else "".join(f"c{n}: {{segment: startup}}\n" for n in range(20)), encoding="utf-8")
+    monkeypatch.setattr(customers, limit, 100, raising=False)
+    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(big))
+    assert result.exit_code == 2, result.output
+    assert f"error: {big}: customers file is larger than 100 bytes" in result.stderr
+
+
 # -- explain -----------------------------------------------------------------------------
 
 def charge_line(charge: str) -> int:
@@ -337,6 +370,82 @@ def test_explain_of_an_unknown_customer_is_a_usage_error(files):
     result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "nobody", "--period", "2024-11")
     assert result.exit_code == 2
     assert "nobody" in result.stderr
+
+
+BACOBILL = Path(__file__).resolve().parent.parent / "plans" / "bacobill_saas.yaml"
+DEPOSIT = BACOBILL.parent / "bacobill_saas" / "scenarios" / "deposit_and_points.yaml"
+
+
+def explain_scenario(tmp_path: Path, scenario: Path, customer: str, plan: Path = BACOBILL, period: str | None = None) -> str:
+    """`ratecard explain` of one customer of a shipped scenario (its ledger and customers written to files)."""
+    from interpreter.review.scenarios import rate_inputs, read_spec
+
+    spec = read_spec(scenario)
+    ledger, options = rate_inputs(scenario, spec, tmp_path / "usage.jsonl")
+    people = {cid: {k: str(v) for k, v in attributes.items()} for cid, attributes in options["customer_records"].items()}
+    (tmp_path / "customers.yaml").write_text(yaml.safe_dump(people), encoding="utf-8")
+    result = run("explain", str(plan), "--usage", ledger, "--customers", str(tmp_path / "customers.yaml"),
+                 "--customer", customer, "--period", period or options["period"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def total_parts(text: str) -> tuple[Decimal, Decimal]:
+    """The total an explanation states, and what the parts its total line names add up to."""
+    line = next(line for line in text.splitlines() if line.startswith("total = "))
+    stated, parts = re.fullmatch(r"total = (\S+) \((.*)\)", line).groups()
+    terms = re.findall(r"(^|[+-]) ?[a-z ]+ (-?[0-9.]+)", parts)
+    return Decimal(stated), sum((Decimal(n) * (-1 if sign == "-" else 1) for sign, n in terms), Decimal(0))
+
+
+@pytest.mark.parametrize("customer, total, credits", [
+    ("dep-small", "28900", ["deposit  'Prepaid deposit'  balance 20000, applied 20000, left 0",
+                            "points  'Points'  balance 5000, applied 5000, left 0"]),
+    ("dep-large", "0", ["deposit  'Prepaid deposit'  balance 100000, applied 53900, left 46100",
+                        "points  'Points'  balance 3000, applied 0, left 3000"]),
+    ("dep-foreigner", "19000", ["deposit  'Prepaid deposit'  balance 30000, applied 30000, left 0",
+                                "points  'Points'  balance 0, applied 0, left 0"]),
+])
+def test_explain_accounts_for_the_credits_applied_in_its_total(tmp_path, customer, total, credits):
+    text = explain_scenario(tmp_path, DEPOSIT, customer)
+    stated, added = total_parts(text)
+    assert (str(stated), added) == (total, stated)
+    for credit in credits:
+        assert f"  {credit}" in text.splitlines()
+    assert "credits applied" in next(line for line in text.splitlines() if line.startswith("total = "))
+
+
+def test_explain_shows_what_a_carried_discount_brought_took_and_left(tmp_path):
+    (tmp_path / "plan.yaml").write_text(textwrap.dedent("""\
+        plan: coupon
+        currency: USD
+        usage: {gb: number}
+        metrics: {gb: {sum: gb}}
+        charges:
+          storage: {name: Storage, model: per_unit, on: gb, unit_price: 1.00}
+          support: {name: Support, model: flat, amount: 5.00}
+        discounts:
+          welcome: {name: Welcome coupon, amount: 50.00, applies_to: [storage], carry: true}
+        taxes:
+          vat: {rate: 10%}
+        credits:
+          goodwill: {name: Goodwill, balance: 2.00}
+    """), encoding="utf-8")
+    (tmp_path / "ledger.csv").write_text("event_id,customer,timestamp,gb\n1,acme,2024-11-10T10:00:00,20\n2,acme,2024-12-10T10:00:00,30\n",
+                                         encoding="utf-8")
+    result = run("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
+                 "--period", "2024-11-01..2024-12-31")
+    assert result.exit_code == 0, result.output
+    december = result.stdout[result.stdout.index("period 2024-12-01"):]
+    # December: 30.00 carried in + 50.00 granted, 30.00 taken off storage, 50.00 carried on;
+    # subtotal 5.00 (support), VAT 0.50; the goodwill credit was spent in November
+    assert "  welcome  'Welcome coupon'  carried in 30.00 + granted 50.00, applied 30.00 (the line welcome), carried on 50.00" in december
+    stated, added = total_parts(december)
+    assert stated == added == Decimal("5.50")
+    november = result.stdout[:result.stdout.index("period 2024-12-01")]
+    assert "  welcome  'Welcome coupon'  carried in 0.00 + granted 50.00, applied 20.00 (the line welcome), carried on 30.00" in november
+    stated, added = total_parts(november)
+    assert stated == added == Decimal("3.50")  # 5.50 due, 2.00 of goodwill
 
 
 def test_readme_command_rates_the_shipped_plan():

@@ -170,6 +170,37 @@ def test_money_columns_are_summed_in_their_own_type_to_the_same_documents(tmp_pa
     assert everything(plan, typed, period="2024-11") == expected
 
 
+PERCENT_OF_LARGE_PAYMENTS = """
+    plan: large-fees
+    currency: USD
+    usage: {amount: money}
+    metrics: {payments: {count: true}}
+    charges:
+      fees: {model: percentage, on: amount, rate: 2.12345678%, fixed_fee: 0.30, min_fee: 0.50, max_fee: 5_000_000}
+"""
+
+
+@pytest.mark.parametrize("column_type", ["DECIMAL(18,2)", "BIGINT", "DECIMAL(9,2)"])
+def test_percentage_fees_past_the_columns_width_are_computed_exactly(tmp_path, column_type):
+    """The fee of a 50,000,000 payment at 2.12345678% is 1,061,728.69: more integer digits than
+    DECIMAL(18,2) x DECIMAL(12,10) keeps; compared with the fee limits, it must not overflow."""
+    plan = compile_plan(PERCENT_OF_LARGE_PAYMENTS)
+    amounts = {"DECIMAL(18,2)": ["50000000", "300000000", "10", "1"], "BIGINT": ["50000000", "5000000000", "10", "1"],
+               "DECIMAL(9,2)": ["5000000", "9999999", "10", "1"]}[column_type]
+    rows = [[f"e{i}", "acme", "2024-11-02T00:00:00", amount] for i, amount in enumerate(amounts)]
+    columns = ["event_id", "customer", "timestamp", "amount"]
+    expected = everything(plan, write_csv(tmp_path / "l.csv", columns, rows), period="2024-11")
+    values = ", ".join(f"('{e}', '{c}', '{ts}', CAST('{a}' AS {column_type}))" for e, c, ts, a in rows)
+    typed = tmp_path / "typed.parquet"
+    duckdb.connect().execute(f"COPY (SELECT * FROM (VALUES {values}) AS t({', '.join(columns)})) TO '{typed}' (FORMAT parquet)")
+    assert everything(plan, typed, period="2024-11") == expected
+    (line,) = expected["documents"][0]["lines"]
+    # 50M: 1,061,728.39 + 0.30; 300M (5,000M): capped at 5,000,000; 10: 0.512345678; 1: raised to 0.50
+    # (DECIMAL(9,2): 5M: 106,173.139; 9,999,999: 212,345.9567654322)
+    fees = {"DECIMAL(9,2)": "318520.11", "BIGINT": "6061729.70", "DECIMAL(18,2)": "6061729.70"}
+    assert line["amount"] == fees[column_type]
+
+
 def test_decimal_columns_with_more_than_ten_places_of_trailing_zeros_are_read(tmp_path):
     """A parquet DECIMAL(18,12) column prints 1.5 as 1.500000000000: the same number, not a bad one."""
     plan = compile_plan(PLAN)

@@ -1,4 +1,4 @@
-"""Ledger and plan text in the CSV files and the terminal table is shown, never run.
+"""Ledger and plan text in the CSV files, the terminal table, explain and diff is shown, never run.
 
 A customer id or event id is whatever the ledger holds. In `--format csv` and
 in the rejects file a cell starting with `=`, `+`, `-`, `@`, TAB or CR is a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import textwrap
 from pathlib import Path
 
@@ -111,3 +112,65 @@ def test_the_estimate_of_an_open_period_is_marked_in_every_format(files):
                                                 "--format", "csv").stdout)))
     assert final and {r["estimate"] for r in final} == {""}
     assert "estimate" not in run("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11").stdout
+
+
+# --- explain and diff show ledger and plan text as text -----------------------------------
+
+GROUPED = PLAN.replace("usage:\n  units: integer\n", "usage:\n  units: integer\n  region: {type: text, default: home}\n") \
+    .replace("  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n",
+             "  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n"
+             "  zone: {name: \"Zone \\e[31m\", model: per_unit, on: used, unit_price: 0.10}\n") \
+    .replace("  used: {sum: units}\n", "  used: {sum: units}\n  region: {last: region}\n") \
+    + "notices:\n  loud: {when: used > 0, message: \"ring\\a\\e]0;owned\\a and\\nnext line\"}\n"
+SHOWN_IDS = ["evil\x1b[2J\x1b]0;owned\x07", "[bold]boss[/bold]", "pipe|in|id", "two\nlines", "bidi\u202eevil"]
+
+
+@pytest.fixture
+def hostile_text(tmp_path: Path) -> dict[str, Path]:
+    (tmp_path / "old.yaml").write_text(GROUPED, encoding="utf-8")
+    (tmp_path / "new.yaml").write_text(GROUPED.replace("unit_price: 0.10", "unit_price: 0.20"), encoding="utf-8")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["event_id", "customer", "timestamp", "units", "region"])
+    writer.writerows((f"e{n}", customer, "2024-11-02T10:00:00", "2", f"r|{n}\x1b[1m\n") for n, customer in enumerate(SHOWN_IDS))
+    (tmp_path / "ledger.csv").write_text(out.getvalue(), encoding="utf-8")
+    return {"old": tmp_path / "old.yaml", "new": tmp_path / "new.yaml", "ledger": tmp_path / "ledger.csv"}
+
+
+def unshown(text: str) -> list[str]:
+    """The characters of `text` a terminal would act on instead of showing (newlines aside)."""
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or c == "\u202e"]
+
+
+@pytest.mark.parametrize("customer", SHOWN_IDS)
+def test_explain_shows_control_characters_escaped_and_one_line_per_line(hostile_text, customer):
+    result = run("explain", hostile_text["old"], "--usage", hostile_text["ledger"], "--period", "2024-11", "--customer", customer)
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert unshown(text) == []
+    assert text.splitlines()[0] == "Invoice for " + customer.encode("unicode_escape").decode("ascii").replace("\\u202e", "\\u202e")
+    assert "notice loud: ring\\x07\\x1b]0;owned\\x07 and\\nnext line" in text
+    assert "Zone \\x1b[31m" in text and "r|" in text and "\\x1b[1m\\n" in text
+
+
+def test_diff_table_shows_control_characters_escaped_and_markup_as_text(hostile_text):
+    result = run("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert unshown(text) == []
+    assert "[bold]boss[/bold]" in text
+    assert "evil\\x1b[2J\\x1b]0;owned\\x07" in text and "two\\nlines" in text and "bidi\\u202eevil" in text
+
+
+def test_diff_markdown_keeps_one_table_row_per_document(hostile_text):
+    result = run("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11",
+                 "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    assert unshown(text) == []
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| customer")]
+    assert len(rows) == len(SHOWN_IDS)
+    # every row has the table's seven cells: no `|` of a customer or line id splits one
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 9 for row in rows), rows
+    assert any(row.startswith("| pipe\\|in\\|id | ") for row in rows)
+    assert any(row.startswith("| two\\nlines | ") for row in rows)

@@ -101,7 +101,7 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     result = billing(files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
-        "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
+        "balances.csv", "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
     ]
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
@@ -170,6 +170,23 @@ def test_an_event_id_repeated_under_another_plan_is_a_duplicate(files, tmp_path)
     # not counted: megamart stays in the 100M-500M bracket, the academy's payments unchanged
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
+
+
+def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(files, tmp_path):
+    """Blank ids are no id at all: every such row is rejected as `rate` rejects it, whoever its customer."""
+    usage = tmp_path / "blank.csv"
+    usage.write_text(files["usage"].read_text(encoding="utf-8")
+                     + ",megamart,2024-11-20T10:00:00+09:00,approval,1000,,\n"
+                     + "  ,megamart,2024-11-21T10:00:00+09:00,approval,1000,,\n"
+                     + ",walk-in,2024-11-22T10:00:00+09:00,approval,1000,,\n", encoding="utf-8")
+    last = len(usage.read_text(encoding="utf-8").splitlines()) - 1
+    assert billing(files, usage=usage).exit_code == 3
+    alone = run("rate", files["plans"] / "portone_one_payment_infra.yaml", "--usage", usage, "--period", "2024-11", "--format", "json")
+    said_by_rate = {r["row"]: r["reason"] for r in json.loads(alone.stdout)["rejected"]}
+    assert [said_by_rate[row] for row in (last - 2, last - 1, last)] == ["missing event_id"] * 3
+    rows = {int(r["row"]): r["reason"] for r in csv.DictReader(io.StringIO((files["out"] / "rejected.csv").read_text(encoding="utf-8")))}
+    assert [rows[row] for row in (last - 2, last - 1, last)] == ["missing event_id"] * 3
+    assert [r["reason"] for r in output(files, "portone-opi.json")["rejected"]] == ["missing event_id"] * 2
 
 
 def test_customer_attributes_reach_their_plan(files):

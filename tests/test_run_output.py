@@ -45,16 +45,17 @@ def listing(folder: Path) -> list[str]:
 
 def test_the_manifest_lists_each_file_its_rows_and_the_inputs_checksums(files):
     assert billing(files).exit_code == 3
-    assert listing(files["out"]) == ["manifest.json", *PLAN_FILES, "rejected.csv"]
+    assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]
     manifest = output(files, "manifest.json")
     assert manifest["complete"] is True
     assert (manifest["period"], manifest["as_of"]) == ("2024-11", None)
     assert manifest["files"] == [
         {"name": "onehour-business-partner.json", "plan": "onehour-business-partner", "customers": 1, "documents": 1,
-         "rejected": 0, "sha256": sha256(files["out"] / "onehour-business-partner.json")},
+         "rejected": 0, "failures": 0, "sha256": sha256(files["out"] / "onehour-business-partner.json")},
         {"name": "portone-opi.json", "plan": "portone-opi", "customers": 5, "documents": 5,
-         "rejected": 0, "sha256": sha256(files["out"] / "portone-opi.json")},
+         "rejected": 0, "failures": 0, "sha256": sha256(files["out"] / "portone-opi.json")},
         {"name": "rejected.csv", "rows": 2, "sha256": sha256(files["out"] / "rejected.csv")},
+        {"name": "balances.csv", "rows": 0, "sha256": sha256(files["out"] / "balances.csv")},  # neither plan carries a balance
     ]
     inputs = manifest["inputs"]
     assert inputs["customers"] == {"path": str(files["customers"]), "sha256": sha256(files["customers"])}
@@ -91,8 +92,8 @@ def test_force_replaces_the_earlier_run_and_only_its_files(files):
                                     if "onehour" not in line), encoding="utf-8")
     assert billing(files, "--force", customers=only_portone).exit_code == 3
     # the academy's file belonged to the earlier run: gone; a file of someone else's: kept
-    assert listing(files["out"]) == ["manifest.json", "notes.txt", "portone-opi.json", "rejected.csv"]
-    assert [f["name"] for f in output(files, "manifest.json")["files"]] == ["portone-opi.json", "rejected.csv"]
+    assert listing(files["out"]) == ["balances.csv", "manifest.json", "notes.txt", "portone-opi.json", "rejected.csv"]
+    assert [f["name"] for f in output(files, "manifest.json")["files"]] == ["portone-opi.json", "rejected.csv", "balances.csv"]
 
 
 def test_an_out_folder_holding_other_files_is_refused_without_force(files):
@@ -140,7 +141,7 @@ def test_a_run_failing_while_its_files_are_written_leaves_the_earlier_run_whole(
     assert result.exit_code == 2, result.output
     assert "No space left on device" in result.output
     assert tree(files["out"]) == before  # not a byte of the new run, no 0-byte file
-    assert listing(files["out"]) == ["manifest.json", *PLAN_FILES, "rejected.csv"]  # nor its staging folder
+    assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]  # nor its staging folder
 
 
 def test_a_run_stopped_while_moving_its_files_in_is_marked_incomplete(files, monkeypatch):
@@ -162,7 +163,7 @@ def test_a_run_stopped_while_moving_its_files_in_is_marked_incomplete(files, mon
     assert billing(files).exit_code == 2  # still another run's files: --force is needed
     assert billing(files, "--force").exit_code == 3
     assert output(files, "manifest.json")["complete"] is True
-    assert listing(files["out"]) == ["manifest.json", *PLAN_FILES, "rejected.csv"]
+    assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]
 
 
 def test_a_second_run_on_the_same_out_is_refused_while_the_first_writes(files):
@@ -212,7 +213,7 @@ def test_hostile_plan_ids_write_nothing_outside_out(files, monkeypatch, tmp_path
     assert result.exit_code == 3, result.output
     assert tree(tmp_path, files["out"]) == before
     names = listing(files["out"])
-    assert len(names) == 4 and "manifest.json" in names and "rejected.csv" in names
+    assert len(names) == 5 and {"manifest.json", "rejected.csv", "balances.csv"} <= set(names)
     for entry in output(files, "manifest.json")["files"][:2]:
         assert "/" not in entry["name"] and entry["name"] in names
         assert {d["plan"] for d in output(files, entry["name"])["documents"]} == {entry["plan"]}

@@ -670,3 +670,25 @@ def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_spark_too(spark, tm
             rate(plan, str(path), **options)
         with pytest.raises(RateProblem, match=expected):
             spark_engine.rate(plan, str(path), spark=spark, **options)
+
+
+def test_percentage_fees_past_a_parquet_columns_width_are_rated_alike(spark, tmp_path):
+    """A DECIMAL(18,2) amount of 50,000,000 at 2.12345678% pays a fee with more integer digits than
+    the column's width keeps; both engines widen it before comparing it with the fee limits."""
+    import duckdb
+
+    plan = compile_plan("""
+        plan: large-fees
+        currency: USD
+        usage: {amount: money}
+        metrics: {payments: {count: true}}
+        charges:
+          fees: {model: percentage, on: amount, rate: 2.12345678%, fixed_fee: 0.30, min_fee: 0.50, max_fee: 5_000_000}
+    """)
+    ledger = tmp_path / "ledger.parquet"
+    rows = ", ".join(f"('e{i}', 'acme', TIMESTAMPTZ '2024-11-02 00:00:00+00', CAST('{a}' AS DECIMAL(18,2)))"
+                     for i, a in enumerate(["50000000", "300000000", "10", "1"]))
+    duckdb.connect().execute(f"COPY (SELECT * FROM (VALUES {rows}) AS t(event_id, customer, \"timestamp\", amount)) "
+                             f"TO '{ledger}' (FORMAT parquet)")
+    (document,), _ = assert_same(spark, plan, str(ledger), period="2024-11")
+    assert json.loads(document)["total"] == "6061729.70"

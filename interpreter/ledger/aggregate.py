@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
+from interpreter.ledger import NUMBER_SQL
 from interpreter.periods import Period, local_midnight
 from interpreter.rounding import CONTEXT
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
@@ -95,7 +96,9 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
         if ch.model != "percentage":
             continue
         inside = _where(ch.where)
-        fee = f"(e.{ident(ch.field)} * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
+        # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):
+        # the fee is computed as wide as a text amount is read, or a large one would overflow.
+        fee = f"(CAST(e.{ident(ch.field)} AS {NUMBER_SQL}) * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
         low = f"{fee} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
         high = f"{fee} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
         middle = f"NOT ({low}) AND NOT ({high})"

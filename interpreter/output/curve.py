@@ -117,10 +117,16 @@ def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
             factor = evaluate(charge.multiplier, {})
         except EvaluationError:
             note = "the multiplier depends on the period's usage or the customer and is not applied"
+    points = []
     with decimal.localcontext(CONTEXT):
-        points = tuple((q, amount_at(plan, charge, q, factor)) for q in quantities(charge, to))
+        for q in quantities(charge, to):
+            try:
+                points.append((q, amount_at(plan, charge, q, factor)))
+            except ArithmeticError:  # as a document's line would fail: more digits than are computed exactly
+                raise CurveProblem(f"the amount at quantity {text(q)} has more than {CONTEXT.prec} digits and cannot be "
+                                   "computed exactly; give a smaller --to") from None
     steps = charge.model == "package" or (charge.model == "volume" and not any(t.unit_price for t in charge.tiers))
-    return Curve(charge.id, charge.name, charge.model, plan.currency, plan.minor_digits, points, tuple(bounds(charge)), steps, note)
+    return Curve(charge.id, charge.name, charge.model, plan.currency, plan.minor_digits, tuple(points), tuple(bounds(charge)), steps, note)
 
 
 def amount_at(plan: tree.Plan, charge: tree.Charge, quantity: Decimal, factor: Decimal = ONE) -> Decimal:

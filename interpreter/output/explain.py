@@ -13,6 +13,7 @@ from typing import Any
 from dsl import tree
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import EvaluationError, evaluate
+from interpreter.output.render import visible
 from interpreter.rounding import money_text, text
 
 _DESCRIBE_AGGREGATION = {
@@ -96,6 +97,28 @@ def _line(doc: Document, line: Line | Any, plan_text: str, out: list[str]) -> No
     out.append(f"  before rounding {text(trace.unrounded)}; rounded {trace.rounding} to {text(unit)} {plan.currency}: {money_text(line.amount, digits)}")
 
 
+def _invoice_total(doc: Document, plan_text: str, out: list[str]) -> None:
+    """The subtotal, what carried discounts brought and took, the taxes, the credits applied, and
+    the total as the sum of those parts."""
+    def money(value: Decimal) -> str:
+        return money_text(value, doc.plan.minor_digits)
+
+    out.append(f"subtotal = {money(doc.subtotal)} (sum of the rounded lines)")
+    for c in doc.carried:
+        out.append(f"  {c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
+                   f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}")
+    for tax in doc.taxes:
+        _line(doc, tax, plan_text, out)
+    taxes = sum((t.amount for t in doc.taxes), Decimal(0))
+    parts = f"subtotal {money(doc.subtotal)} + taxes {money(taxes)}"
+    if doc.credits:
+        out.append(f"credits, applied to the {money(doc.subtotal + taxes)} due after taxes:")
+        for c in doc.credits:
+            out.append(f"  {c.id}  {c.description!r}  balance {money(c.opening)}, applied {money(c.applied)}, left {money(c.closing)}")
+        parts += f" - credits applied {money(sum((c.applied for c in doc.credits), Decimal(0)))}"
+    out.append(f"total = {money(doc.total)} ({parts})")
+
+
 def explain(doc: Document, plan_text: str) -> str:
     plan = doc.plan
     out = [
@@ -125,12 +148,11 @@ def explain(doc: Document, plan_text: str) -> str:
         _line(doc, line, plan_text, out)
     digits = plan.minor_digits
     if plan.kind == "invoice":
-        out.append(f"subtotal = {money_text(doc.subtotal, digits)} (sum of the rounded lines)")
-        for tax in doc.taxes:
-            _line(doc, tax, plan_text, out)
-        out.append(f"total = {money_text(doc.total, digits)} (subtotal + taxes)")
+        _invoice_total(doc, plan_text, out)
     else:
         out.append(f"total = {money_text(doc.total, digits)} (line {plan.total})")
     for nid, message in doc.notices:
         out.append(f"notice {nid}: {message}")
-    return "\n".join(out) + "\n"
+    # Customer ids, ledger values and plan text reach the terminal: their control characters
+    # (a newline of theirs included) are shown as escapes, as in `rate`'s table.
+    return "\n".join(visible(line) for line in out) + "\n"

@@ -132,8 +132,9 @@ def failure_data(failures: list) -> list[dict]:
              "file": f.span.file, "line": f.span.line, "column": f.span.column, "reason": f.reason} for f in failures]
 
 
-def failure_report(failures: list, source: str | None) -> str:
-    """The documents not rated, for stderr: each with its customer and period, the plan line shown once."""
+def failure_report(failures: list, source: str | None, others: str = "printed") -> str:
+    """The documents not rated, for stderr: each with its customer and period, the plan line shown once;
+    the last line says what became of the other documents (`others`: printed, written)."""
     from dsl.errors import Diagnostic, format_diagnostic
 
     shown, out = set(), []
@@ -141,7 +142,7 @@ def failure_report(failures: list, source: str | None) -> str:
         message = f"customer {f.customer!r}, period {f.period_start}..{f.period_end}: {f.reason}"
         out.append(format_diagnostic(Diagnostic(f.span, message, "error", "evaluation"), None if f.span in shown else source))
         shown.add(f.span)
-    out.append(f"{len(failures)} document(s) not rated; the other documents are printed")
+    out.append(f"{len(failures)} document(s) not rated; the other documents are {others}")
     return "\n".join(out) + "\n"
 
 

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from dsl import tree
+from dsl.loader import read_input
 from dsl.types import NUMBER
 from dsl.values import ValueProblem, convert
+from interpreter.pricing.customers import MAX_CSV_BYTES
 from interpreter.rounding import money_text
 
 COLUMNS = ("customer", "id", "currency", "balance")
@@ -53,13 +55,19 @@ def read_balances(path: str) -> Balances:
     """Every balance of a balances file, checked for its currency's digits; BalanceProblem otherwise."""
     from babel.numbers import get_currency_precision, list_currencies
 
-    file = Path(path)
-    if not file.is_file():
-        raise BalanceProblem(f"{path}: no such balances file")
+    if Path(path).is_dir():
+        raise BalanceProblem(f"{path}: a folder, not a balances file")
     try:
-        content = file.read_bytes().decode("utf-8-sig")  # spreadsheets write a byte-order mark
+        # a regular file only, read without waiting on a pipe, up to the limit
+        content = read_input(path, "balances file", MAX_CSV_BYTES).decode("utf-8-sig")  # spreadsheets write a byte-order mark
+    except FileNotFoundError:
+        raise BalanceProblem(f"{path}: no such balances file") from None
     except UnicodeDecodeError as exc:
         raise BalanceProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except ValueError as problem:  # not a regular file, too large
+        raise BalanceProblem(f"{path}: {problem}") from None
+    except OSError as exc:
+        raise BalanceProblem(f"{path}: cannot read the balances file: {exc.strerror or exc}") from None
     reader = csv.DictReader(io.StringIO(content, newline=""))
     if reader.fieldnames is None or not set(COLUMNS) <= set(reader.fieldnames):
         raise BalanceProblem(f"{path}: a balances file needs the columns {', '.join(COLUMNS)}")

@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from dsl import tree
-from dsl.source import Sequence, read_document, to_plain
+from dsl.loader import read_input
+from dsl.source import MAX_FILE_BYTES, Sequence, read_document, to_plain
 from dsl.values import ValueProblem, convert
+
+# A CSV of a billing run's customers may be much larger than a plan; YAML files are read
+# whole into a tree, so they keep the plan files' limit.
+MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
 class CustomerProblem(Exception):
@@ -26,13 +31,21 @@ class CustomerProblem(Exception):
 def read_customers(path: str) -> dict[str, dict[str, Any]]:
     """Raw attributes per customer id."""
     file = Path(path)
-    if not file.is_file():
-        raise CustomerProblem(f"{path}: no such customers file")
+    is_csv = file.suffix.lower() == ".csv"
+    if file.is_dir():
+        raise CustomerProblem(f"{path}: a folder, not a customers file")
     try:
-        content = file.read_bytes().decode("utf-8-sig")  # spreadsheets write a byte-order mark
+        # a regular file only, read without waiting on a pipe, up to the limit
+        content = read_input(file, "customers file", MAX_CSV_BYTES if is_csv else MAX_FILE_BYTES).decode("utf-8-sig")
+    except FileNotFoundError:
+        raise CustomerProblem(f"{path}: no such customers file") from None
     except UnicodeDecodeError as exc:
         raise CustomerProblem(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if file.suffix.lower() == ".csv":
+    except ValueError as problem:  # not a regular file, too large
+        raise CustomerProblem(f"{path}: {problem}") from None
+    except OSError as exc:
+        raise CustomerProblem(f"{path}: cannot read the customers file: {exc.strerror or exc}") from None
+    if is_csv:
         reader = csv.DictReader(io.StringIO(content, newline=""))
         try:
             header = reader.fieldnames

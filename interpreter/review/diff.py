@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan, load_plan_text, not_utf8
-from interpreter.output.render import document_data
+from interpreter.output.render import document_data, terminal_text, visible
 from interpreter.rounding import text
 
 ZERO = Decimal(0)
@@ -220,9 +220,15 @@ def to_data(report: Report) -> dict:
     }
 
 
+def _cell(value) -> str:
+    """Ledger or plan text in a Markdown table: control characters (a newline among them) shown
+    as escapes, as in the terminal, and a `|` escaped, so that it splits no cell."""
+    return visible(value).replace("|", "\\|")
+
+
 def to_markdown(report: Report, old_name: str, new_name: str) -> str:
     s = summary(report)
-    out = [f"### Revenue impact: `{old_name}` → `{new_name}`", ""]
+    out = [f"### Revenue impact: `{_cell(old_name)}` → `{_cell(new_name)}`", ""]
     for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
         before = Decimal(s["revenue_old"].get(currency, "0"))
         after = Decimal(s["revenue_new"].get(currency, "0"))
@@ -230,15 +236,15 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
     moved = f", {s['same_total_lines_moved']} with lines moved but the same total" if s["same_total_lines_moved"] else ""
     out.append(f"- Documents: {s['documents']} — {s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged")
     if s["new_lines"]:
-        out.append(f"- New lines: {', '.join(s['new_lines'])}")
+        out.append(f"- New lines: {_cell(', '.join(s['new_lines']))}")
     if s["vanished_lines"]:
-        out.append(f"- Vanished lines: {', '.join(s['vanished_lines'])}")
+        out.append(f"- Vanished lines: {_cell(', '.join(s['vanished_lines']))}")
     out.append("")
     if report.moved:
         out += ["| customer | period | old total | new total | change | % | lines changed |", "|---|---|---:|---:|---:|---:|---|"]
         for c in report.moved:
-            lines = ", ".join(f"{lid} {a or '-'}→{b or '-'}" for lid, a, b in c.lines)
-            out.append(f"| {c.customer} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |")
+            lines = _cell(", ".join(f"{lid} {a or '-'}→{b or '-'}" for lid, a, b in c.lines))
+            out.append(f"| {_cell(c.customer)} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |")
     else:
         out.append("No document changes.")
     return "\n".join(out) + "\n"
@@ -252,13 +258,14 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
 
     console = Console(file=io.StringIO(), width=120, color_system=None)
     s = summary(report)
-    table = Table(title=f"{old_name} -> {new_name}", title_justify="left")
+    shown = terminal_text  # ledger and plan text: escapes for control characters, never rich markup
+    table = Table(title=shown(f"{old_name} -> {new_name}"), title_justify="left")
     for column, justify in (("customer", "left"), ("period", "left"), ("old total", "right"), ("new total", "right"),
                             ("change", "right"), ("%", "right"), ("lines changed", "left")):
         table.add_column(column, justify=justify)
     for c in report.moved:
         lines = ", ".join(f"{lid} {a or '-'}->{b or '-'}" for lid, a, b in c.lines)
-        table.add_row(c.customer, c.period, _money(c.old), _money(c.new), _signed(c.delta), _percent(c), lines)
+        table.add_row(shown(c.customer), c.period, _money(c.old), _money(c.new), _signed(c.delta), _percent(c), shown(lines))
     if report.moved:
         console.print(table)
     else:
@@ -268,9 +275,9 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
     moved = f", {s['same_total_lines_moved']} same total with lines moved" if s["same_total_lines_moved"] else ""
     console.print(f"documents: {s['documents']} ({s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged)")
     if s["largest_movers"]:
-        console.print("largest movers: " + ", ".join(f"{m['customer']} {m['period']} {m['delta']}" for m in s["largest_movers"]))
+        console.print(shown("largest movers: " + ", ".join(f"{m['customer']} {m['period']} {m['delta']}" for m in s["largest_movers"])))
     if s["new_lines"]:
-        console.print("new lines: " + ", ".join(s["new_lines"]))
+        console.print(shown("new lines: " + ", ".join(s["new_lines"])))
     if s["vanished_lines"]:
-        console.print("vanished lines: " + ", ".join(s["vanished_lines"]))
+        console.print(shown("vanished lines: " + ", ".join(s["vanished_lines"])))
     return console.file.getvalue()

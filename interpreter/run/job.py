@@ -6,6 +6,9 @@ attributes. A name that could mean two plans is refused, never guessed. The
 ledger is read once into DuckDB, each row labelled with its customer's plan;
 each plan then rates its own rows. Rows of customers without a plan are
 rejected, and every rejected row keeps its row number in the original ledger.
+As in `rate`, a document whose plan expression fails is one of its plan's
+failures while the others are still rated, and customers start from the
+balances of `--balances` (each plan sees its own customers' only).
 `run_output` writes the result into `--out`.
 """
 
@@ -13,17 +16,19 @@ from __future__ import annotations
 
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsl import tree
 from dsl.types import TEXT
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
+from interpreter.pricing import balances as carried_balances
 from interpreter.ledger import rows as ledger
 from interpreter.pricing.customers import CustomerProblem, read_customers
 from interpreter.pricing.documents import Document
 from interpreter.engines.core import RateProblem, connect, rate
 from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
+from interpreter.pricing.stage2 import Failure
 from interpreter.ledger.sql import ident, literal
 
 
@@ -33,17 +38,31 @@ class PlanRun:
     customers: tuple[str, ...]
     documents: list[Document]
     rejected: list[ledger.Rejected]
+    failures: list[Failure] = field(default_factory=list)  # documents not rated (a plan expression failed)
+    source: str = ""  # the plan file's text, to show a failure's line
+    carried: carried_balances.Balances = field(default_factory=dict)  # what each customer's last document left
 
 
 @dataclass(frozen=True)
 class RunResult:
     runs: list[PlanRun]
     unassigned: list[ledger.Rejected]  # rows of customers the customers file gives no plan
+    opening: carried_balances.Balances = field(default_factory=dict)  # every row of `--balances`
 
     @property
     def rejected(self) -> list[ledger.Rejected]:
         rows = [r for run in self.runs for r in run.rejected] + self.unassigned
         return sorted(rows, key=lambda r: r.row)
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for run in self.runs for f in run.failures]
+
+    def closing(self) -> list[carried_balances.Balance]:
+        """The balances the next run starts from: the opening ones, updated by every plan's documents
+        (check `balances.unclosed_reason` first)."""
+        carried = {key: balance for run in self.runs for key, balance in run.carried.items()}
+        return carried_balances.closing_balances(self.opening, carried)
 
 
 class PlanChoiceProblem(Exception):
@@ -82,8 +101,10 @@ def _chosen(plans: dict[str, list[Loaded]], customers_path: str, customer: str, 
 
 
 def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | None = None,
-                as_of: str | None = None) -> tuple[RunResult | None, list[Loaded]]:
-    """Rate every customer under their plan; (None, broken plans) when a plan has errors."""
+                as_of: str | None = None, balances: str | None = None) -> tuple[RunResult | None, list[Loaded]]:
+    """Rate every customer under their plan, from the opening `balances` file if given;
+    (None, broken plans) when a plan has errors. A document whose plan expression fails is
+    one of its plan's `failures`; the others are still rated."""
     if not Path(plans_dir).is_dir():
         raise RateProblem(f"{plans_dir}: no such folder of plans")
     loaded, problems = load_paths([plans_dir])
@@ -93,7 +114,8 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
     plans = _plans_by_name(loaded)
     try:
         records = read_customers(customers_path)
-    except CustomerProblem as problem:
+        opening = carried_balances.read_balances(balances) if balances else {}
+    except (CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
     if not records:
         raise RateProblem(f"{customers_path}: lists no customers; a billing run needs each customer with their plan")
@@ -123,32 +145,45 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
                         f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)")
             rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
-            result = rate(item.versions or item.plan, str(share), period=period, as_of=as_of, customer_records=mine)
+            # each plan sees its own customers' balances only: another plan may hold an id in another currency
+            held = {key: balance for key, balance in opening.items() if key[0] in mine}
+            result = rate(item.versions or item.plan, str(share), period=period, as_of=as_of, customer_records=mine,
+                          balance_records=held, keep_going=True)
             rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
-            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected))
+            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected, result.failures, item.text,
+                                result.carried))
         unassigned = [
-            ledger.Rejected(int(row), event_id, f"customer {customer!r} has no plan in {Path(customers_path).name}"
-                            if customer else "missing customer")
+            ledger.Rejected(int(row), event_id, _unassigned_reason(event_id, customer, customers_path))
             for row, event_id, customer in con.execute(
                 "SELECT __source_row, event_id, customer FROM run_ledger "
                 "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row").fetchall()
         ]
         unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
-    return RunResult(runs, unassigned), []
+    return RunResult(runs, unassigned, opening), []
 
 
 def billing_job(plans_dir: str, usage: str, customers_path: str, out_dir: str, force: bool = False,
-                period: str | None = None, as_of: str | None = None) -> tuple[RunResult | None, list[Loaded], list[Path]]:
+                period: str | None = None, as_of: str | None = None,
+                balances: str | None = None) -> tuple[RunResult | None, list[Loaded], list[Path]]:
     """`ratecard run`: `--out` checked first, the run rated (its inputs hashed meanwhile, for the
     manifest), then written as one unit; (None, broken plans, []) when a plan has errors."""
     check_out(out_dir, force)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        inputs = pool.submit(input_checksums, customers_path, plan_files([plans_dir])[0], usage)
-        result, broken = billing_run(plans_dir, usage, customers_path, period=period, as_of=as_of)
+        inputs = pool.submit(input_checksums, customers_path, plan_files([plans_dir])[0], usage, balances)
+        result, broken = billing_run(plans_dir, usage, customers_path, period=period, as_of=as_of, balances=balances)
         if result is None:
             return None, broken, []
         return result, [], write_outputs(result, out_dir, force, inputs.result(), period, as_of)
+
+
+def _unassigned_reason(event_id, customer, customers_path: str) -> str:
+    """Why a row no plan rates is rejected: the first of `rate`'s reasons that applies, then the plan."""
+    if not str(event_id or "").strip():
+        return "missing event_id"
+    if not str(customer or "").strip():
+        return "missing customer"
+    return f"customer {customer!r} has no plan in {Path(customers_path).name}"
 
 
 def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
@@ -186,7 +221,9 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
                    p.plan AS __plan, src.__problem,
-                   coalesce(min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')), src.__row) AS __first_row
+                   -- a blank id is no id: its row is a first row of its own, and the plan rejects it as missing
+                   CASE WHEN NULLIF(trim(CAST(src.event_id AS VARCHAR)), '') IS NULL THEN src.__row
+                        ELSE min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')) END AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:

@@ -1,7 +1,9 @@
 """The output folder of a billing run (`ratecard run --out`), written as one unit.
 
-`--out` receives one `<plan id>.json` per plan (`{"documents": [...], "rejected": [...]}`),
-`rejected.csv` and `manifest.json`. Every file is first written whole into a
+`--out` receives one `<plan id>.json` per plan (`{"documents": [...], "rejected": [...]}`,
+and `"failures"` when a document was not rated), `rejected.csv`, `balances.csv`
+(the closing balances, unless the run is an estimate or a document failed) and
+`manifest.json`. Every file is first written whole into a
 private staging folder inside `--out` (the same file system, so moving a file
 in is an atomic rename). While files are moved in, the manifest in place says
 `"complete": false` and lists the earlier run's files and this run's; the
@@ -28,6 +30,7 @@ from urllib.parse import quote
 
 MANIFEST = "manifest.json"
 REJECTS = "rejected.csv"
+BALANCES = "balances.csv"
 LOCK = ".ratecard.lock"
 STAGING = ".ratecard-staging-"
 _NAME_CHARACTERS = 200  # of the encoded id; file systems take 255 bytes per name
@@ -129,21 +132,24 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def input_checksums(customers: str, plans: list[str], usage: str) -> dict | None:
+def input_checksums(customers: str, plans: list[str], usage: str, balances: str | None = None) -> dict | None:
     """What the run read, for the manifest: each file's SHA-256 and one over them all
     (None when an input is no regular file: the run refuses it, and a device never ends)."""
-    if not all(Path(path).is_file() for path in (customers, usage, *plans)):
+    if not all(Path(path).is_file() for path in (customers, usage, *plans, *([balances] if balances else []))):
         return None
     entries = {"customers": {"path": customers, "sha256": file_sha256(customers)},
                "usage": {"path": usage, "sha256": file_sha256(usage)},
                "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)]}
-    every = [entries["customers"], entries["usage"], *entries["plans"]]
+    if balances:
+        entries["balances"] = {"path": balances, "sha256": file_sha256(balances)}
+    every = [entries["customers"], entries["usage"], *entries["plans"], *([entries["balances"]] if balances else [])]
     return entries | {"sha256": hashlib.sha256("".join(e["sha256"] for e in every).encode("ascii")).hexdigest()}
 
 
 def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None = None,
                   period: str | None = None, as_of: str | None = None) -> list[Path]:
     """Write a `RunResult` into `out_dir` as one unit; the paths written, the manifest last."""
+    from interpreter.pricing.balances import balances_csv, unclosed_reason
     from interpreter.output.render import output_data, rejects_csv
 
     check_out(out_dir, force)
@@ -161,10 +167,14 @@ def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None
         try:
             files = []
             for run in result.runs:
-                text = json.dumps(output_data(run.documents, run.rejected), indent=2, ensure_ascii=False) + "\n"
+                text = json.dumps(output_data(run.documents, run.rejected, run.failures), indent=2, ensure_ascii=False) + "\n"
                 files.append({"name": output_name(run.plan.id), "plan": run.plan.id, "customers": len(run.customers),
-                              "documents": len(run.documents), "rejected": len(run.rejected)} | _staged(staging, output_name(run.plan.id), text))
+                              "documents": len(run.documents), "rejected": len(run.rejected), "failures": len(run.failures)}
+                             | _staged(staging, output_name(run.plan.id), text))
             files.append({"name": REJECTS, "rows": len(result.rejected)} | _staged(staging, REJECTS, rejects_csv(result.rejected)))
+            if unclosed_reason(as_of is not None, len(result.failures)) is None:
+                closing = result.closing()
+                files.append({"name": BALANCES, "rows": len(closing)} | _staged(staging, BALANCES, balances_csv(closing)))
             manifest = {"complete": True, "period": period, "as_of": as_of, "inputs": inputs, "files": files}
             _commit(folder, staging, manifest)
         except OSError as exc:
@@ -218,7 +228,7 @@ def _run_files(folder: Path) -> list[str]:
         names = [entry["name"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
     except (OSError, ValueError, AttributeError):
         return []
-    return [n for n in names if n == Path(n).name and n not in (MANIFEST, LOCK) and (n.endswith(".json") or n == REJECTS)
+    return [n for n in names if n == Path(n).name and n not in (MANIFEST, LOCK) and (n.endswith(".json") or n in (REJECTS, BALANCES))
             and "\x00" not in n and (folder / n).is_file()]
 
 
