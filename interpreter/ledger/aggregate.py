@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
-from interpreter.ledger import NUMBER_SQL
+from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.periods import Period, local_midnight
 from interpreter.rounding import CONTEXT
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
