@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 from dsl.errors import Span
 from dsl.types import Type
@@ -108,8 +108,8 @@ def children(expr: Expr) -> tuple[Expr, ...]:
     return ()
 
 
-def walk(expr: Expr | None):
-    """`expr` and every expression inside it, outermost first."""
+def walk(expr: Expr | None) -> Iterator[Expr]:
+    """`expr` and every expression inside it, outermost first, left to right."""
     stack = [expr] if expr is not None else []
     while stack:
         node = stack.pop()
@@ -311,6 +311,25 @@ class Plan:
     quota: Quota | None = None
     credits: tuple[Credit, ...] = ()
     uses_previous: bool = False
+
+
+def expressions(plan: Plan) -> Iterator[Expr]:
+    """Every expression written in a plan (not those inside them: see `walk`)."""
+    roots: list[Expr | None] = [rule.test for rule in plan.rules]
+    for m in plan.metrics:
+        roots += [m.where, m.value, m.expression]
+    for ch in plan.charges:
+        roots += [ch.quantity, ch.when, ch.amount, ch.where, ch.multiplier]
+    for d in plan.discounts:
+        roots += [d.percent, d.amount, d.when]
+    roots.append(plan.minimum)
+    roots += [t.when for t in plan.taxes]
+    for credit in plan.credits:
+        roots += [credit.balance, credit.when]
+    roots += [n.when for n in plan.notices]
+    roots += [f.value for f in plan.formulas]
+    roots += [line.value for line in plan.lines]
+    return (root for root in roots if root is not None)
 
 
 def formula(plan: Plan, name: str) -> Formula | None:

@@ -398,3 +398,16 @@ def test_output_that_cannot_be_written_is_a_usage_error(files, fmt):
                                "--format", fmt], stdout=full, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     assert done.returncode == 2, done.stderr
     assert done.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_explain_shows_the_value_tested_by_in(tmp_path):
+    plan = PLAN.replace('when: customer.segment == "enterprise"', 'when: customer.segment in ["enterprise", "partner"]')
+    (tmp_path / "plan.yaml").write_text(plan.replace("values: [startup, enterprise]", "values: [startup, enterprise, partner]"),
+                                        encoding="utf-8")
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    (tmp_path / "customers.yaml").write_text("acme: {segment: enterprise}\n", encoding="utf-8")
+    result = run("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
+                 "--period", "2024-11", "--customers", str(tmp_path / "customers.yaml"))
+    assert result.exit_code == 0, result.output
+    support = result.stdout[result.stdout.index("\nsupport  "):]
+    assert "  when: customer.segment in [\"enterprise\", \"partner\"]\n    customer.segment = 'enterprise'\n" in support
