@@ -97,11 +97,13 @@ def _tiers(charge: tree.Charge) -> list[Diagnostic]:
 
 
 def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
+    """Whether `tier` holds a whole number that goes past `previous`."""
     if tier.bound is None or previous is None or previous.bound is None:
         return True
-    low = math.floor(previous.bound) + 1 if previous.inclusive else math.ceil(previous.bound)
-    high = math.floor(tier.bound) if tier.inclusive else math.ceil(tier.bound) - 1
-    return low <= high
+    first = math.ceil(previous.bound)
+    if previous.holds(first):
+        first += 1
+    return tier.holds(first)
 
 
 def _prices(charge: tree.Charge) -> list[Diagnostic]:

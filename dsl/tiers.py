@@ -40,7 +40,5 @@ def compile_tiers(c: Compiler, tiers: list[schema.Tier], path: tuple) -> tuple[t
 
 
 def _after(previous: tree.Tier, tier: tree.Tier) -> bool:
-    """True when `tier` holds at least one quantity above `previous`."""
-    if tier.bound > previous.bound:
-        return True
-    return tier.bound == previous.bound and not previous.inclusive and tier.inclusive
+    """True when `tier` holds at least one quantity that goes past `previous`."""
+    return tier.bound > previous.bound or (not previous.holds(previous.bound) and tier.holds(previous.bound))

@@ -164,13 +164,23 @@ class Metric:
 
 @dataclass(frozen=True)
 class Tier:
-    """One tier; `bound` is None for the open last tier."""
+    """One tier; `bound` is None for the open last tier.
+
+    A tier takes the quantities the tier before it does not hold, up to its
+    own bound: `holds` is the one place that says what `up_to` and `below` mean.
+    """
 
     bound: Decimal | None
     inclusive: bool  # True for up_to, False for below
     unit_price: Decimal
     flat: Decimal
     span: Span
+
+    def holds(self, quantity: Decimal) -> bool:
+        """Whether `quantity` is within this tier's bound (at most `up_to`, under `below`; the open tier holds all)."""
+        if self.bound is None:
+            return True
+        return quantity <= self.bound if self.inclusive else quantity < self.bound
 
 
 @dataclass(frozen=True)

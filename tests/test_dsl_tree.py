@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 from typing import get_args
 
 import pytest
@@ -137,3 +138,12 @@ def test_shipped_plans_walk_to_their_leaves():
         for root in tree.expressions(plan):
             leaves = [node for node in tree.walk(root) if not tree.children(node)]
             assert leaves and all(isinstance(node, (tree.Const, tree.Ref)) for node in leaves), path
+
+
+@pytest.mark.parametrize("inclusive, quantity, held", [
+    (True, Decimal(99), True), (True, Decimal(100), True), (True, Decimal("100.01"), False),
+    (False, Decimal(99), True), (False, Decimal("99.99"), True), (False, Decimal(100), False),
+])
+def test_a_tier_holds_up_to_its_bound_or_below_it(inclusive, quantity, held):
+    assert tree.Tier(Decimal(100), inclusive, Decimal(1), Decimal(0), None).holds(quantity) is held
+    assert tree.Tier(None, False, Decimal(1), Decimal(0), None).holds(quantity)
