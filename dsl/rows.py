@@ -1,16 +1,17 @@
 """Row expressions (`where:`, `require:`) run inside the ledger engine, not in Python.
 
 The engine computes exactly only what SQL decimals compute exactly, so a row
-expression may not divide and may call only the functions the engine has an
-exact translation for. This check runs at compile time, with positions.
+expression may not divide and may call only the functions with an exact SQL
+form in the table of built-ins. This check runs at compile time, with positions.
 """
 
 from __future__ import annotations
 
 from dsl import tree
+from dsl.builtins import BUILTINS
 from dsl.errors import Diagnostic, error
 
-ROW_FUNCTIONS = ("min", "max", "abs", "days_between", "days_in_month", "month_start", "month_end")
+ROW_FUNCTIONS = tuple(name for name, builtin in BUILTINS.items() if builtin.sql is not None)
 
 
 def row_problems(expr: tree.Expr | None, what: str) -> list[Diagnostic]:
