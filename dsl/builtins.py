@@ -36,7 +36,7 @@ class FunctionProblem(Exception):
 # -- signatures ---------------------------------------------------------------------------
 
 def _extreme(name: str) -> Signature:
-    def check(types: list[Type], args) -> Type | str:
+    def check(types: list[Type], _args) -> Type | str:
         if len(types) < 2:
             return f"{name}() takes at least 2 arguments, got {len(types)}"
         result = types[0]
@@ -60,7 +60,7 @@ def _arity(name: str, count: int, types: list[Type]) -> str | None:
     return None
 
 
-def _abs(types, args):
+def _abs(types, _args):
     problem = _arity("abs", 1, types)
     if problem:
         return problem
@@ -85,7 +85,7 @@ def _round(types, args):
 
 
 def _dates(name: str, count: int, result: Type) -> Signature:
-    def check(types, args):
+    def check(types, _args):
         problem = _arity(name, count, types)
         if problem:
             return problem
@@ -119,7 +119,7 @@ def _business_days(types, args):
     return INTEGER
 
 
-def _add_months(types, args):
+def _add_months(types, _args):
     problem = _arity("add_months", 2, types)
     if problem:
         return problem

@@ -98,7 +98,7 @@ class Compiler:
         else:
             base = self.span(*path)
 
-            def locate(offset: int, length: int, base=base) -> Span:
+            def locate(_offset: int, _length: int, base=base) -> Span:  # no position inside a non-text value
                 return base
         expr, problems = parse(text, locate)
         self.diagnostics.extend(problems)

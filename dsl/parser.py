@@ -157,9 +157,6 @@ class _Builder:
         end = getattr(meta, "end_pos", start + 1)
         return self.locate(start, end - start)
 
-    def token_span(self, token) -> Span:
-        return self.locate(token.start_pos, len(token))
-
     def build(self, node) -> ast.Expr:
         from lark import Token
 

@@ -18,11 +18,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cli import main
 
 EXIT_STATUSES = {0, 1, 2, 3}
 
@@ -130,7 +128,7 @@ def prepare(root: Path, plan_id: str, timezone: str, customers) -> dict[str, str
        period=periods, as_of=moments, customers=customers_files, customers_at=read_paths, usage_at=read_paths,
        target=write_paths, force=st.booleans(), fmt=st.sampled_from(["table", "json", "csv", "jsonl", "yaml"]),
        customer=st.sampled_from([None, "acme", "=cmd|' /C calc'!A0", "nobody"]))
-def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(
+def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(ratecard, 
         workspace, monkeypatch, command, plan_id, timezone, period, as_of, customers, customers_at, usage_at, target, force, fmt, customer):
     root = workspace
     paths = prepare(root, plan_id, timezone, customers)
@@ -151,7 +149,7 @@ def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(
     args += ["--period", period] if period is not None else []
     args += ["--as-of", as_of] if as_of is not None else []
     before = files_under(root, root / "outputs")
-    result = CliRunner().invoke(main, args)
+    result = ratecard(*args)
     event(f"{command} exit {result.exit_code}")  # what the draws reached: --hypothesis-show-statistics
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output, result.exc_info)
     assert result.exit_code in EXIT_STATUSES, (args, result.output)

@@ -10,20 +10,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli import main
-from conftest import PLANS, PORTONE
+from plan_helpers import PLANS, PORTONE
 from dsl.loader import load_plan
 from interpreter.curve import curve, quantities, to_csv, to_data
 from interpreter.rate import rate
 from plan_helpers import compile_plan
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def rated_line_amounts(plan, charge_id: str, event, points, tmp_path: Path) -> dict[Decimal, str]:
@@ -120,7 +114,7 @@ def test_every_point_equals_rate_on_a_one_event_ledger(text, to, tmp_path):
     assert rated_line_amounts(plan, "priced", lambda q: {"units": q}, drawn.points, tmp_path) == dict(drawn.points)
 
 
-def test_each_bound_and_its_neighbours_are_points(tmp_path):
+def test_each_bound_and_its_neighbours_are_points():
     plan = load_plan(PORTONE).plan
     drawn = curve(plan, "platform_fee")
     shown = [q for q, _ in drawn.points]
@@ -152,31 +146,31 @@ def test_small_quantities_are_every_whole_unit():
     assert [q for q, _ in drawn.points] == [0, 1, 2, 3]
 
 
-def test_cli_formats(tmp_path):
-    result = run("curve", PORTONE, "platform_fee", "--to", "60_000_000")
+def test_cli_formats(ratecard, tmp_path):
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "60_000_000")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("quantity,amount\n0,0\n")
-    result = run("curve", PORTONE, "platform_fee", "--format", "json", "--to", "100")
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "json", "--to", "100")
     assert json.loads(result.output)["points"][-1] == {"quantity": "100", "amount": "0"}
-    result = run("curve", PORTONE, "platform_fee", "--format", "svg")
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "svg")
     assert result.exit_code == 0 and result.output.lstrip().startswith("<svg")
     assert "One Payment Infra fee" in result.output
     png = tmp_path / "curve.png"
-    result = run("curve", PORTONE, "platform_fee", "--format", "png", "--output", png)
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "png", "--output", png)
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_problems(tmp_path):
-    result = run("curve", PORTONE, "platform_fe")
+def test_cli_problems(ratecard, tmp_path):
+    result = ratecard("curve", PORTONE, "platform_fe")
     assert result.exit_code == 2 and "did you mean 'platform_fee'?" in result.output
-    result = run("curve", PLANS / "bacobill_saas.yaml", "base_fee")
+    result = ratecard("curve", PLANS / "bacobill_saas.yaml", "base_fee")
     assert result.exit_code == 2 and "'flat' model" in result.output
-    result = run("curve", PORTONE, "platform_fee", "--to", "lots")
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "lots")
     assert result.exit_code == 2 and "--to 'lots'" in result.output
-    result = run("curve", PORTONE, "platform_fee", "--to", "-5")
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "-5")
     assert result.exit_code == 2 and "--to must be 0 or more" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text(textwrap.dedent(PORTONE.read_text(encoding="utf-8")).replace("on: net_volume", "on: net_volum"), encoding="utf-8")
-    result = run("curve", broken, "platform_fee")
+    result = ratecard("curve", broken, "platform_fee")
     assert result.exit_code == 1 and "net_volum" in result.output

@@ -14,7 +14,7 @@ from typing import get_args
 
 import pytest
 
-from conftest import PLANS, load_text
+from plan_helpers import PLANS, load_text
 from dsl import ast, schema, tree
 from dsl.builtins import BUILTINS, Builtin, FunctionProblem
 from dsl.checker import Scope, Symbol, check

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings, strategies as st
 
-from conftest import problems_of
+from plan_helpers import problems_of
 from dsl.errors import format_diagnostic
 from dsl.loader import load_plan_text
 

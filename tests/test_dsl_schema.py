@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import codes_of, problems_of
+from plan_helpers import codes_of, problems_of
 
 HEAD = "plan: test\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  volume: {sum: amount}\n"  # lines 1-5
 

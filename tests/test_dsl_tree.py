@@ -8,7 +8,7 @@ from typing import get_args
 
 import pytest
 
-from conftest import PLANS, load_text
+from plan_helpers import PLANS, load_text
 from dsl import tree
 from dsl.loader import load_plan
 

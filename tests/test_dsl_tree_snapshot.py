@@ -16,7 +16,7 @@ from typing import Any, get_args
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from conftest import PORTONE, ROOT
+from plan_helpers import PORTONE, ROOT
 from dsl import tree
 from dsl.errors import Span
 from dsl.loader import load_plan_text

@@ -13,7 +13,7 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import PLANS, problems_of
+from plan_helpers import PLANS, problems_of
 from dsl.loader import load_plan_text
 
 SLIPS = [

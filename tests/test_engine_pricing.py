@@ -15,17 +15,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import load_text
+from plan_helpers import load_text
 from dsl import tree
 from interpreter.pricing import graduated, volume
 from interpreter.render import document_data
-from plan_helpers import compile_plan as shared_compile, rate_csv as shared_rate
+from plan_helpers import compile_plan, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"
-
-
-def compile_plan(text: str, path: str = "plan.yaml"):
-    return shared_compile(text, path)
 
 
 def rate_csv(plan, tmp_path: Path, ledger: str, period: str | None = "2024-11", **options):

@@ -25,7 +25,7 @@ from interpreter.periods import split
 from interpreter.pricing import graduated, volume
 from interpreter.rate import rate
 from interpreter.render import document_data, output_data
-from plan_helpers import compile_plan as shared_compile
+from plan_helpers import compile_plan
 
 SPAN = Span("generated.yaml", 1, 1)
 FAST = settings(max_examples=150, deadline=None)
@@ -138,10 +138,6 @@ def invoice_plans(draw) -> str:
         lines.append("taxes:")
         lines += [f"  tax{i}: {{rate: {r}, rounding: {m}}}" for i, (r, m) in enumerate(taxes)]
     return "\n".join(lines) + "\n"
-
-
-def compile_plan(text: str):
-    return shared_compile(text, "generated.yaml")
 
 
 @settings(max_examples=120, deadline=None)

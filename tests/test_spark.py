@@ -423,7 +423,8 @@ def test_the_translated_sql_keeps_numbers_exact():
     assert "DECIMAL(38, 10)" in sql and "DOUBLE" not in sql and "FLOAT" not in sql
 
 
-def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path):
+@pytest.mark.usefixtures("spark")
+def test_the_command_line_prints_the_same_bytes_on_either_engine(tmp_path):
     from click.testing import CliRunner
 
     import cli
