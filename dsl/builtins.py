@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import calendar
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 from dsl import ast
 from dsl.rounding import MODES, round_to_step

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from dsl import ast, tree
 from dsl.builtins import BUILTINS
 from dsl.currency import currency_problem
-from dsl.values import digits_problem, percent_text
 from dsl.errors import Diagnostic, error
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
+from dsl.values import digits_problem, percent_text
 
 ERROR = Type("error")
 
@@ -179,8 +179,7 @@ class _Checker:
                     self.fail(side.span, f"'{node.op}' needs true/false on both sides, not {describe(side.type)}")
             return tree.Binary(node.op, left, right, BOOL, node.span)
         if a.kind == "error" or b.kind == "error":
-            result = BOOL if node.op in _COMPARISONS else ERROR
-            return tree.Binary(node.op, left, right, result, node.span)
+            return tree.Binary(node.op, left, right, BOOL if node.op in _COMPARISONS else ERROR, node.span)
         if node.op in _COMPARISONS:
             problem = comparable(node.op, a, b)
             if problem:

@@ -11,15 +11,13 @@ import dataclasses
 import difflib
 import re
 
-from dsl import schema, tree
-from dsl import charges as parts
+from dsl import charges as parts, schema, tree
 from dsl.checker import ERROR, Scope, Symbol
 from dsl.choices import declared
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
 from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
 from dsl.source import Document
-
 
 
 def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, list[Diagnostic]]:

@@ -16,6 +16,7 @@ from dsl.context import METRIC_KINDS, Compiler, name_problem
 from dsl.rows import row_problems
 from dsl.types import INTEGER, Type, parse_type_name, plain
 
+
 def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
     out = []
     for name, spec in specs.items():

@@ -7,10 +7,10 @@ literal checks become `Diagnostic`s; nothing escapes as an exception.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from dsl import ast
 from dsl.errors import Diagnostic, Span, error

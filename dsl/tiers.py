@@ -41,4 +41,7 @@ def compile_tiers(c: Compiler, tiers: list[schema.Tier], path: tuple) -> tuple[t
 
 def _after(previous: tree.Tier, tier: tree.Tier) -> bool:
     """True when `tier` holds at least one quantity that goes past `previous`."""
-    return tier.bound > previous.bound or (not previous.holds(previous.bound) and tier.holds(previous.bound))
+    low, high = previous.bound, tier.bound
+    if low is None or high is None:
+        return True
+    return high > low or (not previous.holds(low) and tier.holds(low))

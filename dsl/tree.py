@@ -9,9 +9,10 @@ The interpreter never looks at YAML again.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterator, Union
+from typing import Any
 
 from dsl.errors import Span
 from dsl.types import Type
@@ -41,7 +42,7 @@ class Unary:
     """`-x` or `not x`."""
 
     op: str
-    operand: "Expr"
+    operand: Expr
     type: Type
     span: Span
 
@@ -51,8 +52,8 @@ class Binary:
     """Arithmetic (+ - * /), comparison or logic (and, or)."""
 
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     type: Type
     span: Span
 
@@ -61,8 +62,8 @@ class Binary:
 class In:
     """Membership in a literal list."""
 
-    operand: "Expr"
-    options: tuple["Expr", ...]
+    operand: Expr
+    options: tuple[Expr, ...]
     negated: bool
     type: Type
     span: Span
@@ -72,9 +73,9 @@ class In:
 class Cond:
     """`if test then a else b`."""
 
-    test: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    test: Expr
+    then: Expr
+    otherwise: Expr
     type: Type
     span: Span
 
@@ -84,27 +85,27 @@ class Call:
     """A built-in function call."""
 
     function: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     type: Type
     span: Span
 
 
-Expr = Union[Const, Ref, Unary, Binary, In, Cond, Call]
+Expr = Const | Ref | Unary | Binary | In | Cond | Call
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
     """The expressions directly inside `expr`."""
-    kind = type(expr)
-    if kind is Unary:
-        return (expr.operand,)
-    if kind is Binary:
-        return (expr.left, expr.right)
-    if kind is In:
-        return (expr.operand, *expr.options)
-    if kind is Cond:
-        return (expr.test, expr.then, expr.otherwise)
-    if kind is Call:
-        return expr.args
+    match expr:
+        case Unary():
+            return (expr.operand,)
+        case Binary():
+            return (expr.left, expr.right)
+        case In():
+            return (expr.operand, *expr.options)
+        case Cond():
+            return (expr.test, expr.then, expr.otherwise)
+        case Call():
+            return expr.args
     return ()
 
 

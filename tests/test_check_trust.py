@@ -13,9 +13,9 @@ import jsonschema
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from plan_helpers import load_text, problems_of
 from dsl import loader
 from dsl.schema import json_schema
+from plan_helpers import load_text, problems_of
 
 SETTLEMENT = """\
 plan: s

@@ -13,8 +13,8 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
-from plan_helpers import PLANS, PORTONE
 from dsl.source import read_document, to_plain
+from plan_helpers import PLANS, PORTONE
 
 BROKEN = """\
 plan: broken

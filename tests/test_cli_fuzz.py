@@ -18,9 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 EXIT_STATUSES = {0, 1, 2, 3}
 
@@ -123,19 +121,20 @@ def prepare(root: Path, plan_id: str, timezone: str, customers) -> dict[str, str
     return {"good": str(path), "missing": str(root / "missing.csv"), "folder": str(root / "folder"), "far": str(root / "far.csv")}
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["rate", "run"]), plan_id=st.sampled_from(HOSTILE_IDS), timezone=st.sampled_from(["UTC", "Asia/Seoul", "Pacific/Kiritimati"]),
        period=periods, as_of=moments, customers=customers_files, customers_at=read_paths, usage_at=read_paths,
        target=write_paths, force=st.booleans(), fmt=st.sampled_from(["table", "json", "csv", "jsonl", "yaml"]),
        customer=st.sampled_from([None, "acme", "=cmd|' /C calc'!A0", "nobody"]))
-def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(ratecard, 
+def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(ratecard,
         workspace, monkeypatch, command, plan_id, timezone, period, as_of, customers, customers_at, usage_at, target, force, fmt, customer):
     root = workspace
     paths = prepare(root, plan_id, timezone, customers)
     paths["good_usage"] = str(root / "ledger.csv")
     monkeypatch.setattr(tempfile, "tempdir", str(root / "tmp"))  # the run's temporary files: checked like the rest
-    usage = paths["good_usage"] if usage_at == "good" else (paths[usage_at] if usage_at in paths else usage_at)
-    customers_file = paths["good"] if customers_at == "good" else (paths[customers_at] if customers_at in paths else customers_at)
+    usage = paths["good_usage"] if usage_at == "good" else paths.get(usage_at, usage_at)
+    customers_file = paths["good"] if customers_at == "good" else paths.get(customers_at, customers_at)
     written = target if target.startswith("/") else str(root / target)
     if command == "rate":
         args = ["rate", str(root / "plans" / "ok_plan.yaml"), "--usage", usage, "--format", fmt, "--rejects", written, "--quiet"]

@@ -10,14 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from plan_helpers import PLANS, PORTONE
 from dsl.loader import load_plan
 from interpreter.curve import curve, quantities, to_csv, to_data
 from interpreter.rate import rate
-from plan_helpers import compile_plan
+from plan_helpers import PLANS, PORTONE, compile_plan
 
 
 def rated_line_amounts(plan, charge_id: str, event, points, tmp_path: Path) -> dict[Decimal, str]:
@@ -106,6 +104,7 @@ def charges(draw):
     return TIER_PLAN.format(currency=currency, model=model, rounding=rounding, body=body)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=charges(), to=st.one_of(st.none(), st.integers(0, 12000)))
 def test_every_point_equals_rate_on_a_one_event_ledger(text, to, tmp_path):

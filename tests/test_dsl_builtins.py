@@ -14,7 +14,6 @@ from typing import get_args
 
 import pytest
 
-from plan_helpers import PLANS, load_text
 from dsl import ast, schema, tree
 from dsl.builtins import BUILTINS, Builtin, FunctionProblem
 from dsl.checker import Scope, Symbol, check
@@ -24,9 +23,10 @@ from dsl.parser import parse, text_locator
 from dsl.rounding import MODES
 from dsl.rows import ROW_FUNCTIONS
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, money
-from interpreter.sql import literal
 from interpreter.evaluate import EvaluationError, evaluate
 from interpreter.formulas import run_formula
+from interpreter.sql import literal
+from plan_helpers import PLANS, load_text
 
 D = datetime.date
 

@@ -39,7 +39,7 @@ TIER_ERRORS = [
 def test_tier_table_errors(tiers, expected):
     found = problems_of(tiered(*tiers))
     assert [(line, column) for line, column, _ in found] == [(line, column) for line, column, _ in expected]
-    for (_, _, message), (_, _, wanted) in zip(found, expected):
+    for (_, _, message), (_, _, wanted) in zip(found, expected, strict=True):
         assert wanted in message
     assert set(codes_of(tiered(*tiers))) == {"tiers"}
 

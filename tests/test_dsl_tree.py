@@ -8,9 +8,9 @@ from typing import get_args
 
 import pytest
 
-from plan_helpers import PLANS, load_text
 from dsl import tree
 from dsl.loader import load_plan
+from plan_helpers import PLANS, load_text
 
 EXPRESSIONS = get_args(tree.Expr)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-
 from plan_helpers import PLANS, PORTONE
 
 LEDGER = PLANS / "onehour_business_partner" / "scenarios" / "academy_month_2024_11.csv"

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-
 PLAN = textwrap.dedent("""\
     plan: cli-plan
     name: CLI plan

@@ -67,7 +67,7 @@ def write_jsonl(path: Path, columns, rows, numbers: tuple[str, ...] = ()) -> Pat
     with path.open("w", encoding="utf-8") as handle:
         for index, row in enumerate(rows):
             record = {}
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 if value == "":
                     if index % 2:
                         record[column] = None

@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from plan_helpers import load_text
 from dsl import tree
 from interpreter.pricing import graduated, volume
 from interpreter.render import document_data
-from plan_helpers import compile_plan, rate_csv as shared_rate
+from plan_helpers import compile_plan, load_text, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"
 

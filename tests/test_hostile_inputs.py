@@ -18,8 +18,7 @@ import os
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 import hostile
 

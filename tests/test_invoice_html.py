@@ -69,7 +69,7 @@ def test_every_scenarios_html_totals_equal_its_json_documents(path):
     data = output_data(result.documents, result.rejected)["documents"]
     shown = parsed(to_html(result.documents))
     assert len(shown) == len(data)
-    for doc, page in zip(data, shown):
+    for doc, page in zip(data, shown, strict=True):
         assert page["attrs"]["data-customer"] == doc["customer"]
         assert page["attrs"]["data-period-start"] == doc["period"]["start"]
         by_role = {e["attrs"].get("data-role"): e for e in page["amounts"]}

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from plan_helpers import PLANS, PORTONE
 from dsl.loader import load_plan_text
 from interpreter import diff as plan_diff
 from interpreter.rate import rate
+from plan_helpers import PLANS, PORTONE
 
 LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
 OLD_BRACKET = "{below: 500_000_000, flat: 300_000}"

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from plan_helpers import PLANS, PORTONE, ROOT
 from interpreter import snapshots
 from interpreter.scenarios import run as run_scenario
+from plan_helpers import PLANS, PORTONE, ROOT
 
 STORED = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 NAME = "portone_one_payment_infra"
@@ -101,7 +101,7 @@ def test_changed_price_fails_with_a_readable_diff_until_accepted(ratecard, repo)
                            ('"subtotal": "300000"', '"subtotal": "350000"'), ('"total": "330000"', '"total": "385000"')):
         assert any(line.lstrip().startswith("-") and removed in line for line in out.splitlines()), removed
         assert any(line.lstrip().startswith("+") and added in line for line in out.splitlines()), added
-    assert '"customer": "small"' not in "".join(l for l in out.splitlines() if l.lstrip()[:1] in "+-")
+    assert '"customer": "small"' not in "".join(line for line in out.splitlines() if line.lstrip()[:1] in "+-")
     assert snapshot_of(repo).read_bytes() == accepted  # a failing run leaves the snapshot alone
 
     update = ratecard("test", repo / "plans", "--update")
@@ -371,7 +371,7 @@ def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(ratecard,
 def test_a_plan_named_outside_the_plans_folder_is_refused(ratecard, repo, tmp_path):
     shutil.copy(PORTONE, tmp_path / "elsewhere.yaml")
     (repo / "plans" / NAME / "scenarios" / "x.yaml").write_text(
-        f"plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
+        "plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
     result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 1, result.output
     assert "x.yaml:1:7: error: plan '../../../../elsewhere.yaml' is outside" in result.output

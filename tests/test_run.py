@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from plan_helpers import PLANS, ROOT
 from interpreter.run import billing_run
+from plan_helpers import PLANS, ROOT
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 PORTONE_LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"

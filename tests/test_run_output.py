@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from interpreter import run as run_module
-from interpreter import run_output
+from interpreter import run as run_module, run_output
 from test_run import billing, output, workspace
 
 
@@ -255,10 +254,10 @@ def test_plans_whose_files_would_collide_are_refused(ratecard, files, monkeypatc
 
 
 def test_the_lock_is_held_by_one_run_at_a_time_and_leaves_no_file(tmp_path):
-    with run_output.locked(tmp_path):
-        with pytest.raises(run_output.OutputProblem, match="another run is writing"):
-            with run_output.locked(tmp_path):
-                pass
+    with (run_output.locked(tmp_path),
+          pytest.raises(run_output.OutputProblem, match="another run is writing"),
+          run_output.locked(tmp_path)):
+        pass
     assert os.listdir(tmp_path) == []
     with run_output.locked(tmp_path):  # free again
         assert os.listdir(tmp_path) == [run_output.LOCK]

@@ -13,9 +13,9 @@ import shutil
 import traceback
 from pathlib import Path
 
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from plan_helpers import PLANS, PORTONE
 
@@ -77,6 +77,7 @@ def files_outside(root: Path, snapshots: Path) -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(name=NAMES, content=CONTENT)
 def test_any_scenario_ends_with_a_message_and_writes_only_snapshots(ratecard, tmp_path_factory, name, content):

@@ -75,7 +75,7 @@ def assert_same(spark, plan, ledger: str, **options) -> tuple[list[str], list[di
 def compare(expected: tuple[list[str], list[dict]], got: tuple[list[str], list[dict]]) -> tuple[list[str], list[dict]]:
     assert got[1] == expected[1]  # rejected rows: same rows, same reasons
     assert len(got[0]) == len(expected[0])
-    for ours, theirs in zip(got[0], expected[0]):
+    for ours, theirs in zip(got[0], expected[0], strict=True):
         assert ours == theirs  # byte for byte
     return expected
 
@@ -108,7 +108,7 @@ def rated_on_spark(spark, tmp_path_factory):
             return exc
 
     with ThreadPoolExecutor(4) as pool:
-        return inputs, dict(zip(inputs, pool.map(run, inputs.values())))
+        return inputs, dict(zip(inputs, pool.map(run, inputs.values()), strict=True))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
@@ -182,7 +182,7 @@ def timestamp(moment: datetime.datetime, form: int) -> str:
     if form == 0:
         return moment.replace(tzinfo=None).isoformat()
     if form == 1:
-        return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if form == 2:
         return moment.isoformat()
     if form == 3:

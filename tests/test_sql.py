@@ -73,6 +73,7 @@ def test_a_crafted_value_cannot_read_a_local_file_into_a_reason(tmp_path):
 TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r"), min_size=1, max_size=12)
 
 
+@pytest.mark.slow
 @settings(max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "12")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=TEXT)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from plan_helpers import load_text
 from dsl.loader import in_force, load_paths, load_plan
 from interpreter.rate import RateProblem, rate
+from plan_helpers import load_text
 
 
 def version(effective: str | None, price: str, *, currency: str = "KRW", plan: str = "metered") -> str:
