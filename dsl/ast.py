@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Union
 
 from dsl.errors import Span
 
@@ -76,7 +75,7 @@ class Unary:
     """`-x`, `+x` or `not x`."""
 
     op: str
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
@@ -85,8 +84,8 @@ class Binary:
     """Arithmetic, comparison or logic between two operands."""
 
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
@@ -94,8 +93,8 @@ class Binary:
 class In:
     """`x in [a, b]` or `x not in [a, b]`."""
 
-    operand: "Expr"
-    options: tuple["Expr", ...]
+    operand: Expr
+    options: tuple[Expr, ...]
     negated: bool
     span: Span
 
@@ -104,9 +103,9 @@ class In:
 class Conditional:
     """`if test then a else b`."""
 
-    test: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    test: Expr
+    then: Expr
+    otherwise: Expr
     span: Span
 
 
@@ -115,11 +114,11 @@ class Call:
     """A call of a built-in function."""
 
     function: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     span: Span
 
 
-Expr = Union[Number, Money, Percent, Text, Date, Bool, Name, Unary, Binary, In, Conditional, Call]
+Expr = Number | Money | Percent | Text | Date | Bool | Name | Unary | Binary | In | Conditional | Call
 
 
 def children(node: Expr) -> tuple[Expr, ...]:

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 
 from dsl import ast, tree
-from dsl.builtins import SIGNATURES
+from dsl.builtins import BUILTINS
 from dsl.currency import currency_problem
-from dsl.values import digits_problem, percent_text
 from dsl.errors import Diagnostic, error
 from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, arithmetic, comparable, describe, money, unify
+from dsl.values import digits_problem, percent_text
 
 ERROR = Type("error")
 
@@ -138,7 +138,7 @@ class _Checker:
     def unknown(self, name: str) -> str:
         if name in self.scope.elsewhere:
             return f"{name!r} cannot be used in {self.scope.context}: {self.scope.elsewhere[name]}"
-        if name in SIGNATURES:
+        if name in BUILTINS:
             return f"{name!r} is a function; call it as {name}(...)"
         message = f"unknown name {name!r} in {self.scope.context}"
         usable = [known for known in self.scope.names if _WRITABLE.match(known)]
@@ -179,8 +179,7 @@ class _Checker:
                     self.fail(side.span, f"'{node.op}' needs true/false on both sides, not {describe(side.type)}")
             return tree.Binary(node.op, left, right, BOOL, node.span)
         if a.kind == "error" or b.kind == "error":
-            result = BOOL if node.op in _COMPARISONS else ERROR
-            return tree.Binary(node.op, left, right, result, node.span)
+            return tree.Binary(node.op, left, right, BOOL if node.op in _COMPARISONS else ERROR, node.span)
         if node.op in _COMPARISONS:
             problem = comparable(node.op, a, b)
             if problem:
@@ -218,15 +217,15 @@ class _Checker:
 
     def visit_Call(self, node: ast.Call) -> tree.Expr:
         args = tuple(self.visit(arg) for arg in node.args)
-        signature = SIGNATURES.get(node.function)
-        if signature is None:
-            close = difflib.get_close_matches(node.function, list(SIGNATURES), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; functions are {', '.join(sorted(SIGNATURES))}"
+        builtin = BUILTINS.get(node.function)
+        if builtin is None:
+            close = difflib.get_close_matches(node.function, list(BUILTINS), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; functions are {', '.join(sorted(BUILTINS))}"
             self.fail(node.span, f"unknown function {node.function!r}{hint}", "name")
             return tree.Call(node.function, args, ERROR, node.span)
         if any(arg.type.kind == "error" for arg in args):
             return tree.Call(node.function, args, ERROR, node.span)
-        result = signature([arg.type for arg in args], node.args)
+        result = builtin.signature([arg.type for arg in args], node.args)
         if isinstance(result, str):
             self.fail(node.span, result)
             result = ERROR

@@ -11,7 +11,8 @@ declared list would have rejected it.
 from __future__ import annotations
 
 import difflib
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TypeGuard
 
 from dsl import tree
 from dsl.errors import Diagnostic, error, warning
@@ -54,7 +55,7 @@ def unlisted_filters(expr: tree.Expr | None, unlisted: set[str], warned: set[str
     """
     out = []
     for node in tree.walk(expr):
-        picked = None
+        picked: tree.Expr | None = None
         if isinstance(node, tree.Binary) and node.op == "==":
             pair = _field_and_text(node.left, node.right) or _field_and_text(node.right, node.left)
             picked = pair[0] if pair else None
@@ -91,5 +92,5 @@ def _field_and_text(a: tree.Expr, b: tree.Expr) -> tuple[tree.Ref, tree.Const] |
     return None
 
 
-def _is_text(expr: tree.Expr) -> bool:
+def _is_text(expr: tree.Expr) -> TypeGuard[tree.Const]:
     return isinstance(expr, tree.Const) and isinstance(expr.value, str)

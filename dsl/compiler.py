@@ -11,15 +11,13 @@ import dataclasses
 import difflib
 import re
 
-from dsl import schema, tree
-from dsl import charges as parts
+from dsl import charges as parts, schema, tree
 from dsl.checker import ERROR, Scope, Symbol
 from dsl.choices import declared
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
 from dsl.errors import Diagnostic
 from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
 from dsl.source import Document
-
 
 
 def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, list[Diagnostic]]:
@@ -73,22 +71,8 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
 
 def _uses_previous(plan: tree.Plan) -> bool:
     """Whether any expression reads `previous.<metric>` (stage 1 then rates the period before too)."""
-    roots = [plan.minimum]
-    for ch in plan.charges:
-        roots += [ch.when, ch.quantity, ch.amount, ch.multiplier]
-    for d in plan.discounts:
-        roots += [d.when, d.percent, d.amount]
-    roots += [t.when for t in plan.taxes] + [n.when for n in plan.notices] + [line.value for line in plan.lines]
-    for credit in plan.credits:
-        roots += [credit.balance, credit.when]
-    stack = [r for r in roots if r is not None]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tree.Ref) and node.scope == "previous":
-            return True
-        stack += [getattr(node, k) for k in ("left", "right", "operand", "test", "then", "otherwise") if getattr(node, k, None) is not None]
-        stack += list(getattr(node, "args", ())) + list(getattr(node, "options", ()))
-    return False
+    return any(isinstance(node, tree.Ref) and node.scope == "previous"
+               for root in tree.expressions(plan) for node in tree.walk(root))
 
 
 def _currency(c: Compiler) -> int:

@@ -6,7 +6,9 @@ key or value, and parsing plus checking an expression where it was written.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 
 from dsl import ast, schema
 from dsl.checker import Scope, check, expect
@@ -23,6 +25,11 @@ RESERVED_LINES = ("subtotal", "total", "minimum")
 METRIC_KINDS = ("count", "sum", "max", "min", "unique", "last", "time_weighted", "opening", "prorated")
 KEYWORDS = ("if", "then", "else", "and", "or", "not", "in", "true", "false")
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _everywhere(span: Span) -> Callable[[int, int], Span]:
+    """Where each part of a value lies when the value is not text in the file (a YAML number, a boolean)."""
+    return lambda _offset, _length: span
 
 
 def name_problem(name: str, what: str) -> str | None:
@@ -86,20 +93,13 @@ class Compiler:
     # -- expressions -----------------------------------------------------
     def parse(self, value, *path) -> ast.Expr | None:
         _, node = self.node(*path)
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        else:
-            text = str(value) if not isinstance(value, str) else value
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        locate: Callable[[int, int], Span]
         if isinstance(node, Scalar):
             text = node.text if not isinstance(value, bool) else text
-
-            def locate(offset: int, length: int, node=node) -> Span:
-                return offset_span(self.doc.text, node, offset, length)
+            locate = functools.partial(offset_span, self.doc.text, node)
         else:
-            base = self.span(*path)
-
-            def locate(offset: int, length: int, base=base) -> Span:
-                return base
+            locate = _everywhere(self.span(*path))
         expr, problems = parse(text, locate)
         self.diagnostics.extend(problems)
         return expr

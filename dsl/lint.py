@@ -9,9 +9,8 @@ one ends, and bounds that do not increase are compile errors already.
 from __future__ import annotations
 
 import datetime
-import math
 import operator
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
 from dsl.errors import Diagnostic, error, warning
@@ -39,7 +38,7 @@ def lint(plan: tree.Plan) -> list[Diagnostic]:
     return out
 
 
-def constant(expr: tree.Expr):
+def constant(expr: tree.Expr | None):
     """The value of an expression that reads no name (None when it reads one or cannot be folded)."""
     if isinstance(expr, tree.Const):
         return expr.value
@@ -58,9 +57,8 @@ def constant(expr: tree.Expr):
             return None
         if expr.op in ("and", "or"):
             return (left and right) if expr.op == "and" else (left or right)
-        if expr.op in _ORDER and type(left) is type(right) or (isinstance(left, Decimal) and isinstance(right, Decimal)):
-            if expr.op in _ORDER and _comparable(left, right):
-                return _ORDER[expr.op](left, right)
+        if expr.op in _ORDER and type(left) is type(right) and _comparable(left, right):
+            return _ORDER[expr.op](left, right)
     return None
 
 
@@ -97,11 +95,13 @@ def _tiers(charge: tree.Charge) -> list[Diagnostic]:
 
 
 def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
+    """Whether `tier` holds a whole number that goes past `previous`."""
     if tier.bound is None or previous is None or previous.bound is None:
         return True
-    low = math.floor(previous.bound) + 1 if previous.inclusive else math.ceil(previous.bound)
-    high = math.floor(tier.bound) if tier.inclusive else math.ceil(tier.bound) - 1
-    return low <= high
+    first = previous.bound.to_integral_value(rounding=ROUND_CEILING)
+    if previous.holds(first):
+        first += 1
+    return tier.holds(first)
 
 
 def _prices(charge: tree.Charge) -> list[Diagnostic]:
@@ -142,7 +142,7 @@ def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
     if discount.amount is not None and not discount.carry:  # carried, the rest is not lost
         value = constant(discount.amount)
         targets = [c for c in plan.charges if not discount.applies_to or c.id in discount.applies_to]
-        fixed = [_fixed_amount(c) for c in targets]
-        if isinstance(value, Decimal) and targets and all(isinstance(v, Decimal) for v in fixed) and value > sum(fixed):
-            out.append(warning(discount.amount.span, f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed):f}); it is capped at zero", "exceeds"))
+        fixed = [amount for amount in map(_fixed_amount, targets) if amount is not None]
+        if isinstance(value, Decimal) and targets and len(fixed) == len(targets) and value > sum(fixed, Decimal(0)):
+            out.append(warning(discount.amount.span, f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed, Decimal(0)):f}); it is capped at zero", "exceeds"))
     return out

@@ -7,6 +7,7 @@ needs. Only the command line decides what to do with the problems.
 
 from __future__ import annotations
 
+import itertools
 import os
 import stat
 from dataclasses import dataclass
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from dsl import tree
 from dsl.compiler import compile_plan
-from dsl.lint import lint
 from dsl.errors import Diagnostic, Span, error, has_errors, sort_key
+from dsl.lint import lint
 from dsl.source import MAX_FILE_BYTES, Mapping, read_documents
 from dsl.validate import validate
 
@@ -97,7 +98,7 @@ def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagno
             if getattr(plan, key) != getattr(first, key):
                 problems.append(error(plan.span, f"every version must keep the same {key} ({getattr(first, key)!r}), not {getattr(plan, key)!r}", "version"))
     dated = sorted((p for p in plans if p.effective is not None), key=lambda p: p.effective)
-    for before, after in zip(dated, dated[1:]):
+    for before, after in itertools.pairwise(dated):
         if before.effective == after.effective:
             problems.append(error(after.span, f"two versions take effect on {after.effective}", "version"))
     return dated, problems

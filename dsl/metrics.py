@@ -16,6 +16,7 @@ from dsl.context import METRIC_KINDS, Compiler, name_problem
 from dsl.rows import row_problems
 from dsl.types import INTEGER, Type, parse_type_name, plain
 
+
 def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
     out = []
     for name, spec in specs.items():
@@ -90,7 +91,7 @@ def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Met
             if derived[name] is None:
                 c.broken_metrics.add(name)
     types = {m.name: m.type for m in aggregates}
-    order, cyclic = _dependency_order(c, derived, set(types))
+    order, cyclic = _dependency_order(c, derived)
     out = list(aggregates)
     c.broken_metrics.update(cyclic)
     # A metric with its own error is still a known name: using it adds no second message.
@@ -166,7 +167,7 @@ def _aggregate_type(c: Compiler, name: str, kind: str, value: tree.Expr) -> Type
     return t
 
 
-def _dependency_order(c: Compiler, derived: dict, known: set[str]) -> tuple[list[str], list[str]]:
+def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]:
     """Derived metrics in an order where each comes after what it uses; and those in cycles."""
     uses = {
         name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived)

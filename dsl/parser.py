@@ -7,10 +7,10 @@ literal checks become `Diagnostic`s; nothing escapes as an exception.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from dsl import ast
 from dsl.errors import Diagnostic, Span, error
@@ -156,9 +156,6 @@ class _Builder:
         start = getattr(meta, "start_pos", 0)
         end = getattr(meta, "end_pos", start + 1)
         return self.locate(start, end - start)
-
-    def token_span(self, token) -> Span:
-        return self.locate(token.start_pos, len(token))
 
     def build(self, node) -> ast.Expr:
         from lark import Token

@@ -10,9 +10,20 @@ from __future__ import annotations
 import datetime
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, StrictBool, StrictStr, Tag, ValidationInfo, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictStr,
+    Tag,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 from dsl.currency import currency_problem, split_money
 from dsl.values import digits_problem, percent_text
@@ -112,7 +123,7 @@ def _shape(value: Any) -> str:
 
 def _either(spec: type, short: Any) -> Any:
     """A key that takes a full mapping or a one-line shorthand; errors come from one branch only."""
-    return Annotated[Union[Annotated[spec, Tag("spec")], Annotated[short, Tag("short")]], Discriminator(_shape)]
+    return Annotated[Annotated[spec, Tag("spec")] | Annotated[short, Tag("short")], Discriminator(_shape)]
 
 
 class Strict(BaseModel):
@@ -123,11 +134,11 @@ class FieldSpec(Strict):
     """A typed field of the usage ledger or of a customer record."""
 
     type: TypeName = Field(description="Value type: money, number, integer, percent, bool, text or date.")
-    default: Optional[Union[StrictBool, Decimal, StrictStr]] = Field(
+    default: StrictBool | Decimal | StrictStr | None = Field(
         None, description="Value used when the cell is empty; without a default an empty cell rejects the row."
     )
-    values: Optional[list[StrictStr]] = Field(None, description="For text fields: the only values allowed.")
-    description: Optional[str] = Field(None, description="What the field holds, for readers of the plan.")
+    values: list[StrictStr] | None = Field(None, description="For text fields: the only values allowed.")
+    description: str | None = Field(None, description="What the field holds, for readers of the plan.")
 
 
 class Rule(Strict):
@@ -151,45 +162,45 @@ class Quota(Strict):
 class MetricSpec(Strict):
     """An aggregate of the customer's usage rows: a usage field or an expression over one row."""
 
-    count: Optional[Union[StrictBool, StrictStr]] = Field(None, description="Count the rows (write `count: true`).")
-    sum: Optional[Expression] = Field(None, description="Sum of a usage field (or row expression) over the period.")
-    max: Optional[Expression] = Field(None, description="Largest value in the period.")
-    min: Optional[Expression] = Field(None, description="Smallest value in the period.")
-    unique: Optional[Expression] = Field(None, description="Number of distinct values in the period.")
-    last: Optional[Expression] = Field(None, description="Value in the period's latest row.")
-    time_weighted: Optional[Expression] = Field(
+    count: StrictBool | StrictStr | None = Field(None, description="Count the rows (write `count: true`).")
+    sum: Expression | None = Field(None, description="Sum of a usage field (or row expression) over the period.")
+    max: Expression | None = Field(None, description="Largest value in the period.")
+    min: Expression | None = Field(None, description="Smallest value in the period.")
+    unique: Expression | None = Field(None, description="Number of distinct values in the period.")
+    last: Expression | None = Field(None, description="Value in the period's latest row.")
+    time_weighted: Expression | None = Field(
         None,
         description="Signed changes (e.g. seats): the running level over the customer's whole history, "
         "summed per day (the level at the end of each local day) and divided by the period's days; "
         "a seat held all period counts 1.",
     )
-    opening: Optional[Expression] = Field(
+    opening: Expression | None = Field(
         None, description="Signed changes: the running level when the period starts (all earlier history)."
     )
-    prorated: Optional[Expression] = Field(
+    prorated: Expression | None = Field(
         None,
         description="Signed changes made in the period, each weighted by the share of the period left "
         "(its own day included): a change on April 10 of a 30-day April counts 21/30.",
     )
-    where: Optional[Expression] = Field(None, description="Only rows for which this expression is true.")
-    description: Optional[str] = Field(None, description="What the metric measures.")
+    where: Expression | None = Field(None, description="Only rows for which this expression is true.")
+    description: str | None = Field(None, description="What the metric measures.")
 
 
 class Tier(Strict):
     """One range of a tier table."""
 
-    up_to: Optional[Price] = Field(None, description="Upper bound, inclusive (quantity <= up_to).")
-    below: Optional[Price] = Field(None, description="Upper bound, exclusive (quantity < below).")
+    up_to: Price | None = Field(None, description="Upper bound, inclusive (quantity <= up_to).")
+    below: Price | None = Field(None, description="Upper bound, exclusive (quantity < below).")
     unit_price: Price = Field(Decimal(0), description="Price per unit of the quantity in this tier.")
     flat: Money = Field(Decimal(0), description="Fixed amount added when the quantity reaches this tier.")
 
 
 class ChargeBase(Strict):
-    name: Optional[str] = Field(None, description="Line description shown on the document.")
-    description: Optional[str] = Field(None, description="Notes for readers of the plan.")
-    when: Optional[Expression] = Field(None, description="Charge only when this expression is true.")
-    rounding: Optional[Rounding] = Field(None, description="Rounding of this line (default: the plan's).")
-    multiplier: Optional[Expression] = Field(
+    name: str | None = Field(None, description="Line description shown on the document.")
+    description: str | None = Field(None, description="Notes for readers of the plan.")
+    when: Expression | None = Field(None, description="Charge only when this expression is true.")
+    rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
+    multiplier: Expression | None = Field(
         None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front)."
     )
     memo: bool = Field(
@@ -239,11 +250,11 @@ class PercentageCharge(ChargeBase):
 
     model: Literal["percentage"] = Field(description="Pricing model.")
     on: StrictStr = Field(description="The usage field (money) the rate applies to.")
-    where: Optional[Expression] = Field(None, description="Only events for which this expression is true.")
+    where: Expression | None = Field(None, description="Only events for which this expression is true.")
     rate: Amount = Field(description="Rate per event, e.g. 2.9%.")
     fixed_fee: Money = Field(Decimal(0), description="Fixed fee added per event.")
-    min_fee: Optional[Money] = Field(None, description="Smallest fee per event.")
-    max_fee: Optional[Money] = Field(None, description="Largest fee per event.")
+    min_fee: Money | None = Field(None, description="Smallest fee per event.")
+    max_fee: Money | None = Field(None, description="Largest fee per event.")
 
 
 class FormulaCharge(ChargeBase):
@@ -254,7 +265,7 @@ class FormulaCharge(ChargeBase):
 
 
 Charge = Annotated[
-    Union[FlatCharge, PerUnitCharge, TieredCharge, PackageCharge, PercentageCharge, FormulaCharge],
+    FlatCharge | PerUnitCharge | TieredCharge | PackageCharge | PercentageCharge | FormulaCharge,
     Field(discriminator="model"),
 ]
 
@@ -262,11 +273,11 @@ Charge = Annotated[
 class Discount(Strict):
     """A reduction of charges, applied before tax and never below zero."""
 
-    name: Optional[str] = Field(None, description="Line description shown on the document.")
-    percent: Optional[Expression] = Field(None, description="Share taken off, e.g. 10%.")
-    amount: Optional[Expression] = Field(None, description="Fixed amount taken off.")
-    applies_to: Optional[list[StrictStr]] = Field(None, description="Charge ids discounted (default: every charge).")
-    when: Optional[Expression] = Field(None, description="Apply only when this expression is true.")
+    name: str | None = Field(None, description="Line description shown on the document.")
+    percent: Expression | None = Field(None, description="Share taken off, e.g. 10%.")
+    amount: Expression | None = Field(None, description="Fixed amount taken off.")
+    applies_to: list[StrictStr] | None = Field(None, description="Charge ids discounted (default: every charge).")
+    when: Expression | None = Field(None, description="Apply only when this expression is true.")
     carry: bool = Field(
         False, description="A fixed amount larger than the charges it applies to: carry the rest to the next period (else it is dropped, with a notice)."
     )
@@ -275,19 +286,19 @@ class Discount(Strict):
 class Tax(Strict):
     """A tax on the rounded subtotal."""
 
-    name: Optional[str] = Field(None, description="Tax name shown on the document.")
+    name: str | None = Field(None, description="Tax name shown on the document.")
     rate: Amount = Field(description="Tax rate, e.g. 10%.")
     on: Literal["subtotal"] = Field("subtotal", description="What the tax is computed on.")
-    rounding: Optional[Rounding] = Field(None, description="Rounding of the tax (default: the plan's).")
-    when: Optional[Expression] = Field(None, description="Apply the tax only when this expression is true.")
+    rounding: Rounding | None = Field(None, description="Rounding of the tax (default: the plan's).")
+    when: Expression | None = Field(None, description="Apply the tax only when this expression is true.")
 
 
 class Credit(Strict):
     """A balance the customer holds (deposit, points) applied to the amount due after tax."""
 
-    name: Optional[str] = Field(None, description="Line description shown on the document.")
+    name: str | None = Field(None, description="Line description shown on the document.")
     balance: Expression = Field(description="The balance available, e.g. customer.deposit.")
-    when: Optional[Expression] = Field(None, description="Apply only when this expression is true.")
+    when: Expression | None = Field(None, description="Apply only when this expression is true.")
 
 
 class Notice(Strict):
@@ -300,27 +311,27 @@ class Notice(Strict):
 class Formula(Strict):
     """A named formula with typed inputs (refunds and the like), run with `ratecard eval`."""
 
-    description: Optional[str] = Field(None, description="What the formula computes.")
+    description: str | None = Field(None, description="What the formula computes.")
     inputs: dict[str, TypeName] = Field(default_factory=dict, description="Input names and their types.")
     value: Expression = Field(description="The expression computed from the inputs.")
-    rounding: Optional[Rounding] = Field(None, description="Rounding of a money result (default: the plan's).")
+    rounding: Rounding | None = Field(None, description="Rounding of a money result (default: the plan's).")
 
 
 class LineSpec(Strict):
     """A settlement line: an expression of metrics and earlier lines."""
 
-    name: Optional[str] = Field(None, description="Line description shown on the statement.")
+    name: str | None = Field(None, description="Line description shown on the statement.")
     value: Expression = Field(description="Expression for the line amount.")
-    rounding: Optional[Rounding] = Field(None, description="Rounding of this line (default: the plan's).")
+    rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
 
 
 class Schedule(Strict):
     """When the document is issued and paid, as days of the month after the period."""
 
-    issue_day: Optional[int] = Field(None, ge=1, le=28, description="Day the document is issued.")
-    dispute_until_day: Optional[int] = Field(None, ge=1, le=28, description="Last day to dispute the document.")
-    charge_day: Optional[int] = Field(None, ge=1, le=28, description="Day the amount is charged or paid out.")
-    charge_time: Optional[str] = Field(None, pattern=r"^\d{2}:\d{2}$", description="Local time of the charge, HH:MM.")
+    issue_day: int | None = Field(None, ge=1, le=28, description="Day the document is issued.")
+    dispute_until_day: int | None = Field(None, ge=1, le=28, description="Last day to dispute the document.")
+    charge_day: int | None = Field(None, ge=1, le=28, description="Day the amount is charged or paid out.")
+    charge_time: str | None = Field(None, pattern=r"^\d{2}:\d{2}$", description="Local time of the charge, HH:MM.")
 
 
 class Plan(Strict):
@@ -330,8 +341,8 @@ class Plan(Strict):
         description="Plan id, used in documents and output file names: letters, digits, _, - and . (not first).",
         json_schema_extra={"pattern": PLAN_ID},
     )
-    name: Optional[str] = Field(None, description="Plan name for people.")
-    description: Optional[str] = Field(None, description="What the plan is for.")
+    name: str | None = Field(None, description="Plan name for people.")
+    description: str | None = Field(None, description="What the plan is for.")
     kind: Literal["invoice", "settlement"] = Field("invoice", description="invoice (charges) or settlement (lines).")
     currency: str = Field(description="ISO 4217 currency code, e.g. KRW or USD.")
     period: Literal["month", "quarter", "year", "week", "day"] = Field(
@@ -339,7 +350,7 @@ class Plan(Strict):
     )
     timezone: str = Field("UTC", description="IANA time zone for period bounds and days, e.g. Asia/Seoul.")
     rounding: Rounding = Field("half_up", description="Default rounding of each document line.")
-    effective: Optional[datetime.date] = Field(None, description="First day this version of the plan is in force.")
+    effective: datetime.date | None = Field(None, description="First day this version of the plan is in force.")
     usage: dict[str, _either(FieldSpec, TypeName)] = Field(
         default_factory=dict, description="Typed ledger fields beyond event_id, customer and timestamp."
     )
@@ -347,7 +358,7 @@ class Plan(Strict):
         default_factory=dict, description="Customer attributes read from --customers, as customer.<name>."
     )
     require: list[Rule] = Field(default_factory=list, description="Rules every usage row must pass.")
-    quota: Optional[Quota] = Field(
+    quota: Quota | None = Field(
         None, description="Reject rows that take running usage above the running limit (when the customer has a limit)."
     )
     metrics: dict[str, _either(MetricSpec, Expression)] = Field(
@@ -355,7 +366,7 @@ class Plan(Strict):
     )
     charges: dict[str, Charge] = Field(default_factory=dict, description="Invoice lines and their pricing models.")
     discounts: dict[str, Discount] = Field(default_factory=dict, description="Discounts applied before tax.")
-    minimum: Optional[Expression] = Field(None, description="Minimum subtotal; a true-up line makes up the rest.")
+    minimum: Expression | None = Field(None, description="Minimum subtotal; a true-up line makes up the rest.")
     taxes: dict[str, Tax] = Field(default_factory=dict, description="Taxes on the rounded subtotal.")
     credits: dict[str, Credit] = Field(
         default_factory=dict,
@@ -366,8 +377,8 @@ class Plan(Strict):
     lines: dict[str, _either(LineSpec, Expression)] = Field(
         default_factory=dict, description="Settlement lines, in order; each may use earlier ones."
     )
-    total: Optional[str] = Field(None, description="Settlement plans: the line that is the document's total.")
-    schedule: Optional[Schedule] = Field(None, description="Billing schedule printed on every document.")
+    total: str | None = Field(None, description="Settlement plans: the line that is the document's total.")
+    schedule: Schedule | None = Field(None, description="Billing schedule printed on every document.")
 
 
 def json_schema() -> dict:

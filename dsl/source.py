@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
@@ -48,7 +48,7 @@ class Scalar:
 class Mapping:
     """A YAML mapping; keys are scalars, in file order."""
 
-    items: tuple[tuple[Scalar, "Node"], ...]
+    items: tuple[tuple[Scalar, Node], ...]
     span: Span
 
 
@@ -56,11 +56,11 @@ class Mapping:
 class Sequence:
     """A YAML sequence."""
 
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
     span: Span
 
 
-Node = Union[Scalar, Mapping, Sequence]
+Node = Scalar | Mapping | Sequence
 
 
 @dataclass(frozen=True)
@@ -273,8 +273,5 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
             break
     before = raw[:i]
     line = node.span.line + before.count("\n")
-    if "\n" in before:
-        column = len(before) - before.rfind("\n")
-    else:
-        column = node.span.column + i
+    column = len(before) - before.rfind("\n") if "\n" in before else node.span.column + i
     return Span(node.span.file, line, column, line, column + max(1, length))

@@ -40,7 +40,8 @@ def compile_tiers(c: Compiler, tiers: list[schema.Tier], path: tuple) -> tuple[t
 
 
 def _after(previous: tree.Tier, tier: tree.Tier) -> bool:
-    """True when `tier` holds at least one quantity above `previous`."""
-    if tier.bound > previous.bound:
+    """True when `tier` holds at least one quantity that goes past `previous`."""
+    low, high = previous.bound, tier.bound
+    if low is None or high is None:
         return True
-    return tier.bound == previous.bound and not previous.inclusive and tier.inclusive
+    return high > low or (not previous.holds(low) and tier.holds(low))

@@ -9,9 +9,10 @@ The interpreter never looks at YAML again.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any
 
 from dsl.errors import Span
 from dsl.types import Type
@@ -41,7 +42,7 @@ class Unary:
     """`-x` or `not x`."""
 
     op: str
-    operand: "Expr"
+    operand: Expr
     type: Type
     span: Span
 
@@ -51,8 +52,8 @@ class Binary:
     """Arithmetic (+ - * /), comparison or logic (and, or)."""
 
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     type: Type
     span: Span
 
@@ -61,8 +62,8 @@ class Binary:
 class In:
     """Membership in a literal list."""
 
-    operand: "Expr"
-    options: tuple["Expr", ...]
+    operand: Expr
+    options: tuple[Expr, ...]
     negated: bool
     type: Type
     span: Span
@@ -72,9 +73,9 @@ class In:
 class Cond:
     """`if test then a else b`."""
 
-    test: "Expr"
-    then: "Expr"
-    otherwise: "Expr"
+    test: Expr
+    then: Expr
+    otherwise: Expr
     type: Type
     span: Span
 
@@ -84,32 +85,32 @@ class Call:
     """A built-in function call."""
 
     function: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     type: Type
     span: Span
 
 
-Expr = Union[Const, Ref, Unary, Binary, In, Cond, Call]
+Expr = Const | Ref | Unary | Binary | In | Cond | Call
 
 
 def children(expr: Expr) -> tuple[Expr, ...]:
     """The expressions directly inside `expr`."""
-    kind = type(expr)
-    if kind is Unary:
-        return (expr.operand,)
-    if kind is Binary:
-        return (expr.left, expr.right)
-    if kind is In:
-        return (expr.operand, *expr.options)
-    if kind is Cond:
-        return (expr.test, expr.then, expr.otherwise)
-    if kind is Call:
-        return expr.args
+    match expr:
+        case Unary():
+            return (expr.operand,)
+        case Binary():
+            return (expr.left, expr.right)
+        case In():
+            return (expr.operand, *expr.options)
+        case Cond():
+            return (expr.test, expr.then, expr.otherwise)
+        case Call():
+            return expr.args
     return ()
 
 
-def walk(expr: Expr | None):
-    """`expr` and every expression inside it, outermost first."""
+def walk(expr: Expr | None) -> Iterator[Expr]:
+    """`expr` and every expression inside it, outermost first, left to right."""
     stack = [expr] if expr is not None else []
     while stack:
         node = stack.pop()
@@ -164,13 +165,23 @@ class Metric:
 
 @dataclass(frozen=True)
 class Tier:
-    """One tier; `bound` is None for the open last tier."""
+    """One tier; `bound` is None for the open last tier.
+
+    A tier takes the quantities the tier before it does not hold, up to its
+    own bound: `holds` is the one place that says what `up_to` and `below` mean.
+    """
 
     bound: Decimal | None
     inclusive: bool  # True for up_to, False for below
     unit_price: Decimal
     flat: Decimal
     span: Span
+
+    def holds(self, quantity: Decimal) -> bool:
+        """Whether `quantity` is within this tier's bound (at most `up_to`, under `below`; the open tier holds all)."""
+        if self.bound is None:
+            return True
+        return quantity <= self.bound if self.inclusive else quantity < self.bound
 
 
 @dataclass(frozen=True)
@@ -311,6 +322,25 @@ class Plan:
     quota: Quota | None = None
     credits: tuple[Credit, ...] = ()
     uses_previous: bool = False
+
+
+def expressions(plan: Plan) -> Iterator[Expr]:
+    """Every expression written in a plan (not those inside them: see `walk`)."""
+    roots: list[Expr | None] = [rule.test for rule in plan.rules]
+    for m in plan.metrics:
+        roots += [m.where, m.value, m.expression]
+    for ch in plan.charges:
+        roots += [ch.quantity, ch.when, ch.amount, ch.where, ch.multiplier]
+    for d in plan.discounts:
+        roots += [d.percent, d.amount, d.when]
+    roots.append(plan.minimum)
+    roots += [t.when for t in plan.taxes]
+    for credit in plan.credits:
+        roots += [credit.balance, credit.when]
+    roots += [n.when for n in plan.notices]
+    roots += [f.value for f in plan.formulas]
+    roots += [line.value for line in plan.lines]
+    return (root for root in roots if root is not None)
 
 
 def formula(plan: Plan, name: str) -> Formula | None:

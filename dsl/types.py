@@ -27,7 +27,6 @@ PERCENT = Type("percent")
 BOOL = Type("bool")
 TEXT = Type("text")
 DATE = Type("date")
-NUMBER_LITERAL = Type("number", literal=True)
 
 
 def money(currency: str) -> Type:

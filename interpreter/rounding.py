@@ -1,34 +1,16 @@
-"""Every rounding of money and of explicit `round()` calls happens here.
+"""Every rounding of money happens here, and the plain text of amounts.
 
 Amounts are rounded once per document line, to the currency's minor unit
-(ISO 4217 digits), in the mode the plan or the line declares.
+(ISO 4217 digits), in the mode the plan or the line declares. The modes, the
+decimal context and the `round()` built-in's rounding to a step are in
+`dsl.rounding`.
 """
 
 from __future__ import annotations
 
-import decimal
 from decimal import Decimal
 
-MODES = {
-    "half_up": decimal.ROUND_HALF_UP,
-    "half_even": decimal.ROUND_HALF_EVEN,
-    "down": decimal.ROUND_DOWN,
-    "up": decimal.ROUND_UP,
-}
-
-# Enough digits for any bill; inexact division is the only loss, and it is
-# followed by an explicit rounding before anything is shown.
-CONTEXT = decimal.Context(
-    prec=40,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
-)
-
-
-def round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
-    """`value` rounded to a multiple of `step` (e.g. 10 KRW, or 0.01)."""
-    units = (value / step).quantize(Decimal(1), rounding=MODES[mode], context=CONTEXT)
-    return _plain_zero(CONTEXT.multiply(units, step))
+from dsl.rounding import CONTEXT, MODES, plain_zero
 
 
 _UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(0, 5)}
@@ -44,15 +26,11 @@ def round_money(value: Decimal, digits: int, mode: str) -> Decimal:
     return rounded.copy_abs() if not rounded else rounded
 
 
-def _plain_zero(value: Decimal) -> Decimal:
-    return value.copy_abs() if value.is_zero() else value
-
-
 def text(value: Decimal) -> str:
     """A decimal as plain text: no exponent, no needless trailing zeros."""
     if value == value.to_integral_value():
-        return format(_plain_zero(value.quantize(Decimal(1), context=CONTEXT)), "f")
-    return format(_plain_zero(value.normalize(CONTEXT)), "f")
+        return format(plain_zero(value.quantize(Decimal(1), context=CONTEXT)), "f")
+    return format(plain_zero(value.normalize(CONTEXT)), "f")
 
 
 def money_text(value: Decimal, digits: int) -> str:

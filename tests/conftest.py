@@ -1,47 +1,30 @@
-"""Shared helpers for the tests: load a plan written inline, list its problems.
+"""Fixtures the tests share: the command line, and the browser of the workbench tests.
 
-Plans in tests are small YAML texts; `problems(text)` gives every diagnostic
-as `(line, column, message)` so a test states exactly where each error is.
+`ratecard(*args)` runs the command line in-process through click's CliRunner
+and returns its result: `exit_code`, and `stdout` and `stderr` apart. Plain
+helpers (the shipped plans' paths, `load_text`, `compile_plan`) are in
+plan_helpers.py, imported by the tests that use them.
 """
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from dsl.loader import Loaded, load_plan_text
-
-ROOT = Path(__file__).resolve().parent.parent
-PLANS = ROOT / "plans"
-PORTONE = PLANS / "portone_one_payment_infra.yaml"
+from cli import main
 
 
-def load_text(text: str, path: str = "plan.yaml") -> Loaded:
-    """Load a plan from text (dedented), as the command line would from a file."""
-    return load_plan_text(path, textwrap.dedent(text))
+@pytest.fixture(scope="session")
+def ratecard():
+    """Run `ratecard` with these arguments (paths may be Path objects); keyword options go to click's `invoke`."""
+    runner = CliRunner()
 
+    def invoke(*args, **options) -> Result:
+        return runner.invoke(main, [str(a) for a in args], **options)
 
-def problems_of(text: str) -> list[tuple[int, int, str]]:
-    """Every diagnostic of a plan text as (line, column, message), in file order."""
-    loaded = load_text(text)
-    return [(d.span.line, d.span.column, d.message) for d in loaded.diagnostics]
-
-
-def codes_of(text: str) -> list[str]:
-    """The code of every diagnostic of a plan text (name, type, syntax, schema, ...)."""
-    return [d.code for d in load_text(text).diagnostics]
-
-
-@pytest.fixture
-def load():
-    return load_text
-
-
-@pytest.fixture
-def problems():
-    return problems_of
+    return invoke
 
 
 # Browser tests drive Debian's chromium package (never a downloaded browser build).

@@ -1,7 +1,7 @@
 """A tiny reference rater, written apart from the engine, to cross-check it.
 
-It reads a CSV ledger with the `csv` module and applies the documented
-semantics of DESIGN.md to a restricted family of plans, in plain Python
+It reads a CSV ledger with the `csv` module and applies the semantics the
+README documents (Writing plans) to a restricted family of plans, in plain Python
 `Decimal`, without DuckDB and without importing anything from `interpreter/`
 (plans are loaded with `dsl`, which both share). The family:
 

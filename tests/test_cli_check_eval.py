@@ -12,11 +12,9 @@ from decimal import Decimal
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from conftest import PLANS, PORTONE
 from dsl.source import read_document, to_plain
+from plan_helpers import PLANS, PORTONE
 
 BROKEN = """\
 plan: broken
@@ -43,10 +41,6 @@ formulas:
 """
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
 def no_traceback(result) -> bool:
     return "Traceback" not in result.output and (result.exception is None or isinstance(result.exception, SystemExit))
 
@@ -60,20 +54,20 @@ def broken(tmp_path):
 
 # --- check ---------------------------------------------------------------
 
-def test_check_shipped_plan_is_clean():
-    result = run("check", str(PORTONE))
+def test_check_shipped_plan_is_clean(ratecard):
+    result = ratecard("check", str(PORTONE))
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "ok: 1 plan file(s), 0 error(s), 0 warning(s)"
 
 
-def test_check_plans_folder_is_clean():
-    result = run("check", str(PLANS))
+def test_check_plans_folder_is_clean(ratecard):
+    result = ratecard("check", str(PLANS))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: ")
 
 
-def test_check_broken_plan_prints_every_error_with_a_caret(broken):
-    result = run("check", str(broken))
+def test_check_broken_plan_prints_every_error_with_a_caret(ratecard, broken):
+    result = ratecard("check", str(broken))
     assert result.exit_code == 1
     assert no_traceback(result)
     lines = result.output.splitlines()
@@ -88,8 +82,8 @@ def test_check_broken_plan_prints_every_error_with_a_caret(broken):
     ]
 
 
-def test_check_json_output_for_machines(broken):
-    result = run("check", "--format", "json", str(broken), str(PORTONE))
+def test_check_json_output_for_machines(ratecard, broken):
+    result = ratecard("check", "--format", "json", str(broken), str(PORTONE))
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["errors"] == 2 and report["warnings"] == 0
@@ -104,50 +98,50 @@ def test_check_json_output_for_machines(broken):
     assert report["diagnostics"][0]["message"] == "unknown name 'gros' in charge 'fee'; did you mean 'gross'?"
 
 
-def test_check_json_output_when_clean():
-    result = run("check", "--format", "json", str(PORTONE))
+def test_check_json_output_when_clean(ratecard):
+    result = ratecard("check", "--format", "json", str(PORTONE))
     assert result.exit_code == 0
     assert json.loads(result.output)["errors"] == 0
 
 
-def test_check_a_folder_finds_plans_and_skips_scenarios(tmp_path, broken):
+def test_check_a_folder_finds_plans_and_skips_scenarios(ratecard, tmp_path):
     folder = tmp_path / "plans"
     (folder / "nested" / "scenarios").mkdir(parents=True)
     (folder / "good.yaml").write_text(PORTONE.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "nested" / "bad.yml").write_text(BROKEN, encoding="utf-8")
     (folder / "nested" / "scenarios" / "expected.yaml").write_text("not: a plan\n", encoding="utf-8")
     (folder / "notes.txt").write_text("ignored", encoding="utf-8")
-    result = run("check", str(folder))
+    result = ratecard("check", str(folder))
     assert result.exit_code == 1
     assert f"{folder / 'nested' / 'bad.yml'}:9:9: error:" in result.output
     assert "expected.yaml" not in result.output
     assert result.output.splitlines()[-1] == "failed: 2 plan file(s), 2 error(s), 0 warning(s)"
 
 
-def test_check_missing_file_is_a_clear_error(tmp_path):
+def test_check_missing_file_is_a_clear_error(ratecard, tmp_path):
     missing = tmp_path / "nope.yaml"
-    result = run("check", str(missing))
+    result = ratecard("check", str(missing))
     assert result.exit_code == 1
     assert no_traceback(result)
     assert f"{missing}:1:1: error: no such file" in result.output
 
 
-def test_check_empty_folder_says_so(tmp_path):
-    result = run("check", str(tmp_path))
+def test_check_empty_folder_says_so(ratecard, tmp_path):
+    result = ratecard("check", str(tmp_path))
     assert result.exit_code == 1
     assert "folder holds no plan files (*.yaml)" in result.output
 
 
-def test_check_needs_a_path():
-    result = run("check")
+def test_check_needs_a_path(ratecard):
+    result = ratecard("check")
     assert result.exit_code == 2
     assert "Missing argument 'PATHS...'" in result.output
 
 
 # --- schema --------------------------------------------------------------
 
-def _schema() -> dict:
-    result = run("schema")
+def _schema(ratecard) -> dict:
+    result = ratecard("schema")
     assert result.exit_code == 0
     return json.loads(result.output)
 
@@ -169,8 +163,8 @@ def _validator(schema: dict):
     return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
 
-def test_schema_is_valid_json_schema():
-    schema = _schema()
+def test_schema_is_valid_json_schema(ratecard):
+    schema = _schema(ratecard)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == "ratecard plan"
@@ -178,27 +172,27 @@ def test_schema_is_valid_json_schema():
     assert {"plan", "currency", "charges", "formulas"} <= set(schema["properties"])
 
 
-def test_schema_accepts_the_shipped_plan():
-    errors = list(_validator(_schema()).iter_errors(_plan_data(PORTONE)))
+def test_schema_accepts_the_shipped_plan(ratecard):
+    errors = list(_validator(_schema(ratecard)).iter_errors(_plan_data(PORTONE)))
     assert errors == []
 
 
-def test_schema_accepts_amounts_as_editors_read_them():
+def test_schema_accepts_amounts_as_editors_read_them(ratecard):
     """YAML 1.2 editors read `100_000` and `10%` as text; the schema allows both spellings."""
     data = {"plan": "t", "currency": "KRW", "taxes": {"vat": {"rate": "10%"}},
             "charges": {"fee": {"model": "volume", "on": "n", "tiers": [{"below": "100_000", "flat": 5}, {"flat": "12.50"}]}}}
-    assert list(_validator(_schema()).iter_errors(data)) == []
+    assert list(_validator(_schema(ratecard)).iter_errors(data)) == []
 
 
-def test_schema_rejects_a_misspelled_key():
+def test_schema_rejects_a_misspelled_key(ratecard):
     data = _plan_data(PORTONE)
     data["charges"]["platform_fee"]["tiers"][0]["belwo"] = data["charges"]["platform_fee"]["tiers"][0].pop("below")
-    errors = list(_validator(_schema()).iter_errors(data))
+    errors = list(_validator(_schema(ratecard)).iter_errors(data))
     assert errors and any("belwo" in error.message for error in errors)
 
 
-def test_every_property_has_a_description_for_hover_help():
-    schema = _schema()
+def test_every_property_has_a_description_for_hover_help(ratecard):
+    schema = _schema(ratecard)
     missing = []
     for owner, definition in [("Plan", schema), *schema["$defs"].items()]:
         for name, prop in definition.get("properties", {}).items():
@@ -217,20 +211,20 @@ REFUNDS = [
 
 
 @pytest.mark.parametrize(("discount", "months", "expected"), REFUNDS)
-def test_eval_annual_refund_examples(discount, months, expected):
+def test_eval_annual_refund_examples(ratecard, discount, months, expected):
     args = ["eval", str(PORTONE), "annual_refund", "--set", "monthly_fee=300000",
             "--set", f"discount={discount}", "--set", f"months_used={months}"]
-    text = run(*args)
+    text = ratecard(*args)
     assert text.exit_code == 0, text.output
     assert text.output == f"{expected}\n"
-    machine = run(*args, "--format", "json")
+    machine = ratecard(*args, "--format", "json")
     assert machine.exit_code == 0
     assert json.loads(machine.output) == {"value": expected}
     assert machine.output.strip() == json.dumps({"value": expected})
 
 
-def test_eval_unknown_formula_suggests_the_name():
-    result = run("eval", str(PORTONE), "anual_refund", "--set", "monthly_fee=1")
+def test_eval_unknown_formula_suggests_the_name(ratecard):
+    result = ratecard("eval", str(PORTONE), "anual_refund", "--set", "monthly_fee=1")
     assert result.exit_code == 2
     assert "plan 'portone-opi' has no formula 'anual_refund'; did you mean 'annual_refund'?" in result.output
 
@@ -245,20 +239,20 @@ def test_eval_unknown_formula_suggests_the_name():
     (["monthly_fee"], "--set 'monthly_fee': write it as NAME=VALUE"),
     (["monthly_fee=1", "monthly_fee=2"], "--set monthly_fee is given twice"),
 ])
-def test_eval_bad_inputs_are_usage_errors(settings, message):
+def test_eval_bad_inputs_are_usage_errors(ratecard, settings, message):
     args = ["eval", str(PORTONE), "annual_refund"]
     for setting in settings:
         args += ["--set", setting]
-    result = run(*args)
+    result = ratecard(*args)
     assert result.exit_code == 2
     assert no_traceback(result)
     assert message in result.output
 
 
-def test_eval_division_by_zero_is_located_in_the_plan(tmp_path):
+def test_eval_division_by_zero_is_located_in_the_plan(ratecard, tmp_path):
     path = tmp_path / "divides.yaml"
     path.write_text(DIVIDES, encoding="utf-8")
-    result = run("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=0")
+    result = ratecard("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=0")
     assert result.exit_code == 1
     assert no_traceback(result)
     assert result.output.splitlines() == [
@@ -266,18 +260,18 @@ def test_eval_division_by_zero_is_located_in_the_plan(tmp_path):
         "        value: fee / days",
         "               ^^^^^^^^^^",
     ]
-    ok = run("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=3")
+    ok = ratecard("eval", str(path), "per_day", "--set", "fee=100", "--set", "days=3")
     assert (ok.exit_code, ok.output) == (0, "33\n")
 
 
-def test_eval_on_a_broken_plan_prints_its_errors(broken):
-    result = run("eval", str(broken), "anything")
+def test_eval_on_a_broken_plan_prints_its_errors(ratecard, broken):
+    result = ratecard("eval", str(broken), "anything")
     assert result.exit_code == 1
     assert re.search(r":9:9: error: unknown name 'gros'", result.output)
 
 
-def test_eval_on_a_missing_plan(tmp_path):
-    result = run("eval", str(tmp_path / "nope.yaml"), "f")
+def test_eval_on_a_missing_plan(ratecard, tmp_path):
+    result = ratecard("eval", str(tmp_path / "nope.yaml"), "f")
     assert result.exit_code == 1
     assert no_traceback(result)
     assert "error: no such file" in result.output
@@ -315,13 +309,13 @@ formulas:
     ("fee", ["amount=19.99"], "0.88"),
     ("fee", ["amount=1000"], "29.30"),
 ])
-def test_eval_shows_each_type_of_result(tmp_path, formula, settings, expected):
+def test_eval_shows_each_type_of_result(ratecard, tmp_path, formula, settings, expected):
     path = tmp_path / "kinds.yaml"
     path.write_text(KINDS, encoding="utf-8")
     args = ["eval", str(path), formula, "--format", "json"]
     for setting in settings:
         args += ["--set", setting]
-    result = run(*args)
+    result = ratecard(*args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"value": expected}
 
@@ -331,10 +325,10 @@ def test_eval_shows_each_type_of_result(tmp_path, formula, settings, expected):
     (b"\xef\xbb\xbfplan: t\ncurrency: KRW\nmetrics:\n  m: oops\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
     (b"plan: t\r\ncurrency: KRW\r\nmetrics:\r\n  m: oops\r\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
 ])
-def test_check_reads_bytes_as_people_save_them(tmp_path, content, expected):
+def test_check_reads_bytes_as_people_save_them(ratecard, tmp_path, content, expected):
     path = tmp_path / "plan.yaml"
     path.write_bytes(content)
-    result = run("check", str(path))
+    result = ratecard("check", str(path))
     assert result.exit_code == 1
     assert no_traceback(result)
     assert f"{path}{expected}" in result.output

@@ -21,11 +21,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
-
-from cli import main
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 EXIT_STATUSES = {0, 1, 2, 3}
 
@@ -128,19 +124,20 @@ def prepare(root: Path, plan_id: str, timezone: str, customers) -> dict[str, str
     return {"good": str(path), "missing": str(root / "missing.csv"), "folder": str(root / "folder"), "far": str(root / "far.csv")}
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=st.sampled_from(["rate", "run"]), plan_id=st.sampled_from(HOSTILE_IDS), timezone=st.sampled_from(["UTC", "Asia/Seoul", "Pacific/Kiritimati"]),
        period=periods, as_of=moments, customers=customers_files, customers_at=read_paths, usage_at=read_paths,
        target=write_paths, force=st.booleans(), fmt=st.sampled_from(["table", "json", "csv", "jsonl", "yaml"]),
        customer=st.sampled_from([None, "acme", "=cmd|' /C calc'!A0", "nobody"]))
-def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(
+def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(ratecard,
         workspace, monkeypatch, command, plan_id, timezone, period, as_of, customers, customers_at, usage_at, target, force, fmt, customer):
     root = workspace
     paths = prepare(root, plan_id, timezone, customers)
     paths["good_usage"] = str(root / "ledger.csv")
     monkeypatch.setattr(tempfile, "tempdir", str(root / "tmp"))  # the run's temporary files: checked like the rest
-    usage = paths["good_usage"] if usage_at == "good" else (paths[usage_at] if usage_at in paths else usage_at)
-    customers_file = paths["good"] if customers_at == "good" else (paths[customers_at] if customers_at in paths else customers_at)
+    usage = paths["good_usage"] if usage_at == "good" else paths.get(usage_at, usage_at)
+    customers_file = paths["good"] if customers_at == "good" else paths.get(customers_at, customers_at)
     written = target if target.startswith("/") else str(root / target)
     if command == "rate":
         args = ["rate", str(root / "plans" / "ok_plan.yaml"), "--usage", usage, "--format", fmt, "--rejects", written, "--quiet"]
@@ -154,7 +151,7 @@ def test_rate_and_run_end_with_a_defined_status_and_write_only_where_told(
     args += ["--period", period] if period is not None else []
     args += ["--as-of", as_of] if as_of is not None else []
     before = files_under(root, root / "outputs")
-    result = CliRunner().invoke(main, args)
+    result = ratecard(*args)
     event(f"{command} exit {result.exit_code}")  # what the draws reached: --hypothesis-show-statistics
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output, result.exc_info)
     assert result.exit_code in EXIT_STATUSES, (args, result.output)
@@ -286,7 +283,7 @@ def prepare_others(root: Path, plan_text, scenario_text, ledger_text) -> None:
 @given(data=st.data(), command=st.sampled_from(sorted(STATUSES)), plan_text=plan_texts, scenario_text=scenario_texts,
        ledger_text=st.one_of(st.just(LEDGER), odd_text, st.binary(max_size=40)))
 def test_the_other_commands_end_with_a_defined_status_and_write_only_where_told(
-        workspace, monkeypatch, data, command, plan_text, scenario_text, ledger_text):
+        ratecard, workspace, monkeypatch, data, command, plan_text, scenario_text, ledger_text):
     root = workspace
     prepare_others(root, plan_text, scenario_text, ledger_text)
     monkeypatch.chdir(root)  # relative paths (`plans`, the default snapshot folder) stay in the example's folder
@@ -294,7 +291,7 @@ def test_the_other_commands_end_with_a_defined_status_and_write_only_where_told(
     args = command_line(data, command)
     # `test --update` may write snapshots beside plans/ (tests/__snapshots__), the others only into outputs/
     before = files_under(root, root / "outputs", root / "tests")
-    result = CliRunner().invoke(main, args)
+    result = ratecard(*args)
     event(f"{command} exit {result.exit_code}")
     assert result.exception is None or isinstance(result.exception, SystemExit), (args, result.output, result.exc_info)
     assert result.exit_code in STATUSES[command], (args, result.output)

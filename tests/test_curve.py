@@ -10,20 +10,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cli import main
-from conftest import PLANS, PORTONE
 from dsl.loader import load_plan
-from interpreter.output.curve import curve, quantities, to_csv, to_data
 from interpreter.engines.core import rate
-from plan_helpers import compile_plan
-
-
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+from interpreter.output.curve import curve, quantities, to_csv, to_data
+from plan_helpers import PLANS, PORTONE, compile_plan
 
 
 def rated_line_amounts(plan, charge_id: str, event, points, tmp_path: Path) -> dict[Decimal, str]:
@@ -112,6 +104,7 @@ def charges(draw):
     return TIER_PLAN.format(currency=currency, model=model, rounding=rounding, body=body)
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=charges(), to=st.one_of(st.none(), st.integers(0, 12000)))
 def test_every_point_equals_rate_on_a_one_event_ledger(text, to, tmp_path):
@@ -120,7 +113,7 @@ def test_every_point_equals_rate_on_a_one_event_ledger(text, to, tmp_path):
     assert rated_line_amounts(plan, "priced", lambda q: {"units": q}, drawn.points, tmp_path) == dict(drawn.points)
 
 
-def test_each_bound_and_its_neighbours_are_points(tmp_path):
+def test_each_bound_and_its_neighbours_are_points():
     plan = load_plan(PORTONE).plan
     drawn = curve(plan, "platform_fee")
     shown = [q for q, _ in drawn.points]
@@ -152,41 +145,41 @@ def test_small_quantities_are_every_whole_unit():
     assert [q for q, _ in drawn.points] == [0, 1, 2, 3]
 
 
-def test_cli_formats(tmp_path):
-    result = run("curve", PORTONE, "platform_fee", "--to", "60_000_000")
+def test_cli_formats(ratecard, tmp_path):
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "60_000_000")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("quantity,amount\n0,0\n")
-    result = run("curve", PORTONE, "platform_fee", "--format", "json", "--to", "100")
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "json", "--to", "100")
     assert json.loads(result.output)["points"][-1] == {"quantity": "100", "amount": "0"}
-    result = run("curve", PORTONE, "platform_fee", "--format", "svg")
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "svg")
     assert result.exit_code == 0 and result.output.lstrip().startswith("<svg")
     assert "One Payment Infra fee" in result.output
     png = tmp_path / "curve.png"
-    result = run("curve", PORTONE, "platform_fee", "--format", "png", "--output", png)
+    result = ratecard("curve", PORTONE, "platform_fee", "--format", "png", "--output", png)
     assert result.exit_code == 0, result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_problems(tmp_path):
-    result = run("curve", PORTONE, "platform_fe")
+def test_cli_problems(ratecard, tmp_path):
+    result = ratecard("curve", PORTONE, "platform_fe")
     assert result.exit_code == 2 and "did you mean 'platform_fee'?" in result.output
-    result = run("curve", PLANS / "bacobill_saas.yaml", "base_fee")
+    result = ratecard("curve", PLANS / "bacobill_saas.yaml", "base_fee")
     assert result.exit_code == 2 and "'flat' model" in result.output
-    result = run("curve", PORTONE, "platform_fee", "--to", "lots")
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "lots")
     assert result.exit_code == 2 and "--to 'lots'" in result.output
-    result = run("curve", PORTONE, "platform_fee", "--to", "-5")
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", "-5")
     assert result.exit_code == 2 and "--to must be 0 or more" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text(textwrap.dedent(PORTONE.read_text(encoding="utf-8")).replace("on: net_volume", "on: net_volum"), encoding="utf-8")
-    result = run("curve", broken, "platform_fee")
+    result = ratecard("curve", broken, "platform_fee")
     assert result.exit_code == 1 and "net_volum" in result.output
 
 
 @pytest.mark.parametrize("where", ["missing/curve.csv", "a_file/curve.csv", ".", "/dev/full"])
-def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path, where):
+def test_an_output_that_cannot_be_written_is_a_usage_error(ratecard, tmp_path, where):
     (tmp_path / "a_file").write_text("in the way", encoding="utf-8")
     output = where if where.startswith("/") else tmp_path / where
-    result = run("curve", PORTONE, "platform_fee", "--output", output)
+    result = ratecard("curve", PORTONE, "platform_fee", "--output", output)
     assert result.exit_code == 2, result.output
     assert f"error: cannot write --output {output}: " in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -197,18 +190,18 @@ def test_an_output_that_cannot_be_written_is_a_usage_error(tmp_path, where):
     ("1e999999", "'1e999999' is not a number"), ("1e-999999", "'1e-999999' is not a number"),
     ("9" * 41, "has 41 before the decimal point"), ("0.00000000001", "too many decimal places"),
 ])
-def test_a_to_that_is_no_quantity_rated_exactly_is_a_usage_error(to, message):
-    result = run("curve", PORTONE, "platform_fee", "--to", to)
+def test_a_to_that_is_no_quantity_rated_exactly_is_a_usage_error(ratecard, to, message):
+    result = ratecard("curve", PORTONE, "platform_fee", "--to", to)
     assert result.exit_code == 2, result.output
     assert f"--to {to!r}: " in result.stderr and message in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_an_amount_past_the_digits_computed_exactly_is_a_usage_error(tmp_path):
+def test_an_amount_past_the_digits_computed_exactly_is_a_usage_error(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text("plan: p\ncurrency: USD\nusage: {units: integer}\nmetrics: {used: {sum: units}}\ncharges:\n"
                     "  use: {model: per_unit, on: used, unit_price: 999999999999999999.99, multiplier: 999999999999999999}\n",
                     encoding="utf-8")
-    result = run("curve", plan, "use", "--to", "999999999999999999")
+    result = ratecard("curve", plan, "use", "--to", "999999999999999999")
     assert result.exit_code == 2, result.output
     assert "has more than 40 digits and cannot be computed exactly" in result.stderr

@@ -7,16 +7,26 @@ formula inputs of the given type) and evaluates it with Decimal arithmetic.
 from __future__ import annotations
 
 import datetime
+import inspect
+import itertools
 from decimal import Decimal
+from typing import get_args
 
 import pytest
 
-from conftest import load_text
+from dsl import ast, schema, tree
+from dsl.builtins import BUILTINS, Builtin, FunctionProblem
 from dsl.checker import Scope, Symbol, check
+from dsl.errors import Span
+from dsl.loader import load_plan
 from dsl.parser import parse, text_locator
-from dsl.types import DATE, INTEGER, TEXT, money
+from dsl.rounding import MODES
+from dsl.rows import ROW_FUNCTIONS
+from dsl.types import BOOL, DATE, INTEGER, NUMBER, PERCENT, TEXT, Type, money
+from interpreter.ledger.sql import literal
 from interpreter.pricing.evaluate import EvaluationError, evaluate
 from interpreter.pricing.formulas import run_formula
+from plan_helpers import PLANS, load_text
 
 D = datetime.date
 
@@ -235,3 +245,86 @@ def test_country_given_at_run_time_is_checked():
     with pytest.raises(EvaluationError) as raised:
         value("business_days_between(2024-01-01, 2024-02-01, country)", country="XX")
     assert raised.value.message == "unknown country 'XX' for public holidays (use an ISO code such as \"KR\")"
+
+
+# -- the table of built-ins: each entry's signature, implementation and SQL form agree ----
+
+SPAN = Span("test", 1, 1)
+SAMPLES = [  # (type, value, the literal a plan would write), for each kind of argument
+    (INTEGER, Decimal(3), ast.Number(Decimal(3), SPAN)),
+    (NUMBER, Decimal("-2.5"), ast.Number(Decimal("-2.5"), SPAN)),
+    (Type("number", literal=True), Decimal("7.25"), ast.Number(Decimal("7.25"), SPAN)),
+    (PERCENT, Decimal("0.1"), ast.Percent(Decimal("0.1"), SPAN)),
+    (money("KRW"), Decimal("1200"), ast.Money(Decimal("1200"), "KRW", SPAN)),
+    (DATE, D(2024, 1, 31), ast.Date(D(2024, 1, 31), SPAN)),
+    (DATE, D(2024, 2, 29), ast.Date(D(2024, 2, 29), SPAN)),
+    (TEXT, "half_even", ast.Text("half_even", SPAN)),
+    (TEXT, "KR", ast.Text("KR", SPAN)),
+    (BOOL, True, ast.Bool(True, SPAN)),
+]
+PYTHON_TYPES = {"integer": Decimal, "number": Decimal, "percent": Decimal, "money": Decimal,
+                "date": datetime.date, "text": str, "bool": bool}
+
+
+def accepted_calls(builtin: Builtin, most: int = 3):
+    """Every call of up to `most` sample arguments the signature accepts, with the type it gives."""
+    for count in range(most + 1):
+        for args in itertools.product(SAMPLES, repeat=count):
+            result = builtin.signature([t for t, _, _ in args], tuple(node for _, _, node in args))
+            if isinstance(result, Type):
+                yield [value for _, value, _ in args], result
+
+
+def counts_taken(function) -> set[int]:
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters):
+        return set(range(1, 4))
+    required = sum(1 for p in parameters if p.default is p.empty)
+    return set(range(required, len(parameters) + 1))
+
+
+@pytest.mark.parametrize("name", sorted(BUILTINS))
+def test_each_signature_matches_its_implementation(name):
+    builtin = BUILTINS[name]
+    assert builtin.name == name
+    calls = list(accepted_calls(builtin))
+    assert calls, f"{name}() accepts no call of the sample arguments"
+    counts = {len(values) for values, _ in calls}
+    if counts_taken(builtin.implementation) != set(range(1, 4)):
+        assert counts == counts_taken(builtin.implementation)
+    computed = 0
+    for values, result in calls:
+        try:
+            out = builtin.implementation(*values)
+        except FunctionProblem:
+            continue  # a value the function refuses when it runs (a zero step), not a wrong signature
+        computed += 1
+        assert isinstance(out, PYTHON_TYPES[result.kind]) and not isinstance(out, float), (name, values, out)
+        assert result.kind == "bool" or not isinstance(out, bool)
+    assert computed, name
+
+
+@pytest.mark.parametrize("name", sorted(n for n, b in BUILTINS.items() if b.sql is not None))
+def test_each_sql_form_computes_what_the_implementation_does(name):
+    import duckdb
+
+    builtin = BUILTINS[name]
+    con = duckdb.connect()
+    for values, _ in accepted_calls(builtin):
+        query = "SELECT " + builtin.sql([literal(v) for v in values])
+        assert con.execute(query).fetchone()[0] == builtin.implementation(*values), (query, values)
+
+
+def test_row_expressions_may_call_exactly_the_functions_with_a_sql_form():
+    assert set(ROW_FUNCTIONS) == {"min", "max", "abs", "days_between", "days_in_month", "month_start", "month_end"}
+    assert tuple(MODES) == get_args(schema.Rounding)
+
+
+def test_every_function_a_shipped_plan_calls_is_in_the_table():
+    called = set()
+    for path in sorted(PLANS.glob("*.yaml")):
+        loaded = load_plan(path)
+        assert loaded.plan is not None, path
+        called |= {node.function for root in tree.expressions(loaded.plan) for node in tree.walk(root)
+                   if isinstance(node, tree.Call)}
+    assert called and called <= set(BUILTINS)

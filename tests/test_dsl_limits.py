@@ -10,9 +10,7 @@ import time
 from decimal import Decimal
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 from dsl.checker import Scope, check
 from dsl.loader import load_plan, load_plan_text
 from dsl.parser import MAX_DEPTH, MAX_EXPRESSION_LENGTH, parse, text_locator
@@ -120,7 +118,7 @@ def test_huge_file_on_disk_is_refused_before_reading(tmp_path):
     assert [(d.span.line, d.span.column, d.message) for d in loaded.diagnostics] == [(1, 1, "plan file is larger than 4 MiB")]
 
 
-def test_a_large_but_legal_plan_loads(tmp_path):
+def test_a_large_but_legal_plan_loads():
     metrics = "".join(f"  m{i}: {{sum: amount}}\n" for i in range(2000))
     text = "plan: t\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n" + metrics
     started = time.monotonic()
@@ -134,10 +132,10 @@ def test_a_large_but_legal_plan_loads(tmp_path):
     ("loop.yaml", "a: &a [*a]\n"),
     ("deep.yaml", "plan: t\ncurrency: KRW\nmetrics:\n  m: " + "not " * 3000 + "true\n"),
 ])
-def test_check_command_reports_hostile_files_without_a_traceback(tmp_path, name, text):
+def test_check_command_reports_hostile_files_without_a_traceback(ratecard, tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(main, ["check", str(path)])
+    result = ratecard("check", str(path))
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert "Traceback" not in result.output

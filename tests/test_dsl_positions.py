@@ -13,9 +13,9 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings, strategies as st
 
-from conftest import problems_of
 from dsl.errors import format_diagnostic
 from dsl.loader import load_plan_text
+from plan_helpers import problems_of
 
 HEAD = "plan: t\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  gross: {sum: amount}\n"  # lines 1-5
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import codes_of, problems_of
+from plan_helpers import codes_of, problems_of
 
 HEAD = "plan: test\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  volume: {sum: amount}\n"  # lines 1-5
 
@@ -39,7 +39,7 @@ TIER_ERRORS = [
 def test_tier_table_errors(tiers, expected):
     found = problems_of(tiered(*tiers))
     assert [(line, column) for line, column, _ in found] == [(line, column) for line, column, _ in expected]
-    for (_, _, message), (_, _, wanted) in zip(found, expected):
+    for (_, _, message), (_, _, wanted) in zip(found, expected, strict=True):
         assert wanted in message
     assert set(codes_of(tiered(*tiers))) == {"tiers"}
 

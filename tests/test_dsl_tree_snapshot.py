@@ -16,11 +16,11 @@ from typing import Any, get_args
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from conftest import PORTONE, ROOT
 from dsl import tree
 from dsl.errors import Span
 from dsl.loader import load_plan_text
 from dsl.types import Type, describe
+from plan_helpers import PORTONE, ROOT
 
 EXPRESSIONS = get_args(tree.Expr)
 

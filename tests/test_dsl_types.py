@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import codes_of, problems_of
+from plan_helpers import codes_of, problems_of
 
 BASE = """\
 plan: test
@@ -29,7 +29,6 @@ metrics:
   net_volume: gross * 1
   seat_total: {sum: seats}
 """
-FIRST = 16  # the line of a case's first line
 
 
 def with_base(part: str) -> str:

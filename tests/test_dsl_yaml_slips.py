@@ -13,8 +13,8 @@ import re
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import PLANS, problems_of
 from dsl.loader import load_plan_text
+from plan_helpers import PLANS, problems_of
 
 SLIPS = [
     ("colon_missing_after_a_key_with_children", """\

@@ -8,14 +8,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 from dsl.loader import load_plan_text
-from interpreter.pricing import balances
 from interpreter.engines.core import RateProblem, rate
 from interpreter.output.render import document_data
-from plan_helpers import compile_plan, rate_csv
+from interpreter.pricing import balances
+from plan_helpers import compile_plan, problems_of, rate_csv
 
 STORAGE = """
     plan: storage
@@ -106,37 +104,33 @@ def storage(tmp_path: Path) -> dict[str, str]:
     return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "customers.yaml")} | {"dir": str(tmp_path)}
 
 
-def cli(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def rate_json(files: dict, *args: str) -> dict:
-    result = cli("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", files["customers.yaml"],
-                 "--format", "json", *args)
+def rate_json(ratecard, files: dict, *args: str) -> dict:
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", files["customers.yaml"],
+                      "--format", "json", *args)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
 
-def test_the_next_run_starts_from_the_closing_balances_of_the_last(storage):
+def test_the_next_run_starts_from_the_closing_balances_of_the_last(ratecard, storage):
     out = Path(storage["dir"]) / "after_november.csv"
-    november = rate_json(storage, "--period", "2024-11", "--balances-out", str(out))
+    november = rate_json(ratecard, storage, "--period", "2024-11", "--balances-out", str(out))
     assert out.read_text(encoding="utf-8") == (
         "customer,id,currency,balance\n"
         "acme,deposit,USD,8.00\n"
         "acme,goodwill,USD,50.00\n"
     )
-    december = rate_json(storage, "--period", "2024-12", "--balances", str(out))
-    together = rate_json(storage, "--period", "2024-11-01..2024-12-31")
+    december = rate_json(ratecard, storage, "--period", "2024-12", "--balances", str(out))
+    together = rate_json(ratecard, storage, "--period", "2024-11-01..2024-12-31")
     assert november["documents"] + december["documents"] == together["documents"]
     assert december["documents"][0]["credits"][0] == {
         "id": "deposit", "description": "Prepaid deposit", "opening": "8.00", "applied": "8.00", "closing": "0.00"}
 
 
-def test_balances_of_customers_not_rated_are_written_out_unchanged(storage):
+def test_balances_of_customers_not_rated_are_written_out_unchanged(ratecard, storage):
     given = Path(storage["dir"]) / "given.csv"
     given.write_text("customer,id,currency,balance\nzed,deposit,USD,5.00\nacme,goodwill,USD,12.50\n", encoding="utf-8")
     out = Path(storage["dir"]) / "out.csv"
-    data = rate_json(storage, "--period", "2024-11", "--customer", "acme", "--balances", str(given), "--balances-out", str(out))
+    data = rate_json(ratecard, storage, "--period", "2024-11", "--customer", "acme", "--balances", str(given), "--balances-out", str(out))
     # acme's goodwill comes from the file (12.50), not from the plan (50.00); the deposit from the customer (30)
     assert {c["id"]: c["opening"] for c in data["documents"][0]["credits"]} == {"deposit": "30.00", "goodwill": "12.50"}
     assert out.read_text(encoding="utf-8").splitlines() == [
@@ -152,30 +146,30 @@ def test_balances_of_customers_not_rated_are_written_out_unchanged(storage):
     ("customer,id,currency,balance\nacme,deposit,USD,5\nacme,deposit,USD,6\n", "given.csv:3: a second balance 'deposit' for customer 'acme' (first on line 2)"),
     ("customer,id,currency,balance\n,deposit,USD,5\n", "given.csv:2: missing customer"),
 ])
-def test_a_balances_file_that_cannot_be_used_is_an_input_problem(storage, content, message):
+def test_a_balances_file_that_cannot_be_used_is_an_input_problem(ratecard, storage, content, message):
     given = Path(storage["dir"]) / "given.csv"
     given.write_text(content, encoding="utf-8")
-    result = cli("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--balances", str(given), "--format", "json")
+    result = ratecard("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--balances", str(given), "--format", "json")
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo"])
-def test_a_balances_path_that_is_not_a_regular_file_is_refused_without_reading_it(storage, kind):
+def test_a_balances_path_that_is_not_a_regular_file_is_refused_without_reading_it(ratecard, storage, kind):
     path = Path("/dev/zero")
     if kind == "fifo":
         path = Path(storage["dir"]) / "balances.csv"
         os.mkfifo(path)
-    result = cli("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--balances", str(path), "--format", "json")
+    result = ratecard("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--balances", str(path), "--format", "json")
     assert result.exit_code == 2, result.output
     assert f"error: {path}: not a regular file (a device, pipe or socket?): a balances file is text" in result.stderr
 
 
-def test_an_estimate_writes_no_closing_balances(storage):
+def test_an_estimate_writes_no_closing_balances(ratecard, storage):
     out = Path(storage["dir"]) / "out.csv"
-    result = cli("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--as-of", "2024-11-20",
-                 "--balances-out", str(out), "--format", "json")
+    result = ratecard("rate", storage["plan.yaml"], "--usage", storage["ledger.csv"], "--as-of", "2024-11-20",
+                      "--balances-out", str(out), "--format", "json")
     assert result.exit_code == 2
     assert "an estimate (--as-of) does not close balances" in result.stderr
     assert not out.exists()
@@ -246,13 +240,13 @@ def test_the_closing_balance_of_a_carried_discount_is_written_out(tmp_path):
     ]
 
 
-def test_carry_is_for_a_fixed_amount(problems):
+def test_carry_is_for_a_fixed_amount():
     text = COUPON.replace("amount: 50.00, applies_to", "percent: 10%, applies_to")
-    assert [message for _, _, message in problems(text)] == ["discount 'welcome': `carry` carries what is left of a fixed `amount`; a percent discount has nothing to carry"]
+    assert [message for _, _, message in problems_of(text)] == ["discount 'welcome': `carry` carries what is left of a fixed `amount`; a percent discount has nothing to carry"]
 
 
-def test_a_carried_discount_larger_than_its_charges_is_no_warning(problems):
+def test_a_carried_discount_larger_than_its_charges_is_no_warning():
     flat = COUPON.replace("storage: {name: Storage, model: per_unit, on: gb, unit_price: 1.00}", "storage: {model: flat, amount: 20.00}")
-    assert [message for _, _, message in problems(flat)] == []
-    assert [message for _, _, message in problems(flat.replace(", carry: true", ""))] == [
+    assert [message for _, _, message in problems_of(flat)] == []
+    assert [message for _, _, message in problems_of(flat.replace(", carry: true", ""))] == [
         "discount 'welcome' (50.00) is more than the charges it applies to (20.00); it is capped at zero"]

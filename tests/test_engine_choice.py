@@ -5,30 +5,27 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from click.testing import CliRunner
-
-import cli
-from conftest import PLANS, PORTONE
+from plan_helpers import PLANS, PORTONE
 
 LEDGER = PLANS / "onehour_business_partner" / "scenarios" / "academy_month_2024_11.csv"
 ONEHOUR = PLANS / "onehour_business_partner.yaml"
 
 
-def test_spark_without_pyspark_is_a_usage_error_that_says_what_to_install(monkeypatch):
+def test_spark_without_pyspark_is_a_usage_error_that_says_what_to_install(ratecard, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
     monkeypatch.setitem(sys.modules, "pyspark.sql", None)
-    result = CliRunner().invoke(cli.main, ["rate", str(ONEHOUR), "--usage", str(LEDGER), "--engine", "spark", "--format", "json"])
+    result = ratecard("rate", str(ONEHOUR), "--usage", str(LEDGER), "--engine", "spark", "--format", "json")
     assert result.exit_code == 2
     assert "pip install 'ratecard[spark]'" in result.output
 
 
-def test_output_is_only_for_spark():
-    result = CliRunner().invoke(cli.main, ["rate", str(ONEHOUR), "--usage", str(LEDGER), "--output", "out"])
+def test_output_is_only_for_spark(ratecard):
+    result = ratecard("rate", str(ONEHOUR), "--usage", str(LEDGER), "--output", "out")
     assert result.exit_code == 2 and "--output is for --engine spark" in result.output
 
 
-def test_an_unknown_engine_is_refused():
-    result = CliRunner().invoke(cli.main, ["rate", str(ONEHOUR), "--usage", str(LEDGER), "--engine", "flink"])
+def test_an_unknown_engine_is_refused(ratecard):
+    result = ratecard("rate", str(ONEHOUR), "--usage", str(LEDGER), "--engine", "flink")
     assert result.exit_code == 2 and "flink" in result.output
 
 

@@ -14,9 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from cli import main
 
 PLAN = textwrap.dedent("""\
     plan: cli-plan
@@ -85,19 +82,15 @@ def files(tmp_path: Path) -> dict[str, str]:
     return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "bad_rows.csv", "customers.yaml", "customers.csv")} | {"dir": str(tmp_path)}
 
 
-def run(*args: str):
-    return CliRunner().invoke(main, list(args))
-
-
-def rate_json(files, *extra: str, ledger: str = "ledger.csv") -> tuple[int, dict]:
-    result = run("rate", files["plan.yaml"], "--usage", files[ledger], "--period", "2024-11", "--format", "json", *extra)
+def rate_json(ratecard, files, *extra: str, ledger: str = "ledger.csv") -> tuple[int, dict]:
+    result = ratecard("rate", files["plan.yaml"], "--usage", files[ledger], "--period", "2024-11", "--format", "json", *extra)
     return result.exit_code, json.loads(result.stdout)
 
 
 # -- exit statuses ---------------------------------------------------------------
 
-def test_exit_0_when_every_row_is_accepted(files):
-    code, data = rate_json(files)
+def test_exit_0_when_every_row_is_accepted(ratecard, files):
+    code, data = rate_json(ratecard, files)
     assert code == 0
     assert data["rejected"] == []
     acme, bolt = data["documents"]
@@ -114,8 +107,8 @@ def test_exit_0_when_every_row_is_accepted(files):
     assert [(line["id"], line["amount"]) for line in bolt["lines"]] == [("calls", "1.00"), ("messages", "0.02")]
 
 
-def test_exit_3_when_rows_are_rejected_and_documents_are_still_printed(files):
-    code, data = rate_json(files, ledger="bad_rows.csv")
+def test_exit_3_when_rows_are_rejected_and_documents_are_still_printed(ratecard, files):
+    code, data = rate_json(ratecard, files, ledger="bad_rows.csv")
     assert code == 3
     assert [(r["row"], r["event_id"]) for r in data["rejected"]] == [(6, "6"), (7, "7")]
     assert "fax" in data["rejected"][0]["reason"] and "x" in data["rejected"][1]["reason"]
@@ -124,8 +117,8 @@ def test_exit_3_when_rows_are_rejected_and_documents_are_still_printed(files):
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "yaml"])
-def test_exit_3_in_every_format(files, fmt):
-    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt)
+def test_exit_3_in_every_format(ratecard, files, fmt):
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt)
     assert result.exit_code == 3
     assert "acme" in result.stdout
 
@@ -136,35 +129,35 @@ def test_exit_3_in_every_format(files, fmt):
     ("plan: broken\ncurrency: XYZ\n", ":2:"),
     ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: tiered, on: 1}\n", ":4:"),
 ])
-def test_exit_1_on_a_broken_plan(files, plan_text, where):
+def test_exit_1_on_a_broken_plan(ratecard, files, plan_text, where):
     broken = Path(files["dir"]) / "broken.yaml"
     broken.write_text(plan_text, encoding="utf-8")
-    result = run("rate", str(broken), "--usage", files["ledger.csv"])
+    result = ratecard("rate", str(broken), "--usage", files["ledger.csv"])
     assert result.exit_code == 1
     assert f"broken.yaml{where}" in result.stderr
     assert result.stdout == ""
 
 
-def test_exit_1_on_a_plan_that_fails_while_running(files):
+def test_exit_1_on_a_plan_that_fails_while_running(ratecard, files):
     failing = Path(files["dir"]) / "failing.yaml"
     failing.write_text(PLAN.replace('messages: {sum: units, where: kind == "sms"}',
                                     'messages: {sum: units, where: kind == "sms"}\n  per_call: messages / calls')
                            .replace("on: messages\n", "on: per_call\n"), encoding="utf-8")
-    result = run("rate", str(failing), "--usage", files["ledger.csv"], "--period", "2024-11")
+    result = ratecard("rate", str(failing), "--usage", files["ledger.csv"], "--period", "2024-11")
     assert result.exit_code == 0, result.output  # everyone made calls in November
     no_calls = Path(files["dir"]) / "no_calls.csv"
     no_calls.write_text("event_id,customer,timestamp,kind,units\n1,dora,2024-11-02T10:00:00,sms,5\n")
-    result = run("rate", str(failing), "--usage", str(no_calls))
+    result = ratecard("rate", str(failing), "--usage", str(no_calls))
     assert result.exit_code == 1
     assert f"failing.yaml:{PLAN.splitlines().index('metrics:') + 4}:" in result.stderr
     assert "division by zero" in result.stderr
 
 
-def test_the_last_days_of_the_calendar_are_rated(files):
+def test_the_last_days_of_the_calendar_are_rated(ratecard, files):
     far = Path(files["dir"]) / "far.csv"
     far.write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
     for args in (["--period", "9999"], ["--period", "9999-12"], ["--as-of", "9999-12-31T23:59:59"], []):
-        result = run("rate", files["plan.yaml"], "--usage", str(far), "--format", "json", *args)
+        result = ratecard("rate", files["plan.yaml"], "--usage", str(far), "--format", "json", *args)
         assert result.exit_code == 0, (args, result.output)
         assert [d["period"] for d in json.loads(result.stdout)["documents"]] == [{"start": "9999-12-01", "end": "9999-12-31"}], args
 
@@ -191,7 +184,7 @@ def test_the_last_days_of_the_calendar_are_rated(files):
     (["--usage", "{ledger}", "--format", "xml"], "xml"),
     ([], "--usage"),
 ])
-def test_exit_2_on_a_usage_error(files, args, message):
+def test_exit_2_on_a_usage_error(ratecard, files, args, message):
     folder = Path(files["dir"])
     (folder / "bad_customers.yaml").write_text("acme: [1, 2\n")
     (folder / "wrong_type.csv").write_text("customer,annual\nacme,maybe\n")
@@ -204,7 +197,7 @@ def test_exit_2_on_a_usage_error(files, args, message):
              "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
              "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
-    result = run("rate", files["plan.yaml"], *args)
+    result = ratecard("rate", files["plan.yaml"], *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
@@ -213,30 +206,30 @@ def test_exit_2_on_a_usage_error(files, args, message):
 # -- formats -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv", "jsonl"])
-def test_every_format_is_byte_identical_across_runs(files, fmt):
+def test_every_format_is_byte_identical_across_runs(ratecard, files, fmt):
     args = ("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--format", fmt, "--customers", files["customers.yaml"])
-    first, second = run(*args), run(*args)
+    first, second = ratecard(*args), ratecard(*args)
     assert first.exit_code == second.exit_code == 3
     assert first.stdout_bytes == second.stdout_bytes
     assert first.stdout_bytes
 
 
-def test_yaml_format_holds_the_same_data_as_json(files):
-    _, data = rate_json(files, ledger="bad_rows.csv")
-    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "yaml")
+def test_yaml_format_holds_the_same_data_as_json(ratecard, files):
+    _, data = rate_json(ratecard, files, ledger="bad_rows.csv")
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "yaml")
     assert yaml.safe_load(result.stdout) == data
 
 
-def test_jsonl_format_holds_the_same_data_as_json(files):
-    _, data = rate_json(files, ledger="bad_rows.csv")
-    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "jsonl")
+def test_jsonl_format_holds_the_same_data_as_json(ratecard, files):
+    _, data = rate_json(ratecard, files, ledger="bad_rows.csv")
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11", "--format", "jsonl")
     assert result.exit_code == 3
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert records == data["documents"] + [{"rejected": row} for row in data["rejected"]]
 
 
-def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(files):
-    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11", "--format", "csv")
+def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(ratecard, files):
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11", "--format", "csv")
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     acme = [(r["row_kind"], r["id"], r["quantity"], r["rate"], r["amount"]) for r in rows if r["customer"] == "acme"]
@@ -248,23 +241,23 @@ def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(files):
     assert {(r["period_start"], r["period_end"]) for r in rows} == {("2024-11-01", "2024-11-30")}
 
 
-def test_table_format_shows_lines_totals_and_rejected_rows(files):
-    result = run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11")
+def test_table_format_shows_lines_totals_and_rejected_rows(ratecard, files):
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11")
     assert result.exit_code == 3
     text = result.stdout
     for expected in ("acme", "cli-plan", "Voice minutes", "6.25", "Subtotal", "11.25", "Total", "12.25", "2 rejected row(s)", "row 6"):
         assert expected in text
 
 
-def test_customer_option_limits_the_documents(files):
-    code, data = rate_json(files, "--customer", "bolt")
+def test_customer_option_limits_the_documents(ratecard, files):
+    code, data = rate_json(ratecard, files, "--customer", "bolt")
     assert code == 0 and [d["customer"] for d in data["documents"]] == ["bolt"]
-    code, data = rate_json(files, "--customer", "nobody")
+    code, data = rate_json(ratecard, files, "--customer", "nobody")
     assert code == 0 and data["documents"] == []
 
 
-def test_without_a_period_every_period_of_the_ledger_is_rated(files):
-    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--format", "json")
+def test_without_a_period_every_period_of_the_ledger_is_rated(ratecard, files):
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--format", "json")
     data = json.loads(result.stdout)
     assert [(d["customer"], d["period"]["start"]) for d in data["documents"]] == [
         ("acme", "2024-11-01"), ("bolt", "2024-11-01"), ("cora", "2024-12-01"),
@@ -274,8 +267,8 @@ def test_without_a_period_every_period_of_the_ledger_is_rated(files):
 # -- customers ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("customers", ["customers.yaml", "customers.csv"])
-def test_customers_file_gives_attributes_to_when_and_discounts(files, customers):
-    code, data = rate_json(files, "--customers", files[customers])
+def test_customers_file_gives_attributes_to_when_and_discounts(ratecard, files, customers):
+    code, data = rate_json(ratecard, files, "--customers", files[customers])
     assert code == 0
     acme, bolt = data["documents"]
     assert [(line["id"], line["amount"]) for line in acme["lines"]] == [
@@ -286,24 +279,24 @@ def test_customers_file_gives_attributes_to_when_and_discounts(files, customers)
     assert [line["id"] for line in bolt["lines"]] == ["calls", "messages"]
 
 
-def test_customers_csv_saved_by_a_spreadsheet_is_read(files):
+def test_customers_csv_saved_by_a_spreadsheet_is_read(ratecard, files):
     excel = Path(files["dir"]) / "excel.csv"
     excel.write_bytes("\ufeffcustomer,segment,annual,rebate\r\nacme,enterprise,true,10%\r\n".encode("utf-8"))
-    code, data = rate_json(files, "--customers", str(excel))
+    code, data = rate_json(ratecard, files, "--customers", str(excel))
     assert code == 0
     assert data["documents"][0]["total"] == "60.01"
 
 
-def test_customers_missing_from_the_file_take_the_defaults(files):
+def test_customers_missing_from_the_file_take_the_defaults(ratecard, files):
     only_bolt = Path(files["dir"]) / "only_bolt.csv"
     only_bolt.write_text("customer,segment\nbolt,enterprise\n")
-    code, data = rate_json(files, "--customers", str(only_bolt))
+    code, data = rate_json(ratecard, files, "--customers", str(only_bolt))
     assert code == 0
     assert [[line["id"] for line in d["lines"]] for d in data["documents"]] == [["calls", "messages"], ["calls", "messages", "support"]]
 
 
 @pytest.mark.parametrize("kind", ["device", "symlink_to_device", "fifo"])
-def test_a_customers_path_that_is_not_a_regular_file_is_refused_without_reading_it(files, kind):
+def test_a_customers_path_that_is_not_a_regular_file_is_refused_without_reading_it(ratecard, files, kind):
     path = Path("/dev/zero")
     if kind == "symlink_to_device":
         path = Path(files["dir"]) / "customers_link.csv"
@@ -312,21 +305,21 @@ def test_a_customers_path_that_is_not_a_regular_file_is_refused_without_reading_
         path = Path(files["dir"]) / "customers_fifo.yaml"
         os.mkfifo(path)
     started = time.monotonic()
-    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(path))
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(path))
     assert time.monotonic() - started < 5
     assert result.exit_code == 2, result.output
     assert f"error: {path}: not a regular file (a device, pipe or socket?): a customers file is text" in result.stderr
 
 
 @pytest.mark.parametrize("name, limit", [("big.csv", "MAX_CSV_BYTES"), ("big.yaml", "MAX_FILE_BYTES")])
-def test_a_customers_file_past_the_size_limit_is_refused(files, monkeypatch, name, limit):
+def test_a_customers_file_past_the_size_limit_is_refused(ratecard, files, monkeypatch, name, limit):
     from interpreter.pricing import customers
 
     big = Path(files["dir"]) / name
     big.write_text("customer,segment\n" + "".join(f"c{n},startup\n" for n in range(20)) if name.endswith(".csv")
                    else "".join(f"c{n}: {{segment: startup}}\n" for n in range(20)), encoding="utf-8")
     monkeypatch.setattr(customers, limit, 100, raising=False)
-    result = run("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(big))
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(big))
     assert result.exit_code == 2, result.output
     assert f"error: {big}: customers file is larger than 100 bytes" in result.stderr
 
@@ -340,9 +333,9 @@ def charge_line(charge: str) -> int:
     return next(n for n, line in enumerate(lines, 1) if n > charges_at and line == f"  {charge}:")
 
 
-def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(files):
-    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
-                 "--customers", files["customers.yaml"])
+def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(ratecard, files):
+    result = ratecard("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
+                      "--customers", files["customers.yaml"])
     assert result.exit_code == 0, result.output
     text = result.stdout
     calls = text[text.index("\ncalls  "):text.index("\nmessages  ")]
@@ -357,17 +350,17 @@ def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(files):
     assert "total = 60.01" in text
 
 
-def test_explain_points_at_each_charge_line_in_the_plan(files):
-    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
-                 "--customers", files["customers.csv"])
+def test_explain_points_at_each_charge_line_in_the_plan(ratecard, files):
+    result = ratecard("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
+                      "--customers", files["customers.csv"])
     text = result.stdout
     for charge in ("calls", "messages", "support"):
         block = text[text.index(f"\n{charge}  "):].splitlines()
         assert block[2].strip().startswith(f"from {files['plan.yaml']}:{charge_line(charge)} ("), block[:3]
 
 
-def test_explain_of_an_unknown_customer_is_a_usage_error(files):
-    result = run("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "nobody", "--period", "2024-11")
+def test_explain_of_an_unknown_customer_is_a_usage_error(ratecard, files):
+    result = ratecard("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "nobody", "--period", "2024-11")
     assert result.exit_code == 2
     assert "nobody" in result.stderr
 
@@ -376,7 +369,7 @@ BACOBILL = Path(__file__).resolve().parent.parent / "plans" / "bacobill_saas.yam
 DEPOSIT = BACOBILL.parent / "bacobill_saas" / "scenarios" / "deposit_and_points.yaml"
 
 
-def explain_scenario(tmp_path: Path, scenario: Path, customer: str, plan: Path = BACOBILL, period: str | None = None) -> str:
+def explain_scenario(ratecard, tmp_path: Path, scenario: Path, customer: str, plan: Path = BACOBILL, period: str | None = None) -> str:
     """`ratecard explain` of one customer of a shipped scenario (its ledger and customers written to files)."""
     from interpreter.review.scenarios import rate_inputs, read_spec
 
@@ -384,7 +377,7 @@ def explain_scenario(tmp_path: Path, scenario: Path, customer: str, plan: Path =
     ledger, options = rate_inputs(scenario, spec, tmp_path / "usage.jsonl")
     people = {cid: {k: str(v) for k, v in attributes.items()} for cid, attributes in options["customer_records"].items()}
     (tmp_path / "customers.yaml").write_text(yaml.safe_dump(people), encoding="utf-8")
-    result = run("explain", str(plan), "--usage", ledger, "--customers", str(tmp_path / "customers.yaml"),
+    result = ratecard("explain", str(plan), "--usage", ledger, "--customers", str(tmp_path / "customers.yaml"),
                  "--customer", customer, "--period", period or options["period"])
     assert result.exit_code == 0, result.output
     return result.stdout
@@ -406,8 +399,8 @@ def total_parts(text: str) -> tuple[Decimal, Decimal]:
     ("dep-foreigner", "19000", ["deposit  'Prepaid deposit'  balance 30000, applied 30000, left 0",
                                 "points  'Points'  balance 0, applied 0, left 0"]),
 ])
-def test_explain_accounts_for_the_credits_applied_in_its_total(tmp_path, customer, total, credits):
-    text = explain_scenario(tmp_path, DEPOSIT, customer)
+def test_explain_accounts_for_the_credits_applied_in_its_total(ratecard, tmp_path, customer, total, credits):
+    text = explain_scenario(ratecard, tmp_path, DEPOSIT, customer)
     stated, added = total_parts(text)
     assert (str(stated), added) == (total, stated)
     for credit in credits:
@@ -415,7 +408,7 @@ def test_explain_accounts_for_the_credits_applied_in_its_total(tmp_path, custome
     assert "credits applied" in next(line for line in text.splitlines() if line.startswith("total = "))
 
 
-def test_explain_shows_what_a_carried_discount_brought_took_and_left(tmp_path):
+def test_explain_shows_what_a_carried_discount_brought_took_and_left(ratecard, tmp_path):
     (tmp_path / "plan.yaml").write_text(textwrap.dedent("""\
         plan: coupon
         currency: USD
@@ -433,7 +426,7 @@ def test_explain_shows_what_a_carried_discount_brought_took_and_left(tmp_path):
     """), encoding="utf-8")
     (tmp_path / "ledger.csv").write_text("event_id,customer,timestamp,gb\n1,acme,2024-11-10T10:00:00,20\n2,acme,2024-12-10T10:00:00,30\n",
                                          encoding="utf-8")
-    result = run("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
+    result = ratecard("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
                  "--period", "2024-11-01..2024-12-31")
     assert result.exit_code == 0, result.output
     december = result.stdout[result.stdout.index("period 2024-12-01"):]
@@ -448,23 +441,23 @@ def test_explain_shows_what_a_carried_discount_brought_took_and_left(tmp_path):
     assert stated == added == Decimal("3.50")  # 5.50 due, 2.00 of goodwill
 
 
-def test_readme_command_rates_the_shipped_plan():
+def test_readme_command_rates_the_shipped_plan(ratecard):
     root = Path(__file__).resolve().parent.parent
-    result = run("rate", str(root / "plans/portone_one_payment_infra.yaml"),
-                 "--usage", str(root / "plans/portone_one_payment_infra/ledger_2024_11.csv"), "--period", "2024-11", "--format", "json")
+    result = ratecard("rate", str(root / "plans/portone_one_payment_infra.yaml"),
+                      "--usage", str(root / "plans/portone_one_payment_infra/ledger_2024_11.csv"), "--period", "2024-11", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["documents"] and all(d["lines"][0]["id"] == "platform_fee" for d in data["documents"])
     assert all(d["taxes"][0]["id"] == "vat" for d in data["documents"])
 
 
-def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(files):
+def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(ratecard, files):
     import gc
 
     assert gc.isenabled()
-    assert rate_json(files)[0] == 0
+    assert rate_json(ratecard, files)[0] == 0
     assert gc.isenabled()
-    assert run("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11").exit_code == 3
+    assert ratecard("rate", files["plan.yaml"], "--usage", files["bad_rows.csv"], "--period", "2024-11").exit_code == 3
     assert gc.isenabled()
 
 
@@ -476,22 +469,22 @@ def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(f
     (["--period", "2024-11", "--customer", "nobody"], "no documents: the ledger has no accepted rows for customer 'nobody' in period 2024-11"),
     (["--usage-header-only"], "no documents: the ledger has no accepted rows"),
 ])
-def test_a_period_without_usage_says_so(files, args, said):
+def test_a_period_without_usage_says_so(ratecard, files, args, said):
     usage = files["ledger.csv"]
     if args == ["--usage-header-only"]:
         usage, args = str(Path(files["dir"]) / "header.csv"), []
         Path(usage).write_text(LEDGER.splitlines()[0] + "\n", encoding="utf-8")
-    result = run("rate", files["plan.yaml"], "--usage", usage, *args)
+    result = ratecard("rate", files["plan.yaml"], "--usage", usage, *args)
     assert result.exit_code == 0, result.output
     assert said in result.stderr
     assert "acme" not in result.stdout
 
 
 @pytest.mark.parametrize("args", [["--period", "0001-01"], ["--period", "0001"], ["--as-of", "0001-01-03"]])
-def test_the_period_before_the_first_day_holds_no_usage(files, args):
+def test_the_period_before_the_first_day_holds_no_usage(ratecard, files, args):
     previous = Path(files["dir"]) / "previous.yaml"
     previous.write_text(PLAN.replace("when: customer.segment", "when: previous.calls > 0 and customer.segment"), encoding="utf-8")
-    result = run("rate", str(previous), "--usage", files["ledger.csv"], *args)
+    result = ratecard("rate", str(previous), "--usage", files["ledger.csv"], *args)
     assert result.exit_code == 0, result.output  # no usage can lie before the year 1: previous.calls is 0
     assert "Traceback" not in result.output
 
@@ -507,3 +500,16 @@ def test_output_that_cannot_be_written_is_a_usage_error(files, fmt):
                                "--format", fmt], stdout=full, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
     assert done.returncode == 2, done.stderr
     assert done.stderr == "error: cannot write the output: No space left on device\n"
+
+
+def test_explain_shows_the_value_tested_by_in(ratecard, tmp_path):
+    plan = PLAN.replace('when: customer.segment == "enterprise"', 'when: customer.segment in ["enterprise", "partner"]')
+    (tmp_path / "plan.yaml").write_text(plan.replace("values: [startup, enterprise]", "values: [startup, enterprise, partner]"),
+                                        encoding="utf-8")
+    (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
+    (tmp_path / "customers.yaml").write_text("acme: {segment: enterprise}\n", encoding="utf-8")
+    result = ratecard("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
+                      "--period", "2024-11", "--customers", str(tmp_path / "customers.yaml"))
+    assert result.exit_code == 0, result.output
+    support = result.stdout[result.stdout.index("\nsupport  "):]
+    assert "  when: customer.segment in [\"enterprise\", \"partner\"]\n    customer.segment = 'enterprise'\n" in support

@@ -10,13 +10,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import reference_rater
 from interpreter.engines.core import rate
 from interpreter.output.render import output_data
-from plan_helpers import compile_plan as shared_compile
+from plan_helpers import compile_plan
 
 ZONES = ["Asia/Seoul", "UTC", "America/New_York"]
 MODES = ["half_up", "half_even", "down", "up"]
@@ -120,7 +119,7 @@ def timestamp(moment: datetime.datetime, form: int) -> str:
     if form == 0:
         return moment.replace(tzinfo=None).isoformat()                       # local, no offset
     if form == 1:
-        return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if form == 2:
         return moment.isoformat()                                            # local offset
     if form == 3:
@@ -159,16 +158,13 @@ def write(path: Path, rows) -> str:
     return str(path)
 
 
-def compile_plan(text: str):
-    return shared_compile(text, "differential.yaml")
-
-
 def engine(plan, path: str) -> dict:
     result = rate(plan, path, period="2024-11")
     data = output_data(result.documents, result.rejected)
     return {"documents": data["documents"], "rejected": [r["row"] for r in data["rejected"]]}
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_engine_and_reference_rater_agree(tmp_path, data):
@@ -179,6 +175,7 @@ def test_engine_and_reference_rater_agree(tmp_path, data):
     assert engine(plan, path) == reference_rater.rate_csv(plan, path, "2024-11")
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_balances_are_passed_on_from_month_to_month_alike(tmp_path, data):
@@ -199,7 +196,7 @@ def test_balances_are_passed_on_from_month_to_month_alike(tmp_path, data):
     ("up_to: 0", "below: 5", "up_to: 5"),
 ])
 def test_engine_and_reference_rater_agree_at_every_tier_boundary(tmp_path, bounds):
-    tiers = ", ".join(f"{{{b}, unit_price: {p}, flat: {f}}}" for b, p, f in zip(bounds, ("3.10", "2.20", "1.30"), ("7", "11", "13")))
+    tiers = ", ".join(f"{{{b}, unit_price: {p}, flat: {f}}}" for b, p, f in zip(bounds, ("3.10", "2.20", "1.30"), ("7", "11", "13"), strict=True))
     tiers = f"[{tiers}, {{unit_price: 0.40, flat: 17}}]"
     plan = compile_plan(f"""
         plan: boundaries

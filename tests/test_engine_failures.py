@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from interpreter.pricing.evaluate import EvaluationError
 from interpreter.output.render import document_data
+from interpreter.pricing.evaluate import EvaluationError
 from plan_helpers import compile_plan, rate_csv
 
 PLAN = """\
@@ -91,13 +89,13 @@ def files(tmp_path: Path) -> dict[str, str]:
     return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "customers.yaml")}
 
 
-def rate_cli(files, *args):
-    return CliRunner().invoke(main, ["rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers",
-                                     files["customers.yaml"], "--period", "2024-11", *args])
+def rate_cli(ratecard, files, *args):
+    return ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers",
+                    files["customers.yaml"], "--period", "2024-11", *args)
 
 
-def test_rate_prints_the_other_documents_lists_the_failures_and_exits_1(files):
-    result = rate_cli(files, "--format", "json")
+def test_rate_prints_the_other_documents_lists_the_failures_and_exits_1(ratecard, files):
+    result = rate_cli(ratecard, files, "--format", "json")
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     assert [d["customer"] for d in data["documents"]] == ["acme"]
@@ -114,8 +112,8 @@ def test_rate_prints_the_other_documents_lists_the_failures_and_exits_1(files):
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "yaml", "table", "csv"])
-def test_every_format_says_which_documents_failed(files, fmt):
-    result = rate_cli(files, "--format", fmt)
+def test_every_format_says_which_documents_failed(ratecard, files, fmt):
+    result = rate_cli(ratecard, files, "--format", fmt)
     assert result.exit_code == 1, result.output
     assert "customer 'bolt', period 2024-11-01..2024-11-30: division by zero" in result.stderr
     if fmt == "jsonl":
@@ -125,16 +123,16 @@ def test_every_format_says_which_documents_failed(files, fmt):
         assert "failures:" in result.stdout
 
 
-def test_a_run_without_failures_prints_no_failures_key(files):
-    result = CliRunner().invoke(main, ["rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11",
-                                       "--format", "json"])
+def test_a_run_without_failures_prints_no_failures_key(ratecard, files):
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11",
+                      "--format", "json")
     assert result.exit_code == 0, result.output
     assert list(json.loads(result.stdout)) == ["documents", "rejected"]
 
 
-def test_no_closing_balances_are_written_when_a_document_failed(files, tmp_path):
+def test_no_closing_balances_are_written_when_a_document_failed(ratecard, files, tmp_path):
     out = tmp_path / "balances.csv"
-    result = rate_cli(files, "--format", "json", "--balances-out", str(out))
+    result = rate_cli(ratecard, files, "--format", "json", "--balances-out", str(out))
     assert result.exit_code == 1
     assert "balances not written" in result.stderr
     assert not out.exists()

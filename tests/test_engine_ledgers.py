@@ -67,7 +67,7 @@ def write_jsonl(path: Path, columns, rows, numbers: tuple[str, ...] = ()) -> Pat
     with path.open("w", encoding="utf-8") as handle:
         for index, row in enumerate(rows):
             record = {}
-            for column, value in zip(columns, row):
+            for column, value in zip(columns, row, strict=True):
                 if value == "":
                     if index % 2:
                         record[column] = None
@@ -469,10 +469,10 @@ def test_no_float_on_the_path_from_file_to_document(tmp_path):
     """No float literal or float() in the engine's code, and no DOUBLE column in what stage 1 reads or returns."""
     import ast
 
+    from interpreter.engines.core import connect
     from interpreter.ledger import rows as ledger_module
     from interpreter.ledger.aggregate import aggregate_sql
     from interpreter.periods import split
-    from interpreter.engines.core import connect
 
     root = Path(ledger_module.__file__).parent
     for module in sorted(root.glob("*.py")):
@@ -523,18 +523,14 @@ def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_every_path(tmp_path
         rate(loaded.versions or loaded.plan, str(ledger), period="2024-11", **options)
 
 
-def test_explain_on_an_overflowing_sum_exits_2_with_the_message(tmp_path):
-    from click.testing import CliRunner
-
-    import cli
-
+def test_explain_on_an_overflowing_sum_exits_2_with_the_message(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(textwrap.dedent(OVERFLOW_PLAN), encoding="utf-8")
     ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount"],
                        [["e1", "acme", "2024-11-03", "9" * 28], ["e2", "acme", "2024-11-04", "9" * 28]])
     for command in (["explain", str(plan), "--usage", str(ledger), "--customer", "acme", "--period", "2024-11"],
                     ["rate", str(plan), "--usage", str(ledger), "--customer", "acme"]):
-        result = CliRunner().invoke(cli.main, command)
+        result = ratecard(*command)
         assert result.exit_code == 2, result.output
         assert "more than 38 digits" in result.output and "Traceback" not in result.output
 

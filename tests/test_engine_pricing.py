@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings, strategies as st
 
+from dsl import tree
 from interpreter.output.render import document_data
-from plan_helpers import compile_plan as shared_compile, rate_csv as shared_rate
+from interpreter.pricing.models import graduated, volume
+from plan_helpers import compile_plan, load_text, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"
-
-
-def compile_plan(text: str, path: str = "plan.yaml"):
-    return shared_compile(text, path)
 
 
 def rate_csv(plan, tmp_path: Path, ledger: str, period: str | None = "2024-11", **options):
@@ -112,6 +111,41 @@ def test_volume_bound_at_the_exact_boundary(tmp_path, quantity, inclusive, exclu
 def test_graduated_bound_at_the_exact_boundary(tmp_path, quantity, inclusive, exclusive):
     plan = compile_plan(BOUNDS_PLAN % {"model": "graduated"})
     assert amounts(plan, tmp_path, quantity) == {"inclusive": inclusive, "exclusive": exclusive}
+
+
+@st.composite
+def any_tier_table(draw) -> list[tuple[Decimal, bool]]:
+    """Bounds (up_to when True, below when False) on a half-unit grid, mostly increasing; an open tier follows."""
+    steps = draw(st.lists(st.sampled_from([-1, 0, 1, 1, 2]), min_size=1, max_size=3))
+    bounds = [Decimal(draw(st.integers(0, 4))) / 2]
+    for step in steps[1:]:
+        bounds.append(bounds[-1] + Decimal(step) / 2)
+    return [(bound, draw(st.booleans())) for bound in bounds]
+
+
+@settings(max_examples=120, deadline=None)
+@given(any_tier_table())
+def test_compiler_lint_and_pricing_read_tier_bounds_alike(table):
+    """A table compiles when each tier takes some quantity, lint warns when no whole number reaches a tier,
+    and graduated pricing stops in the tier volume pricing picks: all for the same quantities."""
+    rows = [f"{{{'up_to' if inclusive else 'below'}: {bound}, unit_price: 0, flat: {index + 1}}}"
+            for index, (bound, inclusive) in enumerate(table)]
+    rows.append(f"{{unit_price: 0, flat: {len(table) + 1}}}")
+    loaded = load_text("plan: t\ncurrency: USD\nusage: {units: integer}\nmetrics: {units: {sum: units}}\n"
+                       f"charges: {{fee: {{model: volume, on: units, tiers: [{', '.join(rows)}]}}}}\n")
+    tiers = tuple(tree.Tier(bound, inclusive, Decimal(0), Decimal(index + 1), None)
+                  for index, (bound, inclusive) in enumerate(table)) + (tree.Tier(None, False, Decimal(0), Decimal(len(table) + 1), None),)
+    fee = tree.Charge(id="fee", name="fee", model="volume", quantity=None, when=None, rounding="half_up", span=None, tiers=tiers)
+    picked = {}  # quantity -> the tier (from 1) volume pricing charges it in
+    for q in (Decimal(n) / 4 for n in range(-4, 28)):  # every region between bounds on a half-unit grid, and the bounds
+        picked[q] = int(volume(q, fee).amount)
+        assert len(graduated(q, fee, trace=True).steps) == picked[q], q
+    every_tier_taken = set(picked.values()) == set(range(1, len(tiers) + 1))
+    assert (loaded.plan is not None) == every_tier_taken, loaded.diagnostics
+    if loaded.plan is not None:
+        unreachable = {int(d.message.split()[1]) for d in loaded.diagnostics if d.code == "unreachable"}
+        by_whole_numbers = {tier for q, tier in picked.items() if q == q.to_integral_value()}
+        assert unreachable == set(range(1, len(tiers) + 1)) - by_whole_numbers
 
 
 @pytest.mark.parametrize("model", ["graduated", "volume"])

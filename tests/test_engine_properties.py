@@ -7,25 +7,26 @@ properties run the whole engine (DuckDB included) on small generated inputs.
 from __future__ import annotations
 
 import calendar
-import inspect
 import csv
 import datetime
+import inspect
+import itertools
 import textwrap
 from decimal import Decimal
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.ledger.aggregate import Facts
-from interpreter.pricing.documents import build
-from interpreter.periods import split
-from interpreter.pricing.models import graduated, volume
 from interpreter.engines.core import rate
+from interpreter.ledger.aggregate import Facts
 from interpreter.output.render import document_data, output_data
-from plan_helpers import compile_plan as shared_compile
+from interpreter.periods import split
+from interpreter.pricing.documents import build
+from interpreter.pricing.models import graduated, volume
+from plan_helpers import compile_plan
 
 SPAN = Span("generated.yaml", 1, 1)
 FAST = settings(max_examples=150, deadline=None)
@@ -140,10 +141,7 @@ def invoice_plans(draw) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compile_plan(text: str):
-    return shared_compile(text, "generated.yaml")
-
-
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(invoice_plans(), st.decimals(min_value=-50, max_value=20_000, places=3),
        st.decimals(min_value=0, max_value=100_000, places=2), st.integers(0, 20))
@@ -191,6 +189,7 @@ def write_ledger(path: Path, rows) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @ENGINE
 @given(st.sampled_from(ZONES), st.integers(2023, 2025), st.integers(1, 12), st.data())
 def test_one_seat_prorated_over_the_days_of_a_month_sums_to_the_whole_month(tmp_path, tz, year, month, data):
@@ -215,7 +214,7 @@ def test_one_seat_prorated_over_the_days_of_a_month_sums_to_the_whole_month(tmp_
     # cut the month into ranges: the seat-days of the pieces add up to the month
     edges = [1, *cuts, days + 1]
     seat_days = Decimal(0)
-    for start, stop in zip(edges, edges[1:]):
+    for start, stop in itertools.pairwise(edges):
         period = f"{year}-{month:02d}-{start:02d}..{year}-{month:02d}-{stop - 1:02d}"
         (doc,) = [d for d in rate(plan, ledger, period=period, customer="held").documents]
         seat_days += (doc.env[("metric", "seats")] * days).quantize(Decimal(1))
@@ -256,7 +255,7 @@ def ledgers(draw):
     count = draw(st.integers(1, 25))
     rows, moments = [], draw(st.lists(st.integers(0, 60 * 24 * 75), min_size=count, max_size=count, unique=True))
     for index, minute in enumerate(moments):
-        moment = datetime.datetime(2024, 9, 25, tzinfo=datetime.timezone.utc) + datetime.timedelta(minutes=minute)
+        moment = datetime.datetime(2024, 9, 25, tzinfo=datetime.UTC) + datetime.timedelta(minutes=minute)
         stamp = moment.isoformat().replace("+00:00", draw(st.sampled_from(["Z", "+00:00"])))
         kind = draw(st.sampled_from(["charge", "charge", "refund", "bogus"]))
         amount = draw(st.one_of(st.decimals(min_value=0, max_value=500, places=2).map(str), st.just(""), st.just("1x")))
@@ -268,6 +267,7 @@ def ledgers(draw):
     return rows
 
 
+@pytest.mark.slow
 @ENGINE
 @given(ledgers(), st.randoms(use_true_random=False))
 def test_shuffling_the_ledger_changes_no_document(tmp_path, rows, random):
@@ -303,4 +303,4 @@ def test_money_text_is_the_amount_quantized_to_the_currency_digits(value, digits
     from interpreter.rounding import CONTEXT, money_text
 
     quantized = value.quantize(Decimal(1).scaleb(-digits), context=CONTEXT)
-    assert money_text(value, digits) == format(quantized.copy_abs() if not quantized else quantized, "f")
+    assert money_text(value, digits) == format(quantized if quantized else quantized.copy_abs(), "f")

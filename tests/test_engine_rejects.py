@@ -229,11 +229,7 @@ def test_rows_rejected_for_other_reasons_do_not_use_quota(tmp_path):
     assert result.documents[0].env[("metric", "records")] == 2
 
 
-def test_rejects_file_lists_every_rejected_row(tmp_path):
-    from click.testing import CliRunner
-
-    from cli import main
-
+def test_rejects_file_lists_every_rejected_row(ratecard, tmp_path):
     (tmp_path / "plan.yaml").write_text(PLAN)
     (tmp_path / "ledger.csv").write_text(textwrap.dedent(f"""\
         {HEADER}
@@ -242,8 +238,8 @@ def test_rejects_file_lists_every_rejected_row(tmp_path):
         a,acme,2024-11-02T00:00:00,approval,100,,,,
     """))
     out = tmp_path / "rejects.csv"
-    result = CliRunner().invoke(main, ["rate", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"),
-                                       "--format", "json", "--rejects", str(out)])
+    result = ratecard("rate", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"),
+                      "--format", "json", "--rejects", str(out))
     assert result.exit_code == 3, result.output
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert [(r["row"], r["event_id"]) for r in rows] == [("2", "b"), ("3", "a")]

@@ -10,7 +10,7 @@ import pytest
 
 from interpreter.engines.core import rate
 from interpreter.output.render import document_data
-from plan_helpers import compile_plan as shared_compile
+from plan_helpers import compile_plan
 
 PLAN = textwrap.dedent("""
     plan: seats
@@ -31,14 +31,10 @@ PLAN = textwrap.dedent("""
 """)
 
 
-def compile_plan(text: str = PLAN):
-    return shared_compile(text)
-
-
 def rate_rows(tmp_path: Path, rows: list[str], plan=None, **options):
     file = tmp_path / "ledger.csv"
     file.write_text("event_id,customer,timestamp,seats,product\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    return rate(plan or compile_plan(), str(file), **options)
+    return rate(plan or compile_plan(PLAN), str(file), **options)
 
 
 def is_ratio(value, numerator: int, denominator: int) -> bool:

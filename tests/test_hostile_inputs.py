@@ -18,11 +18,8 @@ import os
 from decimal import Decimal
 
 import pytest
-from click.testing import CliRunner
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 
-import cli
 import hostile
 
 PLAN = """\
@@ -89,12 +86,12 @@ def write(folder, form: str, rows: list[dict[str, str]], repeated: str | None, b
     return str(path)
 
 
-def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, blank_lines: bool) -> int:
+def check(ratecard, folder, form: str, rows: list[dict[str, str]], repeated: str | None, blank_lines: bool) -> int:
     """Rate the ledger on the command line, check what it printed; its exit status."""
     plan = folder / "plan.yaml"
     plan.write_text(PLAN, encoding="utf-8")
     ledger = write(folder, form, rows, repeated, blank_lines)
-    result = CliRunner().invoke(cli.main, ["rate", str(plan), "--usage", ledger, "--format", "json"])
+    result = ratecard("rate", str(plan), "--usage", ledger, "--format", "json")
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code in (0, 2, 3), result.output
     assert "Traceback" not in result.output
@@ -114,14 +111,14 @@ def check(folder, form: str, rows: list[dict[str, str]], repeated: str | None, b
 @pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
 @FUZZ
 @given(rows=ROWS, repeated=st.one_of(st.none(), st.sampled_from(["amount", "Customer", "kind"])), blank_lines=st.booleans())
-def test_no_ledger_makes_a_traceback_or_loses_a_row(tmp_path_factory, form, rows, repeated, blank_lines):
+def test_no_ledger_makes_a_traceback_or_loses_a_row(ratecard, tmp_path_factory, form, rows, repeated, blank_lines):
     if form == "parquet":
         pytest.importorskip("pyarrow")
-    event(f"exit status {check(tmp_path_factory.mktemp(form), form, rows, repeated, blank_lines)}")
+    event(f"exit status {check(ratecard, tmp_path_factory.mktemp(form), form, rows, repeated, blank_lines)}")
 
 
 @pytest.mark.parametrize("form", ["csv", "jsonl", "parquet"])
-def test_every_hostile_string_and_timestamp_at_once(tmp_path, form):
+def test_every_hostile_string_and_timestamp_at_once(ratecard, tmp_path, form):
     """The fixed hostile set: each string in every column of its own row, each odd timestamp in a row of its own."""
     if form == "parquet":
         pytest.importorskip("pyarrow")
@@ -129,4 +126,4 @@ def test_every_hostile_string_and_timestamp_at_once(tmp_path, form):
     rows += [{"event_id": f"t{i}", "customer": "acme", "timestamp": stamp, "kind": "sale", "amount": "1", "flag": ""}
              for i, (stamp, _) in enumerate(hostile.TIMESTAMPS)]
     rows.append({"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""})
-    assert check(tmp_path, form, rows, None, False) == 3
+    assert check(ratecard, tmp_path, form, rows, None, False) == 3

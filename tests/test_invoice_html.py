@@ -6,18 +6,15 @@ import re
 import textwrap
 from decimal import Decimal
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 from dsl.loader import load_plan
 from interpreter.output.invoice_html import money, percent, to_html
 from interpreter.output.render import output_data
 from interpreter.review.scenario_schema import UsageScenario
 from interpreter.review.scenarios import plan_path_for, rated, read_spec, scenario_files
-from conftest import PLANS, PORTONE
+from plan_helpers import PLANS, PORTONE
 
 USAGE_SCENARIOS = [p for p in scenario_files(PLANS) if isinstance(read_spec(p), UsageScenario)]
 LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
@@ -72,7 +69,7 @@ def test_every_scenarios_html_totals_equal_its_json_documents(path):
     data = output_data(result.documents, result.rejected)["documents"]
     shown = parsed(to_html(result.documents))
     assert len(shown) == len(data)
-    for doc, page in zip(data, shown):
+    for doc, page in zip(data, shown, strict=True):
         assert page["attrs"]["data-customer"] == doc["customer"]
         assert page["attrs"]["data-period-start"] == doc["period"]["start"]
         by_role = {e["attrs"].get("data-role"): e for e in page["amounts"]}
@@ -88,12 +85,8 @@ def test_every_scenarios_html_totals_equal_its_json_documents(path):
             assert Decimal(doc["subtotal"]) + taxes - credits == Decimal(by_role["total"]["attrs"]["data-amount"])
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def test_rate_html_shows_the_tier_breakdown_taxes_as_percents_notices_and_schedule():
-    result = run("rate", PORTONE, "--usage", LEDGER, "--period", "2024-11", "--format", "html")
+def test_rate_html_shows_the_tier_breakdown_taxes_as_percents_notices_and_schedule(ratecard):
+    result = ratecard("rate", PORTONE, "--usage", LEDGER, "--period", "2024-11", "--format", "html")
     assert result.exit_code == 0, result.output
     html = result.output
     assert html.startswith("<!doctype html>")
@@ -105,34 +98,34 @@ def test_rate_html_shows_the_tier_breakdown_taxes_as_percents_notices_and_schedu
     assert "Billing schedule" in html and "Dec 10, 2024, 10:00 (UTC+09:00)" in html
 
 
-def test_html_is_self_contained():
-    html = run("rate", PORTONE, "--usage", LEDGER, "--format", "html").output
+def test_html_is_self_contained(ratecard):
+    html = ratecard("rate", PORTONE, "--usage", LEDGER, "--format", "html").output
     assert not re.search(r"""(src|href)\s*=|@import|url\(|<script""", html, re.I)
 
 
 HOSTILE = "<script>alert('x')</script>"
 
 
-def test_a_hostile_customer_id_is_shown_as_text(tmp_path):
+def test_a_hostile_customer_id_is_shown_as_text(ratecard, tmp_path):
     ledger = tmp_path / "ledger.csv"
     ledger.write_text(textwrap.dedent(f"""\
         event_id,customer,timestamp,kind,amount
         e1,"{HOSTILE}",2024-11-03T10:00:00+09:00,approval,60000000
         """), encoding="utf-8")
-    result = run("rate", PORTONE, "--usage", ledger, "--format", "html")
+    result = ratecard("rate", PORTONE, "--usage", ledger, "--format", "html")
     assert result.exit_code == 0, result.output
     assert "<script" not in result.output.lower()
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in result.output
     out = tmp_path / "out"
-    result = run("rate", PORTONE, "--usage", ledger, "--format", "html", "--output", out)
+    result = ratecard("rate", PORTONE, "--usage", ledger, "--format", "html", "--output", out)
     assert result.exit_code == 0, result.output
     [written] = list(out.iterdir())
     assert re.fullmatch(r"script_alert_x_script-[0-9a-f]{8}_2024-11-01\.html", written.name)
     assert "&lt;script&gt;" in written.read_text(encoding="utf-8")
 
 
-def test_output_writes_one_file_per_document(tmp_path):
-    result = run("rate", PORTONE, "--usage", LEDGER, "--format", "html", "--output", tmp_path / "invoices")
+def test_output_writes_one_file_per_document(ratecard, tmp_path):
+    result = ratecard("rate", PORTONE, "--usage", LEDGER, "--format", "html", "--output", tmp_path / "invoices")
     assert result.exit_code == 0, result.output
     assert "6 document(s) written" in result.output
     names = sorted(p.name for p in (tmp_path / "invoices").iterdir())
@@ -141,14 +134,14 @@ def test_output_writes_one_file_per_document(tmp_path):
     assert all(len(parsed(p.read_text(encoding="utf-8"))) == 1 for p in (tmp_path / "invoices").iterdir())
 
 
-def test_output_needs_html_or_spark():
-    result = run("rate", PORTONE, "--usage", LEDGER, "--format", "json", "--output", "x")
+def test_output_needs_html_or_spark(ratecard):
+    result = ratecard("rate", PORTONE, "--usage", LEDGER, "--format", "json", "--output", "x")
     assert result.exit_code == 2
     assert "--output is for --engine spark (or a folder for --format html)" in result.output
 
 
-def test_printed_each_document_starts_on_its_own_a4_sheet(page, tmp_path):
-    html = run("rate", PORTONE, "--usage", LEDGER, "--format", "html").output
+def test_printed_each_document_starts_on_its_own_a4_sheet(ratecard, page, tmp_path):
+    html = ratecard("rate", PORTONE, "--usage", LEDGER, "--format", "html").output
     file = tmp_path / "invoices.html"
     file.write_text(html, encoding="utf-8")
     page.goto(file.as_uri())

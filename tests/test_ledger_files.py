@@ -14,9 +14,7 @@ import json
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-import cli
 from interpreter.engines.core import RateProblem, rate
 from plan_helpers import compile_plan
 
@@ -60,12 +58,12 @@ def test_a_parquet_file_naming_a_column_twice_is_refused(tmp_path):
         rate(compile_plan(PLAN), str(tmp_path / "ledger.parquet"))
 
 
-def test_the_command_exits_2_on_a_column_named_twice(tmp_path):
+def test_the_command_exits_2_on_a_column_named_twice(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
     ledger = tmp_path / "ledger.csv"
     ledger.write_text(f"{HEADER},amount\ne1,acme,2024-11-03,5,7\n", encoding="utf-8")
-    result = CliRunner().invoke(cli.main, ["rate", str(plan), "--usage", str(ledger)])
+    result = ratecard("rate", str(plan), "--usage", str(ledger))
     assert result.exit_code == 2 and "names the column 'amount' twice" in result.output and "Traceback" not in result.output
 
 
@@ -161,13 +159,13 @@ def test_well_formed_csv_variants_are_read(tmp_path, content):
     assert [d.customer for d in result.documents] == ([] if content == f"{HEADER}\n" else ["acme"])
 
 
-def test_the_command_prints_the_line_of_a_broken_csv_not_a_sniffing_error(tmp_path):
+def test_the_command_prints_the_line_of_a_broken_csv_not_a_sniffing_error(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
     ledger = tmp_path / "ledger.csv"
     ledger.write_text(f"{HEADER}\n{OK_ROW}\ne2,acme\n", encoding="utf-8")
     for extra in ([], ["--customer", "acme"]):
-        result = CliRunner().invoke(cli.main, ["rate", str(plan), "--usage", str(ledger), *extra])
+        result = ratecard("rate", str(plan), "--usage", str(ledger), *extra)
         assert result.exit_code == 2, result.output
         assert "line 3 has 2 fields where the header has 4" in result.output and "sniffing" not in result.output
 
@@ -194,13 +192,13 @@ def test_a_row_is_a_data_row_in_csv_and_json_lines_alike(tmp_path):
     assert [(r.row, r.event_id) for r in rate(compile_plan(PLAN), str(parquet)).rejected] == [(2, "e2")]
 
 
-def test_the_rejects_file_and_json_output_use_the_same_row_numbers(tmp_path):
+def test_the_rejects_file_and_json_output_use_the_same_row_numbers(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
     ledger = tmp_path / "ledger.jsonl"
     ledger.write_text('\n{"event_id": "e1", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}\n', encoding="utf-8")
     rejects = tmp_path / "rejects.csv"
-    result = CliRunner().invoke(cli.main, ["rate", str(plan), "--usage", str(ledger), "--format", "json", "--rejects", str(rejects)])
+    result = ratecard("rate", str(plan), "--usage", str(ledger), "--format", "json", "--rejects", str(rejects))
     assert result.exit_code == 3
     assert json.loads(result.stdout)["rejected"][0]["row"] == 1
     assert rejects.read_text(encoding="utf-8").splitlines()[1].startswith("1,e1,")

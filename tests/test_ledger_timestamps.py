@@ -13,9 +13,7 @@ import json
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-import cli
 import hostile
 from interpreter.engines.core import rate
 from plan_helpers import compile_plan
@@ -67,12 +65,12 @@ def test_a_timestamp_that_is_not_a_time_is_a_rejected_row(tmp_path, form, stamp,
 
 
 @pytest.mark.parametrize("stamp", ["infinity", "10000-01-01", "9999-12-31T23:00:00-05:00"])
-def test_the_command_exits_3_and_prints_the_rejected_row(tmp_path, stamp):
+def test_the_command_exits_3_and_prints_the_rejected_row(ratecard, tmp_path, stamp):
     """Alone in the ledger, the row still is a rejected row (exit 3), never an empty success or a traceback."""
     plan = tmp_path / "plan.yaml"
     plan.write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
     ledger = write(tmp_path, "csv", [{"event_id": "odd", "customer": "acme", "timestamp": stamp, "amount": "7"}])
-    result = CliRunner().invoke(cli.main, ["rate", str(plan), "--usage", ledger, "--format", "json"])
+    result = ratecard("rate", str(plan), "--usage", ledger, "--format", "json")
     assert result.exit_code == 3, result.output
     assert json.loads(result.stdout)["rejected"] == [{"row": 1, "event_id": "odd", "reason": f"timestamp {stamp!r} {'is not an ISO 8601 date-time' if stamp == 'infinity' else OUT_OF_RANGE}"}]
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from conftest import PLANS, load_text
+from plan_helpers import PLANS, load_text
 
 HEAD = """\
 plan: lint
@@ -96,8 +94,8 @@ def test_volume_cliff_from_flat_fees_on_an_inclusive_bound():
                                "more usage, smaller bill (add `allow_decrease: true` if intended)")]
 
 
-def test_the_shipped_plans_have_no_findings():
-    result = CliRunner().invoke(main, ["check", str(PLANS)])
+def test_the_shipped_plans_have_no_findings(ratecard):
+    result = ratecard("check", str(PLANS))
     assert result.exit_code == 0, result.output
     assert "0 error(s), 0 warning(s)" in result.output
 
@@ -355,16 +353,16 @@ def test_percentage_rate_up_to_100_is_quiet(rate):
 # --- through the command line ----------------------------------------------------------------
 
 
-def test_check_prints_warnings_with_exit_0_and_errors_with_exit_1(tmp_path):
+def test_check_prints_warnings_with_exit_0_and_errors_with_exit_1(ratecard, tmp_path):
     warned = tmp_path / "warned.yaml"
     warned.write_text(HEAD + CLIFF, encoding="utf-8")
-    result = CliRunner().invoke(main, ["check", str(warned)])
+    result = ratecard("check", str(warned))
     assert result.exit_code == 0
     assert f"{warned}:13:9: warning: at 1000 the charge 'storage' drops" in result.output
     assert "ok: 1 plan file(s), 0 error(s), 1 warning(s)" in result.output
 
     wrong = tmp_path / "wrong.yaml"
     wrong.write_text(HEAD + FLAT + "  big: {percent: 120%}\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["check", str(wrong)])
+    result = ratecard("check", str(wrong))
     assert result.exit_code == 1
     assert f"{wrong}:11:18: error: discount 'big' takes 120% off" in result.output

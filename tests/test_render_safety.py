@@ -16,9 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
 from interpreter.output.render import spreadsheet_safe
 
 PLAN = textwrap.dedent("""\
@@ -40,10 +38,6 @@ PLAN = textwrap.dedent("""\
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1:A9)", "=cmd|' /C calc'!A0"]
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
@@ -60,13 +54,13 @@ def files(tmp_path: Path) -> dict[str, Path]:
             "rejects": tmp_path / "rejects.csv"}
 
 
-def rate(files, fmt: str):
-    return run("rate", files["plan"], "--usage", files["ledger"], "--customers", files["customers"], "--period", "2024-11",
-               "--format", fmt, "--rejects", files["rejects"])
+def rate(ratecard, files, fmt: str):
+    return ratecard("rate", files["plan"], "--usage", files["ledger"], "--customers", files["customers"], "--period", "2024-11",
+                    "--format", fmt, "--rejects", files["rejects"])
 
 
-def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(files):
-    result = rate(files, "csv")
+def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(ratecard, files):
+    result = rate(ratecard, files, "csv")
     assert result.exit_code == 3, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     customers = {r["customer"] for r in rows}
@@ -77,8 +71,8 @@ def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(files):
     assert plain == [("line", "use", "1.50"), ("line", "rebate", "-0.15"), ("subtotal", "subtotal", "1.35"), ("total", "total", "1.35")]
 
 
-def test_the_rejects_file_is_neutralised_the_same_way(files):
-    assert rate(files, "json").exit_code == 3
+def test_the_rejects_file_is_neutralised_the_same_way(ratecard, files):
+    assert rate(ratecard, files, "json").exit_code == 3
     rows = list(csv.DictReader(io.StringIO(files["rejects"].read_text(encoding="utf-8"))))
     assert [r["event_id"] for r in rows] == ["'=1+1", "'@e12"]
 
@@ -92,8 +86,8 @@ def test_spreadsheet_safe(cell, shown):
     assert spreadsheet_safe(cell) == shown
 
 
-def test_the_table_shows_control_characters_escaped_and_markup_as_text(files):
-    result = rate(files, "table")
+def test_the_table_shows_control_characters_escaped_and_markup_as_text(ratecard, files):
+    result = rate(ratecard, files, "table")
     assert result.exit_code == 3, result.output
     text = result.stdout
     assert "\x1b" not in text and "\x07" not in text
@@ -102,16 +96,16 @@ def test_the_table_shows_control_characters_escaped_and_markup_as_text(files):
     assert "'[red]zz'" in text  # a rejected row's reason quotes the ledger's text as it is
 
 
-def test_the_estimate_of_an_open_period_is_marked_in_every_format(files):
+def test_the_estimate_of_an_open_period_is_marked_in_every_format(ratecard, files):
     estimate = ("rate", files["plan"], "--usage", files["ledger"], "--as-of", "2024-11-15")
-    table = run(*estimate)
+    table = ratecard(*estimate)
     assert "estimate: usage so far" in table.stdout
-    rows = list(csv.DictReader(io.StringIO(run(*estimate, "--format", "csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(ratecard(*estimate, "--format", "csv").stdout)))
     assert rows and {r["estimate"] for r in rows} == {"true"}
-    final = list(csv.DictReader(io.StringIO(run("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11",
-                                                "--format", "csv").stdout)))
+    final = list(csv.DictReader(io.StringIO(ratecard("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11",
+                                                     "--format", "csv").stdout)))
     assert final and {r["estimate"] for r in final} == {""}
-    assert "estimate" not in run("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11").stdout
+    assert "estimate" not in ratecard("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11").stdout
 
 
 # --- explain and diff show ledger and plan text as text -----------------------------------
@@ -143,8 +137,8 @@ def unshown(text: str) -> list[str]:
 
 
 @pytest.mark.parametrize("customer", SHOWN_IDS)
-def test_explain_shows_control_characters_escaped_and_one_line_per_line(hostile_text, customer):
-    result = run("explain", hostile_text["old"], "--usage", hostile_text["ledger"], "--period", "2024-11", "--customer", customer)
+def test_explain_shows_control_characters_escaped_and_one_line_per_line(ratecard, hostile_text, customer):
+    result = ratecard("explain", hostile_text["old"], "--usage", hostile_text["ledger"], "--period", "2024-11", "--customer", customer)
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert unshown(text) == []
@@ -153,8 +147,8 @@ def test_explain_shows_control_characters_escaped_and_one_line_per_line(hostile_
     assert "Zone \\x1b[31m" in text and "r|" in text and "\\x1b[1m\\n" in text
 
 
-def test_diff_table_shows_control_characters_escaped_and_markup_as_text(hostile_text):
-    result = run("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11")
+def test_diff_table_shows_control_characters_escaped_and_markup_as_text(ratecard, hostile_text):
+    result = ratecard("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11")
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert unshown(text) == []
@@ -162,8 +156,8 @@ def test_diff_table_shows_control_characters_escaped_and_markup_as_text(hostile_
     assert "evil\\x1b[2J\\x1b]0;owned\\x07" in text and "two\\nlines" in text and "bidi\\u202eevil" in text
 
 
-def test_diff_markdown_keeps_one_table_row_per_document(hostile_text):
-    result = run("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11",
+def test_diff_markdown_keeps_one_table_row_per_document(ratecard, hostile_text):
+    result = ratecard("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11",
                  "--format", "markdown")
     assert result.exit_code == 0, result.output
     text = result.stdout

@@ -16,21 +16,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from conftest import PLANS, PORTONE
 from dsl.loader import load_plan_text
-from interpreter.review import diff as plan_diff
 from interpreter.engines.core import rate
+from interpreter.review import diff as plan_diff
+from plan_helpers import PLANS, PORTONE
 
 LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
 OLD_BRACKET = "{below: 500_000_000, flat: 300_000}"
 NEW_BRACKET = "{below: 500_000_000, flat: 350_000}"
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 def edited(text: str, old: str, new: str) -> str:
@@ -46,16 +40,16 @@ def raised(tmp_path: Path) -> Path:
     return path
 
 
-def diff_json(old, new, *extra: str) -> tuple[int, dict]:
-    result = run("diff", old, new, "--usage", LEDGER, "--period", "2024-11", "--format", "json", *extra)
+def diff_json(ratecard, old, new, *extra: str) -> tuple[int, dict]:
+    result = ratecard("diff", old, new, "--usage", LEDGER, "--period", "2024-11", "--format", "json", *extra)
     return result.exit_code, json.loads(result.stdout)
 
 
 # --- a raised tier price on the shipped plan ---------------------------------------
 
 
-def test_raised_bracket_moves_only_the_customer_in_it(raised):
-    status, data = diff_json(PORTONE, raised)
+def test_raised_bracket_moves_only_the_customer_in_it(ratecard, raised):
+    status, data = diff_json(ratecard, PORTONE, raised)
     assert status == 0
     assert data["changes"] == [{
         "customer": "megamart",
@@ -84,8 +78,8 @@ def test_raised_bracket_moves_only_the_customer_in_it(raised):
     }
 
 
-def test_raised_bracket_as_markdown_for_a_pull_request(raised):
-    result = run("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
+def test_raised_bracket_as_markdown_for_a_pull_request(ratecard, raised):
+    result = ratecard("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
     assert result.exit_code == 0
     assert result.stdout == textwrap.dedent(f"""\
         ### Revenue impact: `{PORTONE}` → `{raised}`
@@ -99,8 +93,8 @@ def test_raised_bracket_as_markdown_for_a_pull_request(raised):
     """)
 
 
-def test_raised_bracket_as_a_terminal_table(raised):
-    result = run("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11")
+def test_raised_bracket_as_a_terminal_table(ratecard, raised):
+    result = ratecard("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11")
     assert result.exit_code == 0
     out = result.stdout
     assert "megamart" in out and "+55000" in out and "+16.67%" in out
@@ -110,11 +104,11 @@ def test_raised_bracket_as_a_terminal_table(raised):
     assert "documents: 5 (1 up, 0 down, 4 unchanged)" in out
 
 
-def test_lowered_price_counts_customers_down(tmp_path):
+def test_lowered_price_counts_customers_down(ratecard, tmp_path):
     # The top bracket 500,000 -> 450,000: travelco (587,500,000 KRW net) pays 55,000 less.
     lowered = tmp_path / "lowered.yaml"
     lowered.write_text(edited(PORTONE.read_text(encoding="utf-8"), "- {flat: 500_000}", "- {flat: 450_000}"), encoding="utf-8")
-    status, data = diff_json(PORTONE, lowered)
+    status, data = diff_json(ratecard, PORTONE, lowered)
     assert status == 0
     assert [(c["customer"], c["old_total"], c["new_total"], c["delta"], c["percent"]) for c in data["changes"]] == [
         ("travelco", "550000", "495000", "-55000", "-10"),
@@ -123,52 +117,52 @@ def test_lowered_price_counts_customers_down(tmp_path):
     assert data["summary"]["largest_movers"][0]["delta"] == "-55000"
 
 
-def test_a_free_bracket_becoming_paid_moves_both_customers_in_it(tmp_path):
+def test_a_free_bracket_becoming_paid_moves_both_customers_in_it(ratecard, tmp_path):
     # cafe-haneul (12,300,000) and bookstore (49,900,000) are in the free bracket.
     paid = tmp_path / "paid.yaml"
     paid.write_text(edited(PORTONE.read_text(encoding="utf-8"), "{below: 50_000_000, flat: 0}",
                            "{below: 50_000_000, flat: 10_000}"), encoding="utf-8")
-    status, data = diff_json(PORTONE, paid)
+    status, data = diff_json(ratecard, PORTONE, paid)
     assert status == 0
     moved = {c["customer"]: (c["old_total"], c["new_total"], c["delta"], c["percent"]) for c in data["changes"]}
     assert moved == {"bookstore": ("0", "11000", "11000", None), "cafe-haneul": ("0", "11000", "11000", None)}
-    result = run("diff", PORTONE, paid, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
+    result = ratecard("diff", PORTONE, paid, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
     assert "| bookstore | 2024-11-01..2024-11-30 | 0 | 11000 | +11000 | - | platform_fee 0→10000, tax:vat 0→1000 |" in result.stdout
 
 
 # --- nothing changed, and --fail-on-change ---------------------------------------------
 
 
-def test_unchanged_plan_reports_no_changes(tmp_path):
+def test_unchanged_plan_reports_no_changes(ratecard, tmp_path):
     copy = tmp_path / "copy.yaml"
     copy.write_text(PORTONE.read_text(encoding="utf-8") + "\n# a comment changes no invoice\n", encoding="utf-8")
-    status, data = diff_json(PORTONE, copy)
+    status, data = diff_json(ratecard, PORTONE, copy)
     assert status == 0
     assert data["changes"] == []
     assert data["summary"]["revenue_old"] == data["summary"]["revenue_new"] == {"KRW": "990000"}
     assert (data["summary"]["up"], data["summary"]["down"], data["summary"]["unchanged"]) == (0, 0, 5)
-    markdown = run("diff", PORTONE, copy, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
+    markdown = ratecard("diff", PORTONE, copy, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
     assert markdown.exit_code == 0
     assert "No document changes." in markdown.stdout
     assert "Revenue (KRW): 990000 → 990000 (0)" in markdown.stdout
 
 
-def test_fail_on_change_exits_4_only_when_something_moved(tmp_path, raised):
+def test_fail_on_change_exits_4_only_when_something_moved(ratecard, tmp_path, raised):
     copy = tmp_path / "copy.yaml"
     copy.write_text(PORTONE.read_text(encoding="utf-8"), encoding="utf-8")
-    same = run("diff", PORTONE, copy, "--usage", LEDGER, "--period", "2024-11", "--fail-on-change")
+    same = ratecard("diff", PORTONE, copy, "--usage", LEDGER, "--period", "2024-11", "--fail-on-change")
     assert same.exit_code == 0, same.output
-    moved = run("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11", "--fail-on-change", "--format", "json")
+    moved = ratecard("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11", "--fail-on-change", "--format", "json")
     assert moved.exit_code == 4
     assert json.loads(moved.stdout)["changes"][0]["customer"] == "megamart"  # the report is still printed
-    assert run("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11").exit_code == 0  # without the flag
+    assert ratecard("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11").exit_code == 0  # without the flag
 
 
-def test_renamed_tax_moves_lines_without_moving_totals(tmp_path):
+def test_renamed_tax_moves_lines_without_moving_totals(ratecard, tmp_path):
     renamed = tmp_path / "renamed.yaml"
     renamed.write_text(edited(PORTONE.read_text(encoding="utf-8"), "vat: {name: VAT, rate: 10%}",
                               "value_added_tax: {name: VAT, rate: 10%}"), encoding="utf-8")
-    status, data = diff_json(PORTONE, renamed, "--fail-on-change")
+    status, data = diff_json(ratecard, PORTONE, renamed, "--fail-on-change")
     assert status == 4  # every document's lines moved, though no total did
     assert data["summary"]["new_lines"] == ["tax:value_added_tax"]
     assert data["summary"]["vanished_lines"] == ["tax:vat"]
@@ -180,7 +174,7 @@ def test_renamed_tax_moves_lines_without_moving_totals(tmp_path):
                                  {"id": "tax:vat", "old": "30000", "new": None}]
 
 
-def test_customers_file_is_used_on_both_sides(tmp_path, raised):
+def test_customers_file_is_used_on_both_sides(ratecard, tmp_path, raised):
     # megamart billed annually from 2024-11 without a qualifying October: billed monthly
     # (notice), so the raised bracket still reaches it; travelco on an annual term paid
     # earlier (started 2024-06) pays nothing in November under either plan.
@@ -189,7 +183,7 @@ def test_customers_file_is_used_on_both_sides(tmp_path, raised):
         megamart: {billing: annual, annual_start: 2024-11-01}
         travelco: {billing: annual, annual_start: 2024-06-01}
     """), encoding="utf-8")
-    status, data = diff_json(PORTONE, raised, "--customers", customers)
+    status, data = diff_json(ratecard, PORTONE, raised, "--customers", customers)
     assert status == 0
     assert [(c["customer"], c["delta"]) for c in data["changes"]] == [("megamart", "55000")]
     assert data["summary"]["revenue_old"] == {"KRW": "440000"}  # 0 + 0 + 110,000 + 330,000 + 0
@@ -198,22 +192,22 @@ def test_customers_file_is_used_on_both_sides(tmp_path, raised):
 # --- errors ----------------------------------------------------------------------------
 
 
-def test_missing_plan_file_is_a_usage_error(tmp_path):
-    result = run("diff", tmp_path / "nope.yaml", PORTONE, "--usage", LEDGER)
+def test_missing_plan_file_is_a_usage_error(ratecard, tmp_path):
+    result = ratecard("diff", tmp_path / "nope.yaml", PORTONE, "--usage", LEDGER)
     assert result.exit_code == 2
     assert "nope.yaml: no such plan file" in result.output
 
 
-def test_broken_new_plan_is_a_plan_error_with_its_line(tmp_path):
+def test_broken_new_plan_is_a_plan_error_with_its_line(ratecard, tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(edited(PORTONE.read_text(encoding="utf-8"), "on: net_volume", "on: net_volum"), encoding="utf-8")
-    result = run("diff", PORTONE, broken, "--usage", LEDGER)
+    result = ratecard("diff", PORTONE, broken, "--usage", LEDGER)
     assert result.exit_code == 1
     assert f"{broken}:44:" in result.output and "did you mean 'net_volume'" in result.output
 
 
-def test_missing_ledger_is_a_usage_error(tmp_path, raised):
-    result = run("diff", PORTONE, raised, "--usage", tmp_path / "none.csv")
+def test_missing_ledger_is_a_usage_error(ratecard, tmp_path, raised):
+    result = ratecard("diff", PORTONE, raised, "--usage", tmp_path / "none.csv")
     assert result.exit_code == 2
     assert "no such ledger file" in result.output
 
@@ -247,72 +241,72 @@ def changed_customers(result) -> list[tuple[str, str]]:
     return [(c["customer"], c["delta"]) for c in json.loads(result.stdout)["changes"]]
 
 
-def test_path_at_head_against_the_working_file(repo, monkeypatch):
+def test_path_at_head_against_the_working_file(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
-    result = run("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    result = ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(result) == [("megamart", "55000")]
 
 
-def test_git_rev_path_form(repo, monkeypatch):
+def test_git_rev_path_form(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
-    result = run("diff", "git:HEAD:plan.yaml", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    result = ratecard("diff", "git:HEAD:plan.yaml", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(result) == [("megamart", "55000")]
-    markdown = run("diff", "git:HEAD:plan.yaml", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
+    markdown = ratecard("diff", "git:HEAD:plan.yaml", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
     assert markdown.stdout.startswith("### Revenue impact: `git:HEAD:plan.yaml` → `plan.yaml`\n")
 
 
-def test_absolute_path_at_revision_from_another_working_directory(repo):
+def test_absolute_path_at_revision_from_another_working_directory(ratecard, repo):
     # The command runs from wherever pytest runs; the repository is found from the file.
-    result = run("diff", f"{repo / 'plan.yaml'}@HEAD", repo / "plan.yaml", "--usage", LEDGER,
-                 "--period", "2024-11", "--format", "json")
+    result = ratecard("diff", f"{repo / 'plan.yaml'}@HEAD", repo / "plan.yaml", "--usage", LEDGER,
+                      "--period", "2024-11", "--format", "json")
     assert changed_customers(result) == [("megamart", "55000")]
 
 
-def test_earlier_revisions_and_a_subfolder(repo, monkeypatch):
+def test_earlier_revisions_and_a_subfolder(ratecard, repo, monkeypatch):
     (repo / "plans").mkdir()
     git(repo, "mv", "plan.yaml", "plans/plan.yaml")
     git(repo, "commit", "-q", "-am", "raise the 100M bracket, move to plans/")
     monkeypatch.chdir(repo / "plans")
-    same = run("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    same = ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(same) == []
     monkeypatch.chdir(repo)
-    before_move = run("diff", "git:HEAD~1:plan.yaml", "plans/plan.yaml@main", "--usage", LEDGER, "--period", "2024-11",
-                      "--format", "json")
+    before_move = ratecard("diff", "git:HEAD~1:plan.yaml", "plans/plan.yaml@main", "--usage", LEDGER, "--period", "2024-11",
+                           "--format", "json")
     assert changed_customers(before_move) == [("megamart", "55000")]
 
 
-def test_unknown_revision_is_a_usage_error_with_a_clear_message(repo, monkeypatch):
+def test_unknown_revision_is_a_usage_error_with_a_clear_message(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
     for spec in ("plan.yaml@no-such-branch", "git:no-such-branch:plan.yaml"):
-        result = run("diff", spec, "plan.yaml", "--usage", LEDGER)
+        result = ratecard("diff", spec, "plan.yaml", "--usage", LEDGER)
         assert result.exit_code == 2, spec
         assert "cannot read plan.yaml at revision 'no-such-branch'" in result.output
         assert "Traceback" not in result.output
 
 
-def test_file_missing_at_that_revision_is_a_usage_error(repo, monkeypatch):
+def test_file_missing_at_that_revision_is_a_usage_error(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
-    result = run("diff", "git:HEAD:other.yaml", "plan.yaml", "--usage", LEDGER)
+    result = ratecard("diff", "git:HEAD:other.yaml", "plan.yaml", "--usage", LEDGER)
     assert result.exit_code == 2
     assert "cannot read other.yaml at revision 'HEAD'" in result.output
 
 
-def test_revision_outside_a_git_repository_is_a_usage_error(tmp_path, monkeypatch):
+def test_revision_outside_a_git_repository_is_a_usage_error(ratecard, tmp_path, monkeypatch):
     (tmp_path / "plain").mkdir()
     plan = tmp_path / "plain" / "plan.yaml"
     plan.write_text(PORTONE.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.chdir(tmp_path / "plain")
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))  # do not find a repository above tmp_path
-    result = run("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER)
+    result = ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER)
     assert result.exit_code == 2
     assert "cannot read plan.yaml at revision 'HEAD'" in result.output
 
 
-def test_malformed_git_spec_says_how_to_write_it():
-    result = run("diff", "git:HEAD", PORTONE, "--usage", LEDGER)
+def test_malformed_git_spec_says_how_to_write_it(ratecard):
+    result = ratecard("diff", "git:HEAD", PORTONE, "--usage", LEDGER)
     assert result.exit_code == 2
     assert "write git:REVISION:path/to/plan.yaml" in result.output
-    empty = run("diff", "plan.yaml@", PORTONE, "--usage", LEDGER)  # not the staged copy, which git reads for ':path'
+    empty = ratecard("diff", "plan.yaml@", PORTONE, "--usage", LEDGER)  # not the staged copy, which git reads for ':path'
     assert empty.exit_code == 2
     assert "write the revision after @" in empty.output
 
@@ -355,9 +349,9 @@ def versioned(tmp_path: Path) -> tuple[Path, Path]:
     return plan, ledger
 
 
-def test_pinning_two_versions_of_one_file(versioned):
+def test_pinning_two_versions_of_one_file(ratecard, versioned):
     plan, ledger = versioned
-    result = run("diff", f"{plan}#2024-01-01", f"{plan}#2024-03-01", "--usage", ledger, "--format", "json")
+    result = ratecard("diff", f"{plan}#2024-01-01", f"{plan}#2024-03-01", "--usage", ledger, "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     # Every period of the ledger under the January version, then under the March one.
@@ -368,9 +362,9 @@ def test_pinning_two_versions_of_one_file(versioned):
     ]
 
 
-def test_unpinned_versioned_plan_rates_each_period_under_its_own_version(versioned):
+def test_unpinned_versioned_plan_rates_each_period_under_its_own_version(ratecard, versioned):
     plan, ledger = versioned
-    pinned_old = run("diff", f"{plan}#2024-02-15", plan, "--usage", ledger, "--format", "json")
+    pinned_old = ratecard("diff", f"{plan}#2024-02-15", plan, "--usage", ledger, "--format", "json")
     assert pinned_old.exit_code == 0, pinned_old.output
     # Against the versions as they stand only March moves: January is under the first version on both sides.
     assert [(c["customer"], c["period"][:7]) for c in json.loads(pinned_old.stdout)["changes"]] == [
@@ -378,25 +372,25 @@ def test_unpinned_versioned_plan_rates_each_period_under_its_own_version(version
     ]
 
 
-def test_pin_before_the_first_version_or_not_a_date(versioned):
+def test_pin_before_the_first_version_or_not_a_date(ratecard, versioned):
     plan, ledger = versioned
-    early = run("diff", f"{plan}#2023-12-31", plan, "--usage", ledger)
+    early = ratecard("diff", f"{plan}#2023-12-31", plan, "--usage", ledger)
     assert early.exit_code == 2
     assert "no version is in force on 2023-12-31" in early.output
-    garbage = run("diff", f"{plan}#soon", plan, "--usage", ledger)
+    garbage = ratecard("diff", f"{plan}#soon", plan, "--usage", ledger)
     assert garbage.exit_code == 2
     assert "after # write the date whose version to use" in garbage.output
 
 
-def test_pin_combines_with_a_git_revision(versioned, monkeypatch):
+def test_pin_combines_with_a_git_revision(ratecard, versioned, monkeypatch):
     plan, ledger = versioned
     root = plan.parent
     git(root, "init", "-q", "-b", "main")
     git(root, "add", "metered.yaml")
     git(root, "commit", "-q", "-m", "versions")
     monkeypatch.chdir(root)
-    result = run("diff", "metered.yaml@HEAD#2024-01-01", "git:HEAD:metered.yaml#2024-03-01", "--usage", ledger,
-                 "--period", "2024-01", "--format", "json")
+    result = ratecard("diff", "metered.yaml@HEAD#2024-01-01", "git:HEAD:metered.yaml#2024-03-01", "--usage", ledger,
+                      "--period", "2024-01", "--format", "json")
     assert result.exit_code == 0, result.output
     assert [(c["customer"], c["old_total"], c["new_total"]) for c in json.loads(result.stdout)["changes"]] == [("acme", "50", "60")]
 
@@ -436,18 +430,18 @@ def test_split_pin_and_read_source(tmp_path):
     "plan.yaml@-p",
     "git:-c:plan.yaml",
 ])
-def test_a_revision_that_starts_with_a_dash_is_refused(repo, monkeypatch, spec):
+def test_a_revision_that_starts_with_a_dash_is_refused(ratecard, repo, monkeypatch, spec):
     """`plan.yaml@--output=FILE` once reached `git show` as an option and wrote FILE."""
     monkeypatch.chdir(repo)
     before = sorted(p.name for p in repo.iterdir())
-    result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
+    result = ratecard("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
     assert result.exit_code == 2, result.output
     assert "a revision cannot start with '-'" in result.output
     assert "Traceback" not in result.output
     assert sorted(p.name for p in repo.iterdir()) == before  # nothing written
 
 
-def test_git_is_called_with_a_list_and_never_an_option_after_end_of_options(repo, monkeypatch):
+def test_git_is_called_with_a_list_and_never_an_option_after_end_of_options(ratecard, repo, monkeypatch):
     """Every git call passes its arguments as a list (no shell), and the revision comes after
     --end-of-options, so even a revision that slipped past the check would be read as one."""
     monkeypatch.chdir(repo)
@@ -459,15 +453,15 @@ def test_git_is_called_with_a_list_and_never_an_option_after_end_of_options(repo
         return real(args, *rest, **options)
 
     monkeypatch.setattr(plan_diff.subprocess, "run", recording)
-    assert changed_customers(run("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11",
-                                 "--format", "json")) == [("megamart", "55000")]
+    assert changed_customers(ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11",
+                                      "--format", "json")) == [("megamart", "55000")]
     assert calls and all(isinstance(args, list) and not shell for args, shell in calls)
     reading = [args for args, _ in calls if "HEAD:plan.yaml" in args]
     assert len(reading) == 1
     assert reading[0].index("--end-of-options") < reading[0].index("HEAD:plan.yaml")
 
 
-def test_paths_with_spaces_colons_and_korean_letters(tmp_path, monkeypatch):
+def test_paths_with_spaces_colons_and_korean_letters(ratecard, tmp_path, monkeypatch):
     root = tmp_path / " 요금 plans: v2 "  # leading and trailing spaces too
     (root / "sub dir").mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
@@ -476,42 +470,42 @@ def test_paths_with_spaces_colons_and_korean_letters(tmp_path, monkeypatch):
     git(root, "add", ".")
     git(root, "commit", "-q", "-m", "plan")
     plan.write_text(edited(plan.read_text(encoding="utf-8"), OLD_BRACKET, NEW_BRACKET), encoding="utf-8")
-    absolute = run("diff", f"{plan}@HEAD", plan, "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    absolute = ratecard("diff", f"{plan}@HEAD", plan, "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(absolute) == [("megamart", "55000")]
     monkeypatch.chdir(root / "sub dir")
-    relative = run("diff", "git:HEAD:플랜 a:b.yaml", "플랜 a:b.yaml", "--usage", LEDGER, "--period", "2024-11",
-                   "--format", "json")
+    relative = ratecard("diff", "git:HEAD:플랜 a:b.yaml", "플랜 a:b.yaml", "--usage", LEDGER, "--period", "2024-11",
+                        "--format", "json")
     assert changed_customers(relative) == [("megamart", "55000")]
 
 
-def test_a_plan_that_is_not_utf8_is_a_plan_error_with_its_place(repo, monkeypatch):
+def test_a_plan_that_is_not_utf8_is_a_plan_error_with_its_place(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
     latin = repo / "latin.yaml"
     latin.write_bytes(PORTONE.read_text(encoding="utf-8").replace("name: One Payment Infra", "name: Caf\u00e9").encode("latin-1", "replace"))
     git(repo, "add", "latin.yaml")
     git(repo, "commit", "-q", "-m", "latin-1")
     for spec in ("latin.yaml", "latin.yaml@HEAD", "git:HEAD:latin.yaml"):
-        result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
+        result = ratecard("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11")
         assert result.exit_code == 1, (spec, result.output)
         assert "Traceback" not in result.output
         assert f"{spec}:6:10:" in result.output and "not UTF-8" in result.output, result.output
 
 
-def test_a_revision_may_hold_an_at_sign(repo, monkeypatch):
+def test_a_revision_may_hold_an_at_sign(ratecard, repo, monkeypatch):
     """`main@{1}` and `HEAD@{0}` are git revisions: the plan path ends at its .yaml."""
     monkeypatch.chdir(repo)
     for spec in ("plan.yaml@HEAD@{0}", "plan.yaml@main@{0}"):
-        result = run("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+        result = ratecard("diff", spec, "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
         assert changed_customers(result) == [("megamart", "55000")], spec
 
 
-def test_a_folder_of_versions_is_read_as_rate_reads_it(tmp_path, versioned):
+def test_a_folder_of_versions_is_read_as_rate_reads_it(ratecard, tmp_path, versioned):
     _, ledger = versioned
     folder = tmp_path / "metered"
     folder.mkdir()
     first, second = VERSIONED.split("---\n")
     (folder / "2024-01.yaml").write_text(first, encoding="utf-8")
     (folder / "2024-03.yaml").write_text(second, encoding="utf-8")
-    result = run("diff", f"{folder}#2024-01-01", folder, "--usage", ledger, "--format", "json")
+    result = ratecard("diff", f"{folder}#2024-01-01", folder, "--usage", ledger, "--format", "json")
     assert result.exit_code == 0, result.output
     assert [(c["customer"], c["period"][:7]) for c in json.loads(result.stdout)["changes"]] == [("acme", "2024-03"), ("bolt", "2024-03")]

@@ -20,13 +20,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from cli import main
-from conftest import PLANS, PORTONE, ROOT
 from interpreter.review import snapshots
 from interpreter.review.scenarios import run as run_scenario
+from plan_helpers import PLANS, PORTONE, ROOT
 
 STORED = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 NAME = "portone_one_payment_infra"
@@ -41,10 +39,6 @@ SCENARIO = textwrap.dedent("""\
       small: {total: 0, lines: {platform_fee: 0}}
       rejected: 0
 """)
-
-
-def run(*args: str):
-    return CliRunner().invoke(main, [str(a) for a in args])
 
 
 @pytest.fixture
@@ -71,32 +65,32 @@ def set_bracket(repo: Path, old: str, new: str) -> None:
 # --- the review loop ----------------------------------------------------------------------
 
 
-def test_new_scenario_fails_until_update(repo):
-    first = run("test", repo / "plans")
+def test_new_scenario_fails_until_update(ratecard, repo):
+    first = ratecard("test", repo / "plans")
     assert first.exit_code == 1
     assert f"FAIL {NAME}-x" in first.output
     assert "no snapshot yet" in first.output and "run with --update" in first.output
     assert "scenarios: 0 ok, 1 failing" in first.output
     assert not snapshot_of(repo).exists()  # failing never writes
 
-    update = run("test", repo / "plans", "--update")
+    update = ratecard("test", repo / "plans", "--update")
     assert update.exit_code == 0, update.output
     assert f"UPDATED {NAME}-x (new snapshot written)" in update.output
     assert "1 snapshot(s) updated" in update.output
     assert snapshot_of(repo).is_file()
 
-    again = run("test", repo / "plans")
+    again = ratecard("test", repo / "plans")
     assert again.exit_code == 0, again.output
     assert f"ok   {NAME}-x" in again.output
     assert "scenarios: 1 ok, 0 failing" in again.output
 
 
-def test_changed_price_fails_with_a_readable_diff_until_accepted(repo):
-    assert run("test", repo / "plans", "--update").exit_code == 0
+def test_changed_price_fails_with_a_readable_diff_until_accepted(ratecard, repo):
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     accepted = snapshot_of(repo).read_bytes()
     set_bracket(repo, "{below: 500_000_000, flat: 300_000}", "{below: 500_000_000, flat: 350_000}")
 
-    failing = run("test", repo / "plans")
+    failing = ratecard("test", repo / "plans")
     assert failing.exit_code == 1
     assert f"FAIL {NAME}-x" in failing.output
     assert "documents differ from the snapshot:" in failing.output
@@ -107,83 +101,83 @@ def test_changed_price_fails_with_a_readable_diff_until_accepted(repo):
                            ('"subtotal": "300000"', '"subtotal": "350000"'), ('"total": "330000"', '"total": "385000"')):
         assert any(line.lstrip().startswith("-") and removed in line for line in out.splitlines()), removed
         assert any(line.lstrip().startswith("+") and added in line for line in out.splitlines()), added
-    assert '"customer": "small"' not in "".join(l for l in out.splitlines() if l.lstrip()[:1] in "+-")
+    assert '"customer": "small"' not in "".join(line for line in out.splitlines() if line.lstrip()[:1] in "+-")
     assert snapshot_of(repo).read_bytes() == accepted  # a failing run leaves the snapshot alone
 
-    update = run("test", repo / "plans", "--update")
+    update = ratecard("test", repo / "plans", "--update")
     assert update.exit_code == 0, update.output
     assert f"UPDATED {NAME}-x (changed snapshot written)" in update.output
     assert '"total": "385000"' in snapshot_of(repo).read_text(encoding="utf-8")
-    assert run("test", repo / "plans").exit_code == 0
+    assert ratecard("test", repo / "plans").exit_code == 0
 
 
-def test_hand_written_expectation_cannot_be_fixed_by_update(repo):
+def test_hand_written_expectation_cannot_be_fixed_by_update(ratecard, repo):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
     scenario.write_text(SCENARIO.replace("rejected: 0", "mid: {total: 330000, lines: {platform_fee: 300000}}\n  rejected: 0"),
                         encoding="utf-8")
-    assert run("test", repo / "plans", "--update").exit_code == 0
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     set_bracket(repo, "{below: 500_000_000, flat: 300_000}", "{below: 500_000_000, flat: 350_000}")
 
     for args in (("--update",), (), ("--update",)):
-        result = run("test", repo / "plans", *args)
+        result = ratecard("test", repo / "plans", *args)
         assert result.exit_code == 1, args
         assert f"FAIL {NAME}-x" in result.output
         assert "mid: total expected 330000, got 385000" in result.output
         assert "mid: line platform_fee expected 300000, got 350000" in result.output
 
 
-def test_update_does_not_write_a_snapshot_whose_expectations_fail(repo):
+def test_update_does_not_write_a_snapshot_whose_expectations_fail(ratecard, repo):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
     scenario.write_text(SCENARIO.replace("rejected: 0", "mid: {total: 330000}\n  rejected: 0"), encoding="utf-8")
-    assert run("test", repo / "plans", "--update").exit_code == 0
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     accepted = snapshot_of(repo).read_bytes()
     set_bracket(repo, "{below: 500_000_000, flat: 300_000}", "{below: 500_000_000, flat: 350_000}")
-    assert run("test", repo / "plans", "--update").exit_code == 1
+    assert ratecard("test", repo / "plans", "--update").exit_code == 1
     assert snapshot_of(repo).read_bytes() == accepted  # the wrong documents were not accepted
 
 
-def test_unchanged_scenarios_print_ok_and_update_writes_nothing(repo):
-    assert run("test", repo / "plans", "--update").exit_code == 0
+def test_unchanged_scenarios_print_ok_and_update_writes_nothing(ratecard, repo):
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     before = snapshot_of(repo).stat().st_mtime_ns
-    result = run("test", repo / "plans", "--update")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 0
     assert "UPDATED" not in result.output and f"ok   {NAME}-x" in result.output
     assert snapshot_of(repo).stat().st_mtime_ns == before
 
 
-def test_a_plan_folder_or_one_scenario_file_uses_the_same_snapshots(repo, monkeypatch):
-    assert run("test", repo / "plans", "--update").exit_code == 0
+def test_a_plan_folder_or_one_scenario_file_uses_the_same_snapshots(ratecard, repo, monkeypatch):
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     for path in (repo / "plans" / NAME, repo / "plans" / NAME / "scenarios" / "x.yaml"):
-        result = run("test", path)
+        result = ratecard("test", path)
         assert result.exit_code == 0, (path, result.output)
         assert f"ok   {NAME}-x" in result.output
     monkeypatch.chdir(repo)  # the default PATH is plans/
-    assert "scenarios: 1 ok, 0 failing" in run("test").output
+    assert "scenarios: 1 ok, 0 failing" in ratecard("test").output
 
 
-def test_snapshots_option_names_another_folder(repo, tmp_path):
+def test_snapshots_option_names_another_folder(ratecard, repo, tmp_path):
     elsewhere = tmp_path / "elsewhere"
-    assert run("test", repo / "plans", "--update", "--snapshots", elsewhere).exit_code == 0
+    assert ratecard("test", repo / "plans", "--update", "--snapshots", elsewhere).exit_code == 0
     assert (elsewhere / f"test_scenario[{NAME}-x].json").is_file()
     assert not snapshot_of(repo).exists()
-    assert run("test", repo / "plans", "--snapshots", elsewhere).exit_code == 0
+    assert ratecard("test", repo / "plans", "--snapshots", elsewhere).exit_code == 0
 
 
-def test_broken_scenario_is_reported_and_the_others_still_run(repo):
-    assert run("test", repo / "plans", "--update").exit_code == 0
+def test_broken_scenario_is_reported_and_the_others_still_run(ratecard, repo):
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     (repo / "plans" / NAME / "scenarios" / "broken.yaml").write_text("period: 2024-11\nusage: [\n", encoding="utf-8")
-    result = run("test", repo / "plans")
+    result = ratecard("test", repo / "plans")
     assert result.exit_code == 1
     assert f"ERROR {NAME}-broken: " in result.output and "broken.yaml:" in result.output
     assert f"ok   {NAME}-x" in result.output
     assert "scenarios: 1 ok, 1 failing" in result.output
 
 
-def test_no_scenarios_or_no_such_path_is_a_usage_error(tmp_path):
-    missing = run("test", tmp_path / "nowhere")
+def test_no_scenarios_or_no_such_path_is_a_usage_error(ratecard, tmp_path):
+    missing = ratecard("test", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "no such file or folder" in missing.output
     (tmp_path / "plans").mkdir()
-    empty = run("test", tmp_path / "plans")
+    empty = ratecard("test", tmp_path / "plans")
     assert empty.exit_code == 2 and "no scenarios found" in empty.output
 
 
@@ -198,7 +192,7 @@ SHIPPED = [
 
 
 @pytest.mark.parametrize(("plan", "scenario"), SHIPPED, ids=[f"{p}-{s}" for p, s in SHIPPED])
-def test_update_writes_the_bytes_syrupy_stores(tmp_path, plan, scenario):
+def test_update_writes_the_bytes_syrupy_stores(ratecard, tmp_path, plan, scenario):
     """Copy a shipped plan folder into a fresh layout, accept its snapshots with `ratecard test
     --update`, and compare with the file the pytest suite keeps for the same scenario."""
     stored = STORED / f"test_scenario[{plan}-{scenario}].json"
@@ -208,15 +202,15 @@ def test_update_writes_the_bytes_syrupy_stores(tmp_path, plan, scenario):
     shutil.copy(PLANS / f"{plan}.yaml", plans / f"{plan}.yaml")
     shutil.copytree(PLANS / plan, plans / plan, ignore=shutil.ignore_patterns("*.yaml"))  # ledgers beside
     shutil.copy(PLANS / plan / "scenarios" / f"{scenario}.yaml", plans / plan / "scenarios" / f"{scenario}.yaml")
-    result = run("test", plans, "--update")
+    result = ratecard("test", plans, "--update")
     assert result.exit_code == 0, result.output
     written = tmp_path / "tests" / "__snapshots__" / "test_scenarios" / stored.name
     assert written.read_bytes() == stored.read_bytes()
 
 
-def test_shipped_snapshots_pass_under_ratecard_test():
+def test_shipped_snapshots_pass_under_ratecard_test(ratecard):
     """`ratecard test` reads the suite's own snapshot folder: every PortOne scenario is ok."""
-    result = run("test", PLANS / NAME)
+    result = ratecard("test", PLANS / NAME)
     assert result.exit_code == 0, result.output
     count = len(list((PLANS / NAME / "scenarios").glob("*.yaml")))
     assert f"scenarios: {count} ok, 0 failing" in result.output
@@ -245,11 +239,11 @@ def test_snapshot_names_match_the_suites_test_ids():
     ("expect:", "expected:", "x.yaml:6:1", "unknown key 'expected' in the scenario; did you mean 'expect'?"),
     ("small: {total: 0,", "small: {totl: 0,", "x.yaml:7:11", "unknown key 'totl' in expect.small; did you mean 'total'?"),
 ])
-def test_a_misspelled_expectation_fails_and_update_writes_nothing(repo, old, new, where, message):
+def test_a_misspelled_expectation_fails_and_update_writes_nothing(ratecard, repo, old, new, where, message):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
     scenario.write_text(SCENARIO.replace(old, new), encoding="utf-8")
     for args in (("--update",), ()):
-        result = run("test", repo / "plans", *args)
+        result = ratecard("test", repo / "plans", *args)
         assert result.exit_code == 1, result.output
         assert f"ERROR {NAME}-x: " in result.output
         assert f"{where}: error: {message}" in result.output
@@ -260,19 +254,19 @@ def test_a_misspelled_expectation_fails_and_update_writes_nothing(repo, old, new
 # --- snapshots are regular files in a real folder; scenarios read their own folder only -------
 
 
-def accepted(repo: Path) -> Path:
-    assert run("test", repo / "plans", "--update").exit_code == 0
+def accepted(ratecard, repo: Path) -> Path:
+    assert ratecard("test", repo / "plans", "--update").exit_code == 0
     return snapshot_of(repo)
 
 
-def test_a_symlinked_snapshot_is_neither_read_nor_written_through(repo, tmp_path):
-    snapshot = accepted(repo)
+def test_a_symlinked_snapshot_is_neither_read_nor_written_through(ratecard, repo, tmp_path):
+    snapshot = accepted(ratecard, repo)
     elsewhere = tmp_path / "elsewhere.json"
     elsewhere.write_text("a private file\n", encoding="utf-8")
     snapshot.unlink()
     snapshot.symlink_to(elsewhere)
     for args in ((), ("--update",)):
-        result = run("test", repo / "plans", *args)
+        result = ratecard("test", repo / "plans", *args)
         assert result.exit_code == 1, result.output
         assert f"ERROR {NAME}-x: {snapshot}: the snapshot is a symbolic link" in result.output
         assert "a private file" not in result.output  # its target is not read into a diff
@@ -280,27 +274,27 @@ def test_a_symlinked_snapshot_is_neither_read_nor_written_through(repo, tmp_path
         assert snapshot.is_symlink()
 
 
-def test_a_dangling_symlink_is_not_followed_to_create_its_target(repo, tmp_path):
+def test_a_dangling_symlink_is_not_followed_to_create_its_target(ratecard, repo, tmp_path):
     snapshot = snapshot_of(repo)
     snapshot.parent.mkdir(parents=True)
     target = tmp_path / "created_elsewhere.json"
     snapshot.symlink_to(target)
-    result = run("test", repo / "plans", "--update")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 1, result.output
     assert "the snapshot is a symbolic link" in result.output
     assert not target.exists()
 
 
 @pytest.mark.parametrize("kind", ["folder", "fifo"])
-def test_a_folder_or_fifo_where_a_snapshot_should_be(repo, kind):
-    snapshot = accepted(repo)
+def test_a_folder_or_fifo_where_a_snapshot_should_be(ratecard, repo, kind):
+    snapshot = accepted(ratecard, repo)
     snapshot.unlink()
     if kind == "folder":
         snapshot.mkdir()
     else:
         os.mkfifo(snapshot)  # reading it must not wait for a writer
     for args in ((), ("--update",)):
-        result = run("test", repo / "plans", *args)
+        result = ratecard("test", repo / "plans", *args)
         assert result.exit_code == 1, result.output
         assert f"ERROR {NAME}-x: {snapshot}: " in result.output
         assert ("is a folder where a snapshot file should be" if kind == "folder" else "is not a regular file") in result.output
@@ -308,11 +302,11 @@ def test_a_folder_or_fifo_where_a_snapshot_should_be(repo, kind):
     assert snapshot.is_dir() if kind == "folder" else stat.S_ISFIFO(snapshot.lstat().st_mode)
 
 
-def test_a_snapshot_that_is_not_utf8(repo):
-    snapshot = accepted(repo)
+def test_a_snapshot_that_is_not_utf8(ratecard, repo):
+    snapshot = accepted(ratecard, repo)
     snapshot.write_bytes(b'{\n  "documents": "caf\xe9"\n}\n')
     for args in ((), ("--update",)):
-        result = run("test", repo / "plans", *args)
+        result = ratecard("test", repo / "plans", *args)
         assert result.exit_code == 1, result.output
         assert f"ERROR {NAME}-x: {snapshot}:2:20: error: the file is not UTF-8 text (byte 0xe9)" in result.output
         assert "delete it and run ratecard test --update" in result.output
@@ -320,27 +314,27 @@ def test_a_snapshot_that_is_not_utf8(repo):
 
 
 @pytest.mark.parametrize("linked", ["tests", "tests/__snapshots__", "tests/__snapshots__/test_scenarios"])
-def test_a_snapshot_folder_under_a_symbolic_link_is_refused(repo, tmp_path, linked):
+def test_a_snapshot_folder_under_a_symbolic_link_is_refused(ratecard, repo, tmp_path, linked):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     link = repo / linked
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(elsewhere, target_is_directory=True)
-    result = run("test", repo / "plans", "--update")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 2, result.output
     assert f"{link}: the snapshot folder is under a symbolic link" in result.output
     assert list(elsewhere.rglob("*")) == []
 
 
-def test_a_snapshots_option_naming_a_symbolic_link_or_a_file_is_refused(repo, tmp_path):
+def test_a_snapshots_option_naming_a_symbolic_link_or_a_file_is_refused(ratecard, repo, tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (tmp_path / "link").symlink_to(elsewhere, target_is_directory=True)
-    linked = run("test", repo / "plans", "--update", "--snapshots", tmp_path / "link")
+    linked = ratecard("test", repo / "plans", "--update", "--snapshots", tmp_path / "link")
     assert linked.exit_code == 2 and "the snapshot folder is under a symbolic link" in linked.output
     assert list(elsewhere.iterdir()) == []
     (tmp_path / "file").write_text("", encoding="utf-8")
-    a_file = run("test", repo / "plans", "--update", "--snapshots", tmp_path / "file")
+    a_file = ratecard("test", repo / "plans", "--update", "--snapshots", tmp_path / "file")
     assert a_file.exit_code == 2 and "is not a folder" in a_file.output
 
 
@@ -351,46 +345,46 @@ def test_a_snapshots_option_naming_a_symbolic_link_or_a_file_is_refused(repo, tm
     ("..", "is not a file"),
     ("missing.csv", "is not a file"),
 ])
-def test_a_usage_file_outside_the_plan_folder_is_refused(repo, usage_file, message):
+def test_a_usage_file_outside_the_plan_folder_is_refused(ratecard, repo, usage_file, message):
     outside = repo / "outside.csv"
     outside.write_text("event_id,customer,timestamp,kind,amount\ne1,acme,2024-11-03T10:00:00+09:00,approval,1\n",
                        encoding="utf-8")
     scenarios = repo / "plans" / NAME / "scenarios"
     (scenarios / "linked.csv").symlink_to(outside)
     (scenarios / "x.yaml").write_text(f"period: 2024-11\nusage_file: {usage_file!r}\n", encoding="utf-8")
-    result = run("test", repo / "plans", "--update")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 1, result.output
     assert f"x.yaml:2:13: error: usage_file {usage_file!r} {message}" in result.output
     assert not snapshot_of(repo).exists()
 
 
-def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(repo):
+def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(ratecard, repo):
     plan_folder = repo / "plans" / NAME
     shutil.copy(PLANS / NAME / "ledger_2024_11.csv", plan_folder / "ledger.csv")
     (plan_folder / "scenarios" / "linked.csv").symlink_to(plan_folder / "ledger.csv")
     (plan_folder / "scenarios" / "x.yaml").write_text("period: 2024-11\nusage_file: linked.csv\nexpect: {megamart: {total: 330000}}\n",
                                                      encoding="utf-8")
-    result = run("test", repo / "plans", "--update")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 0, result.output
 
 
-def test_a_plan_named_outside_the_plans_folder_is_refused(repo, tmp_path):
+def test_a_plan_named_outside_the_plans_folder_is_refused(ratecard, repo, tmp_path):
     shutil.copy(PORTONE, tmp_path / "elsewhere.yaml")
     (repo / "plans" / NAME / "scenarios" / "x.yaml").write_text(
-        f"plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
-    result = run("test", repo / "plans", "--update")
+        "plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
+    result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 1, result.output
     assert "x.yaml:1:7: error: plan '../../../../elsewhere.yaml' is outside" in result.output
 
 
 @pytest.mark.parametrize("kind", ["not_utf8", "folder"])
-def test_a_scenario_that_is_not_utf8_or_a_folder(repo, kind):
+def test_a_scenario_that_is_not_utf8_or_a_folder(ratecard, repo, kind):
     broken = repo / "plans" / NAME / "scenarios" / "broken.yaml"
     if kind == "folder":
         broken.mkdir()
     else:
         broken.write_bytes(b"period: 2024-11\ndescription: caf\xe9\nusage: []\n")
-    result = run("test", repo / "plans")
+    result = ratecard("test", repo / "plans")
     assert result.exit_code == 1, result.output
     expected = "broken.yaml:2:17: error: the file is not UTF-8 text (byte 0xe9)" if kind == "not_utf8" else \
         "broken.yaml:1:1: error: a scenario is a file; this is not one"

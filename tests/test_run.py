@@ -16,11 +16,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from conftest import PLANS, ROOT
 from interpreter.run.job import billing_run
+from plan_helpers import PLANS, ROOT
 
 SNAPSHOTS = ROOT / "tests" / "__snapshots__" / "test_scenarios"
 PORTONE_LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
@@ -68,12 +66,13 @@ def stored(scenario: str) -> dict:
     return json.loads((SNAPSHOTS / f"test_scenario[{scenario}].json").read_text(encoding="utf-8"))
 
 
-def run(*args, **invoke):
-    return CliRunner().invoke(main, [str(a) for a in args], **invoke)
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> dict:
+    return workspace(tmp_path)
+
+
+def workspace(tmp_path: Path) -> dict:
+    """The mixed ledger, the customers file and the two plans in `tmp_path`, and where documents go."""
     text, numbers = mixed_ledger()
     (tmp_path / "usage.csv").write_text(text, encoding="utf-8")
     (tmp_path / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
@@ -85,9 +84,9 @@ def files(tmp_path: Path) -> dict:
             "out": tmp_path / "out", "numbers": numbers, "root": tmp_path}
 
 
-def billing(files, *extra, plans=None, customers=None, usage=None, **invoke):
-    return run("run", "--customers", customers or files["customers"], "--plans", plans or files["plans"],
-               "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra, **invoke)
+def billing(ratecard, files, *extra, plans=None, customers=None, usage=None, **invoke):
+    return ratecard("run", "--customers", customers or files["customers"], "--plans", plans or files["plans"],
+                    "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra, **invoke)
 
 
 def output(files, name: str) -> dict:
@@ -97,8 +96,8 @@ def output(files, name: str) -> dict:
 # --- documents per plan -------------------------------------------------------------------
 
 
-def test_each_plan_gets_exactly_its_own_documents(files):
-    result = billing(files, plans=PLANS)  # the whole shipped plans folder
+def test_each_plan_gets_exactly_its_own_documents(ratecard, files):
+    result = billing(ratecard, files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
         "balances.csv", "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
@@ -110,16 +109,16 @@ def test_each_plan_gets_exactly_its_own_documents(files):
     assert "2 row(s) rejected before rating (no customer, no plan, or a repeated event_id)" in result.output
 
 
-def test_totals_by_plan(files):
-    assert billing(files).exit_code == 3
+def test_totals_by_plan(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     portone = {d["customer"]: d["total"] for d in output(files, "portone-opi.json")["documents"]}
     assert portone == {"bookstore": "0", "cafe-haneul": "0", "megamart": "330000", "studio-maru": "110000", "travelco": "550000"}
     (academy,) = output(files, "onehour-business-partner.json")["documents"]
     assert (academy["customer"], academy["kind"], academy["total"]) == ("seoul-math", "settlement", "3186857")
 
 
-def test_rows_of_customers_without_a_plan_keep_their_row_numbers(files):
-    assert billing(files).exit_code == 3
+def test_rows_of_customers_without_a_plan_keep_their_row_numbers(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     walk_ins = sorted(n for event, rows in files["numbers"].items() if event.startswith("walk-") for n in rows)
     assert walk_ins == [7, 20]  # after the 6th row, and after the 19th once the first walk-in counts
     assert (files["out"] / "rejected.csv").read_text(encoding="utf-8") == (
@@ -131,7 +130,7 @@ def test_rows_of_customers_without_a_plan_keep_their_row_numbers(files):
     assert output(files, "portone-opi.json")["rejected"] == []
 
 
-def test_rows_a_plan_rejects_keep_their_original_row_numbers(files, tmp_path):
+def test_rows_a_plan_rejects_keep_their_original_row_numbers(ratecard, files, tmp_path):
     text = files["usage"].read_text(encoding="utf-8")
     text += "late-1,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n"        # PortOne: amount must be above zero
     text += "late-2,seoul-math,2024-11-20T10:00:00+09:00,payment,9000,,s01\n"   # OneHour: payments of 10,000 or more
@@ -140,7 +139,7 @@ def test_rows_a_plan_rejects_keep_their_original_row_numbers(files, tmp_path):
     usage.write_text(text, encoding="utf-8")
     last = len(text.splitlines()) - 1  # data rows
     first_tx9 = files["numbers"]["tx-0009"][0]
-    assert billing(files, usage=usage).exit_code == 3
+    assert billing(ratecard, files, usage=usage).exit_code == 3
     assert output(files, "portone-opi.json")["rejected"] == [
         {"row": last - 2, "event_id": "late-1", "reason": "approvals, cancellations and refunds need an amount above zero"},
         {"row": last, "event_id": "tx-0009", "reason": f"duplicate event_id (first seen at row {first_tx9})"},
@@ -152,7 +151,7 @@ def test_rows_a_plan_rejects_keep_their_original_row_numbers(files, tmp_path):
     assert [int(r["row"]) for r in rows] == [7, 20, last - 2, last - 1, last]
 
 
-def test_an_event_id_repeated_under_another_plan_is_a_duplicate(files, tmp_path):
+def test_an_event_id_repeated_under_another_plan_is_a_duplicate(ratecard, files, tmp_path):
     """One ledger, one rule: a repeated event id is rejected, whichever plan each row's customer has."""
     first_onehour = files["numbers"]["e001"][0]
     usage = tmp_path / "dup.csv"
@@ -160,7 +159,7 @@ def test_an_event_id_repeated_under_another_plan_is_a_duplicate(files, tmp_path)
                      + "e001,megamart,2024-11-20T10:00:00+09:00,approval,400000000,,\n"
                      + "walk-6,seoul-math,2024-11-20T10:00:00+09:00,payment,50000,,s01\n", encoding="utf-8")
     last = len(usage.read_text(encoding="utf-8").splitlines()) - 1
-    assert billing(files, usage=usage).exit_code == 3
+    assert billing(ratecard, files, usage=usage).exit_code == 3
     assert output(files, "portone-opi.json")["rejected"] == [
         {"row": last - 1, "event_id": "e001", "reason": f"duplicate event_id (first seen at row {first_onehour})"},
     ]
@@ -172,7 +171,7 @@ def test_an_event_id_repeated_under_another_plan_is_a_duplicate(files, tmp_path)
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
 
 
-def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(files, tmp_path):
+def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(ratecard, files, tmp_path):
     """Blank ids are no id at all: every such row is rejected as `rate` rejects it, whoever its customer."""
     usage = tmp_path / "blank.csv"
     usage.write_text(files["usage"].read_text(encoding="utf-8")
@@ -180,8 +179,8 @@ def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(files, tmp_pat
                      + "  ,megamart,2024-11-21T10:00:00+09:00,approval,1000,,\n"
                      + ",walk-in,2024-11-22T10:00:00+09:00,approval,1000,,\n", encoding="utf-8")
     last = len(usage.read_text(encoding="utf-8").splitlines()) - 1
-    assert billing(files, usage=usage).exit_code == 3
-    alone = run("rate", files["plans"] / "portone_one_payment_infra.yaml", "--usage", usage, "--period", "2024-11", "--format", "json")
+    assert billing(ratecard, files, usage=usage).exit_code == 3
+    alone = ratecard("rate", files["plans"] / "portone_one_payment_infra.yaml", "--usage", usage, "--period", "2024-11", "--format", "json")
     said_by_rate = {r["row"]: r["reason"] for r in json.loads(alone.stdout)["rejected"]}
     assert [said_by_rate[row] for row in (last - 2, last - 1, last)] == ["missing event_id"] * 3
     rows = {int(r["row"]): r["reason"] for r in csv.DictReader(io.StringIO((files["out"] / "rejected.csv").read_text(encoding="utf-8")))}
@@ -189,39 +188,39 @@ def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(files, tmp_pat
     assert [r["reason"] for r in output(files, "portone-opi.json")["rejected"]] == ["missing event_id"] * 2
 
 
-def test_customer_attributes_reach_their_plan(files):
+def test_customer_attributes_reach_their_plan(ratecard, files):
     # travelco on an annual term paid in June: nothing to pay in November.
     customers = files["root"] / "annual.csv"
     customers.write_text(CUSTOMERS.replace("travelco,portone-opi,monthly", "travelco,portone-opi,annual")
                          .replace("customer,plan,billing", "customer,plan,billing,annual_start")
                          .replace(",annual\n", ",annual,2024-06-01\n"), encoding="utf-8")
-    assert billing(files, customers=customers).exit_code == 3
+    assert billing(ratecard, files, customers=customers).exit_code == 3
     portone = {d["customer"]: d["total"] for d in output(files, "portone-opi.json")["documents"]}
     assert portone["travelco"] == "0" and portone["megamart"] == "330000"
 
 
-def test_listed_customer_without_usage_gets_a_document(files):
+def test_listed_customer_without_usage_gets_a_document(ratecard, files):
     customers = files["root"] / "more.csv"
     customers.write_text(CUSTOMERS + "quiet-shop,portone-opi,\n", encoding="utf-8")
-    assert billing(files, customers=customers).exit_code == 3
+    assert billing(ratecard, files, customers=customers).exit_code == 3
     quiet = [d for d in output(files, "portone-opi.json")["documents"] if d["customer"] == "quiet-shop"]
     assert [(d["period"]["start"], d["total"]) for d in quiet] == [("2024-11-01", "0")]
 
 
-def test_every_row_accepted_exits_0(files, tmp_path):
+def test_every_row_accepted_exits_0(ratecard, files, tmp_path):
     usage = tmp_path / "clean.csv"
     usage.write_text("".join(line for line in files["usage"].read_text(encoding="utf-8").splitlines(keepends=True)
                              if ",walk-in," not in line), encoding="utf-8")
-    result = billing(files, usage=usage)
+    result = billing(ratecard, files, usage=usage)
     assert result.exit_code == 0, result.output
     assert (files["out"] / "rejected.csv").read_text(encoding="utf-8") == "row,event_id,reason\n"
     assert "without a plan" not in result.output
 
 
-def test_a_run_without_any_period_to_rate_says_so(files):
+def test_a_run_without_any_period_to_rate_says_so(ratecard, files):
     empty = files["root"] / "empty.csv"
     empty.write_text(",".join(COLUMNS) + "\n", encoding="utf-8")
-    result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", empty, "--out", files["out"])
+    result = ratecard("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", empty, "--out", files["out"])
     assert result.exit_code == 0, result.output
     assert f"no documents: the ledger has no accepted rows of the customers in {files['customers']}" in result.stderr
 
@@ -229,44 +228,44 @@ def test_a_run_without_any_period_to_rate_says_so(files):
 # --- mistakes in the command's inputs ---------------------------------------------------------
 
 
-def test_customer_with_an_unknown_plan_is_a_usage_error(files):
+def test_customer_with_an_unknown_plan_is_a_usage_error(ratecard, files):
     customers = files["root"] / "unknown.csv"
     customers.write_text(CUSTOMERS + "newco,portone-pro,\n", encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 2
     assert f"{customers}: customer 'newco' has plan 'portone-pro', not one of: onehour-business-partner, portone-opi" in result.output
     assert not files["out"].exists()  # nothing half-written
 
 
-def test_customer_without_a_plan_column_value_is_a_usage_error(files):
+def test_customer_without_a_plan_column_value_is_a_usage_error(ratecard, files):
     customers = files["root"] / "blank.csv"
     customers.write_text(CUSTOMERS + "newco,,\n", encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 2
     assert "customer 'newco' has plan ''" in result.output
 
 
-def test_missing_files_are_usage_errors(files):
-    assert billing(files, customers=files["root"] / "none.csv").exit_code == 2
-    no_ledger = billing(files, usage=files["root"] / "none.csv")
+def test_missing_files_are_usage_errors(ratecard, files):
+    assert billing(ratecard, files, customers=files["root"] / "none.csv").exit_code == 2
+    no_ledger = billing(ratecard, files, usage=files["root"] / "none.csv")
     assert no_ledger.exit_code == 2 and "no such ledger file" in no_ledger.output
-    no_plans = billing(files, plans=files["root"] / "nowhere")
+    no_plans = billing(ratecard, files, plans=files["root"] / "nowhere")
     assert no_plans.exit_code == 2 and "no such folder of plans" in no_plans.output
 
 
-def test_a_broken_plan_stops_the_run_with_its_line(files):
+def test_a_broken_plan_stops_the_run_with_its_line(ratecard, files):
     broken = files["plans"] / "broken.yaml"
     broken.write_text("plan: broken\ncurrency: KRW\ncharges:\n  fee: {model: flat, amount: nope}\n", encoding="utf-8")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 1
     assert f"{broken}:4:" in result.output
     assert not files["out"].exists()
 
 
-def test_an_empty_plans_folder_says_so(files):
+def test_an_empty_plans_folder_says_so(ratecard, files):
     empty = files["root"] / "empty"
     empty.mkdir()
-    result = billing(files, plans=empty)
+    result = billing(ratecard, files, plans=empty)
     assert result.exit_code == 1
     assert "folder holds no plan files" in result.output
 
@@ -282,29 +281,29 @@ def portone_as(files, relative: str, plan_id: str) -> Path:
 PORTONE_TEXT = (PLANS / "portone_one_payment_infra.yaml").read_text(encoding="utf-8")
 
 
-def test_a_plan_named_by_a_file_name_that_is_another_plans_id_is_refused(files):
+def test_a_plan_named_by_a_file_name_that_is_another_plans_id_is_refused(ratecard, files):
     # portone-opi.yaml declares another plan: "portone-opi" names two plans
     other = portone_as(files, "portone-opi.yaml", "portone-2025")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 1, result.output
     assert "'portone-opi' names two plans" in result.output
     assert str(files["plans"] / "portone_one_payment_infra.yaml") in result.output and str(other) in result.output
     assert not files["out"].exists()
 
 
-def test_two_files_declaring_one_plan_id_are_refused(files):
+def test_two_files_declaring_one_plan_id_are_refused(ratecard, files):
     first = portone_as(files, "a/pricing.yaml", "shared-id")
     second = portone_as(files, "b/pricing.yaml", "shared-id")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 1, result.output
     assert f"{first} and {second} both declare plan 'shared-id'" in result.output
     assert not files["out"].exists()
 
 
-def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(files):
+def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(ratecard, files):
     customers = files["root"] / "by_file.csv"
     customers.write_text(CUSTOMERS.replace("megamart,portone-opi,", "megamart,portone_one_payment_infra.yaml,"), encoding="utf-8")
-    assert billing(files, customers=customers).exit_code == 3
+    assert billing(ratecard, files, customers=customers).exit_code == 3
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
 
 
@@ -320,20 +319,20 @@ def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(files):
     ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
     ("header.csv", "customer,plan," + "x" * 200_000 + "\nmegamart,portone-opi,\n", "header.csv:1: cannot read the CSV"),
 ])
-def test_a_customer_listed_twice_or_without_an_id_is_refused(files, name, text, where):
+def test_a_customer_listed_twice_or_without_an_id_is_refused(ratecard, files, name, text, where):
     customers = files["root"] / name
     customers.write_text(text, encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 2, result.output
     assert where in result.output
     assert not files["out"].exists()
 
 
 @pytest.mark.parametrize("text", ["customer,plan\n", "customer,plan,billing\r\n", "[]\n", "{}\n", ""])
-def test_a_customers_file_without_customers_is_a_usage_error(files, text):
+def test_a_customers_file_without_customers_is_a_usage_error(ratecard, files, text):
     customers = files["root"] / ("empty.csv" if text.startswith("customer") else "empty.yaml")
     customers.write_text(text, encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 2, result.output
     assert "lists no customers" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
@@ -343,23 +342,23 @@ def test_a_customers_file_without_customers_is_a_usage_error(files, text):
     (["--as-of", "9999-12-31"], "9999-12-31"),
     (["--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
 ])
-def test_dates_past_the_calendar_are_usage_errors(files, extra, message):
-    result = run("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", files["usage"],
-                 "--out", files["out"], *extra)
+def test_dates_past_the_calendar_are_usage_errors(ratecard, files, extra, message):
+    result = ratecard("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", files["usage"],
+                      "--out", files["out"], *extra)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not files["out"].exists()
 
 
-def test_a_missing_customer_attribute_points_at_the_customers_file(files):
+def test_a_missing_customer_attribute_points_at_the_customers_file(ratecard, files):
     strict = files["plans"] / "portone_one_payment_infra.yaml"
     strict.write_text(PORTONE_TEXT.replace("default: monthly, description", "description"), encoding="utf-8")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 2, result.output
     assert "customer 'bookstore' has no 'billing' attribute" in result.output and "--customers" in result.output
 
 
-def test_a_folder_of_versions_inside_the_plans_folder(files):
+def test_a_folder_of_versions_inside_the_plans_folder(ratecard, files):
     """A plan kept as a folder of versions is one plan: each period under its version."""
     folder = files["plans"] / "metered"
     folder.mkdir()
@@ -373,8 +372,8 @@ def test_a_folder_of_versions_inside_the_plans_folder(files):
     usage = files["root"] / "two_months.csv"
     usage.write_text(files["usage"].read_text(encoding="utf-8")
                      + "walk-dec,walk-in,2024-12-03T10:00:00+09:00,approval,5,,\n", encoding="utf-8")
-    result = run("run", "--customers", customers, "--plans", files["plans"], "--usage", usage,
-                 "--period", "2024-11-01..2024-12-31", "--out", files["out"])
+    result = ratecard("run", "--customers", customers, "--plans", files["plans"], "--usage", usage,
+                      "--period", "2024-11-01..2024-12-31", "--out", files["out"])
     assert result.exit_code == 0, result.output
     metered = output(files, "metered.json")["documents"]
     assert [(d["period"]["start"], d["total"]) for d in metered] == [("2024-11-01", "1000"), ("2024-12-01", "2000")]

@@ -16,10 +16,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from test_run import billing, files, output, stored  # noqa: F401  (files is a fixture)
+from test_run import billing, output, stored, workspace
 
 SHARES = """\
 plan: shares
@@ -38,8 +36,9 @@ credits:
 """
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
+@pytest.fixture
+def files(tmp_path: Path) -> dict:
+    return workspace(tmp_path)
 
 
 # --- failed documents ----------------------------------------------------------------------
@@ -56,8 +55,8 @@ def failing(files):
     return files | {"customers": customers}
 
 
-def test_a_failed_document_is_listed_the_others_are_written_and_the_run_exits_1(failing):
-    result = billing(failing, customers=failing["customers"])
+def test_a_failed_document_is_listed_the_others_are_written_and_the_run_exits_1(ratecard, failing):
+    result = billing(ratecard, failing, customers=failing["customers"])
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     plan = failing["plans"] / "shares.yaml"
@@ -80,11 +79,11 @@ def test_a_failed_document_is_listed_the_others_are_written_and_the_run_exits_1(
     assert "balances not written to balances.csv: 1 document(s) were not rated" in result.stderr
 
 
-def test_a_failed_document_outranks_rejected_rows_in_the_exit_status(failing):
+def test_a_failed_document_outranks_rejected_rows_in_the_exit_status(ratecard, failing):
     usage = failing["root"] / "with_bad_row.csv"
     usage.write_text(failing["usage"].read_text(encoding="utf-8") + "late,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n",
                      encoding="utf-8")
-    result = billing(failing, customers=failing["customers"], usage=usage)
+    result = billing(ratecard, failing, customers=failing["customers"], usage=usage)
     assert result.exit_code == 1, result.output
     assert output(failing, "portone-opi.json")["rejected"][0]["event_id"] == "late"
 
@@ -140,8 +139,8 @@ def carrying(tmp_path: Path) -> dict:
     return {"plans": plans, "usage": tmp_path / "usage.csv", "customers": tmp_path / "customers.csv", "root": tmp_path}
 
 
-def month(carrying, period: str, out: str, *extra):
-    return run("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
+def month(ratecard, carrying, period: str, out: str, *extra):
+    return ratecard("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
                "--period", period, "--out", carrying["root"] / out, *extra)
 
 
@@ -149,8 +148,8 @@ def documents(folder: Path) -> list[dict]:
     return [d for name in ("points.json", "storage.json") for d in json.loads((folder / name).read_text(encoding="utf-8"))["documents"]]
 
 
-def test_run_writes_the_closing_balances_of_every_plans_customers(carrying):
-    result = month(carrying, "2024-11", "november")
+def test_run_writes_the_closing_balances_of_every_plans_customers(ratecard, carrying):
+    result = month(ratecard, carrying, "2024-11", "november")
     assert result.exit_code == 0, result.output
     folder = carrying["root"] / "november"
     # acme: 70 GB - 50.00 coupon = 20.00 + 2.00 VAT, paid from the deposit of 40.00 -> 18.00 left; coupon used up.
@@ -169,12 +168,12 @@ def test_run_writes_the_closing_balances_of_every_plans_customers(carrying):
     assert f"wrote {folder / 'balances.csv'}" in result.stdout
 
 
-def test_the_next_run_starts_from_the_closing_balances_as_one_run_over_both_months(carrying):
-    assert month(carrying, "2024-11", "november").exit_code == 0
+def test_the_next_run_starts_from_the_closing_balances_as_one_run_over_both_months(ratecard, carrying):
+    assert month(ratecard, carrying, "2024-11", "november").exit_code == 0
     november = carrying["root"] / "november"
-    december = month(carrying, "2024-12", "december", "--balances", november / "balances.csv")
+    december = month(ratecard, carrying, "2024-12", "december", "--balances", november / "balances.csv")
     assert december.exit_code == 0, december.output
-    both = month(carrying, "2024-11-01..2024-12-31", "both")
+    both = month(ratecard, carrying, "2024-11-01..2024-12-31", "both")
     assert both.exit_code == 0, both.output
     key = lambda d: (d["customer"], d["period"]["start"])  # noqa: E731
     together = sorted(documents(carrying["root"] / "both"), key=key)
@@ -185,22 +184,22 @@ def test_the_next_run_starts_from_the_closing_balances_as_one_run_over_both_mont
                                   "sha256": hashlib.sha256((november / "balances.csv").read_bytes()).hexdigest()}
 
 
-def test_balances_of_customers_the_run_does_not_rate_are_kept(carrying):
+def test_balances_of_customers_the_run_does_not_rate_are_kept(ratecard, carrying):
     given = carrying["root"] / "given.csv"
     given.write_text("customer,id,currency,balance\nzed,deposit,EUR,5.00\nkim,deposit,KRW,200\n", encoding="utf-8")
-    assert month(carrying, "2024-11", "out", "--balances", given).exit_code == 0
+    assert month(ratecard, carrying, "2024-11", "out", "--balances", given).exit_code == 0
     # kim starts from 200 points (not the plan's 1000) and spends them; zed is nobody's here: kept as written
     assert (carrying["root"] / "out" / "balances.csv").read_text(encoding="utf-8").splitlines()[-2:] == [
         "kim,deposit,KRW,0", "zed,deposit,EUR,5.00"]
 
 
-def test_each_plan_checks_only_its_own_customers_balances(carrying):
+def test_each_plan_checks_only_its_own_customers_balances(ratecard, carrying):
     """Both plans have a credit `deposit`, in USD and in KRW: each customer's balance is checked against their own plan."""
     given = carrying["root"] / "given.csv"
     given.write_text("customer,id,currency,balance\nacme,deposit,USD,1.00\nkim,deposit,KRW,200\n", encoding="utf-8")
-    assert month(carrying, "2024-11", "out", "--balances", given).exit_code == 0
+    assert month(ratecard, carrying, "2024-11", "out", "--balances", given).exit_code == 0
     given.write_text("customer,id,currency,balance\nkim,deposit,USD,2.00\n", encoding="utf-8")
-    wrong = month(carrying, "2024-11", "wrong", "--balances", given)
+    wrong = month(ratecard, carrying, "2024-11", "wrong", "--balances", given)
     assert wrong.exit_code == 2, wrong.output
     assert f"{given}:2: balance 'deposit' of customer 'kim' is in USD; plan 'points' bills in KRW" in wrong.stderr
     assert not (carrying["root"] / "wrong").exists()
@@ -210,19 +209,19 @@ def test_each_plan_checks_only_its_own_customers_balances(carrying):
     ("customer,id,balance\nacme,deposit,5\n", "needs the columns customer, id, currency, balance"),
     ("customer,id,currency,balance\nacme,deposit,USD,5.001\n", "5.001 has more decimals than USD has (2)"),
 ])
-def test_a_balances_file_that_cannot_be_used_is_a_usage_error(carrying, content, message):
+def test_a_balances_file_that_cannot_be_used_is_a_usage_error(ratecard, carrying, content, message):
     given = carrying["root"] / "given.csv"
     given.write_text(content, encoding="utf-8")
-    result = month(carrying, "2024-11", "out", "--balances", given)
+    result = month(ratecard, carrying, "2024-11", "out", "--balances", given)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert not (carrying["root"] / "out").exists()
 
 
-def test_an_estimate_closes_no_balances_and_leaves_none_of_an_earlier_run(carrying):
-    assert month(carrying, "2024-11", "out").exit_code == 0
+def test_an_estimate_closes_no_balances_and_leaves_none_of_an_earlier_run(ratecard, carrying):
+    assert month(ratecard, carrying, "2024-11", "out").exit_code == 0
     assert (carrying["root"] / "out" / "balances.csv").exists()
-    estimate = run("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
+    estimate = ratecard("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
                    "--as-of", "2024-12-15", "--out", carrying["root"] / "out", "--force")
     assert estimate.exit_code == 0, estimate.output
     assert "balances not written to balances.csv: an estimate (--as-of) does not close balances" in estimate.stderr

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from interpreter.run import job as run_module
-from interpreter.run import output as run_output
-from test_run import billing, files, output  # noqa: F401  (files is a fixture)
+from interpreter.run import job as run_module, output as run_output
+from test_run import billing, output, workspace
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict:
+    return workspace(tmp_path)
+
 
 PLAN_FILES = ["onehour-business-partner.json", "portone-opi.json"]
 
@@ -43,8 +47,8 @@ def listing(folder: Path) -> list[str]:
 # --- the manifest --------------------------------------------------------------------------
 
 
-def test_the_manifest_lists_each_file_its_rows_and_the_inputs_checksums(files):
-    assert billing(files).exit_code == 3
+def test_the_manifest_lists_each_file_its_rows_and_the_inputs_checksums(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]
     manifest = output(files, "manifest.json")
     assert manifest["complete"] is True
@@ -65,58 +69,58 @@ def test_the_manifest_lists_each_file_its_rows_and_the_inputs_checksums(files):
     assert inputs["sha256"] == combined.hexdigest()
 
 
-def test_the_same_inputs_give_the_same_bytes(files):
-    assert billing(files).exit_code == 3
+def test_the_same_inputs_give_the_same_bytes(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     first = tree(files["out"])
-    assert billing(files, "--force").exit_code == 3
+    assert billing(ratecard, files, "--force").exit_code == 3
     assert tree(files["out"]) == first
 
 
 # --- an earlier run in --out -----------------------------------------------------------------
 
 
-def test_an_out_folder_holding_an_earlier_run_is_refused_without_force(files):
-    assert billing(files).exit_code == 3
+def test_an_out_folder_holding_an_earlier_run_is_refused_without_force(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     before = tree(files["out"])
-    again = billing(files)
+    again = billing(ratecard, files)
     assert again.exit_code == 2
     assert f"{files['out']}: holds an earlier run (manifest.json); give --force to replace it" in again.output
     assert tree(files["out"]) == before
 
 
-def test_force_replaces_the_earlier_run_and_only_its_files(files):
-    assert billing(files).exit_code == 3
+def test_force_replaces_the_earlier_run_and_only_its_files(ratecard, files):
+    assert billing(ratecard, files).exit_code == 3
     (files["out"] / "notes.txt").write_text("kept", encoding="utf-8")
     only_portone = files["root"] / "portone_only.csv"
     only_portone.write_text("".join(line for line in files["customers"].read_text(encoding="utf-8").splitlines(keepends=True)
                                     if "onehour" not in line), encoding="utf-8")
-    assert billing(files, "--force", customers=only_portone).exit_code == 3
+    assert billing(ratecard, files, "--force", customers=only_portone).exit_code == 3
     # the academy's file belonged to the earlier run: gone; a file of someone else's: kept
     assert listing(files["out"]) == ["balances.csv", "manifest.json", "notes.txt", "portone-opi.json", "rejected.csv"]
     assert [f["name"] for f in output(files, "manifest.json")["files"]] == ["portone-opi.json", "rejected.csv", "balances.csv"]
 
 
-def test_an_out_folder_holding_other_files_is_refused_without_force(files):
+def test_an_out_folder_holding_other_files_is_refused_without_force(ratecard, files):
     files["out"].mkdir()
     (files["out"] / "notes.txt").write_text("mine", encoding="utf-8")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 2
     assert "is not empty (notes.txt)" in result.output and "--force" in result.output
     assert listing(files["out"]) == ["notes.txt"]
 
 
-def test_out_at_a_file_is_a_usage_error(files):
+def test_out_at_a_file_is_a_usage_error(ratecard, files):
     files["out"].write_text("not a folder", encoding="utf-8")
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 2, result.output
     assert f"{files['out']}: not a folder" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-def test_out_inside_a_file_is_a_usage_error(files):
+def test_out_inside_a_file_is_a_usage_error(ratecard, files):
     files["out"].write_text("not a folder", encoding="utf-8")
     files["out"] = files["out"] / "inner"
-    result = billing(files)
+    result = billing(ratecard, files)
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
@@ -124,8 +128,8 @@ def test_out_inside_a_file_is_a_usage_error(files):
 # --- a run that stops midway ------------------------------------------------------------------
 
 
-def test_a_run_failing_while_its_files_are_written_leaves_the_earlier_run_whole(files, monkeypatch):
-    assert billing(files).exit_code == 3
+def test_a_run_failing_while_its_files_are_written_leaves_the_earlier_run_whole(ratecard, files, monkeypatch):
+    assert billing(ratecard, files).exit_code == 3
     before = tree(files["out"])
     written = []
 
@@ -137,15 +141,15 @@ def test_a_run_failing_while_its_files_are_written_leaves_the_earlier_run_whole(
 
     real = run_output._write_staged
     monkeypatch.setattr(run_output, "_write_staged", disk_full)
-    result = billing(files, "--force")
+    result = billing(ratecard, files, "--force")
     assert result.exit_code == 2, result.output
     assert "No space left on device" in result.output
     assert tree(files["out"]) == before  # not a byte of the new run, no 0-byte file
     assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]  # nor its staging folder
 
 
-def test_a_run_stopped_while_moving_its_files_in_is_marked_incomplete(files, monkeypatch):
-    assert billing(files).exit_code == 3
+def test_a_run_stopped_while_moving_its_files_in_is_marked_incomplete(ratecard, files, monkeypatch):
+    assert billing(ratecard, files).exit_code == 3
     moved = []
 
     def killed(staged: Path, target: Path) -> None:
@@ -156,24 +160,24 @@ def test_a_run_stopped_while_moving_its_files_in_is_marked_incomplete(files, mon
 
     real = run_output._move_in
     monkeypatch.setattr(run_output, "_move_in", killed)
-    assert "Aborted" in billing(files, "--force").output
+    assert "Aborted" in billing(ratecard, files, "--force").output
     manifest = output(files, "manifest.json")
     assert manifest["complete"] is False  # the folder does not look like a finished run
     monkeypatch.setattr(run_output, "_move_in", real)
-    assert billing(files).exit_code == 2  # still another run's files: --force is needed
-    assert billing(files, "--force").exit_code == 3
+    assert billing(ratecard, files).exit_code == 2  # still another run's files: --force is needed
+    assert billing(ratecard, files, "--force").exit_code == 3
     assert output(files, "manifest.json")["complete"] is True
     assert listing(files["out"]) == ["balances.csv", "manifest.json", *PLAN_FILES, "rejected.csv"]
 
 
-def test_a_second_run_on_the_same_out_is_refused_while_the_first_writes(files):
+def test_a_second_run_on_the_same_out_is_refused_while_the_first_writes(ratecard, files):
     files["out"].mkdir()
     with run_output.locked(files["out"]):
-        result = billing(files)
+        result = billing(ratecard, files)
     assert result.exit_code == 2, result.output
     assert f"another run is writing {files['out']}" in result.output
     assert listing(files["out"]) == []
-    assert billing(files).exit_code == 3  # once the first has finished
+    assert billing(ratecard, files).exit_code == 3  # once the first has finished
 
 
 # --- hostile plan ids -----------------------------------------------------------------------
@@ -195,7 +199,7 @@ def with_ids(monkeypatch, ids: dict[str, str]) -> None:
     monkeypatch.setattr(run_module, "load_paths", renamed)
 
 
-def test_hostile_plan_ids_write_nothing_outside_out(files, monkeypatch, tmp_path):
+def test_hostile_plan_ids_write_nothing_outside_out(ratecard, files, monkeypatch, tmp_path):
     outside = tmp_path / "abs"
     outside.mkdir()
     ids = {"portone-opi": "../../escaped", "onehour-business-partner": str(outside / "x")}
@@ -209,7 +213,7 @@ def test_hostile_plan_ids_write_nothing_outside_out(files, monkeypatch, tmp_path
     customers.write_text(files["customers"].read_text(encoding="utf-8").replace("portone-opi", ids["portone-opi"])
                          .replace("onehour-business-partner", ids["onehour-business-partner"]), encoding="utf-8")
     before = tree(tmp_path, files["out"])
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 3, result.output
     assert tree(tmp_path, files["out"]) == before
     names = listing(files["out"])
@@ -238,34 +242,34 @@ def test_output_names_of_distinct_ids_are_distinct():
     ({"portone-opi": "manifest"}, "would write manifest.json"),
     ({"portone-opi": "Academy", "onehour-business-partner": "academy"}, "differ only in case"),
 ])
-def test_plans_whose_files_would_collide_are_refused(files, monkeypatch, ids, message):
+def test_plans_whose_files_would_collide_are_refused(ratecard, files, monkeypatch, ids, message):
     with_ids(monkeypatch, ids)
     customers = files["root"] / "renamed.csv"
     text = files["customers"].read_text(encoding="utf-8")
     for old, new in ids.items():
         text = text.replace(old, new)
     customers.write_text(text, encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert not files["out"].exists()
 
 
 def test_the_lock_is_held_by_one_run_at_a_time_and_leaves_no_file(tmp_path):
-    with run_output.locked(tmp_path):
-        with pytest.raises(run_output.OutputProblem, match="another run is writing"):
-            with run_output.locked(tmp_path):
-                pass
+    with (run_output.locked(tmp_path),
+          pytest.raises(run_output.OutputProblem, match="another run is writing"),
+          run_output.locked(tmp_path)):
+        pass
     assert os.listdir(tmp_path) == []
     with run_output.locked(tmp_path):  # free again
         assert os.listdir(tmp_path) == [run_output.LOCK]
 
 
-def test_a_plan_id_with_escape_sequences_reaches_the_terminal_escaped(files, monkeypatch):
+def test_a_plan_id_with_escape_sequences_reaches_the_terminal_escaped(ratecard, files, monkeypatch):
     with_ids(monkeypatch, {"portone-opi": "evil\x1b[2J"})
     customers = files["root"] / "renamed.csv"
     customers.write_text(files["customers"].read_text(encoding="utf-8").replace("portone-opi", "evil\x1b[2J"), encoding="utf-8")
-    result = billing(files, customers=customers)
+    result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 3, result.output
     assert "\x1b" not in result.output
     assert "evil\\x1b[2J: 5 customer(s)" in result.output

@@ -13,13 +13,11 @@ import shutil
 import traceback
 from pathlib import Path
 
+import pytest
 import yaml
-from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cli import main
-from conftest import PLANS, PORTONE
+from plan_helpers import PLANS, PORTONE
 
 NAME = "portone_one_payment_infra"
 SNAPSHOTS = Path("tests") / "__snapshots__" / "test_scenarios"
@@ -79,9 +77,10 @@ def files_outside(root: Path, snapshots: Path) -> dict[str, tuple]:
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(name=NAMES, content=CONTENT)
-def test_any_scenario_ends_with_a_message_and_writes_only_snapshots(tmp_path_factory, name, content):
+def test_any_scenario_ends_with_a_message_and_writes_only_snapshots(ratecard, tmp_path_factory, name, content):
     root = tmp_path_factory.mktemp("hostile")
     repo, outside, work = root / "repo", root / "outside", root / "work"
     scenarios = repo / "plans" / NAME / "scenarios"
@@ -96,7 +95,7 @@ def test_any_scenario_ends_with_a_message_and_writes_only_snapshots(tmp_path_fac
     before = files_outside(root, snapshots)
 
     with contextlib.chdir(work):  # a relative path written by mistake would land here
-        result = CliRunner().invoke(main, ["test", str(repo / "plans"), "--update"])
+        result = ratecard("test", str(repo / "plans"), "--update")
 
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError("".join(traceback.format_exception(result.exception)))

@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dsl.loader import load_plan, load_plan_text
-from interpreter.review import scenarios
-from interpreter.pricing.evaluate import EvaluationError
 from interpreter.engines.core import RateProblem, rate
 from interpreter.output.render import document_data, rejected_data
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.review import scenarios
 
 pytestmark = pytest.mark.spark
 REQUIRED = bool(os.environ.get("RATECARD_REQUIRE_SPARK"))  # set by .ci/run: a missing Spark fails, not skips
@@ -75,7 +75,7 @@ def assert_same(spark, plan, ledger: str, **options) -> tuple[list[str], list[di
 def compare(expected: tuple[list[str], list[dict]], got: tuple[list[str], list[dict]]) -> tuple[list[str], list[dict]]:
     assert got[1] == expected[1]  # rejected rows: same rows, same reasons
     assert len(got[0]) == len(expected[0])
-    for ours, theirs in zip(got[0], expected[0]):
+    for ours, theirs in zip(got[0], expected[0], strict=True):
         assert ours == theirs  # byte for byte
     return expected
 
@@ -108,7 +108,7 @@ def rated_on_spark(spark, tmp_path_factory):
             return exc
 
     with ThreadPoolExecutor(4) as pool:
-        return inputs, dict(zip(inputs, pool.map(run, inputs.values())))
+        return inputs, dict(zip(inputs, pool.map(run, inputs.values()), strict=True))
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
@@ -182,7 +182,7 @@ def timestamp(moment: datetime.datetime, form: int) -> str:
     if form == 0:
         return moment.replace(tzinfo=None).isoformat()
     if form == 1:
-        return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if form == 2:
         return moment.isoformat()
     if form == 3:
@@ -423,7 +423,8 @@ def test_the_translated_sql_keeps_numbers_exact():
     assert "DECIMAL(38, 10)" in sql and "DOUBLE" not in sql and "FLOAT" not in sql
 
 
-def test_the_command_line_prints_the_same_bytes_on_either_engine(spark, tmp_path):
+@pytest.mark.usefixtures("spark")
+def test_the_command_line_prints_the_same_bytes_on_either_engine(tmp_path):
     from click.testing import CliRunner
 
     import cli
@@ -502,8 +503,8 @@ def balances_inputs(tmp_path: Path):
 
 
 def test_balances_and_failures_are_carried_alike(spark, tmp_path):
-    from interpreter.pricing.balances import closing_balances
     from interpreter.output.render import failure_data, printed
+    from interpreter.pricing.balances import closing_balances
 
     versions, ledger, options = balances_inputs(tmp_path)
     duck = rate(versions, ledger, **options)

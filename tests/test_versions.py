@@ -10,12 +10,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli import main
-from conftest import load_text
 from dsl.loader import in_force, load_paths, load_plan
 from interpreter.engines.core import RateProblem, rate
+from plan_helpers import load_text
 
 
 def version(effective: str | None, price: str, *, currency: str = "KRW", plan: str = "metered") -> str:
@@ -44,10 +42,6 @@ LEDGER = textwrap.dedent("""\
 """)
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     path = tmp_path / "usage.csv"
@@ -63,19 +57,19 @@ def totals(result) -> list[tuple[str, str, str]]:
 # --- rating under the version in force ----------------------------------------------------------
 
 
-def test_one_file_two_versions_each_period_under_its_own(tmp_path, ledger):
+def test_one_file_two_versions_each_period_under_its_own(ratecard, tmp_path, ledger):
     plan = tmp_path / "metered.yaml"
     plan.write_text(TWO, encoding="utf-8")
     # The second version takes effect mid-February: February is still under the first
     # (in force on its first day), March under the second.
-    assert totals(run("rate", plan, "--usage", ledger, "--format", "json")) == [
+    assert totals(ratecard("rate", plan, "--usage", ledger, "--format", "json")) == [
         ("acme", "2024-01-01", "50"),
         ("acme", "2024-02-01", "50"),
         ("acme", "2024-03-01", "60"),
         ("bolt", "2024-03-01", "1200"),
     ]
-    assert totals(run("rate", plan, "--usage", ledger, "--period", "2024-01", "--format", "json")) == [("acme", "2024-01-01", "50")]
-    assert totals(run("rate", plan, "--usage", ledger, "--period", "2024-03", "--format", "json")) == [
+    assert totals(ratecard("rate", plan, "--usage", ledger, "--period", "2024-01", "--format", "json")) == [("acme", "2024-01-01", "50")]
+    assert totals(ratecard("rate", plan, "--usage", ledger, "--period", "2024-03", "--format", "json")) == [
         ("acme", "2024-03-01", "60"), ("bolt", "2024-03-01", "1200"),
     ]
 
@@ -89,19 +83,19 @@ def test_versions_in_any_order_in_the_file(tmp_path, ledger):
     assert [d.total for d in rate(loaded.versions, str(ledger)).documents] == [50, 50, 60, 1200]
 
 
-def test_a_folder_of_versions(tmp_path, ledger):
+def test_a_folder_of_versions(ratecard, tmp_path, ledger):
     folder = tmp_path / "metered"
     folder.mkdir()
     (folder / "2024-01.yaml").write_text(version("2024-01-01", "10"), encoding="utf-8")
     (folder / "2024-03.yaml").write_text(version("2024-03-01", "15"), encoding="utf-8")
     (folder / "notes.txt").write_text("not a plan", encoding="utf-8")
-    assert totals(run("rate", folder, "--usage", ledger, "--format", "json")) == [
+    assert totals(ratecard("rate", folder, "--usage", ledger, "--format", "json")) == [
         ("acme", "2024-01-01", "50"),
         ("acme", "2024-02-01", "50"),
         ("acme", "2024-03-01", "75"),
         ("bolt", "2024-03-01", "1500"),
     ]
-    result = run("check", folder)
+    result = ratecard("check", folder)
     assert result.exit_code == 0, result.output
 
 
@@ -117,31 +111,31 @@ def test_in_force_picks_the_latest_that_took_effect():
     assert in_force(loaded.versions, day("2030-01-01")).effective == day("2024-02-15")
 
 
-def test_a_single_dated_version_still_starts_somewhere(tmp_path, ledger):
+def test_a_single_dated_version_still_starts_somewhere(ratecard, tmp_path, ledger):
     plan = tmp_path / "late.yaml"
     plan.write_text(version("2024-03-01", "10"), encoding="utf-8")
-    assert totals(run("rate", plan, "--usage", ledger, "--period", "2024-03", "--format", "json"))[0] == ("acme", "2024-03-01", "50")
-    early = run("rate", plan, "--usage", ledger, "--period", "2024-01")
+    assert totals(ratecard("rate", plan, "--usage", ledger, "--period", "2024-03", "--format", "json"))[0] == ("acme", "2024-03-01", "50")
+    early = ratecard("rate", plan, "--usage", ledger, "--period", "2024-01")
     assert early.exit_code == 2
     assert "no version of plan 'metered' is in force on 2024-01-01 (the first takes effect on 2024-03-01)" in early.output
 
 
-def test_a_period_before_the_first_version_is_a_usage_error(tmp_path, ledger):
+def test_a_period_before_the_first_version_is_a_usage_error(ratecard, tmp_path, ledger):
     plan = tmp_path / "metered.yaml"
     plan.write_text(TWO, encoding="utf-8")
-    result = run("rate", plan, "--usage", ledger, "--period", "2023-12")
+    result = ratecard("rate", plan, "--usage", ledger, "--period", "2023-12")
     assert result.exit_code == 2
     assert "no version of plan 'metered' is in force on 2023-12-01 (the first takes effect on 2024-01-01)" in result.output
     with pytest.raises(RateProblem, match="in force on 2023-12-01"):
         rate(load_plan(plan).versions, str(ledger), period="2023-12")
 
 
-def test_ledger_rows_before_the_first_version_are_a_usage_error_too(tmp_path, ledger):
+def test_ledger_rows_before_the_first_version_are_a_usage_error_too(ratecard, tmp_path):
     plan = tmp_path / "metered.yaml"
     plan.write_text(TWO, encoding="utf-8")
     early = tmp_path / "early.csv"
     early.write_text(LEDGER + "5,acme,2023-12-31T23:00:00+09:00,1\n", encoding="utf-8")
-    result = run("rate", plan, "--usage", early)
+    result = ratecard("rate", plan, "--usage", early)
     assert result.exit_code == 2
     assert "in force on 2023-12-01" in result.output
 
@@ -198,11 +192,11 @@ def test_errors_inside_a_version_point_into_that_document():
     assert "unknown name 'unit'" in problem[2]
 
 
-def test_check_reports_version_errors_with_file_and_line(tmp_path):
+def test_check_reports_version_errors_with_file_and_line(ratecard, tmp_path):
     plan = tmp_path / "metered.yaml"
     text = version("2024-01-01", "10") + "---\n" + version("2024-01-01", "12", currency="USD")
     plan.write_text(text, encoding="utf-8")
-    result = run("check", plan)
+    result = ratecard("check", plan)
     assert result.exit_code == 1
     line = second_line(text)
     assert f"{plan}:{line}:7: error: every version must keep the same currency ('KRW'), not 'USD'" in result.output
@@ -222,13 +216,13 @@ def test_folder_version_errors_name_each_file(tmp_path):
     ]
 
 
-def test_check_on_a_folder_checks_its_versions_together(tmp_path):
+def test_check_on_a_folder_checks_its_versions_together(ratecard, tmp_path):
     """`check` sees the same problems `rate` would hit: the folder's files are one plan."""
     folder = tmp_path / "metered"
     folder.mkdir()
     (folder / "a.yaml").write_text(version("2024-01-01", "10"), encoding="utf-8")
     (folder / "b.yaml").write_text(version("2024-01-01", "12"), encoding="utf-8")
-    result = run("check", folder)
+    result = ratecard("check", folder)
     assert result.exit_code == 1
     assert f"{folder / 'b.yaml'}:1:7: error: two versions take effect on 2024-01-01" in result.output
     loaded, _ = load_paths([str(tmp_path)])  # also when found inside a folder of plans

@@ -79,7 +79,7 @@ def test_problems_come_back_with_their_lines(client, plans):
     assert 'id="curves-panel"' not in part
 
 
-def test_everything_shown_is_escaped(client, plans):
+def test_everything_shown_is_escaped(plans):
     hostile = "<script>alert(1)</script>"
     ledger = plans / "portone_one_payment_infra" / "hostile.csv"
     ledger.write_text(f'event_id,customer,timestamp,kind,amount\ne1,"{hostile}",2024-11-03T10:00:00+09:00,approval,60000000\n',

@@ -2,7 +2,8 @@
 
 Numbers go in as exact DECIMAL literals, never as floating point; the
 compiler has already refused division and functions without an exact SQL
-form (see `dsl.rows`). Column names are quoted identifiers.
+form (see `dsl.rows`); those forms are entries of `dsl.builtins`. Column names
+are quoted identifiers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime
 from decimal import Decimal
 
 from dsl import tree
+from dsl.builtins import BUILTINS
 
 _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "+": "+", "-": "-", "*": "*", "and": "AND", "or": "OR"}
 
@@ -37,18 +39,6 @@ def decimal_literal(value: Decimal) -> str:
     return f"CAST('{text}' AS DECIMAL({max(width, scale + 1)},{scale}))"
 
 
-# The functions a row expression may call (dsl.rows.ROW_FUNCTIONS), as exact SQL.
-_CALLS = {
-    "min": lambda args: f"least({', '.join(args)})",
-    "max": lambda args: f"greatest({', '.join(args)})",
-    "abs": lambda args: f"abs({args[0]})",
-    "days_between": lambda args: f"CAST(date_diff('day', {args[0]}, {args[1]}) AS DECIMAL(38,0))",
-    "days_in_month": lambda args: f"CAST(day(last_day({args[0]})) AS DECIMAL(38,0))",
-    "month_start": lambda args: f"CAST(date_trunc('month', {args[0]}) AS DATE)",
-    "month_end": lambda args: f"last_day({args[0]})",
-}
-
-
 def to_sql(expr: tree.Expr) -> str:
     kind = type(expr)
     if kind is tree.Const:
@@ -65,6 +55,6 @@ def to_sql(expr: tree.Expr) -> str:
         return f"({to_sql(expr.operand)} {'NOT IN' if expr.negated else 'IN'} ({options}))"
     if kind is tree.Cond:
         return f"(CASE WHEN {to_sql(expr.test)} THEN {to_sql(expr.then)} ELSE {to_sql(expr.otherwise)} END)"
-    if kind is tree.Call and expr.function in _CALLS:
-        return _CALLS[expr.function]([to_sql(a) for a in expr.args])
+    if kind is tree.Call and BUILTINS[expr.function].sql is not None:
+        return BUILTINS[expr.function].sql([to_sql(a) for a in expr.args])
     raise ValueError(f"no SQL form for {kind.__name__}")  # the compiler refuses these first

@@ -50,9 +50,8 @@ def _where(plan: tree.Plan, span) -> str:
 
 def _intermediates(expr: tree.Expr, env: dict, plan_text: str) -> list[str]:
     """`source = value` for the expression and each compound part of it, outermost first."""
-    out, stack, seen = [], [expr], set()
-    while stack:
-        node = stack.pop()
+    out, seen = [], set()
+    for node in tree.walk(expr):
         if isinstance(node, (tree.Binary, tree.Call, tree.Cond, tree.Ref)) and node.span not in seen:
             seen.add(node.span)
             try:
@@ -60,14 +59,6 @@ def _intermediates(expr: tree.Expr, env: dict, plan_text: str) -> list[str]:
             except EvaluationError as exc:
                 value = f"(error: {exc.message})"
             out.append(f"{source_text(plan_text, node.span)} = {value}")
-        if isinstance(node, tree.Binary):
-            stack += [node.right, node.left]
-        elif isinstance(node, tree.Call):
-            stack += list(reversed(node.args))
-        elif isinstance(node, tree.Cond):
-            stack += [node.otherwise, node.then, node.test]
-        elif isinstance(node, tree.Unary):
-            stack.append(node.operand)
     return out
 
 

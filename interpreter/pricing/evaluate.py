@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
+from dsl.builtins import BUILTINS, FunctionProblem
 from dsl.errors import Span
-from interpreter.pricing.functions import FUNCTIONS, FunctionProblem
 from interpreter.rounding import CONTEXT
 
 
@@ -115,7 +115,7 @@ def _eval(expr: tree.Expr, env: Env) -> Any:
     if kind is tree.Call:
         args = [_eval(arg, env) for arg in expr.args]
         try:
-            return FUNCTIONS[expr.function](*args)
+            return BUILTINS[expr.function].implementation(*args)
         except FunctionProblem as exc:
             raise EvaluationError(expr.span, str(exc)) from None
         except (decimal.InvalidOperation, decimal.Overflow):

@@ -65,19 +65,6 @@ def _percentage_label(count: Decimal, charge: tree.Charge) -> str:
     return f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}"
 
 
-def _in_tier(quantity: Decimal, tier: tree.Tier) -> bool:
-    if tier.bound is None:
-        return True
-    return quantity <= tier.bound if tier.inclusive else quantity < tier.bound
-
-
-def _reaches(quantity: Decimal, previous: tree.Tier | None) -> bool:
-    """Whether `quantity` reaches the tier after `previous` (the first tier is always reached)."""
-    if previous is None:
-        return True
-    return quantity > previous.bound if previous.inclusive else quantity >= previous.bound
-
-
 def per_unit(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     billable = max(quantity - charge.free_units, ZERO)
     amount = CONTEXT.multiply(billable, charge.unit_price)
@@ -94,7 +81,7 @@ def graduated(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Pr
     steps, total = [], ZERO
     lower, previous = ZERO, None
     for index, tier in enumerate(charge.tiers, 1):
-        if not _reaches(quantity, previous):
+        if previous is not None and previous.holds(quantity):
             break
         upper = quantity if tier.bound is None else min(quantity, tier.bound)
         portion = max(upper - lower, ZERO)
@@ -110,7 +97,7 @@ def graduated(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Pr
 
 def volume(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
     for index, tier in enumerate(charge.tiers, 1):
-        if _in_tier(quantity, tier):
+        if tier.holds(quantity):
             billable = max(quantity, ZERO)
             amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
             steps = (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),) if trace else ()
