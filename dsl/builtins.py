@@ -1,6 +1,6 @@
 """Signatures of the built-in functions: how many arguments, of which types.
 
-Implementations live in `interpreter.functions`; this module only types calls.
+Implementations live in `interpreter.pricing.functions`; this module only types calls.
 Each signature gets the argument types and the argument nodes (for checks on
 literal arguments such as a rounding mode) and returns a type or a message.
 """
