@@ -146,7 +146,8 @@ def _pause_cycle_collection() -> None:
 def _rate_or_exit(loaded, quiet: bool = True, **options):
     from dsl.errors import Diagnostic, format_diagnostic
     from interpreter.pricing.evaluate import EvaluationError
-    from interpreter.engines.core import RateProblem, rate
+    from interpreter.engines.core import RateProblem
+    from interpreter.engines.duckdb.engine import rate
 
     from interpreter.output.progress import TerminalProgress
 

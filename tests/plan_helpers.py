@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from dsl.loader import load_plan_text
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 
 
 def compile_plan(text: str, path: str = "plan.yaml"):

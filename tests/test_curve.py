@@ -18,7 +18,7 @@ from cli import main
 from conftest import PLANS, PORTONE
 from dsl.loader import load_plan
 from interpreter.output.curve import curve, quantities, to_csv, to_data
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import compile_plan
 
 

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from cli import main
 from dsl.loader import load_plan_text
 from interpreter.pricing import balances
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data
 from plan_helpers import compile_plan, rate_csv
 

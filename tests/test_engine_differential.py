@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference_rater
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import output_data
 from plan_helpers import compile_plan as shared_compile
 

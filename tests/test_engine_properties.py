@@ -23,7 +23,7 @@ from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.documents import build
 from interpreter.periods import split
 from interpreter.pricing.models import graduated, volume
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data, output_data
 from plan_helpers import compile_plan as shared_compile
 

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 import cli
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import compile_plan
 
 PLAN = """

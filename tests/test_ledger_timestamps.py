@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import cli
 import hostile
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import compile_plan
 
 PLAN = """

@@ -22,7 +22,7 @@ from cli import main
 from conftest import PLANS, PORTONE
 from dsl.loader import load_plan_text
 from interpreter.review import diff as plan_diff
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 
 LEDGER = PLANS / "portone_one_payment_infra" / "ledger_2024_11.csv"
 OLD_BRACKET = "{below: 500_000_000, flat: 300_000}"

@@ -26,7 +26,8 @@ import pytest
 from dsl.loader import load_plan, load_plan_text
 from interpreter.review import scenarios
 from interpreter.pricing.evaluate import EvaluationError
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data, rejected_data
 
 pytestmark = pytest.mark.spark

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from cli import main
 from conftest import load_text
 from dsl.loader import in_force, load_paths, load_plan
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 
 
 def version(effective: str | None, price: str, *, currency: str = "KRW", plan: str = "metered") -> str:
