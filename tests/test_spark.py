@@ -504,7 +504,8 @@ def balances_inputs(tmp_path: Path):
 
 def test_balances_and_failures_are_carried_alike(spark, tmp_path):
     from interpreter.pricing.balances import closing_balances
-    from interpreter.output.render import failure_data, printed
+    from interpreter.output.formats import TEXT_FORMATS, printed, text_printed
+    from interpreter.output.render import failure_data
 
     versions, ledger, options = balances_inputs(tmp_path)
     duck = rate(versions, ledger, **options)
@@ -514,8 +515,8 @@ def test_balances_and_failures_are_carried_alike(spark, tmp_path):
     assert failure_data(ours.failures) == failure_data(duck.failures)
     assert {f.customer for f in duck.failures} == {"bolt"} and len(duck.failures) == 4
     assert closing_balances(ours.opening, ours.carried) == closing_balances(duck.opening, duck.carried)
-    for fmt in spark_engine.FORMATS:  # as `ratecard rate --format FMT` prints them, failures included
-        assert spark_engine.output_text(ours, fmt) == "".join(printed(fmt, duck))
+    for fmt in TEXT_FORMATS:  # as `ratecard rate --format FMT` prints them, failures included
+        assert text_printed(ours, fmt) == "".join(printed(fmt, duck))
     documents = [json.loads(d) for d in expected]
     assert any(d["carried"] and d["carried"][0]["closing"] != "0.00" for d in documents)
     assert any(n["id"] == "promo.unused" for d in documents for n in d["notices"])

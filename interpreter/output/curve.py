@@ -103,6 +103,16 @@ def quantities(charge: tree.Charge, to: Decimal) -> list[Decimal]:
     return sorted(q for q in marks if 0 <= q <= to)
 
 
+def read_quantity(text: str | None) -> Decimal | None:
+    """`--to`: a quantity as written in plans (`1_000_000`); None when not given."""
+    if text is None:
+        return None
+    try:
+        return Decimal(text.replace("_", ""))
+    except decimal.InvalidOperation:
+        raise CurveProblem(f"--to {text!r}: write a quantity such as 1_000_000") from None
+
+
 def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
     charge = find_charge(plan, charge_id)
     if not priced_by_quantity(charge):

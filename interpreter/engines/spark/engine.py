@@ -36,13 +36,11 @@ from interpreter.ledger.aggregate import aggregate_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected
 from interpreter.ledger.sql import literal
-from interpreter.output.render import failure_data, failure_lines, rejected_data
 from interpreter.pricing.balances import Balance
 from interpreter.pricing.customers import CustomerProblem
 from interpreter.pricing.evaluate import EvaluationError
 
 DEFAULT_MASTER = "local[2]"
-FORMATS = ("json", "jsonl", "yaml")  # what `output_text` writes; tables and CSV need the documents' objects
 
 # Settings that the documents' exactness depends on; set on every session used.
 SETTINGS = {
@@ -54,7 +52,7 @@ SETTINGS = {
 }
 
 
-class SparkUnavailable(Exception):
+class SparkUnavailable(RateProblem):
     """pyspark is not installed (or no Spark session can be started)."""
 
 
@@ -262,25 +260,3 @@ def _failures(problems: list, keep_going: bool) -> list:
             raise EvaluationError(failure.span, failure.reason)
         failures.append(failure)
     return failures
-
-
-def output_text(result: RateResult, fmt: str) -> str:
-    """The documents and rejected rows as `ratecard rate --format json|jsonl|yaml` prints them (as render does)."""
-    rejected = rejected_data(result.rejected)
-    if fmt == "jsonl":
-        lines = [*result.documents, *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected),
-                 *failure_lines(result.failures)]
-        return "".join(line + "\n" for line in lines)
-    data = {"documents": [json.loads(d, parse_float=_no_float) for d in result.documents], "rejected": rejected}
-    if result.failures:
-        data["failures"] = failure_data(result.failures)
-    if fmt == "yaml":
-        import yaml
-
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def _no_float(text: str):
-    # amounts in documents are decimal strings; a bare fraction would mean a float slipped in
-    raise ValueError(f"a number {text} in a document, where amounts are decimal strings")
