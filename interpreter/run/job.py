@@ -6,7 +6,7 @@ attributes. A name that could mean two plans is refused, never guessed. The
 ledger is read once into DuckDB, each row labelled with its customer's plan;
 each plan then rates its own rows. Rows of customers without a plan are
 rejected, and every rejected row keeps its row number in the original ledger.
-`run_output` writes the result into `--out`.
+`run.output` writes the result into `--out`.
 """
 
 from __future__ import annotations
