@@ -84,7 +84,7 @@ def breakdown(path: Path) -> list[tuple[str, float]]:
     sys.path.insert(0, str(HERE.parent))
     from dsl.loader import load_plan
     from interpreter.output import render
-    from interpreter.engines.core import rate
+    from interpreter.engines.duckdb.engine import rate
 
     marks: list[tuple[str, float]] = [("loading the plan", time.perf_counter())]
     plan = load_plan(PLAN).plan

@@ -11,12 +11,24 @@ import dataclasses
 import difflib
 import re
 
-from dsl import charges as parts, schema, tree
+from dsl import schema, tree
+from dsl.charges import charges as compile_charges
 from dsl.checker import ERROR, Scope, Symbol
 from dsl.choices import declared
 from dsl.context import PERIOD, RESERVED_FIELDS, ROW_BUILTINS, Compiler
+from dsl.document_parts import (
+    credits as compile_credits,
+    discounts as compile_discounts,
+    notices as compile_notices,
+    taxes as compile_taxes,
+    unique_ids,
+)
 from dsl.errors import Diagnostic
-from dsl.metrics import fields as compile_fields, metrics as compile_metrics, quota as compile_quota, rules as compile_rules
+from dsl.fields import fields as compile_fields
+from dsl.formulas import formulas as compile_formulas
+from dsl.metrics import metrics as compile_metrics
+from dsl.row_rules import quota as compile_quota, rules as compile_rules
+from dsl.settlement import keys_of_the_other_kind, lines as compile_lines
 from dsl.source import Document
 
 
@@ -43,16 +55,16 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     period_names.update({name: Symbol("metric", name, ERROR) for name in c.broken_metrics if name not in period_names})
     period_names.update({f"previous.{m.name}": Symbol("previous", m.name, m.type) for m in metrics})
     usage_only = {name: "it is a usage field; use it in a metric" for name in row_names}
-    parts.keys_of_the_other_kind(c)
-    charges = parts.charges(c, period_names, row_names, usage_only, fields)
-    discounts = parts.discounts(c, period_names, usage_only, charges)
+    keys_of_the_other_kind(c)
+    charges = compile_charges(c, period_names, row_names, usage_only, fields)
+    discounts = compile_discounts(c, period_names, usage_only, charges)
     minimum, _ = c.expression(model.minimum, Scope(period_names, "the minimum", usage_only), ("minimum",), ("money",), "the minimum")
-    taxes = parts.taxes(c, period_names, usage_only)
-    credits = parts.credits(c, period_names, usage_only)
-    notices = parts.notices(c, period_names, usage_only)
-    formulas = parts.formulas(c)
-    lines = parts.lines(c, period_names, usage_only)
-    parts.unique_ids(c, charges, discounts, taxes, lines, credits)
+    taxes = compile_taxes(c, period_names, usage_only)
+    credits = compile_credits(c, period_names, usage_only)
+    notices = compile_notices(c, period_names, usage_only)
+    formulas = compile_formulas(c)
+    lines = compile_lines(c, period_names, usage_only)
+    unique_ids(c, charges, discounts, taxes, lines, credits)
     schedule = None
     if model.schedule is not None:
         s = model.schedule

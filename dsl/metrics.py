@@ -1,75 +1,21 @@
-"""Compile the row side of a plan: usage fields, customer attributes, rules, metrics.
+"""Compile a plan's metrics: aggregates over the rows of a period, and metrics derived from them.
 
-Derived metrics are ordered so that each follows the metrics it uses; a cycle
-is reported once, at the metric where it closes.
+An aggregate (`count`, `sum: FIELD`, `time_weighted: FIELD`, ...) takes an
+optional `where:` row expression; a derived metric is an expression over
+other metrics. Derived metrics are ordered so that each follows the metrics
+it uses; a cycle is reported once, at the metric where it closes.
 """
 
 from __future__ import annotations
 
 import difflib
-from decimal import Decimal
 
 from dsl import ast, schema, tree
 from dsl.checker import ERROR, Scope, Symbol, check, expect
-from dsl.choices import nearest, never_values
+from dsl.choices import never_values
 from dsl.context import METRIC_KINDS, Compiler, name_problem
 from dsl.rows import row_problems
-from dsl.types import INTEGER, Type, parse_type_name, plain
-
-
-def fields(c: Compiler, section: str, specs: dict, reserved: tuple[str, ...]) -> tuple[tree.Field, ...]:
-    out = []
-    for name, spec in specs.items():
-        if name in reserved:
-            c.fail(c.key_span(section, name), f"{name!r} is a built-in ledger column; choose another field name")
-            continue
-        if name.startswith("__"):
-            c.fail(c.key_span(section, name), f"field names starting with '__' are reserved; rename {name!r}")
-            continue
-        problem = name_problem(name, "field")
-        if problem:
-            c.fail(c.key_span(section, name), problem)
-            continue
-        type_name = spec if isinstance(spec, str) else spec.type
-        field_type = parse_type_name(type_name, c.currency)
-        default = None if isinstance(spec, str) else spec.default
-        values = None if isinstance(spec, str) or spec.values is None else tuple(spec.values)
-        if values is not None and field_type.kind != "text":
-            c.fail(c.span(section, name, "values"), "`values:` is only for text fields")
-        elif values == ():
-            refused = "every row would be rejected" if section == "usage" else "no customer could have it"
-            c.fail(c.span(section, name, "values"), f"`values: []` allows no value: {refused}")
-        if default is not None:
-            default = _default(c, field_type, default, (section, name, "default"))
-        if default is not None and values and default not in values:
-            c.fail(c.span(section, name, "default"), f"default {default!r} is not one of {', '.join(values)}{nearest(default, values)}")
-        out.append(tree.Field(name, field_type, default, values, c.key_span(section, name)))
-    return tuple(out)
-
-
-def _default(c: Compiler, field_type: Type, value, path: tuple):
-    from dsl.values import ValueProblem, convert
-
-    if field_type.kind == "percent" and isinstance(value, Decimal):
-        # `default: 10` could mean 10% or 1000%; only the written form is clear.
-        literal, scaled = (format(Decimal(v).normalize(), "f") for v in (value, value * 100))
-        c.fail(c.span(*path), f"a percent default needs the % sign: write {literal}% or {scaled}%, whichever you mean")
-        return None
-    try:
-        return convert(value, field_type)
-    except ValueProblem as problem:
-        c.fail(c.span(*path), f"default {problem}")
-        return None
-
-
-def rules(c: Compiler, row_names: dict) -> tuple[tree.Rule, ...]:
-    out = []
-    for index, rule in enumerate(c.model.require):
-        expr, _ = c.expression(rule.rule, Scope(row_names, "a require rule"), ("require", index, "rule"), ("bool",), "a rule")
-        c.diagnostics.extend(row_problems(expr, "a require rule"))
-        if expr is not None:
-            out.append(tree.Rule(expr, rule.message, c.span("require", index)))
-    return tuple(out)
+from dsl.types import INTEGER, Type, plain
 
 
 def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Metric, ...]:
@@ -201,20 +147,3 @@ def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]
                 stack.append((nxt, iter(sorted(uses[nxt]))))
     order = [name for name in order if name not in cyclic and derived[name] is not None]
     return order, cyclic
-
-
-def quota(c: Compiler, fields) -> tree.Quota | None:
-    spec = c.model.quota
-    if spec is None:
-        return None
-    by_field = {f.name: f for f in fields}
-    for key in ("usage", "limit"):
-        name = getattr(spec, key)
-        field = by_field.get(name)
-        if field is None:
-            close = difflib.get_close_matches(name, list(by_field), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            c.fail(c.span("quota", key), f"quota {key}: {name!r} is not a usage field{hint}", "name")
-        elif field.type.kind not in ("integer", "number"):
-            c.fail(c.span("quota", key), f"quota {key}: {name!r} must be an integer or number field", "type")
-    return tree.Quota(spec.usage, spec.limit, spec.message, c.key_span("quota"), spec.reset)

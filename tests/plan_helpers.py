@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 
 from dsl.loader import Loaded, load_plan_text
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ROOT / "plans"

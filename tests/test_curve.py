@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl.loader import load_plan
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.curve import curve, quantities, to_csv, to_data
 from plan_helpers import PLANS, PORTONE, compile_plan
 

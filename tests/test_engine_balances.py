@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from dsl.loader import load_plan_text
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data
 from interpreter.pricing import balances
 from plan_helpers import compile_plan, problems_of, rate_csv

@@ -162,6 +162,17 @@ def test_the_last_days_of_the_calendar_are_rated(ratecard, files):
         assert [d["period"] for d in json.loads(result.stdout)["documents"]] == [{"start": "9999-12-01", "end": "9999-12-31"}], args
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "9999-12-31T20:00:00+00:00"])
+def test_an_as_of_past_the_calendar_in_the_plans_time_zone_is_a_problem_of_the_command(ratecard, files, moment):
+    """Within the years 1 to 9999 in UTC, but 10000-01-01 in Seoul: no period holds it."""
+    far = Path(files["dir"]) / "far.csv"
+    far.write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
+    result = ratecard("rate", files["plan.yaml"], "--usage", str(far), "--as-of", moment)
+    assert result.exit_code == 2, result.output
+    assert f"--as-of {moment.replace('Z', '+00:00')} is outside the days ratecard can rate (0001-01-01 to 9999-12-31) " \
+           "in the plan's time zone Asia/Seoul" in result.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["--usage", "missing.csv"], "missing.csv"),
     (["--usage", "{ledger}", "--period", "2024-13"], "2024-13"),

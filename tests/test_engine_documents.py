@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dsl.loader import load_plan
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data, document_line
 from interpreter.review.scenario_schema import UsageScenario
 from interpreter.review.scenarios import plan_path_for, rated, read_spec, scenario_files

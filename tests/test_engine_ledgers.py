@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data, output_data
 from plan_helpers import compile_plan
 
@@ -469,19 +470,20 @@ def test_no_float_on_the_path_from_file_to_document(tmp_path):
     """No float literal or float() in the engine's code, and no DOUBLE column in what stage 1 reads or returns."""
     import ast
 
-    from interpreter.engines.core import connect
-    from interpreter.ledger import rows as ledger_module
+    import interpreter
+    from interpreter.engines.duckdb import ledger as duck_ledger
+    from interpreter.engines.duckdb.engine import connect
     from interpreter.ledger.aggregate import aggregate_sql
     from interpreter.periods import split
 
-    root = Path(ledger_module.__file__).parent
-    for module in sorted(root.glob("*.py")):
+    root = Path(interpreter.__file__).parent
+    for module in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             assert not (isinstance(node, ast.Constant) and isinstance(node.value, float)), f"{module.name}:{node.lineno}"
             assert not (isinstance(node, ast.Name) and node.id == "float"), f"{module.name}:{node.lineno}"
     plan = compile_plan(PLAN)
     con = connect(plan)
-    ledger_module.load(con, str(write_csv(tmp_path / "l.csv", COLUMNS, ROWS)), plan)
+    duck_ledger.load(con, str(write_csv(tmp_path / "l.csv", COLUMNS, ROWS)), plan)
     types = {name: kind for name, kind, *_ in con.execute("DESCRIBE SELECT * FROM events").fetchall()}
     assert types["amount"].startswith("DECIMAL") and types["units"].startswith("DECIMAL")
     periods = split("month", datetime.date(2024, 11, 1), datetime.date(2024, 11, 30))

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.ledger.aggregate import Facts
 from interpreter.output.render import document_data, output_data
 from interpreter.periods import split

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data
 from plan_helpers import compile_plan
 
@@ -187,7 +187,7 @@ def test_a_local_date_by_offset_arithmetic_is_the_date_duckdb_converts_to(zone, 
     midnights, both give the same day."""
     import duckdb
 
-    from interpreter.ledger.rows import duckdb_dialect
+    from interpreter.ledger.instants import duckdb_dialect
     from interpreter.periods import steady_offset
 
     assert steady_offset(zone) == offset

@@ -15,7 +15,8 @@ import json
 import duckdb
 import pytest
 
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import compile_plan
 
 PLAN = """

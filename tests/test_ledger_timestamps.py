@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 import hostile
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import compile_plan
 
 PLAN = """

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from dsl.loader import load_plan_text
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.review import diff as plan_diff
 from plan_helpers import PLANS, PORTONE
 

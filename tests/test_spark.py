@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dsl.loader import load_plan, load_plan_text
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.output.render import document_data, rejected_data
 from interpreter.pricing.evaluate import EvaluationError
 from interpreter.review import scenarios
@@ -503,7 +504,8 @@ def balances_inputs(tmp_path: Path):
 
 
 def test_balances_and_failures_are_carried_alike(spark, tmp_path):
-    from interpreter.output.render import failure_data, printed
+    from interpreter.output.formats import TEXT_FORMATS, printed, text_printed
+    from interpreter.output.render import failure_data
     from interpreter.pricing.balances import closing_balances
 
     versions, ledger, options = balances_inputs(tmp_path)
@@ -514,8 +516,8 @@ def test_balances_and_failures_are_carried_alike(spark, tmp_path):
     assert failure_data(ours.failures) == failure_data(duck.failures)
     assert {f.customer for f in duck.failures} == {"bolt"} and len(duck.failures) == 4
     assert closing_balances(ours.opening, ours.carried) == closing_balances(duck.opening, duck.carried)
-    for fmt in spark_engine.FORMATS:  # as `ratecard rate --format FMT` prints them, failures included
-        assert spark_engine.output_text(ours, fmt) == "".join(printed(fmt, duck))
+    for fmt in TEXT_FORMATS:  # as `ratecard rate --format FMT` prints them, failures included
+        assert text_printed(ours, fmt) == "".join(printed(fmt, duck))
     documents = [json.loads(d) for d in expected]
     assert any(d["carried"] and d["carried"][0]["closing"] != "0.00" for d in documents)
     assert any(n["id"] == "promo.unused" for d in documents for n in d["notices"])

@@ -19,7 +19,7 @@ from dsl.errors import Span
 from dsl.tree import Call, Const, Ref
 from dsl.types import DATE, INTEGER
 from hostile import expected_rejections, hostile_plan, hostile_rows, write_ledger
-from interpreter.engines.core import rate
+from interpreter.engines.duckdb.engine import rate
 from interpreter.ledger.sql import to_sql
 from plan_helpers import compile_plan
 
@@ -88,7 +88,7 @@ def test_the_time_zone_is_a_quoted_literal_not_sql():
 
     import duckdb
 
-    from interpreter.engines.core import connect
+    from interpreter.engines.duckdb.engine import connect
 
     plan = compile_plan("plan: z\ncurrency: USD\ntimezone: Asia/Seoul\nusage: {}\ncharges: {base: {model: flat, amount: 1}}\n")
     crafted = dataclasses.replace(plan, timezone="Asia/Seoul'; SET TimeZone = 'UTC'; --")

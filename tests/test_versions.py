@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from dsl.loader import in_force, load_paths, load_plan
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from plan_helpers import load_text
 
 

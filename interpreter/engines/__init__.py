@@ -2,6 +2,7 @@
 
 `core` decides the periods, the plan version of each, which version judges
 a rejected row, the periods before (for `previous.*`) and the customers
-listed without usage; the DuckDB back end and the Spark one (`spark/`)
-compute stage 1 and run stage 2.
+listed without usage; every engine implements the one `interface.Engine`:
+DuckDB (`duckdb/`, the default) and Spark (`spark/`) read the ledger,
+compute stage 1 in SQL and run stage 2.
 """

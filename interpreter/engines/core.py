@@ -1,30 +1,40 @@
-"""Rate a ledger under a plan: stage 1 in DuckDB, stage 2 in Python, documents out.
+"""What to rate, decided once for every engine: periods, plan versions, rejected rows, previous periods.
 
-`rate()` is what `ratecard rate` and `ratecard explain` run. Problems with the
-command's inputs (ledger, period, customers or balances file) raise
-`RateProblem`; a plan expression that fails while running raises
-`interpreter.pricing.evaluate.EvaluationError`, or with `keep_going` is listed among
-the result's `failures` while the other documents are still rated.
+`rate(engine, ...)` reads the customers and balances files, asks the engine
+to load the ledger, decides the periods (`periods`), the plan version that
+rates each (`by_version`), the periods before them for `previous.*`
+(`earlier_periods`) and the customers billed without usage (`listed`), has
+the engine compute stage 1 and stage 2, and keeps each rejected row that
+the version judging it rejects (`judge`). The pure helpers are also what
+an engine's stage 2 calls (`previous_of`, `without_usage`), on the driver
+or on Spark's executors.
+
+Problems with the command's inputs (ledger, period, customers or balances
+file) raise `RateProblem`; a plan expression that fails while running
+raises `interpreter.pricing.evaluate.EvaluationError`, or with `keep_going`
+is listed among the result's `failures` while the other documents are
+still rated.
 """
 
 from __future__ import annotations
 
 import datetime
-import gc
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Mapping
+from zoneinfo import ZoneInfo
 
 from dsl import tree
 from dsl.loader import in_force
-from interpreter.ledger import aggregate as stage1
+from interpreter.engines.interface import Engine, Pricing, Task
+from interpreter.ledger.aggregate import Facts
+from interpreter.ledger.files import LedgerProblem
+from interpreter.ledger.rows import Rejected
+from interpreter.periods import FIRST_DAY, LAST_DAY, Period, PeriodProblem, calendar_period, local_midnight, parse_as_of, parse_range, split
 from interpreter.pricing import balances as carried_balances
-from interpreter.ledger import rows as ledger
 from interpreter.pricing.customers import CustomerProblem, read_customers
-from interpreter.pricing.documents import Document
-from interpreter.pricing.evaluate import EvaluationError
-from interpreter.periods import Period, PeriodProblem, calendar_period, parse_as_of, parse_range, split
-from interpreter.pricing.stage2 import Failure, Work, rate_in_order, work_order
-from interpreter.ledger.sql import literal
+from interpreter.pricing.stage2 import Failure
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class RateProblem(Exception):
@@ -33,193 +43,95 @@ class RateProblem(Exception):
 
 @dataclass(frozen=True)
 class RateResult:
-    documents: list[Document]
-    rejected: list[ledger.Rejected]
-    prepared: Any = None  # what `prepare` made of the documents
+    documents: list  # `Document`s sorted by customer, then period (their JSON text from Spark)
+    rejected: list[Rejected]
+    prepared: Any = None  # what the engine's caller asked to have made of the documents
     failures: list[Failure] = field(default_factory=list)  # documents not rated (with `keep_going`)
     opening: carried_balances.Balances = field(default_factory=dict)  # the balances the customers started from
     carried: carried_balances.Balances = field(default_factory=dict)  # what each customer's last document left
+    written: int = 0  # documents written to an output path instead (Spark)
 
 
-def connect(plan: tree.Plan):
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute(f"SET TimeZone = {literal(plan.timezone)}")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
-def periods_for(con, plan: tree.Plan, period: str | None, as_of: datetime.datetime | None) -> list[Period]:
-    if period is not None:
-        start, end = parse_range(period)
-    elif as_of is not None:
-        local = (as_of - datetime.timedelta(microseconds=1)).astimezone(datetime.timezone.utc)
-        day = con.execute("SELECT CAST($t AS TIMESTAMPTZ)::DATE", {"t": local.isoformat()}).fetchone()[0]
-        start, end = calendar_period(plan.period, day)
-    else:
-        # every dated row, accepted or not: a later version's rule must not hide an earlier period
-        first, last = con.execute('SELECT min("date"), max("date") FROM checked_rows').fetchone()
-        if first is None:
-            return []
-        start, end = calendar_period(plan.period, first)[0], calendar_period(plan.period, last)[1]
-    windows = split(plan.period, start, end)
-    if as_of is not None:
-        cutoff = as_of.astimezone(datetime.timezone.utc)
-        windows = [w for w in windows if _starts_before(con, w, cutoff)]
-    return windows
-
-
-def _starts_before(con, window: Period, cutoff: datetime.datetime) -> bool:
-    start = con.execute("SELECT CAST($d AS DATE)::TIMESTAMPTZ < CAST($t AS TIMESTAMPTZ)",
-                        {"d": window.start.isoformat(), "t": cutoff.isoformat()}).fetchone()[0]
-    return bool(start)
-
-
-def previous_period(plan: tree.Plan, period: Period) -> Period | None:
-    """The whole calendar period before the one `period` lies in (None before the year 1: no usage there)."""
-    if period.full_start == datetime.date.min:
-        return None
-    start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
-    return Period(start, end, (end - start).days + 1, start, end)
-
-
-def _previous_facts(con, plan: tree.Plan, windows: list[Period], customer: str | None) -> dict:
-    if not plan.uses_previous:
-        return {}
-    earlier = sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
-    return {(f.customer, f.period): f for f in stage1.aggregate(con, plan, earlier, None, customer)}
-
-
-def _previous_of(plan: tree.Plan, facts: stage1.Facts, before: dict) -> stage1.Facts | None:
-    if not plan.uses_previous:
-        return None
-    period = previous_period(plan, facts.period)
-    return before.get((facts.customer, period)) or stage1.Facts(facts.customer, period or facts.period, 0, {})
-
-
-def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
-         customer: str | None = None, customers: str | None = None,
-         customer_records: dict | None = None, progress: Callable[[str, int, int], None] | None = None,
-         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None,
-         balances: str | None = None, balance_records: carried_balances.Balances | None = None,
-         keep_going: bool = False) -> RateResult:
-    """Every document of the ledger (or of one customer) for the requested periods.
+def rate(engine: Engine, plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None,
+         as_of: str | None = None, customer: str | None = None, customers: str | None = None,
+         customer_records: dict | None = None, balances: str | None = None,
+         balance_records: carried_balances.Balances | None = None, keep_going: bool = False,
+         progress: Progress | None = None) -> RateResult:
+    """Every document of the ledger (or of one customer) for the requested periods, computed by `engine`.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
     under the version in force on its first day. Customer attributes come from
     the `customers` file or, already read, from `customer_records`; opening
     balances of credits and carried discounts from the `balances` file or
-    `balance_records`. `prepare` (rendering, say) is given the sorted documents;
-    rating a whole ledger, it runs while the duplicate check finishes.
-    With `keep_going`, a document whose plan expression fails is listed in
-    `failures` and the others are still rated; without, the first is raised.
+    `balance_records`.
     """
-    import duckdb
-
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
     report = progress or (lambda stage, done, total: None)
+    loaded: dict[int, Any] = {}
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
         opening = carried_balances.read_balances(balances) if balances else dict(balance_records or {})
         carried_balances.check(opening, versions)
-        stage2 = _Stage2(raw_customers, opening, trace, keep_going, report)
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
-        con = connect(latest)
         report("reading and checking the ledger", 0, 0)
-        prepare = prepare or (lambda documents: None)
-        if len(versions) == 1 and customer is None and latest.quota is None:
-            return _rated_while_checking(con, latest, usage, period, moment, stage2, report, prepare)
-        ledger.load(con, usage, latest)
-        windows = periods_for(con, latest, period, moment)
-        work: list[Work] = []
-        groups = dict((id(v), g) for v, g in _by_version(versions, windows))
-        if len(versions) == 1:
-            rejected = ledger.rejected_rows(con)
-            work += _work(con, latest, groups.get(id(latest), []), moment, customer, raw_customers, report)
-        else:
-            rejected = []
-            for version in reversed(versions):
-                if version is not latest:
-                    con = connect(version)
-                    ledger.load(con, usage, version)
-                rejected += _judged_by(con, version, versions)
-                if id(version) in groups:
-                    work += _work(con, version, groups[id(version)], moment, customer, raw_customers, report)
-            rejected.sort(key=lambda r: r.row)
-    except (ledger.LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
+        whole = len(versions) == 1 and customer is None
+        loaded[id(latest)] = engine.load(usage, latest, whole)
+        windows = periods(latest, period, moment, lambda: engine.dated(loaded[id(latest)]))
+        groups = {id(version): group for version, group in by_version(versions, windows)}
+        parts = []
+        for version in reversed(versions):
+            if id(version) not in loaded:
+                loaded[id(version)] = engine.load(usage, version, whole)
+            if id(version) in groups:
+                task = Task(version, tuple(groups[id(version)]), tuple(earlier_periods(version, groups[id(version)])),
+                            listed(raw_customers, customer), moment, customer)
+                parts.append(engine.stage1(loaded[id(version)], task))
+        outcome = engine.stage2(parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None,
+                                               keep_going))
+        rejected = sorted((row for version in versions for row, day in engine.rejected(loaded[id(version)])
+                           if judge(versions, day) is version), key=lambda r: r.row)
+    except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
-    except duckdb.Error as exc:  # a sum past DECIMAL(38), say, on the paths `_rated_while_checking` does not take
-        raise RateProblem(str(ledger.unreadable(usage, exc))) from None
-    documents, failures, carried = _rated(stage2, work, moment)
-    return RateResult(documents, rejected, prepare(documents), failures, opening, carried)
+    except engine.errors as exc:  # a sum past DECIMAL(38), say, or a file the engine fails on while rating
+        raise RateProblem(str(engine.unreadable(usage, exc))) from None
+    finally:
+        for ledger in loaded.values():
+            engine.release(ledger)
+    return RateResult(outcome.documents, rejected, outcome.prepared, outcome.failures, opening, outcome.carried,
+                      outcome.written)
 
 
-def _rated_while_checking(con, plan: tree.Plan, usage: str, period, moment, stage2: _Stage2, report,
-                          prepare: Callable[[list[Document]], Any]) -> RateResult:
-    """Rate the whole ledger while the duplicate check runs alongside.
+def periods(plan: tree.Plan, period: str | None, as_of: datetime.datetime | None,
+            dated: Callable[[], tuple[datetime.date, datetime.date] | None]) -> list[Period]:
+    """The windows to rate: those of `--period`, the period `--as-of` falls in, or every period of the
+    ledger's dated rows (`dated` gives their first and last local day, asked only then)."""
+    if period is not None:
+        start, end = parse_range(period)
+    elif as_of is not None:
+        start, end = calendar_period(plan.period, _local_day(as_of - datetime.timedelta(microseconds=1), plan.timezone))
+    else:
+        # every dated row, accepted or not: a later version's rule must not hide an earlier period
+        days = dated()
+        if days is None:
+            return []
+        start, end = calendar_period(plan.period, days[0])[0], calendar_period(plan.period, days[1])[1]
+    windows = split(plan.period, start, end)
+    if as_of is not None:
+        windows = [w for w in windows if local_midnight(w.start, plan.timezone) < as_of]
+    return windows
 
-    The aggregate pass also counts the refused rows. The duplicate check
-    (`ledger.repeated_ids_sql`) then runs on DuckDB's threads while Python
-    prices the documents and `prepare`s them. Should an event id repeat,
-    those documents are dropped and the ledger is rated again the exact way
-    (`ledger.load`). Rows are numbered only when needed: for rejected rows,
-    and to break ties of `last`.
-    """
-    import duckdb
 
-    from interpreter.engines.background import Alongside
-
-    needs_rows = any(m.aggregation == "last" for m in plan.metrics)
+def _local_day(moment: datetime.datetime, timezone: str) -> datetime.date:
     try:
-        source = ledger.view(con, usage, plan, numbered=needs_rows)
-        windows = periods_for(con, plan, period, moment)
-        _by_version((plan,), windows)  # every window at or after the plan's `effective`
-        report("aggregating usage", 0, 0)
-        facts, refused = stage1.aggregate_counting_refused(con, plan, windows, moment)
-        with Alongside(con, ledger.repeated_ids_sql(source)) as repeated:
-            documents, failures, carried = _rated(stage2, _work(con, plan, windows, moment, None, stage2.customers, report, facts), moment)
-            prepared = prepare(documents)
-            report("checking event ids", 0, 0)
-            duplicates = repeated.result()
-        if duplicates:
-            ledger.load(con, usage, plan)
-            documents, failures, carried = _rated(stage2, _work(con, plan, windows, moment, None, stage2.customers, report), moment)
-            return RateResult(documents, ledger.rejected_rows(con), prepare(documents), failures, stage2.opening, carried)
-        if refused and not needs_rows:
-            ledger.view(con, usage, plan, numbered=True)
-        ledger.keep_rejected(con, refused)
-        return RateResult(documents, ledger.rejected_rows(con), prepared, failures, stage2.opening, carried)
-    except duckdb.Error as exc:
-        raise ledger.unreadable(usage, exc) from None
+        return moment.astimezone(ZoneInfo(timezone)).date()
+    except OverflowError:  # the moment is in the years 1 to 9999 in UTC, but not in the plan's zone
+        raise PeriodProblem(f"--as-of {(moment + datetime.timedelta(microseconds=1)).isoformat()} is outside the days "
+                            f"ratecard can rate ({FIRST_DAY} to {LAST_DAY}) in the plan's time zone {timezone}") from None
 
 
-def _judged_by(con, version: tree.Plan, versions: tuple[tree.Plan, ...]) -> list[ledger.Rejected]:
-    """The rows `version` rejects among those it judges: the rows dated while it is in force
-    (rows dated before the first version by the first; rows without a readable date by the latest)."""
-    rows = con.execute("""
-        SELECT r.__row, r.event_id, r.__reason, c."date"
-        FROM rejected AS r LEFT JOIN (SELECT __row, "date" FROM checked_rows) AS c ON r.__row = c.__row
-        ORDER BY r.__row
-    """).fetchall()
-    latest = versions[-1]
-    return [
-        ledger.Rejected(int(row), event_id, reason)
-        for row, event_id, reason, day in rows
-        if ((in_force(versions, day) or versions[0]) is version if day is not None else version is latest)
-    ]
-
-
-def _listed_without_usage(facts, windows, customer, raw_customers) -> list[stage1.Facts]:
-    """Customers named in the customers file get a document every period, usage or not
-    (a subscription's base fee is owed even in a month without usage)."""
-    seen = {(f.customer, f.period) for f in facts}
-    listed = [c for c in sorted(raw_customers) if customer is None or c == customer]
-    return [stage1.Facts(c, w, 0, {}) for w in windows for c in listed if (c, w) not in seen]
-
-
-def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[tuple[tree.Plan, list[Period]]]:
+def by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[tuple[tree.Plan, list[Period]]]:
+    """The windows each version rates (the version in force on a window's first day), latest version first."""
     groups: dict[int, list[Period]] = {}
     for window in windows:
         version = in_force(versions, window.start)
@@ -230,51 +142,45 @@ def _by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[
     return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
 
 
-def _work(con, plan: tree.Plan, windows: list[Period], moment, customer, raw_customers, report,
-          facts: list[stage1.Facts] | None = None) -> list[Work]:
-    """What stage 2 builds for one plan version: each customer's facts of each period, with the period before."""
-    if facts is None:
-        report("aggregating usage", 0, 0)
-        facts = stage1.aggregate(con, plan, windows, moment, customer)
-    facts += _listed_without_usage(facts, windows, customer, raw_customers)
-    before = _previous_facts(con, plan, windows, customer)
-    return [(plan, f, _previous_of(plan, f, before)) for f in facts]
+def judge(versions: tuple[tree.Plan, ...], day: datetime.date | None) -> tree.Plan:
+    """The version whose rules judge a row: the one in force on its local date (the first version
+    for a row dated before it takes effect; the latest for a row without a readable date)."""
+    if day is None:
+        return versions[-1]
+    return in_force(versions, day) or versions[0]
 
 
-@dataclass(frozen=True)
-class _Stage2:
-    """What building the documents needs besides the work: customers, opening balances, options."""
-
-    customers: dict
-    opening: carried_balances.Balances
-    trace: bool
-    keep_going: bool
-    report: Callable[[str, int, int], None]
+def previous_period(plan: tree.Plan, period: Period) -> Period | None:
+    """The whole calendar period before the one `period` lies in (None before the year 1: no usage there)."""
+    if period.full_start == datetime.date.min:
+        return None
+    start, end = calendar_period(plan.period, period.full_start - datetime.timedelta(days=1))
+    return Period(start, end, (end - start).days + 1, start, end)
 
 
-def _rated(stage2: _Stage2, work: list[Work], moment) -> tuple[list[Document], list[Failure], carried_balances.Balances]:
-    """The documents in customer and period order, the failures, and the balances the documents left."""
-    work.sort(key=work_order)
-    documents: list[Document] = []
-    failures: list[Failure] = []
-    carried: carried_balances.Balances = {}
-    opening = carried_balances.by_customer(stage2.opening)
-    # Documents are acyclic; pausing the cycle collector spares it from
-    # rescanning millions of young Decimals while they are built.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for index, item in enumerate(rate_in_order(work, stage2.customers, opening, moment is not None, stage2.trace, carried)):
-            if index % 2000 == 0:
-                stage2.report("rating customers", index, len(work))
-            if type(item) is Failure:
-                if not stage2.keep_going:
-                    raise EvaluationError(item.span, item.reason)
-                failures.append(item)
-            else:
-                documents.append(item)
-        stage2.report("rating customers", len(work), len(work))
-    finally:
-        if collecting:
-            gc.enable()
-    return documents, failures, carried
+def earlier_periods(plan: tree.Plan, windows: Iterable[Period]) -> list[Period]:
+    """The periods stage 1 also aggregates when the plan reads `previous.<metric>`, in order (else none)."""
+    if not plan.uses_previous:
+        return []
+    return sorted({p for p in (previous_period(plan, w) for w in windows) if p is not None}, key=lambda p: p.start)
+
+
+def previous_of(plan: tree.Plan, facts: Facts, before: Mapping[tuple[str, Period], Facts]) -> Facts | None:
+    """The facts of the period before `facts`' (empty when the customer had no usage then), or None
+    when the plan does not read `previous.*`; `before` holds the facts of `earlier_periods`."""
+    if not plan.uses_previous:
+        return None
+    period = previous_period(plan, facts.period)
+    return before.get((facts.customer, period)) or Facts(facts.customer, period or facts.period, 0, {})
+
+
+def listed(raw_customers: Mapping[str, Any], customer: str | None) -> tuple[str, ...]:
+    """The customers of the customers file (or the one asked for): each gets a document every period,
+    usage or not (a subscription's base fee is owed even in a month without usage)."""
+    return tuple(c for c in sorted(raw_customers) if customer is None or c == customer)
+
+
+def without_usage(facts: Iterable[Facts], windows: Iterable[Period], customers: Iterable[str]) -> list[Facts]:
+    """Empty facts for each of `customers` in each window where `facts` has none of theirs."""
+    seen = {(f.customer, f.period) for f in facts}
+    return [Facts(c, w, 0, {}) for w in windows for c in customers if (c, w) not in seen]

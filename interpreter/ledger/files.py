@@ -19,12 +19,9 @@ import csv
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from interpreter.ledger.sql import literal
-
 _BOM = "\ufeff"
 _EMPTY = "the file is empty; a CSV ledger starts with a header line naming its columns"
 _DELIMITERS = {";": "';'", "\t": "tabs", "|": "'|'"}
-CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"  # RFC 4180; `#` starts no comment
 
 
 class LedgerProblem(Exception):
@@ -82,13 +79,6 @@ def _header_shape(path: str, line: int, record: list[str]) -> None:
         for mark, said in _DELIMITERS.items():
             if mark in record[0]:
                 raise _LineProblem(line, f"the header is one column {record[0]!r}; a ledger's columns are separated by commas, not {said}")
-
-
-def csv_scan(path: str, names: Sequence[str], header_line: int) -> str:
-    """DuckDB's reading of a CSV ledger: every column as text, under the names of `csv_header`."""
-    columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
-    return (f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, "
-            f"columns = {columns}, {CSV_DIALECT})")
 
 
 def csv_problem(path: str) -> str | None:

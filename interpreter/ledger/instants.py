@@ -29,7 +29,7 @@ OUTSIDE_YEARS = "is outside the years 1 to 9999"
 class Dialect:
     """The SQL fragments in which engines differ, each written in DuckDB's dialect.
 
-    DuckDB reads timestamps in its session time zone, which `rate.connect`
+    DuckDB reads timestamps in its session time zone, which `duckdb.engine.connect`
     sets to the plan's; an engine whose session stays in UTC (Spark) converts
     explicitly instead. Everything else in stage 1 is the same SQL text.
     """
@@ -41,7 +41,7 @@ class Dialect:
 
 
 def duckdb_dialect(timezone: str) -> Dialect:
-    """DuckDB, in a session whose time zone is the plan's (`rate.connect`).
+    """DuckDB, in a session whose time zone is the plan's (`duckdb.engine.connect`).
 
     A local date through DuckDB's time-zone tables costs several times the
     rest of a row's typing; where the zone's offset is steady (see
@@ -70,7 +70,7 @@ def duckdb_dialect(timezone: str) -> Dialect:
 
 @dataclass(frozen=True)
 class TimestampSQL:
-    """How `ledger.checked_sql` reads the `timestamp` column, layer by layer.
+    """How `rows.checked_sql` reads the `timestamp` column, layer by layer.
 
     `cells` are computed over the source row, `reads` over the cells
     (`__ts_read`, the instant as the engine reads it), `instant` over the

@@ -2,8 +2,8 @@
 
 DuckDB's JSON reader turns every non-integer number into a DOUBLE, so
 `1234567.1234567891` would come back as `...892`; Python's json module can
-hand over the number's own text instead. Used by DuckDB (`jsonl_table`) and by
-the Spark executors (`json_cells`) alike.
+hand over the number's own text instead. Both engines read a line with
+`json_cells`: DuckDB through a temporary CSV file, Spark on its executors.
 
 Each line stands alone: a line that is not a JSON object stops the reading
 (the file is damaged), but a line that is ambiguous in itself (a key given
@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Iterable
 
-from interpreter.ledger.files import LedgerProblem, csv_scan
+from interpreter.ledger.files import LedgerProblem
 
 PROBLEM = "__problem"  # the column holding why a line cannot be a row ("" when it can)
 _JSON_SPACE = " \t\r\n"  # the only white space JSON allows between values
@@ -90,36 +89,3 @@ def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str
             value = None
         cells.append(_json_cell(value))
     return [*cells, problems[0] if problems else ""]
-
-
-def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """The JSON lines as a table of text columns, numbers kept exactly as written.
-
-    The rows go to DuckDB through a temporary CSV file (fast, and typed as
-    text like any CSV ledger); `__data_row` is the row's number, blank lines
-    not counted, and `__problem` why the line is no row ("" when it is one).
-    """
-    import csv
-    import os
-    import tempfile
-
-    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
-                file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
-            names = ("__data_row", *columns, PROBLEM)
-            writer.writerow(names)
-            row = 0
-            for number, line in enumerate(lines, 1):
-                cells = json_cells(line, number, columns, file)
-                if cells is not None:
-                    row += 1
-                    writer.writerow((row, *cells))
-        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
-        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
-    except UnicodeDecodeError as exc:
-        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    finally:
-        os.unlink(temp)
-    return "__ledger_lines"

@@ -1,9 +1,12 @@
 """The quota rule: running usage may never exceed the running limit.
 
 Sequential by nature (a refused row does not count toward later ones), so the
-refusals are decided in Python over only the rows that change usage or limit;
-the engines (DuckDB here, Spark in `spark_ledger`) supply those rows in time
-order per customer with `quota_rows_sql`.
+refusals are decided in Python (`quota_refusals`) over only the rows that
+change usage or limit; each engine selects those rows with `quota_rows_sql`
+and hands them over in time order per customer. A customer is limited from
+their first limit change on; before it (or without any) usage is
+unlimited. With `reset: period`, both running sums start again at each
+period.
 """
 
 from __future__ import annotations
@@ -16,25 +19,6 @@ from interpreter.ledger.sql import ident
 
 # Whole numbers of up to 38 digits, summed over a customer's rows: exact (Python's default keeps 28 digits).
 _EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
-
-
-def check_quota(con, quota: tree.Quota, period_start=None) -> None:
-    """Reject rows that take running usage above the running limit, in time order.
-
-    Sequential by nature (a rejected row does not count toward later ones), so
-    it runs in Python over only the rows that change usage or limit. A customer
-    is limited from their first limit change on; before it (or without any)
-    usage is unlimited. With `reset: period`, both running sums start again at
-    each period (`period_start` maps a row's local date to its period).
-    """
-    # ordered in SQL and fetched without __ts: a TIMESTAMPTZ handed to Python would need pytz
-    rows = con.execute(f"""
-        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(quota, "checked")}) AS q
-        ORDER BY customer, __ts, __row
-    """).fetchall()
-    refused = quota_refusals(rows, quota, period_start)
-    if refused:
-        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
 
 
 def quota_rows_sql(quota: tree.Quota, relation: str) -> str:

@@ -1,12 +1,15 @@
-"""Usage ledgers into DuckDB: typed, validated, and every rejected row kept.
+"""Ledger rows typed and checked in SQL: each row's values and the reason it is rejected, if it is.
 
-The file is read once with every column as text, then typed in SQL: numbers
-become DECIMAL(38,10) (never DOUBLE), timestamps honour their offset or fall
-in the plan's time zone. A row with a missing or malformed value, a duplicate
-`event_id` (the later one), a failed `require:` rule or a record above the
-running quota gets a reason; such rows count nowhere and are all reported.
-A file the engine cannot read at all is a `LedgerProblem` (exit status 2);
-`ledger_files` checks and explains the shape of the file.
+An engine reads the file with every column as text (or, from Parquet, in a
+type that already holds the values exactly); `checked_sql` then types it:
+numbers become DECIMAL(38,10) (never DOUBLE), timestamps honour their
+offset or fall in the plan's time zone. A row with a missing or malformed
+value or a failed `require:` rule gets a reason; the duplicate rule
+(`duplicates`) and the quota (`quota`) add theirs. Such rows count nowhere
+and are all reported. The SQL is DuckDB's dialect; Spark runs it
+translated. A file the engine cannot read at all is a `LedgerProblem`
+(exit status 2), worded by `unreadable`; `files` checks and explains the
+shape of the file.
 """
 
 from __future__ import annotations
@@ -17,19 +20,13 @@ from typing import Mapping
 
 from dsl import tree
 from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
-from interpreter.ledger.files import LedgerProblem, csv_header, csv_problem, csv_scan, distinct_names, parquet_names
-from interpreter.ledger.sql import ident, literal, to_sql
+from interpreter.ledger.files import LedgerProblem, csv_problem
+from interpreter.ledger.sql import ident, literal, to_sql, trimmed
 
 NUMBER_SQL = "DECIMAL(38,10)"
 INTEGER_SQL = "DECIMAL(38,0)"
 BUILTIN_COLUMNS = ("event_id", "customer", "timestamp")
 _QUOTED = "('''' || {} || '''')"  # a SQL text value shown in single quotes
-
-
-def trimmed(text: str) -> str:
-    """`trim(text)`, called only where there is a space to remove: most cells have none,
-    and a value left as it is keeps DuckDB's dictionary encoding from Parquet."""
-    return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
 
 
 @dataclass(frozen=True)
@@ -69,56 +66,6 @@ def usable_as_is(kind: str, duck: str) -> bool:
     if kind == "timestamp":
         return duck in _TIMESTAMP_TYPES
     return False
-
-
-def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
-    """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type (-> that type).
-
-    CSV and JSON lines are read as text; Parquet columns whose type already
-    holds the field's values exactly are used as they are, the rest as text.
-    Numbering a CSV file's rows makes DuckDB read it in one thread, so a
-    reading that needs no row numbers may ask for none (`__row` is NULL).
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise LedgerProblem(f"{path}: no such ledger file")
-    suffix = file.suffix.lower()
-    problem = "CAST(NULL AS VARCHAR)"  # why a row cannot be read (JSON lines only)
-    if suffix == ".csv":
-        # The header read here, the rows by DuckDB in RFC 4180 with the columns given, not a dialect
-        # guessed from a sample: a quote first used late in the file must still quote, `#` must not
-        # start a comment that drops a row unseen, and a ragged row is an error, not a new header.
-        scan = csv_scan(str(file), *csv_header(str(file)))
-    elif suffix in (".jsonl", ".ndjson"):
-        from interpreter.ledger.jsonl import PROBLEM, jsonl_table
-
-        scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
-        problem = f"NULLIF({PROBLEM}, '')"
-    elif suffix == ".parquet":
-        scan = f"read_parquet({literal(str(file))}, file_row_number = true)"
-    else:
-        raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
-    try:
-        if suffix == ".parquet":
-            distinct_names(path, parquet_names(con, str(file)), "")
-        description = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
-        names = [row[0] for row in description]
-        described = [row[1] for row in description]
-    except LedgerProblem:
-        raise
-    except Exception as exc:  # duckdb raises its own error kinds for unreadable files
-        raise unreadable(path, exc) from None
-    types = dict(zip(names, described)) if suffix == ".parquet" else {}
-    parts, native = select_columns(path, names, types, fields)
-    if suffix == ".parquet":
-        row = "CAST(file_row_number + 1 AS BIGINT)"
-    elif suffix in (".jsonl", ".ndjson"):
-        row = "CAST(__data_row AS BIGINT)"
-    elif numbered:
-        row = "CAST(row_number() OVER () AS BIGINT)"
-    else:
-        row = "CAST(NULL AS BIGINT)"
-    return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
 
 
 def _nested(duck: str) -> bool:
@@ -311,82 +258,3 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         return typed
     kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
     return f"SELECT {kept}, coalesce(__reason, {', '.join(rules)}) AS __reason FROM ({typed}) AS t"
-
-
-def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
-    """Make the views `checked_rows` and `events` (typed rows, each with its `__reason`, NULL when accepted)
-    over the file, without reading it yet; return the source SELECT they are made from."""
-    source, native = source_sql(con, path, plan.fields, numbered)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
-    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
-    return source
-
-
-def repeated_ids_sql(source: str) -> str:
-    """How many rows of `source` may repeat an earlier row's event id (0: none does).
-
-    The 64-bit hashes of the ids are sorted and each compared with the one
-    before: much cheaper on millions of rows than a set of the ids, and about
-    half the memory of a hash table of the hashes. Equal ids always hash
-    alike, so no duplicate is missed; a rare collision only sends the run down
-    the exact path of `load`.
-    """
-    hashed = f"SELECT hash({trimmed('event_id')}) AS h FROM ({source}) AS s WHERE event_id IS NOT NULL"
-    return f"SELECT count(*) FILTER (WHERE h = before) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before FROM ({hashed}) AS t) AS o"
-
-
-def load(con, path: str, plan: tree.Plan) -> None:
-    """Make `events` (typed rows, each with its `__reason`, NULL when accepted) and `rejected` (row, event_id, reason).
-
-    Each row's reason (a bad or missing value, a failed rule) is computed in
-    one expression. One pass over the ledger then counts duplicate event ids
-    and rejected rows; in the usual case (no duplicates, no quota) `events`
-    is a view over the file and nothing is copied. Otherwise the typed rows
-    are kept in a table where duplicates and the quota are marked.
-    """
-    try:
-        view(con, path, plan)
-        duplicates, refused = con.execute(
-            "SELECT count(event_id) - count(DISTINCT hash(event_id)), count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
-        ).fetchone()  # distinct hashes: equal ids hash alike, a collision only takes the exact path
-    except Exception as exc:
-        raise unreadable(path, exc) from None
-    if not duplicates and plan.quota is None:
-        keep_rejected(con, refused)
-        return
-    con.execute("CREATE OR REPLACE TEMP TABLE checked AS SELECT * FROM checked_rows")
-    if duplicates:
-        _mark_duplicates(con)
-    if plan.quota is not None:
-        from interpreter.periods import calendar_period
-        from interpreter.ledger.quota import check_quota
-
-        check_quota(con, plan.quota, lambda day: calendar_period(plan.period, day)[0])
-    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")
-    con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked WHERE __reason IS NOT NULL")
-
-
-def keep_rejected(con, refused: int) -> None:
-    """The table `rejected` from the (numbered) view `checked_rows`, when no row is a duplicate."""
-    if refused:
-        con.execute("CREATE OR REPLACE TEMP TABLE rejected AS SELECT __row, event_id, __reason FROM checked_rows WHERE __reason IS NOT NULL")
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR)")
-
-
-def _mark_duplicates(con) -> None:
-    """Every row after the first with the same event id is a duplicate (whatever else is wrong with it)."""
-    con.execute("""
-        UPDATE checked SET __reason = 'duplicate event_id (first seen at row ' || d.first_row || ')'
-        FROM (
-            SELECT event_id, min(__row) AS first_row FROM checked
-            WHERE NULLIF(event_id, '') IS NOT NULL
-            GROUP BY event_id HAVING count(*) > 1
-        ) AS d
-        WHERE checked.event_id = d.event_id AND checked.__row > d.first_row
-    """)
-
-
-def rejected_rows(con) -> list[Rejected]:
-    rows = con.execute("SELECT __row, event_id, __reason FROM rejected ORDER BY __row").fetchall()
-    return [Rejected(int(row), event_id, reason) for row, event_id, reason in rows]

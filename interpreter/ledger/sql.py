@@ -1,6 +1,7 @@
-"""Row expressions (`where:`, `require:`) translated into DuckDB SQL.
+"""SQL text: names and values quoted, and row expressions (`where:`, `require:`) in DuckDB's dialect.
 
-Numbers go in as exact DECIMAL literals, never as floating point; the
+Every name from a plan or a ledger reaches SQL through `ident`, every value
+through `literal`. Numbers go in as exact DECIMAL literals, never as floating point; the
 compiler has already refused division and functions without an exact SQL
 form (see `dsl.rows`); those forms are entries of `dsl.builtins`. Column names
 are quoted identifiers.
@@ -19,6 +20,12 @@ _OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "+": 
 
 def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def trimmed(text: str) -> str:
+    """`trim(text)`, called only where there is a space to remove: most cells have none,
+    and a value left as it is keeps DuckDB's dictionary encoding from Parquet."""
+    return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
 
 
 def literal(value) -> str:

@@ -103,6 +103,19 @@ def quantities(charge: tree.Charge, to: Decimal) -> list[Decimal]:
     return sorted(q for q in marks if 0 <= q <= to)
 
 
+def read_quantity(text: str | None) -> Decimal | None:
+    """`--to`: a quantity as written in plans (`1_000_000`); None when not given."""
+    from dsl.types import NUMBER
+    from dsl.values import ValueProblem, convert
+
+    if text is None:
+        return None
+    try:  # read as a plan's numbers are: no NaN or infinity, within the digits rated exactly
+        return convert(text, NUMBER)
+    except ValueProblem as problem:
+        raise CurveProblem(f"--to {text!r}: {problem}; write a quantity such as 1_000_000") from None
+
+
 def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
     charge = find_charge(plan, charge_id)
     if not priced_by_quantity(charge):

@@ -11,7 +11,6 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 
@@ -169,31 +168,6 @@ def rejected_lines(rejected: list[Rejected]) -> list[str]:
 
 def failure_lines(failures: list) -> list[str]:
     return [json.dumps({"failure": item}, **_COMPACT) for item in failure_data(failures)]
-
-
-# What a format can make of the documents while the duplicate check finishes (`rate`'s `prepare`).
-PREPARED = {"jsonl": document_lines}
-
-
-def printed(fmt: str, result) -> Iterator[str]:
-    """The text `ratecard rate` prints for a `RateResult` in `fmt`, in pieces."""
-    if fmt == "json":
-        yield to_json(result.documents, result.rejected, result.failures) + "\n"
-    elif fmt == "jsonl":
-        lines = (result.prepared if result.prepared is not None else document_lines(result.documents)) + rejected_lines(result.rejected)
-        lines += failure_lines(result.failures)
-        for start in range(0, len(lines), 1000):  # in blocks: one write per line costs more than the line
-            yield "\n".join(lines[start:start + 1000]) + "\n"
-    elif fmt == "yaml":
-        yield to_yaml(result.documents, result.rejected, result.failures)
-    elif fmt == "csv":
-        yield to_csv(result.documents)
-    elif fmt == "html":
-        from interpreter.output.invoice_html import to_html
-
-        yield to_html(result.documents)
-    else:
-        yield to_table(result.documents, result.rejected)
 
 
 def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:

@@ -7,6 +7,7 @@ result is rounded once to the currency's minor unit in the formula's mode.
 from __future__ import annotations
 
 import decimal
+import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,30 @@ class FormulaResult:
 
     value: Any
     text: str
+
+
+def read_settings(values: tuple[str, ...]) -> dict[str, str]:
+    """`--set NAME=VALUE` options as a mapping; a malformed or repeated one is an `InputProblem`."""
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputProblem(f"--set {item!r}: write it as NAME=VALUE")
+        if name.strip() in out:
+            raise InputProblem(f"--set {name.strip()} is given twice")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def find_formula(plan: tree.Plan, name: str) -> tree.Formula:
+    """The plan's formula called `name`; an `InputProblem` naming the closest one (or the plan's) if none is."""
+    formula = tree.formula(plan, name)
+    if formula is None:
+        names = [f.name for f in plan.formulas]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else (f"; it has {', '.join(names)}" if names else "; it has none")
+        raise InputProblem(f"plan {plan.id!r} has no formula {name!r}{hint}")
+    return formula
 
 
 def read_inputs(formula: tree.Formula, given: dict[str, str]) -> dict[tuple[str, str], Any]:

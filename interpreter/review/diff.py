@@ -9,14 +9,16 @@ more or less, the largest movers, and lines that appeared or vanished.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
 import os
 import subprocess
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from dsl.loader import PLAN_SUFFIXES, Loaded, load_plan, load_plan_text, not_utf8
+from dsl.loader import PLAN_SUFFIXES, Loaded, in_force, load_plan, load_plan_text, not_utf8
 from interpreter.output.render import document_data, terminal_text, visible
 from interpreter.rounding import text
 
@@ -63,6 +65,19 @@ def _path_and_revision(spec: str) -> tuple[str, str]:
             return path + suffix, rev
     path, _, rev = spec.rpartition("@")
     return path, rev
+
+
+def load_pinned(spec: str) -> Loaded:
+    """`load_source` of the spec before `#DATE`; with a date, the version in force on it, alone and
+    taking effect from the start (so it rates every period)."""
+    source, pin = split_pin(spec)
+    loaded = load_source(source)
+    if loaded.plan is None or pin is None:
+        return loaded
+    version = in_force(loaded.versions, pin)
+    if version is None:
+        raise SourceProblem(f"{spec}: no version is in force on {pin}")
+    return dataclasses.replace(loaded, plan=version, versions=(dataclasses.replace(version, effective=None),))
 
 
 def load_source(spec: str) -> Loaded:
@@ -281,3 +296,12 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
     if s["vanished_lines"]:
         console.print(shown("vanished lines: " + ", ".join(s["vanished_lines"])))
     return console.file.getvalue()
+
+
+def rendered(report: Report, fmt: str, old_name: str, new_name: str) -> str:
+    """The report as `ratecard diff --format` prints it: table, markdown or json."""
+    if fmt == "json":
+        return json.dumps(to_data(report), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return to_markdown(report, old_name, new_name)
+    return to_table(report, old_name, new_name)

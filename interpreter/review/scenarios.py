@@ -98,7 +98,7 @@ def rate_inputs(path: Path, scenario: UsageScenario, inline: Path) -> tuple[str,
 
 def rated(path: Path, scenario: UsageScenario, plan):
     """The `RateResult` of a usage scenario."""
-    from interpreter.engines.core import rate
+    from interpreter.engines.duckdb.engine import rate
 
     with tempfile.TemporaryDirectory() as tmp:
         ledger, options = rate_inputs(path, scenario, Path(tmp) / "usage.jsonl")

@@ -9,7 +9,7 @@ rejected, and every rejected row keeps its row number in the original ledger.
 As in `rate`, a document whose plan expression fails is one of its plan's
 failures while the others are still rated, and customers start from the
 balances of `--balances` (each plan sees its own customers' only).
-`run_output` writes the result into `--out`.
+`run.output` writes the result into `--out`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from interpreter.pricing import balances as carried_balances
 from interpreter.ledger import rows as ledger
 from interpreter.pricing.customers import CustomerProblem, read_customers
 from interpreter.pricing.documents import Document
-from interpreter.engines.core import RateProblem, connect, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
 from interpreter.pricing.stage2 import Failure
+from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
 
 
@@ -192,7 +195,7 @@ def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
     for row, event_id, first, plan_id in con.execute(
             "SELECT __source_row, event_id, __first_row, __plan FROM run_ledger "
             "WHERE __first_row < __source_row ORDER BY __source_row").fetchall():
-        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, f"duplicate event_id (first seen at row {first})"))
+        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, duplicate_reason(first)))
     return out
 
 
@@ -200,7 +203,7 @@ def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
     """First rows that are no rows of their own accord (a JSON line repeating a key), by their customer's plan."""
     out: dict[str | None, list[ledger.Rejected]] = {}
     for row, event_id, problem, plan_id in con.execute(
-            "SELECT __source_row, NULLIF(trim(CAST(event_id AS VARCHAR)), ''), __problem, __plan FROM run_ledger "
+            f"SELECT __source_row, {event_key('CAST(event_id AS VARCHAR)')}, __problem, __plan FROM run_ledger "
             "WHERE __problem IS NOT NULL AND __first_row = __source_row ORDER BY __source_row").fetchall():
         out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, problem))
     return out
@@ -213,7 +216,7 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
         for f in plan.fields:
             # kept as text (each plan types it); a column the ledger lacks comes through empty
             seen.setdefault(f.name, tree.Field(f.name, TEXT, "", None, f.span))
-    source, _ = ledger.source_sql(con, usage, tuple(seen.values()))
+    source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
     con.execute("CREATE OR REPLACE TEMP TABLE run_plans (customer VARCHAR, plan VARCHAR)")
     con.executemany("INSERT INTO run_plans VALUES (?, ?)", sorted(assignment.items()))
     try:
@@ -221,9 +224,7 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
                    p.plan AS __plan, src.__problem,
-                   -- a blank id is no id: its row is a first row of its own, and the plan rejects it as missing
-                   CASE WHEN NULLIF(trim(CAST(src.event_id AS VARCHAR)), '') IS NULL THEN src.__row
-                        ELSE min(src.__row) OVER (PARTITION BY NULLIF(trim(CAST(src.event_id AS VARCHAR)), '')) END AS __first_row
+                   {first_row_sql('CAST(src.event_id AS VARCHAR)', 'src.__row')} AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:

@@ -28,6 +28,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
+from interpreter.output.render import output_data, rejects_csv, visible
+
 MANIFEST = "manifest.json"
 REJECTS = "rejected.csv"
 BALANCES = "balances.csv"
@@ -150,7 +152,6 @@ def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None
                   period: str | None = None, as_of: str | None = None) -> list[Path]:
     """Write a `RunResult` into `out_dir` as one unit; the paths written, the manifest last."""
     from interpreter.pricing.balances import balances_csv, unclosed_reason
-    from interpreter.output.render import output_data, rejects_csv
 
     check_out(out_dir, force)
     folder = Path(out_dir)
@@ -239,3 +240,26 @@ def _sync(folder: Path) -> None:
         os.fsync(handle)
     finally:
         os.close(handle)
+
+
+def summary(result, written: list[Path], customers: str, period: str | None,
+            as_of: str | None = None) -> tuple[list[str], list[str]]:
+    """What `ratecard run` says when it is done: (lines for stdout, lines for stderr)."""
+    from interpreter.output.render import failure_report
+    from interpreter.pricing.balances import unclosed_reason
+
+    out = [f"wrote {visible(path)}" for path in written]
+    out += [f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
+            f"{len(run.rejected)} rejected row(s)" + (f", {len(run.failures)} document(s) not rated" if run.failures else "")
+            for run in result.runs]
+    if result.unassigned:
+        out.append(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
+    err = []
+    if not any(run.documents for run in result.runs):
+        err.append(f"no documents: the ledger has no accepted rows of the customers in {customers}"
+                   + (f" in period {period}" if period else "; give --period to bill them for a period without usage"))
+    unclosed = unclosed_reason(as_of is not None, len(result.failures))
+    if unclosed:
+        err.append(f"balances not written to {BALANCES}: {unclosed}")
+    err += [failure_report(run.failures, run.source, "written").rstrip("\n") for run in result.runs if run.failures]
+    return out, err

@@ -19,7 +19,8 @@ from interpreter.output import curve as curves
 from interpreter.review import diff as plan_diff
 from interpreter.pricing.evaluate import EvaluationError
 from interpreter.output.invoice_html import document_html, money
-from interpreter.engines.core import RateProblem, rate
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
 from interpreter.review.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 

@@ -10,6 +10,7 @@ same text on either engine. Nothing here imports pyspark; only pyarrow.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import gc
 import json
 from dataclasses import dataclass
@@ -17,10 +18,15 @@ from itertools import groupby
 from typing import Any, Iterator
 
 from dsl import tree
+from dsl.errors import Span
+from interpreter.engines.core import previous_of, without_usage
 from interpreter.ledger.aggregate import Facts, facts_of
 from interpreter.ledger.jsonl import PROBLEM, json_cells
 from interpreter.ledger.quota import quota_refusals
+from interpreter.output.render import document_line
 from interpreter.periods import Period
+from interpreter.pricing.customers import CustomerProblem
+from interpreter.pricing.stage2 import Failure, rate_in_order, work_order
 
 PREVIOUS, FACTS, LISTED = 0, 1, 2  # kinds of stage-2 input rows
 DOCUMENT_COLUMNS = "customer string, period_start date, document string, problem string, carried string"
@@ -68,7 +74,7 @@ class Version:
     """What stage 2 needs of one plan version; its rows carry `__version`, its index in `Job.versions`."""
 
     plan: tree.Plan
-    windows: tuple[Period, ...]  # `__pid` of FACTS and LISTED rows indexes these
+    windows: tuple[Period, ...]  # `__pid` of FACTS rows indexes these
     earlier: tuple[Period, ...]  # `__pid` of PREVIOUS rows indexes these
     columns: tuple[tuple[str, str], ...]  # (column of the batches, stage-1 column name) of this version's rows
 
@@ -87,10 +93,11 @@ def document_rows(batches, job: Job) -> Iterator:
     """Stage-1 rows of whole customers (each customer's rows together) -> one row per document.
 
     A customer's PREVIOUS rows give the period before each (for
-    `previous.<metric>`); a LISTED row (a customer of the customers file)
-    makes a document without usage unless the customer has FACTS in that
-    period. Each customer's documents are built in period order, across
-    versions, as `stage2.rate_in_order` does on DuckDB. A document that
+    `previous.<metric>`, as `core.previous_of` finds it); a LISTED row (a
+    customer of the customers file) makes a document in each period where
+    the customer has no FACTS (`core.without_usage`). Each customer's
+    documents are built in period order, across versions, by
+    `stage2.rate_in_order`, as on DuckDB. A document that
     failed is a `problem` row (the driver lists or raises it); the last row
     of a customer holds the balances the customer's documents left.
     """
@@ -104,7 +111,7 @@ def document_rows(batches, job: Job) -> Iterator:
 
     out: list[tuple] = []
     collecting = gc.isenabled()
-    gc.disable()  # documents are acyclic; see rate._rated
+    gc.disable()  # documents are acyclic; see `DuckDB._rated` (duckdb.engine)
     try:
         for customer, group in groupby(records(), key=lambda r: r["__customer"]):
             out += _customer_rows(job, customer, group)
@@ -118,38 +125,28 @@ def document_rows(batches, job: Job) -> Iterator:
 
 
 def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
-    from interpreter.pricing.customers import CustomerProblem
-    from interpreter.engines.core import previous_period
-    from interpreter.pricing.stage2 import rate_in_order
-
-    before: dict[tuple[int, Period], Facts] = {}
-    found: dict[tuple[int, int], Facts] = {}
-    listed: list[tuple[int, int]] = []
+    facts: dict[int, list[Facts]] = {}  # by version
+    before: dict[int, dict[tuple[str, Period], Facts]] = {}
+    listed: set[int] = set()
     for record in group:
-        index, pid = record["__version"], record["__pid"]
+        index, kind = record["__version"], record["__kind"]
         version = job.versions[index]
-        kind = record["__kind"]
         if kind == LISTED:
-            listed.append((index, pid))
+            listed.add(index)
             continue
         named = {name: record[column] for column, name in version.columns}
         if kind == PREVIOUS:
-            facts = facts_of(version.plan, version.earlier, named)
-            before[(index, facts.period)] = facts
+            found = facts_of(version.plan, list(version.earlier), named)
+            before.setdefault(index, {})[(customer, found.period)] = found
         else:
-            found[(index, pid)] = facts_of(version.plan, version.windows, named)
-    for index, pid in listed:
-        if (index, pid) not in found:
-            found[(index, pid)] = Facts(customer, job.versions[index].windows[pid], 0, {})
+            facts.setdefault(index, []).append(facts_of(version.plan, list(version.windows), named))
     work = []
-    for (index, _), facts in found.items():
-        plan = job.versions[index].plan
-        previous = None
-        if plan.uses_previous:
-            period = previous_period(plan, facts.period)
-            previous = before.get((index, period)) or Facts(customer, period or facts.period, 0, {})
-        work.append((plan, facts, previous))
-    work.sort(key=lambda item: item[1].period.start)
+    for index, version in enumerate(job.versions):
+        mine = facts.get(index, [])
+        if index in listed:
+            mine += without_usage(mine, version.windows, (customer,))
+        work += [(version.plan, f, previous_of(version.plan, f, before.get(index, {}))) for f in mine]
+    work.sort(key=work_order)
     rows: list[tuple] = []
     carried: dict = {}
     current: list = [None]  # the work item being rated, should a customer attribute fail
@@ -172,9 +169,6 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
 
 def _row(item) -> tuple:
     """A document as its JSON line, or a failure as a problem the driver reads back (`failure_of`)."""
-    from interpreter.output.render import document_line
-    from interpreter.pricing.stage2 import Failure
-
     if type(item) is Failure:
         problem = {"kind": "evaluation", "plan": item.plan, "period_end": item.period_end.isoformat(),
                    "message": item.reason, "span": dataclasses.asdict(item.span)}
@@ -182,13 +176,8 @@ def _row(item) -> tuple:
     return item.customer, item.period_start, document_line(item), None, None
 
 
-def failure_of(customer: str, period_start, problem: dict):
+def failure_of(customer: str, period_start, problem: dict) -> Failure:
     """The `stage2.Failure` of an evaluation problem row."""
-    import datetime
-
-    from dsl.errors import Span
-    from interpreter.pricing.stage2 import Failure
-
     return Failure(customer, problem["plan"], period_start, datetime.date.fromisoformat(problem["period_end"]),
                    Span(**problem["span"]), problem["message"])
 

@@ -1,8 +1,8 @@
 """Stage 1 on Apache Spark: the ledger read, typed and checked by the same SQL as DuckDB's.
 
-The SQL text comes from `interpreter.ledger.rows` and `interpreter.ledger.aggregate`, in
-DuckDB's dialect, and is translated with sqlglot. Only what must differ is
-done here: reading the file with 1-based row numbers; time zones (Spark's
+The SQL text comes from `interpreter.ledger` (`rows`, `duplicates`, `quota`,
+`aggregate`), in DuckDB's dialect, and is translated with sqlglot. Only what
+must differ is done here: reading the file with 1-based row numbers; time zones (Spark's
 session stays in UTC and the plan's zone is applied explicitly, where DuckDB
 reads in a session set to the plan's zone); `regexp_full_match`, which Spark
 lacks; and duplicate and quota marks, which DuckDB writes with UPDATE and
@@ -19,16 +19,16 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from dsl import tree
-from interpreter.ledger import rows as ledger
-from interpreter.ledger.jsonl import PROBLEM
+from interpreter.ledger import rows as ledger_rows
+from interpreter.ledger.duplicates import marked_sql, repeated_sql
+from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
 from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, Dialect
-from interpreter.ledger.rows import BUILTIN_COLUMNS, LedgerProblem, Rejected
-from interpreter.ledger.files import csv_header, distinct_names
-from interpreter.periods import calendar_period
+from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_rows_sql
 from interpreter.ledger.sql import literal
+from interpreter.periods import calendar_period
 
-# Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger.checked_sql` sees to that).
+# Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger_rows.checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
 _ROW_BITS = 33  # monotonically_increasing_id(): partition index << 33 | position in the partition
 
@@ -93,13 +93,13 @@ def column_name(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def _is_local(path: str) -> bool:
+def is_local(path: str) -> bool:
     """A plain path (checked here) rather than a URL such as s3a:// or hdfs:// (Spark's to read)."""
     return urlparse(path).scheme == ""
 
 
 def _duck_type(spark_type) -> str:
-    """The DuckDB name of a Spark column type, for `ledger.usable_as_is`."""
+    """The DuckDB name of a Spark column type, for `ledger_rows.usable_as_is`."""
     from pyspark.sql import types as T
 
     names = {T.ByteType: "TINYINT", T.ShortType: "SMALLINT", T.IntegerType: "INTEGER", T.LongType: "BIGINT",
@@ -145,7 +145,7 @@ def _partitions(frame) -> int | None:
 
 def check_path(path: str) -> str:
     """The ledger's suffix; a local file must exist (a URL is Spark's to read)."""
-    if _is_local(path) and not Path(path).is_file():
+    if is_local(path) and not Path(path).is_file():
         raise LedgerProblem(f"{path}: no such ledger file")
     suffix = Path(urlparse(path).path).suffix.lower()
     if suffix not in (".csv", ".jsonl", ".ndjson", ".parquet"):
@@ -160,7 +160,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     no comments), a row with more or fewer fields than the header failing
     the reading; JSON lines through `jsonl.json_cells`, so numbers keep the
     text they are written with; Parquet in its own column types. A column
-    named twice is refused, as `ledger.source_sql` refuses it; a ledger
+    named twice is refused, as DuckDB's reading refuses it; a ledger
     column whose name starts with `__` (no plan field's does) is left out.
     """
     from pyspark.sql import functions as F
@@ -169,7 +169,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     suffix = check_path(path)
     try:
         if suffix == ".csv":
-            if _is_local(path):
+            if is_local(path):
                 csv_header(path)
             frame = (spark.read.option("header", True).option("sep", ",").option("quote", '"').option("escape", '"')
                      .option("inferSchema", False).option("mode", "FAILFAST").csv(path))
@@ -178,17 +178,15 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
         if suffix in (".jsonl", ".ndjson"):
             from interpreter.engines.spark.executors import json_rows
 
-            columns = (*BUILTIN_COLUMNS, *(f.name for f in fields))
+            columns = (*ledger_rows.BUILTIN_COLUMNS, *(f.name for f in fields))
             schema = T.StructType([T.StructField("__row", T.LongType()),
                                    *(T.StructField(c, T.StringType()) for c in columns), T.StructField(PROBLEM, T.StringType())])
             # rows are numbered as data rows, lines as lines (for messages): a blank line is no row
             lines = numbered(spark.read.text(path), "__line")
             rows = numbered(lines.where(r"NOT (value RLIKE '^[ \t]*$' OR (__line = 1 AND value RLIKE '^\uFEFF[ \t]*$'))"), "__row")
             return rows.mapInArrow(lambda batches: json_rows(batches, columns, path), schema), {}
-        if _is_local(path):
+        if is_local(path):
             import duckdb
-
-            from interpreter.ledger.files import parquet_names
 
             distinct_names(path, parquet_names(duckdb.connect(), path), "")
         frame = _own_columns(path, spark.read.parquet(path))
@@ -198,7 +196,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     except LedgerProblem:
         raise
     except Exception as exc:  # Spark raises its own error kinds for unreadable files
-        raise _problem(path, exc) from None
+        raise unreadable(path, exc) from None
 
 
 def _own_columns(path: str, frame):
@@ -207,14 +205,14 @@ def _own_columns(path: str, frame):
     return frame.select(*(column_name(c) for c in frame.columns if not c.startswith("__")))
 
 
-def _problem(path: str, exc: Exception) -> LedgerProblem:
-    """A Spark error while reading the ledger, worded as `ledger.unreadable` words DuckDB's."""
+def unreadable(path: str, exc: Exception) -> LedgerProblem:
+    """A Spark error while reading the ledger, worded as `ledger_rows.unreadable` words DuckDB's."""
     text = str(exc).strip()
     if "LedgerProblem: " in text:  # raised by jsonl.json_cells on an executor
         return LedgerProblem(text.split("LedgerProblem: ", 1)[1].splitlines()[0])
-    if not _is_local(path):
+    if not is_local(path):
         return LedgerProblem(f"{path}: cannot read ledger: {text.splitlines()[0] if text else type(exc).__name__}")
-    return ledger.unreadable(path, exc)
+    return ledger_rows.unreadable(path, exc)
 
 
 def _view(spark, frame, views: list[str], what: str) -> str:
@@ -225,7 +223,7 @@ def _view(spark, frame, views: list[str], what: str) -> str:
 
 
 def load(spark, path: str, plan: tree.Plan) -> Ledger:
-    """Check every row as `ledger.load` does; duplicates and the quota marked as DuckDB marks them.
+    """Check every row as DuckDB does (`ledger_rows.checked_sql`), duplicates and the quota marked alike.
 
     The checked rows are kept in memory for the queries that follow (with
     the quota, the marked rows instead: the quota is sequential work).
@@ -238,15 +236,16 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     frame, types = read_source(spark, path, plan.fields)
     source = _view(spark, frame, views, "source")
     names = [c for c in frame.columns if c not in ("__row", PROBLEM)]
-    parts, native = ledger.select_columns(path, names, types, plan.fields)
+    parts, native = ledger_rows.select_columns(path, names, types, plan.fields)
     problem = f"NULLIF({PROBLEM}, '')" if PROBLEM in frame.columns else "CAST(NULL AS VARCHAR)"
     select = f"SELECT __row, {', '.join(parts)}, {problem} AS __problem FROM {source}"
-    checked = spark.sql(to_spark(ledger.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
+    checked = spark.sql(to_spark(ledger_rows.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
     cached = [checked.persist(StorageLevel.MEMORY_AND_DISK)]
     first = _view(spark, checked, views, "checked")
-    repeated = spark.sql(to_spark(_REPEATED.format(relation=first))).persist(StorageLevel.MEMORY_AND_DISK)
+    repeated = spark.sql(to_spark(repeated_sql(first))).persist(StorageLevel.MEMORY_AND_DISK)
     cached.append(repeated)
-    marked = spark.sql(to_spark(_duplicates_sql(first, _view(spark, repeated, views, "repeated"), plan)))
+    columns = ["__row", "event_id", "customer", "__ts", "date", *(f.name for f in plan.fields)]
+    marked = spark.sql(to_spark(marked_sql(first, _view(spark, repeated, views, "repeated"), columns)))
     if plan.quota is not None:
         marked = _quota(spark, marked, plan, views).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(marked)
@@ -255,34 +254,12 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
         refused = spark.sql(f"SELECT count(*) FROM {name} WHERE __reason IS NOT NULL").first()[0]
     except Exception as exc:
         release(spark, Ledger(marked, name, name, 0, tuple(views), tuple(cached)))
-        raise _problem(path, exc) from None
+        raise unreadable(path, exc) from None
     if plan.quota is not None:  # the marked rows are kept; what they were made from is no longer needed
         for frame in cached[:-1]:
             frame.unpersist()
         cached = cached[-1:]
     return Ledger(marked, name, name, int(refused), tuple(views), tuple(cached))
-
-
-# Event ids seen more than once, and the first row of each (as `ledger._mark_duplicates` finds them).
-_REPEATED = """
-    SELECT event_id, min(__row) AS __first FROM {relation}
-    WHERE NULLIF(event_id, '') IS NOT NULL
-    GROUP BY event_id HAVING count(*) > 1
-"""
-
-
-def _duplicates_sql(relation: str, repeated: str, plan: tree.Plan) -> str:
-    """Every row after the first with the same event id is a duplicate (whatever else is wrong with it)."""
-    from interpreter.ledger.sql import ident
-
-    kept = ", ".join(f"c.{name}" for name in ["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])
-    return f"""
-        SELECT {kept},
-               CASE WHEN c.__row > d.__first
-                    THEN 'duplicate event_id (first seen at row ' || CAST(d.__first AS VARCHAR) || ')'
-                    ELSE c.__reason END AS __reason
-        FROM {relation} AS c LEFT JOIN {repeated} AS d ON c.event_id = d.event_id
-    """
 
 
 def _quota(spark, marked, plan: tree.Plan, views: list[str]):
@@ -305,13 +282,6 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     joined = marked.join(refused, marked["__row"] == refused["__refused_row"], "left")
     columns = [F.col(column_name(c)) for c in marked.columns if c != "__reason"]
     return joined.select(*columns, F.coalesce(F.col("__reason"), F.col("__refusal")).alias("__reason"))
-
-
-def rejected_rows(spark, loaded: Ledger) -> list[Rejected]:
-    if not loaded.refused:
-        return []
-    rows = loaded.checked.where("__reason IS NOT NULL").select("__row", "event_id", "__reason").collect()
-    return sorted((Rejected(int(r[0]), r[1], r[2]) for r in rows), key=lambda r: r.row)
 
 
 def release(spark, loaded: Ledger) -> None:

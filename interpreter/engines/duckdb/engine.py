@@ -1,0 +1,192 @@
+"""The DuckDB engine: stage 1 in an in-process DuckDB, stage 2 in this Python process, documents out.
+
+`rate()` is what `ratecard rate`, `explain`, `diff`, `run`, `test` and the
+workbench run. Each plan version reads the ledger on a connection of its
+own, whose time zone is the plan's (`connect`).
+
+When one plan rates the whole ledger (one version, every customer, no
+quota), the ledger is not checked before it is rated: the aggregate pass
+also counts the refused rows, and the duplicate check (`duplicates`) runs
+on DuckDB's threads while Python prices the documents and `prepare`s them.
+Should an event repeat, those documents are dropped and the ledger is
+rated again the exact way (`duckdb.ledger.load`). Rows are numbered only when
+needed: for rejected rows, and to break ties of `last`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import duckdb
+
+from dsl import tree
+from interpreter.engines import core
+from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.engines.duckdb.background import Alongside
+from interpreter.engines.interface import Outcome, Pricing, Task
+from interpreter.ledger import aggregate as stage1
+from interpreter.ledger.duplicates import repeated_count_sql
+from interpreter.ledger.files import LedgerProblem
+from interpreter.ledger.rows import Rejected, unreadable
+from interpreter.ledger.sql import literal
+from interpreter.pricing import balances as carried_balances
+from interpreter.pricing.documents import Document
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.pricing.stage2 import Failure, Work, rate_in_order, work_order
+
+
+def connect(plan: tree.Plan):
+    con = duckdb.connect()
+    con.execute(f"SET TimeZone = {literal(plan.timezone)}")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
+         customer: str | None = None, customers: str | None = None,
+         customer_records: dict | None = None, progress: core.Progress | None = None,
+         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None,
+         balances: str | None = None, balance_records: carried_balances.Balances | None = None,
+         keep_going: bool = False) -> core.RateResult:
+    """Every document of the ledger (or of one customer), as `core.rate` decides them, rated on DuckDB.
+
+    `trace` keeps how each line was computed (for `explain` and HTML
+    invoices); `prepare` (rendering, say) is given the sorted documents,
+    and what it makes is the result's `prepared`. See `core.rate` for the rest.
+    """
+    report = progress or (lambda stage, done, total: None)
+    return core.rate(DuckDB(report, trace, prepare), plan, usage, period, as_of, customer, customers, customer_records,
+                     balances, balance_records, keep_going, report)
+
+
+@dataclass
+class Ledger:
+    """The ledger on one connection, read under one plan version."""
+
+    con: Any
+    plan: tree.Plan
+    usage: str
+    exact: bool  # duplicates and the quota marked, rejected rows kept (`duckdb.ledger.load`)
+    source: str = ""  # the SELECT over the file (while not exact)
+    numbered: bool = True  # whether that SELECT numbers the rows
+    refused: int = 0  # refused rows counted by the aggregate pass (while not exact)
+    check: Alongside | None = None  # the duplicate check running while stage 2 prices (while not exact)
+
+
+@dataclass
+class Part:
+    """Stage 1 of one task: each customer's facts of each period, with the period before."""
+
+    ledger: Ledger
+    task: Task
+    work: list[Work]
+
+
+class DuckDB:
+    """The `Engine` on DuckDB; `report` is told the stages and the customers rated."""
+
+    errors = (duckdb.Error,)
+
+    def __init__(self, report: core.Progress, trace: bool = False,
+                 prepare: Callable[[list[Document]], Any] | None = None) -> None:
+        self.report = report
+        self.trace = trace
+        self.prepare = prepare or (lambda documents: None)
+
+    def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
+        con = connect(plan)
+        if whole and plan.quota is None:  # checked while rated (see the module's docstring)
+            numbered = any(m.aggregation == "last" for m in plan.metrics)
+            source = duck_ledger.view(con, usage, plan, numbered=numbered)
+            return Ledger(con, plan, usage, exact=False, source=source, numbered=numbered)
+        duck_ledger.load(con, usage, plan)
+        return Ledger(con, plan, usage, exact=True)
+
+    def dated(self, ledger: Ledger) -> tuple[datetime.date, datetime.date] | None:
+        first, last = ledger.con.execute('SELECT min("date"), max("date") FROM checked_rows').fetchone()
+        return None if first is None else (first, last)
+
+    def stage1(self, ledger: Ledger, task: Task) -> Part:
+        self.report("aggregating usage", 0, 0)
+        plan, windows = task.plan, list(task.windows)
+        if ledger.exact:
+            facts = stage1.aggregate(ledger.con, plan, windows, task.as_of, task.customer)
+        else:  # the whole ledger: refused rows counted in the same pass, event ids checked alongside
+            facts, ledger.refused = stage1.aggregate_counting_refused(ledger.con, plan, windows, task.as_of)
+            ledger.check = Alongside(ledger.con, repeated_count_sql(ledger.source))
+        facts += core.without_usage(facts, windows, task.listed)
+        earlier = stage1.aggregate(ledger.con, plan, list(task.earlier), None, task.customer)
+        before = {(f.customer, f.period): f for f in earlier}
+        return Part(ledger, task, [(plan, f, core.previous_of(plan, f, before)) for f in facts])
+
+    def stage2(self, parts: list[Part], pricing: Pricing) -> Outcome:
+        outcome = self._rated(parts, pricing)
+        checked = [part for part in parts if part.ledger.check is not None]
+        if checked:
+            self.report("checking event ids", 0, 0)
+        repeated = [part for part in checked if self._settle(part.ledger)]
+        if repeated:  # rated again, the exact way
+            parts = [self.stage1(part.ledger, part.task) if part in repeated else part for part in parts]
+            outcome = self._rated(parts, pricing)
+        return outcome
+
+    def rejected(self, ledger: Ledger) -> list[tuple[Rejected, datetime.date | None]]:
+        if not ledger.exact and ledger.check is None:  # nothing to rate: the ledger is checked the exact way
+            duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
+            ledger.exact = True
+        return duck_ledger.rejected_rows(ledger.con)
+
+    def unreadable(self, usage: str, exc: Exception) -> LedgerProblem:
+        return unreadable(usage, exc)
+
+    def release(self, ledger: Ledger) -> None:
+        if ledger.check is not None:
+            ledger.check.__exit__(None, None, None)
+        ledger.con.close()
+
+    def _settle(self, ledger: Ledger) -> bool:
+        """Finish checking a ledger rated before it was checked: True when an event repeats (it is
+        then loaded the exact way), else the rejected rows are kept."""
+        try:
+            duplicates = ledger.check.result()
+        finally:
+            ledger.check.__exit__(None, None, None)
+            ledger.check = None
+        if duplicates:
+            duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
+        else:
+            if ledger.refused and not ledger.numbered:
+                duck_ledger.view(ledger.con, ledger.usage, ledger.plan, numbered=True)
+            duck_ledger.keep_rejected(ledger.con, ledger.refused)
+        ledger.exact = True
+        return bool(duplicates)
+
+    def _rated(self, parts: list[Part], pricing: Pricing) -> Outcome:
+        """The documents in customer and period order, the failures, and the balances the documents left."""
+        work = sorted((item for part in parts for item in part.work), key=work_order)
+        documents: list[Document] = []
+        failures: list[Failure] = []
+        carried: carried_balances.Balances = {}
+        # Documents are acyclic; pausing the cycle collector spares it from
+        # rescanning millions of young Decimals while they are built.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate,
+                                                       self.trace, carried)):
+                if index % 2000 == 0:
+                    self.report("rating customers", index, len(work))
+                if type(item) is Failure:
+                    if not pricing.keep_going:
+                        raise EvaluationError(item.span, item.reason)
+                    failures.append(item)
+                else:
+                    documents.append(item)
+            self.report("rating customers", len(work), len(work))
+        finally:
+            if collecting:
+                gc.enable()
+        return Outcome(documents, failures, carried, self.prepare(documents))

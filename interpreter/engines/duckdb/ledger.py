@@ -1,0 +1,180 @@
+"""Ledger files into DuckDB: read, typed and checked by the SQL of `interpreter.ledger`, rejected rows kept.
+
+A CSV file is read by DuckDB with the columns of its header and RFC 4180
+quoting, never a dialect guessed from a sample; a JSON lines file through
+`jsonl.json_cells` and a temporary CSV file, so that numbers keep the text
+they are written with; a Parquet file in its own column types where they
+hold the values exactly. The views `checked_rows` and `events` then hold
+every row with its `__reason`; `load` marks duplicates (`duplicates`) and
+the quota (`quota`) in a table when there are any, and keeps the rejected
+rows in the table `rejected`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Sequence
+
+from dsl import tree
+from interpreter.ledger import duplicates as duplicates_sql
+from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
+from interpreter.ledger.jsonl import PROBLEM, json_cells
+from interpreter.ledger.quota import quota_refusals, quota_rows_sql
+from interpreter.ledger.rows import BUILTIN_COLUMNS, Rejected, checked_sql, select_columns, unreadable
+from interpreter.ledger.sql import literal
+from interpreter.periods import calendar_period
+
+CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"  # RFC 4180; `#` starts no comment
+_REJECTED = '__row, event_id, __reason, "date"'  # the columns of the table `rejected`
+
+
+def csv_scan(path: str, names: Sequence[str], header_line: int) -> str:
+    """DuckDB's reading of a CSV ledger: every column as text, under the names of `csv_header`."""
+    columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
+    return (f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, "
+            f"columns = {columns}, {CSV_DIALECT})")
+
+
+def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
+    """A SELECT over the file with a 1-based `__row`, and the columns kept in their own exact type (-> that type).
+
+    CSV and JSON lines are read as text; Parquet columns whose type already
+    holds the field's values exactly are used as they are, the rest as text.
+    Numbering a CSV file's rows makes DuckDB read it in one thread, so a
+    reading that needs no row numbers may ask for none (`__row` is NULL).
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise LedgerProblem(f"{path}: no such ledger file")
+    suffix = file.suffix.lower()
+    problem = "CAST(NULL AS VARCHAR)"  # why a row cannot be read (JSON lines only)
+    if suffix == ".csv":
+        # The header read here, the rows by DuckDB in RFC 4180 with the columns given, not a dialect
+        # guessed from a sample: a quote first used late in the file must still quote, `#` must not
+        # start a comment that drops a row unseen, and a ragged row is an error, not a new header.
+        scan = csv_scan(str(file), *csv_header(str(file)))
+    elif suffix in (".jsonl", ".ndjson"):
+        scan = jsonl_table(con, file, (*BUILTIN_COLUMNS, *(f.name for f in fields)))
+        problem = f"NULLIF({PROBLEM}, '')"
+    elif suffix == ".parquet":
+        scan = f"read_parquet({literal(str(file))}, file_row_number = true)"
+    else:
+        raise LedgerProblem(f"{path}: ledger must be .csv, .jsonl or .parquet")
+    try:
+        if suffix == ".parquet":
+            distinct_names(path, parquet_names(con, str(file)), "")
+        description = con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()
+        names = [row[0] for row in description]
+        described = [row[1] for row in description]
+    except LedgerProblem:
+        raise
+    except Exception as exc:  # duckdb raises its own error kinds for unreadable files
+        raise unreadable(path, exc) from None
+    types = dict(zip(names, described)) if suffix == ".parquet" else {}
+    parts, native = select_columns(path, names, types, fields)
+    if suffix == ".parquet":
+        row = "CAST(file_row_number + 1 AS BIGINT)"
+    elif suffix in (".jsonl", ".ndjson"):
+        row = "CAST(__data_row AS BIGINT)"
+    elif numbered:
+        row = "CAST(row_number() OVER () AS BIGINT)"
+    else:
+        row = "CAST(NULL AS BIGINT)"
+    return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
+
+
+def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
+    """The JSON lines as a table of text columns, numbers kept exactly as written.
+
+    The rows go to DuckDB through a temporary CSV file (fast, and typed as
+    text like any CSV ledger); `__data_row` is the row's number, blank lines
+    not counted, and `__problem` why the line is no row ("" when it is one).
+    """
+    import csv
+    import os
+    import tempfile
+
+    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
+                file.open(encoding="utf-8-sig") as lines:
+            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
+            names = ("__data_row", *columns, PROBLEM)
+            writer.writerow(names)
+            row = 0
+            for number, line in enumerate(lines, 1):
+                cells = json_cells(line, number, columns, file)
+                if cells is not None:
+                    row += 1
+                    writer.writerow((row, *cells))
+        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
+        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
+    except UnicodeDecodeError as exc:
+        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    finally:
+        os.unlink(temp)
+    return "__ledger_lines"
+
+
+def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
+    """Make the views `checked_rows` and `events` (typed rows, each with its `__reason`, NULL when accepted)
+    over the file, without reading it yet; return the source SELECT they are made from."""
+    source, native = source_sql(con, path, plan.fields, numbered)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
+    return source
+
+
+def load(con, path: str, plan: tree.Plan) -> None:
+    """Make `events` (typed rows, each with its `__reason`, NULL when accepted) and `rejected`.
+
+    Each row's reason (a bad or missing value, a failed rule) is computed in
+    one expression. One pass over the ledger then counts possible duplicate
+    events and rejected rows; in the usual case (no duplicates, no quota)
+    `events` is a view over the file and nothing is copied. Otherwise the
+    typed rows are kept in a table where duplicates and the quota are marked.
+    """
+    try:
+        view(con, path, plan)
+        duplicates, refused = con.execute(
+            f"SELECT {duplicates_sql.possible_duplicates_sql()}, count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
+        ).fetchone()
+    except Exception as exc:
+        raise unreadable(path, exc) from None
+    if not duplicates and plan.quota is None:
+        keep_rejected(con, refused)
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE checked AS SELECT * FROM checked_rows")
+    if duplicates:
+        con.execute(duplicates_sql.update_sql("checked"))
+    if plan.quota is not None:
+        _check_quota(con, plan)
+    con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rejected AS SELECT {_REJECTED} FROM checked WHERE __reason IS NOT NULL")
+
+
+def keep_rejected(con, refused: int) -> None:
+    """The table `rejected` from the (numbered) view `checked_rows`, when no row is a duplicate."""
+    if refused:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rejected AS SELECT {_REJECTED} FROM checked_rows WHERE __reason IS NOT NULL")
+    else:
+        con.execute('CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR, "date" DATE)')
+
+
+def _check_quota(con, plan: tree.Plan) -> None:
+    """Reject the rows of the table `checked` that take running usage above the running limit (`quota`)."""
+    # ordered in SQL and fetched without __ts: a TIMESTAMPTZ handed to Python would need pytz
+    rows = con.execute(f"""
+        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(plan.quota, "checked")}) AS q
+        ORDER BY customer, __ts, __row
+    """).fetchall()
+    refused = quota_refusals(rows, plan.quota, lambda day: calendar_period(plan.period, day)[0])
+    if refused:
+        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
+
+
+def rejected_rows(con) -> list[tuple[Rejected, datetime.date | None]]:
+    """The rows of the table `rejected`, each with its local date (None when it has none)."""
+    rows = con.execute(f"SELECT {_REJECTED} FROM rejected ORDER BY __row").fetchall()
+    return [(Rejected(int(row), event_id, reason), day) for row, event_id, reason, day in rows]
