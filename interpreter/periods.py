@@ -95,8 +95,9 @@ MAX_PERIODS = 10_000
 def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
     """The plan periods covering `start`..`end`, each clipped to that range."""
     if end > LAST_DAY:
-        raise PeriodProblem(f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; "
-                            "give a --period that ends sooner")
+        raise PeriodProblem(
+            f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; give a --period that ends sooner"
+        )
     out = []
     day = start
     while day <= end:

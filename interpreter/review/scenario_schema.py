@@ -15,8 +15,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, NonNegativeInt, PositiveInt,
-                      StrictBool, StrictStr, Tag, TypeAdapter, ValidationError, WithJsonSchema)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StrictBool,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from dsl.errors import Diagnostic, Span, error, sort_key
 from dsl.loader import not_utf8
@@ -56,9 +69,7 @@ class ExpectedDocument(Strict):
     quantities: dict[str, Optional[Amount]] = Field(
         default_factory=dict, description="Quantity per line id; null: the line shows no quantity."
     )
-    taxes: dict[str, Optional[Amount]] = Field(
-        default_factory=dict, description="Amount per tax id; null: the tax is not on the document."
-    )
+    taxes: dict[str, Optional[Amount]] = Field(default_factory=dict, description="Amount per tax id; null: the tax is not on the document.")
     notices: list[StrictStr] = Field(None, description="The ids of every notice shown, in any order ([] for none).")
     credits: dict[str, ExpectedCredit] = Field(default_factory=dict, description="Expected amounts per credit id.")
 
@@ -78,10 +89,16 @@ class Expectations(BaseModel):
     """Totals written by hand, checked on every run: a wrong snapshot cannot be accepted."""
 
     # Every other key names a document: a customer id, or `customer YYYY-MM` for one period.
-    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra={"description": (
-        "Keys are customer ids (`acme`) or a customer and the start of a period (`acme 2024-11`), "
-        "each naming exactly one document; `rejected` lists the rejected rows."
-    )})
+    model_config = ConfigDict(
+        extra="allow",
+        frozen=True,
+        json_schema_extra={
+            "description": (
+                "Keys are customer ids (`acme`) or a customer and the start of a period (`acme 2024-11`), "
+                "each naming exactly one document; `rejected` lists the rejected rows."
+            )
+        },
+    )
     __pydantic_extra__: dict[str, Optional[ExpectedDocument]] = Field(init=False)
 
     rejected: Annotated[
@@ -104,9 +121,7 @@ class UsageScenario(Strict):
     """A ledger rated under the plan: its documents are the snapshot."""
 
     description: Optional[StrictStr] = Field(None, description="What the scenario shows.")
-    plan: Optional[StrictStr] = Field(
-        None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
-    )
+    plan: Optional[StrictStr] = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
     period: Optional[Text] = Field(None, description="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: the ledger's).")
     as_of: Optional[Text] = Field(None, description="Rate an open period up to this moment, e.g. 2024-04-15.")
     customers: dict[str, Optional[dict[str, Any]]] = Field(
@@ -118,9 +133,7 @@ class UsageScenario(Strict):
     usage_file: Optional[StrictStr] = Field(
         None, description="A ledger file (.csv, .jsonl, .parquet) inside the plan's folder, relative to this file."
     )
-    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(
-        None, description="Totals written by hand, checked on every run."
-    )
+    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(None, description="Totals written by hand, checked on every run.")
 
 
 class Case(Strict):
@@ -135,9 +148,7 @@ class FormulaScenario(Strict):
     """A named formula of the plan run on listed inputs: the values are the snapshot."""
 
     description: Optional[StrictStr] = Field(None, description="What the scenario shows.")
-    plan: Optional[StrictStr] = Field(
-        None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
-    )
+    plan: Optional[StrictStr] = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
     formula: StrictStr = Field(description="The plan's formula to run.")
     cases: list[Case] = Field(description="Inputs and the expected value, one evaluation each.")
 
@@ -151,8 +162,11 @@ Scenario = Annotated[
     Discriminator(_kind),
 ]
 _SCENARIO = TypeAdapter(Scenario)
-_KEYS = {name for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
-         for name in model.model_fields}
+_KEYS = {
+    name
+    for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
+    for name in model.model_fields
+}
 
 
 def json_schema() -> dict:
