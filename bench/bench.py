@@ -97,8 +97,8 @@ def breakdown(path: Path) -> list[tuple[str, float]]:
     """Seconds spent in each stage of one rating of `path`, JSON lines made as `ratecard rate` makes them."""
     sys.path.insert(0, str(HERE.parent))
     from dsl.loader import load_plan
-    from interpreter.output import render
     from interpreter.engines.duckdb.engine import rate
+    from interpreter.output import render
 
     marks: list[tuple[str, float]] = [("loading the plan", time.perf_counter())]
     plan = load_plan(PLAN).plan

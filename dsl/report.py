@@ -8,7 +8,7 @@ listing the files, the problems and their counts.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from dsl.errors import Diagnostic, diagnostic_json, format_diagnostic
 from dsl.loader import Loaded

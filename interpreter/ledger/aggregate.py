@@ -17,9 +17,9 @@ from typing import Any
 
 from dsl import tree
 from interpreter.ledger.rows import NUMBER_SQL
+from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
 from interpreter.rounding import CONTEXT
-from interpreter.ledger.sql import decimal_literal, ident, to_sql
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ Spark joins the marks (`marked_sql`), DuckDB writes them into its table
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from interpreter.ledger.sql import ident, trimmed
 

@@ -16,8 +16,8 @@ rejected rows count data rows: the header and blank lines are not rows.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 _BOM = "\ufeff"
 _EMPTY = "the file is empty; a CSV ledger starts with a header line naming its columns"

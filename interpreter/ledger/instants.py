@@ -12,8 +12,8 @@ reached through an offset) is a rejected row with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from interpreter.ledger.sql import literal
 

@@ -14,13 +14,13 @@ shape of the file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from dsl import tree
-from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
 from interpreter.ledger.files import LedgerProblem, csv_problem
+from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
 from interpreter.ledger.sql import ident, literal, to_sql, trimmed
 
 NUMBER_SQL = "DECIMAL(38,10)"

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
+from interpreter.output.render import visible
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.output.render import visible
 from interpreter.rounding import money_text, text
 
 _DESCRIBE_AGGREGATION = {

@@ -24,8 +24,8 @@ from pathlib import Path
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, format_percent
 
-from interpreter.pricing.documents import Document
 from interpreter.output.render import document_data
+from interpreter.pricing.documents import Document
 from interpreter.rounding import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from dsl import tree
 from dsl.loader import read_input

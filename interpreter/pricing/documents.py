@@ -15,10 +15,11 @@ from __future__ import annotations
 import calendar
 import datetime
 import decimal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree

@@ -16,9 +16,10 @@ executors over the customers of one partition.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from dsl import tree
 from dsl.errors import Span

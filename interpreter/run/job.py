@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsl import tree
-from dsl.types import TEXT
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
-from interpreter.pricing import balances as carried_balances
-from interpreter.ledger import rows as ledger
-from interpreter.pricing.customers import CustomerProblem, read_customers
-from interpreter.pricing.documents import Document
+from dsl.types import TEXT
 from interpreter.engines.core import RateProblem
-from interpreter.engines.duckdb.engine import connect, rate
-from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
-from interpreter.pricing.stage2 import Failure
 from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.engines.duckdb.engine import connect, rate
+from interpreter.ledger import rows as ledger
 from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
+from interpreter.pricing import balances as carried_balances
+from interpreter.pricing.customers import CustomerProblem, read_customers
+from interpreter.pricing.documents import Document
+from interpreter.pricing.stage2 import Failure
+from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import Loaded, load_plan_text
-from interpreter.output import curve as curves
-from interpreter.review import diff as plan_diff
-from interpreter.pricing.evaluate import EvaluationError
-from interpreter.output.invoice_html import document_html, money
 from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb.engine import rate
+from interpreter.output import curve as curves
+from interpreter.output.invoice_html import document_html, money
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.review import diff as plan_diff
 from interpreter.review.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 

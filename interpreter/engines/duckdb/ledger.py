@@ -13,8 +13,8 @@ rows in the table `rejected`.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from dsl import tree
 from interpreter.ledger import duplicates as duplicates_sql

@@ -13,9 +13,10 @@ import dataclasses
 import datetime
 import gc
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Iterator
+from typing import Any
 
 from dsl import tree
 from dsl.errors import Span

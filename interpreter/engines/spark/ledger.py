@@ -136,8 +136,7 @@ def numbered(frame, name: str):
     before a row's own are counted (one small aggregate in the same query),
     so no partition has to hold the whole file.
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from pyspark.sql import Window, functions as F
 
     columns = frame.columns
     if _partitions(frame) == 1:
@@ -184,8 +183,7 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     named twice is refused, as DuckDB's reading refuses it; a ledger
     column whose name starts with `__` (no plan field's does) is left out.
     """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from pyspark.sql import functions as F, types as T
 
     suffix = check_path(path)
     try:
@@ -297,8 +295,7 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
 
 def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     """`quota.quota_refusals` per customer on the executors, joined back as row reasons."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from pyspark.sql import functions as F, types as T
 
     from interpreter.engines.spark.executors import quota_rows
 
