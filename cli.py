@@ -131,12 +131,16 @@ def _rate_or_exit(loaded, quiet: bool = True, engine: str = "duckdb", **options)
 
 
 def ledger_options(command):
-    for option in reversed([
-        click.option("--usage", "usage", required=True, metavar="LEDGER", help="Usage ledger: .csv, .jsonl or .parquet."),
-        click.option("--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: every period in the ledger)."),
-        click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate)."),
-        click.option("--customers", metavar="FILE", help="Customer attributes (YAML or CSV), visible as customer.<name>."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--usage", "usage", required=True, metavar="LEDGER", help="Usage ledger: .csv, .jsonl or .parquet."),
+            click.option(
+                "--period", metavar="PERIOD", help="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: every period in the ledger)."
+            ),
+            click.option("--as-of", "as_of", metavar="DATETIME", help="Rate an open period up to this moment (an estimate)."),
+            click.option("--customers", metavar="FILE", help="Customer attributes (YAML or CSV), visible as customer.<name>."),
+        ]
+    ):
         command = option(command)
     return command
 
@@ -157,21 +161,48 @@ def _print_output(pieces) -> None:
 @click.argument("plan_path", metavar="PLAN")
 @ledger_options
 @click.option("--customer", metavar="ID", help="Only this customer's documents.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "yaml", "csv", "jsonl", "html"]), default="table",
-              help="jsonl: one document per line, for large runs; html: print-ready invoices and statements.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "yaml", "csv", "jsonl", "html"]),
+    default="table",
+    help="jsonl: one document per line, for large runs; html: print-ready invoices and statements.",
+)
 @click.option("--rejects", metavar="FILE", type=click.Path(dir_okay=False, writable=True), help="Write rejected rows to this CSV file.")
 @click.option("--quiet", is_flag=True, help="No progress display on stderr.")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
-              help="spark: rate on Apache Spark (pip install 'ratecard[spark]'); the documents are identical.")
-@click.option("--spark-master", default="local[2]", show_default=True, metavar="URL",
-              help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.")
-@click.option("--output", metavar="PATH", help="With --format html: a folder for one HTML file per document. With --engine spark: "
-              "write the documents there (JSON lines; Parquet if PATH ends in .parquet).")
-@click.option("--balances", metavar="FILE", help="Start credits and carried discounts from these balances (CSV: customer,id,currency,balance).")
-@click.option("--balances-out", "balances_out", metavar="FILE", type=click.Path(dir_okay=False, writable=True),
-              help="Write the closing balances there, for the next run's --balances.")
-def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output,
-         balances, balances_out) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="spark: rate on Apache Spark (pip install 'ratecard[spark]'); the documents are identical.",
+)
+@click.option(
+    "--spark-master",
+    default="local[2]",
+    show_default=True,
+    metavar="URL",
+    help="With --engine spark: local[N], spark://host:7077 or a Spark Connect sc:// URL.",
+)
+@click.option(
+    "--output",
+    metavar="PATH",
+    help="With --format html: a folder for one HTML file per document. With --engine spark: "
+    "write the documents there (JSON lines; Parquet if PATH ends in .parquet).",
+)
+@click.option(
+    "--balances", metavar="FILE", help="Start credits and carried discounts from these balances (CSV: customer,id,currency,balance)."
+)
+@click.option(
+    "--balances-out",
+    "balances_out",
+    metavar="FILE",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the closing balances there, for the next run's --balances.",
+)
+def rate(
+    plan_path, usage, period, as_of, customers, customer, fmt, rejects, quiet, engine, spark_master, output, balances, balances_out
+) -> None:
     """Rate a usage ledger under PLAN and print invoices or settlement statements.
 
     Exit status: 0 all rows accepted, 3 some rows rejected (documents are
@@ -191,12 +222,26 @@ def rate(plan_path, usage, period, as_of, customers, customer, fmt, rejects, qui
         _pause_cycle_collection()
         loaded = _load_or_exit(plan_path)
         if engine == "spark" and output is None and fmt not in formats.TEXT_FORMATS:
-            raise click.UsageError(f"--engine spark prints --format {', '.join(formats.TEXT_FORMATS)}, "
-                                   "or writes the documents to --output PATH")
-        result = _rate_or_exit(loaded, quiet, engine, usage=usage, period=period, as_of=as_of, customer=customer,
-                               customers=customers, balances=balances, keep_going=True,
-                               **(dict(master=spark_master, output=output, closing=bool(balances_out)) if engine == "spark" else
-                                  dict(prepare=formats.PREPARED.get(fmt), trace=fmt == "html")))
+            raise click.UsageError(
+                f"--engine spark prints --format {', '.join(formats.TEXT_FORMATS)}, or writes the documents to --output PATH"
+            )
+        result = _rate_or_exit(
+            loaded,
+            quiet,
+            engine,
+            usage=usage,
+            period=period,
+            as_of=as_of,
+            customer=customer,
+            customers=customers,
+            balances=balances,
+            keep_going=True,
+            **(
+                dict(master=spark_master, output=output, closing=bool(balances_out))
+                if engine == "spark"
+                else dict(prepare=formats.PREPARED.get(fmt), trace=fmt == "html")
+            ),
+        )
         pieces, written = formats.shown(result, fmt, output, engine)
         _print_output(pieces)
         if written is not None:
@@ -317,8 +362,13 @@ def serve(path, usage, customers, port, host) -> None:
 
 
 @main.command()
-@click.option("--example", default="api_usage", show_default=True, metavar="NAME",
-              help="api_usage (base fee + graduated API calls), brackets (fee by volume bracket) or seats (per seat-month).")
+@click.option(
+    "--example",
+    default="api_usage",
+    show_default=True,
+    metavar="NAME",
+    help="api_usage (base fee + graduated API calls), brackets (fee by volume bracket) or seats (per seat-month).",
+)
 @click.option("--dir", "folder", default="plans", show_default=True, metavar="DIR", help="Folder to write the plan into.")
 def init(example, folder) -> None:
     """Write a starter plan and a scenario for it (never overwrites a file)."""
@@ -353,8 +403,7 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force, bala
 
     _pause_cycle_collection()
     try:
-        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of,
-                                              balances=balances)
+        result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of, balances=balances)
     except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:
         _fail(f"error: {problem}", EXIT_PLAN if isinstance(problem, PlanChoiceProblem) else EXIT_USAGE)
     if result is None:
@@ -369,7 +418,9 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force, bala
 @main.command(name="test")
 @click.argument("path", default="plans", required=False)
 @click.option("--update", is_flag=True, help="Rewrite the snapshots of scenarios whose documents changed.")
-@click.option("--snapshots", "snapshot_dir", metavar="DIR", help="Snapshot folder (default: tests/__snapshots__/test_scenarios beside plans/).")
+@click.option(
+    "--snapshots", "snapshot_dir", metavar="DIR", help="Snapshot folder (default: tests/__snapshots__/test_scenarios beside plans/)."
+)
 def test_command(path: str, update: bool, snapshot_dir: str | None) -> None:
     """Run every plan scenario under PATH against its stored snapshot.
 

@@ -51,7 +51,9 @@ def generate(folder: Path, events: int, customers: int) -> dict[str, Path]:
     # seats are signed changes: keep them small integers, half of them removals
     con.execute("UPDATE ledger SET quantity = CASE WHEN hash(event_id) % 2 = 0 THEN 1 ELSE -1 END WHERE metric = 'seats'")
     con.execute(f"COPY ledger TO '{parquet}' (FORMAT parquet)")
-    con.execute(f"COPY (SELECT event_id, customer, strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%f+00:00') AS timestamp, metric, region, quantity FROM ledger) TO '{csv}' (HEADER, DELIMITER ',')")
+    con.execute(
+        f"COPY (SELECT event_id, customer, strftime(timestamp, '%Y-%m-%dT%H:%M:%S.%f+00:00') AS timestamp, metric, region, quantity FROM ledger) TO '{csv}' (HEADER, DELIMITER ',')"
+    )
     return {"parquet": parquet, "csv": csv}
 
 
@@ -67,8 +69,20 @@ def floor_query(path: Path) -> float:
 
 def rate_command(path: Path) -> tuple[float, int]:
     """Seconds and peak resident memory (KiB) of one `ratecard rate` process."""
-    command = [sys.executable, "-c", "import cli; cli.main()", "rate", str(PLAN), "--usage", str(path),
-               "--period", "2024-11", "--format", "jsonl", "--quiet"]
+    command = [
+        sys.executable,
+        "-c",
+        "import cli; cli.main()",
+        "rate",
+        str(PLAN),
+        "--usage",
+        str(path),
+        "--period",
+        "2024-11",
+        "--format",
+        "jsonl",
+        "--quiet",
+    ]
     start = time.perf_counter()
     with open(os.devnull, "w") as sink:
         process = subprocess.Popen(command, stdout=sink, cwd=HERE.parent)
@@ -83,8 +97,8 @@ def breakdown(path: Path) -> list[tuple[str, float]]:
     """Seconds spent in each stage of one rating of `path`, JSON lines made as `ratecard rate` makes them."""
     sys.path.insert(0, str(HERE.parent))
     from dsl.loader import load_plan
-    from interpreter.output import render
     from interpreter.engines.duckdb.engine import rate
+    from interpreter.output import render
 
     marks: list[tuple[str, float]] = [("loading the plan", time.perf_counter())]
     plan = load_plan(PLAN).plan
@@ -132,8 +146,10 @@ def main() -> None:
             engine.append(seconds)
             memory.append(peak)
         a, b = statistics.median(engine), statistics.median(floor)
-        print(f"{fmt:8s} ratecard rate {a:7.2f} s | DuckDB GROUP BY {b:6.2f} s | ratio {a / b:5.2f} | "
-              f"peak memory {max(memory) / 1024:6.0f} MiB | {args.events / a:12,.0f} events/s")
+        print(
+            f"{fmt:8s} ratecard rate {a:7.2f} s | DuckDB GROUP BY {b:6.2f} s | ratio {a / b:5.2f} | "
+            f"peak memory {max(memory) / 1024:6.0f} MiB | {args.events / a:12,.0f} events/s"
+        )
         if args.breakdown:
             for stage, seconds in breakdown(path):
                 print(f"    {stage:40s} {seconds:6.2f} s")

@@ -36,6 +36,7 @@ class FunctionProblem(Exception):
 
 # -- signatures ---------------------------------------------------------------------------
 
+
 def _extreme(name: str) -> Signature:
     def check(types: list[Type], _args) -> Type | str:
         if len(types) < 2:
@@ -113,10 +114,10 @@ def _business_days(types, args):
             return f"business_days_between() takes dates, not {describe(t)}"
     if len(types) == 3:
         if types[2].kind != "text":
-            return "business_days_between() country must be text such as \"KR\""
+            return 'business_days_between() country must be text such as "KR"'
         country = args[2]
         if isinstance(country, ast.Text) and country.value not in supported_countries():
-            return f"unknown country {country.value!r} for public holidays (use an ISO code such as \"KR\")"
+            return f'unknown country {country.value!r} for public holidays (use an ISO code such as "KR")'
     return INTEGER
 
 
@@ -130,6 +131,7 @@ def _add_months(types, _args):
 
 
 # -- implementations ----------------------------------------------------------------------
+
 
 def least(*values):
     return min(values)
@@ -168,7 +170,7 @@ def business_days_between(start: datetime.date, end: datetime.date, country: str
     in between are looked at one by one.
     """
     if country not in supported_countries():
-        raise FunctionProblem(f"unknown country {country!r} for public holidays (use an ISO code such as \"KR\")")
+        raise FunctionProblem(f'unknown country {country!r} for public holidays (use an ISO code such as "KR")')
     sign = 1
     if end < start:
         start, end, sign = end, start, -1
@@ -218,6 +220,7 @@ def add_months(day: datetime.date, months: Decimal) -> datetime.date:
 
 # -- the table ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Builtin:
     """One built-in function.
@@ -237,18 +240,19 @@ def _sql(template: str) -> Callable[[list[str]], str]:
     return lambda args: template.format(*args)
 
 
-BUILTINS: dict[str, Builtin] = {b.name: b for b in (
-    Builtin("min", _extreme("min"), least, lambda args: f"least({', '.join(args)})"),
-    Builtin("max", _extreme("max"), greatest, lambda args: f"greatest({', '.join(args)})"),
-    Builtin("abs", _abs, abs, _sql("abs({})")),
-    Builtin("round", _round, round_value, None),
-    Builtin("days_between", _dates("days_between", 2, INTEGER), days_between,
-            _sql("CAST(date_diff('day', {}, {}) AS DECIMAL(38,0))")),
-    Builtin("business_days_between", _business_days, business_days_between, None),
-    Builtin("days_in_month", _dates("days_in_month", 1, INTEGER), days_in_month,
-            _sql("CAST(day(last_day({})) AS DECIMAL(38,0))")),
-    Builtin("month_start", _dates("month_start", 1, DATE), month_start, _sql("CAST(date_trunc('month', {}) AS DATE)")),
-    Builtin("month_end", _dates("month_end", 1, DATE), month_end, _sql("last_day({})")),
-    Builtin("months_between", _dates("months_between", 2, INTEGER), months_between, None),
-    Builtin("add_months", _add_months, add_months, None),
-)}
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin("min", _extreme("min"), least, lambda args: f"least({', '.join(args)})"),
+        Builtin("max", _extreme("max"), greatest, lambda args: f"greatest({', '.join(args)})"),
+        Builtin("abs", _abs, abs, _sql("abs({})")),
+        Builtin("round", _round, round_value, None),
+        Builtin("days_between", _dates("days_between", 2, INTEGER), days_between, _sql("CAST(date_diff('day', {}, {}) AS DECIMAL(38,0))")),
+        Builtin("business_days_between", _business_days, business_days_between, None),
+        Builtin("days_in_month", _dates("days_in_month", 1, INTEGER), days_in_month, _sql("CAST(day(last_day({})) AS DECIMAL(38,0))")),
+        Builtin("month_start", _dates("month_start", 1, DATE), month_start, _sql("CAST(date_trunc('month', {}) AS DATE)")),
+        Builtin("month_end", _dates("month_end", 1, DATE), month_end, _sql("last_day({})")),
+        Builtin("months_between", _dates("months_between", 2, INTEGER), months_between, None),
+        Builtin("add_months", _add_months, add_months, None),
+    )
+}

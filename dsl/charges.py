@@ -27,9 +27,14 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
         when, _ = c.expression(spec.when, scope, (*path, "when"), ("bool",), "`when`")
         multiplier, _ = c.expression(spec.multiplier, scope, (*path, "multiplier"), ("number", "integer", "percent"), "a multiplier")
         common = dict(
-            id=cid, name=spec.name or cid, model=spec.model, when=when,
-            rounding=spec.rounding or c.model.rounding, span=c.key_span(*path),
-            multiplier=multiplier, memo=spec.memo,
+            id=cid,
+            name=spec.name or cid,
+            model=spec.model,
+            when=when,
+            rounding=spec.rounding or c.model.rounding,
+            span=c.key_span(*path),
+            multiplier=multiplier,
+            memo=spec.memo,
         )
         if isinstance(spec, (schema.FlatCharge, schema.FormulaCharge)):
             amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
@@ -48,10 +53,15 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
         elif isinstance(spec, schema.PackageCharge):
             if spec.package_size <= 0:
                 c.fail(c.span(*path, "package_size"), "package_size must be above zero")
-            out.append(tree.Charge(
-                quantity=quantity, package_size=spec.package_size, package_price=spec.package_price,
-                free_units=spec.free_units, **common,
-            ))
+            out.append(
+                tree.Charge(
+                    quantity=quantity,
+                    package_size=spec.package_size,
+                    package_price=spec.package_price,
+                    free_units=spec.free_units,
+                    **common,
+                )
+            )
     return tuple(out)
 
 
@@ -76,12 +86,20 @@ def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common:
         c.fail(c.span(*path, "on"), f"{spec.on!r} is not a usage field{hint}", "name")
     elif field.type.kind not in ("money", "number", "integer"):
         c.fail(c.span(*path, "on"), f"a percentage applies to a money field; {spec.on!r} is {field.type.kind}", "type")
-    where, _ = c.expression(spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition")
+    where, _ = c.expression(
+        spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition"
+    )
     c.diagnostics.extend(row_problems(where, "a where condition"))
     c.row_filter(where)
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
     return tree.Charge(
-        quantity=None, field=spec.on, where=where, rate=spec.rate, fixed_fee=spec.fixed_fee,
-        min_fee=spec.min_fee, max_fee=spec.max_fee, **common,
+        quantity=None,
+        field=spec.on,
+        where=where,
+        rate=spec.rate,
+        fixed_fee=spec.fixed_fee,
+        min_fee=spec.min_fee,
+        max_fee=spec.max_fee,
+        **common,
     )

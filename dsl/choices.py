@@ -40,10 +40,16 @@ def never_values(expr: tree.Expr | None, known: Declared) -> list[Diagnostic]:
         values = known.get((ref.scope, ref.name))
         if values is not None and literal.value not in values:
             name = f"customer.{ref.name}" if ref.scope == "customer" else ref.name
-            out.append(error(literal.span, (
-                f"{literal.value!r} is not one of the values of {name} ({', '.join(values)}), "
-                f"so {outcome}{nearest(literal.value, values)}"
-            ), "values"))
+            out.append(
+                error(
+                    literal.span,
+                    (
+                        f"{literal.value!r} is not one of the values of {name} ({', '.join(values)}), "
+                        f"so {outcome}{nearest(literal.value, values)}"
+                    ),
+                    "values",
+                )
+            )
     return out
 
 
@@ -64,11 +70,17 @@ def unlisted_filters(expr: tree.Expr | None, unlisted: set[str], warned: set[str
         if isinstance(picked, tree.Ref) and picked.scope == "field" and picked.name in unlisted and picked.name not in warned:
             warned.add(picked.name)
             name = picked.name
-            out.append(warning(node.span, (
-                f"{name!r} is text without `values:`: a row whose {name} is none of the values compared here "
-                "(a typo, another spelling) is accepted and counted nowhere; declare its values "
-                f"(`{name}: {{type: text, values: [...]}}`) so such a row is rejected"
-            ), "values"))
+            out.append(
+                warning(
+                    node.span,
+                    (
+                        f"{name!r} is text without `values:`: a row whose {name} is none of the values compared here "
+                        "(a typo, another spelling) is accepted and counted nowhere; declare its values "
+                        f"(`{name}: {{type: text, values: [...]}}`) so such a row is rejected"
+                    ),
+                    "values",
+                )
+            )
     return out
 
 

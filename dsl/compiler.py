@@ -37,8 +37,11 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
     c = Compiler(doc, model)
     digits = _currency(c)
     if not re.fullmatch(schema.PLAN_ID, model.plan):
-        c.fail(c.span("plan"), f"plan id {model.plan!r} may hold only letters, digits, '_', '-' and '.', start with a letter, "
-                               "digit or '_', and be at most 100 characters (it names output files)")
+        c.fail(
+            c.span("plan"),
+            f"plan id {model.plan!r} may hold only letters, digits, '_', '-' and '.', start with a letter, "
+            "digit or '_', and be at most 100 characters (it names output files)",
+        )
     _timezone(c)
     fields = compile_fields(c, "usage", model.usage, reserved=RESERVED_FIELDS)
     customer = compile_fields(c, "customer", model.customer, reserved=())
@@ -70,12 +73,32 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
         s = model.schedule
         schedule = tree.Schedule(s.issue_day, s.dispute_until_day, s.charge_day, s.charge_time)
     plan = tree.Plan(
-        id=model.plan, name=model.name or model.plan, kind=model.kind, currency=model.currency,
-        minor_digits=digits, period=model.period, timezone=model.timezone, rounding=model.rounding,
-        effective=model.effective, fields=fields, customer=customer, rules=rules, metrics=metrics,
-        charges=charges, discounts=discounts, minimum=minimum, taxes=taxes, notices=notices,
-        formulas=formulas, lines=lines, total=model.total, schedule=schedule, source=doc.path,
-        span=c.span("plan"), quota=compile_quota(c, fields), credits=credits,
+        id=model.plan,
+        name=model.name or model.plan,
+        kind=model.kind,
+        currency=model.currency,
+        minor_digits=digits,
+        period=model.period,
+        timezone=model.timezone,
+        rounding=model.rounding,
+        effective=model.effective,
+        fields=fields,
+        customer=customer,
+        rules=rules,
+        metrics=metrics,
+        charges=charges,
+        discounts=discounts,
+        minimum=minimum,
+        taxes=taxes,
+        notices=notices,
+        formulas=formulas,
+        lines=lines,
+        total=model.total,
+        schedule=schedule,
+        source=doc.path,
+        span=c.span("plan"),
+        quota=compile_quota(c, fields),
+        credits=credits,
     )
     plan = dataclasses.replace(plan, uses_previous=_uses_previous(plan))
     return plan, c.diagnostics
@@ -83,8 +106,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
 
 def _uses_previous(plan: tree.Plan) -> bool:
     """Whether any expression reads `previous.<metric>` (stage 1 then rates the period before too)."""
-    return any(isinstance(node, tree.Ref) and node.scope == "previous"
-               for root in tree.expressions(plan) for node in tree.walk(root))
+    return any(isinstance(node, tree.Ref) and node.scope == "previous" for root in tree.expressions(plan) for node in tree.walk(root))
 
 
 def _currency(c: Compiler) -> int:
@@ -106,5 +128,3 @@ def _timezone(c: Compiler) -> None:
         ZoneInfo(c.model.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         c.fail(c.span("timezone"), f"unknown time zone {c.model.timezone!r} (use an IANA name such as Asia/Seoul)")
-
-

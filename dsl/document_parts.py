@@ -26,14 +26,16 @@ def discounts(c: Compiler, names: dict, usage_only: dict, charge_list) -> tuple[
         amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), "a discount amount")
         when, _ = c.expression(spec.when, scope, (*path, "when"), ("bool",), "`when`")
         if spec.carry and spec.percent is not None:
-            c.fail(c.span(*path, "carry"), f"discount {did!r}: `carry` carries what is left of a fixed `amount`; a percent discount has nothing to carry")
+            c.fail(
+                c.span(*path, "carry"),
+                f"discount {did!r}: `carry` carries what is left of a fixed `amount`; a percent discount has nothing to carry",
+            )
         for index, target in enumerate(spec.applies_to or []):
             if target not in charge_ids:
                 close = difflib.get_close_matches(target, charge_ids, n=1, cutoff=0.6)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 c.fail(c.span(*path, "applies_to", index), f"discount {did!r} applies to unknown charge {target!r}{hint}", "name")
-        out.append(tree.Discount(did, spec.name or did, percent, amount, tuple(spec.applies_to or ()), when, c.key_span(*path),
-                                 spec.carry))
+        out.append(tree.Discount(did, spec.name or did, percent, amount, tuple(spec.applies_to or ()), when, c.key_span(*path), spec.carry))
     return tuple(out)
 
 
@@ -72,7 +74,13 @@ def notices(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Notice, ..
 def unique_ids(c: Compiler, charge_list, discount_list, tax_list, line_list, credit_list=()) -> None:
     """Charge, discount, tax and line ids all become document line ids: they must differ."""
     seen: dict[str, str] = {}
-    for section, items in (("charges", charge_list), ("discounts", discount_list), ("taxes", tax_list), ("lines", line_list), ("credits", credit_list)):
+    for section, items in (
+        ("charges", charge_list),
+        ("discounts", discount_list),
+        ("taxes", tax_list),
+        ("lines", line_list),
+        ("credits", credit_list),
+    ):
         for item in items:
             if item.id in RESERVED_LINES:
                 c.fail(item.span, f"{item.id!r} is a reserved document line id; choose another")

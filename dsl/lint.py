@@ -26,7 +26,11 @@ def lint(plan: tree.Plan) -> list[Diagnostic]:
         if charge.when is not None and constant(charge.when) is False:
             out.append(warning(charge.when.span, f"charge {charge.id!r} is never charged: its `when` is always false", "never"))
         if charge.model == "percentage" and charge.rate is not None and charge.rate > 1:
-            out.append(warning(charge.span, f"charge {charge.id!r} takes {_percent(charge.rate)} of each event: more than the event itself", "percent"))
+            out.append(
+                warning(
+                    charge.span, f"charge {charge.id!r} takes {_percent(charge.rate)} of each event: more than the event itself", "percent"
+                )
+            )
     for discount in plan.discounts:
         out += _discount(plan, discount)
     for notice in plan.notices:
@@ -78,18 +82,24 @@ def _tiers(charge: tree.Charge) -> list[Diagnostic]:
     previous = None
     for index, tier in enumerate(tiers):
         if integer and not _holds_integer(previous, tier):
-            out.append(warning(tier.span, f"tier {index + 1} of {charge.id!r} can never be reached: the quantity is a whole number", "unreachable"))
+            out.append(
+                warning(tier.span, f"tier {index + 1} of {charge.id!r} can never be reached: the quantity is a whole number", "unreachable")
+            )
         if charge.model == "graduated" and not charge.allow_decrease and (tier.unit_price < 0 or tier.flat < 0):
-            out.append(warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease"))
+            out.append(
+                warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease")
+            )
         if charge.model == "volume" and previous is not None and previous.bound is not None and not charge.allow_decrease:
             before, after = _amount(previous, previous.bound), _amount(tier, previous.bound)
             if after < before:
-                out.append(warning(
-                    tier.span,
-                    f"at {previous.bound} the charge {charge.id!r} drops from {before.normalize():f} to {after.normalize():f} "
-                    "when usage enters this tier: more usage, smaller bill (add `allow_decrease: true` if intended)",
-                    "decrease",
-                ))
+                out.append(
+                    warning(
+                        tier.span,
+                        f"at {previous.bound} the charge {charge.id!r} drops from {before.normalize():f} to {after.normalize():f} "
+                        "when usage enters this tier: more usage, smaller bill (add `allow_decrease: true` if intended)",
+                        "decrease",
+                    )
+                )
         previous = tier
     return out
 
@@ -136,13 +146,27 @@ def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
     if discount.percent is not None:
         value = constant(discount.percent)
         if isinstance(value, Decimal) and value > 1:
-            out.append(error(discount.percent.span, f"discount {discount.id!r} takes {_percent(value)} off: more than the charge itself", "percent"))
+            out.append(
+                error(
+                    discount.percent.span, f"discount {discount.id!r} takes {_percent(value)} off: more than the charge itself", "percent"
+                )
+            )
         elif isinstance(value, Decimal) and value < 0:
-            out.append(error(discount.percent.span, f"discount {discount.id!r} is negative ({_percent(value)}): use a charge to add money", "percent"))
+            out.append(
+                error(
+                    discount.percent.span, f"discount {discount.id!r} is negative ({_percent(value)}): use a charge to add money", "percent"
+                )
+            )
     if discount.amount is not None and not discount.carry:  # carried, the rest is not lost
         value = constant(discount.amount)
         targets = [c for c in plan.charges if not discount.applies_to or c.id in discount.applies_to]
         fixed = [amount for amount in map(_fixed_amount, targets) if amount is not None]
         if isinstance(value, Decimal) and targets and len(fixed) == len(targets) and value > sum(fixed, Decimal(0)):
-            out.append(warning(discount.amount.span, f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed, Decimal(0)):f}); it is capped at zero", "exceeds"))
+            out.append(
+                warning(
+                    discount.amount.span,
+                    f"discount {discount.id!r} ({value:f}) is more than the charges it applies to ({sum(fixed, Decimal(0)):f}); it is capped at zero",
+                    "exceeds",
+                )
+            )
     return out

@@ -96,7 +96,13 @@ def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagno
             problems.append(error(plan.span, f"plan {plan.id!r} has several versions: each needs `effective: YYYY-MM-DD`", "version"))
         for key in ("id", "kind", "currency", "period", "timezone"):
             if getattr(plan, key) != getattr(first, key):
-                problems.append(error(plan.span, f"every version must keep the same {key} ({getattr(first, key)!r}), not {getattr(plan, key)!r}", "version"))
+                problems.append(
+                    error(
+                        plan.span,
+                        f"every version must keep the same {key} ({getattr(first, key)!r}), not {getattr(plan, key)!r}",
+                        "version",
+                    )
+                )
     dated = sorted((p for p in plans if p.effective is not None), key=lambda p: p.effective)
     for before, after in itertools.pairwise(dated):
         if before.effective == after.effective:
@@ -191,10 +197,10 @@ def _merge_versions(name: str, loaded: list[Loaded]) -> Loaded:
 
 def not_utf8(name: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
     """Where the first byte that is not UTF-8 sits, as line and column."""
-    before = data[:exc.start]
+    before = data[: exc.start]
     line = before.count(b"\n") + 1
-    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
-    byte = data[exc.start:exc.start + 1].hex()
+    column = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+    byte = data[exc.start : exc.start + 1].hex()
     return error(Span(name, line, column), f"the file is not UTF-8 text (byte 0x{byte}); save it as UTF-8", "file")
 
 
@@ -206,7 +212,8 @@ def plan_files(paths: list[str]) -> tuple[list[str], list[Diagnostic]]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 # not only regular files: a device or broken link named *.yaml is reported, not skipped
                 if p.suffix in PLAN_SUFFIXES and not p.is_dir() and "scenarios" not in p.relative_to(path).parts
             )

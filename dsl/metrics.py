@@ -60,10 +60,14 @@ def _aggregate(c: Compiler, name: str, spec: schema.MetricSpec, by_field: dict, 
     chosen = [kind for kind in METRIC_KINDS if getattr(spec, kind) is not None]
     span = c.key_span("metrics", name)
     if len(chosen) != 1:
-        c.fail(span, f"metric {name!r} needs exactly one of {', '.join(METRIC_KINDS)}" + (f" (found {', '.join(chosen)})" if chosen else ""))
+        c.fail(
+            span, f"metric {name!r} needs exactly one of {', '.join(METRIC_KINDS)}" + (f" (found {', '.join(chosen)})" if chosen else "")
+        )
         return None
     kind = chosen[0]
-    where, _ = c.expression(spec.where, Scope(row_names, f"the where of metric {name!r}"), ("metrics", name, "where"), ("bool",), "a where condition")
+    where, _ = c.expression(
+        spec.where, Scope(row_names, f"the where of metric {name!r}"), ("metrics", name, "where"), ("bool",), "a where condition"
+    )
     c.diagnostics.extend(row_problems(where, "a where condition"))
     c.row_filter(where)
     if kind == "count":
@@ -116,8 +120,7 @@ def _aggregate_type(c: Compiler, name: str, kind: str, value: tree.Expr) -> Type
 def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]:
     """Derived metrics in an order where each comes after what it uses; and those in cycles."""
     uses = {
-        name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived)
-        if expr is not None else set()
+        name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived) if expr is not None else set()
         for name, expr in derived.items()
     }
     order: list[str] = []
@@ -138,7 +141,7 @@ def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]
                 state[name] = "done"
                 order.append(name)
             elif state.get(nxt) == "open":
-                loop = path[path.index(nxt):] + [nxt]
+                loop = path[path.index(nxt) :] + [nxt]
                 c.fail(c.key_span("metrics", nxt), "metrics form a cycle: " + " -> ".join(loop), "cycle")
                 cyclic.extend(m for m in loop if m not in cyclic)
             elif nxt not in state:

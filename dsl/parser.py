@@ -21,12 +21,32 @@ MAX_DEPTH = 150
 Locate = Callable[[int, int], Span]
 
 _TOKEN_NAMES = {
-    "NUMBER": "a number", "PERCENT": "a percent", "STRING": "a string", "DATE": "a date",
-    "NAME": "a name", "COMPARE": "a comparison", "LPAR": "'('", "RPAR": "')'",
-    "LSQB": "'['", "RSQB": "']'", "COMMA": "','", "DOT": "'.'", "PLUS": "'+'",
-    "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "IF": "'if'", "THEN": "'then'",
-    "ELSE": "'else'", "AND": "'and'", "OR": "'or'", "NOT": "'not'", "IN": "'in'",
-    "TRUE": "'true'", "FALSE": "'false'", "$END": "the end of the expression",
+    "NUMBER": "a number",
+    "PERCENT": "a percent",
+    "STRING": "a string",
+    "DATE": "a date",
+    "NAME": "a name",
+    "COMPARE": "a comparison",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "COMMA": "','",
+    "DOT": "'.'",
+    "PLUS": "'+'",
+    "MINUS": "'-'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "IF": "'if'",
+    "THEN": "'then'",
+    "ELSE": "'else'",
+    "AND": "'and'",
+    "OR": "'or'",
+    "NOT": "'not'",
+    "IN": "'in'",
+    "TRUE": "'true'",
+    "FALSE": "'false'",
+    "$END": "the end of the expression",
 }
 
 

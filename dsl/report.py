@@ -8,7 +8,7 @@ listing the files, the problems and their counts.
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
 from dsl.errors import Diagnostic, diagnostic_json, format_diagnostic
 from dsl.loader import Loaded
@@ -36,5 +36,8 @@ def check_report(loaded: list[Loaded], problems: list[Diagnostic], fmt: str) -> 
         }
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     status = "ok" if not count else "failed"
-    return ("".join(format_diagnostic(d) + "\n" for d in problems) + diagnostics_text(loaded)
-            + f"{status}: {len(loaded)} plan file(s), {count} error(s), {len(everything) - count} warning(s)\n")
+    return (
+        "".join(format_diagnostic(d) + "\n" for d in problems)
+        + diagnostics_text(loaded)
+        + f"{status}: {len(loaded)} plan file(s), {count} error(s), {len(everything) - count} warning(s)\n"
+    )

@@ -19,7 +19,9 @@ def row_problems(expr: tree.Expr | None, what: str) -> list[Diagnostic]:
     problems = []
     for node in tree.walk(expr):
         if isinstance(node, tree.Binary) and node.op == "/":
-            problems.append(error(node.span, f"{what} cannot divide: it runs on every ledger row, where only exact arithmetic is allowed", "row"))
+            problems.append(
+                error(node.span, f"{what} cannot divide: it runs on every ledger row, where only exact arithmetic is allowed", "row")
+            )
         elif isinstance(node, tree.Call) and node.function not in ROW_FUNCTIONS:
             problems.append(error(node.span, f"{what} cannot call {node.function}(); on ledger rows use {', '.join(ROW_FUNCTIONS)}", "row"))
     return problems

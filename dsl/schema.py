@@ -102,6 +102,8 @@ Price = Annotated[
     BeforeValidator(lambda value, info: _money(value, info, percent=True)),
     WithJsonSchema(_spelled(r"(%| ?[A-Z]{3})?")),
 ]
+
+
 def _expression(value: Any) -> Any:
     if isinstance(value, (bool, Decimal, str)):
         return value
@@ -174,9 +176,7 @@ class MetricSpec(Strict):
         "summed per day (the level at the end of each local day) and divided by the period's days; "
         "a seat held all period counts 1.",
     )
-    opening: Expression | None = Field(
-        None, description="Signed changes: the running level when the period starts (all earlier history)."
-    )
+    opening: Expression | None = Field(None, description="Signed changes: the running level when the period starts (all earlier history).")
     prorated: Expression | None = Field(
         None,
         description="Signed changes made in the period, each weighted by the share of the period left "
@@ -200,12 +200,8 @@ class ChargeBase(Strict):
     description: str | None = Field(None, description="Notes for readers of the plan.")
     when: Expression | None = Field(None, description="Charge only when this expression is true.")
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
-    multiplier: Expression | None = Field(
-        None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front)."
-    )
-    memo: bool = Field(
-        False, description="Show the line for information only (e.g. a refund that would be due); not added to the total."
-    )
+    multiplier: Expression | None = Field(None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front).")
+    memo: bool = Field(False, description="Show the line for information only (e.g. a refund that would be due); not added to the total.")
 
 
 class FlatCharge(ChargeBase):
@@ -230,9 +226,7 @@ class TieredCharge(ChargeBase):
     model: Literal["graduated", "volume"] = Field(description="Pricing model.")
     on: Expression = Field(description="The quantity: a metric or an expression of metrics.")
     tiers: list[Tier] = Field(description="Tiers in increasing order; the last has no bound.")
-    allow_decrease: bool = Field(
-        False, description="The table lowers the charge when usage grows past a bound, on purpose (no warning)."
-    )
+    allow_decrease: bool = Field(False, description="The table lowers the charge when usage grows past a bound, on purpose (no warning).")
 
 
 class PackageCharge(ChargeBase):
@@ -279,7 +273,8 @@ class Discount(Strict):
     applies_to: list[StrictStr] | None = Field(None, description="Charge ids discounted (default: every charge).")
     when: Expression | None = Field(None, description="Apply only when this expression is true.")
     carry: bool = Field(
-        False, description="A fixed amount larger than the charges it applies to: carry the rest to the next period (else it is dropped, with a notice)."
+        False,
+        description="A fixed amount larger than the charges it applies to: carry the rest to the next period (else it is dropped, with a notice).",
     )
 
 

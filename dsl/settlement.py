@@ -21,7 +21,7 @@ _ONLY_IN = {
         "discounts": "a settlement plan has no `discounts:`; write the deduction as a line and take it off the total line",
         "minimum": "a settlement plan has no `minimum:`; write it into the line, e.g. max(50_000 KRW, ...)",
         "taxes": "a settlement plan has no `taxes:`; compute the tax as a line "
-                 "(e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line",
+        "(e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line",
         "credits": "credits apply to invoices, not settlement statements",
     },
     "invoice": {

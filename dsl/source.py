@@ -23,10 +23,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_NODES = 200_000
 MAX_DEPTH = 64
 
-_STANDARD_TAGS = {
-    "tag:yaml.org,2002:" + name
-    for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
-}
+_STANDARD_TAGS = {"tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
 _NUMBER = re.compile(r"^[-+]?\d(_?\d)*(\.\d(_?\d)*)?$")
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
@@ -96,7 +93,9 @@ def read_documents(path: str, text: str) -> tuple[list[Document] | None, list[Di
             problem += " (indent with spaces, not tabs)"
         return None, [error(where, f"invalid YAML: {problem}", "yaml")]
     except yaml.reader.ReaderError as exc:
-        return None, [error(_offset_span(path, text, exc.position), f"character {_codepoint(exc.character)} is not allowed in a YAML file", "yaml")]
+        return None, [
+            error(_offset_span(path, text, exc.position), f"character {_codepoint(exc.character)} is not allowed in a YAML file", "yaml")
+        ]
     except yaml.YAMLError as exc:
         return None, [error(Span(path, 1, 1), f"invalid YAML: {exc}", "yaml")]
     except RecursionError:
@@ -226,7 +225,7 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
     escapes (`\\"`, `\\u00e9`, an escaped line break), doubled quotes (`''`),
     indentation and folded line breaks are each matched to what they became.
     """
-    raw = text[node.start_index:node.end_index]
+    raw = text[node.start_index : node.end_index]
     i = 0
     if node.style in ("'", '"'):
         i = 1
@@ -238,7 +237,7 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
     while j < offset and i < len(raw) and j < len(value):
         r, v = raw[i], value[j]
         if r == "\\" and node.style == '"':
-            nxt = raw[i + 1:i + 2]
+            nxt = raw[i + 1 : i + 2]
             if nxt in ("\n", "\r"):  # an escaped line break joins the lines: it gives nothing
                 i += 2
                 while i < len(raw) and raw[i] in _RAW_SPACE:
@@ -246,7 +245,7 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
                 continue
             i += _ESCAPE_LENGTHS.get(nxt, 2)
             j += 1
-        elif r == "'" and node.style == "'" and raw[i:i + 2] == "''":
+        elif r == "'" and node.style == "'" and raw[i : i + 2] == "''":
             i += 2
             j += 1
         elif r == v:
@@ -267,7 +266,7 @@ def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
     while i < len(raw) and j < len(value) and value[j] not in " \t\n":
         if raw[i] in _RAW_SPACE:
             i += 1
-        elif node.style == '"' and raw[i] == "\\" and raw[i + 1:i + 2] in ("\n", "\r"):
+        elif node.style == '"' and raw[i] == "\\" and raw[i + 1 : i + 2] in ("\n", "\r"):
             i += 2
         else:
             break

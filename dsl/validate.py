@@ -27,24 +27,57 @@ def _all_keys() -> set[str]:
 
 # Each part of a plan in a plan author's words, for "belongs to a charge, not to a discount".
 _PARTS = {
-    schema.Plan: "the top of the plan", schema.FieldSpec: "a usage field", schema.Rule: "a require rule",
-    schema.Quota: "the quota", schema.MetricSpec: "a metric", schema.Tier: "a tier",
-    schema.FlatCharge: "a flat charge", schema.PerUnitCharge: "a per_unit charge",
-    schema.TieredCharge: "a graduated or volume charge", schema.PackageCharge: "a package charge",
-    schema.PercentageCharge: "a percentage charge", schema.FormulaCharge: "a formula charge",
-    schema.Discount: "a discount", schema.Tax: "a tax", schema.Credit: "a credit", schema.Notice: "a notice",
-    schema.Formula: "a formula", schema.LineSpec: "a settlement line", schema.Schedule: "the schedule",
+    schema.Plan: "the top of the plan",
+    schema.FieldSpec: "a usage field",
+    schema.Rule: "a require rule",
+    schema.Quota: "the quota",
+    schema.MetricSpec: "a metric",
+    schema.Tier: "a tier",
+    schema.FlatCharge: "a flat charge",
+    schema.PerUnitCharge: "a per_unit charge",
+    schema.TieredCharge: "a graduated or volume charge",
+    schema.PackageCharge: "a package charge",
+    schema.PercentageCharge: "a percentage charge",
+    schema.FormulaCharge: "a formula charge",
+    schema.Discount: "a discount",
+    schema.Tax: "a tax",
+    schema.Credit: "a credit",
+    schema.Notice: "a notice",
+    schema.Formula: "a formula",
+    schema.LineSpec: "a settlement line",
+    schema.Schedule: "the schedule",
 }
-_CHARGES = (schema.FlatCharge, schema.PerUnitCharge, schema.TieredCharge, schema.PackageCharge,
-            schema.PercentageCharge, schema.FormulaCharge)
+_CHARGES = (
+    schema.FlatCharge,
+    schema.PerUnitCharge,
+    schema.TieredCharge,
+    schema.PackageCharge,
+    schema.PercentageCharge,
+    schema.FormulaCharge,
+)
 _SECTIONS = {
-    "usage": "a usage field", "customer": "a customer attribute", "metrics": "a metric", "discounts": "a discount",
-    "taxes": "a tax", "credits": "a credit", "notices": "a notice", "formulas": "a formula",
-    "lines": "a settlement line", "require": "a require rule", "quota": "the quota", "schedule": "the schedule",
+    "usage": "a usage field",
+    "customer": "a customer attribute",
+    "metrics": "a metric",
+    "discounts": "a discount",
+    "taxes": "a tax",
+    "credits": "a credit",
+    "notices": "a notice",
+    "formulas": "a formula",
+    "lines": "a settlement line",
+    "require": "a require rule",
+    "quota": "the quota",
+    "schedule": "the schedule",
 }
-_MODELS = {"flat": "a flat charge", "per_unit": "a per_unit charge", "graduated": "a graduated charge",
-           "volume": "a volume charge", "package": "a package charge", "percentage": "a percentage charge",
-           "formula": "a formula charge"}
+_MODELS = {
+    "flat": "a flat charge",
+    "per_unit": "a per_unit charge",
+    "graduated": "a graduated charge",
+    "volume": "a volume charge",
+    "package": "a package charge",
+    "percentage": "a percentage charge",
+    "formula": "a formula charge",
+}
 
 
 def _owners(name: str) -> str:
@@ -139,7 +172,7 @@ def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
         previous = out[-1] if out else None
         head, _, wanted = d.message.rpartition(": expected ")
         if previous is not None and previous.span == d.span and head and previous.message.startswith(head + ": expected "):
-            alternatives = previous.message[len(head) + len(": expected "):]
+            alternatives = previous.message[len(head) + len(": expected ") :]
             out[-1] = replace(previous, message=f"{head}: expected {alternatives.replace(' or ', ', ')} or {wanted}")
         else:
             out.append(d)
@@ -187,7 +220,9 @@ def _diagnostic(doc: Document, err: dict, keys: set[str], whole: str) -> Diagnos
         where = last_key.span if last_key is not None else span
         if not isinstance(err.get("input"), dict):
             return error(span, f"{path}: a charge is written as keys such as `model:` and `on:`, not a single value", "schema")
-        return error(where, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema")
+        return error(
+            where, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema"
+        )
     message = _plain_message(kind, err)
     return error(span, f"{path}: {message}" if path else message, "schema")
 
@@ -221,7 +256,7 @@ def _plain_message(kind: str, err: dict) -> str:
         return f"expected a date such as 2024-11-01 ({ctx['error']})"
     message = err["msg"]
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
     return message.replace("Input should be", "expected")
 
 

@@ -51,7 +51,7 @@ def _value_before_colon(text: str, lines: list[str], mark: yaml.Mark) -> Slip | 
     row = lines[mark.line]
     item = re.match(r"^(\s*)-(?=[^\s-])", row)
     if item:
-        return mark.line + 1, len(item.group(1)) + 1, f"a list item needs a space after '-': write `- {row[item.end():].strip()}`"
+        return mark.line + 1, len(item.group(1)) + 1, f"a list item needs a space after '-': write `- {row[item.end() :].strip()}`"
     scalar = _last_plain_scalar(text, mark.index)
     if scalar is None:
         return None
@@ -67,16 +67,22 @@ def _value_before_colon(text: str, lines: list[str], mark: yaml.Mark) -> Slip | 
     if key_position:
         glued = re.match(r"^([^\s:]+):(\S.*)$", first)
         if glued:
-            return (line + 1, column + len(glued.group(1)) + 1,
-                    f"put a space after ':' in `{first}`: write `{glued.group(1)}: {glued.group(2)}`")
+            return (
+                line + 1,
+                column + len(glued.group(1)) + 1,
+                f"put a space after ':' in `{first}`: write `{glued.group(1)}: {glued.group(2)}`",
+            )
         return _missing_colon(lines, line, column)
     owner = re.match(r"^\s*(?:-\s+)?([^:#]+):", lines[line])
     if owner is None:
         return None
     key = owner.group(1).strip()
     deeper = mark.line
-    return (deeper + 1, _indent(lines[deeper]) + 1,
-            f"this line is indented more than `{key}:` on line {line + 1}, which already has a value; line it up with `{key}:`")
+    return (
+        deeper + 1,
+        _indent(lines[deeper]) + 1,
+        f"this line is indented more than `{key}:` on line {line + 1}, which already has a value; line it up with `{key}:`",
+    )
 
 
 def _missing_colon(lines: list[str], line: int, column: int) -> Slip:
@@ -98,8 +104,11 @@ def _misindented(text: str, lines: list[str], mark: yaml.Mark, context: yaml.Mar
         owner = _above(lines, context.line, context.column)
         if owner is not None and context.column != _indent(lines[owner]) + step == own:
             return _first_line_off(context, own, mark.line)
-    starts = [t.start_mark for t in _tokens_before(text, mark.index)
-              if isinstance(t, (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken)) and t.start_mark.column > own]
+    starts = [
+        t.start_mark
+        for t in _tokens_before(text, mark.index)
+        if isinstance(t, (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken)) and t.start_mark.column > own
+    ]
     parent = _above(lines, mark.line, own)
     starts = [start for start in starts if parent is not None and start.line > parent]
     if not starts:
@@ -107,9 +116,12 @@ def _misindented(text: str, lines: list[str], mark: yaml.Mark, context: yaml.Mar
     block = starts[0]  # the outermost block the line fails to join
     if own == _indent(lines[parent]) + step != block.column:
         return _first_line_off(block, own, mark.line)
-    return (mark.line + 1, own + 1,
-            f"this line is indented {own} spaces, which matches no line above it "
-            f"(line {block.line + 1} has {block.column}, line {parent + 1} has {_indent(lines[parent])}); indent it like one of them")
+    return (
+        mark.line + 1,
+        own + 1,
+        f"this line is indented {own} spaces, which matches no line above it "
+        f"(line {block.line + 1} has {block.column}, line {parent + 1} has {_indent(lines[parent])}); indent it like one of them",
+    )
 
 
 def _deeper_than_a_full_key(lines: list[str], line: int, own: int) -> Slip | None:
@@ -121,20 +133,27 @@ def _deeper_than_a_full_key(lines: list[str], line: int, own: int) -> Slip | Non
     if owner is None or own <= owner.start(1):
         return None
     key = owner.group(1).strip()
-    return (line + 1, own + 1,
-            f"this line is indented more than `{key}:` on line {above + 1}, which already has a value; line it up with `{key}:`")
+    return (
+        line + 1,
+        own + 1,
+        f"this line is indented more than `{key}:` on line {above + 1}, which already has a value; line it up with `{key}:`",
+    )
 
 
 def _first_line_off(block: yaml.Mark, own: int, line: int) -> Slip:
-    return (block.line + 1, block.column + 1,
-            f"this line is indented {block.column} spaces, but the lines of its block after it have {own} "
-            f"(line {line + 1}); indent them alike")
+    return (
+        block.line + 1,
+        block.column + 1,
+        f"this line is indented {block.column} spaces, but the lines of its block after it have {own} (line {line + 1}); indent them alike",
+    )
 
 
 def _above(lines: list[str], line: int, width: int) -> int | None:
     """The nearest line above `line` indented less than `width` (comments and blank lines aside)."""
-    return next((n for n in range(line - 1, -1, -1)
-                 if lines[n].strip() and not lines[n].lstrip().startswith("#") and _indent(lines[n]) < width), None)
+    return next(
+        (n for n in range(line - 1, -1, -1) if lines[n].strip() and not lines[n].lstrip().startswith("#") and _indent(lines[n]) < width),
+        None,
+    )
 
 
 def _step(lines: list[str]) -> int:
@@ -154,7 +173,7 @@ def _quoted_then_more(text: str, lines: list[str], mark: yaml.Mark) -> Slip | No
     """`when: "a" == b`: the quotes close after "a", and YAML allows nothing after them."""
     quoted = None
     for token in _tokens_before(text, mark.index):
-        if isinstance(token, yaml.ScalarToken) and token.style in ("'", "\"") and token.end_mark.line == mark.line:
+        if isinstance(token, yaml.ScalarToken) and token.style in ("'", '"') and token.end_mark.line == mark.line:
             quoted = token
     if quoted is None:
         return None
@@ -164,8 +183,7 @@ def _quoted_then_more(text: str, lines: list[str], mark: yaml.Mark) -> Slip | No
     if row[:start].rstrip().endswith((":", "- ")) and "{" in row[:start]:
         value = re.split(r"[,}]\s*(?=\w+:|$)", value)[0]
     example = f", as in '{value}'" if "'" not in value else ""
-    return (mark.line + 1, start + 1,
-            f"a value that starts with a quote ends there: put the whole expression in quotes{example}")
+    return (mark.line + 1, start + 1, f"a value that starts with a quote ends there: put the whole expression in quotes{example}")
 
 
 def _list_inside_braces(lines: list[str], mark: yaml.Mark) -> Slip:
@@ -174,7 +192,7 @@ def _list_inside_braces(lines: list[str], mark: yaml.Mark) -> Slip:
     key = re.search(r"(\w+):\s*([^,{}:]*)$", row[:at])
     close = row.find("]", at)
     if key and close > 0:
-        value = key.group(2) + row[at:close + 1]
+        value = key.group(2) + row[at : close + 1]
         if "'" not in value:
             message += f": write {key.group(1)}: '{value}'"
     return mark.line + 1, at + 1, message

@@ -95,8 +95,9 @@ MAX_PERIODS = 10_000
 def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
     """The plan periods covering `start`..`end`, each clipped to that range."""
     if end > LAST_DAY:
-        raise PeriodProblem(f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; "
-                            "give a --period that ends sooner")
+        raise PeriodProblem(
+            f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; give a --period that ends sooner"
+        )
     out = []
     day = start
     while day <= end:
@@ -134,7 +135,7 @@ def parse_as_of(text: str, timezone: str) -> datetime.datetime:
 
 def _within_calendar(moment: datetime.datetime, text: str) -> datetime.datetime:
     try:
-        day = moment.astimezone(datetime.timezone.utc).date()
+        day = moment.astimezone(datetime.UTC).date()
     except OverflowError:
         day = None
     if day is None or not FIRST_DAY <= day <= LAST_DAY:
@@ -142,11 +143,11 @@ def _within_calendar(moment: datetime.datetime, text: str) -> datetime.datetime:
     return moment
 
 
-STEADY_FROM = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
-STEADY_UNTIL = datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc)
+STEADY_FROM = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+STEADY_UNTIL = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def steady_offset(timezone: str) -> int | None:
     """The zone's UTC offset in seconds if it is the same on every day from STEADY_FROM to
     STEADY_UNTIL (UTC, Asia/Seoul, Asia/Tokyo...), else None (zones with daylight saving).

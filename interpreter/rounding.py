@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from dsl.rounding import CONTEXT, MODES, plain_zero
 
-
 _UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(0, 5)}
 
 

@@ -26,8 +26,8 @@ TIMESTAMPS = [
     ("0000-01-01", OUT_OF_RANGE),
     ("-0001-01-01", OUT_OF_RANGE),
     ("0000-12-31T23:00:00-05:00", OUT_OF_RANGE),
-    ("9999-12-31T23:00:00-05:00", OUT_OF_RANGE),   # 10000-01-01 in Seoul
-    ("0001-01-01T00:00:00+14:00", OUT_OF_RANGE),   # the year 0 in Seoul
+    ("9999-12-31T23:00:00-05:00", OUT_OF_RANGE),  # 10000-01-01 in Seoul
+    ("0001-01-01T00:00:00+14:00", OUT_OF_RANGE),  # the year 0 in Seoul
 ]
 
 # Strings that would change a query if pasted into SQL text rather than bound or quoted.
@@ -43,7 +43,7 @@ STRINGS = [
     "a -- b",
     "; DROP TABLE events; --",
     "/* c */",
-    "\"quoted\"",
+    '"quoted"',
     "$$dollar$$",
     "%_",
     "NUL\x00byte",
@@ -70,15 +70,28 @@ def hostile_plan(strings: list[str]) -> str:
     """A plan in which each string is a text value, a default, a string literal in `where:` and `require:`,
     and a rule's message."""
     values = "[" + ", ".join(yaml_string(v) for v in [*strings, "plain"]) + "]"
-    lines = ["plan: hostile", "currency: USD", "usage:", f"  kind: {{type: text, values: {values}}}",
-             f"  note: {{type: text, default: {yaml_string(strings[0])}}}", "  amount: money", "require:"]
+    lines = [
+        "plan: hostile",
+        "currency: USD",
+        "usage:",
+        f"  kind: {{type: text, values: {values}}}",
+        f"  note: {{type: text, default: {yaml_string(strings[0])}}}",
+        "  amount: money",
+        "require:",
+    ]
     lines += [f"  - {{rule: {yaml_string(f'kind != {dsl_string(s)} or amount >= 0')}, message: {yaml_string(s)}}}" for s in strings]
     lines.append("metrics:")
-    lines += [f"  hits{i}: {{count: true, where: {yaml_string(f'kind == {dsl_string(s)} and note == {dsl_string(strings[0])}')}}}"
-              for i, s in enumerate(strings)]
+    lines += [
+        f"  hits{i}: {{count: true, where: {yaml_string(f'kind == {dsl_string(s)} and note == {dsl_string(strings[0])}')}}}"
+        for i, s in enumerate(strings)
+    ]
     listed = f"kind in [{', '.join(dsl_string(s) for s in strings)}]"
-    lines += [f"  listed: {{count: true, where: {yaml_string(listed)}}}",
-              "  total: {sum: amount}", "charges:", "  fee: {model: per_unit, on: total, unit_price: 1}"]
+    lines += [
+        f"  listed: {{count: true, where: {yaml_string(listed)}}}",
+        "  total: {sum: amount}",
+        "charges:",
+        "  fee: {model: per_unit, on: total, unit_price: 1}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,9 +100,11 @@ def hostile_rows(strings: list[str]) -> list[dict]:
     rows = []
     for i, s in enumerate(strings):
         customer = f"c{s}c"  # a customer id is trimmed; the string itself is not
-        rows += [{"event_id": f"a{s}{i}", "customer": customer, "timestamp": "2024-11-03", "kind": s, "amount": "5"},
-                 {"event_id": f"b{s}{i}", "customer": customer, "timestamp": "2024-11-04", "kind": s + "!", "amount": "1"},
-                 {"event_id": f"c{s}{i}", "customer": customer, "timestamp": "2024-11-05", "kind": s, "amount": "-1"}]
+        rows += [
+            {"event_id": f"a{s}{i}", "customer": customer, "timestamp": "2024-11-03", "kind": s, "amount": "5"},
+            {"event_id": f"b{s}{i}", "customer": customer, "timestamp": "2024-11-04", "kind": s + "!", "amount": "1"},
+            {"event_id": f"c{s}{i}", "customer": customer, "timestamp": "2024-11-05", "kind": s, "amount": "-1"},
+        ]
     return rows
 
 

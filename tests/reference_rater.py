@@ -72,6 +72,7 @@ def check_family(plan: tree.Plan) -> None:
 
 # -- expressions -----------------------------------------------------------------
 
+
 def evaluate(expr: tree.Expr, names: dict[tuple[str, str], Any]) -> Any:
     """Row conditions and metric arithmetic: constants, names, + - *, comparisons, and/or/not, in."""
     if isinstance(expr, tree.Const):
@@ -91,9 +92,15 @@ def evaluate(expr: tree.Expr, names: dict[tuple[str, str], Any]) -> Any:
             return bool(evaluate(expr.left, names)) or bool(evaluate(expr.right, names))
         a, b = evaluate(expr.left, names), evaluate(expr.right, names)
         operations = {
-            "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-            "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b,
-            "<=": lambda: a <= b, ">": lambda: a > b, ">=": lambda: a >= b,
+            "+": lambda: a + b,
+            "-": lambda: a - b,
+            "*": lambda: a * b,
+            "==": lambda: a == b,
+            "!=": lambda: a != b,
+            "<": lambda: a < b,
+            "<=": lambda: a <= b,
+            ">": lambda: a > b,
+            ">=": lambda: a >= b,
         }
         if expr.op not in operations:
             raise Unsupported(f"operator {expr.op}")
@@ -104,6 +111,7 @@ def evaluate(expr: tree.Expr, names: dict[tuple[str, str], Any]) -> Any:
 
 
 # -- reading the ledger ------------------------------------------------------------
+
 
 def read_value(cell: str | None, field: tree.Field) -> tuple[Any, str | None]:
     """(value, None) or (None, reason)."""
@@ -181,6 +189,7 @@ def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
 
 # -- pricing -----------------------------------------------------------------------
 
+
 def reaches(quantity: Decimal, tier: tree.Tier) -> bool:
     """Whether `quantity` goes past `tier`'s bound (and so reaches the next tier)."""
     return quantity > tier.bound if tier.inclusive else quantity >= tier.bound
@@ -217,6 +226,7 @@ def price(charge: tree.Charge, quantity: Decimal) -> Decimal:
 
 # -- documents ---------------------------------------------------------------------
 
+
 def to_minor(value: Decimal, digits: int, mode: str) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 80
@@ -250,8 +260,7 @@ def month_bounds(month: str) -> tuple[datetime.date, datetime.date]:
     return first, following - datetime.timedelta(days=1)
 
 
-def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date,
-             held: dict[str, Decimal]) -> dict:
+def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date, held: dict[str, Decimal]) -> dict:
     """One customer's document for one month; `held` (credit or discount id -> balance) is updated."""
     digits = plan.minor_digits
     names: dict[tuple[str, str], Any] = {}
@@ -273,8 +282,14 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
             unrounded = price(charge, quantity)
         amount = to_minor(unrounded, digits, charge.rounding)
         charged[charge.id] = amount
-        lines.append({"id": charge.id, "description": charge.name,
-                      "quantity": None if quantity is None else quantity_text(quantity), "amount": amount})
+        lines.append(
+            {
+                "id": charge.id,
+                "description": charge.name,
+                "quantity": None if quantity is None else quantity_text(quantity),
+                "amount": amount,
+            }
+        )
     notices, carried = [], []
     for discount in plan.discounts:
         # each discount takes from what earlier ones left of its charges, charge by charge in order
@@ -295,14 +310,27 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
             left -= part
         if discount.carry:
             held[discount.id] = opening + added - taken
-            carried.append({"id": discount.id, "description": discount.name, "opening": money(opening, digits),
-                            "added": money(added, digits), "applied": money(taken, digits),
-                            "closing": money(held[discount.id], digits)})
+            carried.append(
+                {
+                    "id": discount.id,
+                    "description": discount.name,
+                    "opening": money(opening, digits),
+                    "added": money(added, digits),
+                    "applied": money(taken, digits),
+                    "closing": money(held[discount.id], digits),
+                }
+            )
         elif added > taken:
-            notices.append({"id": f"{discount.id}.unused", "message": (
-                f"{discount.name}: {money(added - taken, digits)} of the {money(added, digits)} {plan.currency} discount "
-                f"is more than the charges it applies to ({money(max(base, ZERO), digits)} {plan.currency}) "
-                "and is not carried to a later period.")})
+            notices.append(
+                {
+                    "id": f"{discount.id}.unused",
+                    "message": (
+                        f"{discount.name}: {money(added - taken, digits)} of the {money(added, digits)} {plan.currency} discount "
+                        f"is more than the charges it applies to ({money(max(base, ZERO), digits)} {plan.currency}) "
+                        "and is not carried to a later period."
+                    ),
+                }
+            )
         lines.append({"id": discount.id, "description": discount.name, "quantity": None, "amount": -taken})
     subtotal = sum((line["amount"] for line in lines), ZERO)
     if plan.minimum is not None:
@@ -312,8 +340,14 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
             subtotal = minimum
     taxes = []
     for tax in plan.taxes:
-        taxes.append({"id": tax.id, "rate": rate_text(tax.rate), "base": money(subtotal, digits),
-                      "amount": to_minor(subtotal * tax.rate, digits, tax.rounding)})
+        taxes.append(
+            {
+                "id": tax.id,
+                "rate": rate_text(tax.rate),
+                "base": money(subtotal, digits),
+                "amount": to_minor(subtotal * tax.rate, digits, tax.rounding),
+            }
+        )
     total = subtotal + sum((t["amount"] for t in taxes), ZERO)
     credits = []
     for credit in plan.credits:
@@ -323,17 +357,30 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
         applied = min(max(opening, ZERO), max(total, ZERO))
         total -= applied
         held[credit.id] = opening - applied
-        credits.append({"id": credit.id, "description": credit.name, "opening": money(opening, digits),
-                        "applied": money(applied, digits), "closing": money(opening - applied, digits)})
+        credits.append(
+            {
+                "id": credit.id,
+                "description": credit.name,
+                "opening": money(opening, digits),
+                "applied": money(applied, digits),
+                "closing": money(opening - applied, digits),
+            }
+        )
     for line in lines:
         line["amount"] = money(line["amount"], digits)
     for tax in taxes:
         tax["amount"] = money(tax["amount"], digits)
     out = {
-        "customer": customer, "plan": plan.id, "kind": "invoice", "currency": plan.currency,
+        "customer": customer,
+        "plan": plan.id,
+        "kind": "invoice",
+        "currency": plan.currency,
         "period": {"start": first.isoformat(), "end": last.isoformat()},
-        "lines": lines, "subtotal": money(subtotal, digits), "taxes": taxes,
-        "total": money(total, digits), "notices": notices,
+        "lines": lines,
+        "subtotal": money(subtotal, digits),
+        "taxes": taxes,
+        "total": money(total, digits),
+        "notices": notices,
     }
     if plan.credits:
         out["credits"] = credits

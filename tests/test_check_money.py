@@ -47,13 +47,25 @@ PLACES = [
     ("row_where", "charges:\n  card: {model: percentage, on: amount, rate: 1%, where: amount > 49 {C}}\n", None),
     ("require_rule", "charges:\n  base: {model: flat, amount: 1 USD}\nrequire:\n  - {rule: amount < 49 {C}, message: too big}\n", None),
     ("unit_price", "charges:\n  api: {model: per_unit, on: units, unit_price: 49 {C}}\n", ("api", "unit_price")),
-    ("tier_unit_price", "charges:\n  api: {model: graduated, on: units, tiers: [{unit_price: 49 {C}}]}\n", ("api", "tiers", 0, "unit_price")),
-    ("tier_flat", "charges:\n  api: {model: volume, on: units, tiers: [{up_to: 10, flat: 49 {C}}, {flat: 50}]}\n", ("api", "tiers", 0, "flat")),
+    (
+        "tier_unit_price",
+        "charges:\n  api: {model: graduated, on: units, tiers: [{unit_price: 49 {C}}]}\n",
+        ("api", "tiers", 0, "unit_price"),
+    ),
+    (
+        "tier_flat",
+        "charges:\n  api: {model: volume, on: units, tiers: [{up_to: 10, flat: 49 {C}}, {flat: 50}]}\n",
+        ("api", "tiers", 0, "flat"),
+    ),
     ("package_price", "charges:\n  sms: {model: package, on: units, package_size: 100, package_price: 49 {C}}\n", ("sms", "package_price")),
     ("fixed_fee", "charges:\n  card: {model: percentage, on: amount, rate: 2.9%, fixed_fee: 49 {C}}\n", ("card", "fixed_fee")),
     ("min_fee", "charges:\n  card: {model: percentage, on: amount, rate: 2.9%, min_fee: 49 {C}}\n", ("card", "min_fee")),
     ("max_fee", "charges:\n  card: {model: percentage, on: amount, rate: 2.9%, max_fee: 49 {C}}\n", ("card", "max_fee")),
-    ("tier_bound_of_money", "charges:\n  fee: {model: volume, on: volume, tiers: [{below: 49 {C}, flat: 0}, {flat: 5}]}\n", ("fee", "tiers", 0, "bound")),
+    (
+        "tier_bound_of_money",
+        "charges:\n  fee: {model: volume, on: volume, tiers: [{below: 49 {C}, flat: 0}, {flat: 5}]}\n",
+        ("fee", "tiers", 0, "bound"),
+    ),
     ("free_units_of_money", "charges:\n  fee: {model: per_unit, on: volume, unit_price: 1%, free_units: 49 {C}}\n", ("fee", "free_units")),
     ("usage_default", "usage: {units: integer, amount: {type: money, default: 49 {C}}}\n", None),
     ("customer_default", "customer:\n  deposit: {type: money, default: 49 {C}}\n", None),
@@ -145,7 +157,11 @@ def test_the_json_schema_takes_money_as_check_does():
     charges = {
         "api": {"model": "per_unit", "on": "units", "unit_price": "0.002 USD"},
         "card": {"model": "percentage", "on": "amount", "rate": "2.9%", "fixed_fee": "0.30 USD", "max_fee": 5},
-        "fee": {"model": "graduated", "on": "volume", "tiers": [{"up_to": "1_000 USD", "unit_price": "2%", "flat": "1 USD"}, {"unit_price": "1%"}]},
+        "fee": {
+            "model": "graduated",
+            "on": "volume",
+            "tiers": [{"up_to": "1_000 USD", "unit_price": "2%", "flat": "1 USD"}, {"unit_price": "1%"}],
+        },
     }
     assert list(validator.iter_errors({"plan": "t", "currency": "USD", "charges": charges})) == []
     charges["card"]["fixed_fee"] = "3%"
@@ -160,18 +176,37 @@ N41 = "1" + "0" * 40
 N30 = "123456789012345678901234567890"
 
 
-@pytest.mark.parametrize(("body", "needle", "message"), [
-    (f"charges:\n  api: {{model: per_unit, on: units, unit_price: {N41}}}\n", N41, TOO_WHOLE.format(t=N41, n=41)),
-    (f"charges:\n  base: {{model: flat, amount: {N30} USD}}\n", N30, TOO_WHOLE.format(t=f"{N30} USD", n=30)),
-    ("charges:\n  api: {model: per_unit, on: units, unit_price: 0.000_000_000_001}\n", "0.000", TOO_FINE.format(t="0.000000000001", n=12)),
-    ("charges:\n  card: {model: percentage, on: amount, rate: 0.000000001%}\n", "0.0", TOO_FINE.format(t="0.000000001% (0.00000000001)", n=11)),
-    (f"charges:\n  card: {{model: percentage, on: amount, rate: 1%, min_fee: {N30}}}\n", N30, TOO_WHOLE.format(t=N30, n=30)),
-    (f"charges:\n  base: {{model: flat, amount: 1 USD, multiplier: {N30}}}\n", N30, TOO_WHOLE.format(t=N30, n=30)),
-    (f"charges:\n  v: {{model: volume, on: units, tiers: [{{up_to: {N30}, flat: 1}}, {{flat: 2}}]}}\n", N30, TOO_WHOLE.format(t=N30, n=30)),
-    ("formulas:\n  f: {inputs: {paid: money}, value: paid * 0.000000000001}\n", "0.0", TOO_FINE.format(t="0.000000000001", n=12)),
-    ("formulas:\n  f: {inputs: {paid: money}, value: paid * 0.000000001%}\n", "0.0", TOO_FINE.format(t="0.000000001% (0.00000000001)", n=11)),
-    (f"customer:\n  deposit: {{type: money, default: {N30}}}\n", N30, "default " + TOO_WHOLE.format(t=N30, n=30)),
-])
+@pytest.mark.parametrize(
+    ("body", "needle", "message"),
+    [
+        (f"charges:\n  api: {{model: per_unit, on: units, unit_price: {N41}}}\n", N41, TOO_WHOLE.format(t=N41, n=41)),
+        (f"charges:\n  base: {{model: flat, amount: {N30} USD}}\n", N30, TOO_WHOLE.format(t=f"{N30} USD", n=30)),
+        (
+            "charges:\n  api: {model: per_unit, on: units, unit_price: 0.000_000_000_001}\n",
+            "0.000",
+            TOO_FINE.format(t="0.000000000001", n=12),
+        ),
+        (
+            "charges:\n  card: {model: percentage, on: amount, rate: 0.000000001%}\n",
+            "0.0",
+            TOO_FINE.format(t="0.000000001% (0.00000000001)", n=11),
+        ),
+        (f"charges:\n  card: {{model: percentage, on: amount, rate: 1%, min_fee: {N30}}}\n", N30, TOO_WHOLE.format(t=N30, n=30)),
+        (f"charges:\n  base: {{model: flat, amount: 1 USD, multiplier: {N30}}}\n", N30, TOO_WHOLE.format(t=N30, n=30)),
+        (
+            f"charges:\n  v: {{model: volume, on: units, tiers: [{{up_to: {N30}, flat: 1}}, {{flat: 2}}]}}\n",
+            N30,
+            TOO_WHOLE.format(t=N30, n=30),
+        ),
+        ("formulas:\n  f: {inputs: {paid: money}, value: paid * 0.000000000001}\n", "0.0", TOO_FINE.format(t="0.000000000001", n=12)),
+        (
+            "formulas:\n  f: {inputs: {paid: money}, value: paid * 0.000000001%}\n",
+            "0.0",
+            TOO_FINE.format(t="0.000000001% (0.00000000001)", n=11),
+        ),
+        (f"customer:\n  deposit: {{type: money, default: {N30}}}\n", N30, "default " + TOO_WHOLE.format(t=N30, n=30)),
+    ],
+)
 def test_a_number_beyond_exact_rating_is_refused_with_the_reason(body, needle, message):
     text = HEAD + body
     found = [(d.span.line, d.span.column, d.message) for d in load_text(text).diagnostics]
@@ -183,8 +218,10 @@ def test_a_number_beyond_exact_rating_is_refused_with_the_reason(body, needle, m
 
 
 def test_the_largest_and_finest_numbers_allowed_pass():
-    body = ("charges:\n  api: {model: per_unit, on: units, unit_price: 999_999_999_999_999_999.999_999_999_9}\n"
-            "  base: {model: flat, amount: 0.0000000001 USD + 999999999999999999 USD}\n")
+    body = (
+        "charges:\n  api: {model: per_unit, on: units, unit_price: 999_999_999_999_999_999.999_999_999_9}\n"
+        "  base: {model: flat, amount: 0.0000000001 USD + 999999999999999999 USD}\n"
+    )
     assert load_text(HEAD + body).diagnostics == ()
 
 
@@ -268,10 +305,7 @@ def test_any_plan_value_is_refused_at_check_or_rated_exactly(slot, whole, fracti
         suffix = " USD"  # a bare number is no amount of money in an expression
     text = HEAD.replace("units: integer", "units: number") + "charges:\n  fee: " + SLOTS[slot].replace("{V}", number + suffix) + "\n"
     loaded = load_text(text)
-    refused = (
-        _beyond_limits(value) or suffix == " EUR"
-        or (suffix == "%" and slot in MONEY_ONLY) or (suffix == " USD" and slot == "rate")
-    )
+    refused = _beyond_limits(value) or suffix == " EUR" or (suffix == "%" and slot in MONEY_ONLY) or (suffix == " USD" and slot == "rate")
     errors = [d for d in loaded.diagnostics if d.severity == "error"]
     assert bool(errors) == refused, (text, loaded.diagnostics)
     if errors:

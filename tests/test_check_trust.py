@@ -41,17 +41,27 @@ charges:
 
 # --- keys of the other kind of plan ------------------------------------------------------
 
+
 def test_the_plans_without_them_are_clean():
     assert problems_of(SETTLEMENT) == [] and problems_of(INVOICE) == []
 
 
-@pytest.mark.parametrize(("extra", "line", "message"), [
-    ("taxes:\n  vat: {rate: 10%}\n", 12,
-     "a settlement plan has no `taxes:`; compute the tax as a line (e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line"),
-    ("discounts:\n  promo: {percent: 10%}\n", 12,
-     "a settlement plan has no `discounts:`; write the deduction as a line and take it off the total line"),
-    ("minimum: 50_000 KRW\n", 12, "a settlement plan has no `minimum:`; write it into the line, e.g. max(50_000 KRW, ...)"),
-])
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        (
+            "taxes:\n  vat: {rate: 10%}\n",
+            12,
+            "a settlement plan has no `taxes:`; compute the tax as a line (e.g. `vat: {value: revenue * 10%, rounding: down}`) and take it off the total line",
+        ),
+        (
+            "discounts:\n  promo: {percent: 10%}\n",
+            12,
+            "a settlement plan has no `discounts:`; write the deduction as a line and take it off the total line",
+        ),
+        ("minimum: 50_000 KRW\n", 12, "a settlement plan has no `minimum:`; write it into the line, e.g. max(50_000 KRW, ...)"),
+    ],
+)
 def test_invoice_keys_in_a_settlement_plan_are_errors(extra, line, message):
     assert problems_of(SETTLEMENT + extra) == [(line, 1, message)]
 
@@ -90,24 +100,42 @@ NEVER = "'Startup' is not one of the values of customer.segment (startup, enterp
 ALWAYS = "'Startup' is not one of the values of customer.segment (startup, enterprise), so this is always true; did you mean 'startup'?"
 
 
-@pytest.mark.parametrize(("extra", "needle", "message"), [
-    ('discounts:\n  d: {percent: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
-    ("discounts:\n  d: {percent: 10%, when: '\"Startup\" == customer.segment'}\n", '"Startup"', NEVER),
-    ('discounts:\n  d: {percent: 10%, when: customer.segment != "Startup"}\n', '"Startup"', ALWAYS),
-    ("discounts:\n  d: {percent: 10%, when: 'customer.segment in [\"enterprise\", \"Startup\"]'}\n", '"Startup"',
-     "'Startup' is not one of the values of customer.segment (startup, enterprise), so this option never matches; did you mean 'startup'?"),
-    ("discounts:\n  d: {percent: 10%, when: 'customer.segment not in [\"Startup\"]'}\n", '"Startup"',
-     "'Startup' is not one of the values of customer.segment (startup, enterprise), so leaving it out changes nothing; did you mean 'startup'?"),
-    ('taxes:\n  vat: {rate: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
-    ('notices:\n  n: {when: customer.segment == "Startup" and volume > 0, message: hi}\n', '"Startup"', NEVER),
-    ('metrics:\n  refunds: {sum: amount, where: kind == "refnd"}\n', '"refnd"',
-     "'refnd' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?"),
-    ('metrics:\n  moves: {sum: "if kind == \'Refund\' then amount else 0"}\n', "'Refund'",
-     "'Refund' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?"),
-    ('require:\n  - {rule: kind != "aproval" or amount > 0, message: x}\n', '"aproval"',
-     "'aproval' is not one of the values of kind (approval, refund), so this is always true; did you mean 'approval'?"),
-    ('metrics:\n  share: if customer.segment == "Startup" then 1 else 2\n', '"Startup"', NEVER),
-])
+@pytest.mark.parametrize(
+    ("extra", "needle", "message"),
+    [
+        ('discounts:\n  d: {percent: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
+        ("discounts:\n  d: {percent: 10%, when: '\"Startup\" == customer.segment'}\n", '"Startup"', NEVER),
+        ('discounts:\n  d: {percent: 10%, when: customer.segment != "Startup"}\n', '"Startup"', ALWAYS),
+        (
+            'discounts:\n  d: {percent: 10%, when: \'customer.segment in ["enterprise", "Startup"]\'}\n',
+            '"Startup"',
+            "'Startup' is not one of the values of customer.segment (startup, enterprise), so this option never matches; did you mean 'startup'?",
+        ),
+        (
+            "discounts:\n  d: {percent: 10%, when: 'customer.segment not in [\"Startup\"]'}\n",
+            '"Startup"',
+            "'Startup' is not one of the values of customer.segment (startup, enterprise), so leaving it out changes nothing; did you mean 'startup'?",
+        ),
+        ('taxes:\n  vat: {rate: 10%, when: customer.segment == "Startup"}\n', '"Startup"', NEVER),
+        ('notices:\n  n: {when: customer.segment == "Startup" and volume > 0, message: hi}\n', '"Startup"', NEVER),
+        (
+            'metrics:\n  refunds: {sum: amount, where: kind == "refnd"}\n',
+            '"refnd"',
+            "'refnd' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?",
+        ),
+        (
+            "metrics:\n  moves: {sum: \"if kind == 'Refund' then amount else 0\"}\n",
+            "'Refund'",
+            "'Refund' is not one of the values of kind (approval, refund), so this is never true; did you mean 'refund'?",
+        ),
+        (
+            'require:\n  - {rule: kind != "aproval" or amount > 0, message: x}\n',
+            '"aproval"',
+            "'aproval' is not one of the values of kind (approval, refund), so this is always true; did you mean 'approval'?",
+        ),
+        ('metrics:\n  share: if customer.segment == "Startup" then 1 else 2\n', '"Startup"', NEVER),
+    ],
+)
 def test_a_comparison_with_a_value_that_is_not_declared_is_an_error(extra, needle, message):
     text = CHOICES.replace("metrics:\n  volume: {sum: amount}\n", "") + extra if extra.startswith("metrics") else CHOICES + extra
     if extra.startswith("metrics"):
@@ -116,19 +144,22 @@ def test_a_comparison_with_a_value_that_is_not_declared_is_an_error(extra, needl
 
 
 def test_declared_values_compare_cleanly():
-    text = CHOICES + "discounts:\n  d: {percent: 10%, when: 'customer.segment in [\"startup\"] and customer.segment != \"enterprise\"'}\n"
+    text = CHOICES + 'discounts:\n  d: {percent: 10%, when: \'customer.segment in ["startup"] and customer.segment != "enterprise"\'}\n'
     assert problems_of(text) == []
 
 
 def test_a_value_far_from_every_declared_one_gets_no_guess():
     text = CHOICES + 'discounts:\n  d: {percent: 10%, when: customer.segment == "public"}\n'
-    assert problems_of(text) == [(*_at(text, '"public"'), "'public' is not one of the values of customer.segment (startup, enterprise), so this is never true")]
+    assert problems_of(text) == [
+        (*_at(text, '"public"'), "'public' is not one of the values of customer.segment (startup, enterprise), so this is never true")
+    ]
 
 
 @pytest.mark.parametrize("spec", ["kind", "segment"])  # a usage field, a customer attribute
 def test_a_default_outside_the_declared_values_is_an_error(spec):
     text = CHOICES.replace("values: [startup, enterprise]}", "values: [startup, enterprise], default: Startup}").replace(
-        "values: [approval, refund]}", "values: [approval, refund], default: aproval}")
+        "values: [approval, refund]}", "values: [approval, refund], default: aproval}"
+    )
     wanted = {"kind": ("aproval", "approval, refund", "approval"), "segment": ("Startup", "startup, enterprise", "startup")}[spec]
     found = [p for p in problems_of(text) if p[0] == _at(text, f"default: {wanted[0]}")[0]]
     assert found == [(*_at(text, wanted[0]), f"default {wanted[0]!r} is not one of {wanted[1]}; did you mean {wanted[2]!r}?")]
@@ -152,9 +183,11 @@ charges:
   fee: {model: percentage, on: amount, rate: 1%, where: kind == "approval"}
 """
 
-UNLISTED_WARNING = ("'kind' is text without `values:`: a row whose kind is none of the values compared here "
-                    "(a typo, another spelling) is accepted and counted nowhere; declare its values "
-                    "(`kind: {type: text, values: [...]}`) so such a row is rejected")
+UNLISTED_WARNING = (
+    "'kind' is text without `values:`: a row whose kind is none of the values compared here "
+    "(a typo, another spelling) is accepted and counted nowhere; declare its values "
+    "(`kind: {type: text, values: [...]}`) so such a row is rejected"
+)
 
 
 def test_a_where_on_text_without_values_is_a_warning_once_per_field():
@@ -171,8 +204,12 @@ def test_declaring_the_values_ends_the_warning():
 
 
 def test_a_text_field_only_excluded_or_only_in_rules_is_not_warned_about():
-    text = UNLISTED.replace('where: kind == "approval"}', 'where: kind != "test"}').replace(
-        'kind in ["cancel", "refund"]', 'kind not in ["test"]') + "require:\n  - {rule: kind == \"a\", message: x}\n"
+    text = (
+        UNLISTED.replace('where: kind == "approval"}', 'where: kind != "test"}').replace(
+            'kind in ["cancel", "refund"]', 'kind not in ["test"]'
+        )
+        + 'require:\n  - {rule: kind == "a", message: x}\n'
+    )
     assert problems_of(text) == []
 
 
@@ -194,6 +231,7 @@ def test_a_plain_plan_id_is_accepted(plan_id):
 
 
 # --- plan paths that are not regular files --------------------------------------------
+
 
 def _check(ratecard, *paths):
     return ratecard("check", *map(str, paths))
@@ -246,17 +284,33 @@ def test_the_json_schema_holds_the_plan_id_rule():
 
 # --- a key written in the wrong place ------------------------------------------------------
 
-@pytest.mark.parametrize(("extra", "needle", "message"), [
-    ("discounts:\n  support: {model: flat, percent: 10%}\n", "model",
-     "unknown key 'model' in discounts.support: `model` belongs to a charge, not to a discount"),
-    ("taxes:\n  vat: {rate: 10%, applies_to: [base]}\n", "applies_to",
-     "unknown key 'applies_to' in taxes.vat: `applies_to` belongs to a discount, not to a tax"),
-    ("  extra: {model: flat, amount: 1 KRW, unit_price: 2}\n", "unit_price",
-     "unknown key 'unit_price' in charges.extra: `unit_price` belongs to a per_unit charge or a tier, not to a flat charge"),
-    ("model: flat\n", "model", "unknown key 'model' in the plan: `model` belongs to a charge, not to the top of the plan"),
-    ("usage:\n  kind: {type: text, where: x}\n", "where",
-     "unknown key 'where' in usage.kind: `where` belongs to a percentage charge or a metric, not to a usage field"),
-])
+
+@pytest.mark.parametrize(
+    ("extra", "needle", "message"),
+    [
+        (
+            "discounts:\n  support: {model: flat, percent: 10%}\n",
+            "model",
+            "unknown key 'model' in discounts.support: `model` belongs to a charge, not to a discount",
+        ),
+        (
+            "taxes:\n  vat: {rate: 10%, applies_to: [base]}\n",
+            "applies_to",
+            "unknown key 'applies_to' in taxes.vat: `applies_to` belongs to a discount, not to a tax",
+        ),
+        (
+            "  extra: {model: flat, amount: 1 KRW, unit_price: 2}\n",
+            "unit_price",
+            "unknown key 'unit_price' in charges.extra: `unit_price` belongs to a per_unit charge or a tier, not to a flat charge",
+        ),
+        ("model: flat\n", "model", "unknown key 'model' in the plan: `model` belongs to a charge, not to the top of the plan"),
+        (
+            "usage:\n  kind: {type: text, where: x}\n",
+            "where",
+            "unknown key 'where' in usage.kind: `where` belongs to a percentage charge or a metric, not to a usage field",
+        ),
+    ],
+)
 def test_a_key_of_another_part_says_where_it_belongs(extra, needle, message):
     text = INVOICE + extra
     row = next(number for number, line in enumerate(text.splitlines(), 1) if needle in line and "base: {model" not in line)
@@ -310,24 +364,32 @@ def _check_text(ratecard, text: str):
 
 
 WORDS = st.sampled_from(["a", "A", "b", "bb", "c", "가", "a b"])
-PLACES = st.sampled_from([
-    ("metrics:\n  m: {{count: true, where: '{e}'}}\n", "kind"),
-    ("discounts:\n  d: {{percent: 10%, when: '{e}'}}\n", "customer.segment"),
-    ("require:\n  - {{rule: '{e}', message: x}}\n", "kind"),
-    ("notices:\n  n: {{when: '{e}', message: x}}\n", "customer.segment"),
-])
+PLACES = st.sampled_from(
+    [
+        ("metrics:\n  m: {{count: true, where: '{e}'}}\n", "kind"),
+        ("discounts:\n  d: {{percent: 10%, when: '{e}'}}\n", "customer.segment"),
+        ("require:\n  - {{rule: '{e}', message: x}}\n", "kind"),
+        ("notices:\n  n: {{when: '{e}', message: x}}\n", "customer.segment"),
+    ]
+)
 
 
 @settings(max_examples=120, deadline=None)
-@given(values=st.lists(WORDS, min_size=1, max_size=3, unique=True), literal=WORDS,
-       op=st.sampled_from(["==", "!=", "in", "not in"]), place=PLACES)
+@given(
+    values=st.lists(WORDS, min_size=1, max_size=3, unique=True),
+    literal=WORDS,
+    op=st.sampled_from(["==", "!=", "in", "not in"]),
+    place=PLACES,
+)
 def test_any_text_against_any_declared_values(values, literal, op, place):
     """A comparison is refused exactly when its text is not a declared value, wherever it is written."""
     body, name = place
     shown = "[" + ", ".join(f'"{v}"' for v in values) + "]"
-    text = (f"plan: p\ncurrency: KRW\nusage:\n  kind: {{type: text, values: {shown}}}\n"
-            f"customer:\n  segment: {{type: text, values: {shown}}}\n"
-            "charges:\n  base: {model: flat, amount: 1 KRW}\n")
+    text = (
+        f"plan: p\ncurrency: KRW\nusage:\n  kind: {{type: text, values: {shown}}}\n"
+        f"customer:\n  segment: {{type: text, values: {shown}}}\n"
+        "charges:\n  base: {model: flat, amount: 1 KRW}\n"
+    )
     right = f'["{literal}"]' if op in ("in", "not in") else f'"{literal}"'
     text += body.format(e=f"{name} {op} {right}")
     found = problems_of(text)

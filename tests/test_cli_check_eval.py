@@ -54,6 +54,7 @@ def broken(tmp_path):
 
 # --- check ---------------------------------------------------------------
 
+
 def test_check_shipped_plan_is_clean(ratecard):
     result = ratecard("check", str(PORTONE))
     assert result.exit_code == 0, result.output
@@ -140,6 +141,7 @@ def test_check_needs_a_path(ratecard):
 
 # --- schema --------------------------------------------------------------
 
+
 def _schema(ratecard) -> dict:
     result = ratecard("schema")
     assert result.exit_code == 0
@@ -157,8 +159,8 @@ def _validator(schema: dict):
     """JSON Schema validation of our plain data, where every number is a Decimal."""
     base = jsonschema.Draft202012Validator
     checker = base.TYPE_CHECKER.redefine(
-        "integer", lambda _, value: base.TYPE_CHECKER.is_type(value, "integer")
-        or (isinstance(value, Decimal) and value == value.to_integral_value()),
+        "integer",
+        lambda _, value: base.TYPE_CHECKER.is_type(value, "integer") or (isinstance(value, Decimal) and value == value.to_integral_value()),
     )
     return jsonschema.validators.extend(base, type_checker=checker)(schema)
 
@@ -179,8 +181,12 @@ def test_schema_accepts_the_shipped_plan(ratecard):
 
 def test_schema_accepts_amounts_as_editors_read_them(ratecard):
     """YAML 1.2 editors read `100_000` and `10%` as text; the schema allows both spellings."""
-    data = {"plan": "t", "currency": "KRW", "taxes": {"vat": {"rate": "10%"}},
-            "charges": {"fee": {"model": "volume", "on": "n", "tiers": [{"below": "100_000", "flat": 5}, {"flat": "12.50"}]}}}
+    data = {
+        "plan": "t",
+        "currency": "KRW",
+        "taxes": {"vat": {"rate": "10%"}},
+        "charges": {"fee": {"model": "volume", "on": "n", "tiers": [{"below": "100_000", "flat": 5}, {"flat": "12.50"}]}},
+    }
     assert list(_validator(_schema(ratecard)).iter_errors(data)) == []
 
 
@@ -212,8 +218,17 @@ REFUNDS = [
 
 @pytest.mark.parametrize(("discount", "months", "expected"), REFUNDS)
 def test_eval_annual_refund_examples(ratecard, discount, months, expected):
-    args = ["eval", str(PORTONE), "annual_refund", "--set", "monthly_fee=300000",
-            "--set", f"discount={discount}", "--set", f"months_used={months}"]
+    args = [
+        "eval",
+        str(PORTONE),
+        "annual_refund",
+        "--set",
+        "monthly_fee=300000",
+        "--set",
+        f"discount={discount}",
+        "--set",
+        f"months_used={months}",
+    ]
     text = ratecard(*args)
     assert text.exit_code == 0, text.output
     assert text.output == f"{expected}\n"
@@ -229,16 +244,19 @@ def test_eval_unknown_formula_suggests_the_name(ratecard):
     assert "plan 'portone-opi' has no formula 'anual_refund'; did you mean 'annual_refund'?" in result.output
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    (["monthly_fee=300000", "discount=abc", "months_used=7"], "--set discount: 'abc' is not a percent (write it like 30% or 3.3%)"),
-    (["monthly_fee=300000", "discount=0.3", "months_used=7"], "--set discount: '0.3' is not a percent"),
-    (["monthly_fee=300000", "discount=30%", "months_used=7.5"], "--set months_used: '7.5' is not a whole number"),
-    (["monthly_fee=lots", "discount=30%", "months_used=7"], "--set monthly_fee: 'lots' is not a number"),
-    (["monthly_fee=300000", "discount=30%"], "formula 'annual_refund' needs --set months_used=VALUE (integer)"),
-    (["monthly_fee=300000", "discount=30%", "months_used=7", "bonus=1"], "formula 'annual_refund' has no input 'bonus'"),
-    (["monthly_fee"], "--set 'monthly_fee': write it as NAME=VALUE"),
-    (["monthly_fee=1", "monthly_fee=2"], "--set monthly_fee is given twice"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (["monthly_fee=300000", "discount=abc", "months_used=7"], "--set discount: 'abc' is not a percent (write it like 30% or 3.3%)"),
+        (["monthly_fee=300000", "discount=0.3", "months_used=7"], "--set discount: '0.3' is not a percent"),
+        (["monthly_fee=300000", "discount=30%", "months_used=7.5"], "--set months_used: '7.5' is not a whole number"),
+        (["monthly_fee=lots", "discount=30%", "months_used=7"], "--set monthly_fee: 'lots' is not a number"),
+        (["monthly_fee=300000", "discount=30%"], "formula 'annual_refund' needs --set months_used=VALUE (integer)"),
+        (["monthly_fee=300000", "discount=30%", "months_used=7", "bonus=1"], "formula 'annual_refund' has no input 'bonus'"),
+        (["monthly_fee"], "--set 'monthly_fee': write it as NAME=VALUE"),
+        (["monthly_fee=1", "monthly_fee=2"], "--set monthly_fee is given twice"),
+    ],
+)
 def test_eval_bad_inputs_are_usage_errors(ratecard, settings, message):
     args = ["eval", str(PORTONE), "annual_refund"]
     for setting in settings:
@@ -299,16 +317,19 @@ formulas:
 """
 
 
-@pytest.mark.parametrize(("formula", "settings", "expected"), [
-    ("due", ["start=2024-02-20", "days=10"], "2024-03-01"),
-    ("late", ["due=2024-11-10", "paid=2024-11-11"], "true"),
-    ("late", ["due=2024-11-10", "paid=2024-11-10"], "false"),
-    ("capped", ["rate=5%"], "3.3%"),
-    ("capped", ["rate=1.25%"], "1.25%"),
-    ("share", ["part=1", "whole=8"], "0.125"),
-    ("fee", ["amount=19.99"], "0.88"),
-    ("fee", ["amount=1000"], "29.30"),
-])
+@pytest.mark.parametrize(
+    ("formula", "settings", "expected"),
+    [
+        ("due", ["start=2024-02-20", "days=10"], "2024-03-01"),
+        ("late", ["due=2024-11-10", "paid=2024-11-11"], "true"),
+        ("late", ["due=2024-11-10", "paid=2024-11-10"], "false"),
+        ("capped", ["rate=5%"], "3.3%"),
+        ("capped", ["rate=1.25%"], "1.25%"),
+        ("share", ["part=1", "whole=8"], "0.125"),
+        ("fee", ["amount=19.99"], "0.88"),
+        ("fee", ["amount=1000"], "29.30"),
+    ],
+)
 def test_eval_shows_each_type_of_result(ratecard, tmp_path, formula, settings, expected):
     path = tmp_path / "kinds.yaml"
     path.write_text(KINDS, encoding="utf-8")
@@ -320,11 +341,14 @@ def test_eval_shows_each_type_of_result(ratecard, tmp_path, formula, settings, e
     assert json.loads(result.output) == {"value": expected}
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"plan: t\nname: \xea\xb0\x80\xff\n", ":2:8: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"),
-    (b"\xef\xbb\xbfplan: t\ncurrency: KRW\nmetrics:\n  m: oops\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
-    (b"plan: t\r\ncurrency: KRW\r\nmetrics:\r\n  m: oops\r\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"plan: t\nname: \xea\xb0\x80\xff\n", ":2:8: error: the file is not UTF-8 text (byte 0xff); save it as UTF-8"),
+        (b"\xef\xbb\xbfplan: t\ncurrency: KRW\nmetrics:\n  m: oops\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
+        (b"plan: t\r\ncurrency: KRW\r\nmetrics:\r\n  m: oops\r\n", ":4:6: error: unknown name 'oops' in metric 'm'"),
+    ],
+)
 def test_check_reads_bytes_as_people_save_them(ratecard, tmp_path, content, expected):
     path = tmp_path / "plan.yaml"
     path.write_bytes(content)

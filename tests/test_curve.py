@@ -93,8 +93,9 @@ def charges(draw):
     if model in ("graduated", "volume"):
         body = draw(tier_tables())
     elif model == "package":
-        body = (f"    package_size: {draw(st.integers(1, 500))}\n    package_price: {draw(prices)}\n"
-                f"    free_units: {draw(st.integers(0, 300))}")
+        body = (
+            f"    package_size: {draw(st.integers(1, 500))}\n    package_price: {draw(prices)}\n    free_units: {draw(st.integers(0, 300))}"
+        )
     else:
         body = f"    unit_price: {draw(prices)}\n    free_units: {draw(st.integers(0, 300))}"
     if draw(st.booleans()):
@@ -122,8 +123,14 @@ def test_each_bound_and_its_neighbours_are_points():
         assert {Decimal(bound - 1), Decimal(bound), Decimal(bound + 1)} <= set(shown)
     amounts = dict(drawn.points)
     assert amounts[Decimal(49_999_999)] == 0 and amounts[Decimal(50_000_000)] == 100_000
-    up_to = compile_plan(TIER_PLAN.format(currency="KRW", model="volume", rounding="half_up",
-                                          body="    tiers:\n      - {up_to: 100, unit_price: 1}\n      - {unit_price: 2}"))
+    up_to = compile_plan(
+        TIER_PLAN.format(
+            currency="KRW",
+            model="volume",
+            rounding="half_up",
+            body="    tiers:\n      - {up_to: 100, unit_price: 1}\n      - {unit_price: 2}",
+        )
+    )
     assert {Decimal(99), Decimal(100), Decimal(101)} <= set(quantities(up_to.charges[0], Decimal(300)))
 
 
@@ -185,11 +192,18 @@ def test_an_output_that_cannot_be_written_is_a_usage_error(ratecard, tmp_path, w
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.parametrize("to, message", [
-    ("NaN", "'NaN' is not a number"), ("Infinity", "'Infinity' is not a number"), ("sNaN", "'sNaN' is not a number"),
-    ("1e999999", "'1e999999' is not a number"), ("1e-999999", "'1e-999999' is not a number"),
-    ("9" * 41, "has 41 before the decimal point"), ("0.00000000001", "too many decimal places"),
-])
+@pytest.mark.parametrize(
+    "to, message",
+    [
+        ("NaN", "'NaN' is not a number"),
+        ("Infinity", "'Infinity' is not a number"),
+        ("sNaN", "'sNaN' is not a number"),
+        ("1e999999", "'1e999999' is not a number"),
+        ("1e-999999", "'1e-999999' is not a number"),
+        ("9" * 41, "has 41 before the decimal point"),
+        ("0.00000000001", "too many decimal places"),
+    ],
+)
 def test_a_to_that_is_no_quantity_rated_exactly_is_a_usage_error(ratecard, to, message):
     result = ratecard("curve", PORTONE, "platform_fee", "--to", to)
     assert result.exit_code == 2, result.output
@@ -199,9 +213,11 @@ def test_a_to_that_is_no_quantity_rated_exactly_is_a_usage_error(ratecard, to, m
 
 def test_an_amount_past_the_digits_computed_exactly_is_a_usage_error(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
-    plan.write_text("plan: p\ncurrency: USD\nusage: {units: integer}\nmetrics: {used: {sum: units}}\ncharges:\n"
-                    "  use: {model: per_unit, on: used, unit_price: 999999999999999999.99, multiplier: 999999999999999999}\n",
-                    encoding="utf-8")
+    plan.write_text(
+        "plan: p\ncurrency: USD\nusage: {units: integer}\nmetrics: {used: {sum: units}}\ncharges:\n"
+        "  use: {model: per_unit, on: used, unit_price: 999999999999999999.99, multiplier: 999999999999999999}\n",
+        encoding="utf-8",
+    )
     result = ratecard("curve", plan, "use", "--to", "999999999999999999")
     assert result.exit_code == 2, result.output
     assert "has more than 40 digits and cannot be computed exactly" in result.stderr

@@ -161,14 +161,14 @@ def test_date_functions(text, expected):
 
 BUSINESS_DAYS = [
     # Chuseok 2024: Monday 16 to Wednesday 18 September are public holidays in Korea.
-    ('business_days_between(2024-09-13, 2024-09-20, "KR")', 2),   # Fri -> Fri: only Thu 19 and Fri 20
-    ("business_days_between(2024-09-13, 2024-09-20)", 2),          # Korea is the default
+    ('business_days_between(2024-09-13, 2024-09-20, "KR")', 2),  # Fri -> Fri: only Thu 19 and Fri 20
+    ("business_days_between(2024-09-13, 2024-09-20)", 2),  # Korea is the default
     ('business_days_between(2024-09-20, 2024-09-13, "KR")', -2),  # backwards counts negative
-    ('business_days_between(2024-09-13, 2024-09-20, "US")', 5),   # no Chuseok in the US
-    ('business_days_between(2024-09-13, 2024-09-18, "KR")', 0),   # weekend, then three holidays
-    ('business_days_between(2024-09-12, 2024-09-13, "KR")', 1),   # Thu -> Fri
-    ('business_days_between(2024-11-08, 2024-11-11, "KR")', 1),   # Fri -> Mon over a weekend
-    ('business_days_between(2024-11-08, 2024-11-10, "KR")', 0),   # Fri -> Sun
+    ('business_days_between(2024-09-13, 2024-09-20, "US")', 5),  # no Chuseok in the US
+    ('business_days_between(2024-09-13, 2024-09-18, "KR")', 0),  # weekend, then three holidays
+    ('business_days_between(2024-09-12, 2024-09-13, "KR")', 1),  # Thu -> Fri
+    ('business_days_between(2024-11-08, 2024-11-11, "KR")', 1),  # Fri -> Mon over a weekend
+    ('business_days_between(2024-11-08, 2024-11-10, "KR")', 0),  # Fri -> Sun
     ('business_days_between(2024-11-04, 2024-11-04, "KR")', 0),
     # 2024: 261 weekdays after Mon Jan 1, less 15 weekday holidays (Seollal x2, Mar 1, election day,
     # Children's day substitute, Buddha's birthday, Jun 6, Aug 15, Chuseok x3, Oct 1, 3, 9, Christmas)
@@ -189,10 +189,7 @@ def test_business_days_agree_with_a_day_by_day_count():
     start = D(2024, 1, 1)
     for span in (1, 6, 7, 30, 200, 700):
         end = start + datetime.timedelta(days=span)
-        walked = sum(
-            1 for n in range(1, span + 1)
-            if (day := start + datetime.timedelta(days=n)).weekday() < 5 and day not in kr
-        )
+        walked = sum(1 for n in range(1, span + 1) if (day := start + datetime.timedelta(days=n)).weekday() < 5 and day not in kr)
         assert value("business_days_between(a, b)", a=start, b=end) == walked
 
 
@@ -216,8 +213,15 @@ def test_dates_out_of_range_are_located_errors():
 
 
 def test_results_are_never_float():
-    for text in ("1 / 3", "days_between(2024-01-01, 2024-02-01)", 'business_days_between(2024-01-01, 2024-02-01, "KR")',
-                 "days_in_month(2024-02-01)", 'round(1.5, 0.1, "up")', "abs(-1)", "max(1, 2.5)"):
+    for text in (
+        "1 / 3",
+        "days_between(2024-01-01, 2024-02-01)",
+        'business_days_between(2024-01-01, 2024-02-01, "KR")',
+        "days_in_month(2024-02-01)",
+        'round(1.5, 0.1, "up")',
+        "abs(-1)",
+        "max(1, 2.5)",
+    ):
         assert isinstance(value(text), Decimal), text
 
 
@@ -262,8 +266,15 @@ SAMPLES = [  # (type, value, the literal a plan would write), for each kind of a
     (TEXT, "KR", ast.Text("KR", SPAN)),
     (BOOL, True, ast.Bool(True, SPAN)),
 ]
-PYTHON_TYPES = {"integer": Decimal, "number": Decimal, "percent": Decimal, "money": Decimal,
-                "date": datetime.date, "text": str, "bool": bool}
+PYTHON_TYPES = {
+    "integer": Decimal,
+    "number": Decimal,
+    "percent": Decimal,
+    "money": Decimal,
+    "date": datetime.date,
+    "text": str,
+    "bool": bool,
+}
 
 
 def accepted_calls(builtin: Builtin, most: int = 3):
@@ -325,6 +336,5 @@ def test_every_function_a_shipped_plan_calls_is_in_the_table():
     for path in sorted(PLANS.glob("*.yaml")):
         loaded = load_plan(path)
         assert loaded.plan is not None, path
-        called |= {node.function for root in tree.expressions(loaded.plan) for node in tree.walk(root)
-                   if isinstance(node, tree.Call)}
+        called |= {node.function for root in tree.expressions(loaded.plan) for node in tree.walk(root) if isinstance(node, tree.Call)}
     assert called and called <= set(BUILTINS)

@@ -114,7 +114,7 @@ CONSTRUCTS = [
     # conditionals and calls
     ("if a then 1 else 2", "(if a 1 2)"),
     ("f()", "f()"),
-    ("round(x, 10, \"down\")", "round(x 10 'down')"),
+    ('round(x, 10, "down")', "round(x 10 'down')"),
     ("max(0, min(a, b))", "max(0 min(a b))"),
     ("days_between(2024-01-01, d)", "days_between(#2024-01-01 d)"),
     # money literals carry their currency

@@ -127,11 +127,14 @@ def test_a_large_but_legal_plan_loads():
     assert loaded.diagnostics == () and len(loaded.plan.metrics) == 2000
 
 
-@pytest.mark.parametrize(("name", "text"), [
-    ("bomb.yaml", BILLION_LAUGHS),
-    ("loop.yaml", "a: &a [*a]\n"),
-    ("deep.yaml", "plan: t\ncurrency: KRW\nmetrics:\n  m: " + "not " * 3000 + "true\n"),
-])
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("bomb.yaml", BILLION_LAUGHS),
+        ("loop.yaml", "a: &a [*a]\n"),
+        ("deep.yaml", "plan: t\ncurrency: KRW\nmetrics:\n  m: " + "not " * 3000 + "true\n"),
+    ],
+)
 def test_check_command_reports_hostile_files_without_a_traceback(ratecard, tmp_path, name, text):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

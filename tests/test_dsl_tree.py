@@ -91,9 +91,11 @@ def written(value, found: list, place: str = "") -> None:
 
 
 def test_walk_visits_outermost_first_then_left_to_right():
-    plan = compiled(INVOICE.replace("multiplier: 2", 'multiplier: if kind_of in ["a"] then -max(calls, 1) else 2')
-                    .replace("  vip: {type: bool, default: false}", "  vip: {type: bool, default: false}\n  kind_of: text")
-                    .replace("kind_of in", "customer.kind_of in"))
+    plan = compiled(
+        INVOICE.replace("multiplier: 2", 'multiplier: if kind_of in ["a"] then -max(calls, 1) else 2')
+        .replace("  vip: {type: bool, default: false}", "  vip: {type: bool, default: false}\n  kind_of: text")
+        .replace("kind_of in", "customer.kind_of in")
+    )
     multiplier = plan.charges[0].multiplier
     kinds = [type(node).__name__ for node in tree.walk(multiplier)]
     assert kinds == ["Cond", "In", "Ref", "Const", "Unary", "Call", "Ref", "Const", "Const"]
@@ -115,17 +117,24 @@ def test_the_plans_above_hold_an_expression_in_every_place_a_plan_can():
         found: list = []
         written(compiled(text), found)
         places |= {place for place, _ in found}
-    declared = {f"{kind.__name__}.{field.name}" for kind in vars(tree).values()
-                if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind not in EXPRESSIONS
-                for field in dataclasses.fields(kind) if "Expr" in str(field.type)}
+    declared = {
+        f"{kind.__name__}.{field.name}"
+        for kind in vars(tree).values()
+        if isinstance(kind, type) and dataclasses.is_dataclass(kind) and kind not in EXPRESSIONS
+        for field in dataclasses.fields(kind)
+        if "Expr" in str(field.type)
+    }
     assert declared and declared == places
 
 
-@pytest.mark.parametrize("where", [
-    "minimum: previous.calls * 1 USD",
-    "notices:\n  less: {when: 'previous.calls in [1, 2]', message: same}",
-    "credits:\n  back: {balance: if previous.calls > 0 then 1 USD else 0 USD}",
-])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "minimum: previous.calls * 1 USD",
+        "notices:\n  less: {when: 'previous.calls in [1, 2]', message: same}",
+        "credits:\n  back: {balance: if previous.calls > 0 then 1 USD else 0 USD}",
+    ],
+)
 def test_a_plan_reading_the_previous_period_says_so(where):
     base = INVOICE.split("minimum:")[0]
     assert not compiled(base).uses_previous
@@ -140,10 +149,17 @@ def test_shipped_plans_walk_to_their_leaves():
             assert leaves and all(isinstance(node, (tree.Const, tree.Ref)) for node in leaves), path
 
 
-@pytest.mark.parametrize("inclusive, quantity, held", [
-    (True, Decimal(99), True), (True, Decimal(100), True), (True, Decimal("100.01"), False),
-    (False, Decimal(99), True), (False, Decimal("99.99"), True), (False, Decimal(100), False),
-])
+@pytest.mark.parametrize(
+    "inclusive, quantity, held",
+    [
+        (True, Decimal(99), True),
+        (True, Decimal(100), True),
+        (True, Decimal("100.01"), False),
+        (False, Decimal(99), True),
+        (False, Decimal("99.99"), True),
+        (False, Decimal(100), False),
+    ],
+)
 def test_a_tier_holds_up_to_its_bound_or_below_it(inclusive, quantity, held):
     assert tree.Tier(Decimal(100), inclusive, Decimal(1), Decimal(0), None).holds(quantity) is held
     assert tree.Tier(None, False, Decimal(1), Decimal(0), None).holds(quantity)

@@ -43,205 +43,433 @@ def errors_in(part: str) -> list[tuple[int, int, str]]:
 
 CASES = [
     # --- arithmetic between types -------------------------------------
-    ("money_plus_date", """\
+    (
+        "money_plus_date",
+        """\
         charges:
           fee: {model: formula, amount: gross + 2024-01-01}
-        """, 17, 33, "cannot compute money (KRW) + date"),
-    ("text_times_number", """\
+        """,
+        17,
+        33,
+        "cannot compute money (KRW) + date",
+    ),
+    (
+        "text_times_number",
+        """\
         formulas:
           twice:
             inputs: {label: text}
             value: label * 2
-        """, 19, 12, "cannot compute text * integer"),
-    ("money_times_money", """\
+        """,
+        19,
+        12,
+        "cannot compute text * integer",
+    ),
+    (
+        "money_times_money",
+        """\
         charges:
           fee:
             model: formula
             amount: gross * net_volume
-        """, 19, 13, "cannot multiply money by money"),
-    ("money_in_another_currency", """\
+        """,
+        19,
+        13,
+        "cannot multiply money by money",
+    ),
+    (
+        "money_in_another_currency",
+        """\
         charges:
           fee:
             model: formula
             amount: gross + 5 USD
-        """, 19, 21, "'5 USD' is in USD, but the plan's currency is KRW (amounts are never converted)"),
-    ("unknown_currency_literal", """\
+        """,
+        19,
+        21,
+        "'5 USD' is in USD, but the plan's currency is KRW (amounts are never converted)",
+    ),
+    (
+        "unknown_currency_literal",
+        """\
         charges:
           fee:
             model: formula
             amount: gross + 5 KRX
-        """, 19, 21, "'KRX' is not a currency code"),
-    ("number_divided_by_money", """\
+        """,
+        19,
+        21,
+        "'KRX' is not a currency code",
+    ),
+    (
+        "number_divided_by_money",
+        """\
         formulas:
           share:
             inputs: {fee: money}
             value: 1 / fee
-        """, 19, 12, "cannot divide a number by money"),
-    ("negate_text", """\
+        """,
+        19,
+        12,
+        "cannot divide a number by money",
+    ),
+    (
+        "negate_text",
+        """\
         formulas:
           f:
             inputs: {label: text}
             value: -label
-        """, 19, 12, "cannot negate text"),
-    ("not_of_a_number", """\
+        """,
+        19,
+        12,
+        "cannot negate text",
+    ),
+    (
+        "not_of_a_number",
+        """\
         notices:
           n: {when: not orders, message: hi}
-        """, 17, 13, "'not' needs true/false, not integer"),
-    ("and_with_a_number", """\
+        """,
+        17,
+        13,
+        "'not' needs true/false, not integer",
+    ),
+    (
+        "and_with_a_number",
+        """\
         notices:
           n: {when: orders and true, message: hi}
-        """, 17, 13, "'and' needs true/false on both sides, not integer"),
-    ("compare_text_with_number", """\
+        """,
+        17,
+        13,
+        "'and' needs true/false on both sides, not integer",
+    ),
+    (
+        "compare_text_with_number",
+        """\
         notices:
           n: {when: customer.segment == 1, message: hi}
-        """, 17, 13, "cannot compare text with integer"),
-    ("order_booleans", """\
+        """,
+        17,
+        13,
+        "cannot compare text with integer",
+    ),
+    (
+        "order_booleans",
+        """\
         formulas:
           f:
             inputs: {a: bool}
             value: a < true
-        """, 19, 12, "cannot order bool values with '<'"),
-    ("in_list_of_another_type", """\
+        """,
+        19,
+        12,
+        "cannot order bool values with '<'",
+    ),
+    (
+        "in_list_of_another_type",
+        """\
         notices:
           n: {when: 'customer.segment in ["a", 2]', message: hi}
-        """, 17, 40, "cannot compare text with integer"),
-    ("in_list_not_literal", """\
+        """,
+        17,
+        40,
+        "cannot compare text with integer",
+    ),
+    (
+        "in_list_not_literal",
+        """\
         notices:
           n: {when: 'orders in [1, seat_total]', message: hi}
-        """, 17, 28, "the list after 'in' may hold only literal values"),
+        """,
+        17,
+        28,
+        "the list after 'in' may hold only literal values",
+    ),
     # --- function calls ------------------------------------------------
-    ("round_with_one_argument", """\
+    (
+        "round_with_one_argument",
+        """\
         charges:
           fee:
             model: formula
             amount: round(gross)
-        """, 19, 13, "round() takes 2 or 3 arguments (value, step, mode), got 1"),
-    ("days_in_month_with_two_arguments", """\
+        """,
+        19,
+        13,
+        "round() takes 2 or 3 arguments (value, step, mode), got 1",
+    ),
+    (
+        "days_in_month_with_two_arguments",
+        """\
         formulas:
           f:
             inputs: {a: date, b: date}
             value: days_in_month(a, b)
-        """, 19, 12, "days_in_month() takes 1 argument, got 2"),
-    ("max_with_one_argument", """\
+        """,
+        19,
+        12,
+        "days_in_month() takes 1 argument, got 2",
+    ),
+    (
+        "max_with_one_argument",
+        """\
         formulas:
           f:
             inputs: {a: money}
             value: max(a)
-        """, 19, 12, "max() takes at least 2 arguments, got 1"),
-    ("abs_of_text", """\
+        """,
+        19,
+        12,
+        "max() takes at least 2 arguments, got 1",
+    ),
+    (
+        "abs_of_text",
+        """\
         formulas:
           f:
             inputs: {a: text}
             value: 1 + abs(a)
-        """, 19, 16, "abs() takes a number or money, not text"),
-    ("days_between_numbers", """\
+        """,
+        19,
+        16,
+        "abs() takes a number or money, not text",
+    ),
+    (
+        "days_between_numbers",
+        """\
         formulas:
           f:
             inputs: {a: integer}
             value: days_between(a, 2024-01-01)
-        """, 19, 12, "days_between() takes dates, not integer"),
-    ("max_of_money_and_bool", """\
+        """,
+        19,
+        12,
+        "days_between() takes dates, not integer",
+    ),
+    (
+        "max_of_money_and_bool",
+        """\
         charges:
           fee: {model: formula, amount: 'max(gross, true)'}
-        """, 17, 34, "max() takes numbers or money, not bool"),
-    ("round_step_is_text", """\
+        """,
+        17,
+        34,
+        "max() takes numbers or money, not bool",
+    ),
+    (
+        "round_step_is_text",
+        """\
         charges:
           fee: {model: formula, amount: 'round(gross, "10")'}
-        """, 17, 34, "round() step must be a number, not text"),
-    ("unknown_rounding_mode", """\
+        """,
+        17,
+        34,
+        "round() step must be a number, not text",
+    ),
+    (
+        "unknown_rounding_mode",
+        """\
         charges:
           fee:
             model: formula
             amount: round(gross, 10, "nearest")
-        """, 19, 13, "unknown rounding mode 'nearest'; use one of half_up, half_even, down, up"),
-    ("unknown_country", """\
+        """,
+        19,
+        13,
+        "unknown rounding mode 'nearest'; use one of half_up, half_even, down, up",
+    ),
+    (
+        "unknown_country",
+        """\
         formulas:
           f:
             inputs: {a: date, b: date}
             value: business_days_between(a, b, "XX")
-        """, 19, 12, "unknown country 'XX' for public holidays"),
-    ("unknown_function_with_suggestion", """\
+        """,
+        19,
+        12,
+        "unknown country 'XX' for public holidays",
+    ),
+    (
+        "unknown_function_with_suggestion",
+        """\
         charges:
           fee:
             model: formula
             amount: 1 KRW + roud(gross, 10)
-        """, 19, 21, "unknown function 'roud'; did you mean 'round'?"),
-    ("unknown_function_lists_functions", """\
+        """,
+        19,
+        21,
+        "unknown function 'roud'; did you mean 'round'?",
+    ),
+    (
+        "unknown_function_lists_functions",
+        """\
         charges:
           fee:
             model: formula
             amount: zzz(gross)
-        """, 19, 13, "unknown function 'zzz'; functions are "),
-    ("function_used_as_a_name", """\
+        """,
+        19,
+        13,
+        "unknown function 'zzz'; functions are ",
+    ),
+    (
+        "function_used_as_a_name",
+        """\
         charges:
           fee:
             model: formula
             amount: gross + max
-        """, 19, 21, "'max' is a function; call it as max(...)"),
+        """,
+        19,
+        21,
+        "'max' is a function; call it as max(...)",
+    ),
     # --- names -----------------------------------------------------------
-    ("unknown_name_with_suggestion", """\
+    (
+        "unknown_name_with_suggestion",
+        """\
         charges:
           fee:
             model: per_unit
             on: net_volum
             unit_price: 1
-        """, 19, 9, "unknown name 'net_volum' in charge 'fee'; did you mean 'net_volume'?"),
-    ("unknown_customer_attribute", """\
+        """,
+        19,
+        9,
+        "unknown name 'net_volum' in charge 'fee'; did you mean 'net_volume'?",
+    ),
+    (
+        "unknown_customer_attribute",
+        """\
         notices:
           n: {when: customer.segmnt == "b2b", message: hi}
-        """, 17, 13, "unknown name 'customer.segmnt' in notice 'n'; did you mean 'customer.segment'?"),
-    ("usage_field_in_a_charge", """\
+        """,
+        17,
+        13,
+        "unknown name 'customer.segmnt' in notice 'n'; did you mean 'customer.segment'?",
+    ),
+    (
+        "usage_field_in_a_charge",
+        """\
         charges:
           fee:
             model: formula
             amount: amount * 2
-        """, 19, 13, "'amount' cannot be used in charge 'fee': it is a usage field"),
-    ("usage_field_in_a_derived_metric", """\
+        """,
+        19,
+        13,
+        "'amount' cannot be used in charge 'fee': it is a usage field",
+    ),
+    (
+        "usage_field_in_a_derived_metric",
+        """\
           doubled: amount * 2
-        """, 16, 12, "'amount' cannot be used in metric 'doubled': it is a usage field"),
-    ("formula_sees_only_its_inputs", """\
+        """,
+        16,
+        12,
+        "'amount' cannot be used in metric 'doubled': it is a usage field",
+    ),
+    (
+        "formula_sees_only_its_inputs",
+        """\
         formulas:
           f:
             inputs: {a: money}
             value: a + gross
-        """, 19, 16, "unknown name 'gross' in formula 'f' (it sees only its inputs)"),
-    ("metric_in_a_where", """\
+        """,
+        19,
+        16,
+        "unknown name 'gross' in formula 'f' (it sees only its inputs)",
+    ),
+    (
+        "metric_in_a_where",
+        """\
           big: {count: true, where: amount > gross}
-        """, 16, 38, "unknown name 'gross' in the where of metric 'big'"),
+        """,
+        16,
+        38,
+        "unknown name 'gross' in the where of metric 'big'",
+    ),
     # --- what each part must be -------------------------------------------
-    ("when_is_not_a_bool", """\
+    (
+        "when_is_not_a_bool",
+        """\
         charges:
           fee:
             model: formula
             amount: 1000
             when: gross
-        """, 20, 11, "`when` must be true or false, but this is money (KRW)"),
-    ("where_is_not_a_bool", """\
+        """,
+        20,
+        11,
+        "`when` must be true or false, but this is money (KRW)",
+    ),
+    (
+        "where_is_not_a_bool",
+        """\
           big: {count: true, where: amount}
-        """, 16, 29, "a where condition must be true or false, but this is money (KRW)"),
-    ("charge_amount_is_a_bool", """\
+        """,
+        16,
+        29,
+        "a where condition must be true or false, but this is money (KRW)",
+    ),
+    (
+        "charge_amount_is_a_bool",
+        """\
         charges:
           fee: {model: formula, amount: gross > 0}
-        """, 17, 33, "the amount of 'fee' must be money, but this is bool"),
-    ("quantity_is_a_date", """\
+        """,
+        17,
+        33,
+        "the amount of 'fee' must be money, but this is bool",
+    ),
+    (
+        "quantity_is_a_date",
+        """\
         charges:
           fee: {model: per_unit, on: 2024-01-01, unit_price: 1}
-        """, 17, 30, "the quantity of 'fee' must be money or a number, but this is date"),
-    ("if_branches_differ", """\
+        """,
+        17,
+        30,
+        "the quantity of 'fee' must be money or a number, but this is date",
+    ),
+    (
+        "if_branches_differ",
+        """\
         charges:
           fee:
             model: formula
             amount: 'if orders > 10 then gross else "none"'
-        """, 19, 14, "'then' gives money (KRW) but 'else' gives text"),
-    ("if_condition_not_bool", """\
+        """,
+        19,
+        14,
+        "'then' gives money (KRW) but 'else' gives text",
+    ),
+    (
+        "if_condition_not_bool",
+        """\
         charges:
           fee:
             model: formula
             amount: if orders then gross else 0
-        """, 19, 16, "the condition after 'if' must be true/false, not integer"),
-    ("row_expression_divides", """\
+        """,
+        19,
+        16,
+        "the condition after 'if' must be true/false, not integer",
+    ),
+    (
+        "row_expression_divides",
+        """\
           half: {count: true, where: amount / 2 > 100}
-        """, 16, 30, "a where condition cannot divide"),
+        """,
+        16,
+        30,
+        "a where condition cannot divide",
+    ),
 ]
 
 
@@ -254,9 +482,15 @@ def test_error_is_reported_at_its_line_and_column(part, line, column, message):
 
 
 NAME_ERRORS = {
-    "unknown_function_with_suggestion", "unknown_function_lists_functions", "function_used_as_a_name",
-    "unknown_name_with_suggestion", "unknown_customer_attribute", "usage_field_in_a_charge",
-    "usage_field_in_a_derived_metric", "formula_sees_only_its_inputs", "metric_in_a_where",
+    "unknown_function_with_suggestion",
+    "unknown_function_lists_functions",
+    "function_used_as_a_name",
+    "unknown_name_with_suggestion",
+    "unknown_customer_attribute",
+    "usage_field_in_a_charge",
+    "usage_field_in_a_derived_metric",
+    "formula_sees_only_its_inputs",
+    "metric_in_a_where",
 }
 
 
@@ -287,10 +521,13 @@ def test_a_metric_using_itself_is_a_cycle():
 
 
 def test_derived_metrics_may_be_written_in_any_order():
-    assert errors_in("""\
+    assert (
+        errors_in("""\
           total: half + half
           half: net_volume / 2
-        """) == []
+        """)
+        == []
+    )
 
 
 def test_a_broken_metric_causes_no_second_message_where_it_is_used():
@@ -319,11 +556,14 @@ def test_settlement_line_cannot_use_a_later_line():
     assert problems_of(text) == [(8, 8, "'payout' cannot be used in line 'fee': line 'payout' comes later; lines are computed in order")]
 
 
-@pytest.mark.parametrize(("section", "name", "message"), [
-    ("metrics", '"net volume": 1 KRW', "metric name 'net volume' must be a plain name"),
-    ("metrics", "true: 1 KRW", "'true' is a word of the expression language; choose another metric name"),
-    ("usage", "if: text", "'if' is a word of the expression language; choose another field name"),
-])
+@pytest.mark.parametrize(
+    ("section", "name", "message"),
+    [
+        ("metrics", '"net volume": 1 KRW', "metric name 'net volume' must be a plain name"),
+        ("metrics", "true: 1 KRW", "'true' is a word of the expression language; choose another metric name"),
+        ("usage", "if: text", "'if' is a word of the expression language; choose another field name"),
+    ],
+)
 def test_names_must_be_writable_in_expressions(section, name, message):
     found = problems_of(f"plan: t\ncurrency: KRW\n{section}:\n  {name}\n")
     assert [(line, column) for line, column, _ in found] == [(4, 3)]
@@ -331,7 +571,8 @@ def test_names_must_be_writable_in_expressions(section, name, message):
 
 
 def test_a_date_plus_whole_days_is_a_date_and_date_minus_date_is_days():
-    assert errors_in("""\
+    assert (
+        errors_in("""\
         formulas:
           due:
             inputs: {start: date}
@@ -339,25 +580,37 @@ def test_a_date_plus_whole_days_is_a_date_and_date_minus_date_is_days():
           days:
             inputs: {a: date, b: date}
             value: a - b + 1
-        """) == []
+        """)
+        == []
+    )
 
 
-@pytest.mark.parametrize(("expression", "column", "message"), [
-    ('customer.type == "b2b"', 13, "unknown name 'customer.type' in notice 'n'; customer attributes are declared under `customer:` in the plan"),
-    ("period.length > 1", 13, "unknown name 'period.length' in notice 'n'; did you mean 'period.end'?"),
-    ("previous.grosss > 1", 13, "unknown name 'previous.grosss' in notice 'n'; did you mean 'previous.gross'?"),
-    ("gross > 5 krw", 21, "'krw' is not a currency code (write amounts like 5_000 KRW or 12.50 USD); did you mean 'KRW'?"),
-    ("gross > 1e5", 21, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans"),
-])
+@pytest.mark.parametrize(
+    ("expression", "column", "message"),
+    [
+        (
+            'customer.type == "b2b"',
+            13,
+            "unknown name 'customer.type' in notice 'n'; customer attributes are declared under `customer:` in the plan",
+        ),
+        ("period.length > 1", 13, "unknown name 'period.length' in notice 'n'; did you mean 'period.end'?"),
+        ("previous.grosss > 1", 13, "unknown name 'previous.grosss' in notice 'n'; did you mean 'previous.gross'?"),
+        ("gross > 5 krw", 21, "'krw' is not a currency code (write amounts like 5_000 KRW or 12.50 USD); did you mean 'KRW'?"),
+        ("gross > 1e5", 21, "write numbers in full, such as 100_000: exponents (1e5) are not used in plans"),
+    ],
+)
 def test_unknown_dotted_names_and_currencies_get_a_hint(expression, column, message):
     text = f"plan: t\ncurrency: KRW\nusage: {{amount: money}}\nmetrics:\n  gross: {{sum: amount}}\nnotices:\n  n: {{when: {expression}, message: m}}\n"
     assert problems_of(text) == [(7, column, message)]
 
 
-@pytest.mark.parametrize(("default", "message"), [
-    ("0.1", "a percent default needs the % sign: write 0.1% or 10%, whichever you mean"),
-    ("10", "a percent default needs the % sign: write 10% or 1000%, whichever you mean"),
-])
+@pytest.mark.parametrize(
+    ("default", "message"),
+    [
+        ("0.1", "a percent default needs the % sign: write 0.1% or 10%, whichever you mean"),
+        ("10", "a percent default needs the % sign: write 10% or 1000%, whichever you mean"),
+    ],
+)
 def test_a_percent_default_must_say_percent(default, message):
     text = f"plan: t\ncurrency: KRW\ncustomer:\n  discount: {{type: percent, default: {default}}}\n"
     assert problems_of(text) == [(4, 38, message)]

@@ -17,23 +17,37 @@ from dsl.loader import load_plan_text
 from plan_helpers import PLANS, problems_of
 
 SLIPS = [
-    ("colon_missing_after_a_key_with_children", """\
+    (
+        "colon_missing_after_a_key_with_children",
+        """\
 plan: t
 currency: KRW
 charges:
   base
     model: flat
     amount: 5 KRW
-""", 4, 7, "missing ':' after 'base': write `base:`"),
-    ("colon_missing_between_key_and_value", """\
+""",
+        4,
+        7,
+        "missing ':' after 'base': write `base:`",
+    ),
+    (
+        "colon_missing_between_key_and_value",
+        """\
 plan: t
 currency: KRW
 charges:
   base:
     model flat
     amount: 5 KRW
-""", 5, 10, "missing ':' after 'model': write `model: flat`"),
-    ("colon_missing_before_the_next_key", """\
+""",
+        5,
+        10,
+        "missing ':' after 'model': write `model: flat`",
+    ),
+    (
+        "colon_missing_before_the_next_key",
+        """\
 plan: t
 currency: KRW
 charges:
@@ -41,40 +55,70 @@ charges:
     model: flat
     amount 5
     name: x
-""", 6, 11, "missing ':' after 'amount': write `amount: 5`"),
-    ("colon_missing_on_the_last_line", """\
+""",
+        6,
+        11,
+        "missing ':' after 'amount': write `amount: 5`",
+    ),
+    (
+        "colon_missing_on_the_last_line",
+        """\
 plan: t
 currency: KRW
 charges:
   base:
     model: flat
     amount 5
-""", 6, 11, "missing ':' after 'amount': write `amount: 5`"),
-    ("no_space_after_the_colon", """\
+""",
+        6,
+        11,
+        "missing ':' after 'amount': write `amount: 5`",
+    ),
+    (
+        "no_space_after_the_colon",
+        """\
 plan: t
 currency: KRW
 charges:
   base:
     model:flat
     amount: 5 KRW
-""", 5, 10, "put a space after ':' in `model:flat`: write `model: flat`"),
-    ("indented_deeper_than_its_sibling", """\
+""",
+        5,
+        10,
+        "put a space after ':' in `model:flat`: write `model: flat`",
+    ),
+    (
+        "indented_deeper_than_its_sibling",
+        """\
 plan: t
 currency: KRW
 charges:
   base:
     model: flat
       amount: 5 KRW
-""", 6, 7, "this line is indented more than `model:` on line 5, which already has a value; line it up with `model:`"),
-    ("indented_between_two_levels", """\
+""",
+        6,
+        7,
+        "this line is indented more than `model:` on line 5, which already has a value; line it up with `model:`",
+    ),
+    (
+        "indented_between_two_levels",
+        """\
 plan: t
 currency: KRW
 charges:
   base:
     model: flat
    amount: 5 KRW
-""", 6, 4, "this line is indented 3 spaces, which matches no line above it (line 5 has 4, line 4 has 2); indent it like one of them"),
-    ("list_item_indented_between_two_levels", """\
+""",
+        6,
+        4,
+        "this line is indented 3 spaces, which matches no line above it (line 5 has 4, line 4 has 2); indent it like one of them",
+    ),
+    (
+        "list_item_indented_between_two_levels",
+        """\
 plan: t
 currency: KRW
 usage: {units: integer}
@@ -87,8 +131,14 @@ charges:
     tiers:
       - {up_to: 5, unit_price: 1}
      - {unit_price: 2}
-""", 12, 6, "this line is indented 5 spaces, which matches no line above it (line 11 has 6, line 10 has 4); indent it like one of them"),
-    ("list_item_without_a_space", """\
+""",
+        12,
+        6,
+        "this line is indented 5 spaces, which matches no line above it (line 11 has 6, line 10 has 4); indent it like one of them",
+    ),
+    (
+        "list_item_without_a_space",
+        """\
 plan: t
 currency: KRW
 usage: {units: integer}
@@ -99,8 +149,14 @@ charges:
     tiers:
       -{up_to: 5, unit_price: 1}
       - {unit_price: 2}
-""", 9, 7, "a list item needs a space after '-': write `- {up_to: 5, unit_price: 1}`"),
-    ("colon_and_space_inside_text", """\
+""",
+        9,
+        7,
+        "a list item needs a space after '-': write `- {up_to: 5, unit_price: 1}`",
+    ),
+    (
+        "colon_and_space_inside_text",
+        """\
 plan: t
 currency: KRW
 charges:
@@ -108,34 +164,64 @@ charges:
     model: flat
     name: Fee: monthly
     amount: 5 KRW
-""", 6, 11, "text holding ': ' must be in quotes: write `name: \"Fee: monthly\"`"),
-    ("brace_not_closed", """\
+""",
+        6,
+        11,
+        "text holding ': ' must be in quotes: write `name: \"Fee: monthly\"`",
+    ),
+    (
+        "brace_not_closed",
+        """\
 plan: t
 currency: KRW
 charges:
   base: {model: flat, amount: 5 KRW
   other: {model: flat, amount: 5 KRW}
-""", 4, 9, "this `{` is not closed (missing `}`?)"),
-    ("bracket_not_closed", """\
+""",
+        4,
+        9,
+        "this `{` is not closed (missing `}`?)",
+    ),
+    (
+        "bracket_not_closed",
+        """\
 plan: t
 currency: KRW
 usage: {kind: {type: text, values: [a, b}}
-""", 3, 36, "this `[` is not closed (missing `]`?)"),
-    ("quote_not_closed", """\
+""",
+        3,
+        36,
+        "this `[` is not closed (missing `]`?)",
+    ),
+    (
+        "quote_not_closed",
+        """\
 plan: t
 currency: KRW
 name: "abc
 charges:
   base: {model: flat, amount: 5 KRW}
-""", 3, 7, "this quote is never closed"),
-    ("list_inside_braces_unquoted", """\
+""",
+        3,
+        7,
+        "this quote is never closed",
+    ),
+    (
+        "list_inside_braces_unquoted",
+        """\
 plan: t
 currency: KRW
 usage: {kind: {type: text, values: [a, b]}, amount: money}
 metrics:
   both: {sum: amount, where: kind in ["a", "b"]}
-""", 5, 38, "inside {...}, an expression holding `[` or `,` must be in quotes: write where: 'kind in [\"a\", \"b\"]'"),
-    ("expression_starting_with_a_quote", """\
+""",
+        5,
+        38,
+        'inside {...}, an expression holding `[` or `,` must be in quotes: write where: \'kind in ["a", "b"]\'',
+    ),
+    (
+        "expression_starting_with_a_quote",
+        """\
 plan: t
 currency: KRW
 customer: {segment: {type: text, values: [a, b]}}
@@ -144,7 +230,11 @@ charges:
     model: flat
     amount: 5 KRW
     when: "a" == customer.segment
-""", 8, 11, "a value that starts with a quote ends there: put the whole expression in quotes, as in '\"a\" == customer.segment'"),
+""",
+        8,
+        11,
+        "a value that starts with a quote ends there: put the whole expression in quotes, as in '\"a\" == customer.segment'",
+    ),
 ]
 
 
@@ -160,8 +250,17 @@ def test_an_unrecognised_yaml_error_keeps_the_parser_message():
 # --- one slip anywhere in a shipped plan -----------------------------------------------
 
 SHIPPED = {path.name: path.read_text(encoding="utf-8") for path in sorted(PLANS.glob("*.yaml"))}
-OURS = ("missing ':'", "put a space after", "this line is indented", "a list item needs", "text holding", "is not closed",
-        "quote is never closed", "inside {...}", "a value that starts with a quote")
+OURS = (
+    "missing ':'",
+    "put a space after",
+    "this line is indented",
+    "a list item needs",
+    "text holding",
+    "is not closed",
+    "quote is never closed",
+    "inside {...}",
+    "a value that starts with a quote",
+)
 
 
 def _slipped(text: str, kind: str, pick: int) -> tuple[str, int] | None:
@@ -196,10 +295,22 @@ def test_a_slip_we_name_is_named_at_its_own_line(plan, kind, pick):
         assert d.span.line in (line, line - 1, line + 1) if kind == "shallower" else d.span.line == line, (line, d, text)
 
 
-@pytest.mark.parametrize(("text", "line", "column", "message"), [
-    ("plan: t\ncurrency: KRW\nusage:\n  kind: {type: text}\n   amount: money\n", 5, 4,
-     "this line is indented more than `kind:` on line 4, which already has a value; line it up with `kind:`"),
-    ("# a plan\n plan: t\ncurrency: KRW\n", 2, 1, "the plan's first key is indented: top-level keys start at the beginning of the line"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "column", "message"),
+    [
+        (
+            "plan: t\ncurrency: KRW\nusage:\n  kind: {type: text}\n   amount: money\n",
+            5,
+            4,
+            "this line is indented more than `kind:` on line 4, which already has a value; line it up with `kind:`",
+        ),
+        (
+            "# a plan\n plan: t\ncurrency: KRW\n",
+            2,
+            1,
+            "the plan's first key is indented: top-level keys start at the beginning of the line",
+        ),
+    ],
+)
 def test_more_indentation_slips(text, line, column, message):
     assert problems_of(text) == [(line, column, f"invalid YAML: {message}")]

@@ -73,13 +73,20 @@ LEDGER = textwrap.dedent("""\
 def files(tmp_path: Path) -> dict[str, str]:
     (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
-    (tmp_path / "bad_rows.csv").write_text(LEDGER + "6,acme,2024-11-05T10:00:00,fax,1\n7,acme,2024-11-05T10:00:00,call,x\n", encoding="utf-8")
-    (tmp_path / "customers.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "bad_rows.csv").write_text(
+        LEDGER + "6,acme,2024-11-05T10:00:00,fax,1\n7,acme,2024-11-05T10:00:00,call,x\n", encoding="utf-8"
+    )
+    (tmp_path / "customers.yaml").write_text(
+        textwrap.dedent("""\
         acme: {segment: enterprise, annual: true, rebate: 10%}
         bolt: {segment: startup}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     (tmp_path / "customers.csv").write_text("customer,segment,annual,rebate\nacme,enterprise,true,10%\nbolt,startup,,\n", encoding="utf-8")
-    return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "bad_rows.csv", "customers.yaml", "customers.csv")} | {"dir": str(tmp_path)}
+    return {name: str(tmp_path / name) for name in ("plan.yaml", "ledger.csv", "bad_rows.csv", "customers.yaml", "customers.csv")} | {
+        "dir": str(tmp_path)
+    }
 
 
 def rate_json(ratecard, files, *extra: str, ledger: str = "ledger.csv") -> tuple[int, dict]:
@@ -89,6 +96,7 @@ def rate_json(ratecard, files, *extra: str, ledger: str = "ledger.csv") -> tuple
 
 # -- exit statuses ---------------------------------------------------------------
 
+
 def test_exit_0_when_every_row_is_accepted(ratecard, files):
     code, data = rate_json(ratecard, files)
     assert code == 0
@@ -96,10 +104,13 @@ def test_exit_0_when_every_row_is_accepted(ratecard, files):
     acme, bolt = data["documents"]
     # calls: 100 x 0.05 + 50 x 0.025 = 6.25; messages: 1000 is not below 1000 -> 1000 x 0.005 = 5.00
     assert [(line["id"], line["quantity"], line["amount"]) for line in acme["lines"]] == [
-        ("calls", "150", "6.25"), ("messages", "1000", "5.00"),
+        ("calls", "150", "6.25"),
+        ("messages", "1000", "5.00"),
     ]
     assert (acme["subtotal"], acme["taxes"], acme["total"]) == (
-        "11.25", [{"id": "tax", "rate": "0.08875", "base": "11.25", "amount": "1.00"}], "12.25",
+        "11.25",
+        [{"id": "tax", "rate": "0.08875", "base": "11.25", "amount": "1.00"}],
+        "12.25",
     )
     assert acme["period"] == {"start": "2024-11-01", "end": "2024-11-30"}
     assert (acme["plan"], acme["kind"], acme["currency"], acme["notices"]) == ("cli-plan", "invoice", "USD", [])
@@ -123,12 +134,15 @@ def test_exit_3_in_every_format(ratecard, files, fmt):
     assert "acme" in result.stdout
 
 
-@pytest.mark.parametrize("plan_text, where", [
-    ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: per_unit, on: nothing, unit_price: 1}\n", ":4:"),
-    ("plan: broken\ncurrency: USD\n  charges: [\n", ":3"),
-    ("plan: broken\ncurrency: XYZ\n", ":2:"),
-    ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: tiered, on: 1}\n", ":4:"),
-])
+@pytest.mark.parametrize(
+    "plan_text, where",
+    [
+        ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: per_unit, on: nothing, unit_price: 1}\n", ":4:"),
+        ("plan: broken\ncurrency: USD\n  charges: [\n", ":3"),
+        ("plan: broken\ncurrency: XYZ\n", ":2:"),
+        ("plan: broken\ncurrency: USD\ncharges:\n  fee: {model: tiered, on: 1}\n", ":4:"),
+    ],
+)
 def test_exit_1_on_a_broken_plan(ratecard, files, plan_text, where):
     broken = Path(files["dir"]) / "broken.yaml"
     broken.write_text(plan_text, encoding="utf-8")
@@ -140,9 +154,12 @@ def test_exit_1_on_a_broken_plan(ratecard, files, plan_text, where):
 
 def test_exit_1_on_a_plan_that_fails_while_running(ratecard, files):
     failing = Path(files["dir"]) / "failing.yaml"
-    failing.write_text(PLAN.replace('messages: {sum: units, where: kind == "sms"}',
-                                    'messages: {sum: units, where: kind == "sms"}\n  per_call: messages / calls')
-                           .replace("on: messages\n", "on: per_call\n"), encoding="utf-8")
+    failing.write_text(
+        PLAN.replace(
+            'messages: {sum: units, where: kind == "sms"}', 'messages: {sum: units, where: kind == "sms"}\n  per_call: messages / calls'
+        ).replace("on: messages\n", "on: per_call\n"),
+        encoding="utf-8",
+    )
     result = ratecard("rate", str(failing), "--usage", files["ledger.csv"], "--period", "2024-11")
     assert result.exit_code == 0, result.output  # everyone made calls in November
     no_calls = Path(files["dir"]) / "no_calls.csv"
@@ -169,32 +186,37 @@ def test_an_as_of_past_the_calendar_in_the_plans_time_zone_is_a_problem_of_the_c
     far.write_text(LEDGER.splitlines()[0] + "\n8,acme,9999-12-31T10:00:00,call,1\n")
     result = ratecard("rate", files["plan.yaml"], "--usage", str(far), "--as-of", moment)
     assert result.exit_code == 2, result.output
-    assert f"--as-of {moment.replace('Z', '+00:00')} is outside the days ratecard can rate (0001-01-01 to 9999-12-31) " \
-           "in the plan's time zone Asia/Seoul" in result.stderr
+    assert (
+        f"--as-of {moment.replace('Z', '+00:00')} is outside the days ratecard can rate (0001-01-01 to 9999-12-31) "
+        "in the plan's time zone Asia/Seoul" in result.stderr
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--usage", "missing.csv"], "missing.csv"),
-    (["--usage", "{ledger}", "--period", "2024-13"], "2024-13"),
-    (["--usage", "{ledger}", "--period", "last month"], "last month"),
-    (["--usage", "{ledger}", "--period", "2024-11-30..2024-11-01"], "2024-11-30"),
-    (["--usage", "{ledger}", "--customers", "missing.yaml"], "missing.yaml"),
-    (["--usage", "{ledger}", "--customers", "{bad_customers}"], "bad_customers"),
-    (["--usage", "{ledger}", "--customers", "{wrong_type}"], "annual"),
-    (["--usage", "{ledger}", "--customers", "{latin1}"], "UTF-8"),
-    (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
-    (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
-    (["--usage", "{ledger}", "--customers", "{twice}"], "twice.csv:3: customer 'acme' is listed twice (first on line 2)"),
-    (["--usage", "{ledger}", "--as-of", "9999-12-31"], "9999-12-31"),
-    (["--usage", "{ledger}", "--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
-    (["--usage", "{ledger}", "--rejects", "{no_folder}"], "no_folder"),
-    (["--usage", "{ledger}", "--rejects", "/dev/full"], "/dev/full"),
-    (["--usage", "{ledger}", "--rejects", "{dir}"], "rejects"),
-    (["--usage", "{ledger}", "--period", "２０２４-１１"], "cannot read period"),
-    (["--usage", "{ledger_txt}"], "ledger.txt"),
-    (["--usage", "{ledger}", "--format", "xml"], "xml"),
-    ([], "--usage"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--usage", "missing.csv"], "missing.csv"),
+        (["--usage", "{ledger}", "--period", "2024-13"], "2024-13"),
+        (["--usage", "{ledger}", "--period", "last month"], "last month"),
+        (["--usage", "{ledger}", "--period", "2024-11-30..2024-11-01"], "2024-11-30"),
+        (["--usage", "{ledger}", "--customers", "missing.yaml"], "missing.yaml"),
+        (["--usage", "{ledger}", "--customers", "{bad_customers}"], "bad_customers"),
+        (["--usage", "{ledger}", "--customers", "{wrong_type}"], "annual"),
+        (["--usage", "{ledger}", "--customers", "{latin1}"], "UTF-8"),
+        (["--usage", "{ledger}", "--customers", "{no_id}"], "customer"),
+        (["--usage", "{ledger}", "--as-of", "soon"], "soon"),
+        (["--usage", "{ledger}", "--customers", "{twice}"], "twice.csv:3: customer 'acme' is listed twice (first on line 2)"),
+        (["--usage", "{ledger}", "--as-of", "9999-12-31"], "9999-12-31"),
+        (["--usage", "{ledger}", "--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
+        (["--usage", "{ledger}", "--rejects", "{no_folder}"], "no_folder"),
+        (["--usage", "{ledger}", "--rejects", "/dev/full"], "/dev/full"),
+        (["--usage", "{ledger}", "--rejects", "{dir}"], "rejects"),
+        (["--usage", "{ledger}", "--period", "２０２４-１１"], "cannot read period"),
+        (["--usage", "{ledger_txt}"], "ledger.txt"),
+        (["--usage", "{ledger}", "--format", "xml"], "xml"),
+        ([], "--usage"),
+    ],
+)
 def test_exit_2_on_a_usage_error(ratecard, files, args, message):
     folder = Path(files["dir"])
     (folder / "bad_customers.yaml").write_text("acme: [1, 2\n")
@@ -203,10 +225,17 @@ def test_exit_2_on_a_usage_error(ratecard, files, args, message):
     (folder / "latin1.csv").write_bytes("customer,segment\ncafé,startup\n".encode("latin-1"))
     (folder / "no_id.csv").write_text("id,segment\nacme,startup\n")
     (folder / "twice.csv").write_text("customer,segment\nacme,startup\nacme,enterprise\n")
-    names = {"ledger": files["ledger.csv"], "bad_customers": str(folder / "bad_customers.yaml"),
-             "twice": str(folder / "twice.csv"), "no_folder": str(folder / "no_folder" / "rejects.csv"), "dir": str(folder),
-             "latin1": str(folder / "latin1.csv"), "no_id": str(folder / "no_id.csv"),
-             "wrong_type": str(folder / "wrong_type.csv"), "ledger_txt": str(folder / "ledger.txt")}
+    names = {
+        "ledger": files["ledger.csv"],
+        "bad_customers": str(folder / "bad_customers.yaml"),
+        "twice": str(folder / "twice.csv"),
+        "no_folder": str(folder / "no_folder" / "rejects.csv"),
+        "dir": str(folder),
+        "latin1": str(folder / "latin1.csv"),
+        "no_id": str(folder / "no_id.csv"),
+        "wrong_type": str(folder / "wrong_type.csv"),
+        "ledger_txt": str(folder / "ledger.txt"),
+    }
     args = [a.format(**names) if a.startswith("{") else (str(folder / a) if a.startswith("missing") else a) for a in args]
     result = ratecard("rate", files["plan.yaml"], *args)
     assert result.exit_code == 2, result.output
@@ -215,6 +244,7 @@ def test_exit_2_on_a_usage_error(ratecard, files, args, message):
 
 
 # -- formats -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["table", "json", "yaml", "csv", "jsonl"])
 def test_every_format_is_byte_identical_across_runs(ratecard, files, fmt):
@@ -245,8 +275,11 @@ def test_csv_format_has_a_row_per_line_tax_subtotal_and_total(ratecard, files):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     acme = [(r["row_kind"], r["id"], r["quantity"], r["rate"], r["amount"]) for r in rows if r["customer"] == "acme"]
     assert acme == [
-        ("line", "calls", "150", "", "6.25"), ("line", "messages", "1000", "", "5.00"),
-        ("subtotal", "subtotal", "", "", "11.25"), ("tax", "tax", "", "0.08875", "1.00"), ("total", "total", "", "", "12.25"),
+        ("line", "calls", "150", "", "6.25"),
+        ("line", "messages", "1000", "", "5.00"),
+        ("subtotal", "subtotal", "", "", "11.25"),
+        ("tax", "tax", "", "0.08875", "1.00"),
+        ("total", "total", "", "", "12.25"),
     ]
     assert {r["currency"] for r in rows} == {"USD"}
     assert {(r["period_start"], r["period_end"]) for r in rows} == {("2024-11-01", "2024-11-30")}
@@ -271,11 +304,14 @@ def test_without_a_period_every_period_of_the_ledger_is_rated(ratecard, files):
     result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--format", "json")
     data = json.loads(result.stdout)
     assert [(d["customer"], d["period"]["start"]) for d in data["documents"]] == [
-        ("acme", "2024-11-01"), ("bolt", "2024-11-01"), ("cora", "2024-12-01"),
+        ("acme", "2024-11-01"),
+        ("bolt", "2024-11-01"),
+        ("cora", "2024-12-01"),
     ]
 
 
 # -- customers ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("customers", ["customers.yaml", "customers.csv"])
 def test_customers_file_gives_attributes_to_when_and_discounts(ratecard, files, customers):
@@ -283,7 +319,10 @@ def test_customers_file_gives_attributes_to_when_and_discounts(ratecard, files, 
     assert code == 0
     acme, bolt = data["documents"]
     assert [(line["id"], line["amount"]) for line in acme["lines"]] == [
-        ("calls", "6.25"), ("messages", "5.00"), ("support", "49.99"), ("annual", "-6.12"),
+        ("calls", "6.25"),
+        ("messages", "5.00"),
+        ("support", "49.99"),
+        ("annual", "-6.12"),
     ]
     # 61.24 - 6.124 rounded to 6.12 = 55.12; tax 4.89193 -> 4.89
     assert (acme["subtotal"], acme["total"]) == ("55.12", "60.01")
@@ -327,8 +366,12 @@ def test_a_customers_file_past_the_size_limit_is_refused(ratecard, files, monkey
     from interpreter.pricing import customers
 
     big = Path(files["dir"]) / name
-    big.write_text("customer,segment\n" + "".join(f"c{n},startup\n" for n in range(20)) if name.endswith(".csv")
-                   else "".join(f"c{n}: {{segment: startup}}\n" for n in range(20)), encoding="utf-8")
+    big.write_text(
+        "customer,segment\n" + "".join(f"c{n},startup\n" for n in range(20))
+        if name.endswith(".csv")
+        else "".join(f"c{n}: {{segment: startup}}\n" for n in range(20)),
+        encoding="utf-8",
+    )
     monkeypatch.setattr(customers, limit, 100, raising=False)
     result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", str(big))
     assert result.exit_code == 2, result.output
@@ -336,6 +379,7 @@ def test_a_customers_file_past_the_size_limit_is_refused(ratecard, files, monkey
 
 
 # -- explain -----------------------------------------------------------------------------
+
 
 def charge_line(charge: str) -> int:
     """The line of the plan where `charge` is defined under `charges:`."""
@@ -345,16 +389,26 @@ def charge_line(charge: str) -> int:
 
 
 def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(ratecard, files):
-    result = ratecard("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
-                      "--customers", files["customers.yaml"])
+    result = ratecard(
+        "explain",
+        files["plan.yaml"],
+        "--usage",
+        files["ledger.csv"],
+        "--customer",
+        "acme",
+        "--period",
+        "2024-11",
+        "--customers",
+        files["customers.yaml"],
+    )
     assert result.exit_code == 0, result.output
     text = result.stdout
-    calls = text[text.index("\ncalls  "):text.index("\nmessages  ")]
+    calls = text[text.index("\ncalls  ") : text.index("\nmessages  ")]
     assert f"{files['plan.yaml']}:{charge_line('calls')}" in calls
     assert "tier 1 (up to 100)" in calls and "100 x 0.05 = 5" in calls
     assert "tier 2 (and above)" in calls and "50 x 0.025 = 1.25" in calls
     assert "rounded half_up to 0.01 USD: 6.25" in calls
-    messages = text[text.index("\nmessages  "):text.index("\nsupport  ")]
+    messages = text[text.index("\nmessages  ") : text.index("\nsupport  ")]
     assert f"{files['plan.yaml']}:{charge_line('messages')}" in messages
     assert "tier 2 (and above): 1000 x 0.005 = 5" in messages and "tier 1" not in messages
     assert "customer.rebate" in text and "calls = 150" in text and "customer.segment = 'enterprise'" in text
@@ -362,11 +416,21 @@ def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(ratecard, files)
 
 
 def test_explain_points_at_each_charge_line_in_the_plan(ratecard, files):
-    result = ratecard("explain", files["plan.yaml"], "--usage", files["ledger.csv"], "--customer", "acme", "--period", "2024-11",
-                      "--customers", files["customers.csv"])
+    result = ratecard(
+        "explain",
+        files["plan.yaml"],
+        "--usage",
+        files["ledger.csv"],
+        "--customer",
+        "acme",
+        "--period",
+        "2024-11",
+        "--customers",
+        files["customers.csv"],
+    )
     text = result.stdout
     for charge in ("calls", "messages", "support"):
-        block = text[text.index(f"\n{charge}  "):].splitlines()
+        block = text[text.index(f"\n{charge}  ") :].splitlines()
         assert block[2].strip().startswith(f"from {files['plan.yaml']}:{charge_line(charge)} ("), block[:3]
 
 
@@ -388,8 +452,18 @@ def explain_scenario(ratecard, tmp_path: Path, scenario: Path, customer: str, pl
     ledger, options = rate_inputs(scenario, spec, tmp_path / "usage.jsonl")
     people = {cid: {k: str(v) for k, v in attributes.items()} for cid, attributes in options["customer_records"].items()}
     (tmp_path / "customers.yaml").write_text(yaml.safe_dump(people), encoding="utf-8")
-    result = ratecard("explain", str(plan), "--usage", ledger, "--customers", str(tmp_path / "customers.yaml"),
-                 "--customer", customer, "--period", period or options["period"])
+    result = ratecard(
+        "explain",
+        str(plan),
+        "--usage",
+        ledger,
+        "--customers",
+        str(tmp_path / "customers.yaml"),
+        "--customer",
+        customer,
+        "--period",
+        period or options["period"],
+    )
     assert result.exit_code == 0, result.output
     return result.stdout
 
@@ -402,14 +476,29 @@ def total_parts(text: str) -> tuple[Decimal, Decimal]:
     return Decimal(stated), sum((Decimal(n) * (-1 if sign == "-" else 1) for sign, n in terms), Decimal(0))
 
 
-@pytest.mark.parametrize("customer, total, credits", [
-    ("dep-small", "28900", ["deposit  'Prepaid deposit'  balance 20000, applied 20000, left 0",
-                            "points  'Points'  balance 5000, applied 5000, left 0"]),
-    ("dep-large", "0", ["deposit  'Prepaid deposit'  balance 100000, applied 53900, left 46100",
-                        "points  'Points'  balance 3000, applied 0, left 3000"]),
-    ("dep-foreigner", "19000", ["deposit  'Prepaid deposit'  balance 30000, applied 30000, left 0",
-                                "points  'Points'  balance 0, applied 0, left 0"]),
-])
+@pytest.mark.parametrize(
+    "customer, total, credits",
+    [
+        (
+            "dep-small",
+            "28900",
+            ["deposit  'Prepaid deposit'  balance 20000, applied 20000, left 0", "points  'Points'  balance 5000, applied 5000, left 0"],
+        ),
+        (
+            "dep-large",
+            "0",
+            [
+                "deposit  'Prepaid deposit'  balance 100000, applied 53900, left 46100",
+                "points  'Points'  balance 3000, applied 0, left 3000",
+            ],
+        ),
+        (
+            "dep-foreigner",
+            "19000",
+            ["deposit  'Prepaid deposit'  balance 30000, applied 30000, left 0", "points  'Points'  balance 0, applied 0, left 0"],
+        ),
+    ],
+)
 def test_explain_accounts_for_the_credits_applied_in_its_total(ratecard, tmp_path, customer, total, credits):
     text = explain_scenario(ratecard, tmp_path, DEPOSIT, customer)
     stated, added = total_parts(text)
@@ -420,7 +509,8 @@ def test_explain_accounts_for_the_credits_applied_in_its_total(ratecard, tmp_pat
 
 
 def test_explain_shows_what_a_carried_discount_brought_took_and_left(ratecard, tmp_path):
-    (tmp_path / "plan.yaml").write_text(textwrap.dedent("""\
+    (tmp_path / "plan.yaml").write_text(
+        textwrap.dedent("""\
         plan: coupon
         currency: USD
         usage: {gb: number}
@@ -434,19 +524,30 @@ def test_explain_shows_what_a_carried_discount_brought_took_and_left(ratecard, t
           vat: {rate: 10%}
         credits:
           goodwill: {name: Goodwill, balance: 2.00}
-    """), encoding="utf-8")
-    (tmp_path / "ledger.csv").write_text("event_id,customer,timestamp,gb\n1,acme,2024-11-10T10:00:00,20\n2,acme,2024-12-10T10:00:00,30\n",
-                                         encoding="utf-8")
-    result = ratecard("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
-                 "--period", "2024-11-01..2024-12-31")
+    """),
+        encoding="utf-8",
+    )
+    (tmp_path / "ledger.csv").write_text(
+        "event_id,customer,timestamp,gb\n1,acme,2024-11-10T10:00:00,20\n2,acme,2024-12-10T10:00:00,30\n", encoding="utf-8"
+    )
+    result = ratecard(
+        "explain",
+        str(tmp_path / "plan.yaml"),
+        "--usage",
+        str(tmp_path / "ledger.csv"),
+        "--customer",
+        "acme",
+        "--period",
+        "2024-11-01..2024-12-31",
+    )
     assert result.exit_code == 0, result.output
-    december = result.stdout[result.stdout.index("period 2024-12-01"):]
+    december = result.stdout[result.stdout.index("period 2024-12-01") :]
     # December: 30.00 carried in + 50.00 granted, 30.00 taken off storage, 50.00 carried on;
     # subtotal 5.00 (support), VAT 0.50; the goodwill credit was spent in November
     assert "  welcome  'Welcome coupon'  carried in 30.00 + granted 50.00, applied 30.00 (the line welcome), carried on 50.00" in december
     stated, added = total_parts(december)
     assert stated == added == Decimal("5.50")
-    november = result.stdout[:result.stdout.index("period 2024-12-01")]
+    november = result.stdout[: result.stdout.index("period 2024-12-01")]
     assert "  welcome  'Welcome coupon'  carried in 0.00 + granted 50.00, applied 20.00 (the line welcome), carried on 30.00" in november
     stated, added = total_parts(november)
     assert stated == added == Decimal("3.50")  # 5.50 due, 2.00 of goodwill
@@ -454,8 +555,16 @@ def test_explain_shows_what_a_carried_discount_brought_took_and_left(ratecard, t
 
 def test_readme_command_rates_the_shipped_plan(ratecard):
     root = Path(__file__).resolve().parent.parent
-    result = ratecard("rate", str(root / "plans/portone_one_payment_infra.yaml"),
-                      "--usage", str(root / "plans/portone_one_payment_infra/ledger_2024_11.csv"), "--period", "2024-11", "--format", "json")
+    result = ratecard(
+        "rate",
+        str(root / "plans/portone_one_payment_infra.yaml"),
+        "--usage",
+        str(root / "plans/portone_one_payment_infra/ledger_2024_11.csv"),
+        "--period",
+        "2024-11",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["documents"] and all(d["lines"][0]["id"] == "platform_fee" for d in data["documents"])
@@ -474,12 +583,19 @@ def test_the_cycle_collector_paused_for_a_run_is_back_on_when_the_command_ends(r
 
 # -- nothing to rate ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, said", [
-    (["--period", "2023-01"], "no documents: the ledger has no accepted rows in period 2023-01"),
-    (["--period", "2023-01", "--format", "csv"], "in period 2023-01"),
-    (["--period", "2024-11", "--customer", "nobody"], "no documents: the ledger has no accepted rows for customer 'nobody' in period 2024-11"),
-    (["--usage-header-only"], "no documents: the ledger has no accepted rows"),
-])
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["--period", "2023-01"], "no documents: the ledger has no accepted rows in period 2023-01"),
+        (["--period", "2023-01", "--format", "csv"], "in period 2023-01"),
+        (
+            ["--period", "2024-11", "--customer", "nobody"],
+            "no documents: the ledger has no accepted rows for customer 'nobody' in period 2024-11",
+        ),
+        (["--usage-header-only"], "no documents: the ledger has no accepted rows"),
+    ],
+)
 def test_a_period_without_usage_says_so(ratecard, files, args, said):
     usage = files["ledger.csv"]
     if args == ["--usage-header-only"]:
@@ -507,20 +623,36 @@ def test_output_that_cannot_be_written_is_a_usage_error(files, fmt):
     import sys
 
     with open("/dev/full", "w") as full:
-        done = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "rate", files["plan.yaml"], "--usage", files["ledger.csv"],
-                               "--format", fmt], stdout=full, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+        done = subprocess.run(
+            [sys.executable, "-c", "import cli; cli.main()", "rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--format", fmt],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
     assert done.returncode == 2, done.stderr
     assert done.stderr == "error: cannot write the output: No space left on device\n"
 
 
 def test_explain_shows_the_value_tested_by_in(ratecard, tmp_path):
     plan = PLAN.replace('when: customer.segment == "enterprise"', 'when: customer.segment in ["enterprise", "partner"]')
-    (tmp_path / "plan.yaml").write_text(plan.replace("values: [startup, enterprise]", "values: [startup, enterprise, partner]"),
-                                        encoding="utf-8")
+    (tmp_path / "plan.yaml").write_text(
+        plan.replace("values: [startup, enterprise]", "values: [startup, enterprise, partner]"), encoding="utf-8"
+    )
     (tmp_path / "ledger.csv").write_text(LEDGER, encoding="utf-8")
     (tmp_path / "customers.yaml").write_text("acme: {segment: enterprise}\n", encoding="utf-8")
-    result = ratecard("explain", str(tmp_path / "plan.yaml"), "--usage", str(tmp_path / "ledger.csv"), "--customer", "acme",
-                      "--period", "2024-11", "--customers", str(tmp_path / "customers.yaml"))
+    result = ratecard(
+        "explain",
+        str(tmp_path / "plan.yaml"),
+        "--usage",
+        str(tmp_path / "ledger.csv"),
+        "--customer",
+        "acme",
+        "--period",
+        "2024-11",
+        "--customers",
+        str(tmp_path / "customers.yaml"),
+    )
     assert result.exit_code == 0, result.output
-    support = result.stdout[result.stdout.index("\nsupport  "):]
-    assert "  when: customer.segment in [\"enterprise\", \"partner\"]\n    customer.segment = 'enterprise'\n" in support
+    support = result.stdout[result.stdout.index("\nsupport  ") :]
+    assert '  when: customer.segment in ["enterprise", "partner"]\n    customer.segment = \'enterprise\'\n' in support

@@ -83,10 +83,10 @@ def plans(draw, balances: bool = False) -> str:
         "require:",
         "  - {rule: amount >= 0, message: negative amount}",
         "metrics:",
-        "  sales: {sum: amount, where: kind == \"sale\" and not flag}",
-        "  refunds: {sum: amount, where: kind == \"refund\"}",
+        '  sales: {sum: amount, where: kind == "sale" and not flag}',
+        '  refunds: {sum: amount, where: kind == "refund"}',
         "  net: sales - refunds",
-        "  units: {sum: units, where: kind != \"test\"}",
+        '  units: {sum: units, where: kind != "test"}',
         "  events: {count: true}",
         "charges:",
         *charges,
@@ -100,8 +100,9 @@ def plans(draw, balances: bool = False) -> str:
         targets = draw(st.lists(st.sampled_from([f"c{i}" for i in range(len(charges))]), unique=True, max_size=2))
         applies = f", applies_to: [{', '.join(targets)}]" if targets else ""
         carry = ", carry: true" if draw(st.booleans()) else ""
-        discounts.insert(draw(st.integers(0, len(discounts))),
-                         f"  coupon{index}: {{name: Coupon {index}, amount: {draw(flats)}{applies}{carry}}}")
+        discounts.insert(
+            draw(st.integers(0, len(discounts))), f"  coupon{index}: {{name: Coupon {index}, amount: {draw(flats)}{applies}{carry}}}"
+        )
     if discounts:
         lines += ["discounts:", *discounts]
     if draw(st.booleans()):
@@ -117,14 +118,14 @@ def plans(draw, balances: bool = False) -> str:
 
 def timestamp(moment: datetime.datetime, form: int) -> str:
     if form == 0:
-        return moment.replace(tzinfo=None).isoformat()                       # local, no offset
+        return moment.replace(tzinfo=None).isoformat()  # local, no offset
     if form == 1:
         return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
     if form == 2:
-        return moment.isoformat()                                            # local offset
+        return moment.isoformat()  # local offset
     if form == 3:
         return moment.replace(tzinfo=None).isoformat(sep=" ")
-    return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()            # some other offset
+    return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()  # some other offset
 
 
 @st.composite
@@ -135,7 +136,9 @@ def ledgers(draw, zone: str) -> list[list[str]]:
         minute = draw(st.integers(0, 60 * 24 * 34))
         local = datetime.datetime(2024, 10, 30, tzinfo=ZoneInfo(zone)) + datetime.timedelta(minutes=minute)
         local = local.astimezone(ZoneInfo(zone))
-        kind = draw(st.sampled_from(["", "Sale"])) if sometimes(draw, 5) else draw(st.sampled_from(["sale", "refund", "sale", "test", "sale"]))
+        kind = (
+            draw(st.sampled_from(["", "Sale"])) if sometimes(draw, 5) else draw(st.sampled_from(["sale", "refund", "sale", "test", "sale"]))
+        )
         if sometimes(draw, 10):
             amount = draw(st.sampled_from(["", "-5", "abc", "1_000", " 7.5 ", "0.1", "0.2"]))
         elif draw(st.booleans()):
@@ -188,15 +191,20 @@ def test_balances_are_passed_on_from_month_to_month_alike(tmp_path, data):
     assert ours == reference_rater.rate_csv(plan, path, ["2024-10", "2024-11", "2024-12"])
 
 
-@pytest.mark.parametrize("bounds", [
-    ("up_to: 2", "up_to: 4", "up_to: 6"),
-    ("below: 2", "below: 4", "below: 6"),
-    ("up_to: 2", "below: 4", "up_to: 4"),
-    ("below: 0", "up_to: 0", "below: 3"),
-    ("up_to: 0", "below: 5", "up_to: 5"),
-])
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        ("up_to: 2", "up_to: 4", "up_to: 6"),
+        ("below: 2", "below: 4", "below: 6"),
+        ("up_to: 2", "below: 4", "up_to: 4"),
+        ("below: 0", "up_to: 0", "below: 3"),
+        ("up_to: 0", "below: 5", "up_to: 5"),
+    ],
+)
 def test_engine_and_reference_rater_agree_at_every_tier_boundary(tmp_path, bounds):
-    tiers = ", ".join(f"{{{b}, unit_price: {p}, flat: {f}}}" for b, p, f in zip(bounds, ("3.10", "2.20", "1.30"), ("7", "11", "13"), strict=True))
+    tiers = ", ".join(
+        f"{{{b}, unit_price: {p}, flat: {f}}}" for b, p, f in zip(bounds, ("3.10", "2.20", "1.30"), ("7", "11", "13"), strict=True)
+    )
     tiers = f"[{tiers}, {{unit_price: 0.40, flat: 17}}]"
     plan = compile_plan(f"""
         plan: boundaries
@@ -258,15 +266,17 @@ def test_engine_and_reference_rater_agree_on_a_larger_seeded_ledger(tmp_path):
     for index in range(3000):
         local = datetime.datetime(2024, 10, 28, tzinfo=ZoneInfo("Asia/Seoul")) + datetime.timedelta(seconds=chooser.randrange(40 * 86400))
         amount = chooser.choice([str(chooser.randrange(0, 400_000)), str(chooser.randrange(0, 9999)) + ".5", "x", "-1"])
-        rows.append([
-            f"e{index if chooser.random() > 0.01 else chooser.randrange(max(index, 1))}",
-            chooser.choice(["acme", "bolt", "cafe", "dome", "echo"] + [f"c{n}" for n in range(40)]),
-            timestamp(local, chooser.randrange(5)),
-            chooser.choice(["sale"] * 6 + ["refund", "test", "bad"]),
-            amount,
-            chooser.choice(["", "1", "3", "250"]),
-            chooser.choice(["", "", "", "true"]),
-        ])
+        rows.append(
+            [
+                f"e{index if chooser.random() > 0.01 else chooser.randrange(max(index, 1))}",
+                chooser.choice(["acme", "bolt", "cafe", "dome", "echo"] + [f"c{n}" for n in range(40)]),
+                timestamp(local, chooser.randrange(5)),
+                chooser.choice(["sale"] * 6 + ["refund", "test", "bad"]),
+                amount,
+                chooser.choice(["", "1", "3", "250"]),
+                chooser.choice(["", "", "", "true"]),
+            ]
+        )
     path = write(tmp_path / "ledger.csv", rows)
     ours = engine(plan, path)
     assert len(ours["documents"]) == 45 and len(ours["rejected"]) > 100

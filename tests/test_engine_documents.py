@@ -54,12 +54,16 @@ def test_settlement_lines_are_rounded_in_order_and_the_total_is_the_payout(tmp_p
     # commission 9,457.0 -> 9,457 (on the unrounded one it would be 9,456.95 -> 9,456);
     # revenue 945,695 - 94,570 - 9,457 = 841,668; withholding 27,775.044 truncated to
     # 10 KRW = 27,770; payout 813,898
-    result = rate_csv(compile_plan(SETTLEMENT), tmp_path, """
+    result = rate_csv(
+        compile_plan(SETTLEMENT),
+        tmp_path,
+        """
         event_id,customer,timestamp,kind,amount
         1,hagwon,2024-11-03T10:00:00,payment,900000
         2,hagwon,2024-11-04T10:00:00,payment,45695
         3,hagwon,2024-11-05T10:00:00,join,
-    """)
+    """,
+    )
     (doc,) = result.documents
     data = document_data(doc)
     assert (data["kind"], data["currency"], data["taxes"], data["notices"]) == ("settlement", "KRW", [], [])
@@ -75,10 +79,14 @@ def test_settlement_lines_are_rounded_in_order_and_the_total_is_the_payout(tmp_p
 
 
 def test_settlement_of_a_customer_without_payments_pays_nothing(tmp_path):
-    result = rate_csv(compile_plan(SETTLEMENT), tmp_path, """
+    result = rate_csv(
+        compile_plan(SETTLEMENT),
+        tmp_path,
+        """
         event_id,customer,timestamp,kind,amount
         1,quiet,2024-11-05T10:00:00,join,
-    """)
+    """,
+    )
     assert [line["amount"] for line in document_data(result.documents[0])["lines"]] == ["0"] * 6
 
 
@@ -106,43 +114,65 @@ INVOICE = """
 
 
 def test_discounts_never_take_the_document_below_zero_and_when_conditions_hold(tmp_path):
-    result = rate_csv(compile_plan(INVOICE), tmp_path, """
+    result = rate_csv(
+        compile_plan(INVOICE),
+        tmp_path,
+        """
         event_id,customer,timestamp,amount,kind
         1,small,2024-11-03T10:00:00,100.00,order
         2,large,2024-11-03T10:00:00,12000.00,order
         3,large,2024-11-04T10:00:00,1000.00,return
         4,refunds,2024-11-04T10:00:00,10.00,order
         5,refunds,2024-11-05T10:00:00,30.00,return
-    """)
+    """,
+    )
     docs = {d.customer: document_data(d) for d in result.documents}
     # small: 29.00 + 5.00 = 34.00; the 50.00 credit takes only 34.00; no loyalty (orders < 1,000)
     assert [(line["id"], line["amount"]) for line in docs["small"]["lines"]] == [
-        ("platform", "29.00"), ("commission", "5.00"), ("welcome", "-34.00"),
+        ("platform", "29.00"),
+        ("commission", "5.00"),
+        ("welcome", "-34.00"),
     ]
     assert docs["small"]["total"] == "0.00"
-    assert docs["small"]["notices"] == [{"id": "welcome.unused", "message": (
-        "Welcome credit: 16.00 of the 50.00 USD discount is more than the charges it applies to (34.00 USD) "
-        "and is not carried to a later period.")}]
+    assert docs["small"]["notices"] == [
+        {
+            "id": "welcome.unused",
+            "message": (
+                "Welcome credit: 16.00 of the 50.00 USD discount is more than the charges it applies to (34.00 USD) "
+                "and is not carried to a later period."
+            ),
+        }
+    ]
     # large: 29 + 550 + 99 = 678; welcome -50 (taken from platform first, then commission);
     # loyalty 10% of what is left of commission (550 - 21 = 529) = 52.90
     assert [(line["id"], line["amount"]) for line in docs["large"]["lines"]] == [
-        ("platform", "29.00"), ("commission", "550.00"), ("premium", "99.00"), ("welcome", "-50.00"), ("loyal", "-52.90"),
+        ("platform", "29.00"),
+        ("commission", "550.00"),
+        ("premium", "99.00"),
+        ("welcome", "-50.00"),
+        ("loyal", "-52.90"),
     ]
     assert docs["large"]["total"] == "575.10"
     assert [n["id"] for n in docs["large"]["notices"]] == ["big_month"]
     # refunds: net -20 prices 0 units; 29.00 - 29.00 = 0
     assert [(line["id"], line["quantity"], line["amount"]) for line in docs["refunds"]["lines"]] == [
-        ("platform", None, "29.00"), ("commission", "-20", "0.00"), ("welcome", None, "-29.00"),
+        ("platform", None, "29.00"),
+        ("commission", "-20", "0.00"),
+        ("welcome", None, "-29.00"),
     ]
     assert [n["id"] for n in docs["refunds"]["notices"]] == ["returns_high", "welcome.unused"]
 
 
 def test_schedule_follows_the_period_in_the_plan_time_zone(tmp_path):
-    result = rate_csv(compile_plan(INVOICE), tmp_path, """
+    result = rate_csv(
+        compile_plan(INVOICE),
+        tmp_path,
+        """
         event_id,customer,timestamp,amount,kind
         1,a,2024-12-31T23:30:00,1.00,order
         2,a,2025-02-10T10:00:00,1.00,order
-    """)
+    """,
+    )
     schedules = [document_data(d)["schedule"] for d in result.documents]
     assert schedules == [
         {"issue_date": "2025-01-01", "dispute_until": "2025-01-05", "charge_at": "2025-01-10T10:00:00+09:00"},

@@ -39,19 +39,30 @@ CUSTOMERS = {"bolt": {"divisor": "0"}, "cora": {"months": "99999999"}}
 
 
 def test_a_failing_document_is_listed_and_the_other_customers_are_still_rated(tmp_path):
-    result = rate_csv(compile_plan(PLAN), tmp_path, LEDGER, period="2024-11-01..2024-12-31",
-                      customer_records=CUSTOMERS, keep_going=True)
+    result = rate_csv(compile_plan(PLAN), tmp_path, LEDGER, period="2024-11-01..2024-12-31", customer_records=CUSTOMERS, keep_going=True)
     assert [(d.customer, d.period_start.month) for d in result.documents] == [("acme", 11)]
     assert document_data(result.documents[0])["total"] == "5.00"
     shown = [(f.customer, f.plan, str(f.period_start), str(f.period_end), f.span.line, f.reason) for f in result.failures]
     assert shown == [
         ("bolt", "shares", "2024-11-01", "2024-11-30", 9, "division by zero"),
         # bolt's December is not rated either: the credit it would start from depends on November
-        ("bolt", "shares", "2024-12-01", "2024-12-31", 9,
-         "not rated: the document of 2024-11-01..2024-11-30 failed, and the balances this one starts from carry over from it"),
+        (
+            "bolt",
+            "shares",
+            "2024-12-01",
+            "2024-12-31",
+            9,
+            "not rated: the document of 2024-11-01..2024-11-30 failed, and the balances this one starts from carry over from it",
+        ),
         ("cora", "shares", "2024-11-01", "2024-11-30", 10, "add_months() gives a date outside the years 1 to 9999"),
-        ("cora", "shares", "2024-12-01", "2024-12-31", 10,
-         "not rated: the document of 2024-11-01..2024-11-30 failed, and the balances this one starts from carry over from it"),
+        (
+            "cora",
+            "shares",
+            "2024-12-01",
+            "2024-12-31",
+            10,
+            "not rated: the document of 2024-11-01..2024-11-30 failed, and the balances this one starts from carry over from it",
+        ),
     ]
 
 
@@ -62,10 +73,11 @@ def test_without_keep_going_the_first_failure_in_document_order_is_raised(tmp_pa
 
 
 def test_numbers_too_large_to_round_are_a_failure_of_that_document(tmp_path):
-    plan = compile_plan(PLAN.replace("amount: sales / customer.divisor", "amount: sales * customer.divisor * customer.divisor * customer.divisor"))
+    plan = compile_plan(
+        PLAN.replace("amount: sales / customer.divisor", "amount: sales * customer.divisor * customer.divisor * customer.divisor")
+    )
     # each factor is within what a customers file may hold (18 digits); their product is not
-    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}},
-                      keep_going=True)
+    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}}, keep_going=True)
     assert [d.customer for d in result.documents] == ["acme", "cora"]
     (failure,) = result.failures
     assert (failure.customer, failure.span.line) == ("bolt", 9)
@@ -74,8 +86,7 @@ def test_numbers_too_large_to_round_are_a_failure_of_that_document(tmp_path):
 
 def test_a_credit_balance_too_large_to_round_fails_at_the_credit(tmp_path):
     plan = compile_plan(PLAN.replace("balance: 5.00}", "balance: 5.00 USD * customer.divisor * customer.divisor * customer.divisor}"))
-    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}},
-                      keep_going=True)
+    result = rate_csv(plan, tmp_path, LEDGER, period="2024-11", customer_records={"bolt": {"divisor": "1" + "0" * 17}}, keep_going=True)
     (failure,) = [f for f in result.failures if f.customer == "bolt"]
     assert failure.span.line == 12
     assert "more than 40 digits" in failure.reason
@@ -90,8 +101,9 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 
 def rate_cli(ratecard, files, *args):
-    return ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers",
-                    files["customers.yaml"], "--period", "2024-11", *args)
+    return ratecard(
+        "rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--customers", files["customers.yaml"], "--period", "2024-11", *args
+    )
 
 
 def test_rate_prints_the_other_documents_lists_the_failures_and_exits_1(ratecard, files):
@@ -101,10 +113,24 @@ def test_rate_prints_the_other_documents_lists_the_failures_and_exits_1(ratecard
     assert [d["customer"] for d in data["documents"]] == ["acme"]
     assert data["rejected"] == []
     assert data["failures"] == [
-        {"customer": "bolt", "plan": "shares", "period": {"start": "2024-11-01", "end": "2024-11-30"},
-         "file": files["plan.yaml"], "line": 9, "column": 48, "reason": "division by zero"},
-        {"customer": "cora", "plan": "shares", "period": {"start": "2024-11-01", "end": "2024-11-30"},
-         "file": files["plan.yaml"], "line": 10, "column": 80, "reason": "add_months() gives a date outside the years 1 to 9999"},
+        {
+            "customer": "bolt",
+            "plan": "shares",
+            "period": {"start": "2024-11-01", "end": "2024-11-30"},
+            "file": files["plan.yaml"],
+            "line": 9,
+            "column": 48,
+            "reason": "division by zero",
+        },
+        {
+            "customer": "cora",
+            "plan": "shares",
+            "period": {"start": "2024-11-01", "end": "2024-11-30"},
+            "file": files["plan.yaml"],
+            "line": 10,
+            "column": 80,
+            "reason": "add_months() gives a date outside the years 1 to 9999",
+        },
     ]
     assert f"{files['plan.yaml']}:9:48: error: customer 'bolt', period 2024-11-01..2024-11-30: division by zero" in result.stderr
     assert "2 document(s) not rated" in result.stderr
@@ -124,8 +150,7 @@ def test_every_format_says_which_documents_failed(ratecard, files, fmt):
 
 
 def test_a_run_without_failures_prints_no_failures_key(ratecard, files):
-    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11",
-                      "--format", "json")
+    result = ratecard("rate", files["plan.yaml"], "--usage", files["ledger.csv"], "--period", "2024-11", "--format", "json")
     assert result.exit_code == 0, result.output
     assert list(json.loads(result.stdout)) == ["documents", "rejected"]
 

@@ -41,18 +41,16 @@ PLAN = textwrap.dedent("""
 
 COLUMNS = ["event_id", "customer", "timestamp", "kind", "amount", "units", "test"]
 ROWS = [
-    ["e1", "acme", "2024-10-31T15:30:00Z", "charge", "100.10", "", ""],        # Nov 1 00:30 in Seoul
+    ["e1", "acme", "2024-10-31T15:30:00Z", "charge", "100.10", "", ""],  # Nov 1 00:30 in Seoul
     ["e2", "acme", "2024-11-15T12:00:00+09:00", "charge", "0.20", "2", "false"],
     ["e3", "acme", "2024-11-16T12:00:00", "refund", "0.10", "", ""],
     ["e4", "acme", "2024-11-17T12:00:00", "charge", "999.99", "3", "true"],
     ["e5", "bolt", "2024-11-02T00:00:00+09:00", "charge", "12.5", "4", ""],
-    ["e6", "bolt", "2024-11-30T15:00:00Z", "charge", "7000", "", ""],          # Dec 1 00:00 in Seoul
-    ["e7", "bolt", "2024-11-20T08:00:00Z", "charge", "abc", "", ""],           # rejected: bad amount
-    ["e2", "bolt", "2024-11-21T08:00:00Z", "charge", "1.00", "", ""],          # rejected: duplicate event_id
-    ["e8", "cora", "2024-10-31T14:59:59Z", "charge", "5.00", "", ""],          # Oct 31 23:59:59 in Seoul
+    ["e6", "bolt", "2024-11-30T15:00:00Z", "charge", "7000", "", ""],  # Dec 1 00:00 in Seoul
+    ["e7", "bolt", "2024-11-20T08:00:00Z", "charge", "abc", "", ""],  # rejected: bad amount
+    ["e2", "bolt", "2024-11-21T08:00:00Z", "charge", "1.00", "", ""],  # rejected: duplicate event_id
+    ["e8", "cora", "2024-10-31T14:59:59Z", "charge", "5.00", "", ""],  # Oct 31 23:59:59 in Seoul
 ]
-
-
 
 
 def write_csv(path: Path, columns, rows) -> Path:
@@ -88,9 +86,7 @@ def _is_number(text: str) -> bool:
 
 def parquet_from_csv(csv_path: Path, path: Path) -> Path:
     con = duckdb.connect()
-    con.execute(
-        f"COPY (SELECT * FROM read_csv('{csv_path}', header = true, all_varchar = true)) TO '{path}' (FORMAT parquet)"
-    )
+    con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}', header = true, all_varchar = true)) TO '{path}' (FORMAT parquet)")
     return path
 
 
@@ -186,8 +182,11 @@ def test_percentage_fees_past_the_columns_width_are_computed_exactly(tmp_path, c
     """The fee of a 50,000,000 payment at 2.12345678% is 1,061,728.69: more integer digits than
     DECIMAL(18,2) x DECIMAL(12,10) keeps; compared with the fee limits, it must not overflow."""
     plan = compile_plan(PERCENT_OF_LARGE_PAYMENTS)
-    amounts = {"DECIMAL(18,2)": ["50000000", "300000000", "10", "1"], "BIGINT": ["50000000", "5000000000", "10", "1"],
-               "DECIMAL(9,2)": ["5000000", "9999999", "10", "1"]}[column_type]
+    amounts = {
+        "DECIMAL(18,2)": ["50000000", "300000000", "10", "1"],
+        "BIGINT": ["50000000", "5000000000", "10", "1"],
+        "DECIMAL(9,2)": ["5000000", "9999999", "10", "1"],
+    }[column_type]
     rows = [[f"e{i}", "acme", "2024-11-02T00:00:00", amount] for i, amount in enumerate(amounts)]
     columns = ["event_id", "customer", "timestamp", "amount"]
     expected = everything(plan, write_csv(tmp_path / "l.csv", columns, rows), period="2024-11")
@@ -222,11 +221,15 @@ def test_decimal_columns_with_more_than_ten_places_of_trailing_zeros_are_read(tm
 def test_whole_numbers_written_with_decimal_zeros_are_integers(tmp_path):
     """An integer field read from a DECIMAL or DOUBLE column prints as 5.00 or 2.0; it is still whole."""
     plan = compile_plan(PLAN)
-    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
-        ["e1", "acme", "2024-11-02T00:00:00", "charge", "1", "5.00", ""],
-        ["e2", "acme", "2024-11-02T00:00:00", "charge", "1", "2.0", ""],
-        ["e3", "acme", "2024-11-02T00:00:00", "charge", "1", "2.5", ""],
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        COLUMNS,
+        [
+            ["e1", "acme", "2024-11-02T00:00:00", "charge", "1", "5.00", ""],
+            ["e2", "acme", "2024-11-02T00:00:00", "charge", "1", "2.0", ""],
+            ["e3", "acme", "2024-11-02T00:00:00", "charge", "1", "2.5", ""],
+        ],
+    )
     result = rate(plan, str(ledger))
     assert [(r.row, r.event_id) for r in result.rejected] == [(3, "e3")]
     units = result.documents[0].env[("metric", "units")]
@@ -239,8 +242,11 @@ def test_csv_lines_starting_with_a_hash_are_rows_not_comments(tmp_path):
     A line that is not a row of the header's columns (here a `# exported` note)
     makes the ledger unreadable as a whole; it must never make rows vanish.
     """
-    plan = compile_plan(PLAN.replace("test: {type: bool, default: false}", "test: {type: bool, default: false}\n  note: {type: text, default: none}")
-                        .replace("events: {count: true}", "events: {count: true}\n  notes: {unique: note}"))
+    plan = compile_plan(
+        PLAN.replace(
+            "test: {type: bool, default: false}", "test: {type: bool, default: false}\n  note: {type: text, default: none}"
+        ).replace("events: {count: true}", "events: {count: true}\n  notes: {unique: note}")
+    )
     rows = textwrap.dedent("""\
         e1,acme,2024-11-02T00:00:00,charge,1,order #12
         #2,acme,2024-11-02T00:00:00,charge,2,order #13
@@ -288,12 +294,17 @@ def test_jsonl_numbers_are_not_read_through_a_float(tmp_path):
 def test_jsonl_scalars_of_every_kind(tmp_path):
     plan = compile_plan(PLAN)
     ledger = tmp_path / "l.jsonl"
-    ledger.write_text("\n".join([
-        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 10, "units": 2, "test": false}',
-        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": "0.50", "units": null, "test": null, "extra": [1, 2]}',
-        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1000, "test": true}',
-        '{"event_id": "d", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": true}',
-    ]) + "\n")
+    ledger.write_text(
+        "\n".join(
+            [
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 10, "units": 2, "test": false}',
+                '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": "0.50", "units": null, "test": null, "extra": [1, 2]}',
+                '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1000, "test": true}',
+                '{"event_id": "d", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": true}',
+            ]
+        )
+        + "\n"
+    )
     result = rate(plan, str(ledger))
     assert [(r.row, r.event_id) for r in result.rejected] == [(4, "d")]
     (doc,) = result.documents
@@ -303,31 +314,40 @@ def test_jsonl_scalars_of_every_kind(tmp_path):
 def test_jsonl_exponent_numbers_are_read_exactly_and_nan_is_rejected(tmp_path):
     plan = compile_plan(PLAN)
     ledger = tmp_path / "l.jsonl"
-    ledger.write_text("\n".join([
-        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1e-2}',
-        '',
-        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 2.5E+3}',
-        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": NaN}',
-    ]) + "\n")
+    ledger.write_text(
+        "\n".join(
+            [
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 1e-2}',
+                "",
+                '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": 2.5E+3}',
+                '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-01T00:00:00", "kind": "charge", "amount": NaN}',
+            ]
+        )
+        + "\n"
+    )
     result = rate(plan, str(ledger))
-    assert [(r.row, r.event_id) for r in result.rejected] == [(3, "c")]   # the third row: a blank line is none
+    assert [(r.row, r.event_id) for r in result.rejected] == [(3, "c")]  # the third row: a blank line is none
     assert result.documents[0].env[("metric", "charged")] == Decimal("2500.01")
 
 
 # -- time zones ----------------------------------------------------------------
 
-@pytest.mark.parametrize("timestamp, month", [
-    ("2024-10-31T15:30:00Z", "2024-11"),          # 00:30 on Nov 1 in Seoul
-    ("2024-10-31T15:00:00+00:00", "2024-11"),     # exactly local midnight
-    ("2024-10-31T14:59:59Z", "2024-10"),
-    ("2024-11-01T00:00:00", "2024-11"),           # no offset: Seoul time
-    ("2024-10-31T23:59:59", "2024-10"),
-    ("2024-11-01 00:00:00", "2024-11"),
-    ("2024-11-30T23:59:59.999+09:00", "2024-11"),
-    ("2024-11-30T15:00:00Z", "2024-12"),
-    ("2024-11-30T09:59:59-05:00", "2024-11"),     # 23:59:59 in Seoul
-    ("2024-11-30T10:00:00-05:00", "2024-12"),
-])
+
+@pytest.mark.parametrize(
+    "timestamp, month",
+    [
+        ("2024-10-31T15:30:00Z", "2024-11"),  # 00:30 on Nov 1 in Seoul
+        ("2024-10-31T15:00:00+00:00", "2024-11"),  # exactly local midnight
+        ("2024-10-31T14:59:59Z", "2024-10"),
+        ("2024-11-01T00:00:00", "2024-11"),  # no offset: Seoul time
+        ("2024-10-31T23:59:59", "2024-10"),
+        ("2024-11-01 00:00:00", "2024-11"),
+        ("2024-11-30T23:59:59.999+09:00", "2024-11"),
+        ("2024-11-30T15:00:00Z", "2024-12"),
+        ("2024-11-30T09:59:59-05:00", "2024-11"),  # 23:59:59 in Seoul
+        ("2024-11-30T10:00:00-05:00", "2024-12"),
+    ],
+)
 def test_event_falls_in_the_local_month_of_the_plan(tmp_path, timestamp, month):
     plan = compile_plan(PLAN)
     ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", timestamp, "charge", "1", "", ""]])
@@ -337,25 +357,34 @@ def test_event_falls_in_the_local_month_of_the_plan(tmp_path, timestamp, month):
 
 def test_without_a_time_zone_the_plan_is_in_utc(tmp_path):
     plan = compile_plan(PLAN.replace("timezone: Asia/Seoul\n", ""))
-    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
-        ["e1", "a", "2024-10-31T23:30:00", "charge", "1", "", ""],
-        ["e2", "b", "2024-10-31T23:30:00-01:00", "charge", "1", "", ""],
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        COLUMNS,
+        [
+            ["e1", "a", "2024-10-31T23:30:00", "charge", "1", "", ""],
+            ["e2", "b", "2024-10-31T23:30:00-01:00", "charge", "1", "", ""],
+        ],
+    )
     months = {d.customer: d.period_start.month for d in rate(plan, str(ledger)).documents}
     assert months == {"a": 10, "b": 11}
 
 
 # -- periods -------------------------------------------------------------------
 
+
 def test_period_forms(tmp_path):
     plan = compile_plan(PLAN)
-    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
-        ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
-        ["e2", "acme", "2024-11-05T00:00:00", "charge", "2", "", ""],
-        ["e3", "acme", "2024-11-25T00:00:00", "charge", "4", "", ""],
-        ["e4", "acme", "2025-01-05T00:00:00", "charge", "8", "", ""],
-        ["e5", "acme", "2024-03-05T00:00:00", "charge", "16", "", ""],
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        COLUMNS,
+        [
+            ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
+            ["e2", "acme", "2024-11-05T00:00:00", "charge", "2", "", ""],
+            ["e3", "acme", "2024-11-25T00:00:00", "charge", "4", "", ""],
+            ["e4", "acme", "2025-01-05T00:00:00", "charge", "8", "", ""],
+            ["e5", "acme", "2024-03-05T00:00:00", "charge", "16", "", ""],
+        ],
+    )
 
     def periods(period):
         docs = rate(plan, str(ledger), period=period).documents
@@ -371,18 +400,24 @@ def test_period_forms(tmp_path):
     assert periods("2024-10-20..2024-11-10") == [("2024-11-01", "2024-11-10", "2")]
     assert periods("2024-12") == []
     assert periods(None) == [
-        ("2024-03-01", "2024-03-31", "16"), ("2024-10-01", "2024-10-31", "1"),
-        *november, ("2025-01-01", "2025-01-31", "8"),
+        ("2024-03-01", "2024-03-31", "16"),
+        ("2024-10-01", "2024-10-31", "1"),
+        *november,
+        ("2025-01-01", "2025-01-31", "8"),
     ]
 
 
 def test_a_quarterly_plan_bills_the_quarter(tmp_path):
     plan = compile_plan(PLAN.replace("currency: USD\n", "currency: USD\nperiod: quarter\n"))
-    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
-        ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
-        ["e2", "acme", "2024-12-31T23:59:59", "charge", "2", "", ""],
-        ["e3", "acme", "2024-09-30T23:59:59", "charge", "4", "", ""],
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        COLUMNS,
+        [
+            ["e1", "acme", "2024-10-05T00:00:00", "charge", "1", "", ""],
+            ["e2", "acme", "2024-12-31T23:59:59", "charge", "2", "", ""],
+            ["e3", "acme", "2024-09-30T23:59:59", "charge", "4", "", ""],
+        ],
+    )
     docs = rate(plan, str(ledger), period="2024-Q4").documents
     assert [(str(d.period_start), str(d.period_end), d.env[("metric", "charged")]) for d in docs] == [
         ("2024-10-01", "2024-12-31", Decimal(3)),
@@ -399,6 +434,7 @@ def test_bad_period_is_a_problem_of_the_command(tmp_path, period):
 
 # -- exact quantities ----------------------------------------------------------
 
+
 def test_sums_of_two_decimal_quantities_are_exact(tmp_path):
     plan = compile_plan(PLAN)
     rows = [[f"t{i}", "acme", "2024-11-02T00:00:00", "charge", "0.1", "", ""] for i in range(10)]
@@ -407,28 +443,37 @@ def test_sums_of_two_decimal_quantities_are_exact(tmp_path):
     ledger = write_csv(tmp_path / "l.csv", COLUMNS, rows)
     docs = {d.customer: d for d in rate(plan, str(ledger)).documents}
     acme = docs["acme"].env[("metric", "net")]
-    assert type(acme) is Decimal and acme == Decimal("1.2")   # 10 x 0.1 + 0.2, not 1.2000000000000002
+    assert type(acme) is Decimal and acme == Decimal("1.2")  # 10 x 0.1 + 0.2, not 1.2000000000000002
     assert docs["cent"].env[("metric", "net")] == Decimal("10")
     assert document_data(docs["cent"])["lines"][0] == {
-        "id": "volume_fee", "description": "volume_fee", "quantity": "10", "amount": "0.15",
+        "id": "volume_fee",
+        "description": "volume_fee",
+        "quantity": "10",
+        "amount": "0.15",
     }
 
 
 def test_amounts_written_with_underscores_and_signs(tmp_path):
     plan = compile_plan(PLAN)
-    ledger = write_csv(tmp_path / "l.csv", COLUMNS, [
-        ["e1", "acme", "2024-11-02T00:00:00", "charge", "100_000.50", "", ""],
-        ["e2", "acme", "2024-11-02T00:00:00", "charge", "+1", "", ""],
-        ["e3", "acme", "2024-11-02T00:00:00", "refund", " 0.50 ", "", ""],
-        ["e4", "acme", "2024-11-02T00:00:00", "charge", "0.000_000_000_1", "", ""],
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        COLUMNS,
+        [
+            ["e1", "acme", "2024-11-02T00:00:00", "charge", "100_000.50", "", ""],
+            ["e2", "acme", "2024-11-02T00:00:00", "charge", "+1", "", ""],
+            ["e3", "acme", "2024-11-02T00:00:00", "refund", " 0.50 ", "", ""],
+            ["e4", "acme", "2024-11-02T00:00:00", "charge", "0.000_000_000_1", "", ""],
+        ],
+    )
     result = rate(plan, str(ledger))
     assert result.rejected == []
     assert result.documents[0].env[("metric", "net")] == Decimal("100001.0000000001")
 
 
-@pytest.mark.parametrize("amount", ["1,000", "1e3", "0x10", "12.5.0", "1__0", "_1", "1_", "1._5", "1.", ".5", "NaN", "Infinity",
-                                    "0.12345678901", "0.123_456_789_01"])
+@pytest.mark.parametrize(
+    "amount",
+    ["1,000", "1e3", "0x10", "12.5.0", "1__0", "_1", "1_", "1._5", "1.", ".5", "NaN", "Infinity", "0.12345678901", "0.123_456_789_01"],
+)
 def test_malformed_amounts_are_rejected_not_guessed(tmp_path, amount):
     plan = compile_plan(PLAN)
     ledger = write_csv(tmp_path / "l.csv", COLUMNS, [["e1", "acme", "2024-11-02T00:00:00", "charge", amount, "", ""]])
@@ -447,17 +492,22 @@ def test_missing_column_without_a_default_is_a_problem_of_the_command(tmp_path):
 
 def test_missing_columns_with_defaults_take_the_default(tmp_path):
     plan = compile_plan(PLAN)
-    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "kind", "amount"], [["e1", "a", "2024-11-01", "charge", "3"]])
+    ledger = write_csv(
+        tmp_path / "l.csv", ["event_id", "customer", "timestamp", "kind", "amount"], [["e1", "a", "2024-11-01", "charge", "3"]]
+    )
     (doc,) = rate(plan, str(ledger)).documents
     assert (doc.env[("metric", "units")], doc.env[("metric", "charged")]) == (Decimal(1), Decimal(3))
 
 
-@pytest.mark.parametrize("name, content", [
-    ("missing.csv", None),
-    ("ledger.txt", "event_id,customer,timestamp\n"),
-    ("broken.parquet", "not parquet"),
-    ("broken.jsonl", '{"event_id": "1", "customer": \n'),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("missing.csv", None),
+        ("ledger.txt", "event_id,customer,timestamp\n"),
+        ("broken.parquet", "not parquet"),
+        ("broken.jsonl", '{"event_id": "1", "customer": \n'),
+    ],
+)
 def test_unreadable_ledgers_are_problems_of_the_command(tmp_path, name, content):
     plan = compile_plan(PLAN)
     if content is not None:
@@ -501,26 +551,36 @@ OVERFLOW_PLAN = """
     metrics: {total: {sum: amount}, shares: {sum: share}}
     charges: {usage: {model: per_unit, on: total, unit_price: 1}}
 """
-VERSIONED = OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-01-01") + "    ---" + (
-    OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-11-15"))
+VERSIONED = (
+    OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-01-01")
+    + "    ---"
+    + (OVERFLOW_PLAN.replace("plan: big", "plan: big\n    effective: 2024-11-15"))
+)
 QUOTA = OVERFLOW_PLAN + "    quota: {usage: record, limit: quota}\n"
 
 
-@pytest.mark.parametrize("text, options", [
-    (OVERFLOW_PLAN, {}),
-    (OVERFLOW_PLAN, {"customer": "acme"}),
-    (OVERFLOW_PLAN, {"as_of": "2024-11-20"}),
-    (QUOTA, {}),
-    (VERSIONED, {}),
-], ids=["whole ledger", "one customer", "estimate", "quota", "versions"])
+@pytest.mark.parametrize(
+    "text, options",
+    [
+        (OVERFLOW_PLAN, {}),
+        (OVERFLOW_PLAN, {"customer": "acme"}),
+        (OVERFLOW_PLAN, {"as_of": "2024-11-20"}),
+        (QUOTA, {}),
+        (VERSIONED, {}),
+    ],
+    ids=["whole ledger", "one customer", "estimate", "quota", "versions"],
+)
 def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_every_path(tmp_path, text, options):
     from dsl.loader import load_plan_text
 
     loaded = load_plan_text("plan.yaml", textwrap.dedent(text))
     assert loaded.plan is not None, [d.message for d in loaded.diagnostics]
     huge = "9" * 28
-    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount"],
-                       [["e1", "acme", "2024-11-03", huge], ["e2", "acme", "2024-11-04", huge]])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        ["event_id", "customer", "timestamp", "amount"],
+        [["e1", "acme", "2024-11-03", huge], ["e2", "acme", "2024-11-04", huge]],
+    )
     with pytest.raises(RateProblem, match=r"l\.csv: a sum or product of the ledger's values has more than 38 digits"):
         rate(loaded.versions or loaded.plan, str(ledger), period="2024-11", **options)
 
@@ -528,20 +588,28 @@ def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_every_path(tmp_path
 def test_explain_on_an_overflowing_sum_exits_2_with_the_message(ratecard, tmp_path):
     plan = tmp_path / "plan.yaml"
     plan.write_text(textwrap.dedent(OVERFLOW_PLAN), encoding="utf-8")
-    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount"],
-                       [["e1", "acme", "2024-11-03", "9" * 28], ["e2", "acme", "2024-11-04", "9" * 28]])
-    for command in (["explain", str(plan), "--usage", str(ledger), "--customer", "acme", "--period", "2024-11"],
-                    ["rate", str(plan), "--usage", str(ledger), "--customer", "acme"]):
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        ["event_id", "customer", "timestamp", "amount"],
+        [["e1", "acme", "2024-11-03", "9" * 28], ["e2", "acme", "2024-11-04", "9" * 28]],
+    )
+    for command in (
+        ["explain", str(plan), "--usage", str(ledger), "--customer", "acme", "--period", "2024-11"],
+        ["rate", str(plan), "--usage", str(ledger), "--customer", "acme"],
+    ):
         result = ratecard(*command)
         assert result.exit_code == 2, result.output
         assert "more than 38 digits" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("column, value, reason", [
-    ("amount", "1" + "0" * 28, "amount: '1" + "0" * 28 + "' has more than 28 digits before the decimal point"),
-    ("record", "1" + "0" * 38, "record: '1" + "0" * 38 + "' has more than 38 digits"),
-    ("share", "1" + "0" * 28 + "%", "share: '1" + "0" * 28 + "%' has more than 28 digits before the decimal point"),
-])
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("amount", "1" + "0" * 28, "amount: '1" + "0" * 28 + "' has more than 28 digits before the decimal point"),
+        ("record", "1" + "0" * 38, "record: '1" + "0" * 38 + "' has more than 38 digits"),
+        ("share", "1" + "0" * 28 + "%", "share: '1" + "0" * 28 + "%' has more than 28 digits before the decimal point"),
+    ],
+)
 def test_a_value_too_large_to_hold_is_a_rejected_row_saying_so(tmp_path, column, value, reason):
     plan = compile_plan(OVERFLOW_PLAN)
     row = {"event_id": "e1", "customer": "acme", "timestamp": "2024-11-03", "amount": "1", "record": "0", "share": "1%", column: value}
@@ -553,11 +621,15 @@ def test_the_quota_sums_whole_numbers_exactly_past_28_digits(tmp_path):
     """Python's default decimal context keeps 28 digits; the quota's running sums keep every digit."""
     plan = compile_plan(QUOTA)
     big = "1" + "0" * 30
-    ledger = write_csv(tmp_path / "l.csv", ["event_id", "customer", "timestamp", "amount", "record", "quota"], [
-        ["q", "acme", "2024-11-01", "0", "0", big],
-        ["r1", "acme", "2024-11-02", "0", big, "0"],
-        ["r2", "acme", "2024-11-03", "0", "1", "0"],   # one past the quota
-    ])
+    ledger = write_csv(
+        tmp_path / "l.csv",
+        ["event_id", "customer", "timestamp", "amount", "record", "quota"],
+        [
+            ["q", "acme", "2024-11-01", "0", "0", big],
+            ["r1", "acme", "2024-11-02", "0", big, "0"],
+            ["r2", "acme", "2024-11-03", "0", "1", "0"],  # one past the quota
+        ],
+    )
     assert [(r.event_id, r.reason.split(" (")[0]) for r in rate(plan, str(ledger)).rejected] == [("r2", "usage above the quota")]
 
 
@@ -568,7 +640,7 @@ def test_a_typed_parquet_value_too_large_for_the_plan_s_type_is_a_rejected_row(t
     con = duckdb.connect()
     con.execute(f"""COPY (SELECT * FROM (VALUES
         ('ok', 'acme', '2024-11-03', 5, CAST(1 AS DECIMAL(38,0))),
-        ('share', 'acme', '2024-11-03', 5, CAST('1{'0' * 30}' AS DECIMAL(38,0)))
+        ('share', 'acme', '2024-11-03', 5, CAST('1{"0" * 30}' AS DECIMAL(38,0)))
     ) AS t(event_id, customer, "timestamp", amount, share)) TO '{path}' (FORMAT parquet)""")
     result = rate(plan, str(path))
     assert [(r.event_id, r.reason) for r in result.rejected] == [("share", "share has more than 28 digits before the decimal point")]

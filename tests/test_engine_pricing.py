@@ -83,31 +83,41 @@ BOUNDS_PLAN = """
 
 
 def amounts(plan, tmp_path, quantity: str) -> dict[str, str]:
-    result = rate_csv(plan, tmp_path, f"""
+    result = rate_csv(
+        plan,
+        tmp_path,
+        f"""
         event_id,customer,timestamp,units
         e1,acme,2024-11-10T00:00:00Z,{quantity}
-    """)
+    """,
+    )
     (doc,) = result.documents
     return {line["id"]: line["amount"] for line in document_data(doc)["lines"]}
 
 
-@pytest.mark.parametrize("quantity, inclusive, exclusive", [
-    ("9.99", "109.99", "109.99"),   # below the bound: tier 1 either way
-    ("10", "110.00", "1005.00"),    # at the bound: up_to keeps it, below moves it up
-    ("10.01", "1005.01", "1005.01"),
-])
+@pytest.mark.parametrize(
+    "quantity, inclusive, exclusive",
+    [
+        ("9.99", "109.99", "109.99"),  # below the bound: tier 1 either way
+        ("10", "110.00", "1005.00"),  # at the bound: up_to keeps it, below moves it up
+        ("10.01", "1005.01", "1005.01"),
+    ],
+)
 def test_volume_bound_at_the_exact_boundary(tmp_path, quantity, inclusive, exclusive):
     plan = compile_plan(BOUNDS_PLAN % {"model": "volume"})
     assert amounts(plan, tmp_path, quantity) == {"inclusive": inclusive, "exclusive": exclusive}
 
 
-@pytest.mark.parametrize("quantity, inclusive, exclusive", [
-    ("9.99", "109.99", "109.99"),
-    # at the bound, `up_to: 10` keeps the quantity in tier 1; `below: 10` means
-    # the quantity reached tier 2, whose flat is then added (no units in it).
-    ("10", "110.00", "1110.00"),
-    ("12", "1111.00", "1111.00"),   # 10 x 1 + 100 + 2 x 0.50 + 1000
-])
+@pytest.mark.parametrize(
+    "quantity, inclusive, exclusive",
+    [
+        ("9.99", "109.99", "109.99"),
+        # at the bound, `up_to: 10` keeps the quantity in tier 1; `below: 10` means
+        # the quantity reached tier 2, whose flat is then added (no units in it).
+        ("10", "110.00", "1110.00"),
+        ("12", "1111.00", "1111.00"),  # 10 x 1 + 100 + 2 x 0.50 + 1000
+    ],
+)
 def test_graduated_bound_at_the_exact_boundary(tmp_path, quantity, inclusive, exclusive):
     plan = compile_plan(BOUNDS_PLAN % {"model": "graduated"})
     assert amounts(plan, tmp_path, quantity) == {"inclusive": inclusive, "exclusive": exclusive}
@@ -128,13 +138,18 @@ def any_tier_table(draw) -> list[tuple[Decimal, bool]]:
 def test_compiler_lint_and_pricing_read_tier_bounds_alike(table):
     """A table compiles when each tier takes some quantity, lint warns when no whole number reaches a tier,
     and graduated pricing stops in the tier volume pricing picks: all for the same quantities."""
-    rows = [f"{{{'up_to' if inclusive else 'below'}: {bound}, unit_price: 0, flat: {index + 1}}}"
-            for index, (bound, inclusive) in enumerate(table)]
+    rows = [
+        f"{{{'up_to' if inclusive else 'below'}: {bound}, unit_price: 0, flat: {index + 1}}}"
+        for index, (bound, inclusive) in enumerate(table)
+    ]
     rows.append(f"{{unit_price: 0, flat: {len(table) + 1}}}")
-    loaded = load_text("plan: t\ncurrency: USD\nusage: {units: integer}\nmetrics: {units: {sum: units}}\n"
-                       f"charges: {{fee: {{model: volume, on: units, tiers: [{', '.join(rows)}]}}}}\n")
-    tiers = tuple(tree.Tier(bound, inclusive, Decimal(0), Decimal(index + 1), None)
-                  for index, (bound, inclusive) in enumerate(table)) + (tree.Tier(None, False, Decimal(0), Decimal(len(table) + 1), None),)
+    loaded = load_text(
+        "plan: t\ncurrency: USD\nusage: {units: integer}\nmetrics: {units: {sum: units}}\n"
+        f"charges: {{fee: {{model: volume, on: units, tiers: [{', '.join(rows)}]}}}}\n"
+    )
+    tiers = tuple(tree.Tier(bound, inclusive, Decimal(0), Decimal(index + 1), None) for index, (bound, inclusive) in enumerate(table)) + (
+        tree.Tier(None, False, Decimal(0), Decimal(len(table) + 1), None),
+    )
     fee = tree.Charge(id="fee", name="fee", model="volume", quantity=None, when=None, rounding="half_up", span=None, tiers=tiers)
     picked = {}  # quantity -> the tier (from 1) volume pricing charges it in
     for q in (Decimal(n) / 4 for n in range(-4, 28)):  # every region between bounds on a half-unit grid, and the bounds
@@ -177,9 +192,9 @@ def test_graduated_flat_of_each_reached_tier_is_added_once(tmp_path):
               - {unit_price: 1, flat: 100}
     """)
     cases = {
-        "0": "1000",                       # only tier 1 reached (0 <= 0)
-        "1": str(1000 + 500 + 10),         # tier 2 reached by its first unit
-        "100": str(1000 + 500 + 1000),     # 100 is still tier 2 (up_to inclusive)
+        "0": "1000",  # only tier 1 reached (0 <= 0)
+        "1": str(1000 + 500 + 10),  # tier 2 reached by its first unit
+        "100": str(1000 + 500 + 1000),  # 100 is still tier 2 (up_to inclusive)
         "101": str(1000 + 1500 + 200 + 5),
         "999": str(1000 + 1500 + 200 + 899 * 5),
         "1000": str(1000 + 1500 + 200 + 900 * 5 + 100),  # reaches the open tier: flat 100, 0 units in it
@@ -187,10 +202,14 @@ def test_graduated_flat_of_each_reached_tier_is_added_once(tmp_path):
     }
     seen = {}
     for quantity in cases:
-        result = rate_csv(plan, tmp_path, f"""
+        result = rate_csv(
+            plan,
+            tmp_path,
+            f"""
             event_id,customer,timestamp,units
             e1,acme,2024-11-10T00:00:00Z,{quantity}
-        """)
+        """,
+        )
         seen[quantity] = document_data(result.documents[0])["lines"][0]["amount"]
     assert seen == cases
 
@@ -211,14 +230,18 @@ def test_percentage_fee_at_the_clamp_thresholds_is_exact(tmp_path):
             min_fee: 0.50
             max_fee: 5.00
     """)
-    result = rate_csv(plan, tmp_path, """
+    result = rate_csv(
+        plan,
+        tmp_path,
+        """
         event_id,customer,timestamp,amount
         1,a,2024-11-01T00:00:00Z,20.00
         2,a,2024-11-01T00:00:00Z,245.00
         3,a,2024-11-01T00:00:00Z,19.99
         4,a,2024-11-01T00:00:00Z,245.01
         5,a,2024-11-01T00:00:00Z,0
-    """)
+    """,
+    )
     # 0.50 + 5.00 + 0.50 (0.4998 raised) + 5.00 (5.0002 capped) + 0.50 (0.10 raised)
     assert document_data(result.documents[0])["lines"][0]["amount"] == "11.50"
 
@@ -240,22 +263,29 @@ def test_percentage_without_events_in_the_period_is_zero(tmp_path):
             rate: 3.3%
             min_fee: 100
     """)
-    result = rate_csv(plan, tmp_path, """
+    result = rate_csv(
+        plan,
+        tmp_path,
+        """
         event_id,customer,timestamp,amount,kind
         1,a,2024-11-01T00:00:00Z,1000,other
         2,b,2024-11-01T00:00:00Z,10001,pay
-    """)
+    """,
+    )
     lines = {d.customer: document_data(d)["lines"][0]["amount"] for d in result.documents}
     # b: 10,001 x 3.3% = 330.033 -> 330; a has no "pay" event: no fee, not the minimum
     assert lines == {"a": "0", "b": "330"}
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("half_up", ["0.13", "-0.13", "0.12"]),
-    ("half_even", ["0.12", "-0.12", "0.12"]),
-    ("down", ["0.12", "-0.12", "0.12"]),
-    ("up", ["0.13", "-0.13", "0.13"]),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        ("half_up", ["0.13", "-0.13", "0.12"]),
+        ("half_even", ["0.12", "-0.12", "0.12"]),
+        ("down", ["0.12", "-0.12", "0.12"]),
+        ("up", ["0.13", "-0.13", "0.13"]),
+    ],
+)
 def test_line_rounding_modes(tmp_path, mode, expected):
     # 0.125 is a tie, -0.125 a negative tie, 0.1201 a plain value above 0.12
     plan = compile_plan(f"""
@@ -270,10 +300,14 @@ def test_line_rounding_modes(tmp_path, mode, expected):
           negative_tie: {{model: formula, amount: 0 - total * 0.125}}
           plain: {{model: formula, amount: total * 0.1201}}
     """)
-    result = rate_csv(plan, tmp_path, """
+    result = rate_csv(
+        plan,
+        tmp_path,
+        """
         event_id,customer,timestamp,amount
         1,a,2024-11-01T00:00:00Z,1
-    """)
+    """,
+    )
     assert [line["amount"] for line in document_data(result.documents[0])["lines"]] == expected
 
 
@@ -289,12 +323,16 @@ def test_count_and_unique_metrics_price_as_decimal_quantities(tmp_path):
           per_request: {model: per_unit, on: requests, unit_price: 0.25}
           per_user: {model: graduated, on: users, tiers: [{up_to: 1, unit_price: 10}, {unit_price: 5}]}
     """)
-    result = rate_csv(plan, tmp_path, """
+    result = rate_csv(
+        plan,
+        tmp_path,
+        """
         event_id,customer,timestamp,user
         1,a,2024-11-01T00:00:00Z,kim
         2,a,2024-11-02T00:00:00Z,lee
         3,a,2024-11-03T00:00:00Z,kim
-    """)
+    """,
+    )
     (doc,) = result.documents
     assert [(line.quantity, line.amount) for line in doc.lines] == [(3, Decimal("0.75")), (2, Decimal("15.00"))]
     assert all(type(line.quantity) is Decimal for line in doc.lines)

@@ -48,15 +48,20 @@ CELLS = {
     "customer": st.one_of(st.sampled_from(["acme", "bolt", " acme", ""]), HOSTILE, TEXT),
     "timestamp": st.one_of(
         st.sampled_from(["2024-11-03T10:00:00", "2024-11-30T15:00:00Z", "2024-12-01", "2024-11-03 01:30:00+09:00", ""]),
-        st.sampled_from([stamp for stamp, _ in hostile.TIMESTAMPS]), HOSTILE, TEXT),
+        st.sampled_from([stamp for stamp, _ in hostile.TIMESTAMPS]),
+        HOSTILE,
+        TEXT,
+    ),
     "kind": st.one_of(st.sampled_from(["sale", "refund", "McDonald's", "Sale", ""]), HOSTILE, TEXT),
-    "amount": st.one_of(st.sampled_from(["5", "1_000", "12.50", "-3", " 7 ", "1e3", "NaN", "9" * 29, "0.12345678901", ""]),
-                        HOSTILE, TEXT),
+    "amount": st.one_of(st.sampled_from(["5", "1_000", "12.50", "-3", " 7 ", "1e3", "NaN", "9" * 29, "0.12345678901", ""]), HOSTILE, TEXT),
     "flag": st.one_of(st.sampled_from(["true", "false", "1", "yes", ""]), HOSTILE, TEXT),
 }
 ROWS = st.lists(st.fixed_dictionaries(CELLS), min_size=1, max_size=8)
-FUZZ = settings(max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "15")), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "15")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def write(folder, form: str, rows: list[dict[str, str]], repeated: str | None, blank_lines: bool) -> str:
@@ -123,7 +128,9 @@ def test_every_hostile_string_and_timestamp_at_once(ratecard, tmp_path, form):
     if form == "parquet":
         pytest.importorskip("pyarrow")
     rows = [{c: s for c in COLUMNS} for s in hostile.STRINGS]
-    rows += [{"event_id": f"t{i}", "customer": "acme", "timestamp": stamp, "kind": "sale", "amount": "1", "flag": ""}
-             for i, (stamp, _) in enumerate(hostile.TIMESTAMPS)]
+    rows += [
+        {"event_id": f"t{i}", "customer": "acme", "timestamp": stamp, "kind": "sale", "amount": "1", "flag": ""}
+        for i, (stamp, _) in enumerate(hostile.TIMESTAMPS)
+    ]
     rows.append({"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""})
     assert check(ratecard, tmp_path, form, rows, None, False) == 3

@@ -108,10 +108,13 @@ HOSTILE = "<script>alert('x')</script>"
 
 def test_a_hostile_customer_id_is_shown_as_text(ratecard, tmp_path):
     ledger = tmp_path / "ledger.csv"
-    ledger.write_text(textwrap.dedent(f"""\
+    ledger.write_text(
+        textwrap.dedent(f"""\
         event_id,customer,timestamp,kind,amount
         e1,"{HOSTILE}",2024-11-03T10:00:00+09:00,approval,60000000
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     result = ratecard("rate", PORTONE, "--usage", ledger, "--format", "html")
     assert result.exit_code == 0, result.output
     assert "<script" not in result.output.lower()

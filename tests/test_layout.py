@@ -36,7 +36,7 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, st
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
             for alias in node.names:
                 if f"{base}.{alias.name}" in known:
@@ -60,7 +60,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
         path.append(node)
         for target in sorted(edges.get(node, ())):
             if state.get(target) == "open":
-                found.append(path[path.index(target):] + [target])
+                found.append(path[path.index(target) :] + [target])
             elif target not in state:
                 visit(target)
         path.pop()
@@ -90,8 +90,11 @@ def private_reads(root: Path) -> list[str]:
     out = []
     for name, path in sorted(known.items()):
         found = imports(name, path, known)
-        out += [f"{path.relative_to(root)}:{line}: from {target} import {taken}"
-                for target, taken, line in found if taken.startswith("_") and not taken.startswith("__")]
+        out += [
+            f"{path.relative_to(root)}:{line}: from {target} import {taken}"
+            for target, taken, line in found
+            if taken.startswith("_") and not taken.startswith("__")
+        ]
         aliases = {}
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -100,8 +103,13 @@ def private_reads(root: Path) -> list[str]:
                     if full in known and full != name:
                         aliases[alias.asname or alias.name.split(".")[-1]] = full
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 out.append(f"{path.relative_to(root)}:{node.lineno}: {aliases[node.value.id]}.{node.attr}")
     return out
 

@@ -40,11 +40,15 @@ def rate_text(tmp_path, name: str, content: str | bytes, **options):
 
 # -- a column named twice --------------------------------------------------------
 
+
 @pytest.mark.parametrize("header", [HEADER + ",amount", HEADER + ",Amount", "event_id,customer,timestamp,amount,kind,KIND"])
 def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path, header):
     twice = header.rsplit(",", 1)[1]
-    with pytest.raises(RateProblem, match=rf"ledger.csv:1: the header names the column '{twice.lower()}' twice "
-                                          rf"\(columns \d and \d\); each column needs a name of its own"):
+    with pytest.raises(
+        RateProblem,
+        match=rf"ledger.csv:1: the header names the column '{twice.lower()}' twice "
+        rf"\(columns \d and \d\); each column needs a name of its own",
+    ):
         rate_text(tmp_path, "ledger.csv", f"{header}\ne1,acme,2024-11-03,5,7,x\n")
 
 
@@ -53,8 +57,9 @@ def test_a_parquet_file_naming_a_column_twice_is_refused(tmp_path):
     import pyarrow.parquet as pq
 
     columns = [pyarrow.array(v) for v in (["e1"], ["acme"], ["2024-11-03"], ["5"], ["7"])]
-    pq.write_table(pyarrow.Table.from_arrays(columns, names=["event_id", "customer", "timestamp", "amount", "amount"]),
-                   tmp_path / "ledger.parquet")
+    pq.write_table(
+        pyarrow.Table.from_arrays(columns, names=["event_id", "customer", "timestamp", "amount", "amount"]), tmp_path / "ledger.parquet"
+    )
     with pytest.raises(RateProblem, match="ledger.parquet: the file names the column 'amount' twice"):
         rate(compile_plan(PLAN), str(tmp_path / "ledger.parquet"))
 
@@ -69,6 +74,7 @@ def test_the_command_exits_2_on_a_column_named_twice(ratecard, tmp_path):
 
 
 # -- JSON lines: each line stands alone -------------------------------------------
+
 
 def test_a_json_line_repeating_a_key_is_a_rejected_row_and_no_value_is_picked(tmp_path):
     lines = [
@@ -88,32 +94,41 @@ def test_a_json_line_repeating_a_key_is_a_rejected_row_and_no_value_is_picked(tm
 
 @pytest.mark.parametrize("value, what", [('{"v": 5}', "an object"), ("[5, 6]", "a list"), ("[]", "a list")])
 def test_a_json_object_or_list_where_a_value_belongs_is_a_rejected_row(tmp_path, value, what):
-    lines = ['{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
-             f'{{"event_id": "b", "customer": {value}, "timestamp": "2024-11-03", "amount": 5}}',
-             f'{{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": {value}}}']
+    lines = [
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        f'{{"event_id": "b", "customer": {value}, "timestamp": "2024-11-03", "amount": 5}}',
+        f'{{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": {value}}}',
+    ]
     result = rate_text(tmp_path, "ledger.jsonl", "\n".join(lines) + "\n")
     assert [(r.row, r.reason) for r in result.rejected] == [
-        (2, f"customer: {what} in JSON, where a single value belongs"), (3, f"kind: {what} in JSON, where a single value belongs")]
+        (2, f"customer: {what} in JSON, where a single value belongs"),
+        (3, f"kind: {what} in JSON, where a single value belongs"),
+    ]
     assert [d.customer for d in result.documents] == ["acme"]
 
 
 def test_deeply_nested_json_is_a_problem_of_the_line_not_a_traceback(tmp_path):
     deep = "[" * 100_000 + "]" * 100_000
-    content = ('{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}\n'
-               f'{{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "note": {deep}}}\n')
+    content = (
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}\n'
+        f'{{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "note": {deep}}}\n'
+    )
     with pytest.raises(RateProblem, match=r"ledger.jsonl:2: line 2 is JSON nested too deeply to read"):
         rate_text(tmp_path, "ledger.jsonl", content)
 
 
 def test_a_json_number_with_a_huge_exponent_is_rejected_at_once(tmp_path):
     """Written out, 1e999999999 would be a billion digits; it is refused as it stands."""
-    content = ('{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}\n'
-               '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999}\n'
-               '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 1E-999999999}\n')
+    content = (
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}\n'
+        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999}\n'
+        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 1E-999999999}\n'
+    )
     result = rate_text(tmp_path, "ledger.jsonl", content)
     assert [(r.row, r.reason) for r in result.rejected] == [
         (2, "amount: '1e999999999' is not a number (at most 10 decimal places)"),
-        (3, "amount: '1E-999999999' is not a number (at most 10 decimal places)")]
+        (3, "amount: '1E-999999999' is not a number (at most 10 decimal places)"),
+    ]
 
 
 # -- CSV structure -----------------------------------------------------------------
@@ -121,26 +136,38 @@ def test_a_json_number_with_a_huge_exponent_is_rejected_at_once(tmp_path):
 OK_ROW = "e1,acme,2024-11-03,5"
 
 
-@pytest.mark.parametrize("content, message", [
-    (f"{HEADER}\n{OK_ROW}\ne2,acme,2024-11-03\n", "ledger.csv:3: line 3 has 3 fields where the header has 4"),
-    (f"{HEADER}\n{OK_ROW}\ne2,acme,2024-11-03,5,9\n", "ledger.csv:3: line 3 has 5 fields where the header has 4"),
-    (f"{HEADER}\n{OK_ROW}\n   \n{OK_ROW}\n", "ledger.csv:3: line 3 has 1 field where the header has 4"),
-    (f'{HEADER}\n{OK_ROW}\ne2,"acme,2024-11-03,5\ne3,acme,2024-11-03,5\n',
-     "ledger.csv:3: line 3 opens a quoted cell that is never closed"),
-    (f'{HEADER}\ne1,"ac"me,2024-11-03,5\n', 'ledger.csv:2: line 2 has a quoted cell followed by more text'),
-    ("event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n",
-     "ledger.csv:1: the header is one column 'event_id;customer;timestamp;amount'; "
-     "a ledger's columns are separated by commas, not ';'"),
-    ("event_id\tcustomer\ttimestamp\tamount\ne1\tacme\t2024-11-03\t5\n",
-     "ledger.csv:1: the header is one column 'event_id\\\\tcustomer\\\\ttimestamp\\\\tamount'; "
-     "a ledger's columns are separated by commas, not tabs"),
-    ("", "ledger.csv: the file is empty; a CSV ledger starts with a header line naming its columns"),
-    ("\n\n", "ledger.csv: the file is empty; a CSV ledger starts with a header line naming its columns"),
-    (f"{HEADER}\n{OK_ROW}\n".encode() + b"e2,caf\xe9,2024-11-03,5\n", "ledger.csv:3: line 3 is not UTF-8 text"),
-    (f"{HEADER}\n{OK_ROW}\n".encode() + b"\x00" * 40 + b"\n", "ledger.csv:3: line 3 has 1 field where the header has 4 "
-                                                               r"\(it holds NUL bytes: the file may be damaged\)"),
-    (f"event_id,cust\x00omer,timestamp,amount\n{OK_ROW}\n".encode(), "ledger.csv:1: line 1 holds a NUL byte"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (f"{HEADER}\n{OK_ROW}\ne2,acme,2024-11-03\n", "ledger.csv:3: line 3 has 3 fields where the header has 4"),
+        (f"{HEADER}\n{OK_ROW}\ne2,acme,2024-11-03,5,9\n", "ledger.csv:3: line 3 has 5 fields where the header has 4"),
+        (f"{HEADER}\n{OK_ROW}\n   \n{OK_ROW}\n", "ledger.csv:3: line 3 has 1 field where the header has 4"),
+        (
+            f'{HEADER}\n{OK_ROW}\ne2,"acme,2024-11-03,5\ne3,acme,2024-11-03,5\n',
+            "ledger.csv:3: line 3 opens a quoted cell that is never closed",
+        ),
+        (f'{HEADER}\ne1,"ac"me,2024-11-03,5\n', "ledger.csv:2: line 2 has a quoted cell followed by more text"),
+        (
+            "event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n",
+            "ledger.csv:1: the header is one column 'event_id;customer;timestamp;amount'; "
+            "a ledger's columns are separated by commas, not ';'",
+        ),
+        (
+            "event_id\tcustomer\ttimestamp\tamount\ne1\tacme\t2024-11-03\t5\n",
+            "ledger.csv:1: the header is one column 'event_id\\\\tcustomer\\\\ttimestamp\\\\tamount'; "
+            "a ledger's columns are separated by commas, not tabs",
+        ),
+        ("", "ledger.csv: the file is empty; a CSV ledger starts with a header line naming its columns"),
+        ("\n\n", "ledger.csv: the file is empty; a CSV ledger starts with a header line naming its columns"),
+        (f"{HEADER}\n{OK_ROW}\n".encode() + b"e2,caf\xe9,2024-11-03,5\n", "ledger.csv:3: line 3 is not UTF-8 text"),
+        (
+            f"{HEADER}\n{OK_ROW}\n".encode() + b"\x00" * 40 + b"\n",
+            "ledger.csv:3: line 3 has 1 field where the header has 4 "
+            r"\(it holds NUL bytes: the file may be damaged\)",
+        ),
+        (f"event_id,cust\x00omer,timestamp,amount\n{OK_ROW}\n".encode(), "ledger.csv:1: line 1 holds a NUL byte"),
+    ],
+)
 def test_csv_structure_problems_name_the_line_and_what_was_expected(tmp_path, content, message):
     with pytest.raises(RateProblem, match=message):
         rate_text(tmp_path, "ledger.csv", content)
@@ -173,23 +200,25 @@ def test_the_command_prints_the_line_of_a_broken_csv_not_a_sniffing_error(rateca
 
 # -- what a row number is ------------------------------------------------------------
 
+
 def test_a_row_is_a_data_row_in_csv_and_json_lines_alike(tmp_path):
     """Row N is the Nth row of data: the header and blank lines are not rows, a cell spanning lines is one row."""
-    csv_text = (f"{HEADER}\n"
-                'e1,"ac\nme",2024-11-03,5\n'
-                "\n"
-                "e2,acme,2024-11-03,x\n")
-    jsonl_text = ('{"event_id": "e1", "customer": "ac\\nme", "timestamp": "2024-11-03", "amount": 5}\n'
-                  "\n"
-                  '{"event_id": "e2", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}\n')
+    csv_text = f'{HEADER}\ne1,"ac\nme",2024-11-03,5\n\ne2,acme,2024-11-03,x\n'
+    jsonl_text = (
+        '{"event_id": "e1", "customer": "ac\\nme", "timestamp": "2024-11-03", "amount": 5}\n'
+        "\n"
+        '{"event_id": "e2", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}\n'
+    )
     for name, content in (("ledger.csv", csv_text), ("ledger.jsonl", jsonl_text)):
         result = rate_text(tmp_path, name, content)
         assert [(r.row, r.event_id) for r in result.rejected] == [(2, "e2")], name
     con = duckdb.connect()
     parquet = tmp_path / "ledger.parquet"
-    con.execute(f"COPY (SELECT * FROM read_json('{tmp_path / 'ledger.jsonl'}', format = 'newline_delimited', "
-                "columns = {event_id: 'VARCHAR', customer: 'VARCHAR', timestamp: 'VARCHAR', amount: 'VARCHAR'})) "
-                f"TO '{parquet}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM read_json('{tmp_path / 'ledger.jsonl'}', format = 'newline_delimited', "
+        "columns = {event_id: 'VARCHAR', customer: 'VARCHAR', timestamp: 'VARCHAR', amount: 'VARCHAR'})) "
+        f"TO '{parquet}' (FORMAT parquet)"
+    )
     assert [(r.row, r.event_id) for r in rate(compile_plan(PLAN), str(parquet)).rejected] == [(2, "e2")]
 
 
@@ -211,7 +240,9 @@ def test_a_parquet_column_of_lists_or_records_is_refused(tmp_path, column, value
     values = {"event_id": "'e1'", "customer": "'acme'", "timestamp": "'2024-11-03'", "amount": "5", "kind": "'sale'", column: value}
     path = tmp_path / "ledger.parquet"
     duckdb.execute(f"COPY (SELECT {', '.join(f'{v} AS {k}' for k, v in values.items())}) TO '{path}' (FORMAT parquet)")
-    with pytest.raises(RateProblem, match=f"ledger.parquet: the column '{column}' holds lists or records; a ledger column holds one value a row"):
+    with pytest.raises(
+        RateProblem, match=f"ledger.parquet: the column '{column}' holds lists or records; a ledger column holds one value a row"
+    ):
         rate(compile_plan(PLAN), str(path))
 
 
@@ -224,26 +255,36 @@ def test_a_billing_run_rejects_ambiguous_json_lines_as_rate_does(tmp_path):
     (plans / "files.yaml").write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
     (tmp_path / "customers.csv").write_text("customer,plan\nacme,files\n", encoding="utf-8")
     ledger = tmp_path / "ledger.jsonl"
-    ledger.write_text("\n".join([
-        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
-        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "note": 1, "note": 2}',
-        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": {"v": 1}}',
-        '{"event_id": "d", "customer": "nobody", "timestamp": "2024-11-03", "amount": 5, "kind": []}',
-    ]) + "\n", encoding="utf-8")
+    ledger.write_text(
+        "\n".join(
+            [
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+                '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "note": 1, "note": 2}',
+                '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": {"v": 1}}',
+                '{"event_id": "d", "customer": "nobody", "timestamp": "2024-11-03", "amount": 5, "kind": []}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     expected = [(r.row, r.event_id, r.reason) for r in rate_text(tmp_path, "ledger.jsonl", ledger.read_text()).rejected]
     result, broken = billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"))
     assert broken == []
-    assert [(r.row, r.event_id, r.reason) for r in result.rejected] == expected == [
-        (2, "b", "the key 'note' appears twice in the row"),
-        (3, "c", "kind: an object in JSON, where a single value belongs"),
-        (4, "d", "kind: a list in JSON, where a single value belongs")]
+    assert (
+        [(r.row, r.event_id, r.reason) for r in result.rejected]
+        == expected
+        == [
+            (2, "b", "the key 'note' appears twice in the row"),
+            (3, "c", "kind: an object in JSON, where a single value belongs"),
+            (4, "d", "kind: a list in JSON, where a single value belongs"),
+        ]
+    )
     assert [d.env[("metric", "total")] for run in result.runs for d in run.documents] == [5]
 
 
 def test_two_exports_joined_with_a_wider_header_are_refused_not_billed_from_the_second(tmp_path):
     """A guessed dialect took the wider second header for the header and dropped every row above it, exit 0."""
-    content = (f"{HEADER}\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,6\n"
-               f"{HEADER},region\ne3,acme,2024-11-04,7,eu\n")
+    content = f"{HEADER}\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,6\n{HEADER},region\ne3,acme,2024-11-04,7,eu\n"
     with pytest.raises(RateProblem, match="ledger.csv:4: line 4 has 5 fields where the header has 4"):
         rate_text(tmp_path, "ledger.csv", content)
 

@@ -47,8 +47,9 @@ def write(tmp_path, form: str, rows: list[dict]) -> str:
     if form == "csv":
         return str(path)
     parquet = tmp_path / "ledger.parquet"
-    duckdb.execute("COPY (SELECT * FROM read_csv($1, header = true, all_varchar = true)) TO '" + str(parquet) + "' (FORMAT parquet)",
-                   [str(path)])
+    duckdb.execute(
+        "COPY (SELECT * FROM read_csv($1, header = true, all_varchar = true)) TO '" + str(parquet) + "' (FORMAT parquet)", [str(path)]
+    )
     return str(parquet)
 
 
@@ -56,8 +57,10 @@ def write(tmp_path, form: str, rows: list[dict]) -> str:
 @pytest.mark.parametrize("stamp, reason", HOSTILE)
 def test_a_timestamp_that_is_not_a_time_is_a_rejected_row(tmp_path, form, stamp, reason):
     plan = compile_plan(PLAN)
-    rows = [{"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03T10:00:00", "amount": "5"},
-            {"event_id": "odd", "customer": "acme", "timestamp": stamp, "amount": "7"}]
+    rows = [
+        {"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03T10:00:00", "amount": "5"},
+        {"event_id": "odd", "customer": "acme", "timestamp": stamp, "amount": "7"},
+    ]
     result = rate(plan, write(tmp_path, form, rows))
     assert [(r.row, r.event_id, r.reason) for r in result.rejected] == [(2, "odd", f"timestamp {stamp!r} {reason}")]
     (document,) = result.documents
@@ -72,7 +75,13 @@ def test_the_command_exits_3_and_prints_the_rejected_row(ratecard, tmp_path, sta
     ledger = write(tmp_path, "csv", [{"event_id": "odd", "customer": "acme", "timestamp": stamp, "amount": "7"}])
     result = ratecard("rate", str(plan), "--usage", ledger, "--format", "json")
     assert result.exit_code == 3, result.output
-    assert json.loads(result.stdout)["rejected"] == [{"row": 1, "event_id": "odd", "reason": f"timestamp {stamp!r} {'is not an ISO 8601 date-time' if stamp == 'infinity' else OUT_OF_RANGE}"}]
+    assert json.loads(result.stdout)["rejected"] == [
+        {
+            "row": 1,
+            "event_id": "odd",
+            "reason": f"timestamp {stamp!r} {'is not an ISO 8601 date-time' if stamp == 'infinity' else OUT_OF_RANGE}",
+        }
+    ]
 
 
 @pytest.mark.parametrize("stamp, day", [("9999-12-15T10:00:00", "9999-12-01"), ("0001-01-01T10:00:00Z", "0001-01-01")])
@@ -84,17 +93,20 @@ def test_the_first_and_last_years_are_rated(tmp_path, stamp, day):
     assert [d.period_start.isoformat() for d in result.documents] == [day]
 
 
-@pytest.mark.parametrize("column, value", [
-    ("timestamp", "'infinity'::TIMESTAMPTZ"),
-    ("timestamp", "'-infinity'::TIMESTAMPTZ"),
-    ("timestamp", "'10000-06-01'::TIMESTAMPTZ"),
-    ("timestamp", "'infinity'::TIMESTAMP"),
-    ("timestamp", "'0001-01-01 (BC)'::TIMESTAMP"),
-    ("timestamp", "'infinity'::DATE"),
-    ("day", "'infinity'::DATE"),
-    ("day", "'10000-01-01'::DATE"),
-    ("day", "'0001-01-01 (BC)'::DATE"),
-])
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("timestamp", "'infinity'::TIMESTAMPTZ"),
+        ("timestamp", "'-infinity'::TIMESTAMPTZ"),
+        ("timestamp", "'10000-06-01'::TIMESTAMPTZ"),
+        ("timestamp", "'infinity'::TIMESTAMP"),
+        ("timestamp", "'0001-01-01 (BC)'::TIMESTAMP"),
+        ("timestamp", "'infinity'::DATE"),
+        ("day", "'infinity'::DATE"),
+        ("day", "'10000-01-01'::DATE"),
+        ("day", "'0001-01-01 (BC)'::DATE"),
+    ],
+)
 def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_rows(tmp_path, column, value):
     plan = compile_plan(PLAN)
     path = tmp_path / "typed.parquet"
@@ -104,8 +116,9 @@ def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_rows(tmp_
     day = value if column == "day" else "'2024-11-05'::DATE"
     odd = f"('odd', 'acme', {stamp}, CAST(7 AS DECIMAL(18,2)), {day})"
     ok = "('ok', 'acme', '2024-11-03 10:00:00+09'::TIMESTAMPTZ, CAST(5 AS DECIMAL(18,2)), '2024-11-04'::DATE)"
-    con.execute(f"COPY (SELECT * FROM (VALUES {ok}, {odd}) AS t(event_id, customer, \"timestamp\", amount, day)) "
-                f"TO '{path}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT * FROM (VALUES {ok}, {odd}) AS t(event_id, customer, \"timestamp\", amount, day)) TO '{path}' (FORMAT parquet)"
+    )
     result = rate(plan, str(path))
     assert [(r.row, r.event_id, r.reason) for r in result.rejected] == [(2, "odd", f"{column} {OUT_OF_RANGE}")]
     (document,) = result.documents

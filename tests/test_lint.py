@@ -56,11 +56,14 @@ charges:
 
 
 def test_volume_cliff_is_a_warning_at_the_tier_where_the_bill_drops():
-    assert findings(CLIFF) == [(
-        line_of(CLIFF, "unit_price: 5"), "warning",
-        "at 1000 the charge 'storage' drops from 10000 to 5000 when usage enters this tier: "
-        "more usage, smaller bill (add `allow_decrease: true` if intended)",
-    )]
+    assert findings(CLIFF) == [
+        (
+            line_of(CLIFF, "unit_price: 5"),
+            "warning",
+            "at 1000 the charge 'storage' drops from 10000 to 5000 when usage enters this tier: "
+            "more usage, smaller bill (add `allow_decrease: true` if intended)",
+        )
+    ]
 
 
 def test_volume_cliff_marked_as_intended_is_quiet():
@@ -68,7 +71,8 @@ def test_volume_cliff_marked_as_intended_is_quiet():
 
 
 def test_volume_table_whose_flat_fees_rise_has_no_cliff():
-    assert findings("""\
+    assert (
+        findings("""\
         charges:
           storage:
             model: volume
@@ -76,7 +80,9 @@ def test_volume_table_whose_flat_fees_rise_has_no_cliff():
             tiers:
               - {below: 1000, unit_price: 10}
               - {unit_price: 5, flat: 5000}
-    """) == []  # at 1000: 10 x 1000 = 10,000 before, 5 x 1000 + 5,000 = 10,000 after
+    """)
+        == []
+    )  # at 1000: 10 x 1000 = 10,000 before, 5 x 1000 + 5,000 = 10,000 after
 
 
 def test_volume_cliff_from_flat_fees_on_an_inclusive_bound():
@@ -89,9 +95,14 @@ def test_volume_cliff_from_flat_fees_on_an_inclusive_bound():
               - {up_to: 10, flat: 300}
               - {flat: 200}
     """
-    assert findings(body) == [(line_of(body, "flat: 200"), "warning",
-                               "at 10 the charge 'fee' drops from 300 to 200 when usage enters this tier: "
-                               "more usage, smaller bill (add `allow_decrease: true` if intended)")]
+    assert findings(body) == [
+        (
+            line_of(body, "flat: 200"),
+            "warning",
+            "at 10 the charge 'fee' drops from 300 to 200 when usage enters this tier: "
+            "more usage, smaller bill (add `allow_decrease: true` if intended)",
+        )
+    ]
 
 
 def test_the_shipped_plans_have_no_findings(ratecard):
@@ -111,8 +122,7 @@ def test_negative_unit_price_is_a_warning_on_the_charge():
             on: units
             unit_price: -3
     """
-    assert findings(body) == [(line_of(body, "rebate:"), "warning",
-                               "charge 'rebate' has a negative price: more usage lowers the charge")]
+    assert findings(body) == [(line_of(body, "rebate:"), "warning", "charge 'rebate' has a negative price: more usage lowers the charge")]
     assert findings(body.replace("-3", "3")) == []
 
 
@@ -125,8 +135,7 @@ def test_negative_package_price():
             package_size: 100
             package_price: -1000
     """
-    assert findings(body) == [(line_of(body, "packs:"), "warning",
-                               "charge 'packs' has a negative price: more usage lowers the charge")]
+    assert findings(body) == [(line_of(body, "packs:"), "warning", "charge 'packs' has a negative price: more usage lowers the charge")]
     assert findings(body.replace("-1000", "1000")) == []
 
 
@@ -140,8 +149,9 @@ def test_negative_graduated_tier():
               - {up_to: 100, unit_price: 2}
               - {unit_price: -1}
     """
-    assert findings(body) == [(line_of(body, "unit_price: -1"), "warning",
-                               "tier 2 of 'calls' has a negative price: more usage lowers the charge")]
+    assert findings(body) == [
+        (line_of(body, "unit_price: -1"), "warning", "tier 2 of 'calls' has a negative price: more usage lowers the charge")
+    ]
     assert findings(body.replace("unit_price: -1", "unit_price: 1")) == []
     assert findings(textwrap.dedent(body).replace("model: graduated", "model: graduated\n    allow_decrease: true")) == []
 
@@ -160,12 +170,14 @@ def test_tier_a_whole_number_cannot_reach():
               - {up_to: 10.5, unit_price: 2}
               - {unit_price: 3}
     """
-    assert findings(body) == [(line_of(body, "up_to: 10.5"), "warning",
-                               "tier 2 of 'seats' can never be reached: the quantity is a whole number")]
+    assert findings(body) == [
+        (line_of(body, "up_to: 10.5"), "warning", "tier 2 of 'seats' can never be reached: the quantity is a whole number")
+    ]
 
 
 def test_same_bounds_on_a_money_quantity_are_reachable():
-    assert findings("""\
+    assert (
+        findings("""\
         charges:
           fee:
             model: graduated
@@ -174,7 +186,9 @@ def test_same_bounds_on_a_money_quantity_are_reachable():
               - {below: 10.2, unit_price: 1}
               - {up_to: 10.5, unit_price: 2}
               - {unit_price: 3}
-    """) == []
+    """)
+        == []
+    )
 
 
 def test_whole_number_tiers_that_hold_one_value_are_reachable():
@@ -190,8 +204,9 @@ def test_whole_number_tiers_that_hold_one_value_are_reachable():
               - {below: 11, unit_price: 3}
               - {unit_price: 4}
     """
-    assert findings(body) == [(line_of(body, "below: 11"), "warning",
-                               "tier 3 of 'seats' can never be reached: the quantity is a whole number")]
+    assert findings(body) == [
+        (line_of(body, "below: 11"), "warning", "tier 3 of 'seats' can never be reached: the quantity is a whole number")
+    ]
 
 
 def test_tiers_that_overlap_are_an_error_with_the_line():
@@ -265,11 +280,14 @@ discounts:
 """
 
 
-@pytest.mark.parametrize(("percent", "expected"), [
-    ("120%", "discount 'big' takes 120% off: more than the charge itself"),
-    ("100.5%", "discount 'big' takes 100.5% off: more than the charge itself"),
-    ("-5%", "discount 'big' is negative (-5%): use a charge to add money"),
-])
+@pytest.mark.parametrize(
+    ("percent", "expected"),
+    [
+        ("120%", "discount 'big' takes 120% off: more than the charge itself"),
+        ("100.5%", "discount 'big' takes 100.5% off: more than the charge itself"),
+        ("-5%", "discount 'big' is negative (-5%): use a charge to add money"),
+    ],
+)
 def test_discount_percent_above_100_or_negative_is_an_error(percent, expected):
     body = FLAT + f"  big: {{percent: {percent}}}\n"
     loaded = load_text(HEAD + body)
@@ -284,8 +302,13 @@ def test_discount_percent_within_0_to_100_is_quiet(percent):
 
 def test_fixed_discount_above_the_flat_charges_it_applies_to():
     body = FLAT + "  welcome: {amount: 1200, applies_to: [base]}\n"
-    assert findings(body) == [(line_of(body, "welcome:"), "warning",
-                               "discount 'welcome' (1200) is more than the charges it applies to (1000); it is capped at zero")]
+    assert findings(body) == [
+        (
+            line_of(body, "welcome:"),
+            "warning",
+            "discount 'welcome' (1200) is more than the charges it applies to (1000); it is capped at zero",
+        )
+    ]
     assert findings(FLAT + "  welcome: {amount: 1000, applies_to: [base]}\n") == []
     assert findings(FLAT + "  welcome: {amount: 1200}\n") == []  # both charges: 1,500
 
@@ -299,10 +322,13 @@ def test_fixed_discount_against_a_repeated_flat_charge():
           loyalty: {amount: DISCOUNT}
     """
     assert findings(body.replace("DISCOUNT", "500")) == []
-    assert findings(body.replace("DISCOUNT", "1500")) == [(
-        line_of(body, "loyalty:"), "warning",
-        "discount 'loyalty' (1500) is more than the charges it applies to (1200); it is capped at zero",
-    )]
+    assert findings(body.replace("DISCOUNT", "1500")) == [
+        (
+            line_of(body, "loyalty:"),
+            "warning",
+            "discount 'loyalty' (1500) is more than the charges it applies to (1200); it is capped at zero",
+        )
+    ]
 
 
 def test_fixed_discount_counts_no_memo_line():
@@ -314,18 +340,26 @@ def test_fixed_discount_counts_no_memo_line():
         discounts:
           welcome: {amount: 500}
     """
-    assert findings(body) == [(line_of(body, "welcome:"), "warning",
-                               "discount 'welcome' (500) is more than the charges it applies to (100); it is capped at zero")]
+    assert findings(body) == [
+        (
+            line_of(body, "welcome:"),
+            "warning",
+            "discount 'welcome' (500) is more than the charges it applies to (100); it is capped at zero",
+        )
+    ]
 
 
 def test_fixed_discount_on_a_charge_that_varies_is_not_judged():
-    assert findings("""\
+    assert (
+        findings("""\
         charges:
           calls: {model: per_unit, on: units, unit_price: 10}
           setup: {model: flat, amount: 100, when: units > 5}
         discounts:
           welcome: {amount: 1_000_000}
-    """) == []
+    """)
+        == []
+    )
 
 
 # --- percentage charges ----------------------------------------------------------------------
@@ -341,8 +375,7 @@ charges:
 
 def test_percentage_rate_above_100_is_a_warning():
     body = PERCENTAGE.replace("RATE", "150%")
-    assert findings(body) == [(line_of(body, "fee:"), "warning",
-                               "charge 'fee' takes 150% of each event: more than the event itself")]
+    assert findings(body) == [(line_of(body, "fee:"), "warning", "charge 'fee' takes 150% of each event: more than the event itself")]
 
 
 @pytest.mark.parametrize("rate", ["100%", "3.3%"])

@@ -35,28 +35,49 @@ PLAN = textwrap.dedent("""\
       rebate: {name: Rebate, percent: customer.rebate}
 """)
 
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1:A9)", "=cmd|' /C calc'!A0"]
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1:A9)", "=cmd|' /C calc'!A0"]
 
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     (tmp_path / "plan.yaml").write_text(PLAN, encoding="utf-8")
     rows = [(f"e{n}", customer, "2") for n, customer in enumerate(HOSTILE)]
-    rows += [("=1+1", "plain", "x"), ("e9", "plain", "1"), ("e10", "[bold]boss[/bold]", "1"),
-             ("e11", "evil\x1b[2J\x1b]0;owned\x07", "1"), ("@e12", "plain", "[red]zz")]
+    rows += [
+        ("=1+1", "plain", "x"),
+        ("e9", "plain", "1"),
+        ("e10", "[bold]boss[/bold]", "1"),
+        ("e11", "evil\x1b[2J\x1b]0;owned\x07", "1"),
+        ("@e12", "plain", "[red]zz"),
+    ]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["event_id", "customer", "timestamp", "units"])
     writer.writerows((event, customer, "2024-11-02T10:00:00", units) for event, customer, units in rows)
     (tmp_path / "ledger.csv").write_text(out.getvalue(), encoding="utf-8")
     (tmp_path / "customers.csv").write_text("customer,rebate\nplain,10%\n", encoding="utf-8")
-    return {"plan": tmp_path / "plan.yaml", "ledger": tmp_path / "ledger.csv", "customers": tmp_path / "customers.csv",
-            "rejects": tmp_path / "rejects.csv"}
+    return {
+        "plan": tmp_path / "plan.yaml",
+        "ledger": tmp_path / "ledger.csv",
+        "customers": tmp_path / "customers.csv",
+        "rejects": tmp_path / "rejects.csv",
+    }
 
 
 def rate(ratecard, files, fmt: str):
-    return ratecard("rate", files["plan"], "--usage", files["ledger"], "--customers", files["customers"], "--period", "2024-11",
-                    "--format", fmt, "--rejects", files["rejects"])
+    return ratecard(
+        "rate",
+        files["plan"],
+        "--usage",
+        files["ledger"],
+        "--customers",
+        files["customers"],
+        "--period",
+        "2024-11",
+        "--format",
+        fmt,
+        "--rejects",
+        files["rejects"],
+    )
 
 
 def test_csv_cells_a_spreadsheet_would_run_start_with_an_apostrophe(ratecard, files):
@@ -77,11 +98,30 @@ def test_the_rejects_file_is_neutralised_the_same_way(ratecard, files):
     assert [r["event_id"] for r in rows] == ["'=1+1", "'@e12"]
 
 
-@pytest.mark.parametrize("cell, shown", [
-    ("=1+1", "'=1+1"), ("+1+1", "'+1+1"), ("-2+3", "'-2+3"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
-    ("-5.00", "-5.00"), ("-5", "-5"), ("+3", "+3"), ("0.15", "0.15"), ("acme", "acme"), ("", ""), (None, ""),
-    ("-", "'-"), ("-.5", "'-.5"), ("- 5", "'- 5"), ("-5.00=1", "'-5.00=1"), ("-1e5", "'-1e5"), (" =1", " =1"),
-])
+@pytest.mark.parametrize(
+    "cell, shown",
+    [
+        ("=1+1", "'=1+1"),
+        ("+1+1", "'+1+1"),
+        ("-2+3", "'-2+3"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("-5.00", "-5.00"),
+        ("-5", "-5"),
+        ("+3", "+3"),
+        ("0.15", "0.15"),
+        ("acme", "acme"),
+        ("", ""),
+        (None, ""),
+        ("-", "'-"),
+        ("-.5", "'-.5"),
+        ("- 5", "'- 5"),
+        ("-5.00=1", "'-5.00=1"),
+        ("-1e5", "'-1e5"),
+        (" =1", " =1"),
+    ],
+)
 def test_spreadsheet_safe(cell, shown):
     assert spreadsheet_safe(cell) == shown
 
@@ -102,20 +142,27 @@ def test_the_estimate_of_an_open_period_is_marked_in_every_format(ratecard, file
     assert "estimate: usage so far" in table.stdout
     rows = list(csv.DictReader(io.StringIO(ratecard(*estimate, "--format", "csv").stdout)))
     assert rows and {r["estimate"] for r in rows} == {"true"}
-    final = list(csv.DictReader(io.StringIO(ratecard("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11",
-                                                     "--format", "csv").stdout)))
+    final = list(
+        csv.DictReader(
+            io.StringIO(ratecard("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11", "--format", "csv").stdout)
+        )
+    )
     assert final and {r["estimate"] for r in final} == {""}
     assert "estimate" not in ratecard("rate", files["plan"], "--usage", files["ledger"], "--period", "2024-11").stdout
 
 
 # --- explain and diff show ledger and plan text as text -----------------------------------
 
-GROUPED = PLAN.replace("usage:\n  units: integer\n", "usage:\n  units: integer\n  region: {type: text, default: home}\n") \
-    .replace("  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n",
-             "  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n"
-             "  zone: {name: \"Zone \\e[31m\", model: per_unit, on: used, unit_price: 0.10}\n") \
-    .replace("  used: {sum: units}\n", "  used: {sum: units}\n  region: {last: region}\n") \
-    + "notices:\n  loud: {when: used > 0, message: \"ring\\a\\e]0;owned\\a and\\nnext line\"}\n"
+GROUPED = (
+    PLAN.replace("usage:\n  units: integer\n", "usage:\n  units: integer\n  region: {type: text, default: home}\n")
+    .replace(
+        "  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n",
+        "  use: {name: Use, model: per_unit, on: used, unit_price: 1.50}\n"
+        '  zone: {name: "Zone \\e[31m", model: per_unit, on: used, unit_price: 0.10}\n',
+    )
+    .replace("  used: {sum: units}\n", "  used: {sum: units}\n  region: {last: region}\n")
+    + 'notices:\n  loud: {when: used > 0, message: "ring\\a\\e]0;owned\\a and\\nnext line"}\n'
+)
 SHOWN_IDS = ["evil\x1b[2J\x1b]0;owned\x07", "[bold]boss[/bold]", "pipe|in|id", "two\nlines", "bidi\u202eevil"]
 
 
@@ -133,7 +180,7 @@ def hostile_text(tmp_path: Path) -> dict[str, Path]:
 
 def unshown(text: str) -> list[str]:
     """The characters of `text` a terminal would act on instead of showing (newlines aside)."""
-    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f or c == "\u202e"]
+    return [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F or c == "\u202e"]
 
 
 @pytest.mark.parametrize("customer", SHOWN_IDS)
@@ -157,8 +204,9 @@ def test_diff_table_shows_control_characters_escaped_and_markup_as_text(ratecard
 
 
 def test_diff_markdown_keeps_one_table_row_per_document(ratecard, hostile_text):
-    result = ratecard("diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11",
-                 "--format", "markdown")
+    result = ratecard(
+        "diff", hostile_text["old"], hostile_text["new"], "--usage", hostile_text["ledger"], "--period", "2024-11", "--format", "markdown"
+    )
     assert result.exit_code == 0, result.output
     text = result.stdout
     assert unshown(text) == []

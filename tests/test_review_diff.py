@@ -51,21 +51,23 @@ def diff_json(ratecard, old, new, *extra: str) -> tuple[int, dict]:
 def test_raised_bracket_moves_only_the_customer_in_it(ratecard, raised):
     status, data = diff_json(ratecard, PORTONE, raised)
     assert status == 0
-    assert data["changes"] == [{
-        "customer": "megamart",
-        "period": "2024-11-01..2024-11-30",
-        "currency": "KRW",
-        "old_total": "330000",
-        "new_total": "385000",
-        "delta": "55000",
-        "percent": "16.67",
-        "lines": [
-            {"id": "platform_fee", "old": "300000", "new": "350000"},
-            {"id": "tax:vat", "old": "30000", "new": "35000"},
-        ],
-    }]
+    assert data["changes"] == [
+        {
+            "customer": "megamart",
+            "period": "2024-11-01..2024-11-30",
+            "currency": "KRW",
+            "old_total": "330000",
+            "new_total": "385000",
+            "delta": "55000",
+            "percent": "16.67",
+            "lines": [
+                {"id": "platform_fee", "old": "300000", "new": "350000"},
+                {"id": "tax:vat", "old": "30000", "new": "35000"},
+            ],
+        }
+    ]
     assert data["summary"] == {
-        "revenue_old": {"KRW": "990000"},    # 0 + 0 + 110,000 + 330,000 + 550,000
+        "revenue_old": {"KRW": "990000"},  # 0 + 0 + 110,000 + 330,000 + 550,000
         "revenue_new": {"KRW": "1045000"},
         "documents": 5,
         "up": 1,
@@ -120,8 +122,9 @@ def test_lowered_price_counts_customers_down(ratecard, tmp_path):
 def test_a_free_bracket_becoming_paid_moves_both_customers_in_it(ratecard, tmp_path):
     # cafe-haneul (12,300,000) and bookstore (49,900,000) are in the free bracket.
     paid = tmp_path / "paid.yaml"
-    paid.write_text(edited(PORTONE.read_text(encoding="utf-8"), "{below: 50_000_000, flat: 0}",
-                           "{below: 50_000_000, flat: 10_000}"), encoding="utf-8")
+    paid.write_text(
+        edited(PORTONE.read_text(encoding="utf-8"), "{below: 50_000_000, flat: 0}", "{below: 50_000_000, flat: 10_000}"), encoding="utf-8"
+    )
     status, data = diff_json(ratecard, PORTONE, paid)
     assert status == 0
     moved = {c["customer"]: (c["old_total"], c["new_total"], c["delta"], c["percent"]) for c in data["changes"]}
@@ -160,8 +163,10 @@ def test_fail_on_change_exits_4_only_when_something_moved(ratecard, tmp_path, ra
 
 def test_renamed_tax_moves_lines_without_moving_totals(ratecard, tmp_path):
     renamed = tmp_path / "renamed.yaml"
-    renamed.write_text(edited(PORTONE.read_text(encoding="utf-8"), "vat: {name: VAT, rate: 10%}",
-                              "value_added_tax: {name: VAT, rate: 10%}"), encoding="utf-8")
+    renamed.write_text(
+        edited(PORTONE.read_text(encoding="utf-8"), "vat: {name: VAT, rate: 10%}", "value_added_tax: {name: VAT, rate: 10%}"),
+        encoding="utf-8",
+    )
     status, data = diff_json(ratecard, PORTONE, renamed, "--fail-on-change")
     assert status == 4  # every document's lines moved, though no total did
     assert data["summary"]["new_lines"] == ["tax:value_added_tax"]
@@ -170,8 +175,7 @@ def test_renamed_tax_moves_lines_without_moving_totals(ratecard, tmp_path):
     assert (summary["up"], summary["down"], summary["same_total_lines_moved"], summary["unchanged"]) == (0, 0, 5, 0)
     assert {c["delta"] for c in data["changes"]} == {"0"}
     megamart = next(c for c in data["changes"] if c["customer"] == "megamart")
-    assert megamart["lines"] == [{"id": "tax:value_added_tax", "old": None, "new": "30000"},
-                                 {"id": "tax:vat", "old": "30000", "new": None}]
+    assert megamart["lines"] == [{"id": "tax:value_added_tax", "old": None, "new": "30000"}, {"id": "tax:vat", "old": "30000", "new": None}]
 
 
 def test_customers_file_is_used_on_both_sides(ratecard, tmp_path, raised):
@@ -179,10 +183,13 @@ def test_customers_file_is_used_on_both_sides(ratecard, tmp_path, raised):
     # (notice), so the raised bracket still reaches it; travelco on an annual term paid
     # earlier (started 2024-06) pays nothing in November under either plan.
     customers = tmp_path / "customers.yaml"
-    customers.write_text(textwrap.dedent("""\
+    customers.write_text(
+        textwrap.dedent("""\
         megamart: {billing: annual, annual_start: 2024-11-01}
         travelco: {billing: annual, annual_start: 2024-06-01}
-    """), encoding="utf-8")
+    """),
+        encoding="utf-8",
+    )
     status, data = diff_json(ratecard, PORTONE, raised, "--customers", customers)
     assert status == 0
     assert [(c["customer"], c["delta"]) for c in data["changes"]] == [("megamart", "55000")]
@@ -216,8 +223,14 @@ def test_missing_ledger_is_a_usage_error(ratecard, tmp_path, raised):
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
     done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True)
     return done.stdout
 
@@ -257,8 +270,9 @@ def test_git_rev_path_form(ratecard, repo, monkeypatch):
 
 def test_absolute_path_at_revision_from_another_working_directory(ratecard, repo):
     # The command runs from wherever pytest runs; the repository is found from the file.
-    result = ratecard("diff", f"{repo / 'plan.yaml'}@HEAD", repo / "plan.yaml", "--usage", LEDGER,
-                      "--period", "2024-11", "--format", "json")
+    result = ratecard(
+        "diff", f"{repo / 'plan.yaml'}@HEAD", repo / "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json"
+    )
     assert changed_customers(result) == [("megamart", "55000")]
 
 
@@ -270,8 +284,9 @@ def test_earlier_revisions_and_a_subfolder(ratecard, repo, monkeypatch):
     same = ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(same) == []
     monkeypatch.chdir(repo)
-    before_move = ratecard("diff", "git:HEAD~1:plan.yaml", "plans/plan.yaml@main", "--usage", LEDGER, "--period", "2024-11",
-                           "--format", "json")
+    before_move = ratecard(
+        "diff", "git:HEAD~1:plan.yaml", "plans/plan.yaml@main", "--usage", LEDGER, "--period", "2024-11", "--format", "json"
+    )
     assert changed_customers(before_move) == [("megamart", "55000")]
 
 
@@ -368,7 +383,8 @@ def test_unpinned_versioned_plan_rates_each_period_under_its_own_version(ratecar
     assert pinned_old.exit_code == 0, pinned_old.output
     # Against the versions as they stand only March moves: January is under the first version on both sides.
     assert [(c["customer"], c["period"][:7]) for c in json.loads(pinned_old.stdout)["changes"]] == [
-        ("acme", "2024-03"), ("bolt", "2024-03"),
+        ("acme", "2024-03"),
+        ("bolt", "2024-03"),
     ]
 
 
@@ -389,8 +405,17 @@ def test_pin_combines_with_a_git_revision(ratecard, versioned, monkeypatch):
     git(root, "add", "metered.yaml")
     git(root, "commit", "-q", "-m", "versions")
     monkeypatch.chdir(root)
-    result = ratecard("diff", "metered.yaml@HEAD#2024-01-01", "git:HEAD:metered.yaml#2024-03-01", "--usage", ledger,
-                      "--period", "2024-01", "--format", "json")
+    result = ratecard(
+        "diff",
+        "metered.yaml@HEAD#2024-01-01",
+        "git:HEAD:metered.yaml#2024-03-01",
+        "--usage",
+        ledger,
+        "--period",
+        "2024-01",
+        "--format",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     assert [(c["customer"], c["old_total"], c["new_total"]) for c in json.loads(result.stdout)["changes"]] == [("acme", "50", "60")]
 
@@ -403,8 +428,9 @@ def test_compare_documents_present_on_one_side_only(tmp_path):
     loaded = load_plan_text("metered.yaml", VERSIONED.split("---")[0])
     old_ledger, new_ledger = tmp_path / "old.csv", tmp_path / "new.csv"
     old_ledger.write_text("event_id,customer,timestamp,units\n1,acme,2024-01-10T10:00:00,5\n", encoding="utf-8")
-    new_ledger.write_text("event_id,customer,timestamp,units\n1,acme,2024-01-10T10:00:00,5\n"
-                          "2,bolt,2024-01-11T10:00:00,7\n", encoding="utf-8")
+    new_ledger.write_text(
+        "event_id,customer,timestamp,units\n1,acme,2024-01-10T10:00:00,5\n2,bolt,2024-01-11T10:00:00,7\n", encoding="utf-8"
+    )
     report = plan_diff.compare(rate(loaded.plan, str(old_ledger)).documents, rate(loaded.plan, str(new_ledger)).documents)
     assert [(c.customer, c.old, c.new, c.delta, c.percent) for c in report.moved] == [("bolt", None, 70, 70, None)]
     markdown = plan_diff.to_markdown(report, "old", "new")
@@ -424,12 +450,15 @@ def test_split_pin_and_read_source(tmp_path):
 # --- revisions and paths that must reach git as data, never as options ------------------
 
 
-@pytest.mark.parametrize("spec", [
-    "plan.yaml@--output=written.txt",
-    "git:--output=written.txt:plan.yaml",
-    "plan.yaml@-p",
-    "git:-c:plan.yaml",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "plan.yaml@--output=written.txt",
+        "git:--output=written.txt:plan.yaml",
+        "plan.yaml@-p",
+        "git:-c:plan.yaml",
+    ],
+)
 def test_a_revision_that_starts_with_a_dash_is_refused(ratecard, repo, monkeypatch, spec):
     """`plan.yaml@--output=FILE` once reached `git show` as an option and wrote FILE."""
     monkeypatch.chdir(repo)
@@ -453,8 +482,9 @@ def test_git_is_called_with_a_list_and_never_an_option_after_end_of_options(rate
         return real(args, *rest, **options)
 
     monkeypatch.setattr(plan_diff.subprocess, "run", recording)
-    assert changed_customers(ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11",
-                                      "--format", "json")) == [("megamart", "55000")]
+    assert changed_customers(
+        ratecard("diff", "plan.yaml@HEAD", "plan.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
+    ) == [("megamart", "55000")]
     assert calls and all(isinstance(args, list) and not shell for args, shell in calls)
     reading = [args for args, _ in calls if "HEAD:plan.yaml" in args]
     assert len(reading) == 1
@@ -473,15 +503,16 @@ def test_paths_with_spaces_colons_and_korean_letters(ratecard, tmp_path, monkeyp
     absolute = ratecard("diff", f"{plan}@HEAD", plan, "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(absolute) == [("megamart", "55000")]
     monkeypatch.chdir(root / "sub dir")
-    relative = ratecard("diff", "git:HEAD:플랜 a:b.yaml", "플랜 a:b.yaml", "--usage", LEDGER, "--period", "2024-11",
-                        "--format", "json")
+    relative = ratecard("diff", "git:HEAD:플랜 a:b.yaml", "플랜 a:b.yaml", "--usage", LEDGER, "--period", "2024-11", "--format", "json")
     assert changed_customers(relative) == [("megamart", "55000")]
 
 
 def test_a_plan_that_is_not_utf8_is_a_plan_error_with_its_place(ratecard, repo, monkeypatch):
     monkeypatch.chdir(repo)
     latin = repo / "latin.yaml"
-    latin.write_bytes(PORTONE.read_text(encoding="utf-8").replace("name: One Payment Infra", "name: Caf\u00e9").encode("latin-1", "replace"))
+    latin.write_bytes(
+        PORTONE.read_text(encoding="utf-8").replace("name: One Payment Infra", "name: Caf\u00e9").encode("latin-1", "replace")
+    )
     git(repo, "add", "latin.yaml")
     git(repo, "commit", "-q", "-m", "latin-1")
     for spec in ("latin.yaml", "latin.yaml@HEAD", "git:HEAD:latin.yaml"):

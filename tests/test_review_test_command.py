@@ -97,8 +97,12 @@ def test_changed_price_fails_with_a_readable_diff_until_accepted(ratecard, repo)
     out = failing.output
     # a unified diff, stored snapshot first, of exactly what moved: the fee, VAT, subtotal, total
     assert "(stored)" in out and "(now)" in out
-    for removed, added in (('"amount": "300000"', '"amount": "350000"'), ('"amount": "30000"', '"amount": "35000"'),
-                           ('"subtotal": "300000"', '"subtotal": "350000"'), ('"total": "330000"', '"total": "385000"')):
+    for removed, added in (
+        ('"amount": "300000"', '"amount": "350000"'),
+        ('"amount": "30000"', '"amount": "35000"'),
+        ('"subtotal": "300000"', '"subtotal": "350000"'),
+        ('"total": "330000"', '"total": "385000"'),
+    ):
         assert any(line.lstrip().startswith("-") and removed in line for line in out.splitlines()), removed
         assert any(line.lstrip().startswith("+") and added in line for line in out.splitlines()), added
     assert '"customer": "small"' not in "".join(line for line in out.splitlines() if line.lstrip()[:1] in "+-")
@@ -113,8 +117,9 @@ def test_changed_price_fails_with_a_readable_diff_until_accepted(ratecard, repo)
 
 def test_hand_written_expectation_cannot_be_fixed_by_update(ratecard, repo):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
-    scenario.write_text(SCENARIO.replace("rejected: 0", "mid: {total: 330000, lines: {platform_fee: 300000}}\n  rejected: 0"),
-                        encoding="utf-8")
+    scenario.write_text(
+        SCENARIO.replace("rejected: 0", "mid: {total: 330000, lines: {platform_fee: 300000}}\n  rejected: 0"), encoding="utf-8"
+    )
     assert ratecard("test", repo / "plans", "--update").exit_code == 0
     set_bracket(repo, "{below: 500_000_000, flat: 300_000}", "{below: 500_000_000, flat: 350_000}")
 
@@ -184,10 +189,10 @@ def test_no_scenarios_or_no_such_path_is_a_usage_error(ratecard, tmp_path):
 # --- one source of truth with the syrupy suite ---------------------------------------------
 
 SHIPPED = [
-    ("portone_one_payment_infra", "rejected_rows"),   # rejected rows with reasons
-    ("portone_one_payment_infra", "sample_month"),    # usage_file beside the plan folder
-    ("portone_one_payment_infra", "annual_refund"),   # a formula scenario
-    ("onehour_business_partner", "academy_month"),    # a settlement
+    ("portone_one_payment_infra", "rejected_rows"),  # rejected rows with reasons
+    ("portone_one_payment_infra", "sample_month"),  # usage_file beside the plan folder
+    ("portone_one_payment_infra", "annual_refund"),  # a formula scenario
+    ("onehour_business_partner", "academy_month"),  # a settlement
 ]
 
 
@@ -235,10 +240,13 @@ def test_snapshot_names_match_the_suites_test_ids():
 # --- a misspelled expectation is an error, never a check switched off -----------------------
 
 
-@pytest.mark.parametrize(("old", "new", "where", "message"), [
-    ("expect:", "expected:", "x.yaml:6:1", "unknown key 'expected' in the scenario; did you mean 'expect'?"),
-    ("small: {total: 0,", "small: {totl: 0,", "x.yaml:7:11", "unknown key 'totl' in expect.small; did you mean 'total'?"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        ("expect:", "expected:", "x.yaml:6:1", "unknown key 'expected' in the scenario; did you mean 'expect'?"),
+        ("small: {total: 0,", "small: {totl: 0,", "x.yaml:7:11", "unknown key 'totl' in expect.small; did you mean 'total'?"),
+    ],
+)
 def test_a_misspelled_expectation_fails_and_update_writes_nothing(ratecard, repo, old, new, where, message):
     scenario = repo / "plans" / NAME / "scenarios" / "x.yaml"
     scenario.write_text(SCENARIO.replace(old, new), encoding="utf-8")
@@ -338,17 +346,19 @@ def test_a_snapshots_option_naming_a_symbolic_link_or_a_file_is_refused(ratecard
     assert a_file.exit_code == 2 and "is not a folder" in a_file.output
 
 
-@pytest.mark.parametrize(("usage_file", "message"), [
-    ("../../../outside.csv", "is outside"),
-    ("/etc/hostname", "is outside"),
-    ("linked.csv", "is outside"),            # a symbolic link inside the folder, pointing out of it
-    ("..", "is not a file"),
-    ("missing.csv", "is not a file"),
-])
+@pytest.mark.parametrize(
+    ("usage_file", "message"),
+    [
+        ("../../../outside.csv", "is outside"),
+        ("/etc/hostname", "is outside"),
+        ("linked.csv", "is outside"),  # a symbolic link inside the folder, pointing out of it
+        ("..", "is not a file"),
+        ("missing.csv", "is not a file"),
+    ],
+)
 def test_a_usage_file_outside_the_plan_folder_is_refused(ratecard, repo, usage_file, message):
     outside = repo / "outside.csv"
-    outside.write_text("event_id,customer,timestamp,kind,amount\ne1,acme,2024-11-03T10:00:00+09:00,approval,1\n",
-                       encoding="utf-8")
+    outside.write_text("event_id,customer,timestamp,kind,amount\ne1,acme,2024-11-03T10:00:00+09:00,approval,1\n", encoding="utf-8")
     scenarios = repo / "plans" / NAME / "scenarios"
     (scenarios / "linked.csv").symlink_to(outside)
     (scenarios / "x.yaml").write_text(f"period: 2024-11\nusage_file: {usage_file!r}\n", encoding="utf-8")
@@ -362,8 +372,9 @@ def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(ratecard,
     plan_folder = repo / "plans" / NAME
     shutil.copy(PLANS / NAME / "ledger_2024_11.csv", plan_folder / "ledger.csv")
     (plan_folder / "scenarios" / "linked.csv").symlink_to(plan_folder / "ledger.csv")
-    (plan_folder / "scenarios" / "x.yaml").write_text("period: 2024-11\nusage_file: linked.csv\nexpect: {megamart: {total: 330000}}\n",
-                                                     encoding="utf-8")
+    (plan_folder / "scenarios" / "x.yaml").write_text(
+        "period: 2024-11\nusage_file: linked.csv\nexpect: {megamart: {total: 330000}}\n", encoding="utf-8"
+    )
     result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 0, result.output
 
@@ -371,7 +382,8 @@ def test_a_usage_file_inside_the_plan_folder_through_a_symlink_is_read(ratecard,
 def test_a_plan_named_outside_the_plans_folder_is_refused(ratecard, repo, tmp_path):
     shutil.copy(PORTONE, tmp_path / "elsewhere.yaml")
     (repo / "plans" / NAME / "scenarios" / "x.yaml").write_text(
-        "plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8")
+        "plan: ../../../../elsewhere.yaml\nperiod: 2024-11\nusage: []\n", encoding="utf-8"
+    )
     result = ratecard("test", repo / "plans", "--update")
     assert result.exit_code == 1, result.output
     assert "x.yaml:1:7: error: plan '../../../../elsewhere.yaml' is outside" in result.output
@@ -386,7 +398,10 @@ def test_a_scenario_that_is_not_utf8_or_a_folder(ratecard, repo, kind):
         broken.write_bytes(b"period: 2024-11\ndescription: caf\xe9\nusage: []\n")
     result = ratecard("test", repo / "plans")
     assert result.exit_code == 1, result.output
-    expected = "broken.yaml:2:17: error: the file is not UTF-8 text (byte 0xe9)" if kind == "not_utf8" else \
-        "broken.yaml:1:1: error: a scenario is a file; this is not one"
+    expected = (
+        "broken.yaml:2:17: error: the file is not UTF-8 text (byte 0xe9)"
+        if kind == "not_utf8"
+        else "broken.yaml:1:1: error: a scenario is a file; this is not one"
+    )
     assert f"ERROR {NAME}-broken: " in result.output and expected in result.output
     assert "FAIL" in result.output or "no snapshot yet" in result.output  # x.yaml still ran

@@ -80,13 +80,32 @@ def workspace(tmp_path: Path) -> dict:
     plans.mkdir()
     for name in ("portone_one_payment_infra", "onehour_business_partner"):
         shutil.copy(PLANS / f"{name}.yaml", plans / f"{name}.yaml")
-    return {"usage": tmp_path / "usage.csv", "customers": tmp_path / "customers.csv", "plans": plans,
-            "out": tmp_path / "out", "numbers": numbers, "root": tmp_path}
+    return {
+        "usage": tmp_path / "usage.csv",
+        "customers": tmp_path / "customers.csv",
+        "plans": plans,
+        "out": tmp_path / "out",
+        "numbers": numbers,
+        "root": tmp_path,
+    }
 
 
 def billing(ratecard, files, *extra, plans=None, customers=None, usage=None, **invoke):
-    return ratecard("run", "--customers", customers or files["customers"], "--plans", plans or files["plans"],
-                    "--usage", usage or files["usage"], "--period", "2024-11", "--out", files["out"], *extra, **invoke)
+    return ratecard(
+        "run",
+        "--customers",
+        customers or files["customers"],
+        "--plans",
+        plans or files["plans"],
+        "--usage",
+        usage or files["usage"],
+        "--period",
+        "2024-11",
+        "--out",
+        files["out"],
+        *extra,
+        **invoke,
+    )
 
 
 def output(files, name: str) -> dict:
@@ -100,7 +119,11 @@ def test_each_plan_gets_exactly_its_own_documents(ratecard, files):
     result = billing(ratecard, files, plans=PLANS)  # the whole shipped plans folder
     assert result.exit_code == 3, result.output  # the walk-in rows are rejected
     assert sorted(p.name for p in files["out"].iterdir()) == [
-        "balances.csv", "manifest.json", "onehour-business-partner.json", "portone-opi.json", "rejected.csv",
+        "balances.csv",
+        "manifest.json",
+        "onehour-business-partner.json",
+        "portone-opi.json",
+        "rejected.csv",
     ]
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
     assert output(files, "onehour-business-partner.json")["documents"] == stored("onehour_business_partner-academy_month")["documents"]
@@ -132,9 +155,9 @@ def test_rows_of_customers_without_a_plan_keep_their_row_numbers(ratecard, files
 
 def test_rows_a_plan_rejects_keep_their_original_row_numbers(ratecard, files, tmp_path):
     text = files["usage"].read_text(encoding="utf-8")
-    text += "late-1,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n"        # PortOne: amount must be above zero
-    text += "late-2,seoul-math,2024-11-20T10:00:00+09:00,payment,9000,,s01\n"   # OneHour: payments of 10,000 or more
-    text += "tx-0009,travelco,2024-11-21T10:00:00+09:00,approval,1000,,\n"      # megamart's event id again
+    text += "late-1,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n"  # PortOne: amount must be above zero
+    text += "late-2,seoul-math,2024-11-20T10:00:00+09:00,payment,9000,,s01\n"  # OneHour: payments of 10,000 or more
+    text += "tx-0009,travelco,2024-11-21T10:00:00+09:00,approval,1000,,\n"  # megamart's event id again
     usage = tmp_path / "more.csv"
     usage.write_text(text, encoding="utf-8")
     last = len(text.splitlines()) - 1  # data rows
@@ -155,9 +178,12 @@ def test_an_event_id_repeated_under_another_plan_is_a_duplicate(ratecard, files,
     """One ledger, one rule: a repeated event id is rejected, whichever plan each row's customer has."""
     first_onehour = files["numbers"]["e001"][0]
     usage = tmp_path / "dup.csv"
-    usage.write_text(files["usage"].read_text(encoding="utf-8")
-                     + "e001,megamart,2024-11-20T10:00:00+09:00,approval,400000000,,\n"
-                     + "walk-6,seoul-math,2024-11-20T10:00:00+09:00,payment,50000,,s01\n", encoding="utf-8")
+    usage.write_text(
+        files["usage"].read_text(encoding="utf-8")
+        + "e001,megamart,2024-11-20T10:00:00+09:00,approval,400000000,,\n"
+        + "walk-6,seoul-math,2024-11-20T10:00:00+09:00,payment,50000,,s01\n",
+        encoding="utf-8",
+    )
     last = len(usage.read_text(encoding="utf-8").splitlines()) - 1
     assert billing(ratecard, files, usage=usage).exit_code == 3
     assert output(files, "portone-opi.json")["rejected"] == [
@@ -174,10 +200,13 @@ def test_an_event_id_repeated_under_another_plan_is_a_duplicate(ratecard, files,
 def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(ratecard, files, tmp_path):
     """Blank ids are no id at all: every such row is rejected as `rate` rejects it, whoever its customer."""
     usage = tmp_path / "blank.csv"
-    usage.write_text(files["usage"].read_text(encoding="utf-8")
-                     + ",megamart,2024-11-20T10:00:00+09:00,approval,1000,,\n"
-                     + "  ,megamart,2024-11-21T10:00:00+09:00,approval,1000,,\n"
-                     + ",walk-in,2024-11-22T10:00:00+09:00,approval,1000,,\n", encoding="utf-8")
+    usage.write_text(
+        files["usage"].read_text(encoding="utf-8")
+        + ",megamart,2024-11-20T10:00:00+09:00,approval,1000,,\n"
+        + "  ,megamart,2024-11-21T10:00:00+09:00,approval,1000,,\n"
+        + ",walk-in,2024-11-22T10:00:00+09:00,approval,1000,,\n",
+        encoding="utf-8",
+    )
     last = len(usage.read_text(encoding="utf-8").splitlines()) - 1
     assert billing(ratecard, files, usage=usage).exit_code == 3
     alone = ratecard("rate", files["plans"] / "portone_one_payment_infra.yaml", "--usage", usage, "--period", "2024-11", "--format", "json")
@@ -191,9 +220,12 @@ def test_a_blank_event_id_is_missing_as_rate_says_not_a_duplicate(ratecard, file
 def test_customer_attributes_reach_their_plan(ratecard, files):
     # travelco on an annual term paid in June: nothing to pay in November.
     customers = files["root"] / "annual.csv"
-    customers.write_text(CUSTOMERS.replace("travelco,portone-opi,monthly", "travelco,portone-opi,annual")
-                         .replace("customer,plan,billing", "customer,plan,billing,annual_start")
-                         .replace(",annual\n", ",annual,2024-06-01\n"), encoding="utf-8")
+    customers.write_text(
+        CUSTOMERS.replace("travelco,portone-opi,monthly", "travelco,portone-opi,annual")
+        .replace("customer,plan,billing", "customer,plan,billing,annual_start")
+        .replace(",annual\n", ",annual,2024-06-01\n"),
+        encoding="utf-8",
+    )
     assert billing(ratecard, files, customers=customers).exit_code == 3
     portone = {d["customer"]: d["total"] for d in output(files, "portone-opi.json")["documents"]}
     assert portone["travelco"] == "0" and portone["megamart"] == "330000"
@@ -209,8 +241,10 @@ def test_listed_customer_without_usage_gets_a_document(ratecard, files):
 
 def test_every_row_accepted_exits_0(ratecard, files, tmp_path):
     usage = tmp_path / "clean.csv"
-    usage.write_text("".join(line for line in files["usage"].read_text(encoding="utf-8").splitlines(keepends=True)
-                             if ",walk-in," not in line), encoding="utf-8")
+    usage.write_text(
+        "".join(line for line in files["usage"].read_text(encoding="utf-8").splitlines(keepends=True) if ",walk-in," not in line),
+        encoding="utf-8",
+    )
     result = billing(ratecard, files, usage=usage)
     assert result.exit_code == 0, result.output
     assert (files["out"] / "rejected.csv").read_text(encoding="utf-8") == "row,event_id,reason\n"
@@ -307,18 +341,36 @@ def test_a_plan_is_named_by_its_file_name_with_or_without_the_suffix(ratecard, f
     assert output(files, "portone-opi.json")["documents"] == stored("portone_one_payment_infra-sample_month")["documents"]
 
 
-@pytest.mark.parametrize("name, text, where", [
-    ("twice.csv", CUSTOMERS + "megamart,onehour-business-partner,\n", "twice.csv:8: customer 'megamart' is listed twice (first on line 5)"),
-    ("twice.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: bookstore, plan: portone-opi}\n"
-                   "- {customer: megamart, plan: onehour-business-partner}\n", "twice.yaml:3: customer 'megamart' is listed twice (first on line 1)"),
-    ("numbers.yaml", "- {customer: 7, plan: portone-opi}\n- {customer: '7', plan: portone-opi}\n", "numbers.yaml:2: customer '7' is listed twice"),
-    ("column.csv", "customer,plan,customer\nmegamart,portone-opi,bookstore\n", "column.csv:1: column 'customer' appears twice"),
-    ("null.yaml", "- {customer: megamart, plan: portone-opi}\n- {customer: null, plan: portone-opi}\n",
-     "null.yaml:2: a customer id must be text or a number, not None"),
-    ("list.yaml", "- {customer: [1, 2], plan: portone-opi}\n", "list.yaml:1: a customer id must be text or a number"),
-    ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
-    ("header.csv", "customer,plan," + "x" * 200_000 + "\nmegamart,portone-opi,\n", "header.csv:1: cannot read the CSV"),
-])
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        (
+            "twice.csv",
+            CUSTOMERS + "megamart,onehour-business-partner,\n",
+            "twice.csv:8: customer 'megamart' is listed twice (first on line 5)",
+        ),
+        (
+            "twice.yaml",
+            "- {customer: megamart, plan: portone-opi}\n- {customer: bookstore, plan: portone-opi}\n"
+            "- {customer: megamart, plan: onehour-business-partner}\n",
+            "twice.yaml:3: customer 'megamart' is listed twice (first on line 1)",
+        ),
+        (
+            "numbers.yaml",
+            "- {customer: 7, plan: portone-opi}\n- {customer: '7', plan: portone-opi}\n",
+            "numbers.yaml:2: customer '7' is listed twice",
+        ),
+        ("column.csv", "customer,plan,customer\nmegamart,portone-opi,bookstore\n", "column.csv:1: column 'customer' appears twice"),
+        (
+            "null.yaml",
+            "- {customer: megamart, plan: portone-opi}\n- {customer: null, plan: portone-opi}\n",
+            "null.yaml:2: a customer id must be text or a number, not None",
+        ),
+        ("list.yaml", "- {customer: [1, 2], plan: portone-opi}\n", "list.yaml:1: a customer id must be text or a number"),
+        ("huge.csv", "customer,plan,note\nmegamart,portone-opi," + "x" * 200_000 + "\n", "huge.csv:2: cannot read the CSV"),
+        ("header.csv", "customer,plan," + "x" * 200_000 + "\nmegamart,portone-opi,\n", "header.csv:1: cannot read the CSV"),
+    ],
+)
 def test_a_customer_listed_twice_or_without_an_id_is_refused(ratecard, files, name, text, where):
     customers = files["root"] / name
     customers.write_text(text, encoding="utf-8")
@@ -338,13 +390,17 @@ def test_a_customers_file_without_customers_is_a_usage_error(ratecard, files, te
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--as-of", "9999-12-31"], "9999-12-31"),
-    (["--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--as-of", "9999-12-31"], "9999-12-31"),
+        (["--as-of", "0001-01-01T00:00:00+09:00"], "0001-01-01"),
+    ],
+)
 def test_dates_past_the_calendar_are_usage_errors(ratecard, files, extra, message):
-    result = ratecard("run", "--customers", files["customers"], "--plans", files["plans"], "--usage", files["usage"],
-                      "--out", files["out"], *extra)
+    result = ratecard(
+        "run", "--customers", files["customers"], "--plans", files["plans"], "--usage", files["usage"], "--out", files["out"], *extra
+    )
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not files["out"].exists()
@@ -362,18 +418,32 @@ def test_a_folder_of_versions_inside_the_plans_folder(ratecard, files):
     """A plan kept as a folder of versions is one plan: each period under its version."""
     folder = files["plans"] / "metered"
     folder.mkdir()
-    body = "plan: metered\ncurrency: KRW\ntimezone: Asia/Seoul\neffective: {date}\n" \
-           "usage: {{amount: {{type: money, default: 0}}}}\nmetrics:\n  volume: {{sum: amount}}\n" \
-           "charges:\n  fee: {{model: flat, amount: {fee}}}\n"
+    body = (
+        "plan: metered\ncurrency: KRW\ntimezone: Asia/Seoul\neffective: {date}\n"
+        "usage: {{amount: {{type: money, default: 0}}}}\nmetrics:\n  volume: {{sum: amount}}\n"
+        "charges:\n  fee: {{model: flat, amount: {fee}}}\n"
+    )
     (folder / "v1.yaml").write_text(body.format(date="2024-01-01", fee=1000), encoding="utf-8")
     (folder / "v2.yaml").write_text(body.format(date="2024-11-15", fee=2000), encoding="utf-8")
     customers = files["root"] / "metered.csv"
     customers.write_text(CUSTOMERS + "walk-in,metered,\n", encoding="utf-8")
     usage = files["root"] / "two_months.csv"
-    usage.write_text(files["usage"].read_text(encoding="utf-8")
-                     + "walk-dec,walk-in,2024-12-03T10:00:00+09:00,approval,5,,\n", encoding="utf-8")
-    result = ratecard("run", "--customers", customers, "--plans", files["plans"], "--usage", usage,
-                      "--period", "2024-11-01..2024-12-31", "--out", files["out"])
+    usage.write_text(
+        files["usage"].read_text(encoding="utf-8") + "walk-dec,walk-in,2024-12-03T10:00:00+09:00,approval,5,,\n", encoding="utf-8"
+    )
+    result = ratecard(
+        "run",
+        "--customers",
+        customers,
+        "--plans",
+        files["plans"],
+        "--usage",
+        usage,
+        "--period",
+        "2024-11-01..2024-12-31",
+        "--out",
+        files["out"],
+    )
     assert result.exit_code == 0, result.output
     metered = output(files, "metered.json")["documents"]
     assert [(d["period"]["start"], d["total"]) for d in metered] == [("2024-11-01", "1000"), ("2024-12-01", "2000")]

@@ -50,8 +50,9 @@ def failing(files):
     (files["plans"] / "shares.yaml").write_text(SHARES, encoding="utf-8")
     header, *rows = files["customers"].read_text(encoding="utf-8").splitlines()
     customers = files["root"] / "with_shares.csv"
-    customers.write_text("\n".join([header + ",divisor", *(row + "," for row in rows), "walk-in,shares,,0", "quiet,shares,,2"]) + "\n",
-                         encoding="utf-8")
+    customers.write_text(
+        "\n".join([header + ",divisor", *(row + "," for row in rows), "walk-in,shares,,0", "quiet,shares,,2"]) + "\n", encoding="utf-8"
+    )
     return files | {"customers": customers}
 
 
@@ -63,8 +64,15 @@ def test_a_failed_document_is_listed_the_others_are_written_and_the_run_exits_1(
     shares = output(failing, "shares.json")
     assert [d["customer"] for d in shares["documents"]] == ["quiet"]
     assert shares["failures"] == [
-        {"customer": "walk-in", "plan": "shares", "period": {"start": "2024-11-01", "end": "2024-11-30"},
-         "file": str(plan), "line": 11, "column": 48, "reason": "division by zero"},
+        {
+            "customer": "walk-in",
+            "plan": "shares",
+            "period": {"start": "2024-11-01", "end": "2024-11-30"},
+            "file": str(plan),
+            "line": 11,
+            "column": 48,
+            "reason": "division by zero",
+        },
     ]
     assert f"{plan}:11:48: error: customer 'walk-in', period 2024-11-01..2024-11-30: division by zero" in result.stderr
     assert "1 document(s) not rated; the other documents are written" in result.stderr
@@ -81,8 +89,9 @@ def test_a_failed_document_is_listed_the_others_are_written_and_the_run_exits_1(
 
 def test_a_failed_document_outranks_rejected_rows_in_the_exit_status(ratecard, failing):
     usage = failing["root"] / "with_bad_row.csv"
-    usage.write_text(failing["usage"].read_text(encoding="utf-8") + "late,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n",
-                     encoding="utf-8")
+    usage.write_text(
+        failing["usage"].read_text(encoding="utf-8") + "late,megamart,2024-11-20T10:00:00+09:00,approval,-5,,\n", encoding="utf-8"
+    )
     result = billing(ratecard, failing, customers=failing["customers"], usage=usage)
     assert result.exit_code == 1, result.output
     assert output(failing, "portone-opi.json")["rejected"][0]["event_id"] == "late"
@@ -140,8 +149,20 @@ def carrying(tmp_path: Path) -> dict:
 
 
 def month(ratecard, carrying, period: str, out: str, *extra):
-    return ratecard("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
-               "--period", period, "--out", carrying["root"] / out, *extra)
+    return ratecard(
+        "run",
+        "--customers",
+        carrying["customers"],
+        "--plans",
+        carrying["plans"],
+        "--usage",
+        carrying["usage"],
+        "--period",
+        period,
+        "--out",
+        carrying["root"] / out,
+        *extra,
+    )
 
 
 def documents(folder: Path) -> list[dict]:
@@ -180,8 +201,10 @@ def test_the_next_run_starts_from_the_closing_balances_as_one_run_over_both_mont
     assert sorted(documents(november) + documents(carrying["root"] / "december"), key=key) == together
     assert (carrying["root"] / "december" / "balances.csv").read_bytes() == (carrying["root"] / "both" / "balances.csv").read_bytes()
     inputs = json.loads((carrying["root"] / "december" / "manifest.json").read_text(encoding="utf-8"))["inputs"]
-    assert inputs["balances"] == {"path": str(november / "balances.csv"),
-                                  "sha256": hashlib.sha256((november / "balances.csv").read_bytes()).hexdigest()}
+    assert inputs["balances"] == {
+        "path": str(november / "balances.csv"),
+        "sha256": hashlib.sha256((november / "balances.csv").read_bytes()).hexdigest(),
+    }
 
 
 def test_balances_of_customers_the_run_does_not_rate_are_kept(ratecard, carrying):
@@ -190,7 +213,9 @@ def test_balances_of_customers_the_run_does_not_rate_are_kept(ratecard, carrying
     assert month(ratecard, carrying, "2024-11", "out", "--balances", given).exit_code == 0
     # kim starts from 200 points (not the plan's 1000) and spends them; zed is nobody's here: kept as written
     assert (carrying["root"] / "out" / "balances.csv").read_text(encoding="utf-8").splitlines()[-2:] == [
-        "kim,deposit,KRW,0", "zed,deposit,EUR,5.00"]
+        "kim,deposit,KRW,0",
+        "zed,deposit,EUR,5.00",
+    ]
 
 
 def test_each_plan_checks_only_its_own_customers_balances(ratecard, carrying):
@@ -205,10 +230,13 @@ def test_each_plan_checks_only_its_own_customers_balances(ratecard, carrying):
     assert not (carrying["root"] / "wrong").exists()
 
 
-@pytest.mark.parametrize("content, message", [
-    ("customer,id,balance\nacme,deposit,5\n", "needs the columns customer, id, currency, balance"),
-    ("customer,id,currency,balance\nacme,deposit,USD,5.001\n", "5.001 has more decimals than USD has (2)"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("customer,id,balance\nacme,deposit,5\n", "needs the columns customer, id, currency, balance"),
+        ("customer,id,currency,balance\nacme,deposit,USD,5.001\n", "5.001 has more decimals than USD has (2)"),
+    ],
+)
 def test_a_balances_file_that_cannot_be_used_is_a_usage_error(ratecard, carrying, content, message):
     given = carrying["root"] / "given.csv"
     given.write_text(content, encoding="utf-8")
@@ -221,12 +249,23 @@ def test_a_balances_file_that_cannot_be_used_is_a_usage_error(ratecard, carrying
 def test_an_estimate_closes_no_balances_and_leaves_none_of_an_earlier_run(ratecard, carrying):
     assert month(ratecard, carrying, "2024-11", "out").exit_code == 0
     assert (carrying["root"] / "out" / "balances.csv").exists()
-    estimate = ratecard("run", "--customers", carrying["customers"], "--plans", carrying["plans"], "--usage", carrying["usage"],
-                   "--as-of", "2024-12-15", "--out", carrying["root"] / "out", "--force")
+    estimate = ratecard(
+        "run",
+        "--customers",
+        carrying["customers"],
+        "--plans",
+        carrying["plans"],
+        "--usage",
+        carrying["usage"],
+        "--as-of",
+        "2024-12-15",
+        "--out",
+        carrying["root"] / "out",
+        "--force",
+    )
     assert estimate.exit_code == 0, estimate.output
     assert "balances not written to balances.csv: an estimate (--as-of) does not close balances" in estimate.stderr
     # the earlier run's closing balances are gone with its other files: they are not this folder's
     assert not (carrying["root"] / "out" / "balances.csv").exists()
     names = [f["name"] for f in json.loads((carrying["root"] / "out" / "manifest.json").read_text(encoding="utf-8"))["files"]]
     assert "balances.csv" not in names
-

@@ -54,10 +54,24 @@ def test_the_manifest_lists_each_file_its_rows_and_the_inputs_checksums(ratecard
     assert manifest["complete"] is True
     assert (manifest["period"], manifest["as_of"]) == ("2024-11", None)
     assert manifest["files"] == [
-        {"name": "onehour-business-partner.json", "plan": "onehour-business-partner", "customers": 1, "documents": 1,
-         "rejected": 0, "failures": 0, "sha256": sha256(files["out"] / "onehour-business-partner.json")},
-        {"name": "portone-opi.json", "plan": "portone-opi", "customers": 5, "documents": 5,
-         "rejected": 0, "failures": 0, "sha256": sha256(files["out"] / "portone-opi.json")},
+        {
+            "name": "onehour-business-partner.json",
+            "plan": "onehour-business-partner",
+            "customers": 1,
+            "documents": 1,
+            "rejected": 0,
+            "failures": 0,
+            "sha256": sha256(files["out"] / "onehour-business-partner.json"),
+        },
+        {
+            "name": "portone-opi.json",
+            "plan": "portone-opi",
+            "customers": 5,
+            "documents": 5,
+            "rejected": 0,
+            "failures": 0,
+            "sha256": sha256(files["out"] / "portone-opi.json"),
+        },
         {"name": "rejected.csv", "rows": 2, "sha256": sha256(files["out"] / "rejected.csv")},
         {"name": "balances.csv", "rows": 0, "sha256": sha256(files["out"] / "balances.csv")},  # neither plan carries a balance
     ]
@@ -92,8 +106,10 @@ def test_force_replaces_the_earlier_run_and_only_its_files(ratecard, files):
     assert billing(ratecard, files).exit_code == 3
     (files["out"] / "notes.txt").write_text("kept", encoding="utf-8")
     only_portone = files["root"] / "portone_only.csv"
-    only_portone.write_text("".join(line for line in files["customers"].read_text(encoding="utf-8").splitlines(keepends=True)
-                                    if "onehour" not in line), encoding="utf-8")
+    only_portone.write_text(
+        "".join(line for line in files["customers"].read_text(encoding="utf-8").splitlines(keepends=True) if "onehour" not in line),
+        encoding="utf-8",
+    )
     assert billing(ratecard, files, "--force", customers=only_portone).exit_code == 3
     # the academy's file belonged to the earlier run: gone; a file of someone else's: kept
     assert listing(files["out"]) == ["balances.csv", "manifest.json", "notes.txt", "portone-opi.json", "rejected.csv"]
@@ -210,8 +226,13 @@ def test_hostile_plan_ids_write_nothing_outside_out(ratecard, files, monkeypatch
     temp.mkdir(parents=True)
     monkeypatch.setattr("tempfile.tempdir", str(temp))  # where the run's temporary Parquet files go
     customers = files["root"] / "hostile.csv"
-    customers.write_text(files["customers"].read_text(encoding="utf-8").replace("portone-opi", ids["portone-opi"])
-                         .replace("onehour-business-partner", ids["onehour-business-partner"]), encoding="utf-8")
+    customers.write_text(
+        files["customers"]
+        .read_text(encoding="utf-8")
+        .replace("portone-opi", ids["portone-opi"])
+        .replace("onehour-business-partner", ids["onehour-business-partner"]),
+        encoding="utf-8",
+    )
     before = tree(tmp_path, files["out"])
     result = billing(ratecard, files, customers=customers)
     assert result.exit_code == 3, result.output
@@ -238,10 +259,13 @@ def test_output_names_of_distinct_ids_are_distinct():
     assert len({run_output.output_name(i) for i in ids}) == len(ids)
 
 
-@pytest.mark.parametrize("ids, message", [
-    ({"portone-opi": "manifest"}, "would write manifest.json"),
-    ({"portone-opi": "Academy", "onehour-business-partner": "academy"}, "differ only in case"),
-])
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        ({"portone-opi": "manifest"}, "would write manifest.json"),
+        ({"portone-opi": "Academy", "onehour-business-partner": "academy"}, "differ only in case"),
+    ],
+)
 def test_plans_whose_files_would_collide_are_refused(ratecard, files, monkeypatch, ids, message):
     with_ids(monkeypatch, ids)
     customers = files["root"] / "renamed.csv"
@@ -256,9 +280,7 @@ def test_plans_whose_files_would_collide_are_refused(ratecard, files, monkeypatc
 
 
 def test_the_lock_is_held_by_one_run_at_a_time_and_leaves_no_file(tmp_path):
-    with (run_output.locked(tmp_path),
-          pytest.raises(run_output.OutputProblem, match="another run is writing"),
-          run_output.locked(tmp_path)):
+    with run_output.locked(tmp_path), pytest.raises(run_output.OutputProblem, match="another run is writing"), run_output.locked(tmp_path):
         pass
     assert os.listdir(tmp_path) == []
     with run_output.locked(tmp_path):  # free again

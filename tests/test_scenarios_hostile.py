@@ -23,37 +23,86 @@ NAME = "portone_one_payment_infra"
 SNAPSHOTS = Path("tests") / "__snapshots__" / "test_scenarios"
 MARKER = "private-row-7f3a"
 
-HOSTILE_TEXT = st.sampled_from([
-    "../../../../outside/secret.csv", "../../../outside/secret.csv", "../ledger_2024_11.csv", "/etc/hostname", "..", ".", "~", "-rf", "--output=x",
-    "$(touch pwned)", "`touch pwned`", "x; touch pwned", "a\nb", "%s%n", "..\\..\\x", "NUL", "CON", "con.yaml",
-    "../../../tests/__snapshots__/test_scenarios/x.json", "plans/x.yaml@--output=pwned", "\u202e", "플랜", "a\x00b",
-]) | st.text(max_size=30)
-SCALARS = st.none() | st.booleans() | st.integers(-10**12, 10**12) | HOSTILE_TEXT
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3),
-                      max_leaves=8)
-KEYS = st.sampled_from(["description", "plan", "period", "as_of", "customers", "usage", "usage_file", "expect",
-                        "formula", "cases", "expected", "totl"]) | HOSTILE_TEXT
-ROWS = st.lists(st.fixed_dictionaries(
-    {"event_id": SCALARS, "customer": st.sampled_from(["acme", "", "rejected", "a b"]) | HOSTILE_TEXT},
-    optional={"timestamp": st.sampled_from(["2024-11-03T10:00:00+09:00", "2024-11-31", "x"]) | SCALARS,
-              "kind": st.sampled_from(["approval", "cancel"]) | SCALARS, "amount": SCALARS, "extra": SCALARS},
-), max_size=4)
-AMOUNTS = st.integers(-10**6, 10**9) | st.none() | HOSTILE_TEXT
-DOCUMENT = st.fixed_dictionaries({}, optional={
-    "total": AMOUNTS, "lines": st.dictionaries(st.sampled_from(["platform_fee"]) | HOSTILE_TEXT, AMOUNTS, max_size=2),
-    "taxes": st.dictionaries(st.just("vat"), AMOUNTS), "notices": st.lists(HOSTILE_TEXT, max_size=2) | st.none(),
-})
+HOSTILE_TEXT = st.sampled_from(
+    [
+        "../../../../outside/secret.csv",
+        "../../../outside/secret.csv",
+        "../ledger_2024_11.csv",
+        "/etc/hostname",
+        "..",
+        ".",
+        "~",
+        "-rf",
+        "--output=x",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "x; touch pwned",
+        "a\nb",
+        "%s%n",
+        "..\\..\\x",
+        "NUL",
+        "CON",
+        "con.yaml",
+        "../../../tests/__snapshots__/test_scenarios/x.json",
+        "plans/x.yaml@--output=pwned",
+        "\u202e",
+        "플랜",
+        "a\x00b",
+    ]
+) | st.text(max_size=30)
+SCALARS = st.none() | st.booleans() | st.integers(-(10**12), 10**12) | HOSTILE_TEXT
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HOSTILE_TEXT, inner, max_size=3), max_leaves=8)
+KEYS = (
+    st.sampled_from(
+        ["description", "plan", "period", "as_of", "customers", "usage", "usage_file", "expect", "formula", "cases", "expected", "totl"]
+    )
+    | HOSTILE_TEXT
+)
+ROWS = st.lists(
+    st.fixed_dictionaries(
+        {"event_id": SCALARS, "customer": st.sampled_from(["acme", "", "rejected", "a b"]) | HOSTILE_TEXT},
+        optional={
+            "timestamp": st.sampled_from(["2024-11-03T10:00:00+09:00", "2024-11-31", "x"]) | SCALARS,
+            "kind": st.sampled_from(["approval", "cancel"]) | SCALARS,
+            "amount": SCALARS,
+            "extra": SCALARS,
+        },
+    ),
+    max_size=4,
+)
+AMOUNTS = st.integers(-(10**6), 10**9) | st.none() | HOSTILE_TEXT
+DOCUMENT = st.fixed_dictionaries(
+    {},
+    optional={
+        "total": AMOUNTS,
+        "lines": st.dictionaries(st.sampled_from(["platform_fee"]) | HOSTILE_TEXT, AMOUNTS, max_size=2),
+        "taxes": st.dictionaries(st.just("vat"), AMOUNTS),
+        "notices": st.lists(HOSTILE_TEXT, max_size=2) | st.none(),
+    },
+)
 # Scenarios that get as far as rating, with hostile values where a path, a period or a name goes.
-RATED = st.fixed_dictionaries({"usage": ROWS}, optional={
-    "period": st.sampled_from(["2024-11", "2024", "2024-Q4", "2024-13", "2024-11-01..2024-10-01", "0001-01..9999-12"]),
-    "as_of": st.sampled_from(["2024-11-15", "2024-11-15T25:00", "9999-12-31"]),
-    "customers": st.dictionaries(HOSTILE_TEXT, st.dictionaries(HOSTILE_TEXT, SCALARS, max_size=2), max_size=2),
-    "expect": st.dictionaries(st.sampled_from(["acme", "acme 2024-11", "a b"]) | HOSTILE_TEXT, DOCUMENT, max_size=2),
-})
+RATED = st.fixed_dictionaries(
+    {"usage": ROWS},
+    optional={
+        "period": st.sampled_from(["2024-11", "2024", "2024-Q4", "2024-13", "2024-11-01..2024-10-01", "0001-01..9999-12"]),
+        "as_of": st.sampled_from(["2024-11-15", "2024-11-15T25:00", "9999-12-31"]),
+        "customers": st.dictionaries(HOSTILE_TEXT, st.dictionaries(HOSTILE_TEXT, SCALARS, max_size=2), max_size=2),
+        "expect": st.dictionaries(st.sampled_from(["acme", "acme 2024-11", "a b"]) | HOSTILE_TEXT, DOCUMENT, max_size=2),
+    },
+)
 LEDGER_FILE = st.fixed_dictionaries({"usage_file": HOSTILE_TEXT}, optional={"period": st.just("2024-11")})
-FORMULA = st.fixed_dictionaries({"formula": st.sampled_from(["annual_refund"]) | HOSTILE_TEXT, "cases": st.lists(
-    st.fixed_dictionaries({"set": st.dictionaries(st.sampled_from(["monthly_fee", "discount", "months_used"]) | HOSTILE_TEXT,
-                                                  SCALARS, max_size=3)}, optional={"expect": SCALARS}), max_size=2)})
+FORMULA = st.fixed_dictionaries(
+    {
+        "formula": st.sampled_from(["annual_refund"]) | HOSTILE_TEXT,
+        "cases": st.lists(
+            st.fixed_dictionaries(
+                {"set": st.dictionaries(st.sampled_from(["monthly_fee", "discount", "months_used"]) | HOSTILE_TEXT, SCALARS, max_size=3)},
+                optional={"expect": SCALARS},
+            ),
+            max_size=2,
+        ),
+    }
+)
 SHAPED = RATED | LEDGER_FILE | FORMULA | st.fixed_dictionaries({}, optional={"plan": HOSTILE_TEXT, "usage": ROWS})
 CONTENT = (
     (SHAPED | st.dictionaries(KEYS, VALUES, max_size=5)).map(lambda data: yaml.safe_dump(data, allow_unicode=True).encode())

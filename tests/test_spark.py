@@ -60,8 +60,10 @@ def spark():
 
 def duckdb_side(plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
     result = rate(plan, ledger, **options)
-    return ([json.dumps(document_data(d), ensure_ascii=False, separators=(",", ":")) for d in result.documents],
-            rejected_data(result.rejected))
+    return (
+        [json.dumps(document_data(d), ensure_ascii=False, separators=(",", ":")) for d in result.documents],
+        rejected_data(result.rejected),
+    )
 
 
 def spark_side(spark, plan, ledger: str, **options) -> tuple[list[str], list[dict]]:
@@ -189,7 +191,7 @@ def timestamp(moment: datetime.datetime, form: int) -> str:
     if form == 3:
         return moment.replace(tzinfo=None).isoformat(sep=" ")
     if form == 4:
-        return moment.date().isoformat()                                     # a local day: its midnight
+        return moment.date().isoformat()  # a local day: its midnight
     return moment.astimezone(ZoneInfo("Asia/Kolkata")).isoformat()
 
 
@@ -204,26 +206,35 @@ def random_rows(seed: int, count: int) -> list[dict[str, str]]:
         stamp = timestamp(local, chooser.randrange(6))
         if chooser.random() < 0.02:
             stamp = chooser.choice(["", "yesterday", "2024-11-31T10:00:00", "2024-11-05T10:00:00+0100", "2024-11-03 01:30:00"])
-        amount = chooser.choice([str(chooser.randrange(0, 5000)), f"{chooser.randrange(0, 999)}.{chooser.randrange(100):02d}",
-                                 f"{chooser.randrange(10)}.{chooser.randrange(10**10):010d}", "", "1_000"])
+        amount = chooser.choice(
+            [
+                str(chooser.randrange(0, 5000)),
+                f"{chooser.randrange(0, 999)}.{chooser.randrange(100):02d}",
+                f"{chooser.randrange(10)}.{chooser.randrange(10**10):010d}",
+                "",
+                "1_000",
+            ]
+        )
         if chooser.random() < 0.03:
             amount = chooser.choice(["-5", "abc", "1.12345678901", " 7.5 ", "1e3", "1,5"])
         seats = chooser.choice(["", "", "", "1", "2", "-1"])
         limit = chooser.choice([""] * 12 + ["3", "1", "-1"])
-        rows.append({
-            "event_id": f"e{index}" if chooser.random() > 0.02 else f"e{chooser.randrange(max(index, 1))}",
-            "customer": chooser.choice(["acme", "bolt", "Zeta", "카페-하늘", "dome"] + [f"c{n:02d}" for n in range(25)] + [""]),
-            "timestamp": stamp,
-            "kind": chooser.choice(["sale"] * 5 + ["refund", "test", "seat", "Sale"]),
-            "amount": amount,
-            "units": chooser.choice(["", "1", "3", "250", "2000", "1.5"]),
-            "seats": seats,
-            "limit": limit,
-            "flag": chooser.choice(["", "", "", "true", "0", "yes"]),
-            "share": chooser.choice(["", "", "10%", "2.5%", "0.3", "150%", "x%"]),
-            "due": chooser.choice(["", "", "2024-09-15", "2024-10-20", "2024-02-30", "tomorrow"]),
-            "region": chooser.choice(["us", "eu", "ap", ""]),
-        })
+        rows.append(
+            {
+                "event_id": f"e{index}" if chooser.random() > 0.02 else f"e{chooser.randrange(max(index, 1))}",
+                "customer": chooser.choice(["acme", "bolt", "Zeta", "카페-하늘", "dome"] + [f"c{n:02d}" for n in range(25)] + [""]),
+                "timestamp": stamp,
+                "kind": chooser.choice(["sale"] * 5 + ["refund", "test", "seat", "Sale"]),
+                "amount": amount,
+                "units": chooser.choice(["", "1", "3", "250", "2000", "1.5"]),
+                "seats": seats,
+                "limit": limit,
+                "flag": chooser.choice(["", "", "", "true", "0", "yes"]),
+                "share": chooser.choice(["", "", "10%", "2.5%", "0.3", "150%", "x%"]),
+                "due": chooser.choice(["", "", "2024-09-15", "2024-10-20", "2024-02-30", "tomorrow"]),
+                "region": chooser.choice(["us", "eu", "ap", ""]),
+            }
+        )
     return rows
 
 
@@ -258,7 +269,7 @@ def write_parquet(path: Path, rows: list[dict[str, str]], local: bool = False) -
     con = duckdb.connect()
     con.execute("SET TimeZone = 'America/New_York'")
     con.execute(f"CREATE TABLE ledger AS SELECT * FROM read_csv('{source}', header = true, all_varchar = true)")
-    stamp = "CAST(TRY_CAST(\"timestamp\" AS TIMESTAMPTZ) AS TIMESTAMP)" if local else "TRY_CAST(\"timestamp\" AS TIMESTAMPTZ)"
+    stamp = 'CAST(TRY_CAST("timestamp" AS TIMESTAMPTZ) AS TIMESTAMP)' if local else 'TRY_CAST("timestamp" AS TIMESTAMPTZ)'
     con.execute(f"""
         COPY (SELECT event_id, customer, {stamp} AS "timestamp", kind,
                      TRY_CAST(amount AS DECIMAL(18, 10)) AS amount, TRY_CAST(units AS BIGINT) AS units,
@@ -305,11 +316,33 @@ def test_row_numbers_count_across_many_partitions_of_one_file(spark, tmp_path, f
 
 # ISO 8601 forms both engines read, in a zone with daylight saving time: the skipped hour of
 # March 10 and the repeated hour of November 3 in New York, offsets of every width, dates alone.
-TIMESTAMPS = ["2024-03-10 02:30:00", "2024-03-10T01:59:59", "2024-03-10T03:00", "2024-11-03 01:30:00", "2024-11-03 02:00",
-              "2024-11-03 00:59:59.999999", "2024-11-03T10:00:00.123456789+09:00", "2024-11-03T23:59:59.9999999",
-              "2024-1-3", "2024-01-03T1:02", "2024-11-03T10:00:00-00", "2024-11-03T10:00:00+0530", "2024-11-03T22:00:00+05",
-              "2024-11-03T10:00:00Z", "2024-02-29", " 2024-11-30 ", "2024-12-31T23:59:59-05:00", "2024-11-03T10:00:00z",
-              "2024-11-03t10:00", "2024-13-01", "2023-02-29", "2024-11-03T10:00:60", "2024-11-03T10:60", "2024-11", "2024"]
+TIMESTAMPS = [
+    "2024-03-10 02:30:00",
+    "2024-03-10T01:59:59",
+    "2024-03-10T03:00",
+    "2024-11-03 01:30:00",
+    "2024-11-03 02:00",
+    "2024-11-03 00:59:59.999999",
+    "2024-11-03T10:00:00.123456789+09:00",
+    "2024-11-03T23:59:59.9999999",
+    "2024-1-3",
+    "2024-01-03T1:02",
+    "2024-11-03T10:00:00-00",
+    "2024-11-03T10:00:00+0530",
+    "2024-11-03T22:00:00+05",
+    "2024-11-03T10:00:00Z",
+    "2024-02-29",
+    " 2024-11-30 ",
+    "2024-12-31T23:59:59-05:00",
+    "2024-11-03T10:00:00z",
+    "2024-11-03t10:00",
+    "2024-13-01",
+    "2023-02-29",
+    "2024-11-03T10:00:60",
+    "2024-11-03T10:60",
+    "2024-11",
+    "2024",
+]
 
 
 def test_every_iso_timestamp_form_falls_on_the_same_day(spark, tmp_path):
@@ -359,8 +392,15 @@ def test_each_period_under_the_version_in_force(spark, tmp_path):
         metrics: {total: {sum: amount}}
         charges: {usage: {model: per_unit, on: total, unit_price: 0.12}, base: {model: flat, amount: 5}}
     """)
-    rows = [{"event_id": f"v{i}", "customer": f"c{i % 3}", "timestamp": f"2024-{10 + i % 2}-{1 + i % 27:02d}T08:00:00Z",
-             "amount": str(i * 97 % 1500)} for i in range(60)]
+    rows = [
+        {
+            "event_id": f"v{i}",
+            "customer": f"c{i % 3}",
+            "timestamp": f"2024-{10 + i % 2}-{1 + i % 27:02d}T08:00:00Z",
+            "amount": str(i * 97 % 1500),
+        }
+        for i in range(60)
+    ]
     path = tmp_path / "ledger.csv"
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, ["event_id", "customer", "timestamp", "amount"])
@@ -432,8 +472,7 @@ def test_the_command_line_prints_the_same_bytes_on_either_engine(tmp_path):
 
     spec = scenarios.read_spec(ROOT / "plans" / "portone_one_payment_infra" / "scenarios" / "rejected_rows.yaml")
     ledger = tmp_path / "usage.jsonl"
-    ledger.write_text("".join(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n" for row in spec.usage),
-                      encoding="utf-8")
+    ledger.write_text("".join(json.dumps({k: scenarios._cell(v) for k, v in row.items()}) + "\n" for row in spec.usage), encoding="utf-8")
     plan = str(ROOT / "plans" / "portone_one_payment_infra.yaml")
     runner = CliRunner()
     printed = {}
@@ -441,14 +480,30 @@ def test_the_command_line_prints_the_same_bytes_on_either_engine(tmp_path):
         outputs = {}
         for engine in ("duckdb", "spark"):
             rejects = tmp_path / f"rejects-{engine}.csv"
-            result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--period", "2024-11", "--format", fmt,
-                                              "--engine", engine, "--rejects", str(rejects)])
+            result = runner.invoke(
+                cli.main,
+                [
+                    "rate",
+                    plan,
+                    "--usage",
+                    str(ledger),
+                    "--period",
+                    "2024-11",
+                    "--format",
+                    fmt,
+                    "--engine",
+                    engine,
+                    "--rejects",
+                    str(rejects),
+                ],
+            )
             outputs[engine] = (result.exit_code, result.stdout, rejects.read_text(encoding="utf-8"))
         assert outputs["spark"] == outputs["duckdb"]
         assert outputs["spark"][0] == 3  # rows were rejected
         printed[fmt] = outputs["duckdb"][1]
-    result = runner.invoke(cli.main, ["rate", plan, "--usage", str(ledger), "--period", "2024-11", "--engine", "spark",
-                                      "--output", str(tmp_path / "out")])
+    result = runner.invoke(
+        cli.main, ["rate", plan, "--usage", str(ledger), "--period", "2024-11", "--engine", "spark", "--output", str(tmp_path / "out")]
+    )
     assert result.exit_code == 3 and "written to" in result.stdout
     written = [line for part in sorted((tmp_path / "out").glob("part-*")) for line in part.read_text(encoding="utf-8").splitlines()]
     assert written == [line for line in printed["jsonl"].splitlines() if not line.startswith('{"rejected"')]
@@ -487,8 +542,15 @@ def balances_inputs(tmp_path: Path):
     first = textwrap.dedent(BALANCES_PLAN)
     versions = compile_plan(first + "---\n" + first.replace("2024-01-01", "2024-12-01").replace("unit_price: 1.00", "unit_price: 2.00"))
     chooser = random.Random(7)
-    rows = [[f"e{i}", chooser.choice(["acme", "bolt", "cora", "dome"]), f"2024-{chooser.choice(['10', '11', '12'])}-{chooser.randrange(1, 29):02d}",
-             str(chooser.randrange(0, 40))] for i in range(60)]
+    rows = [
+        [
+            f"e{i}",
+            chooser.choice(["acme", "bolt", "cora", "dome"]),
+            f"2024-{chooser.choice(['10', '11', '12'])}-{chooser.randrange(1, 29):02d}",
+            str(chooser.randrange(0, 40)),
+        ]
+        for i in range(60)
+    ]
     rows += [["j1", "acme", "2025-01-05", "3"], ["j2", "dome", "2025-01-09", "70"]]
     path = tmp_path / "ledger.csv"
     with path.open("w", newline="") as handle:
@@ -496,9 +558,11 @@ def balances_inputs(tmp_path: Path):
         writer.writerow(["event_id", "customer", "timestamp", "gb"])
         writer.writerows(rows)
     customers = {"acme": {"deposit": "45"}, "bolt": {"divisor": "0"}, "quiet": {"deposit": "5"}, "dome": {}}
-    opening = {("cora", "goodwill"): Balance("cora", "goodwill", "USD", Decimal("3.50")),
-               ("quiet", "welcome"): Balance("quiet", "welcome", "USD", Decimal("12.00")),
-               ("zed", "deposit"): Balance("zed", "deposit", "USD", Decimal("1.00"))}
+    opening = {
+        ("cora", "goodwill"): Balance("cora", "goodwill", "USD", Decimal("3.50")),
+        ("quiet", "welcome"): Balance("quiet", "welcome", "USD", Decimal("12.00")),
+        ("zed", "deposit"): Balance("zed", "deposit", "USD", Decimal("1.00")),
+    }
     options = {"period": "2024-10-01..2025-01-31", "customer_records": customers, "balance_records": opening, "keep_going": True}
     return versions, str(path), options
 
@@ -562,8 +626,9 @@ def test_timestamps_that_are_not_times_are_rejected_alike(spark, tmp_path, form)
     if form == "jsonl":
         ledger = str(tmp_path / "ledger.jsonl")
         with open(ledger, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps({"event_id": f"e{i}", "customer": "acme", "timestamp": s, "amount": i}) + "\n"
-                              for i, s in enumerate(stamps))
+            handle.writelines(
+                json.dumps({"event_id": f"e{i}", "customer": "acme", "timestamp": s, "amount": i}) + "\n" for i, s in enumerate(stamps)
+            )
     elif form == "parquet":
         ledger = str(tmp_path / "ledger.parquet")
         duckdb.execute(f"COPY (SELECT * FROM read_csv('{path}', all_varchar = true)) TO '{ledger}' (FORMAT parquet)")
@@ -582,15 +647,21 @@ def test_typed_parquet_values_outside_the_years_1_to_9999_are_rejected_alike(spa
     plan = compile_plan(STAMPS_PLAN)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    odd = [("'infinity'::TIMESTAMPTZ", "NULL"), ("'-infinity'::TIMESTAMPTZ", "NULL"), ("'10000-06-01'::TIMESTAMPTZ", "NULL"),
-           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'infinity'::DATE"),
-           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'0001-01-01 (BC)'::DATE"),
-           ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'2024-11-04'::DATE")]
+    odd = [
+        ("'infinity'::TIMESTAMPTZ", "NULL"),
+        ("'-infinity'::TIMESTAMPTZ", "NULL"),
+        ("'10000-06-01'::TIMESTAMPTZ", "NULL"),
+        ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'infinity'::DATE"),
+        ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'0001-01-01 (BC)'::DATE"),
+        ("'2024-11-03 10:00:00+09'::TIMESTAMPTZ", "'2024-11-04'::DATE"),
+    ]
     rows = ", ".join(f"('e{i}', 'acme', {stamp}, CAST({i} AS DECIMAL(18,2)), {day})" for i, (stamp, day) in enumerate(odd))
     for kind in ("TIMESTAMPTZ", "TIMESTAMP", "DATE"):
         ledger = tmp_path / f"{kind}.parquet"
-        con.execute(f"COPY (SELECT event_id, customer, CAST(ts AS {kind}) AS \"timestamp\", amount, day "
-                    f"FROM (VALUES {rows}) AS t(event_id, customer, ts, amount, day)) TO '{ledger}' (FORMAT parquet)")
+        con.execute(
+            f'COPY (SELECT event_id, customer, CAST(ts AS {kind}) AS "timestamp", amount, day '
+            f"FROM (VALUES {rows}) AS t(event_id, customer, ts, amount, day)) TO '{ledger}' (FORMAT parquet)"
+        )
         documents, rejected = assert_same(spark, plan, str(ledger))
         assert [r["event_id"] for r in rejected] == ["e0", "e1", "e2", "e3", "e4"]
         assert len(documents) == 1
@@ -627,29 +698,38 @@ FILES_PLAN = """
 def test_ambiguous_json_lines_are_rejected_rows_alike_and_rows_are_data_rows(spark, tmp_path):
     plan = compile_plan(FILES_PLAN)
     ledger = tmp_path / "ledger.jsonl"
-    ledger.write_text("\n".join([
-        "",
-        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
-        "   ",
-        '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "amount": 500}',
-        '{"event_id": "c", "event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 7}',
-        '{"event_id": "e", "customer": {"id": 1}, "timestamp": "2024-11-03", "amount": 7}',
-        '{"event_id": "f", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999, "kind": [1]}',
-        '{"event_id": "g", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}',
-    ]) + "\n", encoding="utf-8")
+    ledger.write_text(
+        "\n".join(
+            [
+                "",
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+                "   ",
+                '{"event_id": "b", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "amount": 500}',
+                '{"event_id": "c", "event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 7}',
+                '{"event_id": "e", "customer": {"id": 1}, "timestamp": "2024-11-03", "amount": 7}',
+                '{"event_id": "f", "customer": "acme", "timestamp": "2024-11-03", "amount": 1e999999999, "kind": [1]}',
+                '{"event_id": "g", "customer": "acme", "timestamp": "2024-11-03", "amount": "x"}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     _, rejected = assert_same(spark, plan, str(ledger))
     assert [(r["row"], r["event_id"]) for r in rejected] == [(2, "b"), (3, None), (4, "e"), (5, "f"), (6, "g")]
 
 
-@pytest.mark.parametrize("name, content", [
-    ("ledger.csv", "event_id,customer,timestamp,amount,Amount\ne1,acme,2024-11-03,5,7\n"),
-    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03\n"),
-    ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,5,9\n"),
-    ("ledger.csv", 'event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,"acme,2024-11-03,5\ne3,a,2024-11-03,5\n'),
-    ("ledger.csv", "event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n"),
-    ("ledger.csv", ""),
-    ("ledger.jsonl", '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": ' + "[" * 5000 + "]" * 5000 + "}\n"),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("ledger.csv", "event_id,customer,timestamp,amount,Amount\ne1,acme,2024-11-03,5,7\n"),
+        ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03\n"),
+        ("ledger.csv", "event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,acme,2024-11-03,5,9\n"),
+        ("ledger.csv", 'event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,"acme,2024-11-03,5\ne3,a,2024-11-03,5\n'),
+        ("ledger.csv", "event_id;customer;timestamp;amount\ne1;acme;2024-11-03;5\n"),
+        ("ledger.csv", ""),
+        ("ledger.jsonl", '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": ' + "[" * 5000 + "]" * 5000 + "}\n"),
+    ],
+)
 def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp_path, name, content):
     plan = compile_plan(FILES_PLAN)
     path = tmp_path / name
@@ -665,8 +745,7 @@ def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp
 def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_spark_too(spark, tmp_path):
     plan = compile_plan(FILES_PLAN)
     path = tmp_path / "ledger.csv"
-    path.write_text(f"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,{'9' * 28}\ne2,acme,2024-11-04,{'9' * 28}\n",
-                    encoding="utf-8")
+    path.write_text(f"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,{'9' * 28}\ne2,acme,2024-11-04,{'9' * 28}\n", encoding="utf-8")
     expected = "ledger.csv: a sum or product of the ledger's values has more than 38 digits and cannot be computed exactly"
     for options in ({}, {"customer": "acme"}):
         with pytest.raises(RateProblem, match=expected):
@@ -689,9 +768,12 @@ def test_percentage_fees_past_a_parquet_columns_width_are_rated_alike(spark, tmp
           fees: {model: percentage, on: amount, rate: 2.12345678%, fixed_fee: 0.30, min_fee: 0.50, max_fee: 5_000_000}
     """)
     ledger = tmp_path / "ledger.parquet"
-    rows = ", ".join(f"('e{i}', 'acme', TIMESTAMPTZ '2024-11-02 00:00:00+00', CAST('{a}' AS DECIMAL(18,2)))"
-                     for i, a in enumerate(["50000000", "300000000", "10", "1"]))
-    duckdb.connect().execute(f"COPY (SELECT * FROM (VALUES {rows}) AS t(event_id, customer, \"timestamp\", amount)) "
-                             f"TO '{ledger}' (FORMAT parquet)")
+    rows = ", ".join(
+        f"('e{i}', 'acme', TIMESTAMPTZ '2024-11-02 00:00:00+00', CAST('{a}' AS DECIMAL(18,2)))"
+        for i, a in enumerate(["50000000", "300000000", "10", "1"])
+    )
+    duckdb.connect().execute(
+        f"COPY (SELECT * FROM (VALUES {rows}) AS t(event_id, customer, \"timestamp\", amount)) TO '{ledger}' (FORMAT parquet)"
+    )
     (document,), _ = assert_same(spark, plan, str(ledger), period="2024-11")
     assert json.loads(document)["total"] == "6061729.70"

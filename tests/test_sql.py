@@ -31,11 +31,11 @@ def test_calls_translate_to_exact_sql():
     assert to_sql(Call("month_start", (day,), DATE, SPAN)) == "CAST(date_trunc('month', \"date\") AS DATE)"
     first = Const(datetime.date(2024, 11, 1), DATE, SPAN)
     assert to_sql(Call("days_between", (first, day), INTEGER, SPAN)) == (
-        "CAST(date_diff('day', DATE '2024-11-01', \"date\") AS DECIMAL(38,0))")
+        "CAST(date_diff('day', DATE '2024-11-01', \"date\") AS DECIMAL(38,0))"
+    )
 
 
 # -- plan and ledger strings never become SQL text -------------------------------
-
 
 
 def check_hostile(folder, strings: list[str], form: str, one_by_one: bool = True) -> None:
@@ -74,8 +74,11 @@ TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\r"
 
 
 @pytest.mark.slow
-@settings(max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "12")), deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "12")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(text=TEXT)
 @example(text="McDonald's")
 def test_any_string_through_every_plan_field_and_ledger_column(tmp_path_factory, text):

@@ -19,17 +19,19 @@ from plan_helpers import load_text
 
 def version(effective: str | None, price: str, *, currency: str = "KRW", plan: str = "metered") -> str:
     """One version of a small metered plan (7 or 8 lines), priced per unit."""
-    return "".join([
-        f"plan: {plan}\n",
-        f"currency: {currency}\n",
-        "timezone: Asia/Seoul\n",
-        f"effective: {effective}\n" if effective else "",
-        "usage: {units: integer}\n",
-        "metrics:\n",
-        "  units: {sum: units}\n",
-        "charges:\n",
-        f"  usage: {{model: per_unit, on: units, unit_price: {price}}}\n",
-    ])
+    return "".join(
+        [
+            f"plan: {plan}\n",
+            f"currency: {currency}\n",
+            "timezone: Asia/Seoul\n",
+            f"effective: {effective}\n" if effective else "",
+            "usage: {units: integer}\n",
+            "metrics:\n",
+            "  units: {sum: units}\n",
+            "charges:\n",
+            f"  usage: {{model: per_unit, on: units, unit_price: {price}}}\n",
+        ]
+    )
 
 
 TWO = version("2024-01-01", "10") + "---\n" + version("2024-02-15", "12")
@@ -71,7 +73,8 @@ def test_one_file_two_versions_each_period_under_its_own(ratecard, tmp_path, led
     ]
     assert totals(ratecard("rate", plan, "--usage", ledger, "--period", "2024-01", "--format", "json")) == [("acme", "2024-01-01", "50")]
     assert totals(ratecard("rate", plan, "--usage", ledger, "--period", "2024-03", "--format", "json")) == [
-        ("acme", "2024-03-01", "60"), ("bolt", "2024-03-01", "1200"),
+        ("acme", "2024-03-01", "60"),
+        ("bolt", "2024-03-01", "1200"),
     ]
 
 
@@ -157,8 +160,7 @@ def second_line(text: str) -> int:
 
 def test_missing_effective_on_any_version():
     text = version("2024-01-01", "10") + "---\n" + version(None, "12")
-    assert located(text) == [(second_line(text), 7,
-                              "plan 'metered' has several versions: each needs `effective: YYYY-MM-DD`")]
+    assert located(text) == [(second_line(text), 7, "plan 'metered' has several versions: each needs `effective: YYYY-MM-DD`")]
     both = version(None, "10") + "---\n" + version(None, "12")
     assert [line for line, _, _ in located(both)] == [1, second_line(both)]
 
@@ -168,10 +170,13 @@ def test_two_versions_on_the_same_date():
     assert located(text) == [(second_line(text), 7, "two versions take effect on 2024-01-01")]
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"currency": "USD"}, "every version must keep the same currency ('KRW'), not 'USD'"),
-    ({"plan": "renamed"}, "every version must keep the same id ('metered'), not 'renamed'"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"currency": "USD"}, "every version must keep the same currency ('KRW'), not 'USD'"),
+        ({"plan": "renamed"}, "every version must keep the same id ('metered'), not 'renamed'"),
+    ],
+)
 def test_a_version_that_changes_what_the_plan_is(change, message):
     text = version("2024-01-01", "10") + "---\n" + version("2024-03-01", "12", **change)
     assert located(text) == [(second_line(text), 7, message)]
@@ -246,8 +251,10 @@ def test_a_rule_added_by_a_later_version_does_not_reach_back(tmp_path):
     plan = tmp_path / "metered.yaml"
     plan.write_text(first + "---\n" + later, encoding="utf-8")
     usage = tmp_path / "usage.csv"
-    usage.write_text("event_id,customer,timestamp,units\n1,acme,2024-01-15T10:00:00,500\n"
-                     "2,acme,2024-03-15T10:00:00,5\n3,acme,2024-03-16T10:00:00,500\n", encoding="utf-8")
+    usage.write_text(
+        "event_id,customer,timestamp,units\n1,acme,2024-01-15T10:00:00,500\n2,acme,2024-03-15T10:00:00,5\n3,acme,2024-03-16T10:00:00,500\n",
+        encoding="utf-8",
+    )
     result = rate(load_plan(plan).versions, str(usage))
     assert [(str(d.period_start), d.total) for d in result.documents] == [("2024-01-01", 5000), ("2024-03-01", 60)]
     assert [r.row for r in result.rejected] == [3]

@@ -46,8 +46,8 @@ def test_a_broken_plan_shows_its_errors_on_the_home_page(client, plans):
     file = plans / PORTONE_FILE
     file.write_text(file.read_text(encoding="utf-8").replace("on: net_volume", "on: net_volum"), encoding="utf-8")
     page = client.get("/").text
-    row = page[page.index(f'data-plan="{PORTONE_FILE}"'):]
-    assert re.search(r'data-status="errors">1 error<', row[:row.index("</tr>")])
+    row = page[page.index(f'data-plan="{PORTONE_FILE}"') :]
+    assert re.search(r'data-status="errors">1 error<', row[: row.index("</tr>")])
 
 
 def test_plan_page_shows_curves_documents_impact(client):
@@ -82,8 +82,9 @@ def test_problems_come_back_with_their_lines(client, plans):
 def test_everything_shown_is_escaped(plans):
     hostile = "<script>alert(1)</script>"
     ledger = plans / "portone_one_payment_infra" / "hostile.csv"
-    ledger.write_text(f'event_id,customer,timestamp,kind,amount\ne1,"{hostile}",2024-11-03T10:00:00+09:00,approval,60000000\n',
-                      encoding="utf-8")
+    ledger.write_text(
+        f'event_id,customer,timestamp,kind,amount\ne1,"{hostile}",2024-11-03T10:00:00+09:00,approval,60000000\n', encoding="utf-8"
+    )
     app = create_app(Workspace.open(plans, usage=str(ledger)))
     with TestClient(app, base_url="http://127.0.0.1") as other:
         text = (plans / PORTONE_FILE).read_text(encoding="utf-8").replace("name: One Payment Infra\n", f"name: '{hostile}'\n")
@@ -94,8 +95,16 @@ def test_everything_shown_is_escaped(plans):
     assert "<script>alert" not in srcdoc and "&lt;script&gt;alert(1)&lt;/script&gt;" in srcdoc
 
 
-@pytest.mark.parametrize("path", ["/plans/../pyproject.toml", "/plans/..%2F..%2Fetc%2Fpasswd", "/file/%2Fetc%2Fpasswd",
-                                  "/plans/portone_one_payment_infra/scenarios/bracket_edges.yaml", "/file/nothing.yaml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/plans/../pyproject.toml",
+        "/plans/..%2F..%2Fetc%2Fpasswd",
+        "/file/%2Fetc%2Fpasswd",
+        "/plans/portone_one_payment_infra/scenarios/bracket_edges.yaml",
+        "/file/nothing.yaml",
+    ],
+)
 def test_nothing_outside_the_plans_is_reachable(client, path):
     assert client.get(path).status_code == 404
 
@@ -128,8 +137,15 @@ def test_save_writes_the_plan_unless_it_changed_on_disk(client, plans):
 
 
 def test_reading_never_writes(client, plans):
-    for url in ("/", f"/plans/{PORTONE_FILE}", f"/scenarios/{PORTONE_FILE}", f"/scenario-summary/{PORTONE_FILE}",
-                f"/file/{PORTONE_FILE}", "/plans/bacobill_saas.yaml", "/scenarios/bacobill_saas.yaml"):
+    for url in (
+        "/",
+        f"/plans/{PORTONE_FILE}",
+        f"/scenarios/{PORTONE_FILE}",
+        f"/scenario-summary/{PORTONE_FILE}",
+        f"/file/{PORTONE_FILE}",
+        "/plans/bacobill_saas.yaml",
+        "/scenarios/bacobill_saas.yaml",
+    ):
         assert client.get(url).status_code == 200
     assert git(plans.parent, "status", "--porcelain", "--untracked-files=all") == ""
 
@@ -147,7 +163,9 @@ def test_accept_writes_what_test_update_writes(client, plans):
     assert 'data-scenario="sample_month" data-status="same"' in accepted.text
     assert 'data-scenario="paid_plan_notice" data-status="changed"' in accepted.text  # only the one accepted
     scenario = plans / "portone_one_payment_infra" / "scenarios" / "sample_month.yaml"
-    assert snapshot_of(plans, "portone_one_payment_infra", "sample_month").read_text(encoding="utf-8") == snapshots.serialize(run(scenario).data)
+    assert snapshot_of(plans, "portone_one_payment_infra", "sample_month").read_text(encoding="utf-8") == snapshots.serialize(
+        run(scenario).data
+    )
 
 
 def test_accept_refuses_when_the_hand_written_totals_fail(client, plans):

@@ -99,9 +99,12 @@ def test_edit_see_the_error_at_its_line_fix_it_and_see_the_invoices_move(page, s
     line = next(n for n, row in enumerate((plans / PORTONE_FILE).read_text(encoding="utf-8").splitlines(), 1) if "on: net_volume" in row)
     expect(widget).to_have_attribute("data-line", str(line))
     # the widget sits right under that line of the editor
-    number_above = page.evaluate("""(w) => { const cm = window.workbenchEditor;
+    number_above = page.evaluate(
+        """(w) => { const cm = window.workbenchEditor;
         const box = document.querySelector('.problem-widget').getBoundingClientRect();
-        return cm.lineAtHeight(box.top - 4, 'window') + 1; }""", None)
+        return cm.lineAtHeight(box.top - 4, 'window') + 1; }""",
+        None,
+    )
     assert number_above == line
     expect(page.locator("#save-state")).to_have_text("Unsaved changes")
     expect(page.locator("#problems-panel .badge")).to_have_text("1 error")
@@ -118,7 +121,9 @@ def test_edit_see_the_error_at_its_line_fix_it_and_see_the_invoices_move(page, s
     # the curve moved too: hovering the second bracket shows its exact new amount
     chart = page.locator('.chart-card[data-charge="platform_fee"] .chart[data-ready] svg').first
     expect(chart).to_be_visible()
-    spec = page.evaluate("""() => JSON.parse(document.querySelector('.chart-card[data-charge="platform_fee"] script.chart-spec').textContent)""")
+    spec = page.evaluate(
+        """() => JSON.parse(document.querySelector('.chart-card[data-charge="platform_fee"] script.chart-spec').textContent)"""
+    )
     values = {p["quantity"]: p["amount"] for p in spec["layer"][0]["data"]["values"]}
     assert values["50000000"] == "150000" and values["49999999"] == "0"
     box = chart.locator(".mark-line path").first.bounding_box()
@@ -166,6 +171,8 @@ def test_an_invoice_prints_from_the_page(page, server):
     frame = card.locator("iframe").content_frame
     expect(frame.locator("h1")).to_have_text("Invoice")
     expect(frame.locator('[data-role="total"]')).to_have_text("₩0")
-    page.evaluate("() => { window.printed = 0; document.querySelector('.document-card iframe').contentWindow.print = () => { window.printed += 1; }; }")
+    page.evaluate(
+        "() => { window.printed = 0; document.querySelector('.document-card iframe').contentWindow.print = () => { window.printed += 1; }; }"
+    )
     card.locator("button.print").click()
     assert page.evaluate("() => window.printed") == 1

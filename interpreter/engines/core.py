@@ -19,8 +19,9 @@ still rated.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
@@ -52,11 +53,20 @@ class RateResult:
     written: int = 0  # documents written to an output path instead (Spark)
 
 
-def rate(engine: Engine, plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None,
-         as_of: str | None = None, customer: str | None = None, customers: str | None = None,
-         customer_records: dict | None = None, balances: str | None = None,
-         balance_records: carried_balances.Balances | None = None, keep_going: bool = False,
-         progress: Progress | None = None) -> RateResult:
+def rate(
+    engine: Engine,
+    plan: tree.Plan | tuple[tree.Plan, ...],
+    usage: str,
+    period: str | None = None,
+    as_of: str | None = None,
+    customer: str | None = None,
+    customers: str | None = None,
+    customer_records: dict | None = None,
+    balances: str | None = None,
+    balance_records: carried_balances.Balances | None = None,
+    keep_going: bool = False,
+    progress: Progress | None = None,
+) -> RateResult:
     """Every document of the ledger (or of one customer) for the requested periods, computed by `engine`.
 
     `plan` may be the versions of one plan (oldest first): each period is rated
@@ -84,13 +94,20 @@ def rate(engine: Engine, plan: tree.Plan | tuple[tree.Plan, ...], usage: str, pe
             if id(version) not in loaded:
                 loaded[id(version)] = engine.load(usage, version, whole)
             if id(version) in groups:
-                task = Task(version, tuple(groups[id(version)]), tuple(earlier_periods(version, groups[id(version)])),
-                            listed(raw_customers, customer), moment, customer)
+                task = Task(
+                    version,
+                    tuple(groups[id(version)]),
+                    tuple(earlier_periods(version, groups[id(version)])),
+                    listed(raw_customers, customer),
+                    moment,
+                    customer,
+                )
                 parts.append(engine.stage1(loaded[id(version)], task))
-        outcome = engine.stage2(parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None,
-                                               keep_going))
-        rejected = sorted((row for version in versions for row, day in engine.rejected(loaded[id(version)])
-                           if judge(versions, day) is version), key=lambda r: r.row)
+        outcome = engine.stage2(parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going))
+        rejected = sorted(
+            (row for version in versions for row, day in engine.rejected(loaded[id(version)]) if judge(versions, day) is version),
+            key=lambda r: r.row,
+        )
     except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
         raise RateProblem(str(problem)) from None
     except engine.errors as exc:  # a sum past DECIMAL(38), say, or a file the engine fails on while rating
@@ -98,12 +115,12 @@ def rate(engine: Engine, plan: tree.Plan | tuple[tree.Plan, ...], usage: str, pe
     finally:
         for ledger in loaded.values():
             engine.release(ledger)
-    return RateResult(outcome.documents, rejected, outcome.prepared, outcome.failures, opening, outcome.carried,
-                      outcome.written)
+    return RateResult(outcome.documents, rejected, outcome.prepared, outcome.failures, opening, outcome.carried, outcome.written)
 
 
-def periods(plan: tree.Plan, period: str | None, as_of: datetime.datetime | None,
-            dated: Callable[[], tuple[datetime.date, datetime.date] | None]) -> list[Period]:
+def periods(
+    plan: tree.Plan, period: str | None, as_of: datetime.datetime | None, dated: Callable[[], tuple[datetime.date, datetime.date] | None]
+) -> list[Period]:
     """The windows to rate: those of `--period`, the period `--as-of` falls in, or every period of the
     ledger's dated rows (`dated` gives their first and last local day, asked only then)."""
     if period is not None:
@@ -126,8 +143,10 @@ def _local_day(moment: datetime.datetime, timezone: str) -> datetime.date:
     try:
         return moment.astimezone(ZoneInfo(timezone)).date()
     except OverflowError:  # the moment is in the years 1 to 9999 in UTC, but not in the plan's zone
-        raise PeriodProblem(f"--as-of {(moment + datetime.timedelta(microseconds=1)).isoformat()} is outside the days "
-                            f"ratecard can rate ({FIRST_DAY} to {LAST_DAY}) in the plan's time zone {timezone}") from None
+        raise PeriodProblem(
+            f"--as-of {(moment + datetime.timedelta(microseconds=1)).isoformat()} is outside the days "
+            f"ratecard can rate ({FIRST_DAY} to {LAST_DAY}) in the plan's time zone {timezone}"
+        ) from None
 
 
 def by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[tuple[tree.Plan, list[Period]]]:
@@ -137,7 +156,9 @@ def by_version(versions: tuple[tree.Plan, ...], windows: list[Period]) -> list[t
         version = in_force(versions, window.start)
         if version is None:
             first = versions[0]
-            raise PeriodProblem(f"no version of plan {first.id!r} is in force on {window.start} (the first takes effect on {first.effective})")
+            raise PeriodProblem(
+                f"no version of plan {first.id!r} is in force on {window.start} (the first takes effect on {first.effective})"
+            )
         groups.setdefault(versions.index(version), []).append(window)
     return [(versions[index], group) for index, group in sorted(groups.items(), key=lambda item: -item[0])]
 

@@ -81,4 +81,3 @@ class Engine(Protocol):
 
     def release(self, ledger: Any) -> None:
         """Free what `load` holds (views, cached rows, connections)."""
-

@@ -17,9 +17,9 @@ from typing import Any
 
 from dsl import tree
 from interpreter.ledger.rows import NUMBER_SQL
+from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
 from interpreter.rounding import CONTEXT
-from interpreter.ledger.sql import decimal_literal, ident, to_sql
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,7 @@ def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetim
             end_sql = f"(TIMESTAMPTZ '{local_midnight(p.end, timezone).isoformat()}' + INTERVAL 1 DAY)"
         else:
             end_sql = f"TIMESTAMPTZ '{local_midnight(p.end + datetime.timedelta(days=1), timezone).isoformat()}'"
-        if as_of is not None and (p.end == datetime.date.max
-                                  or as_of < local_midnight(p.end + datetime.timedelta(days=1), timezone)):
+        if as_of is not None and (p.end == datetime.date.max or as_of < local_midnight(p.end + datetime.timedelta(days=1), timezone)):
             end_sql = f"TIMESTAMPTZ '{as_of.isoformat()}'"
             last_day = min(p.end, (as_of - datetime.timedelta(microseconds=1)).astimezone(start.tzinfo).date())
         rows.append(
@@ -109,8 +108,14 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
     return out
 
 
-def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
-                  customer: str | None = None, events: str = "events", refused: bool = False) -> str:
+def aggregate_sql(
+    plan: tree.Plan,
+    periods: list[Period],
+    as_of: datetime.datetime | None = None,
+    customer: str | None = None,
+    events: str = "events",
+    refused: bool = False,
+) -> str:
     """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
 
     Columns `__customer, __pid, __rows, __we` (the last day counted), then
@@ -133,15 +138,16 @@ def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.dateti
     if refused:
         # A row joins the window it falls in and, kept for carried levels, every later one;
         # a row before the first window joins them all, one after the last (or undated) none.
-        counted = (",\ncount(*) FILTER (WHERE e.__reason IS NOT NULL AND "
-                   "(w.__pid IS NULL OR e.__ts >= w.__ts_start OR w.__pid = 0)) AS __refused")
+        counted = (
+            ",\ncount(*) FILTER (WHERE e.__reason IS NOT NULL AND (w.__pid IS NULL OR e.__ts >= w.__ts_start OR w.__pid = 0)) AS __refused"
+        )
     grouped = f"""
         WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
         SELECT e.customer AS __customer, w.__pid AS __pid,
                count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
-               {(',' + select) if select else ''}{counted}
-        FROM {events} AS e {'LEFT ' if refused else ''}JOIN w ON {join}
+               {("," + select) if select else ""}{counted}
+        FROM {events} AS e {"LEFT " if refused else ""}JOIN w ON {join}
         {filter_customer}
         GROUP BY e.customer, w.__pid
     """
@@ -154,8 +160,9 @@ def aggregate_sql(plan: tree.Plan, periods: list[Period], as_of: datetime.dateti
     return f"{grouped} HAVING {document} ORDER BY e.customer, w.__pid"
 
 
-def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None,
-              customer: str | None = None) -> list[Facts]:
+def aggregate(
+    con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None, customer: str | None = None
+) -> list[Facts]:
     """Facts for every customer with rows in a period, or carried time-weighted state."""
     if not periods:
         return []
@@ -166,8 +173,9 @@ def aggregate(con, plan: tree.Plan, periods: list[Period], as_of: datetime.datet
     return [facts_of(plan, periods, dict(zip(names, row))) for row in result.fetchall()]
 
 
-def aggregate_counting_refused(con, plan: tree.Plan, periods: list[Period],
-                               as_of: datetime.datetime | None = None) -> tuple[list[Facts], int]:
+def aggregate_counting_refused(
+    con, plan: tree.Plan, periods: list[Period], as_of: datetime.datetime | None = None
+) -> tuple[list[Facts], int]:
     """`aggregate` for the whole ledger, and the number of refused rows in it, in one pass."""
     if not periods:
         return [], con.execute("SELECT count(*) FROM events WHERE __reason IS NOT NULL").fetchone()[0]

@@ -12,7 +12,7 @@ Spark joins the marks (`marked_sql`), DuckDB writes them into its table
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from interpreter.ledger.sql import ident, trimmed
 
@@ -45,9 +45,9 @@ def possible_duplicates_sql(column: str = "event_id") -> str:
 def repeated_sql(relation: str) -> str:
     """The events of `relation` seen more than once: `__key`, and `__first`, the row that counts."""
     return f"""
-        SELECT {event_key('event_id')} AS __key, min(__row) AS __first FROM {relation}
-        WHERE {event_key('event_id')} IS NOT NULL
-        GROUP BY {event_key('event_id')} HAVING count(*) > 1
+        SELECT {event_key("event_id")} AS __key, min(__row) AS __first FROM {relation}
+        WHERE {event_key("event_id")} IS NOT NULL
+        GROUP BY {event_key("event_id")} HAVING count(*) > 1
     """
 
 
@@ -59,17 +59,17 @@ def marked_sql(relation: str, repeated: str, columns: Iterable[str]) -> str:
     kept = ", ".join(f"c.{ident(name)}" for name in columns)
     return f"""
         SELECT {kept},
-               CASE WHEN c.__row > d.__first THEN {REASON.format(first='d.__first')} ELSE c.__reason END AS __reason
-        FROM {relation} AS c LEFT JOIN {repeated} AS d ON {event_key('c.event_id')} = d.__key
+               CASE WHEN c.__row > d.__first THEN {REASON.format(first="d.__first")} ELSE c.__reason END AS __reason
+        FROM {relation} AS c LEFT JOIN {repeated} AS d ON {event_key("c.event_id")} = d.__key
     """
 
 
 def update_sql(table: str) -> str:
     """The same marks written into `table` in place (an engine that updates tables: DuckDB)."""
     return f"""
-        UPDATE {table} SET __reason = {REASON.format(first='d.__first')}
+        UPDATE {table} SET __reason = {REASON.format(first="d.__first")}
         FROM ({repeated_sql(table)}) AS d
-        WHERE {event_key(f'{table}.event_id')} = d.__key AND {table}.__row > d.__first
+        WHERE {event_key(f"{table}.event_id")} = d.__key AND {table}.__row > d.__first
     """
 
 

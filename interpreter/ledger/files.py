@@ -16,8 +16,8 @@ rejected rows count data rows: the header and blank lines are not rows.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 _BOM = "\ufeff"
 _EMPTY = "the file is empty; a CSV ledger starts with a header line naming its columns"
@@ -41,8 +41,10 @@ def distinct_names(path: str, names: Sequence[str], where: str) -> None:
     for index, name in enumerate(names, 1):
         first = seen.setdefault(name.lower(), index)
         if first != index:
-            raise LedgerProblem(f"{path}{where}: the {'header' if where else 'file'} names the column {names[first - 1]!r} twice "
-                              f"(columns {first} and {index}); each column needs a name of its own")
+            raise LedgerProblem(
+                f"{path}{where}: the {'header' if where else 'file'} names the column {names[first - 1]!r} twice "
+                f"(columns {first} and {index}); each column needs a name of its own"
+            )
 
 
 def parquet_names(con, path: str) -> list[str]:
@@ -118,8 +120,10 @@ def _records(path: str) -> Iterator[tuple[int, list[str]]]:
             if "unexpected end of data" in str(exc) or "EOF" in str(exc):
                 raise _LineProblem(start, f"line {start} opens a quoted cell that is never closed") from None
             if "expected after" in str(exc):
-                raise _LineProblem(reader.line_num, f"line {reader.line_num} has a quoted cell followed by more text "
-                                                    "(a quote inside a quoted cell is written twice: \"\")") from None
+                raise _LineProblem(
+                    reader.line_num,
+                    f'line {reader.line_num} has a quoted cell followed by more text (a quote inside a quoted cell is written twice: "")',
+                ) from None
             raise _LineProblem(reader.line_num, f"line {reader.line_num}: {exc}") from None
         yield start, record
         start = reader.line_num + 1
@@ -131,6 +135,8 @@ def _text_lines(path: Path) -> Iterator[str]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise _LineProblem(number, f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} "
-                                           f"at position {exc.start + 1}); save the ledger as UTF-8") from None
+                raise _LineProblem(
+                    number,
+                    f"line {number} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start + 1}); save the ledger as UTF-8",
+                ) from None
             yield text[1:] if number == 1 and text.startswith(_BOM) else text

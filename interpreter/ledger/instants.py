@@ -12,13 +12,15 @@ reached through an offset) is a rejected row with its reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from interpreter.ledger.sql import literal
 
-_AFTER_YEAR = (r"-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
-               r"(Z|[+-]((0[0-9]|1[0-7])(:?[0-5][0-9])?|18(:?00)?))?)?")
+_AFTER_YEAR = (
+    r"-[0-9]{1,2}-[0-9]{1,2}([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"(Z|[+-]((0[0-9]|1[0-7])(:?[0-5][0-9])?|18(:?00)?))?)?"
+)
 ISO_INSTANT = "[0-9]{4}" + _AFTER_YEAR
 _OTHER_YEAR = "([+-]?[0-9]{5,}|[+-][0-9]{4}|0000)" + _AFTER_YEAR  # a year before 1 or after 9999, as written
 FIRST_DAY, LAST_DAY = "0001-01-01", "9999-12-31"
@@ -57,8 +59,10 @@ def duckdb_dialect(timezone: str) -> Dialect:
         if offset is None:
             return converted
         shifted = f"CAST(make_timestamp(epoch_us({instant}) + {offset * 1_000_000}) AS DATE)"
-        return (f"(CASE WHEN {instant} >= TIMESTAMPTZ '{STEADY_FROM.isoformat()}' "
-                f"AND {instant} < TIMESTAMPTZ '{STEADY_UNTIL.isoformat()}' THEN {shifted} ELSE {converted} END)")
+        return (
+            f"(CASE WHEN {instant} >= TIMESTAMPTZ '{STEADY_FROM.isoformat()}' "
+            f"AND {instant} < TIMESTAMPTZ '{STEADY_UNTIL.isoformat()}' THEN {shifted} ELSE {converted} END)"
+        )
 
     return Dialect(
         text_instant=lambda text: f"TRY_CAST({text} AS TIMESTAMPTZ)",
@@ -96,12 +100,16 @@ def timestamp_sql(dialect: Dialect, native_type: str | None, trimmed: Callable[[
     else:
         column = '"timestamp"'
         cells = (f"{column} AS __ts_raw", f"NULLIF({trimmed(column)}, '') AS __ts_text")
-        reads = (f"(CASE WHEN regexp_full_match(__ts_text, {literal(ISO_INSTANT)}) AND __ts_text NOT LIKE '0000%' "
-                 f"THEN {dialect.text_instant('__ts_text')} END) AS __ts_read",)
+        reads = (
+            f"(CASE WHEN regexp_full_match(__ts_text, {literal(ISO_INSTANT)}) AND __ts_text NOT LIKE '0000%' "
+            f"THEN {dialect.text_instant('__ts_text')} END) AS __ts_read",
+        )
         shown = "'timestamp ' || " + quoted.format("__ts_raw")
-        reason = (f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NOT NULL THEN NULL "
-                  f"WHEN __ts_read IS NOT NULL OR regexp_full_match(__ts_text, {literal(_OTHER_YEAR)}) "
-                  f"THEN {shown} || ' {OUTSIDE_YEARS}' ELSE {shown} || ' is not an ISO 8601 date-time' END")
+        reason = (
+            f"CASE WHEN __ts_text IS NULL THEN 'missing timestamp' WHEN __ts IS NOT NULL THEN NULL "
+            f"WHEN __ts_read IS NOT NULL OR regexp_full_match(__ts_text, {literal(_OTHER_YEAR)}) "
+            f"THEN {shown} || ' {OUTSIDE_YEARS}' ELSE {shown} || ' is not an ISO 8601 date-time' END"
+        )
     first, last = dialect.local_instant(f"'{FIRST_DAY} 00:00:00'"), dialect.local_instant(f"'{LAST_DAY} 23:59:59.999999'")
     instant = f"(CASE WHEN __ts_read >= {first} AND __ts_read <= {last} THEN __ts_read END) AS __ts"
     return TimestampSQL(cells, reads, instant, reason)

@@ -15,8 +15,8 @@ Rows are numbered as data rows: blank lines are not rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from interpreter.ledger.files import LedgerProblem
 

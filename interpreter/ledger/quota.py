@@ -12,7 +12,7 @@ period.
 from __future__ import annotations
 
 import decimal
-from typing import Iterable
+from collections.abc import Iterable
 
 from dsl import tree
 from interpreter.ledger.sql import ident

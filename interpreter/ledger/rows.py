@@ -14,13 +14,13 @@ shape of the file.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from dsl import tree
-from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
 from interpreter.ledger.files import LedgerProblem, csv_problem
+from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
 from interpreter.ledger.sql import ident, literal, to_sql, trimmed
 
 NUMBER_SQL = "DECIMAL(38,10)"
@@ -73,8 +73,9 @@ def _nested(duck: str) -> bool:
     return duck.endswith("]") or duck.startswith(("STRUCT", "MAP", "UNION", "ARRAY", "LIST"))
 
 
-def select_columns(path: str, names: list[str], types: Mapping[str, str],
-                   fields: tuple[tree.Field, ...]) -> tuple[list[str], dict[str, str]]:
+def select_columns(
+    path: str, names: list[str], types: Mapping[str, str], fields: tuple[tree.Field, ...]
+) -> tuple[list[str], dict[str, str]]:
     """The source's columns (builtins, then the plan's fields) as SQL, and those kept in their exact type.
 
     `types` gives the DuckDB type name of a column that has one of its own
@@ -120,8 +121,9 @@ def unreadable(path: str, exc: Exception) -> LedgerProblem:
             return LedgerProblem(described)
     overflow = next((line.strip() for line in lines if any(mark in line for mark in _OVERFLOW)), None)
     if overflow is not None:
-        return LedgerProblem(f"{path}: a sum or product of the ledger's values has more than 38 digits and cannot "
-                             f"be computed exactly ({overflow[:300]})")
+        return LedgerProblem(
+            f"{path}: a sum or product of the ledger's values has more than 38 digits and cannot be computed exactly ({overflow[:300]})"
+        )
     return LedgerProblem(f"{path}: cannot read ledger: {lines[0]}")
 
 
@@ -151,8 +153,10 @@ class _Reading:
     problem: str
 
 
-_TOO_LARGE = {kind: "has more than 38 digits" if kind == "integer" else "has more than 28 digits before the decimal point"
-              for kind in ("money", "number", "percent", "integer")}
+_TOO_LARGE = {
+    kind: "has more than 38 digits" if kind == "integer" else "has more than 28 digits before the decimal point"
+    for kind in ("money", "number", "percent", "integer")
+}
 
 
 def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
@@ -164,11 +168,17 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         # DECIMAL(38,10), and just as exact); a percent or integer field takes the plan's type.
         if kind in ("percent", "integer"):  # a HUGEINT, or 10^30 as a percent, does not fit: rejected, not an error
             n = f"{c}_n"
-            return _Reading(column, ((n, f"TRY_CAST({c} AS {NUMBER_SQL if kind == 'percent' else INTEGER_SQL})"),), n,
-                            f"{n} IS NULL", literal(f"{f.name} {_TOO_LARGE[kind]}"))
+            return _Reading(
+                column,
+                ((n, f"TRY_CAST({c} AS {NUMBER_SQL if kind == 'percent' else INTEGER_SQL})"),),
+                n,
+                f"{n} IS NULL",
+                literal(f"{f.name} {_TOO_LARGE[kind]}"),
+            )
         if kind == "date":  # a Parquet date may be `infinity`, or of a year Python has no date for
-            return _Reading(column, (), c, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')",
-                            literal(f"{f.name} {OUTSIDE_YEARS}"))
+            return _Reading(
+                column, (), c, f"NOT ({c} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}')", literal(f"{f.name} {OUTSIDE_YEARS}")
+            )
         return _Reading(column, (), c, "FALSE", "NULL")
     cell = f"NULLIF({trimmed(column)}, '')"
     shown = f"{literal(f.name + ': ')} || {_QUOTED.format(c)}"
@@ -184,33 +194,47 @@ def _reading(f: tree.Field, native: bool, c: str) -> _Reading:
         plain = f"regexp_full_match({digits}, '[-+]?[0-9]+{places}')"
         return _Reading(
             cell,
-            ((n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
-             (ok, f"(CASE WHEN {underscores} THEN {grouped} AND {plain} ELSE {plain} END)")),
-            n, f"NOT {ok} OR {n} IS NULL",
+            (
+                (n, f"TRY_CAST({digits} AS {INTEGER_SQL if whole else NUMBER_SQL})"),
+                (ok, f"(CASE WHEN {underscores} THEN {grouped} AND {plain} ELSE {plain} END)"),
+            ),
+            n,
+            f"NOT {ok} OR {n} IS NULL",
             f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' "
             f"ELSE ' is not {'a whole number' if whole else 'a number (at most 10 decimal places)'}' END",
         )
     if kind == "percent":
         return _Reading(
             cell,
-            ((n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
-             (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')")),
+            (
+                (n, f"TRY_CAST(regexp_replace({c}, '%$', '') AS {NUMBER_SQL})"),
+                (ok, f"regexp_full_match({c}, '[-+]?[0-9]+(\\.[0-9]{{1,8}})?%?')"),
+            ),
             f"(CASE WHEN {c} LIKE '%\\%' ESCAPE '\\' THEN CAST({n} * CAST('0.01' AS DECIMAL(3,2)) AS {NUMBER_SQL}) ELSE {n} END)",
-            f"NOT {ok} OR {n} IS NULL", f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' ELSE ' is not a percent' END",
+            f"NOT {ok} OR {n} IS NULL",
+            f"{shown} || CASE WHEN {ok} THEN ' {_TOO_LARGE[kind]}' ELSE ' is not a percent' END",
         )
     if kind == "bool":
         lowered = f"{c}_lower"
-        return _Reading(cell, ((lowered, f"lower({c})"),), f"{lowered} IN ('true', '1')",
-                        f"{lowered} NOT IN ('true', 'false', '1', '0')", f"{shown} || ' is not true or false'")
+        return _Reading(
+            cell,
+            ((lowered, f"lower({c})"),),
+            f"{lowered} IN ('true', '1')",
+            f"{lowered} NOT IN ('true', 'false', '1', '0')",
+            f"{shown} || ' is not true or false'",
+        )
     if kind == "date":
-        return _Reading(cell, ((n, f"TRY_CAST({c} AS DATE)"),), n,
-                        f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {c} LIKE '0000%' OR {n} IS NULL",
-                        f"{shown} || ' is not a date (YYYY-MM-DD)'")
+        return _Reading(
+            cell,
+            ((n, f"TRY_CAST({c} AS DATE)"),),
+            n,
+            f"NOT regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') OR {c} LIKE '0000%' OR {n} IS NULL",
+            f"{shown} || ' is not a date (YYYY-MM-DD)'",
+        )
     untrimmed = f"NULLIF({column}, '')"  # text is taken as written
     if f.values:
         allowed = ", ".join(literal(v) for v in f.values)
-        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})",
-                        f"{shown} || {literal(' is not one of ' + ', '.join(f.values))}")
+        return _Reading(untrimmed, (), c, f"{c} NOT IN ({allowed})", f"{shown} || {literal(' is not one of ' + ', '.join(f.values))}")
     return _Reading(untrimmed, (), c, "FALSE", "NULL")
 
 
@@ -232,13 +256,16 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
     stamp = timestamp_sql(dialect, native.get("timestamp"), trimmed, _QUOTED)
     cells += stamp.cells
     reads = ["*", *stamp.reads]
-    values, reasons = [], [
-        "__problem",  # a JSON line that is ambiguous in itself
-        # blank once trimmed; only a cell starting with a space is trimmed to find out
-        "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
-        "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
-        stamp.reason,
-    ]
+    values, reasons = (
+        [],
+        [
+            "__problem",  # a JSON line that is ambiguous in itself
+            # blank once trimmed; only a cell starting with a space is trimmed to find out
+            "CASE WHEN __id IS NULL OR __id = '' OR (__id LIKE ' %' AND trim(__id) = '') THEN 'missing event_id' END",
+            "CASE WHEN customer IS NULL OR customer = '' THEN 'missing customer' END",
+            stamp.reason,
+        ],
+    )
     for index, f in enumerate(plan.fields):
         cell = f"__c{index}"
         reading = _reading(f, f.name in native, cell)
@@ -249,9 +276,9 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         missing = "NULL" if default is not None else literal(f"missing value for {f.name}")
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
     typed = f"""
-        SELECT __row, {trimmed('__id')} AS event_id, customer, __ts, {dialect.local_date('__ts')} AS "date"{''.join(', ' + v for v in values)},
-               coalesce({', '.join(reasons)}) AS __reason
-        FROM (SELECT *, {stamp.instant} FROM (SELECT {', '.join(reads)} FROM (SELECT {', '.join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
+        SELECT __row, {trimmed("__id")} AS event_id, customer, __ts, {dialect.local_date("__ts")} AS "date"{"".join(", " + v for v in values)},
+               coalesce({", ".join(reasons)}) AS __reason
+        FROM (SELECT *, {stamp.instant} FROM (SELECT {", ".join(reads)} FROM (SELECT {", ".join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
     if not rules:

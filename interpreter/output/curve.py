@@ -119,8 +119,10 @@ def read_quantity(text: str | None) -> Decimal | None:
 def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
     charge = find_charge(plan, charge_id)
     if not priced_by_quantity(charge):
-        raise CurveProblem(f"charge {charge_id!r} is priced by the {charge.model!r} model: its amount does not follow "
-                           f"one quantity (curves are drawn for {', '.join(QUANTITY_MODELS)} charges)")
+        raise CurveProblem(
+            f"charge {charge_id!r} is priced by the {charge.model!r} model: its amount does not follow "
+            f"one quantity (curves are drawn for {', '.join(QUANTITY_MODELS)} charges)"
+        )
     to = default_to(charge) if to is None else to
     if to < 0:
         raise CurveProblem("--to must be 0 or more")
@@ -136,8 +138,10 @@ def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
             try:
                 points.append((q, amount_at(plan, charge, q, factor)))
             except ArithmeticError:  # as a document's line would fail: more digits than are computed exactly
-                raise CurveProblem(f"the amount at quantity {text(q)} has more than {CONTEXT.prec} digits and cannot be "
-                                   "computed exactly; give a smaller --to") from None
+                raise CurveProblem(
+                    f"the amount at quantity {text(q)} has more than {CONTEXT.prec} digits and cannot be "
+                    "computed exactly; give a smaller --to"
+                ) from None
     steps = charge.model == "package" or (charge.model == "volume" and not any(t.unit_price for t in charge.tiers))
     return Curve(charge.id, charge.name, charge.model, plan.currency, plan.minor_digits, tuple(points), tuple(bounds(charge)), steps, note)
 
@@ -160,8 +164,11 @@ def to_csv(c: Curve) -> str:
 
 
 def to_data(c: Curve) -> dict:
-    return {"charge": c.charge, "currency": c.currency,
-            "points": [{"quantity": text(q), "amount": money_text(a, c.digits)} for q, a in c.points]}
+    return {
+        "charge": c.charge,
+        "currency": c.currency,
+        "points": [{"quantity": text(q), "amount": money_text(a, c.digits)} for q, a in c.points],
+    }
 
 
 def to_json(c: Curve) -> str:
@@ -169,8 +176,10 @@ def to_json(c: Curve) -> str:
 
 
 # Axis labels of large quantities: 50M, 1.5B (the tooltip and the tier labels give exact numbers).
-COMPACT = ("datum.value >= 1e9 ? format(datum.value / 1e9, ',~r') + 'B' : datum.value >= 1e6 ? format(datum.value / 1e6, ',~r') + 'M'"
-           " : datum.value >= 1e4 ? format(datum.value / 1e3, ',~r') + 'K' : format(datum.value, ',~r')")
+COMPACT = (
+    "datum.value >= 1e9 ? format(datum.value / 1e9, ',~r') + 'B' : datum.value >= 1e6 ? format(datum.value / 1e6, ',~r') + 'M'"
+    " : datum.value >= 1e4 ? format(datum.value / 1e3, ',~r') + 'K' : format(datum.value, ',~r')"
+)
 
 
 def chart(c: Curve, width: int | str = 560, height: int = 240) -> dict:
@@ -179,27 +188,40 @@ def chart(c: Curve, width: int | str = 560, height: int = 240) -> dict:
 
     from interpreter.output.invoice_html import money, number
 
-    values = [{"quantity": text(q), "amount": money_text(a, c.digits), "quantity_text": number(q), "amount_text": money(a, c.currency)}
-              for q, a in c.points]
+    values = [
+        {"quantity": text(q), "amount": money_text(a, c.digits), "quantity_text": number(q), "amount_text": money(a, c.currency)}
+        for q, a in c.points
+    ]
     parse = alt.DataFormat(parse={"quantity": "number", "amount": "number"})
     data = alt.Data(values=values, format=parse)
     x = alt.X("quantity:Q", title="Quantity", axis=alt.Axis(labelExpr=COMPACT, tickCount=6, labelFlush=True))
     y = alt.Y("amount:Q", title=f"Amount ({c.currency})", axis=alt.Axis(format=",~f"))
     line = alt.Chart(data).mark_line(interpolate="step-after" if c.steps else "linear", strokeWidth=2, color="#2f5bea").encode(x=x, y=y)
     hover = alt.selection_point(name="hover", nearest=True, on="pointerover", fields=["quantity"], empty=False, clear="pointerout")
-    dots = alt.Chart(data).mark_point(filled=True, size=70, color="#2f5bea").encode(
-        x=x, y=y,
-        opacity=alt.condition(hover, alt.value(1), alt.value(0)),
-        tooltip=[alt.Tooltip("quantity_text:N", title="Quantity"), alt.Tooltip("amount_text:N", title="Amount")],
-    ).add_params(hover)
+    dots = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=70, color="#2f5bea")
+        .encode(
+            x=x,
+            y=y,
+            opacity=alt.condition(hover, alt.value(1), alt.value(0)),
+            tooltip=[alt.Tooltip("quantity_text:N", title="Quantity"), alt.Tooltip("amount_text:N", title="Amount")],
+        )
+        .add_params(hover)
+    )
     layers = [line, dots]
     if c.bounds:
         # labels of nearby bounds would overlap: each goes one row lower than the one before, over three rows
-        marks = alt.Data(values=[{"bound": text(b), "label": label, "row": str(2 + 13 * (i % 3))} for i, (b, label) in enumerate(c.bounds)],
-                         format=alt.DataFormat(parse={"bound": "number", "row": "number"}))
+        marks = alt.Data(
+            values=[{"bound": text(b), "label": label, "row": str(2 + 13 * (i % 3))} for i, (b, label) in enumerate(c.bounds)],
+            format=alt.DataFormat(parse={"bound": "number", "row": "number"}),
+        )
         rules = alt.Chart(marks).mark_rule(strokeDash=[4, 4], color="#9aa3b5").encode(x="bound:Q")
-        labels = alt.Chart(marks).mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#6b7385").encode(
-            x="bound:Q", y=alt.Y("row:Q", scale=None), text="label:N")
+        labels = (
+            alt.Chart(marks)
+            .mark_text(align="left", dx=4, dy=-4, baseline="top", fontSize=10, color="#6b7385")
+            .encode(x="bound:Q", y=alt.Y("row:Q", scale=None), text="label:N")
+        )
         layers += [rules, labels]
     title = alt.TitleParams(c.name, subtitle=f"{c.charge} · {c.model.replace('_', ' ')}", anchor="start")
     layered = alt.layer(*layers).properties(width=width, height=height, title=title)

@@ -11,15 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
+from interpreter.output.render import visible
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.output.render import visible
 from interpreter.rounding import money_text, text
 
 _DESCRIBE_AGGREGATION = {
-    "count": "count of rows", "sum": "sum of {}", "max": "largest {}", "min": "smallest {}",
-    "unique": "distinct values of {}", "last": "latest {}", "time_weighted": "time-weighted level of {}",
-    "opening": "level of {} when the period starts", "prorated": "changes of {} weighted by the share of the period left",
+    "count": "count of rows",
+    "sum": "sum of {}",
+    "max": "largest {}",
+    "min": "smallest {}",
+    "unique": "distinct values of {}",
+    "last": "latest {}",
+    "time_weighted": "time-weighted level of {}",
+    "opening": "level of {} when the period starts",
+    "prorated": "changes of {} weighted by the share of the period left",
 }
 
 
@@ -30,8 +36,8 @@ def source_text(plan_text: str, span) -> str:
         return "?"
     line = lines[span.line - 1]
     if span.end_line == span.line and span.end_column:
-        return line[span.column - 1:span.end_column - 1]
-    return line[span.column - 1:].strip()
+        return line[span.column - 1 : span.end_column - 1]
+    return line[span.column - 1 :].strip()
 
 
 def show(value: Any, plan: tree.Plan | None = None) -> str:
@@ -85,19 +91,24 @@ def _line(doc: Document, line: Line | Any, plan_text: str, out: list[str]) -> No
         parts.append(f"= {text(step.amount)}")
         out.append(" ".join(parts))
     unit = Decimal(1).scaleb(-digits)
-    out.append(f"  before rounding {text(trace.unrounded)}; rounded {trace.rounding} to {text(unit)} {plan.currency}: {money_text(line.amount, digits)}")
+    out.append(
+        f"  before rounding {text(trace.unrounded)}; rounded {trace.rounding} to {text(unit)} {plan.currency}: {money_text(line.amount, digits)}"
+    )
 
 
 def _invoice_total(doc: Document, plan_text: str, out: list[str]) -> None:
     """The subtotal, what carried discounts brought and took, the taxes, the credits applied, and
     the total as the sum of those parts."""
+
     def money(value: Decimal) -> str:
         return money_text(value, doc.plan.minor_digits)
 
     out.append(f"subtotal = {money(doc.subtotal)} (sum of the rounded lines)")
     for c in doc.carried:
-        out.append(f"  {c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
-                   f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}")
+        out.append(
+            f"  {c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
+            f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}"
+        )
     for tax in doc.taxes:
         _line(doc, tax, plan_text, out)
     taxes = sum((t.amount for t in doc.taxes), Decimal(0))

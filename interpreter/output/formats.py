@@ -15,8 +15,19 @@ from collections.abc import Iterable, Iterator
 
 from interpreter.ledger.rows import Rejected
 from interpreter.output.invoice_html import to_html, write_files
-from interpreter.output.render import (document_lines, failure_data, failure_lines, failure_report, rejected_data, rejected_lines,
-                                       rejects_csv, to_csv, to_json, to_table, to_yaml)
+from interpreter.output.render import (
+    document_lines,
+    failure_data,
+    failure_lines,
+    failure_report,
+    rejected_data,
+    rejected_lines,
+    rejects_csv,
+    to_csv,
+    to_json,
+    to_table,
+    to_yaml,
+)
 from interpreter.pricing.balances import write_closing
 
 # What a format can make of the documents while the duplicate check finishes (`rate`'s `prepare`).
@@ -36,7 +47,7 @@ def printed(fmt: str, result) -> Iterator[str]:
         lines = (result.prepared if result.prepared is not None else document_lines(result.documents)) + rejected_lines(result.rejected)
         lines += failure_lines(result.failures)
         for start in range(0, len(lines), 1000):  # in blocks: one write per line costs more than the line
-            yield "\n".join(lines[start:start + 1000]) + "\n"
+            yield "\n".join(lines[start : start + 1000]) + "\n"
     elif fmt == "yaml":
         yield to_yaml(result.documents, result.rejected, result.failures)
     elif fmt == "csv":
@@ -65,8 +76,11 @@ def text_printed(result, fmt: str) -> str:
     """A `RateResult` whose documents are JSON text, as `printed` prints it in `fmt` (one of `TEXT_FORMATS`)."""
     rejected = rejected_data(result.rejected)
     if fmt == "jsonl":
-        lines = [*result.documents, *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected),
-                 *failure_lines(result.failures)]
+        lines = [
+            *result.documents,
+            *(json.dumps({"rejected": r}, ensure_ascii=False, separators=(",", ":")) for r in rejected),
+            *failure_lines(result.failures),
+        ]
         return "".join(line + "\n" for line in lines)
     data = {"documents": [json.loads(d, parse_float=_no_float) for d in result.documents], "rejected": rejected}
     if result.failures:
@@ -100,8 +114,12 @@ def write_rejects(path: str, rows: list[Rejected]) -> None:
 
 def no_documents(customer: str | None, period: str | None, as_of: str | None) -> str:
     """Why `rate` printed no document."""
-    return ("no documents: the ledger has no accepted rows" + (f" for customer {customer!r}" if customer else "")
-            + (f" in period {period}" if period else "") + (f" up to {as_of}" if as_of else ""))
+    return (
+        "no documents: the ledger has no accepted rows"
+        + (f" for customer {customer!r}" if customer else "")
+        + (f" in period {period}" if period else "")
+        + (f" up to {as_of}" if as_of else "")
+    )
 
 
 def closing(result, source: str | None, balances_out: str | None) -> str:

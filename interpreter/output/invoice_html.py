@@ -24,8 +24,8 @@ from pathlib import Path
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, format_percent
 
-from interpreter.pricing.documents import Document
 from interpreter.output.render import document_data
+from interpreter.pricing.documents import Document
 from interpreter.rounding import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -146,13 +146,18 @@ def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
     tax_names = {t.id: t.description for t in doc.taxes}
     lines = []
     for line, shown in zip(doc.lines, data["lines"]):
-        lines.append({
-            "id": shown["id"], "description": shown["description"], "memo": bool(shown.get("memo")),
-            "quantity": None if shown["quantity"] is None else number(shown["quantity"], locale),
-            "amount": shown["amount"], "amount_text": cash(shown["amount"]),
-            "breakdown": _breakdown(line, _charge(plan, line.id), currency, locale),
-            "is_total": plan.kind == "settlement" and shown["id"] == plan.total,
-        })
+        lines.append(
+            {
+                "id": shown["id"],
+                "description": shown["description"],
+                "memo": bool(shown.get("memo")),
+                "quantity": None if shown["quantity"] is None else number(shown["quantity"], locale),
+                "amount": shown["amount"],
+                "amount_text": cash(shown["amount"]),
+                "breakdown": _breakdown(line, _charge(plan, line.id), currency, locale),
+                "is_total": plan.kind == "settlement" and shown["id"] == plan.total,
+            }
+        )
     start, end = doc.period_start, doc.period_end
     return {
         "kind": data["kind"],
@@ -161,16 +166,31 @@ def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
         "plan_id": data["plan"],
         "plan_name": plan.name or plan.id,
         "currency": currency,
-        "period": format_interval(start, end, skeleton="yMMMd", locale=locale) if start != end else format_date(start, "medium", locale=locale),
+        "period": format_interval(start, end, skeleton="yMMMd", locale=locale)
+        if start != end
+        else format_date(start, "medium", locale=locale),
         "period_start": data["period"]["start"],
         "period_end": data["period"]["end"],
         "lines": lines,
-        "subtotal": data["subtotal"], "subtotal_text": cash(data["subtotal"]),
-        "taxes": [{"id": t["id"], "name": tax_names.get(t["id"], t["id"]), "rate": percent(t["rate"], locale),
-                   "base_text": cash(t["base"]), "amount": t["amount"], "amount_text": cash(t["amount"])} for t in data["taxes"]],
-        "credits": [{**c, "applied_text": cash(_negated(c["applied"])), "opening_text": cash(c["opening"]),
-                     "closing_text": cash(c["closing"])} for c in data.get("credits", [])],
-        "total": data["total"], "total_text": cash(data["total"]),
+        "subtotal": data["subtotal"],
+        "subtotal_text": cash(data["subtotal"]),
+        "taxes": [
+            {
+                "id": t["id"],
+                "name": tax_names.get(t["id"], t["id"]),
+                "rate": percent(t["rate"], locale),
+                "base_text": cash(t["base"]),
+                "amount": t["amount"],
+                "amount_text": cash(t["amount"]),
+            }
+            for t in data["taxes"]
+        ],
+        "credits": [
+            {**c, "applied_text": cash(_negated(c["applied"])), "opening_text": cash(c["opening"]), "closing_text": cash(c["closing"])}
+            for c in data.get("credits", [])
+        ],
+        "total": data["total"],
+        "total_text": cash(data["total"]),
         "notices": data["notices"],
         "schedule": _schedule(data.get("schedule") or {}, locale),
         "estimate": bool(data.get("estimate")),

@@ -14,8 +14,8 @@ import re
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 
-from interpreter.pricing.documents import Document
 from interpreter.ledger.rows import Rejected
+from interpreter.pricing.documents import Document
 from interpreter.rounding import CONTEXT, money_text, text
 
 
@@ -67,14 +67,25 @@ def document_data(doc: Document) -> dict:
     }
     if doc.plan.credits:
         data["credits"] = [
-            {"id": c.id, "description": c.description, "opening": money(c.opening),
-             "applied": money(c.applied), "closing": money(c.closing)}
+            {
+                "id": c.id,
+                "description": c.description,
+                "opening": money(c.opening),
+                "applied": money(c.applied),
+                "closing": money(c.closing),
+            }
             for c in doc.credits
         ]
     if any(d.carry for d in doc.plan.discounts):
         data["carried"] = [
-            {"id": c.id, "description": c.description, "opening": money(c.opening), "added": money(c.added),
-             "applied": money(c.applied), "closing": money(c.closing)}
+            {
+                "id": c.id,
+                "description": c.description,
+                "opening": money(c.opening),
+                "added": money(c.added),
+                "applied": money(c.applied),
+                "closing": money(c.closing),
+            }
             for c in doc.carried
         ]
     if doc.schedule:
@@ -95,24 +106,36 @@ def document_line(doc: Document) -> str:
     for line in doc.lines:
         quantity = "null" if line.quantity is None else f'"{quantity_text(line.quantity)}"'
         memo = ',"memo":true' if line.memo else ""
-        lines.append(f'{{"id":{_string(line.id)},"description":{_string(line.description)},"quantity":{quantity},'
-                     f'"amount":"{money_text(line.amount, digits)}"{memo}}}')
-    taxes = [f'{{"id":{_string(t.id)},"rate":"{rate_text(t.rate)}","base":"{money_text(t.base, digits)}",'
-             f'"amount":"{money_text(t.amount, digits)}"}}' for t in doc.taxes]
+        lines.append(
+            f'{{"id":{_string(line.id)},"description":{_string(line.description)},"quantity":{quantity},'
+            f'"amount":"{money_text(line.amount, digits)}"{memo}}}'
+        )
+    taxes = [
+        f'{{"id":{_string(t.id)},"rate":"{rate_text(t.rate)}","base":"{money_text(t.base, digits)}",'
+        f'"amount":"{money_text(t.amount, digits)}"}}'
+        for t in doc.taxes
+    ]
     notices = [f'{{"id":{_string(nid)},"message":{_string(message)}}}' for nid, message in doc.notices]
-    text = (f'{{"customer":{_string(doc.customer)},"plan":{_string(doc.plan.id)},"kind":{_string(doc.plan.kind)},'
-            f'"currency":{_string(doc.plan.currency)},"period":{{"start":"{doc.period_start.isoformat()}",'
-            f'"end":"{doc.period_end.isoformat()}"}},"lines":[{",".join(lines)}],"subtotal":"{money_text(doc.subtotal, digits)}",'
-            f'"taxes":[{",".join(taxes)}],"total":"{money_text(doc.total, digits)}","notices":[{",".join(notices)}]')
+    text = (
+        f'{{"customer":{_string(doc.customer)},"plan":{_string(doc.plan.id)},"kind":{_string(doc.plan.kind)},'
+        f'"currency":{_string(doc.plan.currency)},"period":{{"start":"{doc.period_start.isoformat()}",'
+        f'"end":"{doc.period_end.isoformat()}"}},"lines":[{",".join(lines)}],"subtotal":"{money_text(doc.subtotal, digits)}",'
+        f'"taxes":[{",".join(taxes)}],"total":"{money_text(doc.total, digits)}","notices":[{",".join(notices)}]'
+    )
     if doc.plan.credits:
-        credits = [f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
-                   f'"applied":"{money_text(c.applied, digits)}","closing":"{money_text(c.closing, digits)}"}}'
-                   for c in doc.credits]
+        credits = [
+            f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
+            f'"applied":"{money_text(c.applied, digits)}","closing":"{money_text(c.closing, digits)}"}}'
+            for c in doc.credits
+        ]
         text += f',"credits":[{",".join(credits)}]'
     if any(d.carry for d in doc.plan.discounts):
-        carried = [f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
-                   f'"added":"{money_text(c.added, digits)}","applied":"{money_text(c.applied, digits)}",'
-                   f'"closing":"{money_text(c.closing, digits)}"}}' for c in doc.carried]
+        carried = [
+            f'{{"id":{_string(c.id)},"description":{_string(c.description)},"opening":"{money_text(c.opening, digits)}",'
+            f'"added":"{money_text(c.added, digits)}","applied":"{money_text(c.applied, digits)}",'
+            f'"closing":"{money_text(c.closing, digits)}"}}'
+            for c in doc.carried
+        ]
         text += f',"carried":[{",".join(carried)}]'
     if doc.schedule:
         text += ',"schedule":' + json.dumps(doc.schedule, **_COMPACT)
@@ -127,8 +150,18 @@ def rejected_data(rows: list[Rejected]) -> list[dict]:
 
 def failure_data(failures: list) -> list[dict]:
     """Documents not rated (`stage2.Failure`): whose, which period, the plan line, why."""
-    return [{"customer": f.customer, "plan": f.plan, "period": {"start": f.period_start.isoformat(), "end": f.period_end.isoformat()},
-             "file": f.span.file, "line": f.span.line, "column": f.span.column, "reason": f.reason} for f in failures]
+    return [
+        {
+            "customer": f.customer,
+            "plan": f.plan,
+            "period": {"start": f.period_start.isoformat(), "end": f.period_end.isoformat()},
+            "file": f.span.file,
+            "line": f.span.line,
+            "column": f.span.column,
+            "reason": f.reason,
+        }
+        for f in failures
+    ]
 
 
 def failure_report(failures: list, source: str | None, others: str = "printed") -> str:
@@ -176,8 +209,20 @@ def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | Non
     return yaml.safe_dump(output_data(docs, rejected, failures), sort_keys=False, allow_unicode=True)
 
 
-CSV_COLUMNS = ("customer", "plan", "period_start", "period_end", "row_kind", "id", "description", "quantity", "rate", "amount",
-               "currency", "estimate")
+CSV_COLUMNS = (
+    "customer",
+    "plan",
+    "period_start",
+    "period_end",
+    "row_kind",
+    "id",
+    "description",
+    "quantity",
+    "rate",
+    "amount",
+    "currency",
+    "estimate",
+)
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -279,8 +324,12 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             for tax in data["taxes"]:
                 table.add_row(shown(tax["id"]), shown(f"{names[tax['id']]} {tax['rate']} on {tax['base']}"), "", tax["amount"])
             for credit in data.get("credits", []):
-                table.add_row(shown(credit["id"]), shown(f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})"),
-                              "", _negated(credit["applied"]))
+                table.add_row(
+                    shown(credit["id"]),
+                    shown(f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})"),
+                    "",
+                    _negated(credit["applied"]),
+                )
         table.add_row("", "Total", "", data["total"])
         console.print(table)
         for notice in data["notices"]:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from dsl import tree
 from dsl.loader import read_input
@@ -101,8 +101,10 @@ def check(balances: Balances, versions: Iterable[tree.Plan]) -> None:
         ids = {c.id for c in plan.credits} | {d.id for d in plan.discounts if d.carry}
         for balance in balances.values():
             if balance.id in ids and balance.currency != plan.currency:
-                raise BalanceProblem(f"{balance.where}: balance {balance.id!r} of customer {balance.customer!r} is in "
-                                     f"{balance.currency}; plan {plan.id!r} bills in {plan.currency}")
+                raise BalanceProblem(
+                    f"{balance.where}: balance {balance.id!r} of customer {balance.customer!r} is in "
+                    f"{balance.currency}; plan {plan.id!r} bills in {plan.currency}"
+                )
 
 
 def by_customer(balances: Balances) -> dict[str, dict[str, Decimal]]:

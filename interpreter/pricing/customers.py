@@ -118,6 +118,7 @@ def attributes(plan: tree.Plan, customer: str, raw: dict[str, dict[str, Any]]) -
         elif f.default is not None:
             out[f.name] = f.default
         else:
-            raise CustomerProblem(f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default; "
-                                  "give it in the --customers file")
+            raise CustomerProblem(
+                f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default; give it in the --customers file"
+            )
     return out

@@ -15,10 +15,11 @@ from __future__ import annotations
 import calendar
 import datetime
 import decimal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
@@ -180,8 +181,9 @@ def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
     return tuple(roles)
 
 
-def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool,
-               carried_in: Mapping[str, Decimal]) -> tuple[list[Line], list[CarriedLine], list[tuple[str, str]]]:
+def _discounts(
+    plan: tree.Plan, charges: list[Line], env: dict, trace: bool, carried_in: Mapping[str, Decimal]
+) -> tuple[list[Line], list[CarriedLine], list[tuple[str, str]]]:
     """Discount lines in plan order, each on what earlier ones left of its charges.
 
     A fixed amount the charges cannot take is carried (`carry: true`: from
@@ -232,12 +234,15 @@ def _discounts(plan: tree.Plan, charges: list[Line], env: dict, trace: bool,
 
 def _unused(plan: tree.Plan, d: tree.Discount, added: Decimal, amount: Decimal, base: Decimal) -> tuple[str, str]:
     """The notice of a discount larger than what it applies to, whose rest is not carried."""
+
     def money(value: Decimal) -> str:
         return money_text(value, plan.minor_digits)
 
-    return (f"{d.id}.unused",
-            f"{d.name}: {money(added - amount)} of the {money(added)} {plan.currency} discount is more than the charges "
-            f"it applies to ({money(max(base, ZERO))} {plan.currency}) and is not carried to a later period.")
+    return (
+        f"{d.id}.unused",
+        f"{d.name}: {money(added - amount)} of the {money(added)} {plan.currency} discount is more than the charges "
+        f"it applies to ({money(max(base, ZERO))} {plan.currency}) and is not carried to a later period.",
+    )
 
 
 def arithmetic_failed(span: Any, exc: ArithmeticError) -> EvaluationError:
@@ -268,8 +273,9 @@ def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
     return out
 
 
-def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False,
-            carried_in: Mapping[str, Decimal] = EMPTY) -> tuple[list[Line], Decimal, list[TaxLine], Decimal, list[CarriedLine], list]:
+def invoice(
+    plan: tree.Plan, facts: Facts, env: dict, trace: bool = False, carried_in: Mapping[str, Decimal] = EMPTY
+) -> tuple[list[Line], Decimal, list[TaxLine], Decimal, list[CarriedLine], list]:
     """Charges, discounts and minimum, the subtotal, taxes and total; and the carried discounts and their notices."""
     charges = []
     for ch in plan.charges:
@@ -288,7 +294,9 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False,
         except ArithmeticError as exc:
             raise arithmetic_failed(plan.minimum.span, exc) from None
         if subtotal < minimum:
-            how = Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding) if trace else None
+            how = (
+                Trace(plan.minimum.span, "minimum", (("minimum", plan.minimum),), (), minimum - subtotal, plan.rounding) if trace else None
+            )
             lines.append(Line("minimum", "Minimum commitment true-up", None, minimum - subtotal, how))
             subtotal = minimum
     taxes = []
@@ -300,14 +308,17 @@ def invoice(plan: tree.Plan, facts: Facts, env: dict, trace: bool = False,
             amount = _round(plan, unrounded, tax.rounding)
         except ArithmeticError as exc:
             raise arithmetic_failed(tax.span, exc) from None
-        how = Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding) if trace else None
+        how = (
+            Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding)
+            if trace
+            else None
+        )
         taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, how))
     total = subtotal + sum((t.amount for t in taxes), ZERO)
     return lines, subtotal, taxes, total, carried, notices
 
 
-def apply_credits(plan: tree.Plan, due: Decimal, env: dict,
-                  carried_in: Mapping[str, Decimal] = EMPTY) -> tuple[list[CreditLine], Decimal]:
+def apply_credits(plan: tree.Plan, due: Decimal, env: dict, carried_in: Mapping[str, Decimal] = EMPTY) -> tuple[list[CreditLine], Decimal]:
     """Balances applied in order to the amount due; never below zero, the rest carried.
 
     A credit opens at what an earlier document left of it (`carried_in`),
@@ -353,8 +364,15 @@ def closing(doc: Document) -> dict[str, Decimal]:
     return {**{c.id: c.closing for c in doc.credits}, **{c.id: c.closing for c in doc.carried}}
 
 
-def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool = False,
-          previous: Facts | None = None, trace: bool = False, carried_in: Mapping[str, Decimal] = EMPTY) -> Document:
+def build(
+    plan: tree.Plan,
+    facts: Facts,
+    customer: dict[str, Any],
+    estimate: bool = False,
+    previous: Facts | None = None,
+    trace: bool = False,
+    carried_in: Mapping[str, Decimal] = EMPTY,
+) -> Document:
     """The document of one customer and period; `trace` keeps how each line was computed (for explain).
 
     `carried_in` holds the balances earlier documents of the customer left
@@ -364,8 +382,15 @@ def build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: boo
         return _build(plan, facts, customer, estimate, previous, trace, carried_in)
 
 
-def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bool, previous: Facts | None,
-           trace: bool, carried_in: Mapping[str, Decimal]) -> Document:
+def _build(
+    plan: tree.Plan,
+    facts: Facts,
+    customer: dict[str, Any],
+    estimate: bool,
+    previous: Facts | None,
+    trace: bool,
+    carried_in: Mapping[str, Decimal],
+) -> Document:
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
     carried: list[CarriedLine] = []
@@ -378,8 +403,19 @@ def _build(plan: tree.Plan, facts: Facts, customer: dict[str, Any], estimate: bo
         credits, total = apply_credits(plan, total, env, carried_in)
     notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
     return Document(
-        customer=facts.customer, plan=plan, period_start=facts.period.start, period_end=facts.period.end,
-        lines=tuple(lines), subtotal=subtotal, taxes=tuple(taxes), total=total, notices=notices + tuple(unused),
-        schedule=_schedule(plan, facts.period.full_end), credits=tuple(credits), carried=tuple(carried), env=env,
-        estimate=estimate, rows=facts.rows,
+        customer=facts.customer,
+        plan=plan,
+        period_start=facts.period.start,
+        period_end=facts.period.end,
+        lines=tuple(lines),
+        subtotal=subtotal,
+        taxes=tuple(taxes),
+        total=total,
+        notices=notices + tuple(unused),
+        schedule=_schedule(plan, facts.period.full_end),
+        credits=tuple(credits),
+        carried=tuple(carried),
+        env=env,
+        estimate=estimate,
+        rows=facts.rows,
     )

@@ -119,7 +119,9 @@ def _eval(expr: tree.Expr, env: Env) -> Any:
         except FunctionProblem as exc:
             raise EvaluationError(expr.span, str(exc)) from None
         except (decimal.InvalidOperation, decimal.Overflow):
-            raise EvaluationError(expr.span, f"{expr.function}() cannot work with numbers this large (more than {CONTEXT.prec} digits)") from None
+            raise EvaluationError(
+                expr.span, f"{expr.function}() cannot work with numbers this large (more than {CONTEXT.prec} digits)"
+            ) from None
         except (OverflowError, ValueError):  # a date before year 1 or after 9999
             raise EvaluationError(expr.span, f"{expr.function}() gives a date outside the years 1 to 9999") from None
     raise EvaluationError(expr.span, f"cannot evaluate {kind.__name__}")  # pragma: no cover

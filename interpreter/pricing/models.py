@@ -8,10 +8,10 @@ tier's flat amount is still charged, since quantity 0 reaches the first tier.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Callable
 from decimal import ROUND_CEILING, Decimal
+from functools import partial
 
 from dsl import tree
 from interpreter.rounding import CONTEXT, text

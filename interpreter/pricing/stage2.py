@@ -16,9 +16,10 @@ executors over the customers of one partition.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from dsl import tree
 from dsl.errors import Span
@@ -44,9 +45,14 @@ class Failure:
 Work = tuple[tree.Plan, Facts, "Facts | None"]  # a plan version, the period's facts, the period before (for previous.*)
 
 
-def rate_in_order(work: Iterable[Work], customers: Mapping[str, dict[str, Any]],
-                  opening: Mapping[str, Mapping[str, Decimal]], estimate: bool, trace: bool = False,
-                  carried: dict[tuple[str, str], Balance] | None = None) -> Iterator[Document | Failure]:
+def rate_in_order(
+    work: Iterable[Work],
+    customers: Mapping[str, dict[str, Any]],
+    opening: Mapping[str, Mapping[str, Decimal]],
+    estimate: bool,
+    trace: bool = False,
+    carried: dict[tuple[str, str], Balance] | None = None,
+) -> Iterator[Document | Failure]:
     """The document (or failure) of each item of `work`, which comes sorted by customer, then period.
 
     `customers` are the raw attributes; `opening` the balances each customer
@@ -66,13 +72,20 @@ def rate_in_order(work: Iterable[Work], customers: Mapping[str, dict[str, Any]],
         if carry is None:
             carry = carrying[id(plan)] = carries(plan)
         if carry and failed is not None:
-            yield Failure(customer, plan.id, facts.period.start, facts.period.end, failed.span,
-                          f"not rated: the document of {failed.period_start}..{failed.period_end} failed, "
-                          "and the balances this one starts from carry over from it")
+            yield Failure(
+                customer,
+                plan.id,
+                facts.period.start,
+                facts.period.end,
+                failed.span,
+                f"not rated: the document of {failed.period_start}..{failed.period_end} failed, "
+                "and the balances this one starts from carry over from it",
+            )
             continue
         try:
-            doc = build(plan, facts, attributes(plan, customer, customers), estimate=estimate, previous=previous,
-                        trace=trace, carried_in=balances)
+            doc = build(
+                plan, facts, attributes(plan, customer, customers), estimate=estimate, previous=previous, trace=trace, carried_in=balances
+            )
         except EvaluationError as exc:
             failed = Failure(customer, plan.id, facts.period.start, facts.period.end, exc.span, exc.message)
             yield failed

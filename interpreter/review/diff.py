@@ -223,10 +223,13 @@ def to_data(report: Report) -> dict:
     return {
         "changes": [
             {
-                "customer": c.customer, "period": c.period, "currency": c.currency,
+                "customer": c.customer,
+                "period": c.period,
+                "currency": c.currency,
                 "old_total": None if c.old is None else text(c.old),
                 "new_total": None if c.new is None else text(c.new),
-                "delta": text(c.delta), "percent": None if c.percent is None else text(c.percent),
+                "delta": text(c.delta),
+                "percent": None if c.percent is None else text(c.percent),
                 "lines": [{"id": lid, "old": a, "new": b} for lid, a, b in c.lines],
             }
             for c in report.moved
@@ -259,7 +262,9 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
         out += ["| customer | period | old total | new total | change | % | lines changed |", "|---|---|---:|---:|---:|---:|---|"]
         for c in report.moved:
             lines = _cell(", ".join(f"{lid} {a or '-'}→{b or '-'}" for lid, a, b in c.lines))
-            out.append(f"| {_cell(c.customer)} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |")
+            out.append(
+                f"| {_cell(c.customer)} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |"
+            )
     else:
         out.append("No document changes.")
     return "\n".join(out) + "\n"
@@ -275,8 +280,15 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
     s = summary(report)
     shown = terminal_text  # ledger and plan text: escapes for control characters, never rich markup
     table = Table(title=shown(f"{old_name} -> {new_name}"), title_justify="left")
-    for column, justify in (("customer", "left"), ("period", "left"), ("old total", "right"), ("new total", "right"),
-                            ("change", "right"), ("%", "right"), ("lines changed", "left")):
+    for column, justify in (
+        ("customer", "left"),
+        ("period", "left"),
+        ("old total", "right"),
+        ("new total", "right"),
+        ("change", "right"),
+        ("%", "right"),
+        ("lines changed", "left"),
+    ):
         table.add_column(column, justify=justify)
     for c in report.moved:
         lines = ", ".join(f"{lid} {a or '-'}->{b or '-'}" for lid, a, b in c.lines)

@@ -9,9 +9,9 @@ snapshot cannot be used is an error of that scenario; the others still run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from interpreter.engines.core import RateProblem
 from interpreter.pricing.evaluate import EvaluationError

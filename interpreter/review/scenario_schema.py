@@ -15,8 +15,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Optional, Union
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, NonNegativeInt, PositiveInt,
-                      StrictBool, StrictStr, Tag, TypeAdapter, ValidationError, WithJsonSchema)
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StrictBool,
+    StrictStr,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from dsl.errors import Diagnostic, Span, error, sort_key
 from dsl.loader import not_utf8
@@ -25,7 +38,7 @@ from dsl.source import MAX_FILE_BYTES, Document, Mapping, child, read_document, 
 from dsl.validate import located
 from interpreter.periods import PeriodProblem, parse_as_of, parse_range
 
-Cell = Optional[Union[StrictBool, Decimal, StrictStr]]
+Cell = Optional[StrictBool | Decimal | StrictStr]
 Value = Union[StrictBool, Decimal, StrictStr]
 
 
@@ -50,15 +63,11 @@ class ExpectedDocument(Strict):
 
     total: Amount = Field(None, description="The document's total.")
     subtotal: Amount = Field(None, description="The subtotal, before taxes.")
-    lines: dict[str, Optional[Amount]] = Field(
-        default_factory=dict, description="Amount per line id; null: the line is not on the document."
-    )
-    quantities: dict[str, Optional[Amount]] = Field(
+    lines: dict[str, Amount | None] = Field(default_factory=dict, description="Amount per line id; null: the line is not on the document.")
+    quantities: dict[str, Amount | None] = Field(
         default_factory=dict, description="Quantity per line id; null: the line shows no quantity."
     )
-    taxes: dict[str, Optional[Amount]] = Field(
-        default_factory=dict, description="Amount per tax id; null: the tax is not on the document."
-    )
+    taxes: dict[str, Amount | None] = Field(default_factory=dict, description="Amount per tax id; null: the tax is not on the document.")
     notices: list[StrictStr] = Field(None, description="The ids of every notice shown, in any order ([] for none).")
     credits: dict[str, ExpectedCredit] = Field(default_factory=dict, description="Expected amounts per credit id.")
 
@@ -67,7 +76,7 @@ class ExpectedRow(Strict):
     """A ledger row that must be rejected."""
 
     row: PositiveInt = Field(description="Row number in the ledger (the first data row is 1).")
-    reason: Optional[StrictStr] = Field(None, description="Text the reason must contain.")
+    reason: StrictStr | None = Field(None, description="Text the reason must contain.")
 
 
 def _rejected_shape(value: Any) -> str:
@@ -78,14 +87,20 @@ class Expectations(BaseModel):
     """Totals written by hand, checked on every run: a wrong snapshot cannot be accepted."""
 
     # Every other key names a document: a customer id, or `customer YYYY-MM` for one period.
-    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra={"description": (
-        "Keys are customer ids (`acme`) or a customer and the start of a period (`acme 2024-11`), "
-        "each naming exactly one document; `rejected` lists the rejected rows."
-    )})
-    __pydantic_extra__: dict[str, Optional[ExpectedDocument]] = Field(init=False)
+    model_config = ConfigDict(
+        extra="allow",
+        frozen=True,
+        json_schema_extra={
+            "description": (
+                "Keys are customer ids (`acme`) or a customer and the start of a period (`acme 2024-11`), "
+                "each naming exactly one document; `rejected` lists the rejected rows."
+            )
+        },
+    )
+    __pydantic_extra__: dict[str, ExpectedDocument | None] = Field(init=False)
 
     rejected: Annotated[
-        Union[Annotated[NonNegativeInt, Tag("count")], Annotated[list[ExpectedRow], Tag("rows")]],
+        Annotated[NonNegativeInt, Tag("count")] | Annotated[list[ExpectedRow], Tag("rows")],
         Discriminator(_rejected_shape),
     ] = Field(None, description="How many rows are rejected, or the list of rejected rows (every one of them).")
 
@@ -103,30 +118,26 @@ def _something(value: Any) -> Any:
 class UsageScenario(Strict):
     """A ledger rated under the plan: its documents are the snapshot."""
 
-    description: Optional[StrictStr] = Field(None, description="What the scenario shows.")
-    plan: Optional[StrictStr] = Field(
-        None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
-    )
-    period: Optional[Text] = Field(None, description="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: the ledger's).")
-    as_of: Optional[Text] = Field(None, description="Rate an open period up to this moment, e.g. 2024-04-15.")
-    customers: dict[str, Optional[dict[str, Any]]] = Field(
+    description: StrictStr | None = Field(None, description="What the scenario shows.")
+    plan: StrictStr | None = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
+    period: Text | None = Field(None, description="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: the ledger's).")
+    as_of: Text | None = Field(None, description="Rate an open period up to this moment, e.g. 2024-04-15.")
+    customers: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Customer attributes by customer id, as in a --customers file."
     )
-    usage: Optional[list[dict[str, Cell]]] = Field(
+    usage: list[dict[str, Cell]] | None = Field(
         None, description="Ledger rows written inline: event_id, customer, timestamp and the plan's usage fields."
     )
-    usage_file: Optional[StrictStr] = Field(
+    usage_file: StrictStr | None = Field(
         None, description="A ledger file (.csv, .jsonl, .parquet) inside the plan's folder, relative to this file."
     )
-    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(
-        None, description="Totals written by hand, checked on every run."
-    )
+    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(None, description="Totals written by hand, checked on every run.")
 
 
 class Case(Strict):
     """One evaluation of the formula."""
 
-    name: Optional[StrictStr] = Field(None, description="What the case shows.")
+    name: StrictStr | None = Field(None, description="What the case shows.")
     set: dict[str, Value] = Field(default_factory=dict, description="The formula's inputs, read by their declared types.")
     expect: Value = Field(None, description="The value the formula must give.")
 
@@ -134,10 +145,8 @@ class Case(Strict):
 class FormulaScenario(Strict):
     """A named formula of the plan run on listed inputs: the values are the snapshot."""
 
-    description: Optional[StrictStr] = Field(None, description="What the scenario shows.")
-    plan: Optional[StrictStr] = Field(
-        None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
-    )
+    description: StrictStr | None = Field(None, description="What the scenario shows.")
+    plan: StrictStr | None = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
     formula: StrictStr = Field(description="The plan's formula to run.")
     cases: list[Case] = Field(description="Inputs and the expected value, one evaluation each.")
 
@@ -147,12 +156,15 @@ def _kind(value: Any) -> str:
 
 
 Scenario = Annotated[
-    Union[Annotated[UsageScenario, Tag("usage scenario")], Annotated[FormulaScenario, Tag("formula scenario")]],
+    Annotated[UsageScenario, Tag("usage scenario")] | Annotated[FormulaScenario, Tag("formula scenario")],
     Discriminator(_kind),
 ]
 _SCENARIO = TypeAdapter(Scenario)
-_KEYS = {name for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
-         for name in model.model_fields}
+_KEYS = {
+    name
+    for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
+    for name in model.model_fields
+}
 
 
 def json_schema() -> dict:

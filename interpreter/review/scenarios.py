@@ -107,8 +107,8 @@ def rated(path: Path, scenario: UsageScenario, plan):
 
 def run(path: str | Path) -> Outcome:
     """Rate one scenario; its data is what the snapshot stores."""
-    from interpreter.pricing.formulas import InputProblem, run_formula
     from interpreter.output.render import output_data
+    from interpreter.pricing.formulas import InputProblem, run_formula
 
     path = Path(path)
     scenario = read_spec(path)

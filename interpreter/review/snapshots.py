@@ -89,8 +89,11 @@ def compare(scenario: Path, snapshot: Path, data: dict) -> Comparison:
     if stored == text:
         return Comparison(scenario, snapshot, "same", "")
     lines = difflib.unified_diff(
-        stored.splitlines(keepends=True), text.splitlines(keepends=True),
-        fromfile=f"{snapshot} (stored)", tofile=f"{scenario} (now)", n=3,
+        stored.splitlines(keepends=True),
+        text.splitlines(keepends=True),
+        fromfile=f"{snapshot} (stored)",
+        tofile=f"{scenario} (now)",
+        n=3,
     )
     return Comparison(scenario, snapshot, "changed", "".join(lines))
 

@@ -20,19 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dsl import tree
-from dsl.types import TEXT
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
-from interpreter.pricing import balances as carried_balances
-from interpreter.ledger import rows as ledger
-from interpreter.pricing.customers import CustomerProblem, read_customers
-from interpreter.pricing.documents import Document
+from dsl.types import TEXT
 from interpreter.engines.core import RateProblem
-from interpreter.engines.duckdb.engine import connect, rate
-from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
-from interpreter.pricing.stage2 import Failure
 from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.engines.duckdb.engine import connect, rate
+from interpreter.ledger import rows as ledger
 from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
+from interpreter.pricing import balances as carried_balances
+from interpreter.pricing.customers import CustomerProblem, read_customers
+from interpreter.pricing.documents import Document
+from interpreter.pricing.stage2 import Failure
+from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,9 @@ def _plans_by_name(loaded: list[Loaded]) -> dict[str, list[Loaded]]:
     by_id: dict[str, Loaded] = {}
     for item in loaded:
         if item.plan.id in by_id:
-            raise PlanChoiceProblem(f"{by_id[item.plan.id].path} and {item.path} both declare plan {item.plan.id!r}; "
-                                    "give each plan its own id")
+            raise PlanChoiceProblem(
+                f"{by_id[item.plan.id].path} and {item.path} both declare plan {item.plan.id!r}; give each plan its own id"
+            )
         by_id[item.plan.id] = item
     out: dict[str, list[Loaded]] = {}
     for item in loaded:
@@ -95,16 +96,18 @@ def _chosen(plans: dict[str, list[Loaded]], customers_path: str, customer: str, 
     found = plans.get(name, [])
     if len(found) > 1:
         which = " and ".join(f"{item.path} (plan {item.plan.id!r})" for item in found)
-        raise PlanChoiceProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, but {name!r} names two plans: "
-                                f"{which}; give the plan id")
+        raise PlanChoiceProblem(
+            f"{customers_path}: customer {customer!r} has plan {name!r}, but {name!r} names two plans: {which}; give the plan id"
+        )
     if not found:
         known = ", ".join(sorted({item.plan.id for items in plans.values() for item in items}))
         raise RateProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, not one of: {known}")
     return found[0]
 
 
-def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | None = None,
-                as_of: str | None = None, balances: str | None = None) -> tuple[RunResult | None, list[Loaded]]:
+def billing_run(
+    plans_dir: str, usage: str, customers_path: str, period: str | None = None, as_of: str | None = None, balances: str | None = None
+) -> tuple[RunResult | None, list[Loaded]]:
     """Rate every customer under their plan, from the opening `balances` file if given;
     (None, broken plans) when a plan has errors. A document whose plan expression fails is
     one of its plan's `failures`; the others are still rated."""
@@ -122,8 +125,10 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
         raise RateProblem(str(problem)) from None
     if not records:
         raise RateProblem(f"{customers_path}: lists no customers; a billing run needs each customer with their plan")
-    assignment = {customer: _chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip()).plan.id
-                  for customer, attrs in records.items()}
+    assignment = {
+        customer: _chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip()).plan.id
+        for customer, attrs in records.items()
+    }
     by_id = {item.plan.id: item for items in plans.values() for item in items}
     clash = colliding({plan_id: by_id[plan_id].path for plan_id in set(assignment.values())})
     if clash:
@@ -144,31 +149,47 @@ def billing_run(plans_dir: str, usage: str, customers_path: str, period: str | N
             share = Path(tmp) / f"plan-{number}.parquet"  # numbered: a plan id is no file name
             # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
             mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row AND __problem IS NULL"
-            con.execute(f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
-                        f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)")
+            con.execute(
+                f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
+                f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
+            )
             rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
             # each plan sees its own customers' balances only: another plan may hold an id in another currency
             held = {key: balance for key, balance in opening.items() if key[0] in mine}
-            result = rate(item.versions or item.plan, str(share), period=period, as_of=as_of, customer_records=mine,
-                          balance_records=held, keep_going=True)
+            result = rate(
+                item.versions or item.plan,
+                str(share),
+                period=period,
+                as_of=as_of,
+                customer_records=mine,
+                balance_records=held,
+                keep_going=True,
+            )
             rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
-            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected, result.failures, item.text,
-                                result.carried))
+            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
         unassigned = [
             ledger.Rejected(int(row), event_id, _unassigned_reason(event_id, customer, customers_path))
             for row, event_id, customer in con.execute(
                 "SELECT __source_row, event_id, customer FROM run_ledger "
-                "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row").fetchall()
+                "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row"
+            ).fetchall()
         ]
         unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
     return RunResult(runs, unassigned, opening), []
 
 
-def billing_job(plans_dir: str, usage: str, customers_path: str, out_dir: str, force: bool = False,
-                period: str | None = None, as_of: str | None = None,
-                balances: str | None = None) -> tuple[RunResult | None, list[Loaded], list[Path]]:
+def billing_job(
+    plans_dir: str,
+    usage: str,
+    customers_path: str,
+    out_dir: str,
+    force: bool = False,
+    period: str | None = None,
+    as_of: str | None = None,
+    balances: str | None = None,
+) -> tuple[RunResult | None, list[Loaded], list[Path]]:
     """`ratecard run`: `--out` checked first, the run rated (its inputs hashed meanwhile, for the
     manifest), then written as one unit; (None, broken plans, []) when a plan has errors."""
     check_out(out_dir, force)
@@ -193,8 +214,8 @@ def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
     """Rows repeating an earlier row's event id anywhere in the ledger, by their customer's plan."""
     out: dict[str | None, list[ledger.Rejected]] = {}
     for row, event_id, first, plan_id in con.execute(
-            "SELECT __source_row, event_id, __first_row, __plan FROM run_ledger "
-            "WHERE __first_row < __source_row ORDER BY __source_row").fetchall():
+        "SELECT __source_row, event_id, __first_row, __plan FROM run_ledger WHERE __first_row < __source_row ORDER BY __source_row"
+    ).fetchall():
         out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, duplicate_reason(first)))
     return out
 
@@ -203,8 +224,9 @@ def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
     """First rows that are no rows of their own accord (a JSON line repeating a key), by their customer's plan."""
     out: dict[str | None, list[ledger.Rejected]] = {}
     for row, event_id, problem, plan_id in con.execute(
-            f"SELECT __source_row, {event_key('CAST(event_id AS VARCHAR)')}, __problem, __plan FROM run_ledger "
-            "WHERE __problem IS NOT NULL AND __first_row = __source_row ORDER BY __source_row").fetchall():
+        f"SELECT __source_row, {event_key('CAST(event_id AS VARCHAR)')}, __problem, __plan FROM run_ledger "
+        "WHERE __problem IS NOT NULL AND __first_row = __source_row ORDER BY __source_row"
+    ).fetchall():
         out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, problem))
     return out
 
@@ -222,9 +244,9 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS
-            SELECT src.__row AS __source_row, {', '.join('src.' + ident(c) for c in ('event_id', 'customer', 'timestamp', *seen))},
+            SELECT src.__row AS __source_row, {", ".join("src." + ident(c) for c in ("event_id", "customer", "timestamp", *seen))},
                    p.plan AS __plan, src.__problem,
-                   {first_row_sql('CAST(src.event_id AS VARCHAR)', 'src.__row')} AS __first_row
+                   {first_row_sql("CAST(src.event_id AS VARCHAR)", "src.__row")} AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:

@@ -53,7 +53,7 @@ def output_name(plan_id: str) -> str:
     if not name:
         name = "%~"
     if len(name) > _NAME_CHARACTERS:
-        name = name[:_NAME_CHARACTERS - 18] + "%~" + hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16]
+        name = name[: _NAME_CHARACTERS - 18] + "%~" + hashlib.sha256(plan_id.encode("utf-8")).hexdigest()[:16]
     return name + ".json"
 
 
@@ -67,8 +67,10 @@ def colliding(paths_by_id: dict[str, str]) -> str | None:
         if other == "":
             return f"plan {plan_id!r} ({path}) would write {MANIFEST}, the run's manifest; give the plan another id"
         if other != plan_id:
-            return (f"plans {other!r} ({paths_by_id[other]}) and {plan_id!r} ({path}) would write files whose names differ "
-                    "only in case; give one of them another id")
+            return (
+                f"plans {other!r} ({paths_by_id[other]}) and {plan_id!r} ({path}) would write files whose names differ "
+                "only in case; give one of them another id"
+            )
     return None
 
 
@@ -97,8 +99,9 @@ def _refuse_unless_empty(folder: Path) -> None:
         raise OutputProblem(f"{folder}: holds an earlier run ({MANIFEST}); give --force to replace it, or choose another --out")
     if names:
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-        raise OutputProblem(f"{folder}: is not empty ({shown}); choose an empty or new folder, "
-                            "or give --force to write the run beside these files")
+        raise OutputProblem(
+            f"{folder}: is not empty ({shown}); choose an empty or new folder, or give --force to write the run beside these files"
+        )
 
 
 @contextmanager
@@ -139,17 +142,20 @@ def input_checksums(customers: str, plans: list[str], usage: str, balances: str 
     (None when an input is no regular file: the run refuses it, and a device never ends)."""
     if not all(Path(path).is_file() for path in (customers, usage, *plans, *([balances] if balances else []))):
         return None
-    entries = {"customers": {"path": customers, "sha256": file_sha256(customers)},
-               "usage": {"path": usage, "sha256": file_sha256(usage)},
-               "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)]}
+    entries = {
+        "customers": {"path": customers, "sha256": file_sha256(customers)},
+        "usage": {"path": usage, "sha256": file_sha256(usage)},
+        "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)],
+    }
     if balances:
         entries["balances"] = {"path": balances, "sha256": file_sha256(balances)}
     every = [entries["customers"], entries["usage"], *entries["plans"], *([entries["balances"]] if balances else [])]
     return entries | {"sha256": hashlib.sha256("".join(e["sha256"] for e in every).encode("ascii")).hexdigest()}
 
 
-def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None = None,
-                  period: str | None = None, as_of: str | None = None) -> list[Path]:
+def write_outputs(
+    result, out_dir: str, force: bool = False, inputs: dict | None = None, period: str | None = None, as_of: str | None = None
+) -> list[Path]:
     """Write a `RunResult` into `out_dir` as one unit; the paths written, the manifest last."""
     from interpreter.pricing.balances import balances_csv, unclosed_reason
 
@@ -169,9 +175,17 @@ def write_outputs(result, out_dir: str, force: bool = False, inputs: dict | None
             files = []
             for run in result.runs:
                 text = json.dumps(output_data(run.documents, run.rejected, run.failures), indent=2, ensure_ascii=False) + "\n"
-                files.append({"name": output_name(run.plan.id), "plan": run.plan.id, "customers": len(run.customers),
-                              "documents": len(run.documents), "rejected": len(run.rejected), "failures": len(run.failures)}
-                             | _staged(staging, output_name(run.plan.id), text))
+                files.append(
+                    {
+                        "name": output_name(run.plan.id),
+                        "plan": run.plan.id,
+                        "customers": len(run.customers),
+                        "documents": len(run.documents),
+                        "rejected": len(run.rejected),
+                        "failures": len(run.failures),
+                    }
+                    | _staged(staging, output_name(run.plan.id), text)
+                )
             files.append({"name": REJECTS, "rows": len(result.rejected)} | _staged(staging, REJECTS, rejects_csv(result.rejected)))
             if unclosed_reason(as_of is not None, len(result.failures)) is None:
                 closing = result.closing()
@@ -229,8 +243,15 @@ def _run_files(folder: Path) -> list[str]:
         names = [entry["name"] for entry in listed if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
     except (OSError, ValueError, AttributeError):
         return []
-    return [n for n in names if n == Path(n).name and n not in (MANIFEST, LOCK) and (n.endswith(".json") or n in (REJECTS, BALANCES))
-            and "\x00" not in n and (folder / n).is_file()]
+    return [
+        n
+        for n in names
+        if n == Path(n).name
+        and n not in (MANIFEST, LOCK)
+        and (n.endswith(".json") or n in (REJECTS, BALANCES))
+        and "\x00" not in n
+        and (folder / n).is_file()
+    ]
 
 
 def _sync(folder: Path) -> None:
@@ -242,22 +263,25 @@ def _sync(folder: Path) -> None:
         os.close(handle)
 
 
-def summary(result, written: list[Path], customers: str, period: str | None,
-            as_of: str | None = None) -> tuple[list[str], list[str]]:
+def summary(result, written: list[Path], customers: str, period: str | None, as_of: str | None = None) -> tuple[list[str], list[str]]:
     """What `ratecard run` says when it is done: (lines for stdout, lines for stderr)."""
     from interpreter.output.render import failure_report
     from interpreter.pricing.balances import unclosed_reason
 
     out = [f"wrote {visible(path)}" for path in written]
-    out += [f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
-            f"{len(run.rejected)} rejected row(s)" + (f", {len(run.failures)} document(s) not rated" if run.failures else "")
-            for run in result.runs]
+    out += [
+        f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
+        f"{len(run.rejected)} rejected row(s)" + (f", {len(run.failures)} document(s) not rated" if run.failures else "")
+        for run in result.runs
+    ]
     if result.unassigned:
         out.append(f"{len(result.unassigned)} row(s) rejected before rating (no customer, no plan, or a repeated event_id)")
     err = []
     if not any(run.documents for run in result.runs):
-        err.append(f"no documents: the ledger has no accepted rows of the customers in {customers}"
-                   + (f" in period {period}" if period else "; give --period to bill them for a period without usage"))
+        err.append(
+            f"no documents: the ledger has no accepted rows of the customers in {customers}"
+            + (f" in period {period}" if period else "; give --period to bill them for a period without usage")
+        )
     unclosed = unclosed_reason(as_of is not None, len(result.failures))
     if unclosed:
         err.append(f"balances not written to {BALANCES}: {unclosed}")

@@ -34,7 +34,8 @@ def targets(folder: Path, example: str) -> list[tuple[Path, Path]]:
 def next_steps(written: list[Path], folder: str | Path) -> str:
     """What `ratecard init` says it wrote, and what to run next."""
     return "".join(f"wrote {path}\n" for path in written) + (
-        f"next: ratecard check {written[0]}; ratecard test {folder} --update (read the result first); ratecard serve {folder}")
+        f"next: ratecard check {written[0]}; ratecard test {folder} --update (read the result first); ratecard serve {folder}"
+    )
 
 
 def write(folder: str | Path, example: str = DEFAULT) -> list[Path]:

@@ -37,15 +37,16 @@ from interpreter.workbench.workspace import Conflict, NotFound, Workspace
 HERE = Path(__file__).resolve().parent
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 # Vega compiles the chart specifications (built here, from numbers and labels) with Function().
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "frame-src 'self' about:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "frame-src 'self' about:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+)
 
 
 def _templates() -> Jinja2Templates:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True)
     return Jinja2Templates(env=env)
 
 
@@ -83,8 +84,9 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
         text = workspace.read(name)
         sample = request.query_params.get("sample")
         context = await run_in_threadpool(_results, workspace, name, text, sample)
-        return page(request, "plan.html.j2", name=name, text=text, version=workspace.version(name),
-                    samples=workspace.samples(name), **context)
+        return page(
+            request, "plan.html.j2", name=name, text=text, version=workspace.version(name), samples=workspace.samples(name), **context
+        )
 
     async def preview(request: Request):
         guard(request)
@@ -110,8 +112,15 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
     async def scenarios(request: Request):
         name = plan_name(request)
         states = await run_in_threadpool(review.states, workspace, name)
-        return page(request, "_scenarios.html.j2", name=name, states=review.attention_first(states), message=None, message_kind="",
-                    folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"))
+        return page(
+            request,
+            "_scenarios.html.j2",
+            name=name,
+            states=review.attention_first(states),
+            message=None,
+            message_kind="",
+            folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
+        )
 
     async def scenario_summary(request: Request):
         name = plan_name(request)
@@ -130,8 +139,15 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
         except review.NotAccepted as refused:
             message, kind = str(refused), "bad"
         states = await run_in_threadpool(review.states, workspace, name)
-        return page(request, "_scenarios.html.j2", name=name, states=review.attention_first(states), message=message, message_kind=kind,
-                    folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"))
+        return page(
+            request,
+            "_scenarios.html.j2",
+            name=name,
+            states=review.attention_first(states),
+            message=message,
+            message_kind=kind,
+            folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
+        )
 
     async def problem(request: Request, exc: HTTPException):
         return Response(exc.detail, status_code=exc.status_code, media_type="text/plain; charset=utf-8")
@@ -148,8 +164,11 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
     hosts = ["*"] if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: problem},
-                    middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts), Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: problem},
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts), Middleware(SecurityHeaders)],
+    )
     app.state.token = token
     return app
 
@@ -167,8 +186,12 @@ class SecurityHeaders:
         async def sending(message):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += [(b"content-security-policy", CSP.encode()), (b"x-content-type-options", b"nosniff"),
-                            (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"SAMEORIGIN")]
+                headers += [
+                    (b"content-security-policy", CSP.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"SAMEORIGIN"),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -180,12 +203,18 @@ def _plan_rows(workspace: Workspace) -> list[dict]:
     for name in workspace.plans():
         loaded, found = panels.check(name, workspace.read(name))
         plan = loaded.plan
-        rows.append({
-            "name": name, "title": plan.name if plan else name, "id": plan.id if plan else None,
-            "kind": plan.kind if plan else "—", "currency": plan.currency if plan else None,
-            "charges": len(plan.charges) if plan else None,
-            "errors": sum(p["severity"] == "error" for p in found), "warnings": sum(p["severity"] == "warning" for p in found),
-        })
+        rows.append(
+            {
+                "name": name,
+                "title": plan.name if plan else name,
+                "id": plan.id if plan else None,
+                "kind": plan.kind if plan else "—",
+                "currency": plan.currency if plan else None,
+                "charges": len(plan.charges) if plan else None,
+                "errors": sum(p["severity"] == "error" for p in found),
+                "warnings": sum(p["severity"] == "warning" for p in found),
+            }
+        )
     return rows
 
 
@@ -193,14 +222,19 @@ def _results(workspace: Workspace, name: str, text: str, sample_id) -> dict:
     """The problems, curves, documents and revenue impact of `text` as plan `name`."""
     loaded, found = panels.check(name, text)
     sample = workspace.sample(name, sample_id)
-    context = {"problems": found, "errors": sum(p["severity"] == "error" for p in found),
-               "warnings": sum(p["severity"] == "warning" for p in found),
-               "title": loaded.plan.name if loaded.plan else name, "chosen": sample.id if sample else None}
+    context = {
+        "problems": found,
+        "errors": sum(p["severity"] == "error" for p in found),
+        "warnings": sum(p["severity"] == "warning" for p in found),
+        "title": loaded.plan.name if loaded.plan else name,
+        "chosen": sample.id if sample else None,
+    }
     if loaded.plan is None:
         return context
     rated = panels.rate_sample(loaded, sample, workspace.customers)
-    context.update(charts=panels.charts(loaded), invoices=panels.invoices(rated),
-                   impact=panels.impact(workspace, name, loaded, sample, rated))
+    context.update(
+        charts=panels.charts(loaded), invoices=panels.invoices(rated), impact=panels.impact(workspace, name, loaded, sample, rated)
+    )
     return context
 
 
@@ -209,4 +243,3 @@ def serve(path: str, usage: str | None, customers: str | None, host: str, port: 
 
     app = create_app(Workspace.open(path, usage, customers), host)
     uvicorn.run(app, host=host, port=port, log_level="warning")
-

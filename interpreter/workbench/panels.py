@@ -15,12 +15,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import Loaded, load_plan_text
-from interpreter.output import curve as curves
-from interpreter.review import diff as plan_diff
-from interpreter.pricing.evaluate import EvaluationError
-from interpreter.output.invoice_html import document_html, money
 from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb.engine import rate
+from interpreter.output import curve as curves
+from interpreter.output.invoice_html import document_html, money
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.review import diff as plan_diff
 from interpreter.review.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 
@@ -39,8 +39,7 @@ def problems(loaded: Loaded) -> list[dict]:
     out = []
     for d in loaded.diagnostics:
         end_column = d.span.end_column if d.span.end_line in (None, d.span.line) else None
-        out.append({"line": d.span.line, "column": d.span.column, "end_column": end_column,
-                    "severity": d.severity, "message": d.message})
+        out.append({"line": d.span.line, "column": d.span.column, "end_column": end_column, "severity": d.severity, "message": d.message})
     return out
 
 
@@ -89,10 +88,17 @@ def invoices(rated: Rated) -> dict:
     docs = rated.documents
     return {
         "problem": rated.problem,
-        "documents": [{"customer": d.customer, "period": f"{d.period_start} – {d.period_end}",
-                       "title": "Statement" if d.plan.kind == "settlement" else "Invoice",
-                       "total": str(d.total), "total_text": money(d.total, d.plan.currency), "html": document_html(d)}
-                      for d in docs[:SHOWN_DOCUMENTS]],
+        "documents": [
+            {
+                "customer": d.customer,
+                "period": f"{d.period_start} – {d.period_end}",
+                "title": "Statement" if d.plan.kind == "settlement" else "Invoice",
+                "total": str(d.total),
+                "total_text": money(d.total, d.plan.currency),
+                "html": document_html(d),
+            }
+            for d in docs[:SHOWN_DOCUMENTS]
+        ],
         "more": max(0, len(docs) - SHOWN_DOCUMENTS),
         "rejected": [{"row": r.row, "event_id": r.event_id, "reason": r.reason} for r in rated.rejected[:20]],
         "rejected_count": len(rated.rejected),
@@ -126,16 +132,37 @@ def impact(workspace: Workspace, name: str, loaded: Loaded, sample: Sample | Non
     revenue = []
     for currency in currencies:
         old_total, new_total = report.revenue_old.get(currency, Decimal(0)), report.revenue_new.get(currency, Decimal(0))
-        revenue.append({"currency": currency, "old": money(old_total, currency), "new": money(new_total, currency),
-                        "delta": _signed(new_total - old_total, currency), "direction": _direction(new_total - old_total)})
-    changes = [{"customer": c.customer, "period": c.period.replace("..", " – "), "old": "—" if c.old is None else money(c.old, c.currency),
-                "new": "—" if c.new is None else money(c.new, c.currency), "delta": _signed(c.delta, c.currency),
-                "direction": _direction(c.delta), "percent": None if c.percent is None else f"{c.percent:+}%",
-                "lines": [{"id": lid.removeprefix("tax:"), "old": _amount(a, c.currency), "new": _amount(b, c.currency)}
-                          for lid, a, b in c.lines]}
-               for c in report.moved]
-    return {"problem": None, "revenue": revenue, "summary": summary, "changes": changes,
-            "chart": _movers_chart(report) if any(c.delta for c in report.moved) else None}
+        revenue.append(
+            {
+                "currency": currency,
+                "old": money(old_total, currency),
+                "new": money(new_total, currency),
+                "delta": _signed(new_total - old_total, currency),
+                "direction": _direction(new_total - old_total),
+            }
+        )
+    changes = [
+        {
+            "customer": c.customer,
+            "period": c.period.replace("..", " – "),
+            "old": "—" if c.old is None else money(c.old, c.currency),
+            "new": "—" if c.new is None else money(c.new, c.currency),
+            "delta": _signed(c.delta, c.currency),
+            "direction": _direction(c.delta),
+            "percent": None if c.percent is None else f"{c.percent:+}%",
+            "lines": [
+                {"id": lid.removeprefix("tax:"), "old": _amount(a, c.currency), "new": _amount(b, c.currency)} for lid, a, b in c.lines
+            ],
+        }
+        for c in report.moved
+    ]
+    return {
+        "problem": None,
+        "revenue": revenue,
+        "summary": summary,
+        "changes": changes,
+        "chart": _movers_chart(report) if any(c.delta for c in report.moved) else None,
+    }
 
 
 def _amount(value: str | None, currency: str) -> str:
@@ -154,15 +181,29 @@ def _movers_chart(report) -> dict:
     """Who pays more and who pays less: one bar per customer and period whose total moved."""
     import altair as alt
 
-    values = [{"who": f"{c.customer} · {c.period.split('..')[0][:7]}", "delta": str(c.delta),
-               "change": _signed(c.delta, c.currency), "side": "pays more" if c.delta > 0 else "pays less"}
-              for c in report.moved if c.delta != 0]
+    values = [
+        {
+            "who": f"{c.customer} · {c.period.split('..')[0][:7]}",
+            "delta": str(c.delta),
+            "change": _signed(c.delta, c.currency),
+            "side": "pays more" if c.delta > 0 else "pays less",
+        }
+        for c in report.moved
+        if c.delta != 0
+    ]
     data = alt.Data(values=values, format=alt.DataFormat(parse={"delta": "number"}))
-    bars = alt.Chart(data).mark_bar(cornerRadius=2).encode(
-        x=alt.X("delta:Q", title="Change of the total", axis=alt.Axis(format=",~f")),
-        y=alt.Y("who:N", sort="-x", title=None),
-        color=alt.Color("side:N", scale=alt.Scale(domain=["pays more", "pays less"], range=["#2f5bea", "#e07a1f"]),
-                        legend=alt.Legend(title=None, orient="top")),
-        tooltip=[alt.Tooltip("who:N", title="Customer"), alt.Tooltip("change:N", title="Change")],
+    bars = (
+        alt.Chart(data)
+        .mark_bar(cornerRadius=2)
+        .encode(
+            x=alt.X("delta:Q", title="Change of the total", axis=alt.Axis(format=",~f")),
+            y=alt.Y("who:N", sort="-x", title=None),
+            color=alt.Color(
+                "side:N",
+                scale=alt.Scale(domain=["pays more", "pays less"], range=["#2f5bea", "#e07a1f"]),
+                legend=alt.Legend(title=None, orient="top"),
+            ),
+            tooltip=[alt.Tooltip("who:N", title="Customer"), alt.Tooltip("change:N", title="Change")],
+        )
     )
     return bars.properties(width="container", height=max(60, 22 * len(values))).configure_view(strokeWidth=0).to_dict()

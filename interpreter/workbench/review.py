@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from interpreter.review import snapshots
-from interpreter.pricing.evaluate import EvaluationError
 from interpreter.engines.core import RateProblem
+from interpreter.pricing.evaluate import EvaluationError
+from interpreter.review import snapshots
 from interpreter.review.scenarios import ScenarioProblem, run
 from interpreter.workbench.panels import LOCK
 from interpreter.workbench.workspace import Workspace

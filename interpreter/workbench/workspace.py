@@ -45,7 +45,7 @@ class Workspace:
     customers: Path | None = None
 
     @classmethod
-    def open(cls, path: str | Path, usage: str | None = None, customers: str | None = None) -> "Workspace":
+    def open(cls, path: str | Path, usage: str | None = None, customers: str | None = None) -> Workspace:
         root = Path(path).resolve()
         return cls(root, Path(usage).resolve() if usage else None, Path(customers).resolve() if customers else None)
 

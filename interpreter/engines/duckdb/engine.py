@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import datetime
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import duckdb
 
@@ -45,12 +46,21 @@ def connect(plan: tree.Plan):
     return con
 
 
-def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
-         customer: str | None = None, customers: str | None = None,
-         customer_records: dict | None = None, progress: core.Progress | None = None,
-         trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None,
-         balances: str | None = None, balance_records: carried_balances.Balances | None = None,
-         keep_going: bool = False) -> core.RateResult:
+def rate(
+    plan: tree.Plan | tuple[tree.Plan, ...],
+    usage: str,
+    period: str | None = None,
+    as_of: str | None = None,
+    customer: str | None = None,
+    customers: str | None = None,
+    customer_records: dict | None = None,
+    progress: core.Progress | None = None,
+    trace: bool = False,
+    prepare: Callable[[list[Document]], Any] | None = None,
+    balances: str | None = None,
+    balance_records: carried_balances.Balances | None = None,
+    keep_going: bool = False,
+) -> core.RateResult:
     """Every document of the ledger (or of one customer), as `core.rate` decides them, rated on DuckDB.
 
     `trace` keeps how each line was computed (for `explain` and HTML
@@ -58,8 +68,20 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     and what it makes is the result's `prepared`. See `core.rate` for the rest.
     """
     report = progress or (lambda stage, done, total: None)
-    return core.rate(DuckDB(report, trace, prepare), plan, usage, period, as_of, customer, customers, customer_records,
-                     balances, balance_records, keep_going, report)
+    return core.rate(
+        DuckDB(report, trace, prepare),
+        plan,
+        usage,
+        period,
+        as_of,
+        customer,
+        customers,
+        customer_records,
+        balances,
+        balance_records,
+        keep_going,
+        report,
+    )
 
 
 @dataclass
@@ -90,8 +112,7 @@ class DuckDB:
 
     errors = (duckdb.Error,)
 
-    def __init__(self, report: core.Progress, trace: bool = False,
-                 prepare: Callable[[list[Document]], Any] | None = None) -> None:
+    def __init__(self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> None:
         self.report = report
         self.trace = trace
         self.prepare = prepare or (lambda documents: None)
@@ -175,8 +196,7 @@ class DuckDB:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate,
-                                                       self.trace, carried)):
+            for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried)):
                 if index % 2000 == 0:
                     self.report("rating customers", index, len(work))
                 if type(item) is Failure:

@@ -13,8 +13,8 @@ rows in the table `rejected`.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from dsl import tree
 from interpreter.ledger import duplicates as duplicates_sql
@@ -32,8 +32,7 @@ _REJECTED = '__row, event_id, __reason, "date"'  # the columns of the table `rej
 def csv_scan(path: str, names: Sequence[str], header_line: int) -> str:
     """DuckDB's reading of a CSV ledger: every column as text, under the names of `csv_header`."""
     columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
-    return (f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, "
-            f"columns = {columns}, {CSV_DIALECT})")
+    return f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, columns = {columns}, {CSV_DIALECT})"
 
 
 def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
@@ -97,8 +96,7 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
 
     handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
     try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, \
-                file.open(encoding="utf-8-sig") as lines:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, file.open(encoding="utf-8-sig") as lines:
             writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
             names = ("__data_row", *columns, PROBLEM)
             writer.writerow(names)

@@ -68,10 +68,12 @@ def session(master: str = DEFAULT_MASTER):
     else:
         if master.startswith("local"):  # the executors run the pricing code: in this very Python
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = (builder.master(master)
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+        builder = (
+            builder.master(master)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        )
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM did not start, or the master cannot be reached
@@ -96,10 +98,23 @@ def configure(spark) -> None:
         spark.conf.set(key, value)
 
 
-def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None = None, as_of: str | None = None,
-         customer: str | None = None, customers: str | None = None, customer_records: dict | None = None,
-         balances: str | None = None, balance_records: dict | None = None, keep_going: bool = False,
-         *, spark=None, master: str = DEFAULT_MASTER, output: str | None = None, closing: bool = False) -> RateResult:
+def rate(
+    plan: tree.Plan | tuple[tree.Plan, ...],
+    usage: str,
+    period: str | None = None,
+    as_of: str | None = None,
+    customer: str | None = None,
+    customers: str | None = None,
+    customer_records: dict | None = None,
+    balances: str | None = None,
+    balance_records: dict | None = None,
+    keep_going: bool = False,
+    *,
+    spark=None,
+    master: str = DEFAULT_MASTER,
+    output: str | None = None,
+    closing: bool = False,
+) -> RateResult:
     """Every document of the ledger, as `core.rate` decides them, rated on Spark.
 
     The result's documents are their JSON text. With `output`, they are
@@ -118,8 +133,19 @@ def rate(plan: tree.Plan | tuple[tree.Plan, ...], usage: str, period: str | None
     spark = spark or session(master)
     configure(spark)
     try:
-        return core.rate(Spark(spark, output, closing or output is None), plan, usage, period, as_of, customer, customers,
-                         customer_records, balances, balance_records, keep_going)
+        return core.rate(
+            Spark(spark, output, closing or output is None),
+            plan,
+            usage,
+            period,
+            as_of,
+            customer,
+            customers,
+            customer_records,
+            balances,
+            balance_records,
+            keep_going,
+        )
     finally:
         if own:
             spark.stop()
@@ -194,8 +220,11 @@ class Spark:
             for frame in frames[1:]:
                 union = union.unionByName(frame, allowMissingColumns=True)
             job = Job(tuple(versions), pricing.customers, pricing.opening, pricing.estimate)
-            rows = union.repartition("__customer").sortWithinPartitions("__customer").mapInArrow(
-                lambda batches: document_rows(batches, job), DOCUMENT_COLUMNS)
+            rows = (
+                union.repartition("__customer")
+                .sortWithinPartitions("__customer")
+                .mapInArrow(lambda batches: document_rows(batches, job), DOCUMENT_COLUMNS)
+            )
         documents, written, failures, carried = _finish(rows, self.output, pricing.keep_going, self.closing)
         return Outcome(documents, failures, carried, written=written)
 
@@ -225,8 +254,7 @@ def _finish(rows, output: str | None, keep_going: bool, closing: bool) -> tuple[
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         failures = _failures(rows.where("problem IS NOT NULL").collect(), keep_going)
-        ordered = (rows.where("document IS NOT NULL").select("customer", "period_start", "document")
-                   .orderBy("customer", "period_start"))
+        ordered = rows.where("document IS NOT NULL").select("customer", "period_start", "document").orderBy("customer", "period_start")
         if output.rstrip("/").endswith(".parquet"):
             ordered.write.parquet(output)
         else:

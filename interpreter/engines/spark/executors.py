@@ -13,9 +13,10 @@ import dataclasses
 import datetime
 import gc
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Any, Iterator
+from typing import Any
 
 from dsl import tree
 from dsl.errors import Span
@@ -51,8 +52,9 @@ def json_rows(batches, columns: tuple[str, ...], path: str) -> Iterator:
             rows.append(row)
             for column, cell in zip(cells, found):
                 column.append(cell if cell != "" else None)  # an empty cell is a missing value, as in a CSV
-        yield pa.RecordBatch.from_arrays([pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)],
-                                         names=["__row", *columns, PROBLEM])
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)], names=["__row", *columns, PROBLEM]
+        )
 
 
 def quota_rows(batches, quota: tree.Quota, period_start) -> Iterator:
@@ -64,9 +66,10 @@ def quota_rows(batches, quota: tree.Quota, period_start) -> Iterator:
             yield from zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)))
 
     refused = quota_refusals(rows(), quota, period_start)
-    yield pa.RecordBatch.from_arrays([pa.array([row for row, _ in refused], pa.int64()),
-                                      pa.array([reason for _, reason in refused], pa.string())],
-                                     names=["__refused_row", "__refusal"])
+    yield pa.RecordBatch.from_arrays(
+        [pa.array([row for row, _ in refused], pa.int64()), pa.array([reason for _, reason in refused], pa.string())],
+        names=["__refused_row", "__refusal"],
+    )
 
 
 @dataclass(frozen=True)
@@ -170,21 +173,38 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
 def _row(item) -> tuple:
     """A document as its JSON line, or a failure as a problem the driver reads back (`failure_of`)."""
     if type(item) is Failure:
-        problem = {"kind": "evaluation", "plan": item.plan, "period_end": item.period_end.isoformat(),
-                   "message": item.reason, "span": dataclasses.asdict(item.span)}
+        problem = {
+            "kind": "evaluation",
+            "plan": item.plan,
+            "period_end": item.period_end.isoformat(),
+            "message": item.reason,
+            "span": dataclasses.asdict(item.span),
+        }
         return item.customer, item.period_start, None, json.dumps(problem), None
     return item.customer, item.period_start, document_line(item), None, None
 
 
 def failure_of(customer: str, period_start, problem: dict) -> Failure:
     """The `stage2.Failure` of an evaluation problem row."""
-    return Failure(customer, problem["plan"], period_start, datetime.date.fromisoformat(problem["period_end"]),
-                   Span(**problem["span"]), problem["message"])
+    return Failure(
+        customer,
+        problem["plan"],
+        period_start,
+        datetime.date.fromisoformat(problem["period_end"]),
+        Span(**problem["span"]),
+        problem["message"],
+    )
 
 
 def _batch(pa, rows: list[tuple]):
     columns = list(zip(*rows)) if rows else [[], [], [], [], []]
     return pa.RecordBatch.from_arrays(
-        [pa.array(columns[0], pa.string()), pa.array(columns[1], pa.date32()),
-         pa.array(columns[2], pa.string()), pa.array(columns[3], pa.string()), pa.array(columns[4], pa.string())],
-        names=["customer", "period_start", "document", "problem", "carried"])
+        [
+            pa.array(columns[0], pa.string()),
+            pa.array(columns[1], pa.date32()),
+            pa.array(columns[2], pa.string()),
+            pa.array(columns[3], pa.string()),
+            pa.array(columns[4], pa.string()),
+        ],
+        names=["customer", "period_start", "document", "problem", "carried"],
+    )

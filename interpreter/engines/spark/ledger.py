@@ -38,8 +38,10 @@ def spark_dialect(timezone: str) -> Dialect:
     zone = literal(timezone)
 
     def text_instant(text: str) -> str:
-        return (f"(CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
-                f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END)")
+        return (
+            f"(CASE WHEN regexp_matches({text}, {literal(_OFFSET)}) THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+            f"ELSE to_utc_timestamp(TRY_CAST({text} AS TIMESTAMP), {zone}) END)"
+        )
 
     def native_instant(column: str, kind: str) -> str:
         if kind == "TIMESTAMP WITH TIME ZONE":
@@ -47,12 +49,19 @@ def spark_dialect(timezone: str) -> Dialect:
         # A wall-clock time or a date is local. Outside the years 1 to 9999 (a Parquet `infinity`)
         # it is no instant: shifting it by the zone's offset would overflow.
         wall = f"CAST({column} AS TIMESTAMP)"
-        inside = (f"{column} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}'" if kind == "DATE" else
-                  f"{wall} BETWEEN TIMESTAMP '{FIRST_DAY} 00:00:00' AND TIMESTAMP '{LAST_DAY} 23:59:59.999999'")
+        inside = (
+            f"{column} BETWEEN DATE '{FIRST_DAY}' AND DATE '{LAST_DAY}'"
+            if kind == "DATE"
+            else f"{wall} BETWEEN TIMESTAMP '{FIRST_DAY} 00:00:00' AND TIMESTAMP '{LAST_DAY} 23:59:59.999999'"
+        )
         return f"(CASE WHEN {inside} THEN to_utc_timestamp({wall}, {zone}) END)"
 
-    return Dialect(text_instant, native_instant, lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)",
-                   lambda text: f"to_utc_timestamp(CAST({text} AS TIMESTAMP), {zone})")
+    return Dialect(
+        text_instant,
+        native_instant,
+        lambda instant: f"CAST({instant} AT TIME ZONE {zone} AS DATE)",
+        lambda text: f"to_utc_timestamp(CAST({text} AS TIMESTAMP), {zone})",
+    )
 
 
 def to_spark(sql: str, ordered: bool = True) -> str:
@@ -102,9 +111,19 @@ def _duck_type(spark_type) -> str:
     """The DuckDB name of a Spark column type, for `ledger_rows.usable_as_is`."""
     from pyspark.sql import types as T
 
-    names = {T.ByteType: "TINYINT", T.ShortType: "SMALLINT", T.IntegerType: "INTEGER", T.LongType: "BIGINT",
-             T.BooleanType: "BOOLEAN", T.DateType: "DATE", T.TimestampType: "TIMESTAMP WITH TIME ZONE",
-             T.TimestampNTZType: "TIMESTAMP", T.StringType: "VARCHAR", T.FloatType: "FLOAT", T.DoubleType: "DOUBLE"}
+    names = {
+        T.ByteType: "TINYINT",
+        T.ShortType: "SMALLINT",
+        T.IntegerType: "INTEGER",
+        T.LongType: "BIGINT",
+        T.BooleanType: "BOOLEAN",
+        T.DateType: "DATE",
+        T.TimestampType: "TIMESTAMP WITH TIME ZONE",
+        T.TimestampNTZType: "TIMESTAMP",
+        T.StringType: "VARCHAR",
+        T.FloatType: "FLOAT",
+        T.DoubleType: "DOUBLE",
+    }
     if isinstance(spark_type, T.DecimalType):
         return f"DECIMAL({spark_type.precision},{spark_type.scale})"
     return names.get(type(spark_type), spark_type.simpleString().upper())
@@ -117,8 +136,7 @@ def numbered(frame, name: str):
     before a row's own are counted (one small aggregate in the same query),
     so no partition has to hold the whole file.
     """
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+    from pyspark.sql import Window, functions as F
 
     columns = frame.columns
     if _partitions(frame) == 1:
@@ -128,11 +146,13 @@ def numbered(frame, name: str):
     counts = frame.groupBy(part.alias("__part")).count()
     with warnings.catch_warnings():  # "no partition defined for window": one row per file partition, on purpose
         warnings.simplefilter("ignore")
-        offsets = counts.select(F.col("__part").alias("__p"),
-                                (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset"))
+        offsets = counts.select(
+            F.col("__part").alias("__p"), (F.sum("count").over(Window.orderBy("__part")) - F.col("count")).alias("__offset")
+        )
     position = F.col("__mid").bitwiseAND((1 << _ROW_BITS) - 1)
-    return (frame.join(F.broadcast(offsets), part == F.col("__p"))
-            .select((F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(column_name(c)) for c in columns)))
+    return frame.join(F.broadcast(offsets), part == F.col("__p")).select(
+        (F.col("__offset") + position + 1).cast("bigint").alias(name), *(F.col(column_name(c)) for c in columns)
+    )
 
 
 def _partitions(frame) -> int | None:
@@ -163,24 +183,35 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     named twice is refused, as DuckDB's reading refuses it; a ledger
     column whose name starts with `__` (no plan field's does) is left out.
     """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from pyspark.sql import functions as F, types as T
 
     suffix = check_path(path)
     try:
         if suffix == ".csv":
             if is_local(path):
                 csv_header(path)
-            frame = (spark.read.option("header", True).option("sep", ",").option("quote", '"').option("escape", '"')
-                     .option("inferSchema", False).option("mode", "FAILFAST").csv(path))
+            frame = (
+                spark.read.option("header", True)
+                .option("sep", ",")
+                .option("quote", '"')
+                .option("escape", '"')
+                .option("inferSchema", False)
+                .option("mode", "FAILFAST")
+                .csv(path)
+            )
             frame = frame.toDF(*(c.lstrip("\ufeff") for c in frame.columns))
             return numbered(_own_columns(path, frame), "__row"), {}
         if suffix in (".jsonl", ".ndjson"):
             from interpreter.engines.spark.executors import json_rows
 
             columns = (*ledger_rows.BUILTIN_COLUMNS, *(f.name for f in fields))
-            schema = T.StructType([T.StructField("__row", T.LongType()),
-                                   *(T.StructField(c, T.StringType()) for c in columns), T.StructField(PROBLEM, T.StringType())])
+            schema = T.StructType(
+                [
+                    T.StructField("__row", T.LongType()),
+                    *(T.StructField(c, T.StringType()) for c in columns),
+                    T.StructField(PROBLEM, T.StringType()),
+                ]
+            )
             # rows are numbered as data rows, lines as lines (for messages): a blank line is no row
             lines = numbered(spark.read.text(path), "__line")
             rows = numbered(lines.where(r"NOT (value RLIKE '^[ \t]*$' OR (__line = 1 AND value RLIKE '^\uFEFF[ \t]*$'))"), "__row")
@@ -264,8 +295,7 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
 
 def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     """`quota.quota_refusals` per customer on the executors, joined back as row reasons."""
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
+    from pyspark.sql import functions as F, types as T
 
     from interpreter.engines.spark.executors import quota_rows
 
@@ -277,8 +307,7 @@ def _quota(spark, marked, plan: tree.Plan, views: list[str]):
     def refusals(batches):
         return quota_rows(batches, quota, (lambda day: calendar_period(plan.period, day)[0]))
 
-    refused = (rows.repartition("customer").sortWithinPartitions("customer", "__ts", "__row")
-               .mapInArrow(refusals, schema))
+    refused = rows.repartition("customer").sortWithinPartitions("customer", "__ts", "__row").mapInArrow(refusals, schema)
     joined = marked.join(refused, marked["__row"] == refused["__refused_row"], "left")
     columns = [F.col(column_name(c)) for c in marked.columns if c != "__reason"]
     return joined.select(*columns, F.coalesce(F.col("__reason"), F.col("__refusal")).alias("__reason"))
