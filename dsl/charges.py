@@ -1,19 +1,21 @@
-"""Compile a plan's charges: each pricing model's keys, its quantity and its tiers.
+"""Compile a plan's charges: what each one prices, its `when:` and its multiplier.
 
-A charge sees metrics, `customer.*` and `period.*`; a percentage charge
-applies to a usage field of each row, filtered by its own `where:` (a row
-expression, computed by the ledger engine).
+A charge prices an amount expression, a quantity, or the events of a usage
+field, as its pricing model says (`dsl.pricing_models`, where each model's
+own keys compile too). A charge sees metrics, `customer.*` and `period.*`;
+a charge priced on events applies to a usage field of each row, filtered by
+its own `where:` (a row expression, computed by the ledger engine).
 """
 
 from __future__ import annotations
 
 import difflib
 
-from dsl import schema, tree
+from dsl import tree
 from dsl.checker import Scope
 from dsl.context import Compiler
+from dsl.pricing_models import MODELS
 from dsl.rows import row_problems
-from dsl.tiers import compile_tiers
 
 QUANTITY = ("money", "number", "integer", "percent")
 
@@ -36,32 +38,17 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             multiplier=multiplier,
             memo=spec.memo,
         )
-        if isinstance(spec, (schema.FlatCharge, schema.FormulaCharge)):
+        model = MODELS[spec.model]
+        common.update(model.keys(c, spec, path))
+        if model.priced_on == "amount":
             amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
             out.append(tree.Charge(quantity=None, amount=amount, **common))
-            continue
-        if isinstance(spec, schema.PercentageCharge):
-            out.append(_percentage(c, spec, path, common, row_names, by_field))
-            continue
-        quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
-        _bounds_in_money(c, spec, path, quantity)
-        if isinstance(spec, schema.PerUnitCharge):
-            out.append(tree.Charge(quantity=quantity, unit_price=spec.unit_price, free_units=spec.free_units, **common))
-        elif isinstance(spec, schema.TieredCharge):
-            tiers = compile_tiers(c, spec.tiers, (*path, "tiers"))
-            out.append(tree.Charge(quantity=quantity, tiers=tiers, allow_decrease=spec.allow_decrease, **common))
-        elif isinstance(spec, schema.PackageCharge):
-            if spec.package_size <= 0:
-                c.fail(c.span(*path, "package_size"), "package_size must be above zero")
-            out.append(
-                tree.Charge(
-                    quantity=quantity,
-                    package_size=spec.package_size,
-                    package_price=spec.package_price,
-                    free_units=spec.free_units,
-                    **common,
-                )
-            )
+        elif model.priced_on == "events":
+            out.append(tree.Charge(quantity=None, **_events(c, spec, path, cid, row_names, by_field), **common))
+        else:
+            quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
+            _bounds_in_money(c, spec, path, quantity)
+            out.append(tree.Charge(quantity=quantity, **common))
     return tuple(out)
 
 
@@ -78,28 +65,16 @@ def _bounds_in_money(c: Compiler, spec, path: tuple, quantity: tree.Expr | None)
             c.fail(c.span(*place), f"the quantity of {path[-1]!r} is {quantity.type.kind}, not money: write {what} without a currency")
 
 
-def _percentage(c: Compiler, spec: schema.PercentageCharge, path: tuple, common: dict, row_names: dict, by_field: dict):
+def _events(c: Compiler, spec, path: tuple, cid: str, row_names: dict, by_field: dict) -> dict:
+    """The usage field whose events a charge prices, and the rows it takes (its `where:`)."""
     field = by_field.get(spec.on)
     if field is None:
         close = difflib.get_close_matches(spec.on, list(by_field), n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         c.fail(c.span(*path, "on"), f"{spec.on!r} is not a usage field{hint}", "name")
     elif field.type.kind not in ("money", "number", "integer"):
-        c.fail(c.span(*path, "on"), f"a percentage applies to a money field; {spec.on!r} is {field.type.kind}", "type")
-    where, _ = c.expression(
-        spec.where, Scope(row_names, f"the where of charge {common['id']!r}"), (*path, "where"), ("bool",), "a where condition"
-    )
+        c.fail(c.span(*path, "on"), f"a {spec.model} applies to a money field; {spec.on!r} is {field.type.kind}", "type")
+    where, _ = c.expression(spec.where, Scope(row_names, f"the where of charge {cid!r}"), (*path, "where"), ("bool",), "a where condition")
     c.diagnostics.extend(row_problems(where, "a where condition"))
     c.row_filter(where)
-    if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
-        c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
-    return tree.Charge(
-        quantity=None,
-        field=spec.on,
-        where=where,
-        rate=spec.rate,
-        fixed_fee=spec.fixed_fee,
-        min_fee=spec.min_fee,
-        max_fee=spec.max_fee,
-        **common,
-    )
+    return {"field": spec.on, "where": where}

@@ -2,6 +2,8 @@
 
 Run by `ratecard check` after compiling. Most are warnings (the plan still
 runs); a discount above 100% is an error. Each points at the line concerned.
+The checks particular to a pricing model (a volume table whose amount drops,
+a tier no whole quantity reaches) are in its registration, `dsl.pricing_models`.
 Tier tables cannot overlap or leave gaps: each tier starts where the previous
 one ends, and bounds that do not increase are compile errors already.
 """
@@ -10,10 +12,11 @@ from __future__ import annotations
 
 import datetime
 import operator
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 
 from dsl import tree
 from dsl.errors import Diagnostic, error, warning
+from dsl.pricing_models import MODELS, percent_text
 
 _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
@@ -21,16 +24,9 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 def lint(plan: tree.Plan) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for charge in plan.charges:
-        out += _tiers(charge)
-        out += _prices(charge)
+        out += MODELS[charge.model].lint(charge)
         if charge.when is not None and constant(charge.when) is False:
             out.append(warning(charge.when.span, f"charge {charge.id!r} is never charged: its `when` is always false", "never"))
-        if charge.model == "percentage" and charge.rate is not None and charge.rate > 1:
-            out.append(
-                warning(
-                    charge.span, f"charge {charge.id!r} takes {_percent(charge.rate)} of each event: more than the event itself", "percent"
-                )
-            )
     for discount in plan.discounts:
         out += _discount(plan, discount)
     for notice in plan.notices:
@@ -71,66 +67,11 @@ def _comparable(a, b) -> bool:
     return any(isinstance(a, k) and isinstance(b, k) for k in kinds)
 
 
-def _amount(tier: tree.Tier, quantity: Decimal) -> Decimal:
-    return quantity * tier.unit_price + tier.flat
-
-
-def _tiers(charge: tree.Charge) -> list[Diagnostic]:
-    out = []
-    tiers = charge.tiers
-    integer = charge.quantity is not None and charge.quantity.type.kind == "integer"
-    previous = None
-    for index, tier in enumerate(tiers):
-        if integer and not _holds_integer(previous, tier):
-            out.append(
-                warning(tier.span, f"tier {index + 1} of {charge.id!r} can never be reached: the quantity is a whole number", "unreachable")
-            )
-        if charge.model == "graduated" and not charge.allow_decrease and (tier.unit_price < 0 or tier.flat < 0):
-            out.append(
-                warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease")
-            )
-        if charge.model == "volume" and previous is not None and previous.bound is not None and not charge.allow_decrease:
-            before, after = _amount(previous, previous.bound), _amount(tier, previous.bound)
-            if after < before:
-                out.append(
-                    warning(
-                        tier.span,
-                        f"at {previous.bound} the charge {charge.id!r} drops from {before.normalize():f} to {after.normalize():f} "
-                        "when usage enters this tier: more usage, smaller bill (add `allow_decrease: true` if intended)",
-                        "decrease",
-                    )
-                )
-        previous = tier
-    return out
-
-
-def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
-    """Whether `tier` holds a whole number that goes past `previous`."""
-    if tier.bound is None or previous is None or previous.bound is None:
-        return True
-    first = previous.bound.to_integral_value(rounding=ROUND_CEILING)
-    if previous.holds(first):
-        first += 1
-    return tier.holds(first)
-
-
-def _prices(charge: tree.Charge) -> list[Diagnostic]:
-    prices = [charge.unit_price, charge.package_price]
-    if any(p is not None and p < 0 for p in prices):
-        return [warning(charge.span, f"charge {charge.id!r} has a negative price: more usage lowers the charge", "decrease")]
-    return []
-
-
-def _percent(value: Decimal) -> str:
-    """0.25 -> "25%", 1.005 -> "100.5%": as a person would write it in the plan."""
-    return f"{(value * 100).normalize():f}%"
-
-
 def _fixed_amount(charge: tree.Charge) -> Decimal | None:
     """What a charge always adds to the bill (None when it varies); memo lines add nothing."""
     if charge.memo:
         return Decimal(0)
-    if charge.model != "flat" or charge.when is not None:
+    if not MODELS[charge.model].fixed or charge.when is not None:
         return None
     amount = constant(charge.amount)
     factor = Decimal(1) if charge.multiplier is None else constant(charge.multiplier)
@@ -148,13 +89,17 @@ def _discount(plan: tree.Plan, discount: tree.Discount) -> list[Diagnostic]:
         if isinstance(value, Decimal) and value > 1:
             out.append(
                 error(
-                    discount.percent.span, f"discount {discount.id!r} takes {_percent(value)} off: more than the charge itself", "percent"
+                    discount.percent.span,
+                    f"discount {discount.id!r} takes {percent_text(value)} off: more than the charge itself",
+                    "percent",
                 )
             )
         elif isinstance(value, Decimal) and value < 0:
             out.append(
                 error(
-                    discount.percent.span, f"discount {discount.id!r} is negative ({_percent(value)}): use a charge to add money", "percent"
+                    discount.percent.span,
+                    f"discount {discount.id!r} is negative ({percent_text(value)}): use a charge to add money",
+                    "percent",
                 )
             )
     if discount.amount is not None and not discount.carry:  # carried, the rest is not lost

@@ -35,3 +35,10 @@ def round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
 def plain_zero(value: Decimal) -> Decimal:
     """Zero without a sign: -0 never reaches a document."""
     return value.copy_abs() if value.is_zero() else value
+
+
+def text(value: Decimal) -> str:
+    """A decimal as plain text: no exponent, no needless trailing zeros."""
+    if value == value.to_integral_value():
+        return format(plain_zero(value.quantize(Decimal(1), context=CONTEXT)), "f")
+    return format(plain_zero(value.normalize(CONTEXT)), "f")

@@ -8,12 +8,14 @@ find the key or value the message is about.
 from __future__ import annotations
 
 import difflib
+import typing
 from dataclasses import replace
 
 from pydantic import BaseModel, ValidationError
 
 from dsl import schema
 from dsl.errors import Diagnostic, Span, error
+from dsl.pricing_models import MODELS
 from dsl.source import Document, Mapping, child, to_plain
 
 
@@ -25,6 +27,15 @@ def _all_keys() -> set[str]:
     return keys
 
 
+# The keys of each pricing model: the classes of the schema's charge union.
+_CHARGES: tuple[type[BaseModel], ...] = typing.get_args(typing.get_args(schema.Charge)[0])
+
+
+def _charge_words(keys: type[BaseModel]) -> str:
+    """The models a charge class takes, in words: "a per_unit charge", "a graduated or volume charge"."""
+    return f"a {' or '.join(typing.get_args(keys.model_fields['model'].annotation))} charge"
+
+
 # Each part of a plan in a plan author's words, for "belongs to a charge, not to a discount".
 _PARTS = {
     schema.Plan: "the top of the plan",
@@ -33,12 +44,7 @@ _PARTS = {
     schema.Quota: "the quota",
     schema.MetricSpec: "a metric",
     schema.Tier: "a tier",
-    schema.FlatCharge: "a flat charge",
-    schema.PerUnitCharge: "a per_unit charge",
-    schema.TieredCharge: "a graduated or volume charge",
-    schema.PackageCharge: "a package charge",
-    schema.PercentageCharge: "a percentage charge",
-    schema.FormulaCharge: "a formula charge",
+    **{keys: _charge_words(keys) for keys in _CHARGES},
     schema.Discount: "a discount",
     schema.Tax: "a tax",
     schema.Credit: "a credit",
@@ -47,14 +53,6 @@ _PARTS = {
     schema.LineSpec: "a settlement line",
     schema.Schedule: "the schedule",
 }
-_CHARGES = (
-    schema.FlatCharge,
-    schema.PerUnitCharge,
-    schema.TieredCharge,
-    schema.PackageCharge,
-    schema.PercentageCharge,
-    schema.FormulaCharge,
-)
 _SECTIONS = {
     "usage": "a usage field",
     "customer": "a customer attribute",
@@ -68,15 +66,6 @@ _SECTIONS = {
     "require": "a require rule",
     "quota": "the quota",
     "schedule": "the schedule",
-}
-_MODELS = {
-    "flat": "a flat charge",
-    "per_unit": "a per_unit charge",
-    "graduated": "a graduated charge",
-    "volume": "a volume charge",
-    "package": "a package charge",
-    "percentage": "a percentage charge",
-    "formula": "a formula charge",
 }
 
 
@@ -96,7 +85,7 @@ def _part(loc: tuple) -> str:
     if "tiers" in loc:
         return "a tier"
     if loc[0] == "charges":
-        return _MODELS.get(loc[2], "a charge") if len(loc) > 3 else "a charge"
+        return f"a {loc[2]} charge" if len(loc) > 3 and loc[2] in MODELS else "a charge"
     return _SECTIONS.get(loc[0], "this part of the plan")
 
 
@@ -220,9 +209,8 @@ def _diagnostic(doc: Document, err: dict, keys: set[str], whole: str) -> Diagnos
         where = last_key.span if last_key is not None else span
         if not isinstance(err.get("input"), dict):
             return error(span, f"{path}: a charge is written as keys such as `model:` and `on:`, not a single value", "schema")
-        return error(
-            where, f"{path}: a charge needs `model:` (flat, per_unit, graduated, volume, package, percentage or formula)", "schema"
-        )
+        *others, last = MODELS
+        return error(where, f"{path}: a charge needs `model:` ({', '.join(others)} or {last})", "schema")
     message = _plain_message(kind, err)
     return error(span, f"{path}: {message}" if path else message, "schema")
 

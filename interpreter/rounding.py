@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from dsl.rounding import CONTEXT, MODES, plain_zero
+from dsl.rounding import CONTEXT, MODES
 
 _UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(0, 5)}
 
@@ -23,13 +23,6 @@ def round_money(value: Decimal, digits: int, mode: str) -> Decimal:
     """`value` rounded to the currency's minor unit."""
     rounded = value.quantize(_unit(digits), rounding=MODES[mode], context=CONTEXT)
     return rounded.copy_abs() if not rounded else rounded
-
-
-def text(value: Decimal) -> str:
-    """A decimal as plain text: no exponent, no needless trailing zeros."""
-    if value == value.to_integral_value():
-        return format(plain_zero(value.quantize(Decimal(1), context=CONTEXT)), "f")
-    return format(plain_zero(value.normalize(CONTEXT)), "f")
 
 
 def money_text(value: Decimal, digits: int) -> str:

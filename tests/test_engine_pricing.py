@@ -15,8 +15,8 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from dsl import tree
+from dsl.pricing_models import graduated, volume
 from interpreter.output.render import document_data
-from interpreter.pricing.models import graduated, volume
 from plan_helpers import compile_plan, load_text, rate_csv as shared_rate
 
 EXAMPLES = Path(__file__).parent / "fixtures" / "engine" / "examples"

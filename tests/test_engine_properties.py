@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl import tree
 from dsl.errors import Span
+from dsl.pricing_models import graduated, volume
 from interpreter.engines.duckdb.engine import rate
 from interpreter.ledger.aggregate import Facts
 from interpreter.output.render import document_data, output_data
 from interpreter.periods import split
 from interpreter.pricing.documents import build
-from interpreter.pricing.models import graduated, volume
 from plan_helpers import compile_plan
 
 SPAN = Span("generated.yaml", 1, 1)

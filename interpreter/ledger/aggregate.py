@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
+from dsl.pricing_models import MODELS
 from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
@@ -65,7 +66,12 @@ def _where(expr: tree.Expr | None, inside: bool = True) -> str:
 
 
 def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
-    """(column name, SQL aggregate) for every aggregate metric and percentage charge."""
+    """(column name, SQL aggregate) for every aggregate metric and charge priced on events.
+
+    A charge priced on events (the percentage model) gets the counts and sums
+    its pricing reads: events under its minimum fee, over its maximum fee,
+    and the count and sum of those between.
+    """
     out = []
     for m in plan.metrics:
         if m.aggregation is None:
@@ -92,7 +98,7 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
             left = f"{value} * CAST(date_diff('day', e.\"date\", w.__fe) + 1 AS DECIMAL(18,0))"
             out.append((f"{m.name}.__held", f"coalesce(sum({left}) FILTER (WHERE {inside}), 0)"))
     for ch in plan.charges:
-        if ch.model != "percentage":
+        if MODELS[ch.model].priced_on != "events":
             continue
         inside = _where(ch.where)
         # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):

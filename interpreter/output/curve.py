@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
+from dsl.pricing_models import MODELS
+from dsl.rounding import text
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.pricing.models import QUANTITY_MODELS
-from interpreter.rounding import CONTEXT, money_text, round_money, text
+from interpreter.rounding import CONTEXT, money_text, round_money
 
 SAMPLES = 200  # evenly spaced quantities besides the bounds
 PACKAGE_STEPS = 400  # package boundaries listed one by one up to this many
@@ -63,7 +64,7 @@ def find_charge(plan: tree.Plan, charge_id: str) -> tree.Charge:
 
 
 def priced_by_quantity(charge: tree.Charge) -> bool:
-    return charge.model in QUANTITY_MODELS
+    return MODELS[charge.model].priced_on == "quantity"
 
 
 def bounds(charge: tree.Charge) -> list[tuple[Decimal, str]]:
@@ -121,7 +122,7 @@ def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
     if not priced_by_quantity(charge):
         raise CurveProblem(
             f"charge {charge_id!r} is priced by the {charge.model!r} model: its amount does not follow "
-            f"one quantity (curves are drawn for {', '.join(QUANTITY_MODELS)} charges)"
+            f"one quantity (curves are drawn for {', '.join(m.name for m in MODELS.values() if m.priced_on == 'quantity')} charges)"
         )
     to = default_to(charge) if to is None else to
     if to < 0:
@@ -142,13 +143,13 @@ def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
                     f"the amount at quantity {text(q)} has more than {CONTEXT.prec} digits and cannot be "
                     "computed exactly; give a smaller --to"
                 ) from None
-    steps = charge.model == "package" or (charge.model == "volume" and not any(t.unit_price for t in charge.tiers))
+    steps = MODELS[charge.model].stepped(charge)
     return Curve(charge.id, charge.name, charge.model, plan.currency, plan.minor_digits, tuple(points), tuple(bounds(charge)), steps, note)
 
 
 def amount_at(plan: tree.Plan, charge: tree.Charge, quantity: Decimal, factor: Decimal = ONE) -> Decimal:
     """The rounded line amount of `charge` for `quantity`, as a document would show it."""
-    amount = QUANTITY_MODELS[charge.model](quantity, charge).amount
+    amount = MODELS[charge.model].price(quantity, charge, False).amount
     if factor != ONE:
         amount = CONTEXT.multiply(amount, factor)
     return round_money(amount, plan.minor_digits, charge.rounding)

@@ -24,9 +24,10 @@ from pathlib import Path
 from babel.dates import format_date, format_interval
 from babel.numbers import format_currency, format_decimal, format_percent
 
+from dsl.pricing_models import MODELS
+from dsl.rounding import text
 from interpreter.output.render import document_data
 from interpreter.pricing.documents import Document
-from interpreter.rounding import text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_LOCALE = "en"
@@ -83,10 +84,15 @@ def _tier_range(tiers, index: int, locale: str) -> str:
 _TIER_STEP = re.compile(r"tier (\d+) ")
 
 
+def _priced_on_usage(model: str) -> bool:
+    """Whether a line of this kind (a pricing model, or "tax", "discount"...) priced usage, step by step."""
+    return model in MODELS and MODELS[model].priced_on != "amount"
+
+
 def _breakdown(line, charge, currency: str, locale: str) -> list[dict]:
     """The trace steps of a charge line as rows: what was counted, at what price, for how much."""
     trace = getattr(line, "trace", None)
-    if trace is None or not trace.steps or trace.model in ("flat", "formula", "tax", "line", "minimum", "discount"):
+    if trace is None or not trace.steps or not _priced_on_usage(trace.model):
         return []
     rows = []
     for step in trace.steps:

@@ -23,9 +23,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
+from dsl.pricing_models import MODELS, Priced, Step
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.pricing.models import QUANTITY_MODELS, Priced, Step, percentage
 from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
@@ -151,14 +151,15 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
     """The rounded line of one charge, or None when its `when:` is false (with its trace if asked)."""
     if charge.when is not None and not evaluate(charge.when, env):
         return None
+    model = MODELS[charge.model]
     quantity = None
-    if charge.model in ("flat", "formula"):
-        priced = Priced(evaluate(charge.amount, env), ())
-    elif charge.model == "percentage":
-        priced = percentage(facts.values, charge, trace)
+    if model.priced_on == "amount":
+        priced = model.price(evaluate(charge.amount, env), charge, trace)
+    elif model.priced_on == "events":
+        priced = model.price(facts.values, charge, trace)
     else:
         quantity = evaluate(charge.quantity, env)
-        priced = QUANTITY_MODELS[charge.model](quantity, charge, trace)
+        priced = model.price(quantity, charge, trace)
     if charge.multiplier is not None:
         factor = evaluate(charge.multiplier, env)
         scaled = CONTEXT.multiply(priced.amount, factor)
@@ -172,9 +173,10 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
 def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
     """The expressions a charge's trace shows, by their role."""
     roles = [("when", charge.when)] if charge.when is not None else []
-    if charge.model in ("flat", "formula"):
+    priced_on = MODELS[charge.model].priced_on
+    if priced_on == "amount":
         roles.append(("amount", charge.amount))
-    elif charge.model != "percentage":
+    elif priced_on == "quantity":
         roles.append(("quantity", charge.quantity))
     if charge.multiplier is not None:
         roles.append(("multiplier", charge.multiplier))

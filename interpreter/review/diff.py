@@ -19,8 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from dsl.loader import PLAN_SUFFIXES, Loaded, in_force, load_plan, load_plan_text, not_utf8
+from dsl.rounding import text
 from interpreter.output.render import document_data, terminal_text, visible
-from interpreter.rounding import text
 
 ZERO = Decimal(0)
 

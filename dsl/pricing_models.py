@@ -1,0 +1,322 @@
+"""The pricing models a charge may name: one registration per model, in `MODELS`.
+
+A registration holds all that is particular to a model: what it prices (an
+amount expression, a quantity, or each event of the ledger as summed by
+stage 1), how its own keys compile into the evaluation tree, its pricing as
+a pure Decimal function returning the steps it took (the trace `explain`
+and invoices show), the checks `ratecard check` makes on its charges, and
+its SQL form (None for every model today: the Python interpreter prices
+them all). Stage 2, `explain`, curves and lint read these entries, never a
+model's name.
+
+Negative quantities (refunds above sales) are priced as zero units; a first
+tier's flat amount is still charged, since quantity 0 reaches the first tier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from functools import partial
+from typing import Any, Literal
+
+from dsl import schema, tree
+from dsl.context import Compiler
+from dsl.errors import Diagnostic, warning
+from dsl.rounding import CONTEXT, text
+from dsl.tiers import compile_tiers
+
+ZERO = Decimal(0)
+
+# What a model prices: the value of the charge's `amount:`, the value of its
+# quantity (`on:`), or the events of a usage field, of which stage 1 hands
+# over counts and sums (`<charge>.__count`, ...).
+PricedOn = Literal["amount", "quantity", "events"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One part of a computed amount, for the audit trail.
+
+    `label` may be a function giving the text, so that pricing a million
+    documents does not format labels nobody reads; `explain` calls it.
+    """
+
+    label: str | Callable[[], str]
+    quantity: Decimal | None
+    price: Decimal | None
+    amount: Decimal
+
+    @property
+    def text(self) -> str:
+        return self.label() if callable(self.label) else self.label
+
+
+@dataclass(frozen=True)
+class Priced:
+    """An unrounded amount and, when traced, the steps that made it."""
+
+    amount: Decimal
+    steps: tuple[Step, ...]
+
+
+def _no_keys(_c: Compiler, _spec: Any, _path: tuple) -> dict[str, Any]:
+    return {}
+
+
+def _no_checks(_charge: tree.Charge) -> list[Diagnostic]:
+    return []
+
+
+def _never(_charge: tree.Charge) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class PricingModel:
+    """Everything particular to one pricing model."""
+
+    name: str
+    priced_on: PricedOn
+    # input (the amount, the quantity or stage 1's values), charge, trace -> the unrounded amount
+    price: Callable[[Any, tree.Charge, bool], Priced]
+    # the model's own keys (beside `when`, `on`, `amount`...) as fields of `tree.Charge`
+    keys: Callable[[Compiler, Any, tuple], dict[str, Any]] = _no_keys
+    lint: Callable[[tree.Charge], list[Diagnostic]] = _no_checks
+    # the amount stays the same between the quantities where the price changes: a curve draws steps
+    stepped: Callable[[tree.Charge], bool] = _never
+    # the amount never depends on usage, so lint can tell a discount larger than the charges
+    fixed: bool = False
+    # the charge's amount as SQL from its input's SQL; None: priced by the Python interpreter only
+    sql: Callable[[str, tree.Charge], str] | None = None
+
+
+# -- trace labels --------------------------------------------------------------------------
+
+
+def _bound_label(tier: tree.Tier) -> str:
+    if tier.bound is None:
+        return "and above"
+    return f"up to {text(tier.bound)}" if tier.inclusive else f"below {text(tier.bound)}"
+
+
+def _tier_label(index: int, tier: tree.Tier) -> str:
+    flat = f", flat {text(tier.flat)}" if tier.flat else ""
+    return f"tier {index} ({_bound_label(tier)}{flat})"
+
+
+def _free_label(free: Decimal) -> str:
+    return f"{text(free)} free units"
+
+
+def _package_label(charge: tree.Charge) -> str:
+    free = f" after {text(charge.free_units)} free units" if charge.free_units else ""
+    return f"packages of {text(charge.package_size)}{free}"
+
+
+def _percentage_label(count: Decimal, charge: tree.Charge) -> str:
+    return f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}"
+
+
+def percent_text(value: Decimal) -> str:
+    """0.25 -> "25%", 1.005 -> "100.5%": as a person would write it in the plan."""
+    return f"{(value * 100).normalize():f}%"
+
+
+# -- pricing -------------------------------------------------------------------------------
+
+
+def amount(value: Decimal, _charge: tree.Charge, _trace: bool = False) -> Priced:
+    """flat and formula: the amount is the value of the charge's expression."""
+    return Priced(value, ())
+
+
+def per_unit(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    billable = max(quantity - charge.free_units, ZERO)
+    amount = CONTEXT.multiply(billable, charge.unit_price)
+    if not trace:
+        return Priced(amount, ())
+    steps = []
+    if charge.free_units:
+        steps.append(Step(partial(_free_label, charge.free_units), min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
+    steps.append(Step("units", billable, charge.unit_price, amount))
+    return Priced(amount, tuple(steps))
+
+
+def graduated(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    steps, total = [], ZERO
+    lower, previous = ZERO, None
+    for index, tier in enumerate(charge.tiers, 1):
+        if previous is not None and previous.holds(quantity):
+            break
+        upper = quantity if tier.bound is None else min(quantity, tier.bound)
+        portion = max(upper - lower, ZERO)
+        amount = CONTEXT.multiply(portion, tier.unit_price) + tier.flat
+        total += amount
+        if trace:
+            steps.append(Step(partial(_tier_label, index, tier), portion, tier.unit_price, amount))
+        if tier.bound is None:
+            break
+        lower, previous = max(lower, tier.bound), tier
+    return Priced(total, tuple(steps))
+
+
+def volume(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    for index, tier in enumerate(charge.tiers, 1):
+        if tier.holds(quantity):
+            billable = max(quantity, ZERO)
+            amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
+            steps = (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),) if trace else ()
+            return Priced(amount, steps)
+    return Priced(ZERO, ())  # pragma: no cover - the compiler makes the last tier open
+
+
+def package(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    billable = max(quantity - charge.free_units, ZERO)
+    packages = CONTEXT.divide(billable, charge.package_size).to_integral_value(rounding=ROUND_CEILING)
+    amount = CONTEXT.multiply(packages, charge.package_price)
+    steps = (Step(partial(_package_label, charge), packages, charge.package_price, amount),) if trace else ()
+    return Priced(amount, steps)
+
+
+def percentage(values: Mapping[str, Any], charge: tree.Charge, trace: bool = False) -> Priced:
+    """Sum of per-event fees from the counts and sums stage 1 computed."""
+    low = Decimal(values.get(f"{charge.id}.__low", 0))
+    high = Decimal(values.get(f"{charge.id}.__high", 0))
+    count = Decimal(values.get(f"{charge.id}.__count", 0))
+    summed = values.get(f"{charge.id}.__sum", ZERO)
+    steps = []
+    middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
+    if trace:
+        steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
+    total = middle
+    if charge.min_fee is not None and low:
+        amount = CONTEXT.multiply(low, charge.min_fee)
+        if trace:
+            steps.append(Step("events raised to the minimum fee", low, charge.min_fee, amount))
+        total += amount
+    if charge.max_fee is not None and high:
+        amount = CONTEXT.multiply(high, charge.max_fee)
+        if trace:
+            steps.append(Step("events capped at the maximum fee", high, charge.max_fee, amount))
+        total += amount
+    return Priced(total, tuple(steps))
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def _per_unit_keys(_c: Compiler, spec: schema.PerUnitCharge, _path: tuple) -> dict[str, Any]:
+    return {"unit_price": spec.unit_price, "free_units": spec.free_units}
+
+
+def _tier_keys(c: Compiler, spec: schema.TieredCharge, path: tuple) -> dict[str, Any]:
+    return {"tiers": compile_tiers(c, spec.tiers, (*path, "tiers")), "allow_decrease": spec.allow_decrease}
+
+
+def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[str, Any]:
+    if spec.package_size <= 0:
+        c.fail(c.span(*path, "package_size"), "package_size must be above zero")
+    return {"package_size": spec.package_size, "package_price": spec.package_price, "free_units": spec.free_units}
+
+
+def _percentage_keys(c: Compiler, spec: schema.PercentageCharge, path: tuple) -> dict[str, Any]:
+    if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
+        c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
+    return {"rate": spec.rate, "fixed_fee": spec.fixed_fee, "min_fee": spec.min_fee, "max_fee": spec.max_fee}
+
+
+# -- checks (lint) -------------------------------------------------------------------------
+
+
+def _negative_price(charge: tree.Charge) -> list[Diagnostic]:
+    prices = [charge.unit_price, charge.package_price]
+    if any(p is not None and p < 0 for p in prices):
+        return [warning(charge.span, f"charge {charge.id!r} has a negative price: more usage lowers the charge", "decrease")]
+    return []
+
+
+def _tier_amount(tier: tree.Tier, quantity: Decimal) -> Decimal:
+    return quantity * tier.unit_price + tier.flat
+
+
+def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
+    """Whether `tier` holds a whole number that goes past `previous`."""
+    if tier.bound is None or previous is None or previous.bound is None:
+        return True
+    first = previous.bound.to_integral_value(rounding=ROUND_CEILING)
+    if previous.holds(first):
+        first += 1
+    return tier.holds(first)
+
+
+TierCheck = Callable[[tree.Charge, int, tree.Tier | None, tree.Tier], list[Diagnostic]]
+
+
+def _tier_table(check: TierCheck) -> Callable[[tree.Charge], list[Diagnostic]]:
+    """The checks of a tier table: tiers no whole quantity reaches, then the model's own `check` of each tier."""
+
+    def checks(charge: tree.Charge) -> list[Diagnostic]:
+        out = []
+        integer = charge.quantity is not None and charge.quantity.type.kind == "integer"
+        previous = None
+        for index, tier in enumerate(charge.tiers):
+            if integer and not _holds_integer(previous, tier):
+                message = f"tier {index + 1} of {charge.id!r} can never be reached: the quantity is a whole number"
+                out.append(warning(tier.span, message, "unreachable"))
+            out += check(charge, index, previous, tier)
+            previous = tier
+        return out
+
+    return checks
+
+
+def _negative_tier(charge: tree.Charge, index: int, _previous: tree.Tier | None, tier: tree.Tier) -> list[Diagnostic]:
+    if charge.allow_decrease or (tier.unit_price >= 0 and tier.flat >= 0):
+        return []
+    return [warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease")]
+
+
+def _cliff(charge: tree.Charge, _index: int, previous: tree.Tier | None, tier: tree.Tier) -> list[Diagnostic]:
+    """A volume table whose amount drops where usage enters the next tier."""
+    if previous is None or previous.bound is None or charge.allow_decrease:
+        return []
+    before, after = _tier_amount(previous, previous.bound), _tier_amount(tier, previous.bound)
+    if after >= before:
+        return []
+    message = (
+        f"at {previous.bound} the charge {charge.id!r} drops from {before.normalize():f} to {after.normalize():f} "
+        "when usage enters this tier: more usage, smaller bill (add `allow_decrease: true` if intended)"
+    )
+    return [warning(tier.span, message, "decrease")]
+
+
+def _rate_above_whole(charge: tree.Charge) -> list[Diagnostic]:
+    if charge.rate is None or charge.rate <= 1:
+        return []
+    message = f"charge {charge.id!r} takes {percent_text(charge.rate)} of each event: more than the event itself"
+    return [warning(charge.span, message, "percent")]
+
+
+# -- the registry --------------------------------------------------------------------------
+
+MODELS: dict[str, PricingModel] = {
+    model.name: model
+    for model in (
+        PricingModel("flat", "amount", amount, fixed=True),
+        PricingModel("per_unit", "quantity", per_unit, keys=_per_unit_keys, lint=_negative_price),
+        PricingModel("graduated", "quantity", graduated, keys=_tier_keys, lint=_tier_table(_negative_tier)),
+        PricingModel(
+            "volume",
+            "quantity",
+            volume,
+            keys=_tier_keys,
+            lint=_tier_table(_cliff),
+            stepped=lambda charge: not any(t.unit_price for t in charge.tiers),  # flat amounts only
+        ),
+        PricingModel("package", "quantity", package, keys=_package_keys, lint=_negative_price, stepped=lambda _charge: True),
+        PricingModel("percentage", "events", percentage, keys=_percentage_keys, lint=_rate_above_whole),
+        PricingModel("formula", "amount", amount),
+    )
+}
