@@ -9,7 +9,11 @@ from typing import get_args
 import pytest
 
 from dsl import tree
+from dsl.errors import Span
 from dsl.loader import load_plan
+from dsl.types import BOOL, INTEGER
+from interpreter.ledger.sql import to_sql
+from interpreter.pricing.evaluate import evaluate
 from plan_helpers import PLANS, load_text
 
 EXPRESSIONS = get_args(tree.Expr)
@@ -163,3 +167,21 @@ def test_shipped_plans_walk_to_their_leaves():
 def test_a_tier_holds_up_to_its_bound_or_below_it(inclusive, quantity, held):
     assert tree.Tier(Decimal(100), inclusive, Decimal(1), Decimal(0), None).holds(quantity) is held
     assert tree.Tier(None, False, Decimal(1), Decimal(0), None).holds(quantity)
+
+
+def test_every_kind_of_expression_evaluates_and_has_a_sql_form():
+    """Both back ends dispatch on the kind of node: a kind added to `tree.Expr` must reach both."""
+    span = Span("t", 1, 1)
+    units = tree.Ref("field", "units", INTEGER, span)
+    one = tree.Const(Decimal(1), INTEGER, span)
+    listed = tree.In(units, (one, tree.Const(Decimal(3), INTEGER, span)), False, BOOL, span)
+    test = tree.Binary("and", listed, tree.Unary("not", tree.Const(False, BOOL, span), BOOL, span), BOOL, span)
+    then = tree.Binary("+", tree.Call("abs", (tree.Unary("-", units, INTEGER, span),), INTEGER, span), one, INTEGER, span)
+    expr = tree.Cond(test, then, tree.Const(Decimal(0), INTEGER, span), INTEGER, span)
+    assert {type(node) for node in tree.walk(expr)} == set(EXPRESSIONS)
+    assert evaluate(expr, {("field", "units"): Decimal(3)}) == 4
+    assert evaluate(expr, {("field", "units"): Decimal(2)}) == 0
+    assert to_sql(expr) == (
+        "(CASE WHEN ((\"units\" IN (CAST('1' AS DECIMAL(2,0)), CAST('3' AS DECIMAL(2,0)))) AND (NOT FALSE)) "
+        "THEN (abs((-\"units\")) + CAST('1' AS DECIMAL(2,0))) ELSE CAST('0' AS DECIMAL(2,0)) END)"
+    )

@@ -28,7 +28,7 @@ def trimmed(text: str) -> str:
     return f"(CASE WHEN {text} LIKE ' %' OR {text} LIKE '% ' THEN trim({text}) ELSE {text} END)"
 
 
-def literal(value) -> str:
+def literal(value: object) -> str:
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, Decimal):
@@ -47,21 +47,24 @@ def decimal_literal(value: Decimal) -> str:
 
 
 def to_sql(expr: tree.Expr) -> str:
-    kind = type(expr)
-    if kind is tree.Const:
-        return literal(expr.value)
-    if kind is tree.Ref:
-        return ident(expr.name)
-    if kind is tree.Unary:
-        inner = to_sql(expr.operand)
-        return f"(NOT {inner})" if expr.op == "not" else f"(-{inner})"
-    if kind is tree.Binary:
-        return f"({to_sql(expr.left)} {_OPS[expr.op]} {to_sql(expr.right)})"
-    if kind is tree.In:
-        options = ", ".join(to_sql(o) for o in expr.options)
-        return f"({to_sql(expr.operand)} {'NOT IN' if expr.negated else 'IN'} ({options}))"
-    if kind is tree.Cond:
-        return f"(CASE WHEN {to_sql(expr.test)} THEN {to_sql(expr.then)} ELSE {to_sql(expr.otherwise)} END)"
-    if kind is tree.Call and BUILTINS[expr.function].sql is not None:
-        return BUILTINS[expr.function].sql([to_sql(a) for a in expr.args])
-    raise ValueError(f"no SQL form for {kind.__name__}")  # the compiler refuses these first
+    """A row expression in DuckDB's dialect (built once per query, so `match` costs nothing here)."""
+    match expr:
+        case tree.Const():
+            return literal(expr.value)
+        case tree.Ref():
+            return ident(expr.name)
+        case tree.Unary():
+            inner = to_sql(expr.operand)
+            return f"(NOT {inner})" if expr.op == "not" else f"(-{inner})"
+        case tree.Binary():
+            return f"({to_sql(expr.left)} {_OPS[expr.op]} {to_sql(expr.right)})"
+        case tree.In():
+            options = ", ".join(to_sql(o) for o in expr.options)
+            return f"({to_sql(expr.operand)} {'NOT IN' if expr.negated else 'IN'} ({options}))"
+        case tree.Cond():
+            return f"(CASE WHEN {to_sql(expr.test)} THEN {to_sql(expr.then)} ELSE {to_sql(expr.otherwise)} END)"
+        case tree.Call():
+            sql = BUILTINS[expr.function].sql
+            if sql is not None:
+                return sql([to_sql(a) for a in expr.args])
+    raise ValueError(f"no SQL form for {type(expr).__name__}")  # the compiler refuses these first
