@@ -173,7 +173,7 @@ class Spark:
         self.spark = spark
         self.output = output
         self.closing = closing
-        self.errors = (Py4JJavaError, PySparkException)  # the JVM's, through py4j or Spark Connect
+        self.errors: tuple[type[Exception], ...] = (Py4JJavaError, PySparkException)  # the JVM's, through py4j or Spark Connect
 
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> spark_ledger.Ledger:
         return spark_ledger.load(self.spark, usage, plan)

@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -197,7 +197,7 @@ def failure_of(customer: str, period_start, problem: dict) -> Failure:
 
 
 def _batch(pa, rows: list[tuple]):
-    columns = list(zip(*rows)) if rows else [[], [], [], [], []]
+    columns: list[Sequence[Any]] = list(zip(*rows)) if rows else [[], [], [], [], []]
     return pa.RecordBatch.from_arrays(
         [
             pa.array(columns[0], pa.string()),

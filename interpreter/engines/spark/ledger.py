@@ -16,6 +16,7 @@ import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from dsl import tree
@@ -27,6 +28,9 @@ from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_rows_sql
 from interpreter.ledger.sql import literal
 from interpreter.periods import calendar_period
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 # Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger_rows.checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
@@ -89,7 +93,7 @@ def to_spark(sql: str, ordered: bool = True) -> str:
 class Ledger:
     """A ledger loaded into Spark: every row with its reason (NULL when accepted), and the accepted rows."""
 
-    checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
+    checked: DataFrame  # __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
     marked: str  # temp view of `checked`
     events: str  # temp view of the rows aggregated: every checked row, with its `__reason`
     refused: int
@@ -278,7 +282,7 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     columns = ["__row", "event_id", "customer", "__ts", "date", *(f.name for f in plan.fields)]
     marked = spark.sql(to_spark(marked_sql(first, _view(spark, repeated, views, "repeated"), columns)))
     if plan.quota is not None:
-        marked = _quota(spark, marked, plan, views).persist(StorageLevel.MEMORY_AND_DISK)
+        marked = _quota(spark, marked, plan, plan.quota, views).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(marked)
     name = _view(spark, marked, views, "marked")
     try:
@@ -293,13 +297,12 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     return Ledger(marked, name, name, int(refused), tuple(views), tuple(cached))
 
 
-def _quota(spark, marked, plan: tree.Plan, views: list[str]):
+def _quota(spark, marked, plan: tree.Plan, quota: tree.Quota, views: list[str]):
     """`quota.quota_refusals` per customer on the executors, joined back as row reasons."""
     from pyspark.sql import functions as F, types as T
 
     from interpreter.engines.spark.executors import quota_rows
 
-    quota = plan.quota
     name = _view(spark, marked, views, "before_quota")
     rows = spark.sql(to_spark(quota_rows_sql(quota, name)))
     schema = T.StructType([T.StructField("__refused_row", T.LongType()), T.StructField("__refusal", T.StringType())])
