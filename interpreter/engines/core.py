@@ -77,7 +77,7 @@ def rate(
     """
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
-    report = progress or (lambda stage, done, total: None)
+    report = progress or (lambda _stage, _done, _total: None)
     loaded: dict[int, Any] = {}
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})

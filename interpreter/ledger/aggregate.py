@@ -178,7 +178,7 @@ def aggregate(
     params = {"customer": customer} if customer is not None else {}
     result = con.execute(query, params)
     names = [d[0] for d in result.description]
-    return [facts_of(plan, periods, dict(zip(names, row))) for row in result.fetchall()]
+    return [facts_of(plan, periods, dict(zip(names, row, strict=True))) for row in result.fetchall()]
 
 
 def aggregate_counting_refused(
@@ -191,7 +191,7 @@ def aggregate_counting_refused(
     names = [d[0] for d in result.description]
     facts, refused = [], 0
     for row in result.fetchall():
-        record = dict(zip(names, row))
+        record = dict(zip(names, row, strict=True))
         refused += record["__refused"]
         if record["__document"]:
             facts.append(facts_of(plan, periods, record))

@@ -41,7 +41,7 @@ def source_text(plan_text: str, span) -> str:
     return line[span.column - 1 :].strip()
 
 
-def show(value: Any, plan: tree.Plan | None = None) -> str:
+def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):

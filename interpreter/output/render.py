@@ -12,8 +12,8 @@ import io
 import json
 import re
 from decimal import Decimal
-from typing import Any
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
+from typing import Any
 
 from dsl.rounding import text
 from interpreter.ledger.rows import Rejected
@@ -34,7 +34,7 @@ QUANTITY_PLACES = Decimal("0.000001")
 def quantity_text(value: Decimal) -> str:
     """A line's quantity for display: exact up to 6 decimal places (the amount uses it unrounded)."""
     shown = value.quantize(QUANTITY_PLACES, context=CONTEXT).normalize(CONTEXT)
-    return format(shown.copy_abs() if not shown else shown, "f")
+    return format(shown if shown else shown.copy_abs(), "f")
 
 
 def _line(line, money) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -34,12 +34,12 @@ from pydantic import (
 from dsl.errors import Diagnostic, Span, error, sort_key
 from dsl.loader import not_utf8
 from dsl.schema import Amount, Strict
-from dsl.source import MAX_FILE_BYTES, Document, Mapping, child, read_document, to_plain
+from dsl.source import MAX_FILE_BYTES, Mapping, child, read_document, to_plain
 from dsl.validate import located
 from interpreter.periods import PeriodProblem, parse_as_of, parse_range
 
-Cell = Optional[StrictBool | Decimal | StrictStr]
-Value = Union[StrictBool, Decimal, StrictStr]
+Cell = StrictBool | Decimal | StrictStr | None
+Value = StrictBool | Decimal | StrictStr
 
 
 def _text(value: Any) -> Any:

@@ -149,7 +149,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
             folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
         )
 
-    async def problem(request: Request, exc: HTTPException):
+    async def problem(_request: Request, exc: HTTPException):
         return Response(exc.detail, status_code=exc.status_code, media_type="text/plain; charset=utf-8")
 
     routes = [

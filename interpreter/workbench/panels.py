@@ -125,7 +125,7 @@ def committed(workspace: Workspace, name: str) -> tuple[Loaded | None, str | Non
     return loaded, None
 
 
-def impact(workspace: Workspace, name: str, loaded: Loaded, sample: Sample | None, now: Rated) -> dict:
+def impact(workspace: Workspace, name: str, _loaded: Loaded, sample: Sample | None, now: Rated) -> dict:
     """Revenue impact of the working copy against the last git revision, on the same sample."""
     old, why = committed(workspace, name)
     if old is None:

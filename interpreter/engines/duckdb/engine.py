@@ -67,7 +67,7 @@ def rate(
     invoices); `prepare` (rendering, say) is given the sorted documents,
     and what it makes is the result's `prepared`. See `core.rate` for the rest.
     """
-    report = progress or (lambda stage, done, total: None)
+    report = progress or (lambda _stage, _done, _total: None)
     return core.rate(
         DuckDB(report, trace, prepare),
         plan,
@@ -115,7 +115,7 @@ class DuckDB:
     def __init__(self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> None:
         self.report = report
         self.trace = trace
-        self.prepare = prepare or (lambda documents: None)
+        self.prepare = prepare or (lambda _documents: None)
 
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
         con = connect(plan)

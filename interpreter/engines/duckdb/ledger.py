@@ -70,7 +70,7 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
         raise
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise unreadable(path, exc) from None
-    types = dict(zip(names, described)) if suffix == ".parquet" else {}
+    types = dict(zip(names, described, strict=True)) if suffix == ".parquet" else {}
     parts, native = select_columns(path, names, types, fields)
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"

@@ -175,7 +175,7 @@ class Spark:
         self.closing = closing
         self.errors: tuple[type[Exception], ...] = (Py4JJavaError, PySparkException)  # the JVM's, through py4j or Spark Connect
 
-    def load(self, usage: str, plan: tree.Plan, whole: bool) -> spark_ledger.Ledger:
+    def load(self, usage: str, plan: tree.Plan, _whole: bool) -> spark_ledger.Ledger:
         return spark_ledger.load(self.spark, usage, plan)
 
     def dated(self, ledger: spark_ledger.Ledger) -> tuple[datetime.date, datetime.date] | None:

@@ -12,6 +12,8 @@ executors, in `quota.quota_refusals`). Numbers stay DECIMAL(38,10) throughout.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -250,7 +252,7 @@ def unreadable(path: str, exc: Exception) -> LedgerProblem:
     return ledger_rows.unreadable(path, exc)
 
 
-def _view(spark, frame, views: list[str], what: str) -> str:
+def _view(frame, views: list[str], what: str) -> str:
     name = f"ratecard_{what}_{uuid.uuid4().hex[:12]}"
     frame.createOrReplaceTempView(name)
     views.append(name)
@@ -269,22 +271,22 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
 
     views: list[str] = []
     frame, types = read_source(spark, path, plan.fields)
-    source = _view(spark, frame, views, "source")
+    source = _view(frame, views, "source")
     names = [c for c in frame.columns if c not in ("__row", PROBLEM)]
     parts, native = ledger_rows.select_columns(path, names, types, plan.fields)
     problem = f"NULLIF({PROBLEM}, '')" if PROBLEM in frame.columns else "CAST(NULL AS VARCHAR)"
     select = f"SELECT __row, {', '.join(parts)}, {problem} AS __problem FROM {source}"
     checked = spark.sql(to_spark(ledger_rows.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
     cached = [checked.persist(StorageLevel.MEMORY_AND_DISK)]
-    first = _view(spark, checked, views, "checked")
+    first = _view(checked, views, "checked")
     repeated = spark.sql(to_spark(repeated_sql(first))).persist(StorageLevel.MEMORY_AND_DISK)
     cached.append(repeated)
     columns = ["__row", "event_id", "customer", "__ts", "date", *(f.name for f in plan.fields)]
-    marked = spark.sql(to_spark(marked_sql(first, _view(spark, repeated, views, "repeated"), columns)))
+    marked = spark.sql(to_spark(marked_sql(first, _view(repeated, views, "repeated"), columns)))
     if plan.quota is not None:
         marked = _quota(spark, marked, plan, plan.quota, views).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(marked)
-    name = _view(spark, marked, views, "marked")
+    name = _view(marked, views, "marked")
     try:
         refused = spark.sql(f"SELECT count(*) FROM {name} WHERE __reason IS NOT NULL").first()[0]
     except Exception as exc:
@@ -303,7 +305,7 @@ def _quota(spark, marked, plan: tree.Plan, quota: tree.Quota, views: list[str]):
 
     from interpreter.engines.spark.executors import quota_rows
 
-    name = _view(spark, marked, views, "before_quota")
+    name = _view(marked, views, "before_quota")
     rows = spark.sql(to_spark(quota_rows_sql(quota, name)))
     schema = T.StructType([T.StructField("__refused_row", T.LongType()), T.StructField("__refusal", T.StringType())])
 
@@ -322,11 +324,9 @@ def release(spark, loaded: Ledger) -> None:
     for frame in loaded.cached:
         _quietly(frame.unpersist)
     for name in loaded.views:
-        _quietly(lambda: spark.catalog.dropTempView(name))
+        _quietly(functools.partial(spark.catalog.dropTempView, name))
 
 
 def _quietly(step) -> None:
-    try:
+    with contextlib.suppress(Exception):  # cleaning up must not hide the error that ended the rating
         step()
-    except Exception:  # cleaning up must not hide the error that ended the rating
-        pass
