@@ -116,11 +116,12 @@ def _rate_or_exit(loaded, quiet: bool = True, engine: str = "duckdb", **options)
     progress = TerminalProgress(quiet or engine == "spark")
     try:
         if engine == "spark":
-            from interpreter.engines.spark.engine import rate
-        else:
-            from interpreter.engines.duckdb.engine import rate
+            from interpreter.engines.spark.engine import rate as rate_on_spark
 
-            options["progress"] = progress
+            return rate_on_spark(loaded.versions or loaded.plan, **options)
+        from interpreter.engines.duckdb.engine import rate
+
+        options["progress"] = progress
         return rate(loaded.versions or loaded.plan, **options)
     except RateProblem as problem:
         _fail(f"error: {problem}")
@@ -337,7 +338,7 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
     elif isinstance(body, bytes):
         if sys.stdout.isatty():
             raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
-        click.get_binary_stream("stdout").write(body)
+        sys.stdout.buffer.write(body)  # click.get_binary_stream is deprecated
     else:
         click.echo(body, nl=False)
 

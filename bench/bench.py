@@ -103,7 +103,7 @@ def breakdown(path: Path) -> list[tuple[str, float]]:
     marks: list[tuple[str, float]] = [("loading the plan", time.perf_counter())]
     plan = load_plan(PLAN).plan
 
-    def progress(stage: str, done: int, total: int) -> None:
+    def progress(stage: str, _done: int, _total: int) -> None:
         if marks[-1][0] != stage:
             marks.append((stage, time.perf_counter()))
 

@@ -41,11 +41,13 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
         model = MODELS[spec.model]
         common.update(model.keys(c, spec, path))
         if model.priced_on == "amount":
+            assert hasattr(spec, "amount")  # the schema class of a model priced on an amount has one
             amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
             out.append(tree.Charge(quantity=None, amount=amount, **common))
         elif model.priced_on == "events":
             out.append(tree.Charge(quantity=None, **_events(c, spec, path, cid, row_names, by_field), **common))
         else:
+            assert hasattr(spec, "on")  # and of one priced on a quantity, `on:`
             quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
             _bounds_in_money(c, spec, path, quantity)
             out.append(tree.Charge(quantity=quantity, **common))

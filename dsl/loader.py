@@ -7,6 +7,7 @@ needs. Only the command line decides what to do with the problems.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import os
 import stat
@@ -45,9 +46,10 @@ def load_plan_text(path: str, text: str) -> Loaded:
         problems += found
         plans.append(plan)
     problems = sorted(set(problems), key=sort_key)
-    if has_errors(problems) or any(p is None for p in plans):
+    compiled = [plan for plan in plans if plan is not None]
+    if has_errors(problems) or len(compiled) != len(plans):
         return Loaded(path, text, None, tuple(problems))
-    versions, version_problems = order_versions(plans)
+    versions, version_problems = order_versions(compiled)
     problems += version_problems
     if has_errors(problems):
         return Loaded(path, text, None, tuple(sorted(problems, key=sort_key)))
@@ -103,7 +105,7 @@ def order_versions(plans: list[tree.Plan]) -> tuple[list[tree.Plan], list[Diagno
                         "version",
                     )
                 )
-    dated = sorted((p for p in plans if p.effective is not None), key=lambda p: p.effective)
+    dated = sorted((p for p in plans if p.effective is not None), key=lambda p: p.effective or datetime.date.min)  # all dated here
     for before, after in itertools.pairwise(dated):
         if before.effective == after.effective:
             problems.append(error(after.span, f"two versions take effect on {after.effective}", "version"))

@@ -21,7 +21,7 @@ from dsl.types import INTEGER, Type, plain
 def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Metric, ...]:
     by_field = {f.name: f for f in fields}
     aggregates: list[tree.Metric] = []
-    derived: dict[str, ast.Expr | None] = {}
+    derived: dict[str, ast.Expr] = {}  # those that parse
     for name, spec in c.model.metrics.items():
         problem = name_problem(name, "metric")
         if problem:
@@ -33,9 +33,11 @@ def metrics(c: Compiler, fields, row_names: dict, facts: dict) -> tuple[tree.Met
             else:
                 c.broken_metrics.add(name)
         else:
-            derived[name] = c.parse(spec, "metrics", name)
-            if derived[name] is None:
+            parsed = c.parse(spec, "metrics", name)
+            if parsed is None:
                 c.broken_metrics.add(name)
+            else:
+                derived[name] = parsed
     types = {m.name: m.type for m in aggregates}
     order, cyclic = _dependency_order(c, derived)
     out = list(aggregates)
@@ -117,12 +119,9 @@ def _aggregate_type(c: Compiler, name: str, kind: str, value: tree.Expr) -> Type
     return t
 
 
-def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]:
+def _dependency_order(c: Compiler, derived: dict[str, ast.Expr]) -> tuple[list[str], list[str]]:
     """Derived metrics in an order where each comes after what it uses; and those in cycles."""
-    uses = {
-        name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived) if expr is not None else set()
-        for name, expr in derived.items()
-    }
+    uses = {name: {".".join(n.parts) for n in ast.walk(expr) if isinstance(n, ast.Name)} & set(derived) for name, expr in derived.items()}
     order: list[str] = []
     state: dict[str, str] = {}
     cyclic: list[str] = []
@@ -148,5 +147,5 @@ def _dependency_order(c: Compiler, derived: dict) -> tuple[list[str], list[str]]
                 state[nxt] = "open"
                 path.append(nxt)
                 stack.append((nxt, iter(sorted(uses[nxt]))))
-    order = [name for name in order if name not in cyclic and derived[name] is not None]
+    order = [name for name in order if name not in cyclic]
     return order, cyclic

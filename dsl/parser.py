@@ -86,7 +86,7 @@ def parse(text: str, locate: Locate) -> tuple[ast.Expr | None, list[Diagnostic]]
     try:
         tree = _parser().parse(text)
     except UnexpectedCharacters as exc:
-        return None, [_bad_character(text, exc.pos_in_stream, locate)]
+        return None, [_bad_character(text, exc.pos_in_stream or 0, locate)]
     except UnexpectedEOF as exc:
         return None, [_ends_early(text, exc.expected, locate)]
     except UnexpectedToken as exc:

@@ -110,13 +110,13 @@ def _free_label(free: Decimal) -> str:
     return f"{text(free)} free units"
 
 
-def _package_label(charge: tree.Charge) -> str:
+def _package_label(size: Decimal, charge: tree.Charge) -> str:
     free = f" after {text(charge.free_units)} free units" if charge.free_units else ""
-    return f"packages of {text(charge.package_size)}{free}"
+    return f"packages of {text(size)}{free}"
 
 
-def _percentage_label(count: Decimal, charge: tree.Charge) -> str:
-    return f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}"
+def _percentage_label(count: Decimal, rate: Decimal, charge: tree.Charge) -> str:
+    return f"{text(count)} events at {text(rate * 100)}% + {text(charge.fixed_fee)}"
 
 
 def percent_text(value: Decimal) -> str:
@@ -133,14 +133,16 @@ def amount(value: Decimal, _charge: tree.Charge, _trace: bool = False) -> Priced
 
 
 def per_unit(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    price = charge.unit_price
+    assert price is not None  # a per_unit charge always has one (`_per_unit_keys`)
     billable = max(quantity - charge.free_units, ZERO)
-    amount = CONTEXT.multiply(billable, charge.unit_price)
+    amount = CONTEXT.multiply(billable, price)
     if not trace:
         return Priced(amount, ())
     steps = []
     if charge.free_units:
         steps.append(Step(partial(_free_label, charge.free_units), min(max(quantity, ZERO), charge.free_units), ZERO, ZERO))
-    steps.append(Step("units", billable, charge.unit_price, amount))
+    steps.append(Step("units", billable, price, amount))
     return Priced(amount, tuple(steps))
 
 
@@ -173,10 +175,12 @@ def volume(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Price
 
 
 def package(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Priced:
+    size, price = charge.package_size, charge.package_price
+    assert size is not None and price is not None  # a package charge always has both (`_package_keys`)
     billable = max(quantity - charge.free_units, ZERO)
-    packages = CONTEXT.divide(billable, charge.package_size).to_integral_value(rounding=ROUND_CEILING)
-    amount = CONTEXT.multiply(packages, charge.package_price)
-    steps = (Step(partial(_package_label, charge), packages, charge.package_price, amount),) if trace else ()
+    packages = CONTEXT.divide(billable, size).to_integral_value(rounding=ROUND_CEILING)
+    amount = CONTEXT.multiply(packages, price)
+    steps = (Step(partial(_package_label, size, charge), packages, price, amount),) if trace else ()
     return Priced(amount, steps)
 
 
@@ -186,10 +190,12 @@ def percentage(values: Mapping[str, Any], charge: tree.Charge, trace: bool = Fal
     high = Decimal(values.get(f"{charge.id}.__high", 0))
     count = Decimal(values.get(f"{charge.id}.__count", 0))
     summed = values.get(f"{charge.id}.__sum", ZERO)
+    rate = charge.rate
+    assert rate is not None  # a percentage charge always has one (`_percentage_keys`)
     steps = []
-    middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
+    middle = CONTEXT.multiply(summed, rate) + CONTEXT.multiply(count, charge.fixed_fee)
     if trace:
-        steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
+        steps.append(Step(partial(_percentage_label, count, rate, charge), summed, rate, middle))
     total = middle
     if charge.min_fee is not None and low:
         amount = CONTEXT.multiply(low, charge.min_fee)

@@ -123,11 +123,6 @@ def _shape(value: Any) -> str:
     return "spec" if isinstance(value, dict) else "short"
 
 
-def _either(spec: type, short: Any) -> Any:
-    """A key that takes a full mapping or a one-line shorthand; errors come from one branch only."""
-    return Annotated[Annotated[spec, Tag("spec")] | Annotated[short, Tag("short")], Discriminator(_shape)]
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -329,6 +324,13 @@ class Schedule(Strict):
     charge_time: str | None = Field(None, pattern=r"^\d{2}:\d{2}$", description="Local time of the charge, HH:MM.")
 
 
+# A key that takes a full mapping or a one-line shorthand; the shape of the value
+# picks the branch, so that errors come from that branch only.
+FieldOrShorthand = Annotated[Annotated[FieldSpec, Tag("spec")] | Annotated[TypeName, Tag("short")], Discriminator(_shape)]
+MetricOrShorthand = Annotated[Annotated[MetricSpec, Tag("spec")] | Annotated[Expression, Tag("short")], Discriminator(_shape)]
+LineOrShorthand = Annotated[Annotated[LineSpec, Tag("spec")] | Annotated[Expression, Tag("short")], Discriminator(_shape)]
+
+
 class Plan(Strict):
     """A ratecard plan file."""
 
@@ -346,17 +348,17 @@ class Plan(Strict):
     timezone: str = Field("UTC", description="IANA time zone for period bounds and days, e.g. Asia/Seoul.")
     rounding: Rounding = Field("half_up", description="Default rounding of each document line.")
     effective: datetime.date | None = Field(None, description="First day this version of the plan is in force.")
-    usage: dict[str, _either(FieldSpec, TypeName)] = Field(
+    usage: dict[str, FieldOrShorthand] = Field(
         default_factory=dict, description="Typed ledger fields beyond event_id, customer and timestamp."
     )
-    customer: dict[str, _either(FieldSpec, TypeName)] = Field(
+    customer: dict[str, FieldOrShorthand] = Field(
         default_factory=dict, description="Customer attributes read from --customers, as customer.<name>."
     )
     require: list[Rule] = Field(default_factory=list, description="Rules every usage row must pass.")
     quota: Quota | None = Field(
         None, description="Reject rows that take running usage above the running limit (when the customer has a limit)."
     )
-    metrics: dict[str, _either(MetricSpec, Expression)] = Field(
+    metrics: dict[str, MetricOrShorthand] = Field(
         default_factory=dict, description="Per customer and period: aggregates, or expressions of other metrics."
     )
     charges: dict[str, Charge] = Field(default_factory=dict, description="Invoice lines and their pricing models.")
@@ -369,9 +371,7 @@ class Plan(Strict):
     )
     notices: dict[str, Notice] = Field(default_factory=dict, description="Messages shown when a condition holds.")
     formulas: dict[str, Formula] = Field(default_factory=dict, description="Named formulas run with `ratecard eval`.")
-    lines: dict[str, _either(LineSpec, Expression)] = Field(
-        default_factory=dict, description="Settlement lines, in order; each may use earlier ones."
-    )
+    lines: dict[str, LineOrShorthand] = Field(default_factory=dict, description="Settlement lines, in order; each may use earlier ones.")
     total: str | None = Field(None, description="Settlement plans: the line that is the document's total.")
     schedule: Schedule | None = Field(None, description="Billing schedule printed on every document.")
 

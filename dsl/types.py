@@ -129,10 +129,10 @@ def comparable(op: str, a: Type, b: Type) -> str | None:
     return None
 
 
-def parse_type_name(name: str, currency: str) -> Type | None:
-    """A type written in a plan (`money`, `integer`, ...) or None if unknown."""
+def parse_type_name(name: str, currency: str) -> Type:
+    """A type written in a plan (`money`, `integer`, ...); the plan's schema has already refused other names."""
     if name == "money":
         return money(currency)
     if name in TYPE_NAMES:
         return Type(name)
-    return None
+    raise ValueError(f"unknown type name {name!r}")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import difflib
 import typing
+from collections.abc import Sequence
 from dataclasses import replace
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from dsl import schema
 from dsl.errors import Diagnostic, Span, error
 from dsl.pricing_models import MODELS
-from dsl.source import Document, Mapping, child, to_plain
+from dsl.source import Document, Mapping, Node, child, to_plain
 
 
 def _all_keys() -> set[str]:
@@ -37,7 +39,7 @@ def _charge_words(keys: type[BaseModel]) -> str:
 
 
 # Each part of a plan in a plan author's words, for "belongs to a charge, not to a discount".
-_PARTS = {
+_PARTS: dict[type[BaseModel], str] = {
     schema.Plan: "the top of the plan",
     schema.FieldSpec: "a usage field",
     schema.Rule: "a require rule",
@@ -78,7 +80,7 @@ def _owners(name: str) -> str:
     return " or ".join(words)
 
 
-def _part(loc: tuple) -> str:
+def _part(loc: Sequence[str | int]) -> str:
     """The part of the plan an unknown key was written in, from pydantic's path to it."""
     if len(loc) == 1:
         return "the top of the plan"
@@ -86,7 +88,7 @@ def _part(loc: tuple) -> str:
         return "a tier"
     if loc[0] == "charges":
         return f"a {loc[2]} charge" if len(loc) > 3 and loc[2] in MODELS else "a charge"
-    return _SECTIONS.get(loc[0], "this part of the plan")
+    return _SECTIONS.get(str(loc[0]), "this part of the plan")
 
 
 def validate(doc: Document) -> tuple[schema.Plan | None, list[Diagnostic], set[str]]:
@@ -114,8 +116,9 @@ def _without_broken_entries(data: dict, exc: ValidationError, context: dict) -> 
     """The plan without the entries that failed, and their names; (None, ...) if that fails too."""
     omitted: set[str] = set()
     for _ in range(5):
-        broken = {_entry(err["loc"]) for err in exc.errors()}
-        if any(entry is None for entry in broken):
+        entries = {_entry(err["loc"]) for err in exc.errors()}
+        broken = {entry for entry in entries if entry is not None}
+        if len(broken) != len(entries):
             return None, omitted
         omitted |= {name for _, name in broken if name is not None}
         for section, name in broken:
@@ -168,10 +171,12 @@ def _merge_alternatives(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def _diagnostic(doc: Document, err: dict, keys: set[str], whole: str) -> Diagnostic:
+def _diagnostic(doc: Document, err: ErrorDetails, keys: set[str], whole: str) -> Diagnostic:
     kind = err["type"]
     steps = list(err["loc"])
-    node, span, shown = doc.root, doc.root.span, []
+    node: Node | None = doc.root
+    span = doc.root.span if doc.root is not None else Span(doc.path, 1, 1)
+    shown: list[str | int] = []
     last_key = None
     for index, step in enumerate(steps):
         final = index == len(steps) - 1
@@ -229,7 +234,7 @@ _MESSAGES = {
 }
 
 
-def _plain_message(kind: str, err: dict) -> str:
+def _plain_message(kind: str, err: ErrorDetails) -> str:
     """pydantic's message in the words of a plan author."""
     ctx = err.get("ctx", {})
     if kind in _MESSAGES:

@@ -40,6 +40,7 @@ def digits_problem(value: Decimal, written: str) -> str | None:
     # normalized in as many digits as it has: the default 28 would round 29 nines up to a 30-digit number
     normal = value.normalize(decimal.Context(prec=max(1, len(value.as_tuple().digits))))
     exponent = normal.as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite number's exponent is a number, not 'n' or 'F'
     digits = len(normal.as_tuple().digits)
     whole = max(0, digits + exponent) if value else 0
     decimals = max(0, -exponent)
@@ -58,8 +59,8 @@ def percent_text(written: str, value: Decimal) -> str:
 def convert(value: Any, t: Type) -> Any:
     """`value` (text, Decimal, bool or date) as a value of type `t`, or ValueProblem."""
     kind = t.kind
-    if kind == "money" and isinstance(value, str) and split_money(value) is not None:
-        number, code = split_money(value)
+    if kind == "money" and isinstance(value, str) and (parts := split_money(value)) is not None:
+        number, code = parts
         problem = currency_problem(value.strip(), code, t.currency) or digits_problem(number, value.strip())
         if problem:
             raise ValueProblem(problem)

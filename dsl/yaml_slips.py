@@ -59,10 +59,10 @@ def _value_before_colon(text: str, lines: list[str], mark: yaml.Mark) -> Slip | 
     first = lines[line][column:].rstrip()
     key_position = column == _indent(lines[line]) or lines[line][:column].strip() == "-"
     if line == mark.line:
-        key = re.match(r"^\s*(?:-\s+)?([^:#]+):\s", lines[line])
-        if key and not key_position:
+        keyed = re.match(r"^\s*(?:-\s+)?([^:#]+):\s", lines[line])
+        if keyed and not key_position:
             value = lines[line][column:].strip()
-            return line + 1, column + 1, f"text holding ': ' must be in quotes: write `{key.group(1).strip()}: \"{value}\"`"
+            return line + 1, column + 1, f"text holding ': ' must be in quotes: write `{keyed.group(1).strip()}: \"{value}\"`"
         return None
     if key_position:
         glued = re.match(r"^([^\s:]+):(\S.*)$", first)
@@ -111,7 +111,7 @@ def _misindented(text: str, lines: list[str], mark: yaml.Mark, context: yaml.Mar
     ]
     parent = _above(lines, mark.line, own)
     starts = [start for start in starts if parent is not None and start.line > parent]
-    if not starts:
+    if parent is None or not starts:
         return _deeper_than_a_full_key(lines, mark.line, own)
     block = starts[0]  # the outermost block the line fails to join
     if own == _indent(lines[parent]) + step != block.column:

@@ -98,7 +98,7 @@ def split(unit: str, start: datetime.date, end: datetime.date) -> list[Period]:
         raise PeriodProblem(
             f"the periods to rate reach {end}, past {LAST_DAY}, the last day ratecard can rate; give a --period that ends sooner"
         )
-    out = []
+    out: list[Period] = []
     day = start
     while day <= end:
         if len(out) >= MAX_PERIODS:
@@ -163,4 +163,4 @@ def steady_offset(timezone: str) -> int | None:
     if len(offsets) != 1:
         return None
     (offset,) = offsets
-    return int(offset.total_seconds())
+    return None if offset is None else int(offset.total_seconds())

@@ -22,7 +22,7 @@ def _unit(digits: int) -> Decimal:
 def round_money(value: Decimal, digits: int, mode: str) -> Decimal:
     """`value` rounded to the currency's minor unit."""
     rounded = value.quantize(_unit(digits), rounding=MODES[mode], context=CONTEXT)
-    return rounded.copy_abs() if not rounded else rounded
+    return rounded if rounded else rounded.copy_abs()
 
 
 def money_text(value: Decimal, digits: int) -> str:
@@ -32,4 +32,4 @@ def money_text(value: Decimal, digits: int) -> str:
     if (point > 0 and point == len(shown) - digits - 1 if digits else point < 0) and shown[0] != "-":
         return shown  # the usual case: already written with the currency's digits
     value = value.quantize(_unit(digits), context=CONTEXT)
-    return format(value.copy_abs() if not value else value, "f")
+    return format(value if value else value.copy_abs(), "f")

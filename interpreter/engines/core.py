@@ -77,7 +77,7 @@ def rate(
     """
     versions = tuple(plan) if isinstance(plan, (tuple, list)) else (plan,)
     latest = versions[-1]
-    report = progress or (lambda stage, done, total: None)
+    report = progress or (lambda _stage, _done, _total: None)
     loaded: dict[int, Any] = {}
     try:
         raw_customers = read_customers(customers) if customers else dict(customer_records or {})
@@ -192,7 +192,9 @@ def previous_of(plan: tree.Plan, facts: Facts, before: Mapping[tuple[str, Period
     if not plan.uses_previous:
         return None
     period = previous_period(plan, facts.period)
-    return before.get((facts.customer, period)) or Facts(facts.customer, period or facts.period, 0, {})
+    if period is None:
+        return Facts(facts.customer, facts.period, 0, {})
+    return before.get((facts.customer, period)) or Facts(facts.customer, period, 0, {})
 
 
 def listed(raw_customers: Mapping[str, Any], customer: str | None) -> tuple[str, ...]:

@@ -100,17 +100,19 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
     for ch in plan.charges:
         if MODELS[ch.model].priced_on != "events":
             continue
+        field, rate = ch.field, ch.rate
+        assert field is not None and rate is not None  # a charge priced on events has both (`dsl.pricing_models`)
         inside = _where(ch.where)
         # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):
         # the fee is computed as wide as a text amount is read, or a large one would overflow.
-        fee = f"(CAST(e.{ident(ch.field)} AS {NUMBER_SQL}) * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
+        fee = f"(CAST(e.{ident(field)} AS {NUMBER_SQL}) * {decimal_literal(rate)} + {decimal_literal(ch.fixed_fee)})"
         low = f"{fee} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
         high = f"{fee} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
         middle = f"NOT ({low}) AND NOT ({high})"
         out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {inside} AND {low})"))
         out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {inside} AND {high})"))
         out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {inside} AND {middle})"))
-        out.append((f"{ch.id}.__sum", f"coalesce(sum(e.{ident(ch.field)}) FILTER (WHERE {inside} AND {middle}), 0)"))
+        out.append((f"{ch.id}.__sum", f"coalesce(sum(e.{ident(field)}) FILTER (WHERE {inside} AND {middle}), 0)"))
     return out
 
 
@@ -176,7 +178,7 @@ def aggregate(
     params = {"customer": customer} if customer is not None else {}
     result = con.execute(query, params)
     names = [d[0] for d in result.description]
-    return [facts_of(plan, periods, dict(zip(names, row))) for row in result.fetchall()]
+    return [facts_of(plan, periods, dict(zip(names, row, strict=True))) for row in result.fetchall()]
 
 
 def aggregate_counting_refused(
@@ -189,7 +191,7 @@ def aggregate_counting_refused(
     names = [d[0] for d in result.description]
     facts, refused = [], 0
     for row in result.fetchall():
-        record = dict(zip(names, row))
+        record = dict(zip(names, row, strict=True))
         refused += record["__refused"]
         if record["__document"]:
             facts.append(facts_of(plan, periods, record))

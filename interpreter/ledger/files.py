@@ -65,7 +65,7 @@ def csv_header(path: str) -> tuple[list[str], int]:
     try:
         for line, record in _records(path):
             if record:
-                _header_shape(path, line, record)
+                _header_shape(line, record)
                 names = [name or f"column{index}" for index, name in enumerate(record)]
                 distinct_names(path, names, f":{line}")
                 return names, line
@@ -74,7 +74,7 @@ def csv_header(path: str) -> tuple[list[str], int]:
     raise LedgerProblem(f"{path}: {_EMPTY}")
 
 
-def _header_shape(path: str, line: int, record: list[str]) -> None:
+def _header_shape(line: int, record: list[str]) -> None:
     if any("\x00" in name for name in record):
         raise _LineProblem(line, f"line {line} holds a NUL byte (0x00): the file may be damaged or not text")
     if len(record) == 1:
@@ -91,7 +91,7 @@ def csv_problem(path: str) -> str | None:
             if not record:
                 continue  # a blank line is no row
             if width is None:
-                _header_shape(path, line, record)
+                _header_shape(line, record)
                 width = len(record)
             elif len(record) != width:
                 damaged = " (it holds NUL bytes: the file may be damaged)" if any("\x00" in cell for cell in record) else ""

@@ -39,7 +39,12 @@ def _object(pairs: list[tuple[str, object]]) -> _Object:
     record = _Object(pairs)
     if len(record) != len(pairs):
         seen: set[str] = set()
-        record.repeated = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+        twice = []
+        for key, _ in pairs:
+            if key in seen:
+                twice.append(key)
+            seen.add(key)
+        record.repeated = tuple(dict.fromkeys(twice))
     return record
 
 
@@ -77,7 +82,7 @@ def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str
         raise LedgerProblem(f"{file}:{number}: line {number} is JSON nested too deeply to read") from None
     except ValueError as exc:
         raise LedgerProblem(f"{file}:{number}: not a JSON object: {exc}") from None
-    if not isinstance(record, dict):
+    if not isinstance(record, _Object):
         raise LedgerProblem(f"{file}:{number}: not a JSON object")
     cells, problems = [], [f"the key {key!r} appears twice in the row" for key in record.repeated]
     for name in columns:

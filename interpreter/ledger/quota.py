@@ -19,6 +19,7 @@ from interpreter.ledger.sql import ident
 
 # Whole numbers of up to 38 digits, summed over a customer's rows: exact (Python's default keeps 28 digits).
 _EXACT = decimal.Context(prec=100, traps=[decimal.Inexact, decimal.InvalidOperation])
+_ZERO = decimal.Decimal(0)
 
 
 def quota_rows_sql(quota: tree.Quota, relation: str) -> str:
@@ -39,13 +40,13 @@ def quota_refusals(rows: Iterable[tuple], quota: tree.Quota, period_start=None) 
     `quota_rows_sql` ordered by customer, instant, row).
     """
     refused = []
-    current, used, allowed, limited = None, 0, 0, False
+    current, used, allowed, limited = None, _ZERO, _ZERO, False
     for row, customer, day, change, allowance, *_ in rows:
         key = (customer, period_start(day) if quota.reset == "period" and period_start else None)
         if key != current:
             if current is None or key[0] != current[0]:
                 limited = False
-            current, used, allowed = key, 0, 0
+            current, used, allowed = key, _ZERO, _ZERO
         allowed = _EXACT.add(allowed, allowance)
         limited = limited or allowance != 0
         after = _EXACT.add(used, change)

@@ -20,6 +20,7 @@ import csv
 import decimal
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -243,4 +244,10 @@ def to_png(c: Curve) -> bytes:
 
 def rendered(c: Curve, fmt: str) -> str | bytes:
     """The curve in a `ratecard curve --format`: csv, json, svg (text) or png (bytes)."""
-    return {"csv": to_csv, "json": lambda curve: to_json(curve) + "\n", "svg": to_svg, "png": to_png}[fmt](c)
+    formats: dict[str, Callable[[Curve], str | bytes]] = {
+        "csv": to_csv,
+        "json": lambda curve: to_json(curve) + "\n",
+        "svg": to_svg,
+        "png": to_png,
+    }
+    return formats[fmt](c)

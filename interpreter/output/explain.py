@@ -41,7 +41,7 @@ def source_text(plan_text: str, span) -> str:
     return line[span.column - 1 :].strip()
 
 
-def show(value: Any, plan: tree.Plan | None = None) -> str:
+def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
@@ -71,7 +71,7 @@ def _intermediates(expr: tree.Expr, env: dict, plan_text: str) -> list[str]:
 
 def _line(doc: Document, line: Line | Any, plan_text: str, out: list[str]) -> None:
     plan = doc.plan
-    trace: Trace = line.trace
+    trace: Trace | None = line.trace
     digits = plan.minor_digits
     out.append(f"{line.id}  {line.description!r}  ->  {money_text(line.amount, digits)} {plan.currency}")
     if trace is None:
@@ -116,9 +116,12 @@ def _invoice_total(doc: Document, plan_text: str, out: list[str]) -> None:
     parts = f"subtotal {money(doc.subtotal)} + taxes {money(taxes)}"
     if doc.credits:
         out.append(f"credits, applied to the {money(doc.subtotal + taxes)} due after taxes:")
-        for c in doc.credits:
-            out.append(f"  {c.id}  {c.description!r}  balance {money(c.opening)}, applied {money(c.applied)}, left {money(c.closing)}")
-        parts += f" - credits applied {money(sum((c.applied for c in doc.credits), Decimal(0)))}"
+        for credit in doc.credits:
+            out.append(
+                f"  {credit.id}  {credit.description!r}  balance {money(credit.opening)}, applied {money(credit.applied)}, "
+                f"left {money(credit.closing)}"
+            )
+        parts += f" - credits applied {money(sum((credit.applied for credit in doc.credits), Decimal(0)))}"
     out.append(f"total = {money(doc.total)} ({parts})")
 
 
@@ -139,7 +142,7 @@ def explain(doc: Document, plan_text: str) -> str:
             if m.where is not None:
                 how += f" where {source_text(plan_text, m.where.span)}"
         else:
-            how = source_text(plan_text, m.expression.span)
+            how = source_text(plan_text, m.expression.span) if m.expression is not None else ""
         out.append(f"  {m.name} = {value}    ({how}; {_where(plan, m.span)})")
     customer = [(k[1], v) for k, v in doc.env.items() if k[0] == "customer"]
     if customer:

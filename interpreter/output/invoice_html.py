@@ -151,7 +151,7 @@ def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
 
     tax_names = {t.id: t.description for t in doc.taxes}
     lines = []
-    for line, shown in zip(doc.lines, data["lines"]):
+    for line, shown in zip(doc.lines, data["lines"], strict=True):
         lines.append(
             {
                 "id": shown["id"],
@@ -211,10 +211,7 @@ def _negated(amount: str) -> str:
 def to_html(docs: list[Document], locale: str = DEFAULT_LOCALE) -> str:
     """One page holding every document, each on its own printed sheet."""
     views = [view(doc, locale) for doc in docs]
-    if len(views) == 1:
-        title = f"{views[0]['title']} · {views[0]['customer']} · {views[0]['period']}"
-    else:
-        title = f"{len(views)} documents"
+    title = f"{views[0]['title']} · {views[0]['customer']} · {views[0]['period']}" if len(views) == 1 else f"{len(views)} documents"
     return environment().get_template("invoice.html.j2").render(documents=views, title=title, css=stylesheet())
 
 

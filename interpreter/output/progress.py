@@ -7,14 +7,18 @@ when asked to be quiet; `rich` draws it and removes it when done.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class TerminalProgress:
     """Stages and a customers-rated bar on stderr; silent when stderr is not a terminal."""
 
     def __init__(self, quiet: bool):
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
         if quiet or not sys.stderr.isatty():
             return
         from rich.console import Console

@@ -13,6 +13,7 @@ import json
 import re
 from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
+from typing import Any
 
 from dsl.rounding import text
 from interpreter.ledger.rows import Rejected
@@ -33,7 +34,7 @@ QUANTITY_PLACES = Decimal("0.000001")
 def quantity_text(value: Decimal) -> str:
     """A line's quantity for display: exact up to 6 decimal places (the amount uses it unrounded)."""
     shown = value.quantize(QUANTITY_PLACES, context=CONTEXT).normalize(CONTEXT)
-    return format(shown.copy_abs() if not shown else shown, "f")
+    return format(shown if shown else shown.copy_abs(), "f")
 
 
 def _line(line, money) -> dict:
@@ -54,7 +55,7 @@ def document_data(doc: Document) -> dict:
     def money(value: Decimal) -> str:
         return money_text(value, digits)
 
-    data = {
+    data: dict[str, Any] = {
         "customer": doc.customer,
         "plan": doc.plan.id,
         "kind": doc.plan.kind,
@@ -96,11 +97,13 @@ def document_data(doc: Document) -> dict:
     return data
 
 
-_COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+def _compact(value: Any) -> str:
+    """JSON on one line, without spaces; text kept as it is written."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def document_line(doc: Document) -> str:
-    """`document_data(doc)` as compact JSON, the very bytes `json.dumps(..., **_COMPACT)` gives,
+    """`document_data(doc)` as compact JSON, the very bytes `_compact(...)` gives,
     written directly: the hot path of large runs, without the dictionaries in between."""
     digits = doc.plan.minor_digits
     lines = []
@@ -139,7 +142,7 @@ def document_line(doc: Document) -> str:
         ]
         text += f',"carried":[{",".join(carried)}]'
     if doc.schedule:
-        text += ',"schedule":' + json.dumps(doc.schedule, **_COMPACT)
+        text += ',"schedule":' + _compact(doc.schedule)
     if doc.estimate:
         text += ',"estimate":true'
     return text + "}"
@@ -197,11 +200,11 @@ def document_lines(docs: list[Document]) -> list[str]:
 
 
 def rejected_lines(rejected: list[Rejected]) -> list[str]:
-    return [json.dumps({"rejected": row}, **_COMPACT) for row in rejected_data(rejected)]
+    return [_compact({"rejected": row}) for row in rejected_data(rejected)]
 
 
 def failure_lines(failures: list) -> list[str]:
-    return [json.dumps({"failure": item}, **_COMPACT) for item in failure_data(failures)]
+    return [_compact({"failure": item}) for item in failure_data(failures)]
 
 
 def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:
@@ -306,7 +309,8 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=width or 100, color_system=None, legacy_windows=False)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 100, color_system=None, legacy_windows=False)
     shown = terminal_text
     for doc in docs:
         data = document_data(doc)
@@ -341,4 +345,4 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
         console.print(f"{len(rejected)} rejected row(s):")
         for r in rejected:
             console.print(shown(f"  row {r.row} ({r.event_id or 'no event_id'}): {r.reason}"))
-    return console.file.getvalue()
+    return buffer.getvalue()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ def _once(path: str, customer: str, line: int, seen: dict[str, int]) -> None:
     seen[customer] = line
 
 
-def attributes(plan: tree.Plan, customer: str, raw: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def attributes(plan: tree.Plan, customer: str, raw: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The typed attributes one customer has under `plan` (defaults filled in)."""
     given = raw.get(customer, {})
     out = {}

@@ -120,11 +120,11 @@ def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previou
     for name, value in customer.items():
         env[("customer", name)] = value
     for metric in plan.metrics:
-        if metric.aggregation is not None:
+        if metric.expression is not None:  # a derived metric
+            env[("metric", metric.name)] = evaluate(metric.expression, env)
+        else:
             value = facts.values.get(metric.name)
             env[("metric", metric.name)] = _empty(metric) if value is None else value
-        else:
-            env[("metric", metric.name)] = evaluate(metric.expression, env)
     if previous is not None:
         before = environment(plan, previous, customer)
         env.update({("previous", k[1]): v for k, v in before.items() if k[0] == "metric"})
@@ -154,10 +154,12 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
     model = MODELS[charge.model]
     quantity = None
     if model.priced_on == "amount":
+        assert charge.amount is not None  # compiled for every model priced on an amount (`dsl.charges`)
         priced = model.price(evaluate(charge.amount, env), charge, trace)
     elif model.priced_on == "events":
         priced = model.price(facts.values, charge, trace)
     else:
+        assert charge.quantity is not None  # and the quantity for one priced on a quantity
         quantity = evaluate(charge.quantity, env)
         priced = model.price(quantity, charge, trace)
     if charge.multiplier is not None:
@@ -172,7 +174,7 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
 
 def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
     """The expressions a charge's trace shows, by their role."""
-    roles = [("when", charge.when)] if charge.when is not None else []
+    roles: list[tuple[str, Any]] = [("when", charge.when)] if charge.when is not None else []
     priced_on = MODELS[charge.model].priced_on
     if priced_on == "amount":
         roles.append(("amount", charge.amount))
@@ -206,11 +208,12 @@ def _discounts(
             if not targets:
                 continue  # none of the charges it discounts is on this document
             base = sum((remaining[cid] for cid in targets), ZERO)
-            roles = [("when", d.when)] if d.when is not None else []
+            roles: list[tuple[str, Any]] = [("when", d.when)] if d.when is not None else []
             if d.percent is not None:
                 roles.append(("percent", d.percent))
                 wanted = CONTEXT.multiply(base, evaluate(d.percent, env))
             else:
+                assert d.amount is not None  # a discount has a percent or an amount (`dsl.discounts`)
                 roles.append(("amount", d.amount))
                 wanted = evaluate(d.amount, env) if granted else ZERO
             added = _round(plan, wanted, plan.rounding)
@@ -397,9 +400,10 @@ def _build(
     credits: list[CreditLine] = []
     carried: list[CarriedLine] = []
     unused: list[tuple[str, str]] = []
+    taxes: list[TaxLine] = []
     if plan.kind == "settlement":
         lines, total = settlement(plan, env, trace)
-        subtotal, taxes = total, []
+        subtotal = total
     else:
         lines, subtotal, taxes, total, carried, unused = invoice(plan, facts, env, trace, carried_in)
         credits, total = apply_credits(plan, total, env, carried_in)

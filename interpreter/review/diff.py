@@ -172,6 +172,7 @@ def compare(old_docs, new_docs) -> Report:
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         some = b or a
+        assert some is not None  # the key is one side's at least
         currency = some["currency"]
         period = f"{some['period']['start']}..{some['period']['end']}"
         la, lb = (_amounts(a) if a else {}), (_amounts(b) if b else {})
@@ -180,9 +181,9 @@ def compare(old_docs, new_docs) -> Report:
         moved = tuple((lid, la.get(lid), lb.get(lid)) for lid in sorted(set(la) | set(lb)) if la.get(lid) != lb.get(lid))
         total_a = Decimal(a["total"]) if a else None
         total_b = Decimal(b["total"]) if b else None
-        if a:
+        if total_a is not None:
             revenue_old[currency] = revenue_old.get(currency, ZERO) + total_a
-        if b:
+        if total_b is not None:
             revenue_new[currency] = revenue_new.get(currency, ZERO) + total_b
         changes.append(Change(key[0], period, currency, total_a, total_b, moved))
     return Report(tuple(changes), revenue_old, revenue_new, tuple(sorted(new_ids - old_ids)), tuple(sorted(old_ids - new_ids)))
@@ -273,14 +274,15 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
 def to_table(report: Report, old_name: str, new_name: str) -> str:
     import io
 
-    from rich.console import Console
+    from rich.console import Console, JustifyMethod
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=120, color_system=None)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, color_system=None)
     s = summary(report)
     shown = terminal_text  # ledger and plan text: escapes for control characters, never rich markup
     table = Table(title=shown(f"{old_name} -> {new_name}"), title_justify="left")
-    for column, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("customer", "left"),
         ("period", "left"),
         ("old total", "right"),
@@ -288,7 +290,8 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
         ("change", "right"),
         ("%", "right"),
         ("lines changed", "left"),
-    ):
+    )
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     for c in report.moved:
         lines = ", ".join(f"{lid} {a or '-'}->{b or '-'}" for lid, a, b in c.lines)
@@ -307,7 +310,7 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
         console.print(shown("new lines: " + ", ".join(s["new_lines"])))
     if s["vanished_lines"]:
         console.print(shown("vanished lines: " + ", ".join(s["vanished_lines"])))
-    return console.file.getvalue()
+    return buffer.getvalue()
 
 
 def rendered(report: Report, fmt: str, old_name: str, new_name: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -34,12 +34,12 @@ from pydantic import (
 from dsl.errors import Diagnostic, Span, error, sort_key
 from dsl.loader import not_utf8
 from dsl.schema import Amount, Strict
-from dsl.source import MAX_FILE_BYTES, Document, Mapping, child, read_document, to_plain
+from dsl.source import MAX_FILE_BYTES, Mapping, child, read_document, to_plain
 from dsl.validate import located
 from interpreter.periods import PeriodProblem, parse_as_of, parse_range
 
-Cell = Optional[StrictBool | Decimal | StrictStr]
-Value = Union[StrictBool, Decimal, StrictStr]
+Cell = StrictBool | Decimal | StrictStr | None
+Value = StrictBool | Decimal | StrictStr
 
 
 def _text(value: Any) -> Any:
@@ -53,22 +53,22 @@ Text = Annotated[StrictStr, BeforeValidator(_text), WithJsonSchema({"type": ["st
 class ExpectedCredit(Strict):
     """Expected amounts of one credit balance on the document."""
 
-    opening: Amount = Field(None, description="The balance before this document.")
-    applied: Amount = Field(None, description="The part applied to this document.")
-    closing: Amount = Field(None, description="What is left for the next document.")
+    opening: Amount = Field(default=None, description="The balance before this document.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
+    applied: Amount = Field(default=None, description="The part applied to this document.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
+    closing: Amount = Field(default=None, description="What is left for the next document.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
 
 
 class ExpectedDocument(Strict):
     """Amounts one document must show; what is not written is left to the snapshot."""
 
-    total: Amount = Field(None, description="The document's total.")
-    subtotal: Amount = Field(None, description="The subtotal, before taxes.")
+    total: Amount = Field(default=None, description="The document's total.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
+    subtotal: Amount = Field(default=None, description="The subtotal, before taxes.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
     lines: dict[str, Amount | None] = Field(default_factory=dict, description="Amount per line id; null: the line is not on the document.")
     quantities: dict[str, Amount | None] = Field(
         default_factory=dict, description="Quantity per line id; null: the line shows no quantity."
     )
     taxes: dict[str, Amount | None] = Field(default_factory=dict, description="Amount per tax id; null: the tax is not on the document.")
-    notices: list[StrictStr] = Field(None, description="The ids of every notice shown, in any order ([] for none).")
+    notices: list[StrictStr] = Field(default=None, description="The ids of every notice shown, in any order ([] for none).")  # type: ignore[arg-type]  # pydantic: a key that may be left out, not written as null
     credits: dict[str, ExpectedCredit] = Field(default_factory=dict, description="Expected amounts per credit id.")
 
 
@@ -76,7 +76,7 @@ class ExpectedRow(Strict):
     """A ledger row that must be rejected."""
 
     row: PositiveInt = Field(description="Row number in the ledger (the first data row is 1).")
-    reason: StrictStr | None = Field(None, description="Text the reason must contain.")
+    reason: StrictStr | None = Field(default=None, description="Text the reason must contain.")
 
 
 def _rejected_shape(value: Any) -> str:
@@ -102,7 +102,7 @@ class Expectations(BaseModel):
     rejected: Annotated[
         Annotated[NonNegativeInt, Tag("count")] | Annotated[list[ExpectedRow], Tag("rows")],
         Discriminator(_rejected_shape),
-    ] = Field(None, description="How many rows are rejected, or the list of rejected rows (every one of them).")
+    ] = Field(default=None, description="How many rows are rejected, or the list of rejected rows (every one of them).")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
 
     def documents(self) -> dict[str, ExpectedDocument | None]:
         return dict(self.__pydantic_extra__ or {})
@@ -118,10 +118,12 @@ def _something(value: Any) -> Any:
 class UsageScenario(Strict):
     """A ledger rated under the plan: its documents are the snapshot."""
 
-    description: StrictStr | None = Field(None, description="What the scenario shows.")
-    plan: StrictStr | None = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
-    period: Text | None = Field(None, description="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: the ledger's).")
-    as_of: Text | None = Field(None, description="Rate an open period up to this moment, e.g. 2024-04-15.")
+    description: StrictStr | None = Field(default=None, description="What the scenario shows.")
+    plan: StrictStr | None = Field(
+        default=None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
+    )
+    period: Text | None = Field(default=None, description="2024-11, 2024-Q4, 2024 or 2024-11-01..2024-11-30 (default: the ledger's).")
+    as_of: Text | None = Field(default=None, description="Rate an open period up to this moment, e.g. 2024-04-15.")
     customers: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Customer attributes by customer id, as in a --customers file."
     )
@@ -131,22 +133,26 @@ class UsageScenario(Strict):
     usage_file: StrictStr | None = Field(
         None, description="A ledger file (.csv, .jsonl, .parquet) inside the plan's folder, relative to this file."
     )
-    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(None, description="Totals written by hand, checked on every run.")
+    expect: Annotated[Expectations, BeforeValidator(_something)] = Field(
+        default=None, description="Totals written by hand, checked on every run."
+    )  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
 
 
 class Case(Strict):
     """One evaluation of the formula."""
 
-    name: StrictStr | None = Field(None, description="What the case shows.")
+    name: StrictStr | None = Field(default=None, description="What the case shows.")
     set: dict[str, Value] = Field(default_factory=dict, description="The formula's inputs, read by their declared types.")
-    expect: Value = Field(None, description="The value the formula must give.")
+    expect: Value = Field(default=None, description="The value the formula must give.")  # type: ignore[assignment]  # pydantic: a key that may be left out, not written as null
 
 
 class FormulaScenario(Strict):
     """A named formula of the plan run on listed inputs: the values are the snapshot."""
 
-    description: StrictStr | None = Field(None, description="What the scenario shows.")
-    plan: StrictStr | None = Field(None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder).")
+    description: StrictStr | None = Field(default=None, description="What the scenario shows.")
+    plan: StrictStr | None = Field(
+        default=None, description="The plan file, relative to this file (default: plans/<plan>.yaml of the folder)."
+    )
     formula: StrictStr = Field(description="The plan's formula to run.")
     cases: list[Case] = Field(description="Inputs and the expected value, one evaluation each.")
 
@@ -159,7 +165,7 @@ Scenario = Annotated[
     Annotated[UsageScenario, Tag("usage scenario")] | Annotated[FormulaScenario, Tag("formula scenario")],
     Discriminator(_kind),
 ]
-_SCENARIO = TypeAdapter(Scenario)
+_SCENARIO: TypeAdapter[UsageScenario | FormulaScenario] = TypeAdapter(Scenario)  # type: ignore[arg-type]  # pydantic types it for a class, not a union
 _KEYS = {
     name
     for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
@@ -209,30 +215,42 @@ def check_scenario(path: Path, text: str) -> tuple[UsageScenario | FormulaScenar
     except ValidationError as exc:
         whole = "the formula scenario" if _kind(data) == "formula scenario" else "the scenario"
         return None, sorted(located(doc, exc, _KEYS, whole), key=sort_key)
-    problems = _usage_problems(doc, scenario) if isinstance(scenario, UsageScenario) else []
-    problems += _file_problems(doc, path, scenario)
+    problems = _usage_problems(doc.root, scenario) if isinstance(scenario, UsageScenario) else []
+    problems += _file_problems(doc.root, path, scenario)
     return (None if problems else scenario), sorted(problems, key=sort_key)
 
 
-def _usage_problems(doc: Document, scenario: UsageScenario) -> list[Diagnostic]:
+def _usage_problems(root: Mapping, scenario: UsageScenario) -> list[Diagnostic]:
     """Where the ledger comes from, and a period and moment that can be read."""
     out = []
     if scenario.usage is not None and scenario.usage_file is not None:
-        key, _ = child(doc.root, "usage_file")
-        out.append(error(key.span, "give the usage rows inline (usage:) or in a file (usage_file:), not both", "schema"))
+        key, _ = child(root, "usage_file")
+        out.append(
+            error(
+                key.span if key is not None else root.span,
+                "give the usage rows inline (usage:) or in a file (usage_file:), not both",
+                "schema",
+            )
+        )
     elif scenario.usage is None and scenario.usage_file is None:
-        out.append(error(doc.root.span, "a usage scenario needs usage: (rows written inline, [] for none) or usage_file:", "schema"))
+        out.append(error(root.span, "a usage scenario needs usage: (rows written inline, [] for none) or usage_file:", "schema"))
     for field, read in (("period", parse_range), ("as_of", lambda text: parse_as_of(text, "UTC"))):
         value = getattr(scenario, field)
         if value is not None:
             try:
                 read(value)
             except PeriodProblem as problem:
-                out.append(error(child(doc.root, field)[1].span, str(problem), "schema"))
+                out.append(error(_value_span(root, field), str(problem), "schema"))
     return out
 
 
-def _file_problems(doc: Document, path: Path, scenario: UsageScenario | FormulaScenario) -> list[Diagnostic]:
+def _value_span(root: Mapping, key: str) -> Span:
+    """Where the value of a top-level key is written."""
+    _, value = child(root, key)
+    return value.span if value is not None else root.span
+
+
+def _file_problems(root: Mapping, path: Path, scenario: UsageScenario | FormulaScenario) -> list[Diagnostic]:
     """A scenario reads files of its own repository only: the plan within plans/, a ledger
     within the plan's folder, after following any symbolic link, and only regular files."""
     plan_folder = path.parent.parent
@@ -255,5 +273,5 @@ def _file_problems(doc: Document, path: Path, scenario: UsageScenario | FormulaS
             message = f"{field} {value!r} is not a file"
         else:
             continue
-        out.append(error(child(doc.root, field)[1].span, message, "file"))
+        out.append(error(_value_span(root, field), message, "file"))
     return out

@@ -72,20 +72,26 @@ class PlanChoiceProblem(Exception):
     """The plans folder does not say which plan is meant (a plan problem: exit 1)."""
 
 
+def _plan(item: Loaded) -> tree.Plan:
+    """The plan of a file `billing_run` has checked loads without errors."""
+    assert item.plan is not None
+    return item.plan
+
+
 def _plans_by_name(loaded: list[Loaded]) -> dict[str, list[Loaded]]:
     """Every name a customer may give a plan by (its id, its file name with or without the
     suffix), with the plans it names; two plans declaring one id are refused outright."""
     by_id: dict[str, Loaded] = {}
     for item in loaded:
-        if item.plan.id in by_id:
-            raise PlanChoiceProblem(
-                f"{by_id[item.plan.id].path} and {item.path} both declare plan {item.plan.id!r}; give each plan its own id"
-            )
-        by_id[item.plan.id] = item
+        plan_id = _plan(item).id
+        if plan_id in by_id:
+            raise PlanChoiceProblem(f"{by_id[plan_id].path} and {item.path} both declare plan {plan_id!r}; give each plan its own id")
+        by_id[plan_id] = item
     out: dict[str, list[Loaded]] = {}
     for item in loaded:
         path = Path(item.path)
-        names = (item.plan.id, path.name, path.stem) if path.suffix in PLAN_SUFFIXES else (item.plan.id, path.name)
+        plan_id = _plan(item).id
+        names = (plan_id, path.name, path.stem) if path.suffix in PLAN_SUFFIXES else (plan_id, path.name)
         for name in dict.fromkeys(names):
             if item not in out.setdefault(name, []):
                 out[name].append(item)
@@ -95,12 +101,12 @@ def _plans_by_name(loaded: list[Loaded]) -> dict[str, list[Loaded]]:
 def _chosen(plans: dict[str, list[Loaded]], customers_path: str, customer: str, name: str) -> Loaded:
     found = plans.get(name, [])
     if len(found) > 1:
-        which = " and ".join(f"{item.path} (plan {item.plan.id!r})" for item in found)
+        which = " and ".join(f"{item.path} (plan {_plan(item).id!r})" for item in found)
         raise PlanChoiceProblem(
             f"{customers_path}: customer {customer!r} has plan {name!r}, but {name!r} names two plans: {which}; give the plan id"
         )
     if not found:
-        known = ", ".join(sorted({item.plan.id for items in plans.values() for item in items}))
+        known = ", ".join(sorted({_plan(item).id for items in plans.values() for item in items}))
         raise RateProblem(f"{customers_path}: customer {customer!r} has plan {name!r}, not one of: {known}")
     return found[0]
 
@@ -126,16 +132,16 @@ def billing_run(
     if not records:
         raise RateProblem(f"{customers_path}: lists no customers; a billing run needs each customer with their plan")
     assignment = {
-        customer: _chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip()).plan.id
+        customer: _plan(_chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip())).id
         for customer, attrs in records.items()
     }
-    by_id = {item.plan.id: item for items in plans.values() for item in items}
+    by_id = {_plan(item).id: item for items in plans.values() for item in items}
     clash = colliding({plan_id: by_id[plan_id].path for plan_id in set(assignment.values())})
     if clash:
         raise PlanChoiceProblem(clash)
     with tempfile.TemporaryDirectory(prefix="ratecard-run-") as tmp:
-        con = connect(next(iter(by_id.values())).plan)
-        used = [by_id[plan_id].plan for plan_id in sorted(set(assignment.values()))]
+        con = connect(_plan(next(iter(by_id.values()))))
+        used = [_plan(by_id[plan_id]) for plan_id in sorted(set(assignment.values()))]
         try:
             _read_once(con, usage, used, assignment)
         except ledger.LedgerProblem as problem:
@@ -153,12 +159,14 @@ def billing_run(
                 f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
                 f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
             )
-            rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
+            source_rows = [
+                r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()
+            ]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
             # each plan sees its own customers' balances only: another plan may hold an id in another currency
             held = {key: balance for key, balance in opening.items() if key[0] in mine}
             result = rate(
-                item.versions or item.plan,
+                item.versions or _plan(item),
                 str(share),
                 period=period,
                 as_of=as_of,
@@ -166,9 +174,9 @@ def billing_run(
                 balance_records=held,
                 keep_going=True,
             )
-            rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
+            rejected = [ledger.Rejected(source_rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
-            runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
+            runs.append(PlanRun(_plan(item), tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
         unassigned = [
             ledger.Rejected(int(row), event_id, _unassigned_reason(event_id, customer, customers_path))
             for row, event_id, customer in con.execute(

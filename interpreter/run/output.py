@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from interpreter.output.render import output_data, rejects_csv, visible
@@ -142,7 +143,7 @@ def input_checksums(customers: str, plans: list[str], usage: str, balances: str 
     (None when an input is no regular file: the run refuses it, and a device never ends)."""
     if not all(Path(path).is_file() for path in (customers, usage, *plans, *([balances] if balances else []))):
         return None
-    entries = {
+    entries: dict[str, Any] = {
         "customers": {"path": customers, "sha256": file_sha256(customers)},
         "usage": {"path": usage, "sha256": file_sha256(usage)},
         "plans": [{"path": path, "sha256": file_sha256(path)} for path in sorted(plans)],

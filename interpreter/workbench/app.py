@@ -149,7 +149,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
             folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
         )
 
-    async def problem(request: Request, exc: HTTPException):
+    async def problem(_request: Request, exc: HTTPException):
         return Response(exc.detail, status_code=exc.status_code, media_type="text/plain; charset=utf-8")
 
     routes = [
@@ -166,7 +166,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
     hosts = ["*"] if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"]
     app = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: problem},
+        exception_handlers={HTTPException: problem},  # type: ignore[dict-item]  # starlette types every handler as taking any Exception
         middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts), Middleware(SecurityHeaders)],
     )
     app.state.token = token

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from dsl.loader import Loaded, load_plan_text
 from interpreter.engines.core import RateProblem
@@ -21,6 +22,7 @@ from interpreter.output import curve as curves
 from interpreter.output.invoice_html import document_html, money
 from interpreter.pricing.evaluate import EvaluationError
 from interpreter.review import diff as plan_diff
+from interpreter.review.scenario_schema import UsageScenario
 from interpreter.review.scenarios import ScenarioProblem, rate_inputs, read_spec
 from interpreter.workbench.workspace import Sample, Workspace
 
@@ -50,9 +52,11 @@ def check(name: str, text: str) -> tuple[Loaded, list[dict]]:
 
 def charts(loaded: Loaded) -> list[dict]:
     """One chart per charge priced by a quantity; the others say how they are priced."""
-    out = []
+    out: list[dict] = []
+    if loaded.plan is None:
+        return out
     for charge in loaded.plan.charges:
-        entry = {"id": charge.id, "name": charge.name, "model": charge.model.replace("_", " ")}
+        entry: dict[str, Any] = {"id": charge.id, "name": charge.name, "model": charge.model.replace("_", " ")}
         if curves.priced_by_quantity(charge):
             drawn = curves.curve(loaded.plan, charge.id)
             entry["spec"] = curves.chart(drawn, width="container", height=200)
@@ -68,12 +72,17 @@ def rate_sample(loaded: Loaded, sample: Sample | None, customers: Path | None) -
     if sample is None:
         return Rated([], [], "no usage to rate: start the workbench with --usage LEDGER, or add a scenario")
     plan = loaded.versions or loaded.plan
+    if plan is None:
+        return Rated([], [], "the plan has errors: fix them to rate it")
     try:
         with LOCK:
             if sample.ledger is not None:
                 result = rate(plan, str(sample.ledger), customers=str(customers) if customers else None, trace=True)
             else:
+                assert sample.scenario is not None  # a sample is a ledger or a scenario
                 scenario = read_spec(sample.scenario)
+                if not isinstance(scenario, UsageScenario):  # the file changed since the samples were listed
+                    raise ScenarioProblem(f"{sample.scenario.name}: a formula scenario has no usage to rate")
                 with tempfile.TemporaryDirectory() as folder:
                     ledger, options = rate_inputs(sample.scenario, scenario, Path(folder) / "usage.jsonl")
                     result = rate(plan, ledger, **options, trace=True)
@@ -116,7 +125,7 @@ def committed(workspace: Workspace, name: str) -> tuple[Loaded | None, str | Non
     return loaded, None
 
 
-def impact(workspace: Workspace, name: str, loaded: Loaded, sample: Sample | None, now: Rated) -> dict:
+def impact(workspace: Workspace, name: str, _loaded: Loaded, sample: Sample | None, now: Rated) -> dict:
     """Revenue impact of the working copy against the last git revision, on the same sample."""
     old, why = committed(workspace, name)
     if old is None:

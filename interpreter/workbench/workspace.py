@@ -102,7 +102,7 @@ class Workspace:
         (it lies in the plan's own folder, or in no plan's folder), then each usage scenario."""
         out = []
         path = self.plan_path(name)
-        if self.usage is not None and self._ledger_fits(path):
+        if self.usage is not None and self._ledger_fits(self.usage, path):
             out.append(Sample("ledger", f"Ledger {self.usage.name}", ledger=self.usage))
         for scenario in self.scenarios(name):
             try:
@@ -113,9 +113,9 @@ class Workspace:
                 out.append(Sample(f"scenario:{scenario.stem}", f"Scenario {scenario.stem.replace('_', ' ')}", scenario=scenario))
         return out
 
-    def _ledger_fits(self, plan: Path) -> bool:
+    def _ledger_fits(self, usage: Path, plan: Path) -> bool:
         folders = {p.parent / p.stem for p in (self.plan_path(n) for n in self.plans())}
-        owner = next((f for f in folders if self.usage.is_relative_to(f)), None)
+        owner = next((f for f in folders if usage.is_relative_to(f)), None)
         return owner is None or owner == plan.parent / plan.stem
 
     def sample(self, name: str, sample_id: str | None) -> Sample | None:

@@ -67,7 +67,7 @@ def rate(
     invoices); `prepare` (rendering, say) is given the sorted documents,
     and what it makes is the result's `prepared`. See `core.rate` for the rest.
     """
-    report = progress or (lambda stage, done, total: None)
+    report = progress or (lambda _stage, _done, _total: None)
     return core.rate(
         DuckDB(report, trace, prepare),
         plan,
@@ -110,12 +110,12 @@ class Part:
 class DuckDB:
     """The `Engine` on DuckDB; `report` is told the stages and the customers rated."""
 
-    errors = (duckdb.Error,)
+    errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> None:
         self.report = report
         self.trace = trace
-        self.prepare = prepare or (lambda documents: None)
+        self.prepare = prepare or (lambda _documents: None)
 
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
         con = connect(plan)
@@ -171,10 +171,12 @@ class DuckDB:
     def _settle(self, ledger: Ledger) -> bool:
         """Finish checking a ledger rated before it was checked: True when an event repeats (it is
         then loaded the exact way), else the rejected rows are kept."""
+        check = ledger.check
+        assert check is not None  # only a ledger still being checked is settled
         try:
-            duplicates = ledger.check.result()
+            duplicates = check.result()
         finally:
-            ledger.check.__exit__(None, None, None)
+            check.__exit__(None, None, None)
             ledger.check = None
         if duplicates:
             duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
@@ -199,7 +201,7 @@ class DuckDB:
             for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried)):
                 if index % 2000 == 0:
                     self.report("rating customers", index, len(work))
-                if type(item) is Failure:
+                if isinstance(item, Failure):
                     if not pricing.keep_going:
                         raise EvaluationError(item.span, item.reason)
                     failures.append(item)

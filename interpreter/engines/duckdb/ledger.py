@@ -70,7 +70,7 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
         raise
     except Exception as exc:  # duckdb raises its own error kinds for unreadable files
         raise unreadable(path, exc) from None
-    types = dict(zip(names, described)) if suffix == ".parquet" else {}
+    types = dict(zip(names, described, strict=True)) if suffix == ".parquet" else {}
     parts, native = select_columns(path, names, types, fields)
     if suffix == ".parquet":
         row = "CAST(file_row_number + 1 AS BIGINT)"
@@ -147,7 +147,7 @@ def load(con, path: str, plan: tree.Plan) -> None:
     if duplicates:
         con.execute(duplicates_sql.update_sql("checked"))
     if plan.quota is not None:
-        _check_quota(con, plan)
+        _check_quota(con, plan, plan.quota)
     con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked")
     con.execute(f"CREATE OR REPLACE TEMP TABLE rejected AS SELECT {_REJECTED} FROM checked WHERE __reason IS NOT NULL")
 
@@ -160,14 +160,14 @@ def keep_rejected(con, refused: int) -> None:
         con.execute('CREATE OR REPLACE TEMP TABLE rejected (__row BIGINT, event_id VARCHAR, __reason VARCHAR, "date" DATE)')
 
 
-def _check_quota(con, plan: tree.Plan) -> None:
+def _check_quota(con, plan: tree.Plan, quota: tree.Quota) -> None:
     """Reject the rows of the table `checked` that take running usage above the running limit (`quota`)."""
     # ordered in SQL and fetched without __ts: a TIMESTAMPTZ handed to Python would need pytz
     rows = con.execute(f"""
-        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(plan.quota, "checked")}) AS q
+        SELECT __row, customer, "date", __usage, __limit FROM ({quota_rows_sql(quota, "checked")}) AS q
         ORDER BY customer, __ts, __row
     """).fetchall()
-    refused = quota_refusals(rows, plan.quota, lambda day: calendar_period(plan.period, day)[0])
+    refused = quota_refusals(rows, quota, lambda day: calendar_period(plan.period, day)[0])
     if refused:
         con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
 

@@ -173,9 +173,9 @@ class Spark:
         self.spark = spark
         self.output = output
         self.closing = closing
-        self.errors = (Py4JJavaError, PySparkException)  # the JVM's, through py4j or Spark Connect
+        self.errors: tuple[type[Exception], ...] = (Py4JJavaError, PySparkException)  # the JVM's, through py4j or Spark Connect
 
-    def load(self, usage: str, plan: tree.Plan, whole: bool) -> spark_ledger.Ledger:
+    def load(self, usage: str, plan: tree.Plan, _whole: bool) -> spark_ledger.Ledger:
         return spark_ledger.load(self.spark, usage, plan)
 
     def dated(self, ledger: spark_ledger.Ledger) -> tuple[datetime.date, datetime.date] | None:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -42,7 +42,7 @@ def json_rows(batches, columns: tuple[str, ...], path: str) -> Iterator:
     for batch in batches:
         rows: list[int] = []
         cells: list[list[str | None]] = [[] for _ in (*columns, PROBLEM)]
-        lines = zip(batch.column("__row").to_pylist(), batch.column("__line").to_pylist(), batch.column("value").to_pylist())
+        lines = zip(batch.column("__row").to_pylist(), batch.column("__line").to_pylist(), batch.column("value").to_pylist(), strict=True)
         for row, number, line in lines:
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]  # a byte order mark, as Python's utf-8-sig reading drops it
@@ -50,7 +50,7 @@ def json_rows(batches, columns: tuple[str, ...], path: str) -> Iterator:
             if found is None:
                 continue
             rows.append(row)
-            for column, cell in zip(cells, found):
+            for column, cell in zip(cells, found, strict=True):
                 column.append(cell if cell != "" else None)  # an empty cell is a missing value, as in a CSV
         yield pa.RecordBatch.from_arrays(
             [pa.array(rows, pa.int64()), *(pa.array(c, pa.string()) for c in cells)], names=["__row", *columns, PROBLEM]
@@ -63,7 +63,7 @@ def quota_rows(batches, quota: tree.Quota, period_start) -> Iterator:
 
     def rows():
         for batch in batches:
-            yield from zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)))
+            yield from zip(*(batch.column(i).to_pylist() for i in range(batch.num_columns)), strict=True)
 
     refused = quota_refusals(rows(), quota, period_start)
     yield pa.RecordBatch.from_arrays(
@@ -109,8 +109,8 @@ def document_rows(batches, job: Job) -> Iterator:
     def records():
         for batch in batches:
             names = batch.schema.names
-            for values in zip(*(column.to_pylist() for column in batch.columns)):
-                yield dict(zip(names, values))
+            for values in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                yield dict(zip(names, values, strict=True))
 
     out: list[tuple] = []
     collecting = gc.isenabled()
@@ -197,7 +197,7 @@ def failure_of(customer: str, period_start, problem: dict) -> Failure:
 
 
 def _batch(pa, rows: list[tuple]):
-    columns = list(zip(*rows)) if rows else [[], [], [], [], []]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
     return pa.RecordBatch.from_arrays(
         [
             pa.array(columns[0], pa.string()),

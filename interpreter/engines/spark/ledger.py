@@ -12,10 +12,13 @@ executors, in `quota.quota_refusals`). Numbers stay DECIMAL(38,10) throughout.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from dsl import tree
@@ -27,6 +30,9 @@ from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_rows_sql
 from interpreter.ledger.sql import literal
 from interpreter.periods import calendar_period
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 # Only the ISO 8601 forms of `instants.ISO_INSTANT` reach the cast (`ledger_rows.checked_sql` sees to that).
 _OFFSET = r":[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # after the time: `2024-11-03` ends in no offset
@@ -89,7 +95,7 @@ def to_spark(sql: str, ordered: bool = True) -> str:
 class Ledger:
     """A ledger loaded into Spark: every row with its reason (NULL when accepted), and the accepted rows."""
 
-    checked: object  # DataFrame: __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
+    checked: DataFrame  # __row, event_id, customer, __ts, date, fields..., __reason (duplicates, quota marked)
     marked: str  # temp view of `checked`
     events: str  # temp view of the rows aggregated: every checked row, with its `__reason`
     refused: int
@@ -246,7 +252,7 @@ def unreadable(path: str, exc: Exception) -> LedgerProblem:
     return ledger_rows.unreadable(path, exc)
 
 
-def _view(spark, frame, views: list[str], what: str) -> str:
+def _view(frame, views: list[str], what: str) -> str:
     name = f"ratecard_{what}_{uuid.uuid4().hex[:12]}"
     frame.createOrReplaceTempView(name)
     views.append(name)
@@ -265,22 +271,22 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
 
     views: list[str] = []
     frame, types = read_source(spark, path, plan.fields)
-    source = _view(spark, frame, views, "source")
+    source = _view(frame, views, "source")
     names = [c for c in frame.columns if c not in ("__row", PROBLEM)]
     parts, native = ledger_rows.select_columns(path, names, types, plan.fields)
     problem = f"NULLIF({PROBLEM}, '')" if PROBLEM in frame.columns else "CAST(NULL AS VARCHAR)"
     select = f"SELECT __row, {', '.join(parts)}, {problem} AS __problem FROM {source}"
     checked = spark.sql(to_spark(ledger_rows.checked_sql(select, native, plan, spark_dialect(plan.timezone))))
     cached = [checked.persist(StorageLevel.MEMORY_AND_DISK)]
-    first = _view(spark, checked, views, "checked")
+    first = _view(checked, views, "checked")
     repeated = spark.sql(to_spark(repeated_sql(first))).persist(StorageLevel.MEMORY_AND_DISK)
     cached.append(repeated)
     columns = ["__row", "event_id", "customer", "__ts", "date", *(f.name for f in plan.fields)]
-    marked = spark.sql(to_spark(marked_sql(first, _view(spark, repeated, views, "repeated"), columns)))
+    marked = spark.sql(to_spark(marked_sql(first, _view(repeated, views, "repeated"), columns)))
     if plan.quota is not None:
-        marked = _quota(spark, marked, plan, views).persist(StorageLevel.MEMORY_AND_DISK)
+        marked = _quota(spark, marked, plan, plan.quota, views).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(marked)
-    name = _view(spark, marked, views, "marked")
+    name = _view(marked, views, "marked")
     try:
         refused = spark.sql(f"SELECT count(*) FROM {name} WHERE __reason IS NOT NULL").first()[0]
     except Exception as exc:
@@ -293,14 +299,13 @@ def load(spark, path: str, plan: tree.Plan) -> Ledger:
     return Ledger(marked, name, name, int(refused), tuple(views), tuple(cached))
 
 
-def _quota(spark, marked, plan: tree.Plan, views: list[str]):
+def _quota(spark, marked, plan: tree.Plan, quota: tree.Quota, views: list[str]):
     """`quota.quota_refusals` per customer on the executors, joined back as row reasons."""
     from pyspark.sql import functions as F, types as T
 
     from interpreter.engines.spark.executors import quota_rows
 
-    quota = plan.quota
-    name = _view(spark, marked, views, "before_quota")
+    name = _view(marked, views, "before_quota")
     rows = spark.sql(to_spark(quota_rows_sql(quota, name)))
     schema = T.StructType([T.StructField("__refused_row", T.LongType()), T.StructField("__refusal", T.StringType())])
 
@@ -319,11 +324,9 @@ def release(spark, loaded: Ledger) -> None:
     for frame in loaded.cached:
         _quietly(frame.unpersist)
     for name in loaded.views:
-        _quietly(lambda: spark.catalog.dropTempView(name))
+        _quietly(functools.partial(spark.catalog.dropTempView, name))
 
 
 def _quietly(step) -> None:
-    try:
+    with contextlib.suppress(Exception):  # cleaning up must not hide the error that ended the rating
         step()
-    except Exception:  # cleaning up must not hide the error that ended the rating
-        pass
