@@ -64,6 +64,8 @@ def signed_money(amount: str | Decimal | int, currency: str, locale: str = DEFAU
 def number(value: str | Decimal | int, locale: str = DEFAULT_LOCALE, places: int | None = None) -> str:
     """A quantity with grouping, every digit kept (`12,300,000`, `0.7`); with `places`, cut and marked `≈`."""
     value, approximate = cut(value, places) if places is not None else (_decimal(value), False)
+    if not value:
+        value = value.copy_abs()  # no `-0`
     with decimal.localcontext(CONTEXT):
         shown = format_decimal(value, locale=locale, decimal_quantization=False)
     return "≈" + shown if approximate else shown
