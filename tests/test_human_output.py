@@ -149,7 +149,7 @@ def test_explain_shows_a_time_weighted_metric_day_by_day(ratecard, tmp_path: Pat
     )
     text = explain(ratecard, SEATS, "--usage", ledger, "--customer", "team", "--period", "2024-05")
     assert "2.483870967741935483870967741935483870968" not in text
-    assert "seats = 77 over 31 days ≈ 2.483871" in text
+    assert "seats = 77 / 31 days ≈ 2.483871" in text
     assert "2024-05-01..2024-05-04: 2 (4 days)" in text
     assert "2024-05-05..2024-05-19: 3 (15 days)" in text
     assert "2024-05-20..2024-05-31: 2 (12 days)" in text

@@ -142,7 +142,8 @@ def breakdown(line, charge: tree.Charge | None, currency: str, locale: str = DEF
         tier = charge.tiers[index] if index is not None else None
         if tier is not None:
             label = f"Tier {index + 1} · {tier_range(charge.tiers, index, locale)}"
-        row = {"label": label, "quantity": None, "price": None, "flat": None, "amount": money(step.amount, currency, locale)}
+        amount = money(step.amount, currency, locale, PLACES)
+        row = {"label": label, "quantity": None, "price": None, "flat": None, "amount": amount}
         if label.startswith("multiplied"):
             row.update(label="Multiplied", quantity=money(step.quantity, currency, locale), price=f"× {number(step.price, locale)}")
         elif " events at " in label:
