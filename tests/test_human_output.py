@@ -153,3 +153,43 @@ def test_explain_shows_a_time_weighted_metric_day_by_day(ratecard, tmp_path: Pat
     assert "2024-05-01..2024-05-04: 2 (4 days)" in text
     assert "2024-05-05..2024-05-19: 3 (15 days)" in text
     assert "2024-05-20..2024-05-31: 2 (12 days)" in text
+
+
+SHORT_CIRCUIT = textwrap.dedent("""\
+    plan: short
+    currency: USD
+    timezone: UTC
+    usage:
+      units: integer
+    customer:
+      tier: {type: text, values: [basic, gold], default: basic}
+      renewal: {type: date, default: 1900-01-01}
+    metrics:
+      used: {sum: units}
+    charges:
+      use:
+        name: Use
+        model: flat
+        amount: if customer.tier == "gold" then used * 2 USD else used * 3 USD
+      gold:
+        name: Gold support
+        model: flat
+        amount: 10
+        when: customer.tier == "gold" and used > 5 and customer.renewal > period.start
+""")
+
+
+def test_explain_marks_the_branch_not_taken_and_the_conditions_not_evaluated(ratecard, tmp_path: Path):
+    (tmp_path / "plan.yaml").write_text(SHORT_CIRCUIT, encoding="utf-8")
+    (tmp_path / "usage.csv").write_text("event_id,customer,timestamp,units\ne1,acme,2024-11-02T10:00:00,7\n", encoding="utf-8")
+    text = explain(ratecard, tmp_path / "plan.yaml", "--usage", tmp_path / "usage.csv", "--customer", "acme", "--period", "2024-11")
+    use = text[text.index("\nuse  ") : text.index("\ngold  ")]
+    assert '── amount: if customer.tier == "gold" then used * 2 USD else used * 3 USD = $21.00\n' in use
+    assert '── customer.tier == "gold" = false\n' in use
+    assert "── used * 2 USD: not evaluated\n" in use and "── used * 3 USD = $21.00\n" in use
+    gold = text[text.index("\ngold  ") : text.index("\nsubtotal")]
+    # `and` stops at the first false condition: the charge is not billed, and the rest was never looked at
+    assert "gold  'Gold support'  ->  not billed" in gold
+    assert "── when: false (all of these)\n" in gold
+    assert '── customer.tier == "gold" = false\n' in gold
+    assert "── used > 5: not evaluated\n" in gold and gold.endswith("── customer.renewal > period.start: not evaluated")

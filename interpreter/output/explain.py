@@ -101,7 +101,9 @@ class _Expressions:
         return any(part.type.kind == "date" and self._unset(part) for part in tree.children(expr))
 
     def role(self, role: str, expr: tree.Expr) -> Node:
-        """`when: true` with the alternatives under it, or `quantity: net_volume = 119,000,000`."""
+        """`when: true` with the alternatives under it, or `quantity: net_volume = 119,000,000`.
+        Each part is shown once within a role (a later mention is its value alone)."""
+        self.shown = set()
         chain = _chain(expr)
         if chain is not None:
             return f"{role}: {self.value(expr)} ({_CHAIN_WORDS[expr.op]})", self._alternatives(expr.op, chain)
@@ -125,7 +127,7 @@ class _Expressions:
 
     def _parts(self, expr: tree.Expr) -> list[Node]:
         if isinstance(expr, tree.Cond):
-            taken = self._true(expr.test)
+            taken = self.holds(expr.test)
             return [
                 self.branch(expr.test) if not _plain(expr.test) else (f"{self.text(expr.test)} = {self.value(expr.test)}", []),
                 self.branch(expr.then) if taken else self.skipped(expr.then),
@@ -145,11 +147,11 @@ class _Expressions:
                 out.append(self.skipped(part))
                 continue
             out.append(self.branch(part))
-            outcome = self._true(part)
+            outcome = self.holds(part)
             decided = outcome if op == "or" else not outcome
         return out
 
-    def _true(self, expr: tree.Expr) -> bool:
+    def holds(self, expr: tree.Expr) -> bool:
         try:
             return bool(evaluate(expr, self.env))
         except EvaluationError:
@@ -241,6 +243,18 @@ def _line(doc: Document, line: Line | Any, expressions: _Expressions) -> Node:
     return label, children
 
 
+def _unbilled(doc: Document, expressions: _Expressions) -> list[Node]:
+    """The charges and discounts whose `when` was false, with the condition that left them out."""
+    billed = {line.id.split("[", 1)[0] for line in doc.lines}
+    out = []
+    for part in (*doc.plan.charges, *doc.plan.discounts):
+        if part.id in billed or part.when is None or expressions.holds(part.when):
+            continue
+        where = f"from {_where(doc.plan, part.span)}"
+        out.append((f"{part.id}  {part.name!r}  ->  not billed", [(where, []), expressions.role("when", part.when)]))
+    return out
+
+
 def _metric(doc: Document, m: tree.Metric, plan_text: str, usage: str | None) -> Node:
     plan = doc.plan
     value = doc.env.get(("metric", m.name))
@@ -313,7 +327,7 @@ def explain(doc: Document, plan_text: str, usage: str | None = None) -> str:
         for (scope, name), value in doc.env.items()
         if scope == "customer"
     ]
-    lines = [_line(doc, line, expressions) for line in doc.lines]
+    lines = [_line(doc, line, expressions) for line in doc.lines] + _unbilled(doc, expressions)
     closing: list[Node] = []
     if plan.kind == "invoice":
         _invoice_total(doc, expressions, closing)
