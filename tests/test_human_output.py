@@ -193,3 +193,11 @@ def test_explain_marks_the_branch_not_taken_and_the_conditions_not_evaluated(rat
     assert "── when: false (all of these)\n" in gold
     assert '── customer.tier == "gold" = false\n' in gold
     assert "── used > 5: not evaluated\n" in gold and gold.endswith("── customer.renewal > period.start: not evaluated")
+
+
+def test_the_readme_shows_the_table_rate_prints(ratecard):
+    readme = (PLANS.parent / "README.md").read_text(encoding="utf-8")
+    command = "$ ratecard rate plans/portone_one_payment_infra.yaml --usage plans/portone_one_payment_infra/ledger_2024_11.csv"
+    shown = readme[readme.index(command) :].split("\n```", 1)[0].splitlines()
+    result = ratecard("rate", PORTONE, "--usage", PORTONE_LEDGER, "--period", "2024-11", "--customer", "megamart")
+    assert shown[1:] == [line.rstrip() for line in result.stdout.splitlines()][: len(shown) - 1]
