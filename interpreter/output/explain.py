@@ -281,10 +281,9 @@ def _metric(doc: Document, m: tree.Metric, plan_text: str, usage: str | None) ->
 
 def _levels(doc: Document, m: tree.Metric, usage: str | None) -> list[levels.Stretch] | None:
     """The metric's level day by day, when the ledger is at hand and the period is over (not an estimate)."""
-    if usage is None or doc.estimate or m.value is None:
+    if usage is None or doc.estimate:
         return None
-    changes = levels.daily_changes(doc.plan, usage, doc.customer, m, doc.period_end)
-    return levels.stretches(changes, doc.period_start, doc.period_end)
+    return levels.daily(doc.plan, usage, doc.customer, m.name, doc.period_start, doc.period_end)
 
 
 def _invoice_total(doc: Document, expressions: _Expressions, out: list[Node]) -> None:

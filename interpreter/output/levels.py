@@ -1,9 +1,10 @@
 """The level of a time-weighted metric day by day, for `explain`.
 
 Rating needs no per-day rows (`ledger.aggregate` sums `change x days held`),
-so the days are found again here: the customer's accepted changes summed
-per day, on the ledger read as rating reads it (`duckdb.ledger.load`). A
-level is shown only when the days add up to the metric's value exactly;
+so the days are found again here by the same aggregate over one-day
+windows: a time-weighted metric over a single day is the level at the end of
+that day. The ledger is read as rating reads it (`duckdb.ledger.load`). The
+days are shown only when they add up to the metric's value exactly;
 otherwise `explain` shows the value alone.
 """
 
@@ -16,8 +17,11 @@ from decimal import Decimal
 from dsl import tree
 from interpreter.engines.duckdb.engine import connect
 from interpreter.engines.duckdb.ledger import load
-from interpreter.ledger.sql import to_sql
+from interpreter.ledger.aggregate import aggregate
+from interpreter.periods import Period
 from interpreter.rounding import CONTEXT
+
+MOST_DAYS = 400  # a longer period is explained by its value alone
 
 
 @dataclass(frozen=True)
@@ -33,45 +37,27 @@ class Stretch:
         return (self.last - self.first).days + 1
 
 
-def daily_changes(plan: tree.Plan, usage: str, customer: str, metric: tree.Metric, until: datetime.date) -> dict[datetime.date, Decimal]:
-    """The customer's accepted changes of `metric`, summed per day (the plan's days), up to `until`."""
-    where = " AND ".join(
-        ["__reason IS NULL", "customer = $customer", '"date" <= $until', *([to_sql(metric.where)] if metric.where else [])]
-    )
+def daily(plan: tree.Plan, usage: str, customer: str, metric: str, start: datetime.date, end: datetime.date) -> list[Stretch] | None:
+    """The customer's level of `metric` each day from `start` to `end`, days of one level together
+    (None for a period longer than `MOST_DAYS`)."""
+    count = (end - start).days + 1
+    if count > MOST_DAYS:
+        return None
+    days = [start + datetime.timedelta(days=n) for n in range(count)]
     con = connect(plan)
     try:
         load(con, usage, plan)
-        rows = con.execute(
-            f'SELECT "date", sum({to_sql(metric.value)}) FROM events WHERE {where} GROUP BY "date"',
-            {"customer": customer, "until": until},
-        ).fetchall()
+        facts = aggregate(con, plan, [Period(day, day, 1, day, day) for day in days], customer=customer)
     finally:
         con.close()
-    return {day: Decimal(total) for day, total in rows if total is not None}
-
-
-def stretches(changes: dict[datetime.date, Decimal], start: datetime.date, end: datetime.date) -> list[Stretch]:
-    """The level held each day from `start` to `end`: what came before `start`, then each day's changes
-    (a day's level is the one at its end, as the metric counts it)."""
-    level = sum((v for day, v in changes.items() if day < start), Decimal(0))
+    level = {f.period.start: f.values[metric] for f in facts}
     out: list[Stretch] = []
-    first = start
-    for day in sorted(d for d in changes if start <= d <= end):
-        if day > first:
-            out.append(Stretch(first, day - datetime.timedelta(days=1), level))
-        level += changes[day]
-        first = day
-    out.append(Stretch(first, end, level))
-    return _merged(out)
-
-
-def _merged(parts: list[Stretch]) -> list[Stretch]:
-    out: list[Stretch] = []
-    for part in parts:
-        if out and out[-1].level == part.level:
-            out[-1] = Stretch(out[-1].first, part.last, part.level)
+    for day in days:
+        value = level.get(day, Decimal(0))  # a day without rows or a carried level
+        if out and out[-1].level == value:
+            out[-1] = Stretch(out[-1].first, day, value)
         else:
-            out.append(part)
+            out.append(Stretch(day, day, value))
     return out
 
 
