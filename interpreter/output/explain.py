@@ -106,7 +106,7 @@ class _Expressions:
         self.shown = set()
         chain = _chain(expr)
         if chain is not None:
-            return f"{role}: {self.value(expr)} ({_CHAIN_WORDS[expr.op]})", self._alternatives(expr.op, chain)
+            return f"{role}: {self.value(expr)} ({_CHAIN_WORDS[_op(expr)]})", self._alternatives(_op(expr), chain)
         text, children = self.branch(expr)
         return f"{role}: {text}", children
 
@@ -114,7 +114,7 @@ class _Expressions:
         """An evaluated expression: `source = value`, and its parts."""
         chain = _chain(expr)
         if chain is not None:
-            return f"{_CHAIN_WORDS[expr.op]}: {self.value(expr)}", self._alternatives(expr.op, chain)
+            return f"{_CHAIN_WORDS[_op(expr)]}: {self.value(expr)}", self._alternatives(_op(expr), chain)
         if isinstance(expr, tree.Const):
             return self.value(expr), []
         key = self.text(expr)
@@ -160,10 +160,14 @@ class _Expressions:
     def skipped(self, expr: tree.Expr) -> Node:
         """What was not looked at, quoted from the plan (a chain written over several lines by what it is)."""
         quoted = _chain(expr) is None or _one_line(self.plan_text, expr.span)
-        return f"{self.text(expr) if quoted else _CHAIN_WORDS[expr.op]}: not evaluated", []
+        return f"{self.text(expr) if quoted else _CHAIN_WORDS[_op(expr)]}: not evaluated", []
 
 
 _CHAIN_WORDS = {"or": "any of these", "and": "all of these"}
+
+
+def _op(expr: tree.Expr) -> str:
+    return expr.op if isinstance(expr, tree.Binary) else ""
 
 
 def _chain(expr: tree.Expr) -> list[tree.Expr] | None:
@@ -199,7 +203,7 @@ def _steps(doc: Document, line: Line | Any, trace: Trace) -> list[Node]:
     if trace.model == "tax":
         return [
             (
-                f"{line.description} {human.percent(step.price)} of the {step.text} {human.money(step.quantity, currency)}"
+                f"{line.description} {human.percent(step.price or 0)} of the {step.text} {human.money(step.quantity or 0, currency)}"
                 f" = {human.money(step.amount, currency, places=human.PLACES)}",
                 [],
             )
@@ -223,7 +227,7 @@ def _step_text(row: dict) -> str:
 
 def _line(doc: Document, line: Line | Any, expressions: _Expressions) -> Node:
     plan = doc.plan
-    trace: Trace = line.trace
+    trace: Trace | None = line.trace
     currency = plan.currency
     label = f"{line.id}  {line.description!r}  ->  {human.money(line.amount, currency)}"
     if trace is None:
@@ -247,7 +251,8 @@ def _unbilled(doc: Document, expressions: _Expressions) -> list[Node]:
     """The charges and discounts whose `when` was false, with the condition that left them out."""
     billed = {line.id.split("[", 1)[0] for line in doc.lines}
     out = []
-    for part in (*doc.plan.charges, *doc.plan.discounts):
+    parts: list[tree.Charge | tree.Discount] = [*doc.plan.charges, *doc.plan.discounts]
+    for part in parts:
         if part.id in billed or part.when is None or expressions.holds(part.when):
             continue
         where = f"from {_where(doc.plan, part.span)}"
@@ -264,7 +269,7 @@ def _metric(doc: Document, m: tree.Metric, plan_text: str, usage: str | None) ->
         if m.where is not None:
             how += f" where {source_text(plan_text, m.where.span)}"
     else:
-        how = source_text(plan_text, m.expression.span)
+        how = source_text(plan_text, m.expression.span) if m.expression is not None else ""
     about = f"({how}; {_where(plan, m.span)})"
     shown = show(value, m.type.kind, plan.currency)
     if m.aggregation != "time_weighted" or not isinstance(value, Decimal):
@@ -293,7 +298,7 @@ def _invoice_total(doc: Document, expressions: _Expressions, out: list[Node]) ->
     def money(value: Decimal) -> str:
         return human.money(value, doc.plan.currency)
 
-    carried = [
+    carried: list[Node] = [
         (
             f"{c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
             f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}",
@@ -307,7 +312,7 @@ def _invoice_total(doc: Document, expressions: _Expressions, out: list[Node]) ->
     taxes = sum((t.amount for t in doc.taxes), Decimal(0))
     parts = f"subtotal {money(doc.subtotal)} + taxes {money(taxes)}"
     if doc.credits:
-        credits = [
+        credits: list[Node] = [
             (f"{c.id}  {c.description!r}  balance {money(c.opening)}, applied {money(c.applied)}, left {money(c.closing)}", [])
             for c in doc.credits
         ]
@@ -321,7 +326,7 @@ def explain(doc: Document, plan_text: str, usage: str | None = None) -> str:
     plan = doc.plan
     expressions = _Expressions(doc, plan_text)
     metrics = [_metric(doc, m, plan_text, usage) for m in plan.metrics]
-    customer = [
+    customer: list[Node] = [
         (f"customer.{name} = {show(value, _kind(plan, name), plan.currency)}", [])
         for (scope, name), value in doc.env.items()
         if scope == "customer"
@@ -369,6 +374,6 @@ def _render(node: Node) -> str:
 
     root = Tree(Text(visible(node[0])))
     grow(root, node[1])
-    console = Console(file=io.StringIO(), width=100_000, color_system=None, legacy_windows=False)
-    console.print(root)
-    return console.file.getvalue().rstrip("\n")
+    buffer = io.StringIO()
+    Console(file=buffer, width=100_000, color_system=None, legacy_windows=False).print(root)
+    return buffer.getvalue().rstrip("\n")

@@ -96,7 +96,8 @@ def tier_range(tiers: tuple[tree.Tier, ...], index: int, locale: str = DEFAULT_L
         upper = f"up to {number(tier.bound, locale)}" if tier.inclusive else f"under {number(tier.bound, locale)}"
     if previous is None:
         return upper if tier.bound is not None else "every quantity"
-    lower = f"above {number(previous.bound, locale)}" if previous.inclusive else f"{number(previous.bound, locale)}"
+    below = previous.bound if previous.bound is not None else Decimal(0)  # only the last tier has no bound
+    lower = f"above {number(below, locale)}" if previous.inclusive else f"{number(below, locale)}"
     if tier.bound is None:
         return f"{lower} and more" if not previous.inclusive else lower
     return f"{lower} to {upper}" if not previous.inclusive else f"{lower}, {upper}"
@@ -139,8 +140,9 @@ def breakdown(line, charge: tree.Charge | None, currency: str, locale: str = DEF
     for step in trace.steps:
         label = step.text
         index = _tier_of(label, charge)
-        tier = charge.tiers[index] if index is not None else None
-        if tier is not None:
+        tier = None
+        if index is not None and charge is not None:
+            tier = charge.tiers[index]
             label = f"Tier {index + 1} · {tier_range(charge.tiers, index, locale)}"
         amount = money(step.amount, currency, locale, PLACES)
         row = {"label": label, "quantity": None, "price": None, "flat": None, "amount": amount}

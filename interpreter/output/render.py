@@ -310,7 +310,8 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
 
     from interpreter.output import human
 
-    console = Console(file=io.StringIO(), width=width or 100, color_system=None, legacy_windows=False)
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width or 100, color_system=None, legacy_windows=False)
     shown = terminal_text
     for doc in docs:
         data = document_data(doc)
@@ -347,4 +348,4 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
         console.print(f"{len(rejected)} rejected row(s):")
         for r in rejected:
             console.print(shown(f"  row {r.row} ({r.event_id or 'no event_id'}): {r.reason}"))
-    return console.file.getvalue()
+    return buffer.getvalue()
