@@ -273,7 +273,7 @@ def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, trace=True)
     if not result.documents:
         _fail(f"error: no document for customer {customer!r} in that period (no accepted rows)")
-    click.echo("\n".join(explain_document(doc, loaded.text) for doc in result.documents), nl=False)
+    click.echo("\n".join(explain_document(doc, loaded.text, usage) for doc in result.documents), nl=False)
     if result.rejected:
         click.echo(f"note: {len(result.rejected)} ledger row(s) were rejected; run `ratecard rate --rejects FILE` to list them", err=True)
 

@@ -405,14 +405,14 @@ def test_explain_cites_the_plan_line_the_tiers_and_the_rounding(ratecard, files)
     text = result.stdout
     calls = text[text.index("\ncalls  ") : text.index("\nmessages  ")]
     assert f"{files['plan.yaml']}:{charge_line('calls')}" in calls
-    assert "tier 1 (up to 100)" in calls and "100 x 0.05 = 5" in calls
-    assert "tier 2 (and above)" in calls and "50 x 0.025 = 1.25" in calls
-    assert "rounded half_up to 0.01 USD: 6.25" in calls
+    assert "── Tier 1 · up to 100: 100 × $0.05 = $5.00\n" in calls
+    assert "── Tier 2 · above 100: 50 × $0.025 = $1.25\n" in calls
+    assert "── rounded half up to $0.01: $6.25" in calls
     messages = text[text.index("\nmessages  ") : text.index("\nsupport  ")]
     assert f"{files['plan.yaml']}:{charge_line('messages')}" in messages
-    assert "tier 2 (and above): 1000 x 0.005 = 5" in messages and "tier 1" not in messages
-    assert "customer.rebate" in text and "calls = 150" in text and "customer.segment = 'enterprise'" in text
-    assert "total = 60.01" in text
+    assert "── Tier 2 · 1,000 and more: 1,000 × $0.005 = $5.00\n" in messages and "Tier 1" not in messages
+    assert "customer.rebate" in text and "── calls = 150 " in text and '── customer.segment = "enterprise"\n' in text
+    assert "total = $60.01" in text
 
 
 def test_explain_points_at_each_charge_line_in_the_plan(ratecard, files):
@@ -431,7 +431,7 @@ def test_explain_points_at_each_charge_line_in_the_plan(ratecard, files):
     text = result.stdout
     for charge in ("calls", "messages", "support"):
         block = text[text.index(f"\n{charge}  ") :].splitlines()
-        assert block[2].strip().startswith(f"from {files['plan.yaml']}:{charge_line(charge)} ("), block[:3]
+        assert block[2].startswith(f"├── from {files['plan.yaml']}:{charge_line(charge)} ("), block[:3]
 
 
 def test_explain_of_an_unknown_customer_is_a_usage_error(ratecard, files):
@@ -472,8 +472,13 @@ def total_parts(text: str) -> tuple[Decimal, Decimal]:
     """The total an explanation states, and what the parts its total line names add up to."""
     line = next(line for line in text.splitlines() if line.startswith("total = "))
     stated, parts = re.fullmatch(r"total = (\S+) \((.*)\)", line).groups()
-    terms = re.findall(r"(^|[+-]) ?[a-z ]+ (-?[0-9.]+)", parts)
-    return Decimal(stated), sum((Decimal(n) * (-1 if sign == "-" else 1) for sign, n in terms), Decimal(0))
+    terms = re.findall(r"(^|[+-]) ?[a-z ]+ (-?[^\s\d-]*[0-9.,]+)", parts)
+    return _amount(stated), sum((_amount(n) * (-1 if sign == "-" else 1) for sign, n in terms), Decimal(0))
+
+
+def _amount(shown: str) -> Decimal:
+    """`₩28,900`, `-$1.50` as a Decimal."""
+    return Decimal(re.sub(r"[^0-9.-]", "", shown))
 
 
 @pytest.mark.parametrize(
@@ -482,20 +487,23 @@ def total_parts(text: str) -> tuple[Decimal, Decimal]:
         (
             "dep-small",
             "28900",
-            ["deposit  'Prepaid deposit'  balance 20000, applied 20000, left 0", "points  'Points'  balance 5000, applied 5000, left 0"],
+            [
+                "deposit  'Prepaid deposit'  balance ₩20,000, applied ₩20,000, left ₩0",
+                "points  'Points'  balance ₩5,000, applied ₩5,000, left ₩0",
+            ],
         ),
         (
             "dep-large",
             "0",
             [
-                "deposit  'Prepaid deposit'  balance 100000, applied 53900, left 46100",
-                "points  'Points'  balance 3000, applied 0, left 3000",
+                "deposit  'Prepaid deposit'  balance ₩100,000, applied ₩53,900, left ₩46,100",
+                "points  'Points'  balance ₩3,000, applied ₩0, left ₩3,000",
             ],
         ),
         (
             "dep-foreigner",
             "19000",
-            ["deposit  'Prepaid deposit'  balance 30000, applied 30000, left 0", "points  'Points'  balance 0, applied 0, left 0"],
+            ["deposit  'Prepaid deposit'  balance ₩30,000, applied ₩30,000, left ₩0", "points  'Points'  balance ₩0, applied ₩0, left ₩0"],
         ),
     ],
 )
@@ -504,7 +512,7 @@ def test_explain_accounts_for_the_credits_applied_in_its_total(ratecard, tmp_pat
     stated, added = total_parts(text)
     assert (str(stated), added) == (total, stated)
     for credit in credits:
-        assert f"  {credit}" in text.splitlines()
+        assert any(line.endswith(f"── {credit}") for line in text.splitlines()), credit
     assert "credits applied" in next(line for line in text.splitlines() if line.startswith("total = "))
 
 
@@ -544,11 +552,17 @@ def test_explain_shows_what_a_carried_discount_brought_took_and_left(ratecard, t
     december = result.stdout[result.stdout.index("period 2024-12-01") :]
     # December: 30.00 carried in + 50.00 granted, 30.00 taken off storage, 50.00 carried on;
     # subtotal 5.00 (support), VAT 0.50; the goodwill credit was spent in November
-    assert "  welcome  'Welcome coupon'  carried in 30.00 + granted 50.00, applied 30.00 (the line welcome), carried on 50.00" in december
+    assert (
+        "── welcome  'Welcome coupon'  carried in $30.00 + granted $50.00, applied $30.00 (the line welcome), carried on $50.00\n"
+        in december
+    )
     stated, added = total_parts(december)
     assert stated == added == Decimal("5.50")
     november = result.stdout[: result.stdout.index("period 2024-12-01")]
-    assert "  welcome  'Welcome coupon'  carried in 0.00 + granted 50.00, applied 20.00 (the line welcome), carried on 30.00" in november
+    assert (
+        "── welcome  'Welcome coupon'  carried in $0.00 + granted $50.00, applied $20.00 (the line welcome), carried on $30.00\n"
+        in november
+    )
     stated, added = total_parts(november)
     assert stated == added == Decimal("3.50")  # 5.50 due, 2.00 of goodwill
 
@@ -655,4 +669,4 @@ def test_explain_shows_the_value_tested_by_in(ratecard, tmp_path):
     )
     assert result.exit_code == 0, result.output
     support = result.stdout[result.stdout.index("\nsupport  ") :]
-    assert '  when: customer.segment in ["enterprise", "partner"]\n    customer.segment = \'enterprise\'\n' in support
+    assert '├── when: customer.segment in ["enterprise", "partner"] = true\n│   └── customer.segment = "enterprise"\n' in support

@@ -86,12 +86,12 @@ def test_raised_bracket_as_markdown_for_a_pull_request(ratecard, raised):
     assert result.stdout == textwrap.dedent(f"""\
         ### Revenue impact: `{PORTONE}` → `{raised}`
 
-        - Revenue (KRW): 990000 → 1045000 (+55000)
+        - Revenue (KRW): ₩990,000 → ₩1,045,000 (+₩55,000)
         - Documents: 5 — 1 up, 0 down, 4 unchanged
 
         | customer | period | old total | new total | change | % | lines changed |
         |---|---|---:|---:|---:|---:|---|
-        | megamart | 2024-11-01..2024-11-30 | 330000 | 385000 | +55000 | +16.67% | platform_fee 300000→350000, tax:vat 30000→35000 |
+        | megamart | 2024-11-01..2024-11-30 | ₩330,000 | ₩385,000 | +₩55,000 | +16.67% | platform_fee ₩300,000→₩350,000, tax:vat ₩30,000→₩35,000 |
     """)
 
 
@@ -99,10 +99,11 @@ def test_raised_bracket_as_a_terminal_table(ratecard, raised):
     result = ratecard("diff", PORTONE, raised, "--usage", LEDGER, "--period", "2024-11")
     assert result.exit_code == 0
     out = result.stdout
-    assert "megamart" in out and "+55000" in out and "+16.67%" in out
+    assert "megamart" in out and "+₩55,000" in out and "+16.67%" in out
     for untouched in ("cafe-haneul", "bookstore", "studio-maru", "travelco"):
         assert untouched not in out
-    assert "revenue KRW: 990000 -> 1045000" in out
+    assert "revenue KRW: ₩990,000 -> ₩1,045,000 (+₩55,000)" in out
+    assert "platform_fee ₩300,000 -> ₩350,000" in out
     assert "documents: 5 (1 up, 0 down, 4 unchanged)" in out
 
 
@@ -130,7 +131,9 @@ def test_a_free_bracket_becoming_paid_moves_both_customers_in_it(ratecard, tmp_p
     moved = {c["customer"]: (c["old_total"], c["new_total"], c["delta"], c["percent"]) for c in data["changes"]}
     assert moved == {"bookstore": ("0", "11000", "11000", None), "cafe-haneul": ("0", "11000", "11000", None)}
     result = ratecard("diff", PORTONE, paid, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
-    assert "| bookstore | 2024-11-01..2024-11-30 | 0 | 11000 | +11000 | - | platform_fee 0→10000, tax:vat 0→1000 |" in result.stdout
+    assert (
+        "| bookstore | 2024-11-01..2024-11-30 | ₩0 | ₩11,000 | +₩11,000 | - | platform_fee ₩0→₩10,000, tax:vat ₩0→₩1,000 |" in result.stdout
+    )
 
 
 # --- nothing changed, and --fail-on-change ---------------------------------------------
@@ -147,7 +150,7 @@ def test_unchanged_plan_reports_no_changes(ratecard, tmp_path):
     markdown = ratecard("diff", PORTONE, copy, "--usage", LEDGER, "--period", "2024-11", "--format", "markdown")
     assert markdown.exit_code == 0
     assert "No document changes." in markdown.stdout
-    assert "Revenue (KRW): 990000 → 990000 (0)" in markdown.stdout
+    assert "Revenue (KRW): ₩990,000 → ₩990,000 (₩0)" in markdown.stdout
 
 
 def test_fail_on_change_exits_4_only_when_something_moved(ratecard, tmp_path, raised):
@@ -434,7 +437,7 @@ def test_compare_documents_present_on_one_side_only(tmp_path):
     report = plan_diff.compare(rate(loaded.plan, str(old_ledger)).documents, rate(loaded.plan, str(new_ledger)).documents)
     assert [(c.customer, c.old, c.new, c.delta, c.percent) for c in report.moved] == [("bolt", None, 70, 70, None)]
     markdown = plan_diff.to_markdown(report, "old", "new")
-    assert "| bolt | 2024-01-01..2024-01-31 | - | 70 | +70 | new | usage -→70 |" in markdown
+    assert "| bolt | 2024-01-01..2024-01-31 | - | ₩70 | +₩70 | new | usage -→₩70 |" in markdown
     assert plan_diff.summary(report)["up"] == 1 and plan_diff.summary(report)["unchanged"] == 1
 
 

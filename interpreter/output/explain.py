@@ -1,21 +1,28 @@
-"""`ratecard explain`: how every line of one document was computed, for support staff.
+"""`ratecard explain`: how every line of one document was computed, for support staff, as a tree.
 
-For each line: where it is written in the plan, the metric values it used,
-the tiers and the portion in each, the formula with its intermediate values,
-and the rounding applied. Expressions are quoted from the plan file itself.
+For each line: where it is written in the plan, the conditions and values it
+used, the tiers and the portion in each, and the rounding applied. An
+expression is a branch of the tree quoted from the plan file itself, each of
+its parts shown once with its value. A chain of `or` (or of `and`) is one
+branch with an alternative per line, and what the evaluation never looked at
+(the alternatives after the one that decided, the branch of an `if` not
+taken) is marked "not evaluated". A time-weighted metric shows its level day
+by day, a date left at a placeholder default (1900-01-01) reads "not set",
+and amounts are formatted as in every human output (`human`).
 """
 
 from __future__ import annotations
 
+import datetime
+import io
 from decimal import Decimal
 from typing import Any
 
 from dsl import tree
-from dsl.rounding import text
+from interpreter.output import human, levels
 from interpreter.output.render import visible
 from interpreter.pricing.documents import Document, Line, Trace
-from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import money_text
+from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
 
 _DESCRIBE_AGGREGATION = {
     "count": "count of rows",
@@ -29,6 +36,8 @@ _DESCRIBE_AGGREGATION = {
     "prorated": "changes of {} weighted by the share of the period left",
 }
 
+Node = tuple[str, list]  # a branch of the tree: its text and the branches under it
+
 
 def source_text(plan_text: str, span) -> str:
     """The text a span covers in the plan file (one line at most)."""
@@ -41,124 +50,330 @@ def source_text(plan_text: str, span) -> str:
     return line[span.column - 1 :].strip()
 
 
-def show(value: Any) -> str:
+def placeholder(value: Any) -> bool:
+    """A date no customer means: the far past or far future a plan gives as a default for "none"."""
+    return isinstance(value, datetime.date) and (value.year <= 1900 or value.year >= 9999)
+
+
+def show(value: Any, kind: str | None = None, currency: str = "", unset: bool = False) -> str:
+    """A value for people, by its type (`kind`): `₩300,000`, `10%`, `"monthly"`, `not set (1900-01-01)`."""
+    if value is NO_VALUE:
+        return "no value"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        return text(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return repr(value) if isinstance(value, str) else str(value)
+        if kind == "money" and currency:
+            return human.money(value, currency, places=human.PLACES)
+        if kind == "percent":
+            return human.percent(value)
+        return human.number(value, places=human.PLACES)
+    if isinstance(value, datetime.date):
+        return f"not set ({value.isoformat()})" if unset or placeholder(value) else value.isoformat()
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+class _Expressions:
+    """Expressions of one document as branches: each part once, short-circuits marked."""
+
+    def __init__(self, doc: Document, plan_text: str):
+        self.env = doc.env
+        self.plan_text = plan_text
+        self.currency = doc.plan.currency
+        self.shown: set[str] = set()
+
+    def text(self, expr: tree.Expr) -> str:
+        return source_text(self.plan_text, expr.span)
+
+    def value(self, expr: tree.Expr) -> str:
+        try:
+            return show(evaluate(expr, self.env), expr.type.kind, self.currency, self._unset(expr))
+        except EvaluationError as exc:
+            return f"(error: {exc.message})"
+
+    def _unset(self, expr: tree.Expr) -> bool:
+        """A date that is, or is computed from, a placeholder date."""
+        if expr.type.kind != "date":
+            return False
+        if isinstance(expr, tree.Ref):
+            return placeholder(self.env.get((expr.scope, expr.name)))
+        return any(part.type.kind == "date" and self._unset(part) for part in tree.children(expr))
+
+    def role(self, role: str, expr: tree.Expr) -> Node:
+        """`when: true` with the alternatives under it, or `quantity: net_volume = 119,000,000`.
+        Each part is shown once within a role (a later mention is its value alone)."""
+        self.shown = set()
+        chain = _chain(expr)
+        if chain is not None:
+            return f"{role}: {self.value(expr)} ({_CHAIN_WORDS[_op(expr)]})", self._alternatives(_op(expr), chain)
+        text, children = self.branch(expr)
+        return f"{role}: {text}", children
+
+    def branch(self, expr: tree.Expr) -> Node:
+        """An evaluated expression: `source = value`, and its parts."""
+        chain = _chain(expr)
+        if chain is not None:
+            return f"{_CHAIN_WORDS[_op(expr)]}: {self.value(expr)}", self._alternatives(_op(expr), chain)
+        if isinstance(expr, tree.Const):
+            return self.value(expr), []
+        key = self.text(expr)
+        repeated = key in self.shown
+        self.shown.add(key)
+        label = f"{key} = {self.value(expr)}"
+        if repeated or isinstance(expr, tree.Ref):
+            return label, []
+        return label, self._parts(expr)
+
+    def _parts(self, expr: tree.Expr) -> list[Node]:
+        if isinstance(expr, tree.Cond):
+            taken = self.holds(expr.test)
+            return [
+                self.branch(expr.test) if not _plain(expr.test) else (f"{self.text(expr.test)} = {self.value(expr.test)}", []),
+                self.branch(expr.then) if taken else self.skipped(expr.then),
+                self.skipped(expr.otherwise) if taken else self.branch(expr.otherwise),
+            ]
+        return [self.branch(part) for part in tree.children(expr) if not isinstance(part, tree.Const) and not self._seen_leaf(part)]
+
+    def _seen_leaf(self, expr: tree.Expr) -> bool:
+        return isinstance(expr, tree.Ref) and self.text(expr) in self.shown
+
+    def _alternatives(self, op: str, chain: list[tree.Expr]) -> list[Node]:
+        """Each alternative of an `or` (each condition of an `and`) evaluated in order; those after
+        the one that decided were not looked at."""
+        out, decided = [], False
+        for part in chain:
+            if decided:
+                out.append(self.skipped(part))
+                continue
+            out.append(self.branch(part))
+            outcome = self.holds(part)
+            decided = outcome if op == "or" else not outcome
+        return out
+
+    def holds(self, expr: tree.Expr) -> bool:
+        try:
+            return bool(evaluate(expr, self.env))
+        except EvaluationError:
+            return False
+
+    def skipped(self, expr: tree.Expr) -> Node:
+        """What was not looked at, quoted from the plan (a chain written over several lines by what it is)."""
+        quoted = _chain(expr) is None or _one_line(self.plan_text, expr.span)
+        return f"{self.text(expr) if quoted else _CHAIN_WORDS[_op(expr)]}: not evaluated", []
+
+
+_CHAIN_WORDS = {"or": "any of these", "and": "all of these"}
+
+
+def _op(expr: tree.Expr) -> str:
+    return expr.op if isinstance(expr, tree.Binary) else ""
+
+
+def _chain(expr: tree.Expr) -> list[tree.Expr] | None:
+    """The operands of `a or b or c` (of `a and b and c`) in order, or None for another expression."""
+    if not (isinstance(expr, tree.Binary) and expr.op in _CHAIN_WORDS):
+        return None
+    out: list[tree.Expr] = []
+    for side in (expr.left, expr.right):
+        out += (_chain(side) or [side]) if isinstance(side, tree.Binary) and side.op == expr.op else [side]
+    return out
+
+
+def _one_line(plan_text: str, span) -> bool:
+    """Whether a span lies within one line of the plan (a folded YAML string's may not)."""
+    lines = plan_text.splitlines()
+    return span.end_line == span.line and 1 <= span.line <= len(lines) and (span.end_column or 0) - 1 <= len(lines[span.line - 1])
+
+
+def _plain(expr: tree.Expr) -> bool:
+    return isinstance(expr, (tree.Ref, tree.Const))
 
 
 def _where(plan: tree.Plan, span) -> str:
     return f"{plan.source}:{span.line}"
 
 
-def _intermediates(expr: tree.Expr, env: dict, plan_text: str) -> list[str]:
-    """`source = value` for the expression and each compound part of it, outermost first."""
-    out, seen = [], set()
-    for node in tree.walk(expr):
-        if isinstance(node, (tree.Binary, tree.Call, tree.Cond, tree.Ref)) and node.span not in seen:
-            seen.add(node.span)
-            try:
-                value = show(evaluate(node, env))
-            except EvaluationError as exc:
-                value = f"(error: {exc.message})"
-            out.append(f"{source_text(plan_text, node.span)} = {value}")
+def _steps(doc: Document, line: Line | Any, trace: Trace) -> list[Node]:
+    """What a line priced: its tiers, units or events, each `quantity × price = amount`."""
+    plan, currency = doc.plan, doc.plan.currency
+    rows = human.breakdown(line, human.charge_of(plan, line.id), currency)
+    if rows:
+        return [(_step_text(row), []) for row in rows]
+    if trace.model == "tax":
+        return [
+            (
+                f"{line.description} {human.percent(step.price or 0)} of the {step.text} {human.money(step.quantity or 0, currency)}"
+                f" = {human.money(step.amount, currency, places=human.PLACES)}",
+                [],
+            )
+            for step in trace.steps
+        ]
+    return [
+        (f"{step.text}: {human.money(step.quantity, currency, places=human.PLACES)}" if step.quantity is not None else step.text, [])
+        for step in trace.steps
+    ]
+
+
+def _step_text(row: dict) -> str:
+    """A row of `human.breakdown` as one line: `Tier 1 · up to 100: 100 × $0.05 = $5.00`."""
+    if row["quantity"] is None:
+        return f"{row['label']}: {row['amount']}"
+    if row["price"] is None and row["flat"]:
+        return f"{row['label']}: {row['quantity']} falls here, {row['flat'].removeprefix('+ ')}"
+    parts = [row["quantity"], row["price"], row["flat"]]
+    return f"{row['label']}: {' '.join(part for part in parts if part)} = {row['amount']}"
+
+
+def _line(doc: Document, line: Line | Any, expressions: _Expressions) -> Node:
+    plan = doc.plan
+    trace: Trace | None = line.trace
+    currency = plan.currency
+    label = f"{line.id}  {line.description!r}  ->  {human.money(line.amount, currency)}"
+    if trace is None:
+        return label, []
+    children: list[Node] = [(f"from {_where(plan, trace.span)} ({trace.model})", [])]
+    for role, expr in trace.expressions:
+        if expr is not None:
+            children.append(expressions.role(role, expr))
+    children += _steps(doc, line, trace)
+    how = human.rounding(trace.rounding, plan.minor_digits, currency)
+    if trace.unrounded == line.amount:
+        children.append((f"rounded {how}: {human.money(line.amount, currency)}", []))
+    else:
+        unrounded = -trace.unrounded if line.amount < 0 < trace.unrounded else trace.unrounded  # a discount is taken off
+        before = human.money(unrounded, currency, places=human.PLACES)
+        children.append((f"rounded {how}: {before} -> {human.money(line.amount, currency)}", []))
+    return label, children
+
+
+def _unbilled(doc: Document, expressions: _Expressions) -> list[Node]:
+    """The charges and discounts whose `when` was false, with the condition that left them out."""
+    billed = {line.id.split("[", 1)[0] for line in doc.lines}
+    out = []
+    parts: list[tree.Charge | tree.Discount] = [*doc.plan.charges, *doc.plan.discounts]
+    for part in parts:
+        if part.id in billed or part.when is None or expressions.holds(part.when):
+            continue
+        where = f"from {_where(doc.plan, part.span)}"
+        out.append((f"{part.id}  {part.name!r}  ->  not billed", [(where, []), expressions.role("when", part.when)]))
     return out
 
 
-def _line(doc: Document, line: Line | Any, plan_text: str, out: list[str]) -> None:
+def _metric(doc: Document, m: tree.Metric, plan_text: str, usage: str | None) -> Node:
     plan = doc.plan
-    trace: Trace | None = line.trace
-    digits = plan.minor_digits
-    out.append(f"{line.id}  {line.description!r}  ->  {money_text(line.amount, digits)} {plan.currency}")
-    if trace is None:
-        return
-    out.append(f"  from {_where(plan, trace.span)} ({trace.model})")
-    for role, expr in trace.expressions:
-        if expr is None:
-            continue
-        out.append(f"  {role}: {source_text(plan_text, expr.span)}")
-        for item in _intermediates(expr, doc.env, plan_text):
-            out.append(f"    {item}")
-    for step in trace.steps:
-        parts = [f"    {step.text}:"]
-        if step.quantity is not None:
-            parts.append(text(step.quantity))
-        if step.price is not None:
-            parts.append(f"x {text(step.price)}")
-        parts.append(f"= {text(step.amount)}")
-        out.append(" ".join(parts))
-    unit = Decimal(1).scaleb(-digits)
-    out.append(
-        f"  before rounding {text(trace.unrounded)}; rounded {trace.rounding} to {text(unit)} {plan.currency}: {money_text(line.amount, digits)}"
-    )
+    value = doc.env.get(("metric", m.name))
+    if m.aggregation:
+        what = source_text(plan_text, m.value.span) if m.value is not None else ""
+        how = _DESCRIBE_AGGREGATION[m.aggregation].format(what)
+        if m.where is not None:
+            how += f" where {source_text(plan_text, m.where.span)}"
+    else:
+        how = source_text(plan_text, m.expression.span) if m.expression is not None else ""
+    about = f"({how}; {_where(plan, m.span)})"
+    shown = show(value, m.type.kind, plan.currency)
+    if m.aggregation != "time_weighted" or not isinstance(value, Decimal):
+        return f"{m.name} = {shown}    {about}", []
+    days = doc.env[("period", "days")]
+    parts = _levels(doc, m, usage)
+    if parts is None or not levels.matches(parts, days, value):
+        return f"{m.name} = {shown}    {about}", []
+    total = human.number(levels.level_days(parts))
+    equals = f"≈ {shown[1:]}" if shown.startswith("≈") else f"= {shown}"
+    label = f"{m.name} = {total} / {human.number(days)} days {equals}    {about}"
+    return label, [(f"{s.first}..{s.last}: {human.number(s.level)} ({s.days} day{'s' if s.days != 1 else ''})", []) for s in parts]
 
 
-def _invoice_total(doc: Document, plan_text: str, out: list[str]) -> None:
+def _levels(doc: Document, m: tree.Metric, usage: str | None) -> list[levels.Stretch] | None:
+    """The metric's level day by day, when the ledger is at hand and the period is over (not an estimate)."""
+    if usage is None or doc.estimate:
+        return None
+    return levels.daily(doc.plan, usage, doc.customer, m.name, doc.period_start, doc.period_end)
+
+
+def _invoice_total(doc: Document, expressions: _Expressions, out: list[Node]) -> None:
     """The subtotal, what carried discounts brought and took, the taxes, the credits applied, and
     the total as the sum of those parts."""
 
     def money(value: Decimal) -> str:
-        return money_text(value, doc.plan.minor_digits)
+        return human.money(value, doc.plan.currency)
 
-    out.append(f"subtotal = {money(doc.subtotal)} (sum of the rounded lines)")
-    for c in doc.carried:
-        out.append(
-            f"  {c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
-            f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}"
+    carried: list[Node] = [
+        (
+            f"{c.id}  {c.description!r}  carried in {money(c.opening)} + granted {money(c.added)}, "
+            f"applied {money(c.applied)} (the line {c.id}), carried on {money(c.closing)}",
+            [],
         )
+        for c in doc.carried
+    ]
+    out.append((f"subtotal = {money(doc.subtotal)} (sum of the rounded lines)", carried))
     for tax in doc.taxes:
-        _line(doc, tax, plan_text, out)
+        out.append(_line(doc, tax, expressions))
     taxes = sum((t.amount for t in doc.taxes), Decimal(0))
     parts = f"subtotal {money(doc.subtotal)} + taxes {money(taxes)}"
     if doc.credits:
-        out.append(f"credits, applied to the {money(doc.subtotal + taxes)} due after taxes:")
-        for credit in doc.credits:
-            out.append(
-                f"  {credit.id}  {credit.description!r}  balance {money(credit.opening)}, applied {money(credit.applied)}, "
-                f"left {money(credit.closing)}"
-            )
-        parts += f" - credits applied {money(sum((credit.applied for credit in doc.credits), Decimal(0)))}"
-    out.append(f"total = {money(doc.total)} ({parts})")
+        credits: list[Node] = [
+            (f"{c.id}  {c.description!r}  balance {money(c.opening)}, applied {money(c.applied)}, left {money(c.closing)}", [])
+            for c in doc.credits
+        ]
+        out.append((f"credits, applied to the {money(doc.subtotal + taxes)} due after taxes:", credits))
+        parts += f" - credits applied {money(sum((c.applied for c in doc.credits), Decimal(0)))}"
+    out.append((f"total = {money(doc.total)} ({parts})", []))
 
 
-def explain(doc: Document, plan_text: str) -> str:
+def explain(doc: Document, plan_text: str, usage: str | None = None) -> str:
+    """The explanation of one document; with `usage` (the ledger), time-weighted metrics day by day."""
     plan = doc.plan
-    out = [
-        f"{'Settlement statement' if plan.kind == 'settlement' else 'Invoice'} for {doc.customer}",
-        f"plan {plan.id} ({plan.source}), period {doc.period_start}..{doc.period_end}, {plan.currency}"
-        + (" — estimate so far" if doc.estimate else ""),
-        "",
-        f"Metrics (from {doc.rows} accepted ledger rows in the period):",
+    expressions = _Expressions(doc, plan_text)
+    metrics = [_metric(doc, m, plan_text, usage) for m in plan.metrics]
+    customer: list[Node] = [
+        (f"customer.{name} = {show(value, _kind(plan, name), plan.currency)}", [])
+        for (scope, name), value in doc.env.items()
+        if scope == "customer"
     ]
-    for m in plan.metrics:
-        value = show(doc.env.get(("metric", m.name)))
-        if m.aggregation:
-            what = source_text(plan_text, m.value.span) if m.value is not None else ""
-            how = _DESCRIBE_AGGREGATION[m.aggregation].format(what)
-            if m.where is not None:
-                how += f" where {source_text(plan_text, m.where.span)}"
-        else:
-            how = source_text(plan_text, m.expression.span) if m.expression is not None else ""
-        out.append(f"  {m.name} = {value}    ({how}; {_where(plan, m.span)})")
-    customer = [(k[1], v) for k, v in doc.env.items() if k[0] == "customer"]
-    if customer:
-        out.append("Customer:")
-        out += [f"  customer.{name} = {show(value)}" for name, value in customer]
-    out.append("")
-    out.append("Lines:")
-    for line in doc.lines:
-        _line(doc, line, plan_text, out)
-    digits = plan.minor_digits
+    lines = [_line(doc, line, expressions) for line in doc.lines] + _unbilled(doc, expressions)
+    closing: list[Node] = []
     if plan.kind == "invoice":
-        _invoice_total(doc, plan_text, out)
+        _invoice_total(doc, expressions, closing)
     else:
-        out.append(f"total = {money_text(doc.total, digits)} (line {plan.total})")
-    for nid, message in doc.notices:
-        out.append(f"notice {nid}: {message}")
-    # Customer ids, ledger values and plan text reach the terminal: their control characters
-    # (a newline of theirs included) are shown as escapes, as in `rate`'s table.
-    return "\n".join(visible(line) for line in out) + "\n"
+        closing.append((f"total = {human.money(doc.total, plan.currency)} (line {plan.total})", []))
+    closing += [(f"notice {nid}: {message}", []) for nid, message in doc.notices]
+    kind = "Settlement statement" if plan.kind == "settlement" else "Invoice"
+    out = [
+        visible(f"{kind} for {doc.customer}"),
+        visible(
+            f"plan {plan.id} ({plan.source}), period {doc.period_start}..{doc.period_end}, {plan.currency}"
+            + (" — estimate so far" if doc.estimate else "")
+        ),
+        "",
+        _render((f"Metrics (from {doc.rows} accepted ledger rows in the period):", metrics)),
+    ]
+    if customer:
+        out.append(_render(("Customer:", customer)))
+    out += ["", "Lines:"]
+    out += [_render(node) for node in lines]
+    out += [_render(node) for node in closing]
+    return "\n".join(out) + "\n"
+
+
+def _kind(plan: tree.Plan, name: str) -> str | None:
+    return next((f.type.kind for f in plan.customer if f.name == name), None)
+
+
+def _render(node: Node) -> str:
+    """A branch and all under it as indented text with guide lines (rich's tree). Customer ids, ledger
+    values and plan text reach the terminal: their control characters (a newline of theirs included)
+    are shown as escapes, as in `rate`'s table, and `[bold]` is text, not markup."""
+    from rich.console import Console
+    from rich.text import Text
+    from rich.tree import Tree
+
+    def grow(branch: Tree, children: list) -> None:
+        for text, below in children:
+            grow(branch.add(Text(visible(text))), below)
+
+    root = Tree(Text(visible(node[0])))
+    grow(root, node[1])
+    buffer = io.StringIO()
+    Console(file=buffer, width=100_000, color_system=None, legacy_windows=False).print(root)
+    return buffer.getvalue().rstrip("\n")

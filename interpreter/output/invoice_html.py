@@ -4,9 +4,10 @@ One self-contained page per document (inline CSS, no scripts, nothing
 fetched), or one page holding several, each starting on a new sheet when
 printed. What is shown comes from the JSON shape of the document
 (`render.document_data`), so the HTML says exactly what `--format json`
-says; amounts are formatted for the currency and locale by babel
-(`₩330,000`, `$1,234.56`) and tax rates as percents. When the documents were
-rated with a trace, each charge line shows its tier breakdown.
+says; amounts are formatted for the currency and locale as every human
+output formats them (`human`: `₩330,000`, `$1,234.56`), tax rates as
+percents. When the documents were rated with a trace, each charge line
+shows its tier breakdown.
 
 Every plan-, ledger- or customer-controlled string goes through Jinja2's
 autoescaping; a customer id becomes a file name only after `file_name`.
@@ -22,15 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from babel.dates import format_date, format_interval
-from babel.numbers import format_currency, format_decimal, format_percent
 
-from dsl.pricing_models import MODELS
 from dsl.rounding import text
+from interpreter.output.human import DEFAULT_LOCALE, breakdown, charge_of, money, number, percent
 from interpreter.output.render import document_data
 from interpreter.pricing.documents import Document
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-DEFAULT_LOCALE = "en"
 
 _SCHEDULE_LABELS = {
     "issue_date": "Invoice issued",
@@ -51,77 +50,6 @@ def environment():
         undefined=jinja2.StrictUndefined,
     )
     return env
-
-
-def money(amount: str | Decimal, currency: str, locale: str = DEFAULT_LOCALE) -> str:
-    """An amount for people: `₩330,000`, `$1,234.56`; prices keep digits past the minor unit."""
-    return format_currency(Decimal(amount), currency, locale=locale, decimal_quantization=False)
-
-
-def number(value: str | Decimal, locale: str = DEFAULT_LOCALE) -> str:
-    return format_decimal(Decimal(value), locale=locale, decimal_quantization=False)
-
-
-def percent(rate: str | Decimal, locale: str = DEFAULT_LOCALE) -> str:
-    """`0.10` -> `10%`, `0.033` -> `3.3%`."""
-    return format_percent(Decimal(rate), locale=locale, decimal_quantization=False)
-
-
-def _tier_range(tiers, index: int, locale: str) -> str:
-    """Which quantities a tier covers, in words: `50,000,000 to under 100,000,000`."""
-    tier = tiers[index]
-    previous = tiers[index - 1] if index else None
-    if tier.bound is not None:
-        upper = f"up to {number(tier.bound, locale)}" if tier.inclusive else f"under {number(tier.bound, locale)}"
-    if previous is None:
-        return upper if tier.bound is not None else "every quantity"
-    lower = f"above {number(previous.bound, locale)}" if previous.inclusive else f"{number(previous.bound, locale)}"
-    if tier.bound is None:
-        return f"{lower} and more" if not previous.inclusive else lower
-    return f"{lower} to {upper}" if not previous.inclusive else f"{lower}, {upper}"
-
-
-_TIER_STEP = re.compile(r"tier (\d+) ")
-
-
-def _priced_on_usage(model: str) -> bool:
-    """Whether a line of this kind (a pricing model, or "tax", "discount"...) priced usage, step by step."""
-    return model in MODELS and MODELS[model].priced_on != "amount"
-
-
-def _breakdown(line, charge, currency: str, locale: str) -> list[dict]:
-    """The trace steps of a charge line as rows: what was counted, at what price, for how much."""
-    trace = getattr(line, "trace", None)
-    if trace is None or not trace.steps or not _priced_on_usage(trace.model):
-        return []
-    rows = []
-    for step in trace.steps:
-        label = step.text
-        found = _TIER_STEP.match(label)
-        tier = None
-        if found and charge is not None and 0 < int(found.group(1)) <= len(charge.tiers):
-            index = int(found.group(1)) - 1
-            tier = charge.tiers[index]
-            label = f"Tier {index + 1} · {_tier_range(charge.tiers, index, locale)}"
-        row = {"label": label, "quantity": None, "price": None, "flat": None, "amount": money(step.amount, currency, locale)}
-        if label.startswith("multiplied"):
-            row.update(label="Multiplied", quantity=money(step.quantity, currency, locale), price=f"× {number(step.price, locale)}")
-        elif " events at " in label:
-            row.update(quantity=money(step.quantity, currency, locale), price=f"× {percent(step.price, locale)}")
-        else:
-            if step.quantity is not None:
-                row["quantity"] = number(step.quantity, locale)
-            if step.price:
-                row["price"] = f"× {money(step.price, currency, locale)}"
-            if tier is not None and tier.flat:
-                row["flat"] = f"+ {money(tier.flat, currency, locale)} flat"
-        rows.append(row)
-    return rows
-
-
-def _charge(plan, line_id: str):
-    base = line_id.split("[", 1)[0]  # a grouped line `charge[value]` is priced by its charge
-    return next((c for c in plan.charges if c.id == base), None)
 
 
 def _schedule(schedule: dict, locale: str) -> list[tuple[str, str]]:
@@ -160,7 +88,7 @@ def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
                 "quantity": None if shown["quantity"] is None else number(shown["quantity"], locale),
                 "amount": shown["amount"],
                 "amount_text": cash(shown["amount"]),
-                "breakdown": _breakdown(line, _charge(plan, line.id), currency, locale),
+                "breakdown": breakdown(line, charge_of(plan, line.id), currency, locale),
                 "is_total": plan.kind == "settlement" and shown["id"] == plan.total,
             }
         )

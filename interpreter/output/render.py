@@ -8,6 +8,7 @@ gives byte-identical output.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -306,36 +307,41 @@ def terminal_text(value):
 
 
 def to_table(docs: list[Document], rejected: list[Rejected], width: int | None = None) -> str:
+    """The documents for the terminal: amounts in their currency (`₩330,000`), tax rates as percents."""
     from rich.console import Console
     from rich.table import Table
+
+    from interpreter.output import human
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=width or 100, color_system=None, legacy_windows=False)
     shown = terminal_text
     for doc in docs:
         data = document_data(doc)
+        money = functools.partial(human.money, currency=data["currency"])
         title = f"{data['customer']} · {data['plan']} · {data['period']['start']}..{data['period']['end']} ({data['currency']})"
         table = Table(title=shown(title + (" · estimate: usage so far" if doc.estimate else "")), title_justify="left")
         table.add_column("line")
         table.add_column("description")
         table.add_column("quantity", justify="right")
         table.add_column("amount", justify="right")
-        for line in data["lines"]:
-            description = line["description"] + (" (memo, not charged)" if line.get("memo") else "")
-            table.add_row(shown(line["id"]), shown(description), line["quantity"] or "", line["amount"])
+        for line, row in zip(doc.lines, data["lines"], strict=True):
+            description = row["description"] + (" (memo, not charged)" if row.get("memo") else "")
+            quantity = "" if line.quantity is None else human.number(line.quantity, places=human.PLACES)
+            table.add_row(shown(row["id"]), shown(description), quantity, money(row["amount"]))
         if doc.plan.kind == "invoice":
-            table.add_row("", "Subtotal", "", data["subtotal"])
-            names = {t.id: t.description for t in doc.taxes}
-            for tax in data["taxes"]:
-                table.add_row(shown(tax["id"]), shown(f"{names[tax['id']]} {tax['rate']} on {tax['base']}"), "", tax["amount"])
+            table.add_row("", "Subtotal", "", money(data["subtotal"]))
+            for tax in doc.taxes:
+                on = "" if tax.base == doc.subtotal else f" of {money(tax.base)}"
+                table.add_row(shown(tax.id), shown(f"{tax.description} {human.percent(tax.rate)}{on}"), "", money(tax.amount))
             for credit in data.get("credits", []):
                 table.add_row(
                     shown(credit["id"]),
-                    shown(f"{credit['description']} (balance {credit['opening']}, left {credit['closing']})"),
+                    shown(f"{credit['description']} (balance {money(credit['opening'])}, left {money(credit['closing'])})"),
                     "",
-                    _negated(credit["applied"]),
+                    money(_negated(credit["applied"])),
                 )
-        table.add_row("", "Total", "", data["total"])
+        table.add_row("", "Total", "", money(data["total"]))
         console.print(table)
         for notice in data["notices"]:
             console.print(shown(f"notice {notice['id']}: {notice['message']}"))

@@ -4,7 +4,9 @@
 `git:HEAD~1:plans/x.yaml`), read with `git cat-file` behind --end-of-options.
 The report lists, per customer and period, the old and new totals, the change,
 and which lines moved; then a summary of revenue before and after, who pays
-more or less, the largest movers, and lines that appeared or vanished.
+more or less, the largest movers, and lines that appeared or vanished. The
+table and Markdown show amounts in their currency (`₩330,000`); JSON keeps
+decimal strings.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from dsl.loader import PLAN_SUFFIXES, Loaded, in_force, load_plan, load_plan_text, not_utf8
 from dsl.rounding import text
+from interpreter.output import human
 from interpreter.output.render import document_data, terminal_text, visible
 
 ZERO = Decimal(0)
@@ -189,23 +192,35 @@ def compare(old_docs, new_docs) -> Report:
     return Report(tuple(changes), revenue_old, revenue_new, tuple(sorted(new_ids - old_ids)), tuple(sorted(old_ids - new_ids)))
 
 
-def _money(value: Decimal | None) -> str:
-    return "-" if value is None else text(value)
-
-
 def _signed(value: Decimal) -> str:
     return ("+" if value > 0 else "") + text(value)
 
 
-def _percent(change: Change) -> str:
+def _shown_money(value: Decimal | str | None, currency: str) -> str:
+    """An amount for the report's readers: `₩330,000`, or `-` when there is none."""
+    return "-" if value is None else human.money(value, currency)
+
+
+def _shown_percent(change: Change) -> str:
     p = change.percent
-    return "new" if p is None and change.new is not None and change.old is None else ("-" if p is None else _signed(p) + "%")
+    if p is None:
+        return "new" if change.new is not None and change.old is None else "-"
+    return human.signed_percent(p)
+
+
+def _shown_lines(change: Change, arrow: str) -> str:
+    """The lines that moved: `platform_fee ₩300,000→₩350,000`."""
+    return ", ".join(f"{lid} {_shown_money(a, change.currency)}{arrow}{_shown_money(b, change.currency)}" for lid, a, b in change.lines)
+
+
+def _largest(report: Report, top: int) -> list[Change]:
+    return sorted(report.moved, key=lambda c: (-abs(c.delta), c.customer, c.period))[:top]
 
 
 def summary(report: Report, top: int = 5) -> dict:
     up = sum(1 for c in report.changes if c.delta > 0)
     down = sum(1 for c in report.changes if c.delta < 0)
-    movers = sorted(report.moved, key=lambda c: (-abs(c.delta), c.customer, c.period))[:top]
+    movers = _largest(report, top)
     return {
         "revenue_old": {k: text(v) for k, v in sorted(report.revenue_old.items())},
         "revenue_new": {k: text(v) for k, v in sorted(report.revenue_new.items())},
@@ -251,7 +266,8 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
     for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
         before = Decimal(s["revenue_old"].get(currency, "0"))
         after = Decimal(s["revenue_new"].get(currency, "0"))
-        out.append(f"- Revenue ({currency}): {text(before)} → {text(after)} ({_signed(after - before)})")
+        change = human.signed_money(after - before, currency)
+        out.append(f"- Revenue ({currency}): {human.money(before, currency)} → {human.money(after, currency)} ({change})")
     moved = f", {s['same_total_lines_moved']} with lines moved but the same total" if s["same_total_lines_moved"] else ""
     out.append(f"- Documents: {s['documents']} — {s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged")
     if s["new_lines"]:
@@ -262,9 +278,9 @@ def to_markdown(report: Report, old_name: str, new_name: str) -> str:
     if report.moved:
         out += ["| customer | period | old total | new total | change | % | lines changed |", "|---|---|---:|---:|---:|---:|---|"]
         for c in report.moved:
-            lines = _cell(", ".join(f"{lid} {a or '-'}→{b or '-'}" for lid, a, b in c.lines))
+            old, new, change = _shown_money(c.old, c.currency), _shown_money(c.new, c.currency), human.signed_money(c.delta, c.currency)
             out.append(
-                f"| {_cell(c.customer)} | {c.period} | {_money(c.old)} | {_money(c.new)} | {_signed(c.delta)} | {_percent(c)} | {lines} |"
+                f"| {_cell(c.customer)} | {c.period} | {old} | {new} | {change} | {_shown_percent(c)} | {_cell(_shown_lines(c, '→'))} |"
             )
     else:
         out.append("No document changes.")
@@ -294,18 +310,28 @@ def to_table(report: Report, old_name: str, new_name: str) -> str:
     for column, justify in columns:
         table.add_column(column, justify=justify)
     for c in report.moved:
-        lines = ", ".join(f"{lid} {a or '-'}->{b or '-'}" for lid, a, b in c.lines)
-        table.add_row(shown(c.customer), c.period, _money(c.old), _money(c.new), _signed(c.delta), _percent(c), shown(lines))
+        table.add_row(
+            shown(c.customer),
+            c.period,
+            _shown_money(c.old, c.currency),
+            _shown_money(c.new, c.currency),
+            human.signed_money(c.delta, c.currency),
+            _shown_percent(c),
+            shown(_shown_lines(c, " -> ")),
+        )
     if report.moved:
         console.print(table)
     else:
         console.print("No document changes.")
     for currency in sorted(set(s["revenue_old"]) | set(s["revenue_new"])):
-        console.print(f"revenue {currency}: {s['revenue_old'].get(currency, '0')} -> {s['revenue_new'].get(currency, '0')}")
+        before, after = report.revenue_old.get(currency, ZERO), report.revenue_new.get(currency, ZERO)
+        change = human.signed_money(after - before, currency)
+        console.print(f"revenue {currency}: {human.money(before, currency)} -> {human.money(after, currency)} ({change})")
     moved = f", {s['same_total_lines_moved']} same total with lines moved" if s["same_total_lines_moved"] else ""
     console.print(f"documents: {s['documents']} ({s['up']} up, {s['down']} down{moved}, {s['unchanged']} unchanged)")
     if s["largest_movers"]:
-        console.print(shown("largest movers: " + ", ".join(f"{m['customer']} {m['period']} {m['delta']}" for m in s["largest_movers"])))
+        movers = ", ".join(f"{c.customer} {c.period} {human.signed_money(c.delta, c.currency)}" for c in _largest(report, 5))
+        console.print(shown("largest movers: " + movers))
     if s["new_lines"]:
         console.print(shown("new lines: " + ", ".join(s["new_lines"])))
     if s["vanished_lines"]:

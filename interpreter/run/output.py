@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -264,6 +265,18 @@ def _sync(folder: Path) -> None:
         os.close(handle)
 
 
+def _totals(documents) -> str:
+    """What a plan's documents add up to, for people: `, invoiced ₩990,000` (a sum per kind and currency)."""
+    from interpreter.output.human import money
+
+    sums: dict[tuple[str, str], Decimal] = {}
+    for doc in documents:
+        key = (doc.plan.kind, doc.plan.currency)
+        sums[key] = sums.get(key, Decimal(0)) + doc.total
+    words = {"invoice": "invoiced", "settlement": "paid out"}
+    return "".join(f", {words.get(kind, kind)} {money(total, currency)}" for (kind, currency), total in sorted(sums.items()))
+
+
 def summary(result, written: list[Path], customers: str, period: str | None, as_of: str | None = None) -> tuple[list[str], list[str]]:
     """What `ratecard run` says when it is done: (lines for stdout, lines for stderr)."""
     from interpreter.output.render import failure_report
@@ -272,7 +285,9 @@ def summary(result, written: list[Path], customers: str, period: str | None, as_
     out = [f"wrote {visible(path)}" for path in written]
     out += [
         f"{visible(run.plan.id)}: {len(run.customers)} customer(s), {len(run.documents)} document(s), "
-        f"{len(run.rejected)} rejected row(s)" + (f", {len(run.failures)} document(s) not rated" if run.failures else "")
+        f"{len(run.rejected)} rejected row(s)"
+        + (f", {len(run.failures)} document(s) not rated" if run.failures else "")
+        + _totals(run.documents)
         for run in result.runs
     ]
     if result.unassigned:
