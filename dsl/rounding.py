@@ -1,8 +1,10 @@
-"""The rounding modes a plan may name, the decimal context, and rounding to a step.
+"""Every rounding of money: the modes a plan may name, the decimal context, and the plain text of amounts.
 
-Shared by the `round()` built-in (`dsl.builtins`) and by the interpreter,
-which rounds each document line to the currency's minor unit with these
-same modes and this same context (`interpreter.rounding`).
+Amounts are rounded once per document line, to the currency's minor unit
+(ISO 4217 digits), in the mode the plan or the line declares
+(`round_money`); the `round()` built-in rounds to a step (`round_to_step`).
+The pricing models, the built-ins and every stage of the interpreter round
+here, with these modes and this context, and nowhere else.
 """
 
 from __future__ import annotations
@@ -25,6 +27,17 @@ CONTEXT = decimal.Context(
     traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
 )
 
+_UNITS = {digits: Decimal(1).scaleb(-digits) for digits in range(0, 5)}
+
+
+def _unit(digits: int) -> Decimal:
+    return _UNITS.get(digits) or Decimal(1).scaleb(-digits)
+
+
+def round_money(value: Decimal, digits: int, mode: str) -> Decimal:
+    """`value` rounded to the currency's minor unit."""
+    return plain_zero(value.quantize(_unit(digits), rounding=MODES[mode], context=CONTEXT))
+
 
 def round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
     """`value` rounded to a multiple of `step` (e.g. 10 KRW, or 0.01)."""
@@ -35,6 +48,15 @@ def round_to_step(value: Decimal, step: Decimal, mode: str) -> Decimal:
 def plain_zero(value: Decimal) -> Decimal:
     """Zero without a sign: -0 never reaches a document."""
     return value.copy_abs() if value.is_zero() else value
+
+
+def money_text(value: Decimal, digits: int) -> str:
+    """A rounded amount with exactly the currency's digits (`100000`, `12.50`)."""
+    shown = format(value, "f")
+    point = shown.find(".")
+    if (point > 0 and point == len(shown) - digits - 1 if digits else point < 0) and shown[0] != "-":
+        return shown  # the usual case: already written with the currency's digits
+    return format(plain_zero(value.quantize(_unit(digits), context=CONTEXT)), "f")
 
 
 def text(value: Decimal) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 
 from dsl import tree
 from dsl.pricing_models import MODELS
+from dsl.rounding import CONTEXT
 from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
-from interpreter.rounding import CONTEXT
 
 
 @dataclass(frozen=True)

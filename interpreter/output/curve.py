@@ -26,9 +26,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
 from dsl.pricing_models import MODELS
-from dsl.rounding import text
+from dsl.rounding import CONTEXT, money_text, round_money, text
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 SAMPLES = 200  # evenly spaced quantities besides the bounds
 PACKAGE_STEPS = 400  # package boundaries listed one by one up to this many

@@ -11,11 +11,10 @@ from decimal import Decimal
 from typing import Any
 
 from dsl import tree
-from dsl.rounding import text
+from dsl.rounding import money_text, text
 from interpreter.output.render import visible
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import money_text
 
 _DESCRIBE_AGGREGATION = {
     "count": "count of rows",

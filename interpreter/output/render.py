@@ -15,10 +15,9 @@ from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
-from dsl.rounding import text
+from dsl.rounding import CONTEXT, money_text, text
 from interpreter.ledger.rows import Rejected
 from interpreter.pricing.documents import Document
-from interpreter.rounding import CONTEXT, money_text
 
 
 def rate_text(rate: Decimal) -> str:

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 from dsl import tree
 from dsl.pricing_models import MODELS, Priced, Step
+from dsl.rounding import CONTEXT, money_text, round_money
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
 EMPTY: Mapping[str, Decimal] = MappingProxyType({})

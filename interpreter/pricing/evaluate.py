@@ -17,7 +17,7 @@ from typing import Any
 from dsl import tree
 from dsl.builtins import BUILTINS, FunctionProblem
 from dsl.errors import Span
-from interpreter.rounding import CONTEXT
+from dsl.rounding import CONTEXT
 
 
 class EvaluationError(Exception):

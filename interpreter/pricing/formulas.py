@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl import tree
-from dsl.rounding import text
+from dsl.rounding import CONTEXT, money_text, round_money, text
 from dsl.values import ValueProblem, convert
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 
 class InputProblem(Exception):
