@@ -24,7 +24,7 @@ from typing import Any, Literal
 from dsl import schema, tree
 from dsl.context import Compiler
 from dsl.errors import Diagnostic, warning
-from dsl.rounding import CONTEXT, text
+from dsl.rounding import CONTEXT, divide, text
 from dsl.tiers import compile_tiers
 
 ZERO = Decimal(0)
@@ -178,7 +178,7 @@ def package(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Pric
     size, price = charge.package_size, charge.package_price
     assert size is not None and price is not None  # a package charge always has both (`_package_keys`)
     billable = max(quantity - charge.free_units, ZERO)
-    packages = CONTEXT.divide(billable, size).to_integral_value(rounding=ROUND_CEILING)
+    packages = divide(billable, size).to_integral_value(rounding=ROUND_CEILING)
     amount = CONTEXT.multiply(packages, price)
     steps = (Step(partial(_package_label, size, charge), packages, price, amount),) if trace else ()
     return Priced(amount, steps)

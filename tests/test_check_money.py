@@ -239,6 +239,36 @@ def test_the_digits_counted_are_those_written_even_past_28():
     assert str(problem.value) == TOO_WHOLE.format(t="9" * 41, n=41)
 
 
+def test_the_product_of_the_largest_values_is_exact_until_the_line_is_rounded(tmp_path):
+    """18 whole digits of quantity times a price of 18 + 10 digits: 46 digits, every one kept until
+    the line is rounded. Cut at fewer, ...0.0049999999 would become 0.0050 and round up a cent."""
+    price, quantity = "123456789012345678.9950000001", "999999999999999999"
+    plan = load_text(
+        HEAD.replace("units: integer", "units: number") + f"charges:\n  fee: {{model: per_unit, on: units, unit_price: {price}}}\n"
+    )
+    assert plan.diagnostics == ()
+    result = rate_csv(plan.plan, tmp_path, f"event_id,customer,timestamp,units,amount\ne1,acme,2024-11-03T10:00:00Z,{quantity},0\n")
+    with localcontext() as ctx:
+        ctx.prec = 200
+        exact = Decimal(price) * Decimal(quantity)
+        wanted = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert format(exact, "f").endswith(".0049999999")
+    assert result.documents[0].lines[0].amount == wanted
+
+
+def test_arithmetic_past_the_exact_digits_stops_at_its_place_instead_of_rounding(tmp_path):
+    """A formula multiplying many 10-decimal rates has more digits than are kept exactly: the document
+    fails at the charge, with the reason, rather than showing an amount rounded twice."""
+    rates = " * ".join(["0.1234567891"] * 11)
+    plan = load_text(HEAD + f"charges:\n  fee: {{model: formula, amount: volume * {rates}}}\n")
+    assert [d for d in plan.diagnostics if d.severity == "error"] == []
+    result = rate_csv(
+        plan.plan, tmp_path, "event_id,customer,timestamp,units,amount\ne1,acme,2024-11-03T10:00:00Z,1,12.50\n", keep_going=True
+    )
+    (failure,) = result.failures
+    assert failure.span.line == 8 and "cannot be computed exactly" in failure.reason
+
+
 # --- any value, in any slot: refused at check time, or rated exactly ---------------------
 
 LEDGER = """\

@@ -449,6 +449,7 @@ def prepare_others(root: Path, plan_text, scenario_text, ledger_text) -> None:
     (root / "plans" / "ok_plan" / "scenarios" / "first.yaml").write_text(SCENARIO, encoding="utf-8")
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.data(),

@@ -11,6 +11,7 @@ import datetime
 import os
 import string
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
@@ -306,6 +307,7 @@ def test_any_nested_data_dumped_as_yaml_gives_located_problems(data):
     assert_located(loaded.diagnostics, "plan.yaml")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(
     data=st.fixed_dictionaries(

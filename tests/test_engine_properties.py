@@ -316,7 +316,7 @@ written_amounts = st.one_of(
 def test_money_text_is_the_amount_quantized_to_the_currency_digits(value, digits):
     """`money_text` skips the quantize when an amount already has the currency's digits; whatever
     the amount's exponent or sign (-0.00 included), the text is the quantized amount's."""
-    from interpreter.rounding import CONTEXT, money_text
+    from dsl.rounding import ROUNDING, money_text
 
-    quantized = value.quantize(Decimal(1).scaleb(-digits), context=CONTEXT)
+    quantized = value.quantize(Decimal(1).scaleb(-digits), context=ROUNDING)  # the context every rounding runs in
     assert money_text(value, digits) == format(quantized if quantized else quantized.copy_abs(), "f")

@@ -17,10 +17,10 @@ from typing import Any
 
 from dsl import tree
 from dsl.pricing_models import MODELS
+from dsl.rounding import CONTEXT, divide
 from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
-from interpreter.rounding import CONTEXT
 
 
 @dataclass(frozen=True)
@@ -219,8 +219,8 @@ def _time_weighted(plan: tree.Plan, values: dict, period: Period, last_day: date
         if m.aggregation == "time_weighted":
             base = values.pop(f"{m.name}.__base")
             held = values.pop(f"{m.name}.__held")
-            values[m.name] = CONTEXT.divide(base * days_counted + held, days)
+            values[m.name] = divide(CONTEXT.add(CONTEXT.multiply(base, days_counted), held), days)
         elif m.aggregation == "opening":
             values[m.name] = values.pop(f"{m.name}.__base")
         elif m.aggregation == "prorated":
-            values[m.name] = CONTEXT.divide(values.pop(f"{m.name}.__held"), days)
+            values[m.name] = divide(values.pop(f"{m.name}.__held"), days)

@@ -26,9 +26,8 @@ from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
 from dsl.pricing_models import MODELS
-from dsl.rounding import text
+from dsl.rounding import CONTEXT, ROUNDED_DIGITS, ROUNDING, money_text, round_money, text
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 SAMPLES = 200  # evenly spaced quantities besides the bounds
 PACKAGE_STEPS = 400  # package boundaries listed one by one up to this many
@@ -134,14 +133,16 @@ def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
             factor = evaluate(charge.multiplier, {})
         except EvaluationError:
             note = "the multiplier depends on the period's usage or the customer and is not applied"
+    with decimal.localcontext(ROUNDING):  # the quantities drawn are sampled: their divisions may round
+        drawn = quantities(charge, to)
     points = []
     with decimal.localcontext(CONTEXT):
-        for q in quantities(charge, to):
+        for q in drawn:
             try:
                 points.append((q, amount_at(plan, charge, q, factor)))
             except ArithmeticError:  # as a document's line would fail: more digits than are computed exactly
                 raise CurveProblem(
-                    f"the amount at quantity {text(q)} has more than {CONTEXT.prec} digits and cannot be "
+                    f"the amount at quantity {text(q)} has more than {ROUNDED_DIGITS} digits and cannot be "
                     "computed exactly; give a smaller --to"
                 ) from None
     steps = MODELS[charge.model].stepped(charge)

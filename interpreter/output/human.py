@@ -24,7 +24,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 
 from dsl import tree
 from dsl.pricing_models import MODELS
-from interpreter.rounding import CONTEXT
+from dsl.rounding import ROUNDING
 
 DEFAULT_LOCALE = "en"
 PLACES = 6  # decimal places shown of a value cut with `≈`
@@ -42,7 +42,7 @@ def cut(value: str | Decimal | int, places: int = PLACES) -> tuple[Decimal, bool
     exponent = value.as_tuple().exponent
     if not isinstance(exponent, int) or exponent >= -places:
         return value, False
-    short = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP, context=CONTEXT).normalize(CONTEXT)
+    short = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP, context=ROUNDING).normalize(ROUNDING)
     return (short, True) if short != value else (value, False)
 
 
@@ -50,7 +50,7 @@ def money(amount: str | Decimal | int, currency: str, locale: str = DEFAULT_LOCA
     """An amount for people: `₩330,000`, `$1,234.56`, `-₩5,000`; prices keep digits past the minor unit.
     With `places`, digits beyond that many decimal places are cut and the amount marked `≈`."""
     value, approximate = cut(amount, places) if places is not None else (_decimal(amount), False)
-    with decimal.localcontext(CONTEXT):
+    with decimal.localcontext(ROUNDING):
         shown = format_currency(value, currency, locale=locale, decimal_quantization=False)
     return "≈" + shown if approximate else shown
 
@@ -66,14 +66,14 @@ def number(value: str | Decimal | int, locale: str = DEFAULT_LOCALE, places: int
     value, approximate = cut(value, places) if places is not None else (_decimal(value), False)
     if not value:
         value = value.copy_abs()  # no `-0`
-    with decimal.localcontext(CONTEXT):
+    with decimal.localcontext(ROUNDING):
         shown = format_decimal(value, locale=locale, decimal_quantization=False)
     return "≈" + shown if approximate else shown
 
 
 def percent(rate: str | Decimal | int, locale: str = DEFAULT_LOCALE) -> str:
     """A rate as a percent: `0.10` -> `10%`, `0.033` -> `3.3%`."""
-    with decimal.localcontext(CONTEXT):
+    with decimal.localcontext(ROUNDING):
         return format_percent(_decimal(rate), locale=locale, decimal_quantization=False)
 
 
@@ -120,7 +120,7 @@ def _tier_of(label: str, charge: tree.Charge | None) -> int | None:
     index = int(found.group(1)) - 1
     bound = charge.tiers[index].bound
     # a group's own prices may have other tiers than its charge: then the label is shown as written
-    if bound is not None and format(bound.normalize(CONTEXT), "f") not in label.replace("_", ""):
+    if bound is not None and format(bound.normalize(ROUNDING), "f") not in label.replace("_", ""):
         return None
     return index
 

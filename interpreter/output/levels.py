@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from dsl import tree
+from dsl.rounding import divide
 from interpreter.engines.duckdb.engine import connect
 from interpreter.engines.duckdb.ledger import load
 from interpreter.ledger.aggregate import aggregate
 from interpreter.periods import Period
-from interpreter.rounding import CONTEXT
 
 MOST_DAYS = 400  # a longer period is explained by its value alone
 
@@ -68,4 +68,4 @@ def level_days(parts: list[Stretch]) -> Decimal:
 
 def matches(parts: list[Stretch], days: Decimal, value: Decimal) -> bool:
     """Whether the stretches give the metric's value: their level-days over the period's days."""
-    return CONTEXT.divide(level_days(parts), days) == value
+    return divide(level_days(parts), days) == value

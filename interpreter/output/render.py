@@ -16,10 +16,9 @@ from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
-from dsl.rounding import text
+from dsl.rounding import ROUNDING, money_text, text
 from interpreter.ledger.rows import Rejected
 from interpreter.pricing.documents import Document
-from interpreter.rounding import CONTEXT, money_text
 
 
 def rate_text(rate: Decimal) -> str:
@@ -34,7 +33,7 @@ QUANTITY_PLACES = Decimal("0.000001")
 
 def quantity_text(value: Decimal) -> str:
     """A line's quantity for display: exact up to 6 decimal places (the amount uses it unrounded)."""
-    shown = value.quantize(QUANTITY_PLACES, context=CONTEXT).normalize(CONTEXT)
+    shown = value.quantize(QUANTITY_PLACES, context=ROUNDING).normalize(ROUNDING)
     return format(shown if shown else shown.copy_abs(), "f")
 
 

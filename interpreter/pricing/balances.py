@@ -25,10 +25,10 @@ from pathlib import Path
 
 from dsl import tree
 from dsl.loader import read_input
+from dsl.rounding import money_text
 from dsl.types import NUMBER
 from dsl.values import ValueProblem, convert
 from interpreter.pricing.customers import MAX_CSV_BYTES
-from interpreter.rounding import money_text
 
 COLUMNS = ("customer", "id", "currency", "balance")
 

@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo
 
 from dsl import tree
 from dsl.pricing_models import MODELS, Priced, Step
+from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, money_text, round_money
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
 EMPTY: Mapping[str, Decimal] = MappingProxyType({})
@@ -254,7 +254,8 @@ def arithmetic_failed(span: Any, exc: ArithmeticError) -> EvaluationError:
     """A located error for arithmetic that failed outside an expression (pricing, rounding, sums)."""
     if isinstance(exc, (decimal.DivisionByZero, ZeroDivisionError)):
         return EvaluationError(span, "division by zero")
-    return EvaluationError(span, f"the amount cannot be computed exactly: it has more than {CONTEXT.prec} digits")
+    digits = EXACT_DIGITS if isinstance(exc, decimal.Inexact) else ROUNDED_DIGITS
+    return EvaluationError(span, f"the amount cannot be computed exactly: it has more than {digits} digits")
 
 
 def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:

@@ -17,7 +17,7 @@ from typing import Any
 from dsl import tree
 from dsl.builtins import BUILTINS, FunctionProblem
 from dsl.errors import Span
-from interpreter.rounding import CONTEXT
+from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, ROUNDING
 
 
 class EvaluationError(Exception):
@@ -81,6 +81,8 @@ def _guarded(expr: tree.Expr, env: Env) -> Any:
         raise EvaluationError(expr.span, "a value is missing: a metric has no rows in this period to take it from") from None
     except decimal.DivisionByZero:
         raise EvaluationError(expr.span, "division by zero") from None
+    except decimal.Inexact:
+        raise EvaluationError(expr.span, f"the result cannot be computed exactly: it has more than {EXACT_DIGITS} digits") from None
     except (decimal.InvalidOperation, decimal.Overflow) as exc:
         raise EvaluationError(expr.span, f"arithmetic failed: {type(exc).__name__}") from None
 
@@ -133,9 +135,9 @@ def _call(expr: tree.Call, env: Env) -> Any:
         return BUILTINS[expr.function].implementation(*args)
     except FunctionProblem as exc:
         raise EvaluationError(expr.span, str(exc)) from None
-    except (decimal.InvalidOperation, decimal.Overflow):
+    except (decimal.InvalidOperation, decimal.Overflow, decimal.Inexact):
         raise EvaluationError(
-            expr.span, f"{expr.function}() cannot work with numbers this large (more than {CONTEXT.prec} digits)"
+            expr.span, f"{expr.function}() cannot work with numbers this large (more than {ROUNDED_DIGITS} digits)"
         ) from None
     except (OverflowError, ValueError):  # a date before year 1 or after 9999
         raise EvaluationError(expr.span, f"{expr.function}() gives a date outside the years 1 to 9999") from None
@@ -173,4 +175,4 @@ def _arithmetic(expr: tree.Binary, op: str, left: Any, right: Any) -> Any:
         return left * right
     if right == 0:
         raise EvaluationError(expr.span, "division by zero")
-    return left / right
+    return ROUNDING.divide(left, right)  # the one operation that rounds (`dsl.rounding`)

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dsl import tree
-from dsl.rounding import text
+from dsl.rounding import ROUNDED_DIGITS, money_text, round_money, text
 from dsl.values import ValueProblem, convert
 from interpreter.pricing.evaluate import EvaluationError, evaluate
-from interpreter.rounding import CONTEXT, money_text, round_money
 
 
 class InputProblem(Exception):
@@ -77,7 +76,7 @@ def run_formula(plan: tree.Plan, formula: tree.Formula, given: dict[str, str]) -
     try:
         shown = show(value, formula.value.type.kind, plan, formula.rounding)
     except decimal.InvalidOperation:  # more digits than exact arithmetic keeps
-        raise EvaluationError(formula.value.span, f"the result has more than {CONTEXT.prec} digits; check the inputs") from None
+        raise EvaluationError(formula.value.span, f"the result has more than {ROUNDED_DIGITS} digits; check the inputs") from None
     return FormulaResult(value, shown)
 
 
