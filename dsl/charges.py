@@ -37,6 +37,8 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             span=c.key_span(*path),
             multiplier=multiplier,
             memo=spec.memo,
+            prorate=spec.prorate or spec.model == "flat",
+            trial_free=spec.trial == "free" or (spec.trial is None and spec.model == "flat"),
         )
         model = MODELS[spec.model]
         common.update(model.keys(c, spec, path))

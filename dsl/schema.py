@@ -202,6 +202,13 @@ class ChargeBase(Strict):
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
     multiplier: Expression | None = Field(None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front).")
     memo: bool = Field(False, description="Show the line for information only (e.g. a refund that would be due); not added to the total.")
+    prorate: bool = Field(
+        False,
+        description="Multiply by the window's days over the period's days when a subscription starts or ends mid-period (always for flat).",
+    )
+    trial: Literal["free", "paid"] | None = Field(
+        None, description="During a customer's trial (trial_until): free or paid (default: free for flat charges, paid for the others)."
+    )
 
 
 class FlatCharge(ChargeBase):
@@ -280,6 +287,10 @@ class Discount(Strict):
 
 class Tax(Strict):
     """A tax on the rounded subtotal."""
+
+    included: bool = Field(
+        False, description="Prices include this tax: its part is taken out of the subtotal (rate / (1 + rate)), not added."
+    )
 
     name: str | None = Field(None, description="Tax name shown on the document.")
     rate: Amount = Field(description="Tax rate, e.g. 10%.")

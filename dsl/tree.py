@@ -210,6 +210,8 @@ class Charge:
     multiplier: Expr | None = None
     memo: bool = False
     allow_decrease: bool = False
+    prorate: bool = False  # multiplied by a subscription window's share of its period (flat charges always)
+    trial_free: bool = False  # not billed for a customer's trial days (flat charges by default)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class Tax:
     rounding: str
     span: Span
     when: Expr | None = None
+    included: bool = False  # prices include the tax: taken out of the subtotal, not added
 
 
 @dataclass(frozen=True)

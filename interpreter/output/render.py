@@ -62,7 +62,16 @@ def document_data(doc: Document) -> dict:
         "period": {"start": doc.period_start.isoformat(), "end": doc.period_end.isoformat()},
         "lines": [_line(line, money) for line in doc.lines],
         "subtotal": money(doc.subtotal),
-        "taxes": [{"id": t.id, "rate": rate_text(t.rate), "base": money(t.base), "amount": money(t.amount)} for t in doc.taxes],
+        "taxes": [
+            {
+                "id": t.id,
+                "rate": rate_text(t.rate),
+                "base": money(t.base),
+                "amount": money(t.amount),
+                **({"included": True} if t.included else {}),
+            }
+            for t in doc.taxes
+        ],
         "total": money(doc.total),
         "notices": [{"id": nid, "message": message} for nid, message in doc.notices],
     }
@@ -93,10 +102,13 @@ def document_data(doc: Document) -> dict:
         data["schedule"] = doc.schedule
     if doc.estimate:
         data["estimate"] = True
+    if doc.overrides:
+        data["overrides"] = list(doc.overrides)
     return data
 
 
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
+_INCLUDED = ',"included":true'
 
 
 def document_line(doc: Document) -> str:
@@ -113,7 +125,7 @@ def document_line(doc: Document) -> str:
         )
     taxes = [
         f'{{"id":{_string(t.id)},"rate":"{rate_text(t.rate)}","base":"{money_text(t.base, digits)}",'
-        f'"amount":"{money_text(t.amount, digits)}"}}'
+        f'"amount":"{money_text(t.amount, digits)}"{_INCLUDED if t.included else ""}}}'
         for t in doc.taxes
     ]
     notices = [f'{{"id":{_string(nid)},"message":{_string(message)}}}' for nid, message in doc.notices]
@@ -142,6 +154,8 @@ def document_line(doc: Document) -> str:
         text += ',"schedule":' + json.dumps(doc.schedule, **_COMPACT)
     if doc.estimate:
         text += ',"estimate":true'
+    if doc.overrides:
+        text += ',"overrides":' + json.dumps(list(doc.overrides), **_COMPACT)
     return text + "}"
 
 

@@ -1,0 +1,219 @@
+"""Customers over time: which plan a customer has from which day, their trial, their negotiated prices.
+
+A customers file may give a customer `subscriptions` (plan and first day,
+in date order; `plan: null` cancels), `trial_until` (the last day of a free
+trial) and `overrides` (per plan id, key path -> value). Read from YAML,
+each part keeps its line, so that a problem names the customer and the line.
+
+Each subscription interval cut by the plan's periods is a **window**; a
+customer gets one document per plan and window. `Share` says which part of
+its period a window bills: `flat` charges and `prorate: true` charges are
+multiplied by the window's days over the period's days; charges marked
+`trial: free` leave the trial's days out as well.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dsl.source import Mapping as Node
+from dsl.source import Sequence, to_plain
+from interpreter.periods import Period
+from interpreter.rounding import CONTEXT
+
+# Where a customer's timeline sits among their attributes: a key no declared attribute can have.
+TIMELINE = " timeline"
+KEYS = ("subscriptions", "trial_until", "overrides")
+
+
+class TimelineProblem(ValueError):
+    """A timeline that cannot be used; the message names the customer and the line."""
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """From `start` on (a local date), the customer is on `plan` (None: cancelled)."""
+
+    plan: str | None
+    start: datetime.date
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Override:
+    """A negotiated value: `path` of plan `plan` replaced by `value` (its YAML node keeps the file position)."""
+
+    plan: str
+    path: str
+    value: Any
+    node: Any  # dsl.source node of the value, or None when not read from a file
+    key: Any  # dsl.source Scalar of the path, or None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    customer: str
+    file: str
+    line: int | None
+    subscriptions: tuple[Subscription, ...] = ()
+    trial_until: datetime.date | None = None
+    overrides: tuple[Override, ...] = ()
+
+    def where(self, line: int | None = None) -> str:
+        """`file:line: customer 'x'` for a message."""
+        at = line if line is not None else self.line
+        place = f"{self.file}:{at}: " if at is not None else (f"{self.file}: " if self.file else "")
+        return f"{place}customer {self.customer!r}"
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of its period a window bills: `days` of the window, `free` of them in the trial, of `period_days`."""
+
+    days: int
+    free: int
+    period_days: int
+
+    def factor(self, trial_free: bool) -> Decimal:
+        """What a prorated charge is multiplied by."""
+        billed = self.days - (self.free if trial_free else 0)
+        return CONTEXT.divide(Decimal(billed), Decimal(self.period_days))
+
+    def usage_factor(self) -> Decimal:
+        """What a usage charge marked `trial: free` is multiplied by: the window's days outside the trial."""
+        return CONTEXT.divide(Decimal(self.days - self.free), Decimal(self.days))
+
+
+def _date(value: Any, what: str, where: str) -> datetime.date:
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise TimelineProblem(f"{where}: {what} {value!r} is not a date; write 2024-06-01") from None
+
+
+def _line(node: Any) -> int | None:
+    return node.span.line if node is not None else None
+
+
+def _items(node: Any, plain: Any) -> list[tuple[Any, Any]]:
+    """(node or None, plain value) of each item of a sequence."""
+    if isinstance(node, Sequence):
+        return [(item, to_plain(item)) for item in node.items]
+    return [(None, item) for item in plain]
+
+
+def _pairs(node: Any, plain: Mapping) -> list[tuple[Any, Any, Any]]:
+    """(key node or None, value node or None, key) of each entry of a mapping."""
+    if isinstance(node, Node):
+        return [(key, value, key.text) for key, value in node.items]
+    return [(None, None, key) for key in plain]
+
+
+def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node: Any = None) -> Timeline | None:
+    """The timeline of one customer record (None when it has none); `node` is its located YAML mapping."""
+    if not any(key in record for key in KEYS):
+        return None
+    parts = {key.text: (key, value) for key, value in node.items} if isinstance(node, Node) else {}
+    at = _line(node)
+    t = Timeline(customer, file, at)
+    subs: list[Subscription] = []
+    given = record.get("subscriptions")
+    if given is not None:
+        sub_node = parts.get("subscriptions", (None, None))[1]
+        if not isinstance(given, list):
+            raise TimelineProblem(f"{t.where(_line(sub_node))}: subscriptions must be a list of {{plan, from}}")
+        for item_node, item in _items(sub_node, given):
+            line = _line(item_node)
+            if not isinstance(item, dict) or "from" not in item or "plan" not in item or set(item) - {"plan", "from"}:
+                raise TimelineProblem(f"{t.where(line)}: each subscription is {{plan: ID, from: DATE}} (plan: null cancels)")
+            plan = item["plan"]
+            if plan is not None and (isinstance(plan, bool) or not str(plan).strip()):
+                raise TimelineProblem(f"{t.where(line)}: a subscription's plan must be a plan id or null, not {plan!r}")
+            subs.append(Subscription(None if plan is None else str(plan).strip(), _date(item["from"], "from", t.where(line)), line))
+        for before, after in zip(subs, subs[1:]):
+            if after.start <= before.start:
+                what = "starts on the same day as" if after.start == before.start else "starts before"
+                raise TimelineProblem(
+                    f"{t.where(after.line)}: the subscription from {after.start} {what} the one from {before.start}"
+                    f"{f' (line {before.line})' if before.line else ''}; list subscriptions in date order, one per day"
+                )
+    trial = record.get("trial_until")
+    trial_until = None if trial is None else _date(trial, "trial_until", t.where(_line(parts.get("trial_until", (None, None))[1])))
+    overrides: list[Override] = []
+    given = record.get("overrides")
+    if given is not None:
+        over_node = parts.get("overrides", (None, None))[1]
+        if not isinstance(given, dict):
+            raise TimelineProblem(f"{t.where(_line(over_node))}: overrides must map a plan id to {{key path: value}}")
+        for plan_key, plan_node, plan_id in _pairs(over_node, given):
+            paths = given[plan_id]
+            if not isinstance(paths, dict):
+                raise TimelineProblem(f"{t.where(_line(plan_key))}: overrides of plan {plan_id!r} must map key paths to values")
+            for key, value_node, path in _pairs(plan_node, paths):
+                overrides.append(Override(str(plan_id), str(path), paths[path], value_node, key, _line(key)))
+    return Timeline(customer, file, at, tuple(subs), trial_until, tuple(overrides))
+
+
+def timeline_of(customer: str, record: Mapping[str, Any]) -> Timeline | None:
+    """The timeline kept with a customer's attributes (read from a file) or read from plain data now."""
+    found = record.get(TIMELINE)
+    if isinstance(found, Timeline):
+        return found
+    return read_timeline(customer, record)
+
+
+def timelines(raw: Mapping[str, Mapping[str, Any]]) -> dict[str, Timeline]:
+    """Every customer's timeline, by customer id."""
+    out = {}
+    for customer, record in raw.items():
+        found = timeline_of(customer, record)
+        if found is not None:
+            out[customer] = found
+    return out
+
+
+def intervals(t: Timeline, plan: str) -> list[tuple[datetime.date, datetime.date | None]]:
+    """The days `t` is on `plan`: (first, last) local dates, last None while it lasts; without
+    subscriptions, every day. Consecutive subscriptions to one plan are one interval."""
+    if not t.subscriptions:
+        return [(datetime.date.min, None)]
+    out: list[tuple[datetime.date, datetime.date | None]] = []
+    for index, sub in enumerate(t.subscriptions):
+        if sub.plan != plan:
+            continue
+        later = t.subscriptions[index + 1 :]
+        nxt = next((s for s in later if s.plan != plan), None)
+        end = nxt.start - datetime.timedelta(days=1) if nxt is not None else None
+        if out and (out[-1][1] is None or out[-1][1] >= sub.start):
+            continue  # already inside the interval an earlier subscription to this plan opened
+        out.append((sub.start, end))
+    return out
+
+
+def windows(t: Timeline, plan: str, periods: Iterable[Period]) -> list[Period]:
+    """`t`'s windows on `plan` within `periods`: each interval cut by the periods."""
+    spans = intervals(t, plan)
+    out = []
+    for p in periods:
+        for first, last in spans:
+            start = max(p.start, first)
+            end = p.end if last is None else min(p.end, last)
+            if start <= end:
+                out.append(Period(start, end, p.days, p.full_start, p.full_end))
+    return out
+
+
+def share(t: Timeline, window: Period) -> Share:
+    """The part of its period `window` bills, the trial's days left out for `trial: free` charges."""
+    days = (window.end - window.start).days + 1
+    free = 0
+    if t.trial_until is not None and t.trial_until >= window.start:
+        free = (min(t.trial_until, window.end) - window.start).days + 1
+    return Share(days, free, window.days)

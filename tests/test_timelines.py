@@ -1,0 +1,193 @@
+"""Customers over time: subscription windows, proration by days, trials, cancellations, bad timelines."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from interpreter.engines.core import RateProblem
+from interpreter.engines.duckdb.engine import rate
+from interpreter.output.render import document_data
+from plan_helpers import compile_plan
+
+
+def plan_text(plan_id: str, monthly: str, extra: str = "") -> str:
+    return textwrap.dedent(f"""
+        plan: {plan_id}
+        currency: USD
+        usage:
+          calls: {{type: integer, default: 0}}
+          seats: {{type: integer, default: 0}}
+        metrics:
+          calls: {{sum: calls}}
+          seats: {{time_weighted: seats}}
+        charges:
+          base:
+            model: flat
+            amount: {monthly}
+    """) + textwrap.indent(textwrap.dedent(extra), "  ")
+
+
+BASIC = plan_text("basic", "10")
+PREMIUM = plan_text("premium", "20")
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    file = tmp_path / name
+    file.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return str(file)
+
+
+def ledger(tmp_path: Path, rows: list[str] = ()) -> str:
+    return write(tmp_path, "ledger.csv", "event_id,customer,timestamp,calls,seats\n" + "".join(r + "\n" for r in rows))
+
+
+def documents(result) -> list[dict]:
+    return [document_data(d) for d in result.documents]
+
+
+SWITCH = """
+    acme:
+      subscriptions:
+        - {plan: basic, from: 2024-04-01}
+        - {plan: premium, from: 2024-04-16}
+"""
+
+
+def test_stripe_proration_example_10_to_20_switched_halfway_is_5_plus_10(tmp_path):
+    """Stripe's documented example: 10/month, switched to 20/month halfway through a 30-day month."""
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path)
+    (old,) = documents(rate(compile_plan(BASIC), usage, period="2024-04", customers=customers))
+    (new,) = documents(rate(compile_plan(PREMIUM), usage, period="2024-04", customers=customers))
+    assert (old["period"], old["total"]) == ({"start": "2024-04-01", "end": "2024-04-15"}, "5.00")
+    assert (new["period"], new["total"]) == ({"start": "2024-04-16", "end": "2024-04-30"}, "10.00")
+
+
+def test_usage_counts_in_the_window_its_timestamp_falls_in(tmp_path):
+    plan = plan_text("basic", "0", "calls: {model: per_unit, on: calls, unit_price: 1}\n")
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path, ["a,acme,2024-04-15T23:59:59,3,", "b,acme,2024-04-16T00:00:00,5,"])
+    (doc,) = documents(rate(compile_plan(plan), usage, period="2024-04", customers=customers))
+    assert doc["lines"][1] == {"id": "calls", "description": "calls", "quantity": "3", "amount": "3.00"}
+
+
+def test_a_switch_on_the_first_day_of_a_period_prorates_nothing(tmp_path):
+    customers = write(
+        tmp_path,
+        "customers.yaml",
+        """
+        acme:
+          subscriptions:
+            - {plan: basic, from: 2024-03-10}
+            - {plan: premium, from: 2024-04-01}
+        """,
+    )
+    usage = ledger(tmp_path)
+    old = documents(rate(compile_plan(BASIC), usage, period="2024-03-01..2024-04-30", customers=customers))
+    new = documents(rate(compile_plan(PREMIUM), usage, period="2024-03-01..2024-04-30", customers=customers))
+    assert [(d["period"]["start"], d["period"]["end"], d["total"]) for d in old] == [("2024-03-10", "2024-03-31", "7.10")]
+    assert [(d["period"]["start"], d["period"]["end"], d["total"]) for d in new] == [("2024-04-01", "2024-04-30", "20.00")]
+
+
+def test_cancellation_ends_the_window_and_bills_nothing_after(tmp_path):
+    customers = write(
+        tmp_path,
+        "customers.yaml",
+        """
+        acme:
+          subscriptions:
+            - {plan: basic, from: 2024-01-01}
+            - {plan: null, from: 2024-04-11}
+        """,
+    )
+    docs = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-03-01..2024-05-31", customers=customers))
+    assert [(d["period"]["start"], d["period"]["end"], d["total"]) for d in docs] == [
+        ("2024-03-01", "2024-03-31", "10.00"),
+        ("2024-04-01", "2024-04-10", "3.33"),
+    ]
+
+
+def test_prorate_true_prorates_a_usage_priced_charge_and_others_bill_as_usual(tmp_path):
+    plan = plan_text(
+        "basic",
+        "0",
+        """
+        support:
+          model: per_unit
+          on: 1
+          unit_price: 30
+          prorate: true
+        calls:
+          model: per_unit
+          on: calls
+          unit_price: 1
+        """,
+    )
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path, ["a,acme,2024-04-02T10:00:00,7,"])
+    (doc,) = documents(rate(compile_plan(plan), usage, period="2024-04", customers=customers))
+    assert {line["id"]: line["amount"] for line in doc["lines"]} == {"base": "0.00", "support": "15.00", "calls": "7.00"}
+
+
+def test_time_weighted_metric_counts_the_window_days_over_the_period_days(tmp_path):
+    plan = plan_text("premium", "0", "seats: {model: per_unit, on: seats, unit_price: 30}\n")
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path, ["a,acme,2024-03-05T09:00:00,,2"])  # two seats all along
+    (doc,) = documents(rate(compile_plan(plan), usage, period="2024-04", customers=customers))
+    # 2 seats for 15 of 30 days: one seat-month
+    assert {line["id"]: (line["quantity"], line["amount"]) for line in doc["lines"]}["seats"] == ("1", "30.00")
+
+
+def test_customers_without_subscriptions_are_rated_every_period_as_before(tmp_path):
+    customers = write(tmp_path, "customers.yaml", SWITCH + "    other: {}\n")
+    docs = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-04", customers=customers))
+    assert [(d["customer"], d["period"]["start"], d["total"]) for d in docs] == [
+        ("acme", "2024-04-01", "5.00"),
+        ("other", "2024-04-01", "10.00"),
+    ]
+
+
+def test_run_bills_each_window_under_its_plan(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(BASIC, encoding="utf-8")
+    (plans / "premium.yaml").write_text(PREMIUM, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", SWITCH + "    other: {plan: premium}\n")
+    out = tmp_path / "out"
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", ledger(tmp_path), "--period", "2024-04", "--out", out)
+    assert result.exit_code == 0, result.output
+    basic = json.loads((out / "basic.json").read_text())["documents"]
+    premium = json.loads((out / "premium.json").read_text())["documents"]
+    assert [(d["customer"], d["period"]["end"], d["total"]) for d in basic] == [("acme", "2024-04-15", "5.00")]
+    assert [(d["customer"], d["period"]["start"], d["total"]) for d in premium] == [
+        ("acme", "2024-04-16", "10.00"),
+        ("other", "2024-04-01", "20.00"),
+    ]
+
+
+def test_rate_with_customers_rates_the_windows_of_that_plan(tmp_path, ratecard):
+    plan = write(tmp_path, "premium.yaml", PREMIUM)
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    result = ratecard("rate", plan, "--usage", ledger(tmp_path), "--period", "2024-04", "--customers", customers, "--format", "json")
+    assert result.exit_code == 0, result.output
+    (doc,) = json.loads(result.stdout)["documents"]
+    assert (doc["period"], doc["total"]) == ({"start": "2024-04-16", "end": "2024-04-30"}, "10.00")
+
+
+def test_diff_compares_windows_like_periods(tmp_path, ratecard):
+    old = write(tmp_path, "old.yaml", PREMIUM)
+    new = write(tmp_path, "new.yaml", plan_text("premium", "40"))
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    result = ratecard("diff", old, new, "--usage", ledger(tmp_path), "--period", "2024-04", "--customers", customers, "--format", "json")
+    assert result.exit_code == 0, result.output
+    (change,) = json.loads(result.stdout)["changes"]
+    assert (change["customer"], change["period"], change["old_total"], change["new_total"]) == (
+        "acme",
+        "2024-04-16..2024-04-30",
+        "10",
+        "20",
+    )
