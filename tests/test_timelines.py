@@ -191,3 +191,51 @@ def test_diff_compares_windows_like_periods(tmp_path, ratecard):
         "10",
         "20",
     )
+
+
+TRIAL = """
+    acme:
+      subscriptions:
+        - {plan: basic, from: 2024-04-01}
+      trial_until: 2024-04-10
+"""
+
+
+def test_trial_days_are_free_for_flat_charges_by_default(tmp_path):
+    customers = write(tmp_path, "customers.yaml", TRIAL)
+    (doc,) = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-04", customers=customers))
+    assert doc["total"] == "6.67"  # 20 of 30 days of 10
+
+
+def test_trial_ends_inside_a_later_window_only_for_its_days(tmp_path):
+    customers = write(tmp_path, "customers.yaml", TRIAL)
+    docs = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-04-01..2024-05-31", customers=customers))
+    assert [d["total"] for d in docs] == ["6.67", "10.00"]
+
+
+def test_trial_free_on_a_usage_charge_leaves_out_the_trial_days_and_paid_usage_bills_as_usual(tmp_path):
+    plan = plan_text(
+        "basic",
+        "10",
+        """
+        support: {model: flat, amount: 30, trial: paid}
+        calls: {model: per_unit, on: calls, unit_price: 1}
+        storage: {model: per_unit, on: calls, unit_price: 3, trial: free}
+        """,
+    )
+    customers = write(tmp_path, "customers.yaml", TRIAL)
+    usage = ledger(tmp_path, ["a,acme,2024-04-02T10:00:00,30,"])
+    (doc,) = documents(rate(compile_plan(plan), usage, period="2024-04", customers=customers))
+    # storage: 90 for the month, 20 of its 30 days outside the trial
+    assert {line["id"]: line["amount"] for line in doc["lines"]} == {
+        "base": "6.67",
+        "support": "30.00",
+        "calls": "30.00",
+        "storage": "60.00",
+    }
+
+
+def test_trial_without_subscriptions_applies_to_every_plan_period(tmp_path):
+    customers = write(tmp_path, "customers.yaml", "acme: {trial_until: 2024-04-15}\n")
+    (doc,) = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-04", customers=customers))
+    assert doc["total"] == "5.00"
