@@ -239,3 +239,55 @@ def test_trial_without_subscriptions_applies_to_every_plan_period(tmp_path):
     customers = write(tmp_path, "customers.yaml", "acme: {trial_until: 2024-04-15}\n")
     (doc,) = documents(rate(compile_plan(BASIC), ledger(tmp_path), period="2024-04", customers=customers))
     assert doc["total"] == "5.00"
+
+
+@pytest.mark.parametrize(
+    "subscriptions, line, message",
+    [
+        (
+            "- {plan: basic, from: 2024-04-16}\n    - {plan: premium, from: 2024-04-01}",
+            5,
+            "the subscription from 2024-04-01 starts before the one from 2024-04-16 (line 4)",
+        ),
+        (
+            "- {plan: basic, from: 2024-04-16}\n    - {plan: premium, from: 2024-04-16}",
+            5,
+            "starts on the same day as the one from 2024-04-16",
+        ),
+        ("- {plan: basic, from: 2024-04-31}", 4, "from '2024-04-31' is not a date"),
+        ("- {plan: basic}", 4, "each subscription is {plan: ID, from: DATE}"),
+    ],
+)
+def test_a_bad_timeline_names_the_customer_and_the_line_and_bills_nothing(tmp_path, ratecard, subscriptions, line, message):
+    customers = write(tmp_path, "customers.yaml", f"other: {{}}\nacme:\n  subscriptions:\n    {subscriptions}\n")
+    plan = write(tmp_path, "basic.yaml", BASIC)
+    result = ratecard("rate", plan, "--usage", ledger(tmp_path), "--period", "2024-04", "--customers", customers, "--format", "json")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"customers.yaml:{line}: customer 'acme'" in result.stderr
+    assert message in result.stderr
+
+
+def test_a_subscription_before_the_plan_is_in_force_is_refused(tmp_path):
+    customers = write(tmp_path, "customers.yaml", "acme:\n  subscriptions:\n    - {plan: basic, from: 2023-12-01}\n")
+    plan = compile_plan("effective: 2024-01-01\n" + BASIC)
+    with pytest.raises(
+        RateProblem, match=r"customers.yaml:3: customer 'acme': the subscription to plan 'basic' from 2023-12-01 starts before"
+    ):
+        rate(plan, ledger(tmp_path), period="2024-04", customers=customers)
+
+
+def test_run_refuses_a_subscription_to_a_plan_that_does_not_exist(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(BASIC, encoding="utf-8")
+    (plans / "premium.yaml").write_text(PREMIUM, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", SWITCH.replace("plan: premium", "plan: premum"))
+    out = tmp_path / "out"
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", ledger(tmp_path), "--out", out)
+    assert result.exit_code == 2
+    assert (
+        "customers.yaml:4: customer 'acme': subscription to plan 'premum', which is not in the plans folder; did you mean 'premium'?"
+        in result.stderr
+    )
+    assert not (out / "basic.json").exists()

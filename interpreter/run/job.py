@@ -15,6 +15,7 @@ balances of `--balances` (each plan sees its own customers' only).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -260,10 +261,12 @@ def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscripti
         if sub.plan is None:
             out.append(sub)
             continue
-        try:
-            chosen = _chosen(plans, customers_path, t.customer, sub.plan)
-        except RateProblem as problem:
-            raise RateProblem(f"{t.where(sub.line)}: {str(problem).split(': ', 1)[1]}") from None
+        if sub.plan not in plans:
+            known = sorted({item.plan.id for items in plans.values() for item in items})
+            close = difflib.get_close_matches(sub.plan, list(plans), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the plans are {', '.join(known)}"
+            raise RateProblem(f"{t.where(sub.line)}: subscription to plan {sub.plan!r}, which is not in the plans folder{hint}")
+        chosen = _chosen(plans, customers_path, t.customer, sub.plan)
         out.append(dataclasses.replace(sub, plan=chosen.plan.id))
     return dataclasses.replace(t, subscriptions=tuple(out))
 
