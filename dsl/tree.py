@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -325,6 +325,8 @@ class Plan:
     quota: Quota | None = None
     credits: tuple[Credit, ...] = ()
     uses_previous: bool = False
+    # the located YAML it was compiled from (dsl.source.Document): negotiated values are compiled into it again
+    document: Any = field(default=None, compare=False, repr=False)
 
 
 def expressions(plan: Plan) -> Iterator[Expr]:

@@ -291,3 +291,120 @@ def test_run_refuses_a_subscription_to_a_plan_that_does_not_exist(tmp_path, rate
         in result.stderr
     )
     assert not (out / "basic.json").exists()
+
+
+API = plan_text(
+    "pro",
+    "50",
+    """
+    api:
+      model: graduated
+      on: calls
+      tiers:
+        - {up_to: 1000, unit_price: 0}
+        - {unit_price: 0.01}
+    """,
+)
+
+
+def negotiated(tmp_path: Path, overrides: str, rows: list[str] = ("a,acme,2024-04-02T10:00:00,3000,",)) -> list[dict]:
+    plan = write(tmp_path, "pro.yaml", API)
+    customers = write(tmp_path, "customers.yaml", "acme:\n  overrides:\n    pro:\n" + textwrap.indent(textwrap.dedent(overrides), "      "))
+    from dsl.loader import load_plan
+
+    return documents(rate(load_plan(plan).plan, ledger(tmp_path, list(rows)), period="2024-04", customers=customers))
+
+
+def test_an_override_replaces_a_price_and_the_document_lists_its_path(tmp_path):
+    (doc,) = negotiated(tmp_path, "charges.api.tiers.1.unit_price: 0.005\n")
+    assert [line["amount"] for line in doc["lines"]] == ["50.00", "10.00"]
+    assert doc["overrides"] == ["charges.api.tiers.1.unit_price"]
+
+
+def test_overrides_replace_a_tier_table_add_a_discount_and_a_minimum(tmp_path):
+    (doc,) = negotiated(
+        tmp_path,
+        """
+        charges.api.tiers: [{up_to: 2000, unit_price: 0}, {unit_price: 0.02}]
+        discounts.enterprise: {percent: 10%}
+        minimum: 100
+        """,
+    )
+    assert {line["id"]: line["amount"] for line in doc["lines"]} == {
+        "base": "50.00",
+        "api": "20.00",
+        "enterprise": "-7.00",
+        "minimum": "37.00",
+    }
+    assert doc["overrides"] == ["charges.api.tiers", "discounts.enterprise", "minimum"]
+
+
+def test_customers_without_overrides_keep_the_plan_prices(tmp_path):
+    docs = negotiated(tmp_path, "charges.base.amount: 40\n", rows=["a,acme,2024-04-02T10:00:00,0,", "b,zed,2024-04-02T10:00:00,0,"])
+    assert [(d["customer"], d["total"], d.get("overrides")) for d in docs] == [
+        ("acme", "40.00", ["charges.base.amount"]),
+        ("zed", "50.00", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("charges.apii.unit_price: 1", "customers.yaml:4:7: customer 'acme': charges has no charge 'apii'; did you mean 'api'?"),
+        ("charges.api.tiers.1.unit_price: lots", "customers.yaml:4:39: customer 'acme':"),
+        ("charges.api.tiers.1.unit_price: 0.5 EUR", "customers.yaml:4:39: customer 'acme': "),
+        ("metrics.calls: {count: true}", "customers.yaml:4:7: customer 'acme': cannot override 'metrics.calls'"),
+    ],
+)
+def test_a_bad_override_names_the_customer_and_the_line_and_bills_nothing(tmp_path, ratecard, override, message):
+    plan = write(tmp_path, "pro.yaml", API)
+    customers = write(tmp_path, "customers.yaml", f"acme:\n  overrides:\n    pro:\n      {override}\n")
+    result = ratecard("rate", plan, "--usage", ledger(tmp_path), "--period", "2024-04", "--customers", customers, "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert message in result.stderr
+    if "EUR" in override:
+        assert "EUR" in result.stderr and "USD" in result.stderr
+
+
+def test_check_validates_overrides_against_the_plan(tmp_path, ratecard):
+    plan = write(tmp_path, "pro.yaml", API)
+    customers = write(
+        tmp_path,
+        "customers.yaml",
+        """
+        acme:
+          overrides:
+            pro:
+              charges.api.tiers.1.unit_pric: 0.005
+              discounts.enterprise: {percent: lots}
+        zed:
+          overrides:
+            pro: {charges.base.amount: 40}
+        """,
+    )
+    result = ratecard("check", plan, "--customers", customers)
+    assert result.exit_code == 1
+    assert "customers.yaml:4:7: error: customer 'acme': " in result.stdout
+    assert "unit_pric" in result.stdout and "did you mean 'unit_price'?" in result.stdout
+    assert "customers.yaml:5:" in result.stdout
+    assert "zed" not in result.stdout
+    clean = write(tmp_path, "clean.yaml", "zed:\n  overrides:\n    pro: {charges.base.amount: 40}\n")
+    assert ratecard("check", plan, "--customers", clean).exit_code == 0
+
+
+def test_explain_shows_the_overridden_value_next_to_the_plans(tmp_path, ratecard):
+    plan = write(tmp_path, "pro.yaml", API)
+    customers = write(
+        tmp_path,
+        "customers.yaml",
+        "acme:\n  overrides:\n    pro:\n      charges.api.tiers.1.unit_price: 0.005\n      discounts.vip: {percent: 10%}\n",
+    )
+    usage = ledger(tmp_path, ["a,acme,2024-04-02T10:00:00,3000,"])
+    result = ratecard("explain", plan, "--usage", usage, "--customer", "acme", "--period", "2024-04", "--customers", customers)
+    assert result.exit_code == 0, result.output
+    assert "charges.api.tiers.1.unit_price = 0.005 (" in result.stdout
+    assert "customers.yaml:4); plan: 0.01 (" in result.stdout and "pro.yaml:19)" in result.stdout
+    assert "discounts.vip = {percent: 10%} (" in result.stdout and "plan: not in the plan" in result.stdout
+    assert "tier 2 (and above): 2000 x 0.005 = 10" in result.stdout
+    assert "customers.yaml:5 (discount)\n  percent: 10%\n" in result.stdout

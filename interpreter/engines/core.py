@@ -86,6 +86,7 @@ def rate(
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
         timelines = subscriptions.timelines(raw_customers)
         check_timelines(versions, timelines)
+        variants = subscriptions.negotiated(versions, {c: t for c, t in timelines.items() if customer in (None, c)})
         report("reading and checking the ledger", 0, 0)
         # windows of a timeline overlap the periods: the one pass that also counts refused rows assumes they do not
         whole = len(versions) == 1 and customer is None and not timelines
@@ -107,7 +108,9 @@ def rate(
                     timeline_windows(version, groups[id(version)], timelines, customer),
                 )
                 parts.append(engine.stage1(loaded[id(version)], task))
-        outcome = engine.stage2(parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going))
+        outcome = engine.stage2(
+            parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going, variants)
+        )
         rejected = sorted(
             (row for version in versions for row, day in engine.rejected(loaded[id(version)]) if judge(versions, day) is version),
             key=lambda r: r.row,

@@ -45,6 +45,8 @@ class Pricing:
     opening: dict[str, dict[str, Decimal]]  # the balances each customer starts from, by credit or discount id
     estimate: bool  # rating an open period (`--as-of`)
     keep_going: bool  # list a document that fails among the failures; without, raise the first
+    # customers' negotiated plans: (customer, plan id, effective) -> (plan, overridden paths)
+    variants: dict[tuple[str, str, datetime.date | None], tuple[tree.Plan, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

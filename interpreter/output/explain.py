@@ -13,6 +13,7 @@ from typing import Any
 from dsl import tree
 from dsl.rounding import text
 from interpreter.output.render import visible
+from interpreter.pricing.timelines import negotiated_texts, value_at
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import EvaluationError, evaluate
 from interpreter.rounding import money_text
@@ -30,8 +31,11 @@ _DESCRIBE_AGGREGATION = {
 }
 
 
-def source_text(plan_text: str, span) -> str:
-    """The text a span covers in the plan file (one line at most)."""
+def source_text(plan_text: str | dict[str, str], span) -> str:
+    """The text a span covers in the plan file (one line at most); with a text per file (a plan and the
+    customers file holding negotiated values), in the file the span is in."""
+    if isinstance(plan_text, dict):
+        plan_text = plan_text.get(span.file, "")
     lines = plan_text.splitlines()
     if not 1 <= span.line <= len(lines):
         return "?"
@@ -52,7 +56,7 @@ def show(value: Any, plan: tree.Plan | None = None) -> str:
 
 
 def _where(plan: tree.Plan, span) -> str:
-    return f"{plan.source}:{span.line}"
+    return f"{plan.source if span.file == plan.source else span.file}:{span.line}"
 
 
 def _intermediates(expr: tree.Expr, env: dict, plan_text: str) -> list[str]:
@@ -122,8 +126,23 @@ def _invoice_total(doc: Document, plan_text: str, out: list[str]) -> None:
     out.append(f"total = {money(doc.total)} ({parts})")
 
 
-def explain(doc: Document, plan_text: str) -> str:
+def _negotiated(doc: Document, base: tree.Plan | None, out: list[str]) -> None:
+    """Each overridden key path: the customer's value beside the plan's, with where each is written."""
+    out.append("Negotiated prices (the customer's value, then the plan's):")
+    for path in doc.overrides:
+        mine, mine_at = value_at(doc.plan.document, path)
+        plans, plans_at = value_at(base.document if base is not None else None, path)
+        theirs = f"{plans} ({doc.plan.source}:{plans_at.line})" if plans_at is not None else "not in the plan"
+        out.append(f"  {path} = {mine} ({mine_at.file}:{mine_at.line}); plan: {theirs}")
+    out.append("")
+
+
+def explain(doc: Document, plan_text: str, base: tree.Plan | None = None) -> str:
+    """How each line of `doc` was computed; `base` is the plan before the customer's negotiated values."""
     plan = doc.plan
+    if doc.overrides and plan.document is not None:
+        # negotiated values are written in the customers file, whose text follows the plan's
+        plan_text = {plan.source: plan_text, **negotiated_texts(plan, plan_text, doc.overrides)}
     out = [
         f"{'Settlement statement' if plan.kind == 'settlement' else 'Invoice'} for {doc.customer}",
         f"plan {plan.id} ({plan.source}), period {doc.period_start}..{doc.period_end}, {plan.currency}"
@@ -146,6 +165,8 @@ def explain(doc: Document, plan_text: str) -> str:
         out.append("Customer:")
         out += [f"  customer.{name} = {show(value)}" for name, value in customer]
     out.append("")
+    if doc.overrides:
+        _negotiated(doc, base, out)
     out.append("Lines:")
     for line in doc.lines:
         _line(doc, line, plan_text, out)

@@ -88,20 +88,20 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
                 raise CustomerProblem(f"{path}:{node.span.line}: a customer id must be text or a number, not {cid!r}")
             cid = str(cid)
             _once(path, cid, node.span.line, lines)
-            records[cid] = _with_timeline(path, cid, item, node)
+            records[cid] = _with_timeline(path, cid, item, node, content)
         return records
     data = to_plain(doc.root) or {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise CustomerProblem(f"{path}: expected a mapping of customer id -> attributes")
     nodes = {key.text: value for key, value in doc.root.items} if isinstance(doc.root, Mapping) else {}
     # a repeated key is a YAML error already
-    return {str(k): _with_timeline(path, str(k), v, nodes.get(str(k))) for k, v in data.items()}
+    return {str(k): _with_timeline(path, str(k), v, nodes.get(str(k)), content) for k, v in data.items()}
 
 
-def _with_timeline(path: str, customer: str, record: dict[str, Any], node: Any) -> dict[str, Any]:
+def _with_timeline(path: str, customer: str, record: dict[str, Any], node: Any, text: str) -> dict[str, Any]:
     """The record with its timeline (subscriptions, trial, overrides) read where the file says it, lines kept."""
     try:
-        found = read_timeline(customer, record, path, node)
+        found = read_timeline(customer, record, path, node, text)
     except TimelineProblem as problem:
         raise CustomerProblem(str(problem)) from None
     if found is not None:

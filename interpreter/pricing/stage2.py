@@ -53,6 +53,7 @@ def rate_in_order(
     estimate: bool,
     trace: bool = False,
     carried: dict[tuple[str, str], Balance] | None = None,
+    variants: Mapping[tuple, tuple[tree.Plan, tuple[str, ...]]] | None = None,
 ) -> Iterator[Document | Failure]:
     """The document (or failure) of each item of `work`, which comes sorted by customer, then period.
 
@@ -67,6 +68,9 @@ def rate_in_order(
     timeline: Timeline | None = None
     for plan, facts, previous in work:
         customer = facts.customer
+        overridden: tuple[str, ...] = ()
+        if variants and (customer, plan.id, plan.effective) in variants:
+            plan, overridden = variants[(customer, plan.id, plan.effective)]
         if customer != current:
             current, failed = customer, None
             balances = dict(opening[customer]) if customer in opening else {}
@@ -95,6 +99,7 @@ def rate_in_order(
                 trace=trace,
                 carried_in=balances,
                 share=share(timeline, facts.period) if timeline is not None else None,
+                overrides=overridden,
             )
         except EvaluationError as exc:
             failed = Failure(customer, plan.id, facts.period.start, facts.period.end, exc.span, exc.message)

@@ -14,12 +14,16 @@ multiplied by the window's days over the period's days; charges marked
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from dsl import tree
+from dsl.errors import Diagnostic, Span
+from dsl.overrides import Change, negotiate
 from dsl.source import Mapping as Node
 from dsl.source import Sequence, to_plain
 from interpreter.periods import Period
@@ -63,6 +67,7 @@ class Timeline:
     subscriptions: tuple[Subscription, ...] = ()
     trial_until: datetime.date | None = None
     overrides: tuple[Override, ...] = ()
+    text: str = ""  # the customers file's text, where override values are located
 
     def where(self, line: int | None = None) -> str:
         """`file:line: customer 'x'` for a message."""
@@ -116,7 +121,7 @@ def _pairs(node: Any, plain: Mapping) -> list[tuple[Any, Any, Any]]:
     return [(None, None, key) for key in plain]
 
 
-def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node: Any = None) -> Timeline | None:
+def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node: Any = None, text: str = "") -> Timeline | None:
     """The timeline of one customer record (None when it has none); `node` is its located YAML mapping."""
     if not any(key in record for key in KEYS):
         return None
@@ -158,7 +163,7 @@ def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node
                 raise TimelineProblem(f"{t.where(_line(plan_key))}: overrides of plan {plan_id!r} must map key paths to values")
             for key, value_node, path in _pairs(plan_node, paths):
                 overrides.append(Override(str(plan_id), str(path), paths[path], value_node, key, _line(key)))
-    return Timeline(customer, file, at, tuple(subs), trial_until, tuple(overrides))
+    return Timeline(customer, file, at, tuple(subs), trial_until, tuple(overrides), text)
 
 
 def timeline_of(customer: str, record: Mapping[str, Any]) -> Timeline | None:
@@ -217,3 +222,96 @@ def share(t: Timeline, window: Period) -> Share:
     if t.trial_until is not None and t.trial_until >= window.start:
         free = (min(t.trial_until, window.end) - window.start).days + 1
     return Share(days, free, window.days)
+
+
+Variants = dict[tuple[str, str, "datetime.date | None"], tuple[tree.Plan, tuple[str, ...]]]
+
+
+def overrides_of(t: Timeline, plan: tree.Plan) -> list[Change]:
+    """`t`'s overrides of `plan`, as changes located in the customers file."""
+    return [
+        Change(o.path, o.key.span if o.key is not None else Span(t.file or "customers", o.line or 0, 0), o.node, o.value)
+        for o in t.overrides
+        if o.plan == plan.id
+    ]
+
+
+def negotiated_plan(t: Timeline, plan: tree.Plan) -> tuple[tree.Plan | None, list[Diagnostic]]:
+    """`plan` with `t`'s negotiated values, or None and the problems (each located in the customers file)."""
+    if plan.document is None:
+        return None, [
+            Diagnostic(
+                Span(t.file, t.line or 0, 0), f"customer {t.customer!r}: plan {plan.id!r} cannot be overridden here", "error", "override"
+            )
+        ]
+    variant, problems = negotiate(plan.document, plan, overrides_of(t, plan), t.text)
+    return variant, [dataclasses.replace(d, message=f"customer {t.customer!r}: {d.message}") for d in problems]
+
+
+def negotiated(versions: Iterable[tree.Plan], timelines: Mapping[str, Timeline]) -> Variants:
+    """Each customer's own version of each plan version they have overrides for, with the paths replaced,
+    keyed by (customer, plan id, effective date); a value that does not fit refuses the rating."""
+    out: Variants = {}
+    for plan in versions:
+        for customer, t in timelines.items():
+            if not any(o.plan == plan.id for o in t.overrides):
+                continue
+            variant, problems = negotiated_plan(t, plan)
+            if problems or variant is None:
+                first = problems[0]
+                raise TimelineProblem(
+                    f"{first.span.file}:{first.span.line}:{first.span.column}: {first.message}"
+                    + (f" (and {len(problems) - 1} more problem(s); see ratecard check PLAN --customers FILE)" if len(problems) > 1 else "")
+                )
+            out[(customer, plan.id, plan.effective)] = (variant, tuple(dict.fromkeys(o.path for o in t.overrides if o.plan == plan.id)))
+    return out
+
+
+def check_overrides(versions: Iterable[tree.Plan], timelines: Mapping[str, Timeline]) -> list[Diagnostic]:
+    """Every problem of every customer's overrides of these plan versions (`check PLAN --customers FILE`)."""
+    out: list[Diagnostic] = []
+    for plan in versions:
+        for t in timelines.values():
+            if any(o.plan == plan.id for o in t.overrides):
+                out += negotiated_plan(t, plan)[1]
+    return sorted(set(out), key=lambda d: (d.span.file, d.span.line, d.span.column, d.message))
+
+
+def _node_at(root: Any, path: str) -> Any:
+    node = root
+    for step in path.split("."):
+        if isinstance(node, Node):
+            node = next((value for key, value in node.items if key.text == step), None)
+        elif isinstance(node, Sequence) and step.isdigit() and int(step) < len(node.items):
+            node = node.items[int(step)]
+        else:
+            return None
+    return node
+
+
+def value_at(document: Any, path: str) -> tuple[str, Span | None]:
+    """The value at a key path of a plan's located YAML, as written (flow style), and where it is."""
+    node = _node_at(document.root, path) if document is not None else None
+    if node is None:
+        return "", None
+    return _written(to_plain(node)), node.span
+
+
+def _written(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_written(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_written(v) for v in value) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return str(value)
+
+
+def negotiated_texts(plan: tree.Plan, plan_text: str, paths: Iterable[str]) -> dict[str, str]:
+    """The customers file's text by its name, for a plan compiled with negotiated values (whose
+    document's text is the plan's followed by the customers file's)."""
+    for path in paths:
+        _, at = value_at(plan.document, path)
+        if at is not None and at.file != plan.source:
+            return {at.file: plan.document.text[len(plan_text) + 1 :]}
+    return {}

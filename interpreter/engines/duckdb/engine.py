@@ -196,7 +196,9 @@ class DuckDB:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried)):
+            for index, item in enumerate(
+                rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried, pricing.variants)
+            ):
                 if index % 2000 == 0:
                     self.report("rating customers", index, len(work))
                 if type(item) is Failure:

@@ -221,7 +221,7 @@ class Spark:
             union = frames[0]
             for frame in frames[1:]:
                 union = union.unionByName(frame, allowMissingColumns=True)
-            job = Job(tuple(versions), pricing.customers, pricing.opening, pricing.estimate)
+            job = Job(tuple(versions), pricing.customers, pricing.opening, pricing.estimate, pricing.variants)
             rows = (
                 union.repartition("__customer")
                 .sortWithinPartitions("__customer")

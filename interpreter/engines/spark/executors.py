@@ -92,6 +92,7 @@ class Job:
     customers: dict[str, dict[str, Any]]  # raw attributes, as read from the customers file
     opening: dict[str, dict[str, Any]]  # opening balances by customer, then credit or discount id
     estimate: bool
+    variants: dict = dataclasses.field(default_factory=dict)  # customers' negotiated plans (see `interface.Pricing`)
 
 
 def document_rows(batches, job: Job) -> Iterator:
@@ -160,7 +161,7 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
             yield item
 
     try:
-        for item in rate_in_order(tracked(), job.customers, job.opening, job.estimate, carried=carried):
+        for item in rate_in_order(tracked(), job.customers, job.opening, job.estimate, carried=carried, variants=job.variants):
             rows.append(_row(item))
     except CustomerProblem as exc:  # raised on the driver as the DuckDB path raises it
         rows.append((customer, current[0][1].period.start, None, json.dumps({"kind": "customer", "message": str(exc)}), None))
