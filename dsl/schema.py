@@ -329,6 +329,9 @@ class LineSpec(Strict):
     name: str | None = Field(None, description="Line description shown on the statement.")
     value: Expression = Field(description="Expression for the line amount.")
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
+    tax_included: Amount | None = Field(
+        None, description="The line is the tax at this rate included in `value`: value x rate / (1 + rate), e.g. 10% is value / 11."
+    )
 
 
 class Schedule(Strict):

@@ -282,6 +282,7 @@ class Line:
     value: Expr
     rounding: str
     span: Span
+    tax_included: Decimal | None = None  # the line is the tax at this rate that `value` includes
 
 
 @dataclass(frozen=True)

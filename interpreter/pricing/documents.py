@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from dsl import tree
 from dsl.pricing_models import MODELS, Priced, Step
+from dsl.rounding import text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
 from interpreter.pricing.timelines import Share
@@ -388,12 +389,17 @@ def settlement(plan: tree.Plan, env: dict, trace: bool = False) -> tuple[list[Li
     lines = []
     for spec in plan.lines:
         unrounded = evaluate(spec.value, env)
+        steps: tuple[Step, ...] = ()
         try:
+            if spec.tax_included is not None:  # the tax a tax-included amount holds
+                factor = CONTEXT.divide(spec.tax_included, 1 + spec.tax_included)
+                steps = (Step(f"tax included at {text(spec.tax_included * 100)}%", unrounded, factor, CONTEXT.multiply(unrounded, factor)),)
+                unrounded = steps[0].amount
             amount = _round(plan, unrounded, spec.rounding)
         except ArithmeticError as exc:
             raise arithmetic_failed(spec.span, exc) from None
         env[("line", spec.id)] = amount
-        how = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding) if trace else None
+        how = Trace(spec.span, "line", (("value", spec.value),), steps if trace else (), unrounded, spec.rounding) if trace else None
         lines.append(Line(spec.id, spec.name, None, amount, how))
     return lines, env[("line", plan.total)]
 

@@ -1,0 +1,92 @@
+"""Tax-included prices: `included: true` on a tax, `tax_included:` on a settlement line, and the HTML invoice."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from decimal import Decimal
+
+from interpreter.engines.duckdb.engine import rate
+from interpreter.output.render import document_data
+from plan_helpers import compile_plan
+
+INVOICE = textwrap.dedent("""
+    plan: consumer
+    currency: KRW
+    timezone: Asia/Seoul
+    usage:
+      plays: {type: integer, default: 0}
+    metrics:
+      plays: {sum: plays}
+    charges:
+      pass: {name: Monthly pass, model: flat, amount: 10_900}
+      plays: {model: per_unit, on: plays, unit_price: 110}
+    taxes:
+      vat: {name: VAT, rate: 10%, included: true, rounding: down}
+""")
+
+SETTLEMENT = textwrap.dedent("""
+    plan: partner
+    kind: settlement
+    currency: KRW
+    timezone: Asia/Seoul
+    usage:
+      amount: money
+    metrics:
+      payments: {sum: amount}
+    lines:
+      payments: payments
+      vat: {value: payments, tax_included: 10%, rounding: down}
+      payout: payments - vat
+    total: payout
+""")
+
+
+def ledger(tmp_path, header: str, rows: list[str]) -> str:
+    file = tmp_path / "ledger.csv"
+    file.write_text(header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return str(file)
+
+
+def test_an_included_tax_is_taken_out_of_the_subtotal_not_added(tmp_path):
+    usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
+    (doc,) = [document_data(d) for d in rate(compile_plan(INVOICE), usage, period="2024-11").documents]
+    # 10,900 + 770 = 11,670 including VAT: 11,670 / 11 = 1,060.9 -> 1,060 (rounded down)
+    assert (doc["subtotal"], doc["total"]) == ("11670", "11670")
+    assert doc["taxes"] == [{"id": "vat", "rate": "0.10", "base": "11670", "amount": "1060", "included": True}]
+
+
+def test_a_tax_that_is_not_included_is_added_as_before(tmp_path):
+    usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
+    plan = compile_plan(INVOICE.replace(", included: true", ""))
+    (doc,) = [document_data(d) for d in rate(plan, usage, period="2024-11").documents]
+    assert (doc["total"], doc["taxes"][0]["amount"]) == ("12837", "1167")
+    assert "included" not in doc["taxes"][0]
+
+
+def test_a_settlement_line_takes_the_tax_a_tax_included_amount_holds(tmp_path):
+    usage = ledger(tmp_path, "event_id,customer,timestamp,amount", ["a,academy,2024-11-03T10:00:00,123457"])
+    (doc,) = [document_data(d) for d in rate(compile_plan(SETTLEMENT), usage, period="2024-11").documents]
+    # the OneHour rule: VAT is the amount / 11, rounded down to 1 KRW
+    assert {line["id"]: line["amount"] for line in doc["lines"]} == {"payments": "123457", "vat": "11223", "payout": "112234"}
+    assert Decimal(11223) == (Decimal(123457) / 11).to_integral_value(rounding="ROUND_DOWN")
+
+
+def test_the_html_invoice_says_incl_vat_and_does_not_add_it(tmp_path, ratecard):
+    plan = tmp_path / "consumer.yaml"
+    plan.write_text(INVOICE, encoding="utf-8")
+    usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
+    result = ratecard("rate", plan, "--usage", usage, "--period", "2024-11", "--format", "html")
+    assert result.exit_code == 0, result.output
+    assert "incl. VAT 10%" in result.stdout
+    assert "(₩1,060)" in result.stdout
+    assert result.stdout.count("₩11,670") >= 2  # the subtotal is the total
+
+
+def test_check_refuses_a_tax_included_rate_outside_0_to_100_percent(tmp_path, ratecard):
+    plan = tmp_path / "partner.yaml"
+    plan.write_text(SETTLEMENT.replace("tax_included: 10%", "tax_included: 110%"), encoding="utf-8")
+    result = ratecard("check", plan, "--format", "json")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["diagnostics"]
+    assert "tax rate 1.1 is outside 0%..100%" in problem["message"] and problem["line"] == 12
