@@ -408,3 +408,11 @@ def test_explain_shows_the_overridden_value_next_to_the_plans(tmp_path, ratecard
     assert "discounts.vip = {percent: 10%} (" in result.stdout and "plan: not in the plan" in result.stdout
     assert "tier 2 (and above): 2000 x 0.005 = 10" in result.stdout
     assert "customers.yaml:5 (discount)\n  percent: 10%\n" in result.stdout
+
+
+def test_proration_is_exact_before_it_is_rounded(tmp_path):
+    """0.03 for 5 of 30 days is exactly 0.005: half-even rounds it to 0.00 (a factor of 1/6 cut to 40 digits would not)."""
+    plan = compile_plan(plan_text("basic", "0.03").replace("amount: 0.03", "amount: 0.03\n    rounding: half_even"))
+    customers = write(tmp_path, "customers.yaml", "acme:\n  subscriptions:\n    - {plan: basic, from: 2024-04-26}\n")
+    (doc,) = documents(rate(plan, ledger(tmp_path), period="2024-04", customers=customers))
+    assert (doc["period"]["start"], doc["total"]) == ("2024-04-26", "0.00")

@@ -27,7 +27,7 @@ from dsl.pricing_models import MODELS, Priced, Step
 from dsl.rounding import text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.pricing.timelines import Share
+from interpreter.pricing.timelines import Share, prorate
 from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
@@ -186,17 +186,21 @@ def price_charge(
 def _prorated(charge: tree.Charge, priced: Priced, share: Share, trace: bool) -> Priced:
     """The priced amount of a charge for the days of its window (and outside the trial) that it bills."""
     if charge.prorate:
-        factor = share.factor(charge.trial_free)
-        what = f"prorated: {share.days - (share.free if charge.trial_free else 0)} of {share.period_days} days"
+        part = share.part(charge.trial_free)
+        what = "prorated: {} of {} days"
     elif charge.trial_free and share.free:
-        factor = share.usage_factor()
-        what = f"trial: {share.days - share.free} of {share.days} days billed"
+        part = share.usage_part()
+        what = "outside the trial: {} of {} days"
     else:
         return priced
-    if factor == 1:
+    if part[0] == part[1]:
         return priced
-    scaled = CONTEXT.multiply(priced.amount, factor)
-    return Priced(scaled, (*priced.steps, Step(what, priced.amount, factor, scaled)) if trace else ())
+    scaled = prorate(priced.amount, part)
+    if not trace:
+        return Priced(scaled, ())
+    return Priced(
+        scaled, (*priced.steps, Step(what.format(*part), priced.amount, CONTEXT.divide(Decimal(part[0]), Decimal(part[1])), scaled))
+    )
 
 
 def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:

@@ -84,14 +84,18 @@ class Share:
     free: int
     period_days: int
 
-    def factor(self, trial_free: bool) -> Decimal:
-        """What a prorated charge is multiplied by."""
-        billed = self.days - (self.free if trial_free else 0)
-        return CONTEXT.divide(Decimal(billed), Decimal(self.period_days))
+    def part(self, trial_free: bool) -> tuple[int, int]:
+        """(days billed, days of the whole) for a prorated charge: the window's days over the period's."""
+        return self.days - (self.free if trial_free else 0), self.period_days
 
-    def usage_factor(self) -> Decimal:
-        """What a usage charge marked `trial: free` is multiplied by: the window's days outside the trial."""
-        return CONTEXT.divide(Decimal(self.days - self.free), Decimal(self.days))
+    def usage_part(self) -> tuple[int, int]:
+        """(days billed, days of the whole) for a usage charge marked `trial: free`: the window's days outside the trial."""
+        return self.days - self.free, self.days
+
+
+def prorate(amount: Decimal, part: tuple[int, int]) -> Decimal:
+    """`amount` x billed days / days, multiplied first: exact whenever the result has an end."""
+    return CONTEXT.divide(CONTEXT.multiply(amount, Decimal(part[0])), Decimal(part[1]))
 
 
 def _date(value: Any, what: str, where: str) -> datetime.date:
