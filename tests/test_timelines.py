@@ -416,3 +416,19 @@ def test_proration_is_exact_before_it_is_rounded(tmp_path):
     customers = write(tmp_path, "customers.yaml", "acme:\n  subscriptions:\n    - {plan: basic, from: 2024-04-26}\n")
     (doc,) = documents(rate(plan, ledger(tmp_path), period="2024-04", customers=customers))
     assert (doc["period"]["start"], doc["total"]) == ("2024-04-26", "0.00")
+
+
+def test_the_saas_example_run_gives_the_documents_of_the_plans_scenarios(tmp_path, ratecard):
+    """docs/examples: the customers file and ledger of the SaaS pair, run over the shipped plans, give each
+    plan the documents its reviewed scenario snapshot holds (the scenarios carry the same customers inline)."""
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "out"
+    examples = root / "docs" / "examples"
+    result = ratecard(
+        "run", "--customers", examples / "saas_customers.yaml", "--plans", root / "plans", "--usage", examples / "saas_usage_2024_06.csv",
+        "--period", "2024-06", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for plan_id, folder in (("saas-starter", "saas_starter"), ("saas-pro", "saas_pro")):
+        snapshot = root / "tests" / "__snapshots__" / "test_scenarios" / f"test_scenario[{folder}-june_switches].json"
+        assert json.loads((out / f"{plan_id}.json").read_text())["documents"] == json.loads(snapshot.read_text())["documents"]
