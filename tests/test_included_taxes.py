@@ -90,3 +90,42 @@ def test_check_refuses_a_tax_included_rate_outside_0_to_100_percent(tmp_path, ra
     assert result.exit_code == 1
     (problem,) = json.loads(result.stdout)["diagnostics"]
     assert "tax rate 1.1 is outside 0%..100%" in problem["message"] and problem["line"] == 12
+
+
+def test_tax_included_gives_the_onehour_vat_rule_on_every_onehour_scenario():
+    """OneHour's VAT is (payments - usage fee - commission) / 11, rounded down: written as the tax a
+    tax-included amount holds at 10%, the shipped plan's statements come out the same, line for line."""
+    from dsl.loader import load_plan_text
+    from interpreter.review import scenarios
+    from plan_helpers import PLANS
+
+    shipped = (PLANS / "onehour_business_partner.yaml").read_text(encoding="utf-8")
+    rule = "    value: (payments - usage_fee - commission) / 11\n"
+    assert rule in shipped
+    included = load_plan_text(
+        "onehour.yaml", shipped.replace(rule, "    value: payments - usage_fee - commission\n    tax_included: 10%\n")
+    )
+    assert included.plan is not None, included.diagnostics
+    compared = 0
+    for path in sorted((PLANS / "onehour_business_partner" / "scenarios").glob("*.yaml")):
+        spec = scenarios.read_spec(path)
+        if not isinstance(spec, scenarios.UsageScenario):
+            continue
+        shipped_plan = scenarios.load_plan(scenarios.plan_path_for(path, spec)).plan
+        ours = [document_data(d) for d in scenarios.rated(path, spec, included.plan).documents]
+        theirs = [document_data(d) for d in scenarios.rated(path, spec, shipped_plan).documents]
+        assert ours == theirs, path.name
+        compared += len(theirs)
+    assert compared >= 8
+
+
+def test_an_included_tax_that_divides_evenly_is_exact_before_it_is_rounded_down(tmp_path):
+    """10,800 including 8% holds exactly 800 of tax: rounded down, not a won less (on invoices and statements)."""
+    usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
+    plan = compile_plan(INVOICE.replace("amount: 10_900", "amount: 10_030").replace("rate: 10%", "rate: 8%"))
+    (doc,) = [document_data(d) for d in rate(plan, usage, period="2024-11").documents]
+    assert (doc["subtotal"], doc["taxes"][0]["amount"]) == ("10800", "800")
+    settlement = compile_plan(SETTLEMENT.replace("tax_included: 10%", "tax_included: 8%"))
+    usage = ledger(tmp_path, "event_id,customer,timestamp,amount", ["a,academy,2024-11-03T10:00:00,10800"])
+    (doc,) = [document_data(d) for d in rate(settlement, usage, period="2024-11").documents]
+    assert doc["lines"][1]["amount"] == "800"
