@@ -432,3 +432,27 @@ def test_the_saas_example_run_gives_the_documents_of_the_plans_scenarios(tmp_pat
     for plan_id, folder in (("saas-starter", "saas_starter"), ("saas-pro", "saas_pro")):
         snapshot = root / "tests" / "__snapshots__" / "test_scenarios" / f"test_scenario[{folder}-june_switches].json"
         assert json.loads((out / f"{plan_id}.json").read_text())["documents"] == json.loads(snapshot.read_text())["documents"]
+
+
+def test_run_lists_a_rejected_row_of_a_customer_on_two_plans_once(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(BASIC, encoding="utf-8")
+    (plans / "premium.yaml").write_text(PREMIUM, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    out = tmp_path / "out"
+    usage = ledger(tmp_path, ["a,acme,2024-04-02T10:00:00,lots,"])
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", usage, "--period", "2024-04", "--out", out)
+    assert result.exit_code == 3, result.output
+    rows = (out / "rejected.csv").read_text().splitlines()
+    assert len(rows) == 2 and rows[1].startswith("1,a,")
+    files = {f["name"]: f for f in json.loads((out / "manifest.json").read_text())["files"]}
+    assert files["rejected.csv"]["rows"] == 1
+
+
+def test_an_estimate_rates_no_window_that_starts_after_it(tmp_path):
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path)
+    assert documents(rate(compile_plan(PREMIUM), usage, as_of="2024-04-10", customers=customers)) == []
+    (doc,) = documents(rate(compile_plan(BASIC), usage, as_of="2024-04-10", customers=customers))
+    assert (doc["period"], doc.get("estimate")) == ({"start": "2024-04-01", "end": "2024-04-15"}, True)

@@ -105,7 +105,7 @@ def rate(
                     listed(raw_customers, customer),
                     moment,
                     customer,
-                    timeline_windows(version, groups[id(version)], timelines, customer),
+                    timeline_windows(version, groups[id(version)], timelines, customer, moment),
                 )
                 parts.append(engine.stage1(loaded[id(version)], task))
         outcome = engine.stage2(
@@ -229,10 +229,20 @@ def check_timelines(versions: tuple[tree.Plan, ...], timelines: Mapping[str, sub
 
 
 def timeline_windows(
-    plan: tree.Plan, periods: Iterable[Period], timelines: Mapping[str, subscriptions.Timeline], customer: str | None
+    plan: tree.Plan,
+    periods: Iterable[Period],
+    timelines: Mapping[str, subscriptions.Timeline],
+    customer: str | None,
+    as_of: datetime.datetime | None = None,
 ) -> dict[str, tuple[Period, ...]]:
-    """The windows each customer with subscriptions has on `plan` within `periods` (none for another plan's)."""
-    return {c: tuple(subscriptions.windows(t, plan.id, periods)) for c, t in timelines.items() if t.subscriptions and customer in (None, c)}
+    """The windows each customer with subscriptions has on `plan` within `periods` (none for another plan's);
+    with `as_of`, those that have started by then."""
+    out = {}
+    for c, t in timelines.items():
+        if t.subscriptions and customer in (None, c):
+            windows = subscriptions.windows(t, plan.id, periods)
+            out[c] = tuple(w for w in windows if as_of is None or local_midnight(w.start, plan.timezone) < as_of)
+    return out
 
 
 def aggregated(task: Task) -> tuple[Period, ...]:

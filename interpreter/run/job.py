@@ -57,7 +57,11 @@ class RunResult:
     @property
     def rejected(self) -> list[ledger.Rejected]:
         rows = [r for run in self.runs for r in run.rejected] + self.unassigned
-        return sorted(rows, key=lambda r: r.row)
+        # a row of a customer with subscriptions is judged by each of their plans: listed once, as the first judged it
+        first: dict[int, ledger.Rejected] = {}
+        for r in sorted(rows, key=lambda r: r.row):
+            first.setdefault(r.row, r)
+        return list(first.values())
 
     @property
     def failures(self) -> list[Failure]:
