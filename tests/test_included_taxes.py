@@ -129,3 +129,13 @@ def test_an_included_tax_that_divides_evenly_is_exact_before_it_is_rounded_down(
     usage = ledger(tmp_path, "event_id,customer,timestamp,amount", ["a,academy,2024-11-03T10:00:00,10800"])
     (doc,) = [document_data(d) for d in rate(settlement, usage, period="2024-11").documents]
     assert doc["lines"][1]["amount"] == "800"
+
+
+def test_the_table_and_csv_say_the_tax_is_included(tmp_path, ratecard):
+    plan = tmp_path / "consumer.yaml"
+    plan.write_text(INVOICE, encoding="utf-8")
+    usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
+    table = ratecard("rate", plan, "--usage", usage, "--period", "2024-11")
+    assert "incl. VAT 0.10 in 11670" in table.stdout
+    rows = ratecard("rate", plan, "--usage", usage, "--period", "2024-11", "--format", "csv").stdout.splitlines()
+    assert "kim,consumer,2024-11-01,2024-11-30,tax_included,vat,VAT,,0.10,1060,KRW," in rows

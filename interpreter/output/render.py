@@ -278,7 +278,9 @@ def to_csv(docs: list[Document]) -> str:
         writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"]] + tail)
         names = {t.id: t.description for t in doc.taxes}
         for tax in data["taxes"]:
-            writer.writerow(head + ["tax", tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"]] + tail)
+            # an included tax is part of the subtotal: its row says so, since it is not added to the total
+            kind = "tax_included" if tax.get("included") else "tax"
+            writer.writerow(head + [kind, tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"]] + tail)
         for credit in data.get("credits", []):
             writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"])] + tail)
         writer.writerow(head + ["total", "total", "Total", "", "", data["total"]] + tail)
@@ -337,7 +339,8 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             table.add_row("", "Subtotal", "", data["subtotal"])
             names = {t.id: t.description for t in doc.taxes}
             for tax in data["taxes"]:
-                table.add_row(shown(tax["id"]), shown(f"{names[tax['id']]} {tax['rate']} on {tax['base']}"), "", tax["amount"])
+                what = f"incl. {names[tax['id']]} {tax['rate']} in" if tax.get("included") else f"{names[tax['id']]} {tax['rate']} on"
+                table.add_row(shown(tax["id"]), shown(f"{what} {tax['base']}"), "", tax["amount"])
             for credit in data.get("credits", []):
                 table.add_row(
                     shown(credit["id"]),
