@@ -69,7 +69,7 @@ def _steps(path: str) -> list[str | int]:
 
 
 def _hint(step: str | int, choices: list[str]) -> str:
-    close = difflib.get_close_matches(str(step), choices, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(step), choices, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; it has {', '.join(choices)}" if choices else ""

@@ -27,7 +27,7 @@ from dsl.pricing_models import MODELS, Priced, Step
 from dsl.rounding import text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.pricing.timelines import Share, prorate
+from interpreter.pricing.timelines import Share, prorated
 from interpreter.rounding import CONTEXT, money_text, round_money
 
 ZERO = Decimal(0)
@@ -177,30 +177,10 @@ def price_charge(
         steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
         priced = Priced(scaled, steps)
     if share is not None:
-        priced = _prorated(charge, priced, share, trace)
+        priced = prorated(charge, priced, share, trace)
     amount = _round(plan, priced.amount, charge.rounding)
     how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
     return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
-
-
-def _prorated(charge: tree.Charge, priced: Priced, share: Share, trace: bool) -> Priced:
-    """The priced amount of a charge for the days of its window (and outside the trial) that it bills."""
-    if charge.prorate:
-        part = share.part(charge.trial_free)
-        what = "prorated: {} of {} days"
-    elif charge.trial_free and share.free:
-        part = share.usage_part()
-        what = "outside the trial: {} of {} days"
-    else:
-        return priced
-    if part[0] == part[1]:
-        return priced
-    scaled = prorate(priced.amount, part)
-    if not trace:
-        return Priced(scaled, ())
-    return Priced(
-        scaled, (*priced.steps, Step(what.format(*part), priced.amount, CONTEXT.divide(Decimal(part[0]), Decimal(part[1])), scaled))
-    )
 
 
 def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,8 +25,8 @@ from typing import Any
 from dsl import tree
 from dsl.errors import Diagnostic, Span
 from dsl.overrides import Change, negotiate
-from dsl.source import Mapping as Node
-from dsl.source import Sequence, to_plain
+from dsl.pricing_models import Priced, Step
+from dsl.source import Mapping as Node, Sequence, to_plain
 from interpreter.periods import Period
 from interpreter.rounding import CONTEXT
 
@@ -98,6 +99,27 @@ def prorate(amount: Decimal, part: tuple[int, int]) -> Decimal:
     return CONTEXT.divide(CONTEXT.multiply(amount, Decimal(part[0])), Decimal(part[1]))
 
 
+def prorated(charge: tree.Charge, priced: Priced, share: Share, trace: bool) -> Priced:
+    """The priced amount of `charge` for the days of its window (and outside the trial) that it bills;
+    with `trace`, the step that says so."""
+    if charge.prorate:
+        part = share.part(charge.trial_free)
+        what = "prorated: {} of {} days"
+    elif charge.trial_free and share.free:
+        part = share.usage_part()
+        what = "outside the trial: {} of {} days"
+    else:
+        return priced
+    if part[0] == part[1]:
+        return priced
+    scaled = prorate(priced.amount, part)
+    if not trace:
+        return Priced(scaled, ())
+    return Priced(
+        scaled, (*priced.steps, Step(what.format(*part), priced.amount, CONTEXT.divide(Decimal(part[0]), Decimal(part[1])), scaled))
+    )
+
+
 def _date(value: Any, what: str, where: str) -> datetime.date:
     if isinstance(value, datetime.date):
         return value
@@ -146,7 +168,7 @@ def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node
             if plan is not None and (isinstance(plan, bool) or not str(plan).strip()):
                 raise TimelineProblem(f"{t.where(line)}: a subscription's plan must be a plan id or null, not {plan!r}")
             subs.append(Subscription(None if plan is None else str(plan).strip(), _date(item["from"], "from", t.where(line)), line))
-        for before, after in zip(subs, subs[1:]):
+        for before, after in itertools.pairwise(subs):
             if after.start <= before.start:
                 what = "starts on the same day as" if after.start == before.start else "starts before"
                 raise TimelineProblem(

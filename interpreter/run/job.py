@@ -267,7 +267,7 @@ def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscripti
             continue
         if sub.plan not in plans:
             known = sorted({item.plan.id for items in plans.values() for item in items})
-            close = difflib.get_close_matches(sub.plan, list(plans), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(sub.plan, list(plans), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the plans are {', '.join(known)}"
             raise RateProblem(f"{t.where(sub.line)}: subscription to plan {sub.plan!r}, which is not in the plans folder{hint}")
         chosen = _chosen(plans, customers_path, t.customer, sub.plan)
