@@ -456,3 +456,14 @@ def test_an_estimate_rates_no_window_that_starts_after_it(tmp_path):
     assert documents(rate(compile_plan(PREMIUM), usage, as_of="2024-04-10", customers=customers)) == []
     (doc,) = documents(rate(compile_plan(BASIC), usage, as_of="2024-04-10", customers=customers))
     assert (doc["period"], doc.get("estimate")) == ({"start": "2024-04-01", "end": "2024-04-15"}, True)
+
+
+def test_a_plan_beside_subscriptions_is_refused_rather_than_one_picked(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(BASIC, encoding="utf-8")
+    (plans / "premium.yaml").write_text(PREMIUM, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", "acme:\n  plan: basic\n  subscriptions:\n    - {plan: premium, from: 2024-04-01}\n")
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", ledger(tmp_path), "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "customers.yaml:2: customer 'acme': give either a plan or subscriptions, not both" in result.stderr

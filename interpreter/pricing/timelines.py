@@ -156,6 +156,9 @@ def read_timeline(customer: str, record: Mapping[str, Any], file: str = "", node
     t = Timeline(customer, file, at)
     subs: list[Subscription] = []
     given = record.get("subscriptions")
+    if given is not None and record.get("plan") not in (None, ""):
+        line = _line(parts.get("plan", (None, None))[0])
+        raise TimelineProblem(f"{t.where(line)}: give either a plan or subscriptions, not both (which one would be billed?)")
     if given is not None:
         sub_node = parts.get("subscriptions", (None, None))[1]
         if not isinstance(given, list):
