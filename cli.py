@@ -56,14 +56,29 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", help="Output for people or machines.")
-def check(paths: tuple[str, ...], fmt: str) -> None:
+@click.option("--customers", metavar="FILE", help="Also check the customers' negotiated prices (overrides) against the plans.")
+def check(paths: tuple[str, ...], fmt: str, customers: str | None) -> None:
     """Check plan files (or folders of them) and report every problem."""
     from dsl.loader import load_paths
     from dsl.report import check_report, errors
 
     loaded, problems = load_paths(list(paths))
+    if customers:
+        problems += _override_problems(loaded, customers)
     click.echo(check_report(loaded, problems, fmt), nl=False)
     sys.exit(EXIT_PLAN if errors(loaded, problems) else EXIT_OK)
+
+
+def _override_problems(loaded: list, customers: str) -> list:
+    """The problems of every customer's overrides of the loaded plans."""
+    from interpreter.pricing.customers import CustomerProblem, read_customers
+    from interpreter.pricing.timelines import check_overrides, timelines
+
+    try:
+        found = timelines(read_customers(customers))
+    except (CustomerProblem, ValueError) as problem:
+        _fail(str(problem))
+    return [d for item in loaded if item.plan is not None for d in check_overrides(item.versions or (item.plan,), found)]
 
 
 @main.command()
@@ -273,7 +288,12 @@ def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, trace=True)
     if not result.documents:
         _fail(f"error: no document for customer {customer!r} in that period (no accepted rows)")
-    click.echo("\n".join(explain_document(doc, loaded.text, usage) for doc in result.documents), nl=False)
+    versions = loaded.versions or (loaded.plan,)
+    shown = (
+        explain_document(doc, loaded.text, usage, next((v for v in versions if v.effective == doc.plan.effective), None))
+        for doc in result.documents
+    )
+    click.echo("\n".join(shown), nl=False)
     if result.rejected:
         click.echo(f"note: {len(result.rejected)} ledger row(s) were rejected; run `ratecard rate --rejects FILE` to list them", err=True)
 

@@ -37,6 +37,9 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             span=c.key_span(*path),
             multiplier=multiplier,
             memo=spec.memo,
+            # a fixed amount is owed for the days of the period the customer subscribes, outside a trial
+            prorate=spec.prorate or MODELS[spec.model].fixed,
+            trial_free=spec.trial == "free" or (spec.trial is None and MODELS[spec.model].fixed),
         )
         model = MODELS[spec.model]
         common.update(model.keys(c, spec, path))

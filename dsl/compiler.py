@@ -99,6 +99,7 @@ def compile_plan(doc: Document, model: schema.Plan) -> tuple[tree.Plan | None, l
         span=c.span("plan"),
         quota=compile_quota(c, fields),
         credits=credits,
+        document=doc,
     )
     plan = dataclasses.replace(plan, uses_previous=_uses_previous(plan))
     return plan, c.diagnostics

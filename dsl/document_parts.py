@@ -46,7 +46,9 @@ def taxes(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Tax, ...]:
         when, _ = c.expression(spec.when, scope, ("taxes", tid, "when"), ("bool",), "`when`")
         if not 0 <= spec.rate <= 1:
             c.fail(c.span("taxes", tid, "rate"), f"tax rate {spec.rate} is outside 0%..100%")
-        out.append(tree.Tax(tid, spec.name or tid, spec.rate, spec.rounding or c.model.rounding, c.key_span("taxes", tid), when))
+        out.append(
+            tree.Tax(tid, spec.name or tid, spec.rate, spec.rounding or c.model.rounding, c.key_span("taxes", tid), when, spec.included)
+        )
     return tuple(out)
 
 

@@ -56,6 +56,11 @@ def load_plan_text(path: str, text: str) -> Loaded:
     return Loaded(path, text, versions[-1], tuple(problems), tuple(versions))
 
 
+def compile_document(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
+    """One located YAML document checked and compiled: the plan (None on errors) and every problem."""
+    return _compile_one(doc)
+
+
 def _compile_one(doc) -> tuple[tree.Plan | None, list[Diagnostic]]:
     model, problems, omitted = validate(doc)
     if model is None:

@@ -197,6 +197,13 @@ class ChargeBase(Strict):
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
     multiplier: Expression | None = Field(None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front).")
     memo: bool = Field(False, description="Show the line for information only (e.g. a refund that would be due); not added to the total.")
+    prorate: bool = Field(
+        False,
+        description="Multiply by the window's days over the period's days when a subscription starts or ends mid-period (always for flat).",
+    )
+    trial: Literal["free", "paid"] | None = Field(
+        None, description="During a customer's trial (trial_until): free or paid (default: free for flat charges, paid for the others)."
+    )
 
 
 class FlatCharge(ChargeBase):
@@ -276,6 +283,10 @@ class Discount(Strict):
 class Tax(Strict):
     """A tax on the rounded subtotal."""
 
+    included: bool = Field(
+        False, description="Prices include this tax: its part is taken out of the subtotal (rate / (1 + rate)), not added."
+    )
+
     name: str | None = Field(None, description="Tax name shown on the document.")
     rate: Amount = Field(description="Tax rate, e.g. 10%.")
     on: Literal["subtotal"] = Field("subtotal", description="What the tax is computed on.")
@@ -313,6 +324,9 @@ class LineSpec(Strict):
     name: str | None = Field(None, description="Line description shown on the statement.")
     value: Expression = Field(description="Expression for the line amount.")
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
+    tax_included: Amount | None = Field(
+        None, description="The line is the tax at this rate included in `value`: value x rate / (1 + rate), e.g. 10% is value / 11."
+    )
 
 
 class Schedule(Strict):

@@ -57,8 +57,11 @@ def lines(c: Compiler, names: dict, usage_only: dict) -> tuple[tree.Line, ...]:
         problem = name_problem(lid, "line")
         if problem:
             c.fail(c.key_span("lines", lid), problem, "name")
+        included = spec.tax_included if isinstance(spec, schema.LineSpec) else None
+        if included is not None and not 0 <= included <= 1:
+            c.fail(c.span("lines", lid, "tax_included"), f"tax rate {included} is outside 0%..100%")
         if value is not None:
-            out.append(tree.Line(lid, name, value, rounding, c.key_span("lines", lid)))
+            out.append(tree.Line(lid, name, value, rounding, c.key_span("lines", lid), included))
         # A line with its own error stays a known name, so later lines add no second message.
         visible[lid] = Symbol("line", lid, value.type if value is not None else ERROR)
     if model.total is None:

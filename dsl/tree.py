@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -210,6 +210,8 @@ class Charge:
     multiplier: Expr | None = None
     memo: bool = False
     allow_decrease: bool = False
+    prorate: bool = False  # multiplied by a subscription window's share of its period (flat charges always)
+    trial_free: bool = False  # not billed for a customer's trial days (flat charges by default)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,7 @@ class Tax:
     rounding: str
     span: Span
     when: Expr | None = None
+    included: bool = False  # prices include the tax: taken out of the subtotal, not added
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,7 @@ class Line:
     value: Expr
     rounding: str
     span: Span
+    tax_included: Decimal | None = None  # the line is the tax at this rate that `value` includes
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,8 @@ class Plan:
     quota: Quota | None = None
     credits: tuple[Credit, ...] = ()
     uses_previous: bool = False
+    # the located YAML it was compiled from (dsl.source.Document): negotiated values are compiled into it again
+    document: Any = field(default=None, compare=False, repr=False)
 
 
 def expressions(plan: Plan) -> Iterator[Expr]:

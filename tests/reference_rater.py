@@ -14,7 +14,10 @@ README documents (Writing plans) to a restricted family of plans, in plain Pytho
   `carry: true`), a `minimum`, taxes; credits with a fixed balance and no
   `when:`; no notices of the plan's own;
 - a monthly plan rated for one `YYYY-MM` period, or for several months in a
-  row, where credits and carried discounts pass on what each month left.
+  row, where credits and carried discounts pass on what each month left;
+- customers with subscriptions (plan id or None from a date on) and a trial:
+  one document per window of the plan in each month, usage or not, `flat`
+  charges times the window's days outside the trial over the month's days.
 
 `rate_csv` returns what `ratecard rate --format json` prints for such a plan:
 the document dicts, and the rejected rows' numbers.
@@ -260,8 +263,17 @@ def month_bounds(month: str) -> tuple[datetime.date, datetime.date]:
     return first, following - datetime.timedelta(days=1)
 
 
-def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.date, last: datetime.date, held: dict[str, Decimal]) -> dict:
-    """One customer's document for one month; `held` (credit or discount id -> balance) is updated."""
+def document(
+    plan: tree.Plan,
+    customer: str,
+    rows: list[dict],
+    first: datetime.date,
+    last: datetime.date,
+    held: dict[str, Decimal],
+    share: Fraction = Fraction(1),
+) -> dict:
+    """One customer's document for one month (or a window of it); `held` (credit or discount id -> balance)
+    is updated; `share` is the part of the month a flat charge bills."""
     digits = plan.minor_digits
     names: dict[tuple[str, str], Any] = {}
     for metric in plan.metrics:
@@ -277,6 +289,8 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
     for charge in plan.charges:
         if charge.model == "flat":
             quantity, unrounded = None, evaluate(charge.amount, names)
+            if share != 1:
+                unrounded = exact(Fraction(unrounded) * share)
         else:
             quantity = evaluate(charge.quantity, names)
             unrounded = price(charge, quantity)
@@ -389,18 +403,56 @@ def document(plan: tree.Plan, customer: str, rows: list[dict], first: datetime.d
     return out
 
 
-def rate_csv(plan: tree.Plan, path: str, month: str | list[str]) -> dict:
-    """{"documents": [...], "rejected": [row numbers]} for one `YYYY-MM` period, or for several months in a row."""
+def exact(value: Fraction) -> Decimal:
+    """A fraction as a Decimal: exact when it ends, else to 60 digits (far past any rounding to a minor unit)."""
+    with localcontext() as context:
+        context.prec = 60
+        return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+Subscriptions = dict[str, tuple[list[tuple[str | None, datetime.date]], datetime.date | None]]
+
+
+def windows(plan_id: str, subscriptions: list[tuple[str | None, datetime.date]], first: datetime.date, last: datetime.date):
+    """The days of `first`..`last` the customer is on `plan_id`, as (start, end) ranges, day by day."""
+    days, day = [], first
+    while day <= last:
+        current = [p for p, start in subscriptions if start <= day]
+        if current and current[-1] == plan_id:
+            days.append(day)
+        day += datetime.timedelta(days=1)
+    ranges: list[list[datetime.date]] = []
+    for day in days:
+        if ranges and ranges[-1][1] + datetime.timedelta(days=1) == day:
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(start, end) for start, end in ranges]
+
+
+def rate_csv(plan: tree.Plan, path: str, month: str | list[str], subscriptions: Subscriptions | None = None) -> dict:
+    """{"documents": [...], "rejected": [row numbers]} for one `YYYY-MM` period, or for several months in a row.
+
+    `subscriptions` gives customers (plan id or None, first day) in date order, and the last day of
+    their trial (or None)."""
     check_family(plan)
     months = [month] if isinstance(month, str) else month
     accepted, rejected = read_ledger(plan, path)
+    subscriptions = subscriptions or {}
     documents = []
     held: dict[str, dict[str, Decimal]] = {}
     for first, last in (month_bounds(m) for m in months):
         by_customer: dict[str, list[dict]] = {}
         for row in accepted:
-            if first <= row[("field", "date")] <= last:
+            if first <= row[("field", "date")] <= last and row[("field", "customer")] not in subscriptions:
                 by_customer.setdefault(row[("field", "customer")], []).append(row)
         documents += [document(plan, c, by_customer[c], first, last, held.setdefault(c, {})) for c in sorted(by_customer)]
+        month_days = (last - first).days + 1
+        for customer, (subs, trial_until) in sorted(subscriptions.items()):
+            for start, end in windows(plan.id, subs, first, last):
+                rows = [r for r in accepted if r[("field", "customer")] == customer and start <= r[("field", "date")] <= end]
+                free = 0 if trial_until is None or trial_until < start else (min(trial_until, end) - start).days + 1
+                share = Fraction((end - start).days + 1 - free, month_days)
+                documents.append(document(plan, customer, rows, start, end, held.setdefault(customer, {}), share))
     documents.sort(key=lambda d: (d["customer"], d["period"]["start"]))
     return {"documents": documents, "rejected": rejected}

@@ -34,7 +34,8 @@ def plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):
         out = {"node": type(value).__name__} if isinstance(value, EXPRESSIONS) else {}
         for field in dataclasses.fields(value):
-            out["at" if field.name == "span" else field.name] = plain(getattr(value, field.name))
+            if field.compare:  # not part of the tree (the plan's source document)
+                out["at" if field.name == "span" else field.name] = plain(getattr(value, field.name))
         return out
     if isinstance(value, (tuple, list)):
         return [plain(item) for item in value]

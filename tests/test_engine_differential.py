@@ -293,3 +293,44 @@ def test_reference_rater_refuses_plans_outside_its_family():
     """)
     with pytest.raises(reference_rater.Unsupported):
         reference_rater.rate_csv(plan, "unused.csv", "2024-11")
+
+
+@st.composite
+def timelines(draw) -> dict:
+    """Random subscriptions (this plan, another or none, from days of October to December) and trials."""
+    out = {}
+    for customer in draw(st.lists(st.sampled_from(CUSTOMERS), min_size=1, max_size=3, unique=True)):
+        days = sorted(set(draw(st.lists(st.integers(0, 91), min_size=1, max_size=4))))
+        subs = [
+            (
+                draw(st.sampled_from(["differential", "differential", "other", None])),
+                datetime.date(2024, 10, 1) + datetime.timedelta(days=d),
+            )
+            for d in days
+        ]
+        trial = datetime.date(2024, 10, 1) + datetime.timedelta(days=draw(st.integers(0, 91))) if draw(st.booleans()) else None
+        out[customer] = (subs, trial)
+    return out
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_subscription_windows_trials_and_balances_alike(tmp_path, data):
+    """Customers switching plans, cancelling and in trials: one document per window, flat charges prorated."""
+    # a base fee that windows and trials always cut, beside the random charges
+    base = f"  base: {{model: flat, amount: {data.draw(st.sampled_from(['29.99', '0.03', '100', '7.5']), label='base fee')}}}\n"
+    plan = compile_plan(data.draw(plans(balances=True), label="plan").replace("charges:\n", "charges:\n" + base, 1))
+    path = write(tmp_path / "ledger.csv", data.draw(ledgers(plan.timezone), label="ledger"))
+    given_timelines = data.draw(timelines(), label="subscriptions")
+    records = {
+        customer: {
+            "subscriptions": [{"plan": p, "from": day.isoformat()} for p, day in subs],
+            **({"trial_until": trial.isoformat()} if trial else {}),
+        }
+        for customer, (subs, trial) in given_timelines.items()
+    }
+    result = rate(plan, path, period="2024-10-01..2024-12-31", customer_records=records)
+    data = output_data(result.documents, result.rejected)
+    ours = {"documents": data["documents"], "rejected": [r["row"] for r in data["rejected"]]}
+    assert ours == reference_rater.rate_csv(plan, path, ["2024-10", "2024-11", "2024-12"], given_timelines)

@@ -777,3 +777,38 @@ def test_percentage_fees_past_a_parquet_columns_width_are_rated_alike(spark, tmp
     )
     (document,), _ = assert_same(spark, plan, str(ledger), period="2024-11")
     assert json.loads(document)["total"] == "6061729.70"
+
+
+def test_subscription_windows_trials_negotiated_prices_and_included_tax_alike(spark, tmp_path):
+    """Customers switching plans mid-month (New York time, across the end of daylight saving time), cancelling,
+    in a trial and with negotiated prices, on a plan whose tax is included in its prices."""
+    plan = compile_plan(
+        RANDOM_PLAN.replace("tax: {rate: 8.875%, rounding: half_even}", "tax: {rate: 8.875%, rounding: half_even, included: true}")
+    )
+    ledger = write_csv(tmp_path / "ledger.csv", random_rows(20241203, 1200))
+    customers = {
+        "acme": {"tier": "pro", "subscriptions": [{"plan": "spark-random", "from": "2024-10-12"}, {"plan": "other", "from": "2024-11-03"}]},
+        "bolt": {"subscriptions": [{"plan": "other", "from": "2024-09-01"}, {"plan": "spark-random", "from": "2024-11-01"}]},
+        "Zeta": {
+            "subscriptions": [{"plan": "spark-random", "from": "2024-10-01"}, {"plan": None, "from": "2024-12-16"}],
+            "trial_until": "2024-10-20",
+        },
+        "카페-하늘": {
+            "overrides": {
+                "spark-random": {
+                    "charges.per_unit.tiers.1.unit_price": "0.05",
+                    "discounts.vip": {"percent": "5%"},
+                    "minimum": "40",
+                }
+            }
+        },
+        "listed-only": {"subscriptions": [{"plan": "spark-random", "from": "2024-11-20"}]},
+    }
+    documents, rejected = assert_same(spark, plan, ledger, customer_records=customers, period="2024-10-01..2024-12-31")
+    periods = {(json.loads(d)["customer"], json.loads(d)["period"]["start"], json.loads(d)["period"]["end"]) for d in documents}
+    assert ("acme", "2024-10-12", "2024-10-31") in periods and ("acme", "2024-11-01", "2024-11-02") in periods
+    assert not any(c == "acme" and start >= "2024-11-03" for c, start, _ in periods)
+    assert ("Zeta", "2024-12-01", "2024-12-15") in periods
+    assert ("listed-only", "2024-11-20", "2024-11-30") in periods
+    assert any('"overrides":["charges.per_unit.tiers.1.unit_price","discounts.vip","minimum"]' in d for d in documents)
+    assert all('"included":true' in d for d in documents)

@@ -31,7 +31,7 @@ from interpreter.ledger.aggregate import Facts
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected
 from interpreter.periods import FIRST_DAY, LAST_DAY, Period, PeriodProblem, calendar_period, local_midnight, parse_as_of, parse_range, split
-from interpreter.pricing import balances as carried_balances
+from interpreter.pricing import balances as carried_balances, timelines as subscriptions
 from interpreter.pricing.customers import CustomerProblem, read_customers
 from interpreter.pricing.stage2 import Failure
 
@@ -84,8 +84,12 @@ def rate(
         opening = carried_balances.read_balances(balances) if balances else dict(balance_records or {})
         carried_balances.check(opening, versions)
         moment = parse_as_of(as_of, latest.timezone) if as_of else None
+        timelines = subscriptions.timelines(raw_customers)
+        check_timelines(versions, timelines)
+        variants = subscriptions.negotiated(versions, {c: t for c, t in timelines.items() if customer in (None, c)})
         report("reading and checking the ledger", 0, 0)
-        whole = len(versions) == 1 and customer is None
+        # windows of a timeline overlap the periods: the one pass that also counts refused rows assumes they do not
+        whole = len(versions) == 1 and customer is None and not timelines
         loaded[id(latest)] = engine.load(usage, latest, whole)
         windows = periods(latest, period, moment, lambda: engine.dated(loaded[id(latest)]))
         groups = {id(version): group for version, group in by_version(versions, windows)}
@@ -101,14 +105,17 @@ def rate(
                     listed(raw_customers, customer),
                     moment,
                     customer,
+                    timeline_windows(version, groups[id(version)], timelines, customer, moment),
                 )
                 parts.append(engine.stage1(loaded[id(version)], task))
-        outcome = engine.stage2(parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going))
+        outcome = engine.stage2(
+            parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going, variants)
+        )
         rejected = sorted(
             (row for version in versions for row, day in engine.rejected(loaded[id(version)]) if judge(versions, day) is version),
             key=lambda r: r.row,
         )
-    except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem) as problem:
+    except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem, subscriptions.TimelineProblem) as problem:
         raise RateProblem(str(problem)) from None
     except engine.errors as exc:  # a sum past DECIMAL(38), say, or a file the engine fails on while rating
         raise RateProblem(str(engine.unreadable(usage, exc))) from None
@@ -207,3 +214,61 @@ def without_usage(facts: Iterable[Facts], windows: Iterable[Period], customers: 
     """Empty facts for each of `customers` in each window where `facts` has none of theirs."""
     seen = {(f.customer, f.period) for f in facts}
     return [Facts(c, w, 0, {}) for w in windows for c in customers if (c, w) not in seen]
+
+
+def check_timelines(versions: tuple[tree.Plan, ...], timelines: Mapping[str, subscriptions.Timeline]) -> None:
+    """Refuse a subscription to this plan that starts before any version of it is in force."""
+    first = versions[0]
+    if first.effective is None:
+        return
+    for t in timelines.values():
+        for sub in t.subscriptions:
+            if sub.plan == first.id and sub.start < first.effective:
+                raise subscriptions.TimelineProblem(
+                    f"{t.where(sub.line)}: the subscription to plan {first.id!r} from {sub.start} starts before any version "
+                    f"of the plan is in force (the first takes effect on {first.effective})"
+                )
+
+
+def timeline_windows(
+    plan: tree.Plan,
+    periods: Iterable[Period],
+    timelines: Mapping[str, subscriptions.Timeline],
+    customer: str | None,
+    as_of: datetime.datetime | None = None,
+) -> dict[str, tuple[Period, ...]]:
+    """The windows each customer with subscriptions has on `plan` within `periods` (none for another plan's);
+    with `as_of`, those that have started by then."""
+    out = {}
+    for c, t in timelines.items():
+        if t.subscriptions and customer in (None, c):
+            windows = subscriptions.windows(t, plan.id, periods)
+            out[c] = tuple(w for w in windows if as_of is None or local_midnight(w.start, plan.timezone) < as_of)
+    return out
+
+
+def aggregated(task: Task) -> tuple[Period, ...]:
+    """The windows stage 1 aggregates: the periods, then each customer's subscription windows."""
+    if not task.timelines:
+        return task.windows
+    extra = {w for windows in task.timelines.values() for w in windows} - set(task.windows)
+    return task.windows + tuple(sorted(extra, key=lambda p: (p.start, p.end)))
+
+
+def scoped(
+    facts: Iterable[Facts], periods: Iterable[Period], timelines: Mapping[str, tuple[Period, ...]], customers: Iterable[str]
+) -> list[Facts]:
+    """The facts each customer is billed for: those of the periods, or of their own windows for a
+    customer with subscriptions; with empty facts where a listed customer (`customers`) has no usage."""
+    periods = tuple(periods)
+    if not timelines:
+        facts = list(facts)
+        return facts + without_usage(facts, periods, customers)
+    plain = set(periods)
+    kept = [f for f in facts if f.period in (set(timelines[f.customer]) if f.customer in timelines else plain)]
+    listed = tuple(customers)
+    out = kept + without_usage(kept, periods, [c for c in listed if c not in timelines])
+    for c in listed:
+        if c in timelines:
+            out += without_usage([f for f in kept if f.customer == c], timelines[c], (c,))
+    return out

@@ -11,7 +11,7 @@ with it (see `duckdb.engine` and `spark.engine`).
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -33,6 +33,8 @@ class Task:
     listed: tuple[str, ...]  # customers billed every period, usage or not (from the customers file)
     as_of: datetime.datetime | None  # the moment an open period is rated up to
     customer: str | None  # the only customer wanted, if any
+    # customers of the customers file with subscriptions: their windows on this plan (they have no others)
+    timelines: dict[str, tuple[Period, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Pricing:
     opening: dict[str, dict[str, Decimal]]  # the balances each customer starts from, by credit or discount id
     estimate: bool  # rating an open period (`--as-of`)
     keep_going: bool  # list a document that fails among the failures; without, raise the first
+    # customers' negotiated plans: (customer, plan id, effective) -> (plan, overridden paths)
+    variants: dict[tuple[str, str, datetime.date | None], tuple[tree.Plan, tuple[str, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

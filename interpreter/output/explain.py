@@ -23,6 +23,7 @@ from interpreter.output import human, levels
 from interpreter.output.render import visible
 from interpreter.pricing.documents import Document, Line, Trace
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
+from interpreter.pricing.timelines import negotiated_texts, value_at
 
 _DESCRIBE_AGGREGATION = {
     "count": "count of rows",
@@ -37,10 +38,15 @@ _DESCRIBE_AGGREGATION = {
 }
 
 Node = tuple[str, list]  # a branch of the tree: its text and the branches under it
+# The plan's text, or with negotiated values the text of each file by its name.
+Texts = str | dict[str, str]
 
 
-def source_text(plan_text: str, span) -> str:
-    """The text a span covers in the plan file (one line at most)."""
+def source_text(plan_text: Texts, span) -> str:
+    """The text a span covers in the plan file (one line at most); with a text per file (a plan and the
+    customers file holding negotiated values), in the file the span is in."""
+    if isinstance(plan_text, dict):
+        plan_text = plan_text.get(span.file, "")
     lines = plan_text.splitlines()
     if not 1 <= span.line <= len(lines):
         return "?"
@@ -77,7 +83,7 @@ def show(value: Any, kind: str | None = None, currency: str = "", unset: bool = 
 class _Expressions:
     """Expressions of one document as branches: each part once, short-circuits marked."""
 
-    def __init__(self, doc: Document, plan_text: str):
+    def __init__(self, doc: Document, plan_text: Texts):
         self.env = doc.env
         self.plan_text = plan_text
         self.currency = doc.plan.currency
@@ -180,8 +186,10 @@ def _chain(expr: tree.Expr) -> list[tree.Expr] | None:
     return out
 
 
-def _one_line(plan_text: str, span) -> bool:
+def _one_line(plan_text: Texts, span) -> bool:
     """Whether a span lies within one line of the plan (a folded YAML string's may not)."""
+    if isinstance(plan_text, dict):
+        plan_text = plan_text.get(span.file, "")
     lines = plan_text.splitlines()
     return span.end_line == span.line and 1 <= span.line <= len(lines) and (span.end_column or 0) - 1 <= len(lines[span.line - 1])
 
@@ -191,7 +199,7 @@ def _plain(expr: tree.Expr) -> bool:
 
 
 def _where(plan: tree.Plan, span) -> str:
-    return f"{plan.source}:{span.line}"
+    return f"{plan.source if span.file == plan.source else span.file}:{span.line}"
 
 
 def _steps(doc: Document, line: Line | Any, trace: Trace) -> list[Node]:
@@ -260,7 +268,7 @@ def _unbilled(doc: Document, expressions: _Expressions) -> list[Node]:
     return out
 
 
-def _metric(doc: Document, m: tree.Metric, plan_text: str, usage: str | None) -> Node:
+def _metric(doc: Document, m: tree.Metric, plan_text: Texts, usage: str | None) -> Node:
     plan = doc.plan
     value = doc.env.get(("metric", m.name))
     if m.aggregation:
@@ -321,11 +329,28 @@ def _invoice_total(doc: Document, expressions: _Expressions, out: list[Node]) ->
     out.append((f"total = {money(doc.total)} ({parts})", []))
 
 
-def explain(doc: Document, plan_text: str, usage: str | None = None) -> str:
-    """The explanation of one document; with `usage` (the ledger), time-weighted metrics day by day."""
+def _negotiated(doc: Document, base: tree.Plan | None) -> Node:
+    """Each overridden key path: the customer's value beside the plan's, with where each is written."""
+    out: list[Node] = []
+    for path in doc.overrides:
+        mine, mine_at = value_at(doc.plan.document, path)
+        plans, plans_at = value_at(base.document if base is not None else None, path)
+        theirs = f"{plans} ({doc.plan.source}:{plans_at.line})" if plans_at is not None else "not in the plan"
+        at = f" ({mine_at.file}:{mine_at.line})" if mine_at is not None else ""
+        out.append((f"{path} = {mine}{at}; plan: {theirs}", []))
+    return "Negotiated prices (the customer's value, then the plan's):", out
+
+
+def explain(doc: Document, plan_text: str, usage: str | None = None, base: tree.Plan | None = None) -> str:
+    """The explanation of one document; with `usage` (the ledger), time-weighted metrics day by day;
+    `base` is the plan before the customer's negotiated values."""
     plan = doc.plan
-    expressions = _Expressions(doc, plan_text)
-    metrics = [_metric(doc, m, plan_text, usage) for m in plan.metrics]
+    texts: Texts = plan_text
+    if doc.overrides and plan.document is not None:
+        # negotiated values are written in the customers file, whose text follows the plan's
+        texts = {plan.source: plan_text, **negotiated_texts(plan, plan_text, doc.overrides)}
+    expressions = _Expressions(doc, texts)
+    metrics = [_metric(doc, m, texts, usage) for m in plan.metrics]
     customer: list[Node] = [
         (f"customer.{name} = {show(value, _kind(plan, name), plan.currency)}", [])
         for (scope, name), value in doc.env.items()
@@ -350,6 +375,8 @@ def explain(doc: Document, plan_text: str, usage: str | None = None) -> str:
     ]
     if customer:
         out.append(_render(("Customer:", customer)))
+    if doc.overrides:
+        out.append(_render(_negotiated(doc, base)))
     out += ["", "Lines:"]
     out += [_render(node) for node in lines]
     out += [_render(node) for node in closing]

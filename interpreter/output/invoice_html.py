@@ -116,6 +116,7 @@ def view(doc: Document, locale: str = DEFAULT_LOCALE) -> dict:
                 "base_text": cash(t["base"]),
                 "amount": t["amount"],
                 "amount_text": cash(t["amount"]),
+                "included": bool(t.get("included")),  # part of the prices: shown, not added
             }
             for t in data["taxes"]
         ],

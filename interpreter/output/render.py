@@ -63,7 +63,16 @@ def document_data(doc: Document) -> dict:
         "period": {"start": doc.period_start.isoformat(), "end": doc.period_end.isoformat()},
         "lines": [_line(line, money) for line in doc.lines],
         "subtotal": money(doc.subtotal),
-        "taxes": [{"id": t.id, "rate": rate_text(t.rate), "base": money(t.base), "amount": money(t.amount)} for t in doc.taxes],
+        "taxes": [
+            {
+                "id": t.id,
+                "rate": rate_text(t.rate),
+                "base": money(t.base),
+                "amount": money(t.amount),
+                **({"included": True} if t.included else {}),
+            }
+            for t in doc.taxes
+        ],
         "total": money(doc.total),
         "notices": [{"id": nid, "message": message} for nid, message in doc.notices],
     }
@@ -94,12 +103,17 @@ def document_data(doc: Document) -> dict:
         data["schedule"] = doc.schedule
     if doc.estimate:
         data["estimate"] = True
+    if doc.overrides:
+        data["overrides"] = list(doc.overrides)
     return data
 
 
 def _compact(value: Any) -> str:
     """JSON on one line, without spaces; text kept as it is written."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_INCLUDED = ',"included":true'
 
 
 def document_line(doc: Document) -> str:
@@ -116,7 +130,7 @@ def document_line(doc: Document) -> str:
         )
     taxes = [
         f'{{"id":{_string(t.id)},"rate":"{rate_text(t.rate)}","base":"{money_text(t.base, digits)}",'
-        f'"amount":"{money_text(t.amount, digits)}"}}'
+        f'"amount":"{money_text(t.amount, digits)}"{_INCLUDED if t.included else ""}}}'
         for t in doc.taxes
     ]
     notices = [f'{{"id":{_string(nid)},"message":{_string(message)}}}' for nid, message in doc.notices]
@@ -145,6 +159,8 @@ def document_line(doc: Document) -> str:
         text += ',"schedule":' + _compact(doc.schedule)
     if doc.estimate:
         text += ',"estimate":true'
+    if doc.overrides:
+        text += ',"overrides":' + _compact(list(doc.overrides))
     return text + "}"
 
 
@@ -267,7 +283,9 @@ def to_csv(docs: list[Document]) -> str:
         writer.writerow(head + ["subtotal", "subtotal", "Subtotal", "", "", data["subtotal"]] + tail)
         names = {t.id: t.description for t in doc.taxes}
         for tax in data["taxes"]:
-            writer.writerow(head + ["tax", tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"]] + tail)
+            # an included tax is part of the subtotal: its row says so, since it is not added to the total
+            kind = "tax_included" if tax.get("included") else "tax"
+            writer.writerow(head + [kind, tax["id"], names[tax["id"]], "", tax["rate"], tax["amount"]] + tail)
         for credit in data.get("credits", []):
             writer.writerow(head + ["credit", credit["id"], credit["description"], "", "", _negated(credit["applied"])] + tail)
         writer.writerow(head + ["total", "total", "Total", "", "", data["total"]] + tail)
@@ -332,7 +350,8 @@ def to_table(docs: list[Document], rejected: list[Rejected], width: int | None =
             table.add_row("", "Subtotal", "", money(data["subtotal"]))
             for tax in doc.taxes:
                 on = "" if tax.base == doc.subtotal else f" of {money(tax.base)}"
-                table.add_row(shown(tax.id), shown(f"{tax.description} {human.percent(tax.rate)}{on}"), "", money(tax.amount))
+                what = f"{'incl. ' if tax.included else ''}{tax.description} {human.percent(tax.rate)}{on}"
+                table.add_row(shown(tax.id), shown(what), "", money(tax.amount))
             for credit in data.get("credits", []):
                 table.add_row(
                     shown(credit["id"]),

@@ -17,8 +17,9 @@ from typing import Any
 
 from dsl import tree
 from dsl.loader import read_input
-from dsl.source import MAX_FILE_BYTES, Sequence, read_document, to_plain
+from dsl.source import MAX_FILE_BYTES, Mapping as MappingNode, Sequence, read_document, to_plain
 from dsl.values import ValueProblem, convert
+from interpreter.pricing.timelines import TIMELINE, TimelineProblem, read_timeline
 
 # A CSV of a billing run's customers may be much larger than a plan; YAML files are read
 # whole into a tree, so they keep the plan files' limit.
@@ -88,12 +89,25 @@ def read_customers(path: str) -> dict[str, dict[str, Any]]:
                 raise CustomerProblem(f"{path}:{node.span.line}: a customer id must be text or a number, not {cid!r}")
             cid = str(cid)
             _once(path, cid, node.span.line, lines)
-            records[cid] = item
+            records[cid] = _with_timeline(path, cid, item, node, content)
         return records
     data = to_plain(doc.root) or {}
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise CustomerProblem(f"{path}: expected a mapping of customer id -> attributes")
-    return {str(k): v for k, v in data.items()}  # a repeated key is a YAML error already
+    nodes = {key.text: value for key, value in doc.root.items} if isinstance(doc.root, MappingNode) else {}
+    # a repeated key is a YAML error already
+    return {str(k): _with_timeline(path, str(k), v, nodes.get(str(k)), content) for k, v in data.items()}
+
+
+def _with_timeline(path: str, customer: str, record: dict[str, Any], node: Any, text: str) -> dict[str, Any]:
+    """The record with its timeline (subscriptions, trial, overrides) read where the file says it, lines kept."""
+    try:
+        found = read_timeline(customer, record, path, node, text)
+    except TimelineProblem as problem:
+        raise CustomerProblem(str(problem)) from None
+    if found is not None:
+        record[TIMELINE] = found
+    return record
 
 
 def _once(path: str, customer: str, line: int, seen: dict[str, int]) -> None:

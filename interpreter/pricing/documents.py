@@ -24,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from dsl import tree
 from dsl.pricing_models import MODELS, Priced, Step
-from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, money_text, round_money
+from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, money_text, round_money, text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
+from interpreter.pricing.timelines import Share, prorated
 
 ZERO = Decimal(0)
 EMPTY: Mapping[str, Decimal] = MappingProxyType({})
@@ -85,6 +86,7 @@ class TaxLine:
     base: Decimal
     amount: Decimal
     trace: Trace | None = field(default=None, compare=False)
+    included: bool = False  # part of the subtotal already (prices include the tax), not added to the total
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Document:
     env: dict = field(compare=False, default_factory=dict)
     estimate: bool = False
     rows: int = 0
+    overrides: tuple[str, ...] = ()  # the plan's key paths this customer's negotiated values replace
 
 
 def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previous: Facts | None = None) -> dict:
@@ -147,8 +150,15 @@ def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
     return round_money(amount, plan.minor_digits, mode)
 
 
-def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False) -> Line | None:
-    """The rounded line of one charge, or None when its `when:` is false (with its trace if asked)."""
+def price_charge(
+    plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False, share: Share | None = None
+) -> Line | None:
+    """The rounded line of one charge, or None when its `when:` is false (with its trace if asked).
+
+    `share` is the part of its period a subscription window bills: flat and
+    `prorate: true` charges are multiplied by it, and `trial: free` charges
+    leave the trial's days out.
+    """
     if charge.when is not None and not evaluate(charge.when, env):
         return None
     model = MODELS[charge.model]
@@ -167,6 +177,8 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
         scaled = CONTEXT.multiply(priced.amount, factor)
         steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
         priced = Priced(scaled, steps)
+    if share is not None:
+        priced = prorated(charge, priced, share, trace)
     amount = _round(plan, priced.amount, charge.rounding)
     how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
     return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
@@ -280,13 +292,18 @@ def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
 
 
 def invoice(
-    plan: tree.Plan, facts: Facts, env: dict, trace: bool = False, carried_in: Mapping[str, Decimal] = EMPTY
+    plan: tree.Plan,
+    facts: Facts,
+    env: dict,
+    trace: bool = False,
+    carried_in: Mapping[str, Decimal] = EMPTY,
+    share: Share | None = None,
 ) -> tuple[list[Line], Decimal, list[TaxLine], Decimal, list[CarriedLine], list]:
     """Charges, discounts and minimum, the subtotal, taxes and total; and the carried discounts and their notices."""
     charges = []
     for ch in plan.charges:
         try:
-            line = price_charge(plan, ch, env, facts, trace)
+            line = price_charge(plan, ch, env, facts, trace, share)
         except ArithmeticError as exc:
             raise arithmetic_failed(ch.span, exc) from None
         if line is not None:
@@ -310,17 +327,26 @@ def invoice(
         if tax.when is not None and not evaluate(tax.when, env):
             continue
         try:
-            unrounded = CONTEXT.multiply(subtotal, tax.rate)
+            # an included tax is the part of the subtotal it is in: subtotal x rate / (1 + rate)
+            factor = CONTEXT.divide(tax.rate, 1 + tax.rate) if tax.included else tax.rate
+            unrounded = CONTEXT.multiply(subtotal, factor)
             amount = _round(plan, unrounded, tax.rounding)
         except ArithmeticError as exc:
             raise arithmetic_failed(tax.span, exc) from None
         how = (
-            Trace(tax.span, "tax", (), (Step("rounded subtotal", subtotal, tax.rate, unrounded),), unrounded, tax.rounding)
+            Trace(
+                tax.span,
+                "tax",
+                (),
+                (Step("rounded subtotal, tax included" if tax.included else "rounded subtotal", subtotal, factor, unrounded),),
+                unrounded,
+                tax.rounding,
+            )
             if trace
             else None
         )
-        taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, how))
-    total = subtotal + sum((t.amount for t in taxes), ZERO)
+        taxes.append(TaxLine(tax.id, tax.name, tax.rate, subtotal, amount, how, tax.included))
+    total = subtotal + sum((t.amount for t in taxes if not t.included), ZERO)
     return lines, subtotal, taxes, total, carried, notices
 
 
@@ -350,12 +376,17 @@ def settlement(plan: tree.Plan, env: dict, trace: bool = False) -> tuple[list[Li
     lines = []
     for spec in plan.lines:
         unrounded = evaluate(spec.value, env)
+        steps: tuple[Step, ...] = ()
         try:
+            if spec.tax_included is not None:  # the tax a tax-included amount holds
+                factor = CONTEXT.divide(spec.tax_included, 1 + spec.tax_included)
+                steps = (Step(f"tax included at {text(spec.tax_included * 100)}%", unrounded, factor, CONTEXT.multiply(unrounded, factor)),)
+                unrounded = steps[0].amount
             amount = _round(plan, unrounded, spec.rounding)
         except ArithmeticError as exc:
             raise arithmetic_failed(spec.span, exc) from None
         env[("line", spec.id)] = amount
-        how = Trace(spec.span, "line", (("value", spec.value),), (), unrounded, spec.rounding) if trace else None
+        how = Trace(spec.span, "line", (("value", spec.value),), steps if trace else (), unrounded, spec.rounding) if trace else None
         lines.append(Line(spec.id, spec.name, None, amount, how))
     return lines, env[("line", plan.total)]
 
@@ -378,14 +409,18 @@ def build(
     previous: Facts | None = None,
     trace: bool = False,
     carried_in: Mapping[str, Decimal] = EMPTY,
+    share: Share | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> Document:
     """The document of one customer and period; `trace` keeps how each line was computed (for explain).
 
     `carried_in` holds the balances earlier documents of the customer left
     (by credit or discount id); see `interpreter.pricing.stage2` for the order they are built in.
+    `share` is the part of the period a subscription window bills (see `price_charge`);
+    `overrides` the key paths of `plan` replaced by the customer's negotiated values.
     """
     with decimal.localcontext(CONTEXT):
-        return _build(plan, facts, customer, estimate, previous, trace, carried_in)
+        return _build(plan, facts, customer, estimate, previous, trace, carried_in, share, overrides)
 
 
 def _build(
@@ -396,6 +431,8 @@ def _build(
     previous: Facts | None,
     trace: bool,
     carried_in: Mapping[str, Decimal],
+    share: Share | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> Document:
     env = environment(plan, facts, customer, previous)
     credits: list[CreditLine] = []
@@ -406,7 +443,7 @@ def _build(
         lines, total = settlement(plan, env, trace)
         subtotal = total
     else:
-        lines, subtotal, taxes, total, carried, unused = invoice(plan, facts, env, trace, carried_in)
+        lines, subtotal, taxes, total, carried, unused = invoice(plan, facts, env, trace, carried_in, share)
         credits, total = apply_credits(plan, total, env, carried_in)
     notices = tuple((n.id, n.message) for n in plan.notices if evaluate(n.when, env))
     return Document(
@@ -425,4 +462,5 @@ def _build(
         env=env,
         estimate=estimate,
         rows=facts.rows,
+        overrides=overrides,
     )

@@ -28,6 +28,7 @@ from interpreter.pricing.balances import Balance
 from interpreter.pricing.customers import attributes
 from interpreter.pricing.documents import Document, build, carries, closing
 from interpreter.pricing.evaluate import EvaluationError
+from interpreter.pricing.timelines import Timeline, share, timeline_of
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def rate_in_order(
     estimate: bool,
     trace: bool = False,
     carried: dict[tuple[str, str], Balance] | None = None,
+    variants: Mapping[tuple, tuple[tree.Plan, tuple[str, ...]]] | None = None,
 ) -> Iterator[Document | Failure]:
     """The document (or failure) of each item of `work`, which comes sorted by customer, then period.
 
@@ -63,11 +65,16 @@ def rate_in_order(
     balances: dict[str, Decimal] = {}
     failed: Failure | None = None
     carrying: dict[int, bool] = {}
+    timeline: Timeline | None = None
     for plan, facts, previous in work:
         customer = facts.customer
+        overridden: tuple[str, ...] = ()
+        if variants and (customer, plan.id, plan.effective) in variants:
+            plan, overridden = variants[(customer, plan.id, plan.effective)]
         if customer != current:
             current, failed = customer, None
             balances = dict(opening[customer]) if customer in opening else {}
+            timeline = timeline_of(customer, customers[customer]) if customer in customers else None
         carry = carrying.get(id(plan))
         if carry is None:
             carry = carrying[id(plan)] = carries(plan)
@@ -84,7 +91,15 @@ def rate_in_order(
             continue
         try:
             doc = build(
-                plan, facts, attributes(plan, customer, customers), estimate=estimate, previous=previous, trace=trace, carried_in=balances
+                plan,
+                facts,
+                attributes(plan, customer, customers),
+                estimate=estimate,
+                previous=previous,
+                trace=trace,
+                carried_in=balances,
+                share=share(timeline, facts.period) if timeline is not None else None,
+                overrides=overridden,
             )
         except EvaluationError as exc:
             failed = Failure(customer, plan.id, facts.period.start, facts.period.end, exc.span, exc.message)

@@ -14,7 +14,10 @@ balances of `--balances` (each plan sees its own customers' only).
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,7 @@ from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.ledger import rows as ledger
 from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
-from interpreter.pricing import balances as carried_balances
+from interpreter.pricing import balances as carried_balances, timelines as subscriptions
 from interpreter.pricing.customers import CustomerProblem, read_customers
 from interpreter.pricing.documents import Document
 from interpreter.pricing.stage2 import Failure
@@ -55,7 +58,11 @@ class RunResult:
     @property
     def rejected(self) -> list[ledger.Rejected]:
         rows = [r for run in self.runs for r in run.rejected] + self.unassigned
-        return sorted(rows, key=lambda r: r.row)
+        # a row of a customer with subscriptions is judged by each of their plans: listed once, as the first judged it
+        first: dict[int, ledger.Rejected] = {}
+        for r in sorted(rows, key=lambda r: r.row):
+            first.setdefault(r.row, r)
+        return list(first.values())
 
     @property
     def failures(self) -> list[Failure]:
@@ -66,6 +73,9 @@ class RunResult:
         (check `balances.unclosed_reason` first)."""
         carried = {key: balance for run in self.runs for key, balance in run.carried.items()}
         return carried_balances.closing_balances(self.opening, carried)
+
+
+ON_TIMELINE = " subscriptions"  # the plan label of rows of a customer with subscriptions (no plan id has a space)
 
 
 class PlanChoiceProblem(Exception):
@@ -131,30 +141,46 @@ def billing_run(
         raise RateProblem(str(problem)) from None
     if not records:
         raise RateProblem(f"{customers_path}: lists no customers; a billing run needs each customer with their plan")
+    # a customer with subscriptions is on each of their plans in turn: their rows go to all of them,
+    # and each plan bills the customer's windows on it only
+    try:
+        found = subscriptions.timelines(records)
+    except subscriptions.TimelineProblem as problem:
+        raise RateProblem(str(problem)) from None
+    timelines = {c: _resolved(plans, customers_path, t) for c, t in found.items() if t.subscriptions}
+    for customer, t in timelines.items():
+        records[customer] = {**records[customer], subscriptions.TIMELINE: t}
     assignment = {
         customer: _plan(_chosen(plans, customers_path, customer, str(attrs.get("plan") or "").strip())).id
         for customer, attrs in records.items()
+        if customer not in timelines
     }
+    on_plan = {(c, s.plan) for c, t in timelines.items() for s in t.subscriptions if s.plan is not None}
     by_id = {_plan(item).id: item for items in plans.values() for item in items}
-    clash = colliding({plan_id: by_id[plan_id].path for plan_id in set(assignment.values())})
+    used_ids = sorted(set(assignment.values()) | {plan_id for _, plan_id in on_plan})
+    clash = colliding({plan_id: by_id[plan_id].path for plan_id in used_ids})
     if clash:
         raise PlanChoiceProblem(clash)
     with tempfile.TemporaryDirectory(prefix="ratecard-run-") as tmp:
         con = connect(_plan(next(iter(by_id.values()))))
-        used = [_plan(by_id[plan_id]) for plan_id in sorted(set(assignment.values()))]
+        used = [_plan(by_id[plan_id]) for plan_id in used_ids]
         try:
-            _read_once(con, usage, used, assignment)
+            _read_once(con, usage, used, {**assignment, **{c: ON_TIMELINE for c in timelines}}, sorted(on_plan))
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
         duplicates = _duplicates(con)
         for plan_id, rows in _unreadable(con).items():
             duplicates.setdefault(plan_id, []).extend(rows)
         runs = []
-        for number, plan_id in enumerate(sorted(set(assignment.values()))):
+        for number, plan_id in enumerate(used_ids):
             item = by_id[plan_id]
             share = Path(tmp) / f"plan-{number}.parquet"  # numbered: a plan id is no file name
             # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
-            mine_sql = f"__plan = {literal(plan_id)} AND __first_row = __source_row AND __problem IS NULL"
+            mine_sql = (
+                f"(__plan = {literal(plan_id)} OR (__plan = {literal(ON_TIMELINE)} AND trim(customer) IN "
+                f"(SELECT customer FROM run_timelines WHERE plan = {literal(plan_id)}))) "
+                "AND __first_row = __source_row AND __problem IS NULL"
+            )
             con.execute(
                 f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
                 f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
@@ -163,6 +189,7 @@ def billing_run(
                 r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()
             ]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
+            mine.update({c: records[c] for c, p in on_plan if p == plan_id})
             # each plan sees its own customers' balances only: another plan may hold an id in another currency
             held = {key: balance for key, balance in opening.items() if key[0] in mine}
             result = rate(
@@ -184,7 +211,8 @@ def billing_run(
                 "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row"
             ).fetchall()
         ]
-        unassigned = sorted(unassigned + duplicates.get(None, []), key=lambda r: r.row)
+        # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
+        unassigned = sorted(unassigned + duplicates.get(None, []) + duplicates.get(ON_TIMELINE, []), key=lambda r: r.row)
     return RunResult(runs, unassigned, opening), []
 
 
@@ -239,8 +267,26 @@ def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
     return out
 
 
-def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str]) -> None:
-    """The ledger as text columns (exact), each row labelled with its customer's plan."""
+def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscriptions.Timeline) -> subscriptions.Timeline:
+    """The timeline with each subscription's plan name (id or file name) made the plan's id."""
+    out = []
+    for sub in t.subscriptions:
+        if sub.plan is None:
+            out.append(sub)
+            continue
+        if sub.plan not in plans:
+            known = sorted({_plan(item).id for items in plans.values() for item in items})
+            close = difflib.get_close_matches(sub.plan, list(plans), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the plans are {', '.join(known)}"
+            raise RateProblem(f"{t.where(sub.line)}: subscription to plan {sub.plan!r}, which is not in the plans folder{hint}")
+        chosen = _chosen(plans, customers_path, t.customer, sub.plan)
+        out.append(dataclasses.replace(sub, plan=_plan(chosen).id))
+    return dataclasses.replace(t, subscriptions=tuple(out))
+
+
+def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str], on_plan: Sequence[tuple[str, str]] = ()) -> None:
+    """The ledger as text columns (exact), each row labelled with its customer's plan (or ON_TIMELINE:
+    the customer's subscriptions, `on_plan`, say which plans rate the row)."""
     seen: dict[str, tree.Field] = {}
     for plan in plans:
         for f in plan.fields:
@@ -249,6 +295,9 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
     source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
     con.execute("CREATE OR REPLACE TEMP TABLE run_plans (customer VARCHAR, plan VARCHAR)")
     con.executemany("INSERT INTO run_plans VALUES (?, ?)", sorted(assignment.items()))
+    con.execute("CREATE OR REPLACE TEMP TABLE run_timelines (customer VARCHAR, plan VARCHAR)")
+    if on_plan:
+        con.executemany("INSERT INTO run_timelines VALUES (?, ?)", list(on_plan))
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS

@@ -132,13 +132,13 @@ class DuckDB:
 
     def stage1(self, ledger: Ledger, task: Task) -> Part:
         self.report("aggregating usage", 0, 0)
-        plan, windows = task.plan, list(task.windows)
+        plan, windows = task.plan, list(core.aggregated(task))
         if ledger.exact:
             facts = stage1.aggregate(ledger.con, plan, windows, task.as_of, task.customer)
         else:  # the whole ledger: refused rows counted in the same pass, event ids checked alongside
             facts, ledger.refused = stage1.aggregate_counting_refused(ledger.con, plan, windows, task.as_of)
             ledger.check = Alongside(ledger.con, repeated_count_sql(ledger.source))
-        facts += core.without_usage(facts, windows, task.listed)
+        facts = core.scoped(facts, task.windows, task.timelines, task.listed)
         earlier = stage1.aggregate(ledger.con, plan, list(task.earlier), None, task.customer)
         before = {(f.customer, f.period): f for f in earlier}
         return Part(ledger, task, [(plan, f, core.previous_of(plan, f, before)) for f in facts])
@@ -198,7 +198,9 @@ class DuckDB:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for index, item in enumerate(rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried)):
+            for index, item in enumerate(
+                rate_in_order(work, pricing.customers, pricing.opening, pricing.estimate, self.trace, carried, pricing.variants)
+            ):
                 if index % 2000 == 0:
                     self.report("rating customers", index, len(work))
                 if isinstance(item, Failure):

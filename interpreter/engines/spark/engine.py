@@ -192,7 +192,7 @@ class Spark:
             sql = aggregate_sql(plan, list(periods), as_of, wanted, events=ledger.events)
             return self.spark.sql(spark_ledger.to_spark(sql, ordered=False))
 
-        rows = aggregates(task.windows, task.as_of).withColumn("__kind", F.lit(FACTS))
+        rows = aggregates(core.aggregated(task), task.as_of).withColumn("__kind", F.lit(FACTS))
         if task.earlier:
             rows = rows.unionByName(aggregates(task.earlier, None).withColumn("__kind", F.lit(PREVIOUS)), allowMissingColumns=True)
         if task.listed:
@@ -215,11 +215,13 @@ class Spark:
                 names = tuple(part.rows.columns)
                 columns = tuple((name if name.startswith("__") else f"__v{index}m{i}", name) for i, name in enumerate(names))
                 frames.append(part.rows.toDF(*(column for column, _ in columns)).withColumn("__version", F.lit(index)))
-                versions.append(Version(part.task.plan, part.task.windows, part.task.earlier, columns))
+                versions.append(
+                    Version(part.task.plan, core.aggregated(part.task), part.task.earlier, columns, part.task.windows, part.task.timelines)
+                )
             union = frames[0]
             for frame in frames[1:]:
                 union = union.unionByName(frame, allowMissingColumns=True)
-            job = Job(tuple(versions), pricing.customers, pricing.opening, pricing.estimate)
+            job = Job(tuple(versions), pricing.customers, pricing.opening, pricing.estimate, pricing.variants)
             rows = (
                 union.repartition("__customer")
                 .sortWithinPartitions("__customer")

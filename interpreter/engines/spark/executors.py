@@ -20,7 +20,7 @@ from typing import Any
 
 from dsl import tree
 from dsl.errors import Span
-from interpreter.engines.core import previous_of, without_usage
+from interpreter.engines.core import previous_of, scoped
 from interpreter.ledger.aggregate import Facts, facts_of
 from interpreter.ledger.jsonl import PROBLEM, json_cells
 from interpreter.ledger.quota import quota_refusals
@@ -80,6 +80,8 @@ class Version:
     windows: tuple[Period, ...]  # `__pid` of FACTS rows indexes these
     earlier: tuple[Period, ...]  # `__pid` of PREVIOUS rows indexes these
     columns: tuple[tuple[str, str], ...]  # (column of the batches, stage-1 column name) of this version's rows
+    periods: tuple[Period, ...] = ()  # the periods billed (`windows` adds the customers' subscription windows)
+    timelines: dict[str, tuple[Period, ...]] = dataclasses.field(default_factory=dict)  # see `interface.Task`
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class Job:
     customers: dict[str, dict[str, Any]]  # raw attributes, as read from the customers file
     opening: dict[str, dict[str, Any]]  # opening balances by customer, then credit or discount id
     estimate: bool
+    variants: dict = dataclasses.field(default_factory=dict)  # customers' negotiated plans (see `interface.Pricing`)
 
 
 def document_rows(batches, job: Job) -> Iterator:
@@ -145,9 +148,7 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
             facts.setdefault(index, []).append(facts_of(version.plan, list(version.windows), named))
     work = []
     for index, version in enumerate(job.versions):
-        mine = facts.get(index, [])
-        if index in listed:
-            mine += without_usage(mine, version.windows, (customer,))
+        mine = scoped(facts.get(index, []), version.periods, version.timelines, (customer,) if index in listed else ())
         work += [(version.plan, f, previous_of(version.plan, f, before.get(index, {}))) for f in mine]
     work.sort(key=work_order)
     rows: list[tuple] = []
@@ -160,7 +161,7 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
             yield item
 
     try:
-        for item in rate_in_order(tracked(), job.customers, job.opening, job.estimate, carried=carried):
+        for item in rate_in_order(tracked(), job.customers, job.opening, job.estimate, carried=carried, variants=job.variants):
             rows.append(_row(item))
     except CustomerProblem as exc:  # raised on the driver as the DuckDB path raises it
         rows.append((customer, current[0][1].period.start, None, json.dumps({"kind": "customer", "message": str(exc)}), None))
