@@ -37,6 +37,7 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             span=c.key_span(*path),
             multiplier=multiplier,
             memo=spec.memo,
+            **_bounds(c, spec, path),
         )
         model = MODELS[spec.model]
         common.update(model.keys(c, spec, path))
@@ -50,6 +51,13 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             _bounds_in_money(c, spec, path, quantity)
             out.append(tree.Charge(quantity=quantity, **common))
     return tuple(out)
+
+
+def _bounds(c: Compiler, spec, path: tuple) -> dict:
+    """A charge's own `minimum:` and `maximum:`; a minimum above the maximum could never be billed."""
+    if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
+        c.fail(c.span(*path, "maximum"), f"maximum {spec.maximum} is below minimum {spec.minimum}")
+    return {"minimum": spec.minimum, "maximum": spec.maximum}
 
 
 def _bounds_in_money(c: Compiler, spec, path: tuple, quantity: tree.Expr | None) -> None:

@@ -193,6 +193,10 @@ class Tier(Strict):
     below: Price | None = Field(None, description="Upper bound, exclusive (quantity < below).")
     unit_price: Price = Field(Decimal(0), description="Price per unit of the quantity in this tier.")
     flat: Money = Field(Decimal(0), description="Fixed amount added when the quantity reaches this tier.")
+    block: Amount | None = Field(
+        None, description="Price blocks of this many units instead of units: the quantity is counted in whole blocks, rounded up."
+    )
+    block_price: Money | None = Field(None, description="Price of one block (with `block`).")
 
 
 class ChargeBase(Strict):
@@ -202,6 +206,10 @@ class ChargeBase(Strict):
     rounding: Rounding | None = Field(None, description="Rounding of this line (default: the plan's).")
     multiplier: Expression | None = Field(None, description="Multiply the priced amount by this number (e.g. 12 for a year paid up front).")
     memo: bool = Field(False, description="Show the line for information only (e.g. a refund that would be due); not added to the total.")
+    minimum: Money | None = Field(
+        None, description="Smallest amount of this line (per period, per group): a smaller amount is raised to it."
+    )
+    maximum: Money | None = Field(None, description="Largest amount of this line (per period, per group): a larger amount is capped at it.")
 
 
 class FlatCharge(ChargeBase):

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
-from dsl.pricing_models import MODELS, Priced, Step
+from dsl.pricing_models import MODELS, Priced, Step, bounded
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
 from interpreter.rounding import CONTEXT, money_text, round_money
@@ -165,6 +165,7 @@ def price_charge(plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, 
         scaled = CONTEXT.multiply(priced.amount, factor)
         steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
         priced = Priced(scaled, steps)
+    priced = bounded(priced, charge, trace)
     amount = _round(plan, priced.amount, charge.rounding)
     how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
     return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
