@@ -251,7 +251,17 @@ def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[
 def _percentage_keys(c: Compiler, spec: schema.PercentageCharge, path: tuple) -> dict[str, Any]:
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
-    return {"rate": spec.rate, "fixed_fee": spec.fixed_fee, "min_fee": spec.min_fee, "max_fee": spec.max_fee}
+    if spec.free_events is not None or spec.free_amount is not None:
+        c.fail(c.span(*path), "free_events and free_amount are not supported yet")
+    free_events = Decimal(spec.free_events) if spec.free_events is not None else None
+    return {
+        "rate": spec.rate,
+        "fixed_fee": spec.fixed_fee,
+        "min_fee": spec.min_fee,
+        "max_fee": spec.max_fee,
+        "free_events": free_events,
+        "free_amount": spec.free_amount,
+    }
 
 
 # -- checks (lint) -------------------------------------------------------------------------
