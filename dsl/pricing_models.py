@@ -120,6 +120,13 @@ def _percentage_label(count: Decimal, charge: tree.Charge) -> str:
     return f"{text(count)} events at {text(charge.rate * 100)}% + {text(charge.fixed_fee)}"
 
 
+def _free_events_label(charge: tree.Charge) -> str:
+    limits = [f"the first {text(charge.free_events)}" if charge.free_events is not None else ""]
+    if charge.free_amount is not None:
+        limits.append(f"within {text(charge.free_amount)} in all")
+    return "free events (" + ", ".join(part for part in limits if part) + ")"
+
+
 def percent_text(value: Decimal) -> str:
     """0.25 -> "25%", 1.005 -> "100.5%": as a person would write it in the plan."""
     return f"{(value * 100).normalize():f}%"
@@ -199,6 +206,9 @@ def percentage(values: Mapping[str, Any], charge: tree.Charge, trace: bool = Fal
     count = Decimal(values.get(f"{charge.id}.__count", 0))
     summed = values.get(f"{charge.id}.__sum", ZERO)
     steps = []
+    free = values.get(f"{charge.id}.__free")
+    if trace and free:
+        steps.append(Step(partial(_free_events_label, charge), Decimal(free), None, ZERO))
     middle = CONTEXT.multiply(summed, charge.rate) + CONTEXT.multiply(count, charge.fixed_fee)
     if trace:
         steps.append(Step(partial(_percentage_label, count, charge), summed, charge.rate, middle))
@@ -251,9 +261,11 @@ def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[
 def _percentage_keys(c: Compiler, spec: schema.PercentageCharge, path: tuple) -> dict[str, Any]:
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
-    if spec.free_events is not None or spec.free_amount is not None:
-        c.fail(c.span(*path), "free_events and free_amount are not supported yet")
-    free_events = Decimal(spec.free_events) if spec.free_events is not None else None
+    free_events = spec.free_events
+    if free_events is not None and (free_events < 0 or free_events != free_events.to_integral_value()):
+        c.fail(c.span(*path, "free_events"), f"free_events is a number of events: {free_events} is not a whole number of at least 0")
+    if spec.free_amount is not None and spec.free_amount < 0:
+        c.fail(c.span(*path, "free_amount"), f"free_amount {spec.free_amount} is below zero")
     return {
         "rate": spec.rate,
         "fixed_fee": spec.fixed_fee,

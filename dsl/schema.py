@@ -224,7 +224,7 @@ class PriceEntry(Strict):
     fixed_fee: Money | None = Field(None, description="Fixed fee added per event.")
     min_fee: Money | None = Field(None, description="Smallest fee per event.")
     max_fee: Money | None = Field(None, description="Largest fee per event.")
-    free_events: StrictInt | None = Field(None, ge=0, description="percentage: the period's first events that are free.")
+    free_events: Amount | None = Field(None, description="percentage: the period's first events that are free.")
     free_amount: Money | None = Field(None, description="percentage: events are free while their running sum stays within this.")
     minimum: Money | None = Field(None, description="Smallest amount of each group's line.")
     maximum: Money | None = Field(None, description="Largest amount of each group's line.")
@@ -307,7 +307,7 @@ class PercentageCharge(ChargeBase):
     fixed_fee: Money = Field(Decimal(0), description="Fixed fee added per event.")
     min_fee: Money | None = Field(None, description="Smallest fee per event.")
     max_fee: Money | None = Field(None, description="Largest fee per event.")
-    free_events: StrictInt | None = Field(None, ge=0, description="The period's first events (in timestamp order) that are free.")
+    free_events: Amount | None = Field(None, description="The period's first events (in timestamp order) that are free: a whole number.")
     free_amount: Money | None = Field(
         None, description="Events are free while their running sum stays within this; the event that crosses it pays on its part above."
     )

@@ -814,8 +814,10 @@ BREADTH_PLAN = """
         fixed_fee: 0.30
         min_fee: 0.50
         max_fee: 5
+        free_events: 2
+        free_amount: 20
         prices:
-          - {match: {region: us}, rate: 1.5%, fixed_fee: 0.10}
+          - {match: {region: us}, rate: 1.5%, fixed_fee: 0.10, free_events: 1}
 """
 
 
@@ -840,7 +842,7 @@ def breadth_rows(seed: int, count: int) -> list[dict[str, str]]:
     return rows
 
 
-def test_groups_blocks_and_bounds_are_rated_alike(spark, tmp_path):
+def test_groups_blocks_bounds_and_free_events_are_rated_alike(spark, tmp_path):
     plan = compile_plan(BREADTH_PLAN)
     ledger = tmp_path / "breadth.csv"
     with ledger.open("w", newline="", encoding="utf-8") as handle:

@@ -18,7 +18,7 @@ from typing import Any
 
 from dsl import tree
 from dsl.pricing_models import MODELS
-from interpreter.ledger import groups
+from interpreter.ledger import free_events, groups
 from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
@@ -101,32 +101,41 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
         elif m.aggregation == "prorated":
             left = f"{value} * CAST(date_diff('day', e.\"date\", w.__fe) + 1 AS DECIMAL(18,0))"
             out.append((f"{m.name}.__held", f"coalesce(sum({left}) FILTER (WHERE {inside}), 0)"))
+    windowed = {id(ch): k for k, ch in free_events.windowed(plan)}
     for ch in plan.charges:
         if MODELS[ch.model].priced_on != "events":
             continue
         inside = _where(ch.where)
-        low = groups.per_entry(ch, partial(_fee_below, ch.field))
-        high = groups.per_entry(ch, partial(_fee_above, ch.field))
+        amount = f"CAST(e.{ident(ch.field)} AS {NUMBER_SQL})"
+        summed = f"e.{ident(ch.field)}"
+        k = windowed.get(id(ch))
+        if k is not None:  # only paying events count, on their part above the free amount
+            free = free_events.free_sql(ch, k)
+            out.append((f"{ch.id}.__free", f"count(*) FILTER (WHERE {inside} AND ({free}))"))
+            inside = f"{inside} AND NOT ({free})"
+            amount = summed = free_events.paid_sql(ch, k)
+        low = groups.per_entry(ch, partial(_fee_below, amount))
+        high = groups.per_entry(ch, partial(_fee_above, amount))
         middle = f"NOT ({low}) AND NOT ({high})"
         out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {inside} AND {low})"))
         out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {inside} AND {high})"))
         out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {inside} AND {middle})"))
-        out.append((f"{ch.id}.__sum", f"coalesce(sum(e.{ident(ch.field)}) FILTER (WHERE {inside} AND {middle}), 0)"))
+        out.append((f"{ch.id}.__sum", f"coalesce(sum({summed}) FILTER (WHERE {inside} AND {middle}), 0)"))
     return out
 
 
-def _fee(field: str, ch: tree.Charge) -> str:
+def _fee(amount: str, ch: tree.Charge) -> str:
     # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):
-    # the fee is computed as wide as a text amount is read, or a large one would overflow.
-    return f"(CAST(e.{ident(field)} AS {NUMBER_SQL}) * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
+    # the fee is computed on the amount as wide as a text amount is read, or a large one would overflow.
+    return f"({amount} * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
 
 
-def _fee_below(field: str, ch: tree.Charge) -> str:
-    return f"{_fee(field, ch)} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
+def _fee_below(amount: str, ch: tree.Charge) -> str:
+    return f"{_fee(amount, ch)} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
 
 
-def _fee_above(field: str, ch: tree.Charge) -> str:
-    return f"{_fee(field, ch)} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
+def _fee_above(amount: str, ch: tree.Charge) -> str:
+    return f"{_fee(amount, ch)} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
 
 
 def aggregate_sql(
@@ -168,7 +177,7 @@ def aggregate_sql(
                count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
                {("," + select) if select else ""}{counted}{groups.select_sql(plan)}
-        FROM {events} AS e {"LEFT " if refused else ""}JOIN w ON {join}
+        FROM {free_events.source_sql(plan, events)} AS e {"LEFT " if refused else ""}JOIN w ON {join}
         {filter_customer}
         {groups.group_by_sql(plan, "e.customer, w.__pid")}
     """
