@@ -43,7 +43,7 @@ def compile_groups(c: Compiler, spec: Any, path: tuple, charge: tree.Charge, by_
         priced = _entry_charge(c, spec, entry, here, charge, scope, models)
         if match is not None and priced is not None:
             entries.append(tree.PriceEntry(match, priced, c.span(*here)))
-    if group_by and not spec.prices and not default:  # pragma: no cover - the schema requires the keys then
+    if group_by and not spec.prices and not default:  # an empty price table and no price of its own
         c.fail(c.key_span(*path), f"charge {path[-1]!r} prices no group: give it a price or `prices:`")
     if spec.prices is not None and not group_by:
         c.fail(c.key_span(*path, "prices"), f"charge {path[-1]!r} has `prices:` but no `group_by:` to tell its groups apart")
