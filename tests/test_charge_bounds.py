@@ -8,6 +8,8 @@ https://www.rubydoc.info/gems/orb-billing/Orb/Models/Maximum).
 
 from __future__ import annotations
 
+import json
+import textwrap
 from decimal import Decimal
 
 from hypothesis import given, settings, strategies as st
@@ -114,3 +116,12 @@ def test_minimum_and_maximum_bound_every_amount(amount, low, span, has_high):
     if (low is None or amount >= low) and (high is None or amount <= high):
         assert out == amount
     assert "per_unit" in MODELS
+
+
+def test_curve_shows_the_bounded_amounts(ratecard, tmp_path):
+    plan = tmp_path / "bounds.yaml"
+    plan.write_text(textwrap.dedent(PLAN), encoding="utf-8")
+    out = ratecard("curve", plan, "api", "--to", "3000", "--format", "json")
+    assert out.exit_code == 0, out.stderr
+    points = {p["quantity"]: p["amount"] for p in json.loads(out.stdout)["points"]}
+    assert points["0"] == "5.00" and points["3000"] == "20.00"

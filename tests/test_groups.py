@@ -283,3 +283,10 @@ def test_check_looks_into_each_entry_like_a_charge():
         "at 10 the charge 'compute' drops from 5 to 1 when usage enters this tier: more usage, smaller bill "
         "(add `allow_decrease: true` if intended)"
     ]
+
+
+def test_curve_of_a_charge_priced_by_its_table_only_is_refused_with_a_reason(ratecard, tmp_path):
+    plan = tmp_path / "cloud.yaml"
+    plan.write_text(textwrap.dedent(CLOUD).replace("    unit_price: 0.10\n", ""), encoding="utf-8")
+    out = ratecard("curve", plan, "compute")
+    assert out.exit_code != 0 and "priced per group by its `prices:` table only" in out.stderr
