@@ -259,7 +259,7 @@ def breadth_plans(draw) -> str:
         f" min_fee: 0.5, max_fee: {draw(st.sampled_from(['5', '40']))}{free}" + (", group_by: [flag]" if draw(st.booleans()) else "") + "}",
         f"  usage: {{model: per_unit, on: units, group_by: [kind, flag], prices: [{', '.join(entries)}]}}",
         f"  blocks: {{model: {draw(st.sampled_from(['graduated', 'volume']))}, on: sales, tiers: {draw(tiers())},"
-        f" minimum: {draw(flats)}, maximum: {draw(st.decimals(min_value=500, max_value=5000, places=2))}"
+        f" minimum: {draw(flats)}, maximum: {draw(st.decimals(min_value=1000, max_value=5000, places=2))}"
         + (", group_by: [flag]" if draw(st.booleans()) else "")
         + "}",
     ]
