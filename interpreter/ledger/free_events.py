@@ -44,15 +44,20 @@ def source_sql(plan: tree.Plan, events: str) -> str:
         counted = "x.__reason IS NULL" + (f" AND {to_sql(ch.where)}" if ch.where is not None else "")
         keys = ", ".join(["x.customer", "wp.__pid", *(f"x.{ident(name)}" for name in ch.group_by)])
         over = f"OVER (PARTITION BY {keys} ORDER BY x.__ts, x.__row ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        amount = f"CAST(x.{ident(ch.field)} AS {NUMBER_SQL})"
+        amount = f"CAST(x.{ident(_field(ch))} AS {NUMBER_SQL})"
         columns.append(f"sum(CASE WHEN {counted} THEN 1 ELSE 0 END) {over} AS __fn{k}")
         columns.append(f"sum(CASE WHEN {counted} THEN {amount} ELSE CAST(0 AS {NUMBER_SQL}) END) {over} AS __fs{k}")
     return f"""(SELECT x.*, {", ".join(columns)}
         FROM {events} AS x LEFT JOIN w AS wp ON x.__ts >= wp.__ts_start AND x.__ts < wp.__ts_end)"""
 
 
+def _field(charge: tree.Charge) -> str:
+    assert charge.field is not None  # a percentage charge names its usage field
+    return charge.field
+
+
 def _amount(charge: tree.Charge) -> str:
-    return f"CAST(e.{ident(charge.field)} AS {NUMBER_SQL})"
+    return f"CAST(e.{ident(_field(charge))} AS {NUMBER_SQL})"
 
 
 def _within_count(priced: tree.Charge, k: int) -> str:
