@@ -4,7 +4,8 @@ A charge prices an amount expression, a quantity, or the events of a usage
 field, as its pricing model says (`dsl.pricing_models`, where each model's
 own keys compile too). A charge sees metrics, `customer.*` and `period.*`;
 a charge priced on events applies to a usage field of each row, filtered by
-its own `where:` (a row expression, computed by the ledger engine).
+its own `where:` (a row expression, computed by the ledger engine). A charge
+with `group_by:` is priced per group (`dsl.groups`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import difflib
 from dsl import tree
 from dsl.checker import Scope
 from dsl.context import Compiler
+from dsl.groups import compile_groups
 from dsl.pricing_models import MODELS
 from dsl.rows import row_problems
+from dsl.schema import PRICING_KEYS
 
 QUANTITY = ("money", "number", "integer", "percent")
 
@@ -40,21 +43,34 @@ def charges(c: Compiler, names: dict, row_names: dict, usage_only: dict, fields)
             # a fixed amount is owed for the days of the period the customer subscribes, outside a trial
             prorate=spec.prorate or MODELS[spec.model].fixed,
             trial_free=spec.trial == "free" or (spec.trial is None and MODELS[spec.model].fixed),
+            **_bounds(c, spec, path),
         )
         model = MODELS[spec.model]
-        common.update(model.keys(c, spec, path))
+        priced = all(getattr(spec, key, 0) is not None for key in PRICING_KEYS)  # else only its `prices:` do
+        if priced:
+            common.update(model.keys(c, spec, path))
         if model.priced_on == "amount":
             assert hasattr(spec, "amount")  # the schema class of a model priced on an amount has one
             amount, _ = c.expression(spec.amount, scope, (*path, "amount"), ("money",), f"the amount of {cid!r}")
-            out.append(tree.Charge(quantity=None, amount=amount, **common))
+            charge = tree.Charge(quantity=None, amount=amount, **common)
         elif model.priced_on == "events":
-            out.append(tree.Charge(quantity=None, **_events(c, spec, path, cid, row_names, by_field), **common))
+            charge = tree.Charge(quantity=None, **_events(c, spec, path, cid, row_names, by_field), **common)
         else:
             assert hasattr(spec, "on")  # and of one priced on a quantity, `on:`
             quantity, _ = c.expression(spec.on, scope, (*path, "on"), QUANTITY, f"the quantity of {cid!r}")
             _bounds_in_money(c, spec, path, quantity)
-            out.append(tree.Charge(quantity=quantity, **common))
+            charge = tree.Charge(quantity=quantity, **common)
+        if spec.group_by is not None or spec.prices is not None:
+            charge = compile_groups(c, spec, path, charge, by_field, scope, MODELS)
+        out.append(charge)
     return tuple(out)
+
+
+def _bounds(c: Compiler, spec, path: tuple) -> dict:
+    """A charge's own `minimum:` and `maximum:`; a minimum above the maximum could never be billed."""
+    if spec.minimum is not None and spec.maximum is not None and spec.minimum > spec.maximum:
+        c.fail(c.span(*path, "maximum"), f"maximum {spec.maximum} is below minimum {spec.minimum}")
+    return {"minimum": spec.minimum, "maximum": spec.maximum}
 
 
 def _bounds_in_money(c: Compiler, spec, path: tuple, quantity: tree.Expr | None) -> None:

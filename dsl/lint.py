@@ -24,7 +24,10 @@ _ORDER = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.
 def lint(plan: tree.Plan) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for charge in plan.charges:
-        out += MODELS[charge.model].lint(charge)
+        if charge.default:  # a charge whose own keys price nothing has nothing of its own to check
+            out += MODELS[charge.model].lint(charge)
+        for entry in charge.prices:  # each price entry is checked as the charge it makes
+            out += MODELS[entry.charge.model].lint(entry.charge)
         if charge.when is not None and constant(charge.when) is False:
             out.append(warning(charge.when.span, f"charge {charge.id!r} is never charged: its `when` is always false", "never"))
     for discount in plan.discounts:

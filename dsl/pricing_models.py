@@ -101,9 +101,10 @@ def _bound_label(tier: tree.Tier) -> str:
     return f"up to {text(tier.bound)}" if tier.inclusive else f"below {text(tier.bound)}"
 
 
-def _tier_label(index: int, tier: tree.Tier) -> str:
+def _tier_label(index: int, tier: tree.Tier, units: Decimal | None = None) -> str:
     flat = f", flat {text(tier.flat)}" if tier.flat else ""
-    return f"tier {index} ({_bound_label(tier)}{flat})"
+    blocks = f", {text(units)} units in blocks of {text(tier.block)}" if tier.block is not None and units is not None else ""
+    return f"tier {index} ({_bound_label(tier)}{flat}{blocks})"
 
 
 def _free_label(free: Decimal) -> str:
@@ -119,12 +120,31 @@ def _percentage_label(count: Decimal, rate: Decimal, charge: tree.Charge) -> str
     return f"{text(count)} events at {text(rate * 100)}% + {text(charge.fixed_fee)}"
 
 
+def _free_events_label(charge: tree.Charge) -> str:
+    limits = [f"the first {text(charge.free_events)}" if charge.free_events is not None else ""]
+    if charge.free_amount is not None:
+        limits.append(f"within {text(charge.free_amount)} in all")
+    return "free events (" + ", ".join(part for part in limits if part) + ")"
+
+
 def percent_text(value: Decimal) -> str:
     """0.25 -> "25%", 1.005 -> "100.5%": as a person would write it in the plan."""
     return f"{(value * 100).normalize():f}%"
 
 
 # -- pricing -------------------------------------------------------------------------------
+
+
+def tier_amount(tier: tree.Tier, units: Decimal) -> tuple[Decimal, Decimal, Decimal]:
+    """What `units` cost in `tier`: (units or whole blocks counted, their price, the amount with the tier's flat).
+
+    A block tier counts its units in whole blocks, a started block charged whole.
+    """
+    if tier.block is None:
+        return units, tier.unit_price, CONTEXT.multiply(units, tier.unit_price) + tier.flat
+    assert tier.block_price is not None  # a block tier has its block price (`dsl.tiers`)
+    blocks = CONTEXT.divide(max(units, ZERO), tier.block).to_integral_value(rounding=ROUND_CEILING)
+    return blocks, tier.block_price, CONTEXT.multiply(blocks, tier.block_price) + tier.flat
 
 
 def amount(value: Decimal, _charge: tree.Charge, _trace: bool = False) -> Priced:
@@ -154,10 +174,10 @@ def graduated(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Pr
             break
         upper = quantity if tier.bound is None else min(quantity, tier.bound)
         portion = max(upper - lower, ZERO)
-        amount = CONTEXT.multiply(portion, tier.unit_price) + tier.flat
+        counted, price, amount = tier_amount(tier, portion)
         total += amount
         if trace:
-            steps.append(Step(partial(_tier_label, index, tier), portion, tier.unit_price, amount))
+            steps.append(Step(partial(_tier_label, index, tier, portion), counted, price, amount))
         if tier.bound is None:
             break
         lower, previous = max(lower, tier.bound), tier
@@ -168,8 +188,8 @@ def volume(quantity: Decimal, charge: tree.Charge, trace: bool = False) -> Price
     for index, tier in enumerate(charge.tiers, 1):
         if tier.holds(quantity):
             billable = max(quantity, ZERO)
-            amount = CONTEXT.multiply(billable, tier.unit_price) + tier.flat
-            steps = (Step(partial(_tier_label, index, tier), billable, tier.unit_price, amount),) if trace else ()
+            counted, price, amount = tier_amount(tier, billable)
+            steps = (Step(partial(_tier_label, index, tier, billable), counted, price, amount),) if trace else ()
             return Priced(amount, steps)
     return Priced(ZERO, ())  # pragma: no cover - the compiler makes the last tier open
 
@@ -193,6 +213,9 @@ def percentage(values: Mapping[str, Any], charge: tree.Charge, trace: bool = Fal
     rate = charge.rate
     assert rate is not None  # a percentage charge always has one (`_percentage_keys`)
     steps = []
+    free = values.get(f"{charge.id}.__free")
+    if trace and free:
+        steps.append(Step(partial(_free_events_label, charge), Decimal(free), None, ZERO))
     middle = CONTEXT.multiply(summed, rate) + CONTEXT.multiply(count, charge.fixed_fee)
     if trace:
         steps.append(Step(partial(_percentage_label, count, rate, charge), summed, rate, middle))
@@ -210,6 +233,21 @@ def percentage(values: Mapping[str, Any], charge: tree.Charge, trace: bool = Fal
     return Priced(total, tuple(steps))
 
 
+def bounded(priced: Priced, charge: tree.Charge, trace: bool = False) -> Priced:
+    """The charge's own `minimum:` and `maximum:` applied to its unrounded amount (per period, per group).
+
+    The step says which bound applied and by how much the amount moved.
+    """
+    amount = priced.amount
+    if charge.minimum is not None and amount < charge.minimum:
+        step = Step(f"raised to the minimum {text(charge.minimum)}", None, None, charge.minimum - amount)
+        return Priced(charge.minimum, (*priced.steps, step) if trace else ())
+    if charge.maximum is not None and amount > charge.maximum:
+        step = Step(f"capped at the maximum {text(charge.maximum)}", None, None, charge.maximum - amount)
+        return Priced(charge.maximum, (*priced.steps, step) if trace else ())
+    return priced
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 
@@ -222,7 +260,7 @@ def _tier_keys(c: Compiler, spec: schema.TieredCharge, path: tuple) -> dict[str,
 
 
 def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[str, Any]:
-    if spec.package_size <= 0:
+    if spec.package_size is not None and spec.package_size <= 0:
         c.fail(c.span(*path, "package_size"), "package_size must be above zero")
     return {"package_size": spec.package_size, "package_price": spec.package_price, "free_units": spec.free_units}
 
@@ -230,7 +268,19 @@ def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[
 def _percentage_keys(c: Compiler, spec: schema.PercentageCharge, path: tuple) -> dict[str, Any]:
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
-    return {"rate": spec.rate, "fixed_fee": spec.fixed_fee, "min_fee": spec.min_fee, "max_fee": spec.max_fee}
+    free_events = spec.free_events
+    if free_events is not None and (free_events < 0 or free_events != free_events.to_integral_value()):
+        c.fail(c.span(*path, "free_events"), f"free_events is a number of events: {free_events} is not a whole number of at least 0")
+    if spec.free_amount is not None and spec.free_amount < 0:
+        c.fail(c.span(*path, "free_amount"), f"free_amount {spec.free_amount} is below zero")
+    return {
+        "rate": spec.rate,
+        "fixed_fee": spec.fixed_fee,
+        "min_fee": spec.min_fee,
+        "max_fee": spec.max_fee,
+        "free_events": free_events,
+        "free_amount": spec.free_amount,
+    }
 
 
 # -- checks (lint) -------------------------------------------------------------------------
@@ -244,7 +294,7 @@ def _negative_price(charge: tree.Charge) -> list[Diagnostic]:
 
 
 def _tier_amount(tier: tree.Tier, quantity: Decimal) -> Decimal:
-    return quantity * tier.unit_price + tier.flat
+    return tier_amount(tier, quantity)[2]
 
 
 def _holds_integer(previous: tree.Tier | None, tier: tree.Tier) -> bool:
@@ -279,7 +329,7 @@ def _tier_table(check: TierCheck) -> Callable[[tree.Charge], list[Diagnostic]]:
 
 
 def _negative_tier(charge: tree.Charge, index: int, _previous: tree.Tier | None, tier: tree.Tier) -> list[Diagnostic]:
-    if charge.allow_decrease or (tier.unit_price >= 0 and tier.flat >= 0):
+    if charge.allow_decrease or (tier.unit_price >= 0 and tier.flat >= 0 and (tier.block_price or 0) >= 0):
         return []
     return [warning(tier.span, f"tier {index + 1} of {charge.id!r} has a negative price: more usage lowers the charge", "decrease")]
 
@@ -312,7 +362,15 @@ MODELS: dict[str, PricingModel] = {
     for model in (
         PricingModel("flat", "amount", amount, fixed=True),
         PricingModel("per_unit", "quantity", per_unit, keys=_per_unit_keys, lint=_negative_price),
-        PricingModel("graduated", "quantity", graduated, keys=_tier_keys, lint=_tier_table(_negative_tier)),
+        PricingModel(
+            "graduated",
+            "quantity",
+            graduated,
+            keys=_tier_keys,
+            lint=_tier_table(_negative_tier),
+            # whole blocks and flat amounts only: the amount changes at block edges
+            stepped=lambda charge: any(t.block for t in charge.tiers) and not any(t.unit_price for t in charge.tiers),
+        ),
         PricingModel(
             "volume",
             "quantity",

@@ -2,7 +2,8 @@
 
 A tier is bounded by `up_to` (inclusive) or `below` (exclusive), never both;
 only the last tier is open, and each bound must let its tier hold something
-beyond the previous one.
+beyond the previous one. A block tier (`block:`, `block_price:`) prices whole
+blocks instead of units.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dsl import schema, tree
 from dsl.context import Compiler
 
 
-def compile_tiers(c: Compiler, tiers: list[schema.Tier], path: tuple) -> tuple[tree.Tier, ...]:
+def compile_tiers(c: Compiler, tiers: list[schema.Tier] | None, path: tuple) -> tuple[tree.Tier, ...]:
     out: list[tree.Tier] = []
     if not tiers:
         c.fail(c.span(*path), "a tier table needs at least one tier", "tiers")
@@ -31,12 +32,31 @@ def compile_tiers(c: Compiler, tiers: list[schema.Tier], path: tuple) -> tuple[t
             continue
         if bound is not None and index == last:
             c.fail(c.key_span(*here, key), "the last tier must be open (no `up_to`/`below`): it takes every larger quantity", "tiers")
-        tier = tree.Tier(bound, inclusive, spec.unit_price, spec.flat, c.span(*here))
+        if not _block_ok(c, spec, here):
+            continue
+        tier = tree.Tier(bound, inclusive, spec.unit_price, spec.flat, c.span(*here), spec.block, spec.block_price)
         if previous is not None and previous.bound is not None and bound is not None and not _after(previous, tier):
             c.fail(c.span(*here, key), f"tier bounds must increase: {bound} does not go past the previous tier's {previous.bound}", "tiers")
         out.append(tier)
         previous = tier
     return tuple(out)
+
+
+def _block_ok(c: Compiler, spec: schema.Tier, here: tuple) -> bool:
+    """A block tier names its block size and the block's price, and prices nothing per unit."""
+    if spec.block is None and spec.block_price is None:
+        return True
+    if spec.block is None or spec.block_price is None:
+        missing, given = ("block", "block_price") if spec.block is None else ("block_price", "block")
+        c.fail(c.key_span(*here, given), f"a block tier needs both `block` and `block_price`: `{missing}` is missing", "tiers")
+        return False
+    if spec.block <= 0:
+        c.fail(c.span(*here, "block"), "block must be above zero", "tiers")
+        return False
+    if spec.unit_price:
+        c.fail(c.key_span(*here, "unit_price"), "a block tier is priced by `block_price`, not `unit_price`", "tiers")
+        return False
+    return True
 
 
 def _after(previous: tree.Tier, tier: tree.Tier) -> bool:

@@ -176,6 +176,8 @@ class Tier:
     unit_price: Decimal
     flat: Decimal
     span: Span
+    block: Decimal | None = None  # a block tier: whole blocks of this many units, rounded up ...
+    block_price: Decimal | None = None  # ... each at this price (instead of `unit_price`)
 
     def holds(self, quantity: Decimal) -> bool:
         """Whether `quantity` is within this tier's bound (at most `up_to`, under `below`; the open tier holds all)."""
@@ -212,6 +214,29 @@ class Charge:
     allow_decrease: bool = False
     prorate: bool = False  # multiplied by a subscription window's share of its period (flat charges always)
     trial_free: bool = False  # not billed for a customer's trial days (flat charges by default)
+    minimum: Decimal | None = None  # the line's amount is raised to it (before rounding)
+    maximum: Decimal | None = None  # the line's amount is capped at it (before rounding)
+    group_by: tuple[str, ...] = ()  # usage fields: one line per distinct value (or combination)
+    prices: tuple[PriceEntry, ...] = ()  # per group, the first entry that matches prices it
+    default: bool = True  # the charge's own keys price a group no entry matches (else its rows are rejected)
+    free_events: Decimal | None = None  # percentage: the first N events of the period are free ...
+    free_amount: Decimal | None = None  # ... and so are events while their running sum stays within this
+
+
+@dataclass(frozen=True)
+class PriceEntry:
+    """One entry of a grouped charge's `prices:`: the groups it matches and the charge that prices them.
+
+    `match` holds (usage field, value) pairs, values typed as the field is;
+    `charge` is the grouped charge with this entry's keys in place of its own.
+    """
+
+    match: tuple[tuple[str, Any], ...]
+    charge: Charge
+    span: Span
+
+    def matches(self, group: dict[str, Any]) -> bool:
+        return all(group.get(name) == value for name, value in self.match)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,11 @@ README documents (Writing plans) to a restricted family of plans, in plain Pytho
   and defaults); `require:` rules; duplicate event ids;
 - metrics `count` and `sum` with a `where:` over the row, and derived metrics
   using + - *;
-- charges `flat`, `per_unit`, `graduated`, `volume`, `package` (no `when:`);
+- charges `flat`, `per_unit`, `graduated`, `volume`, `package` (no `when:`),
+  with block tiers, a charge's own `minimum:` and `maximum:`, and `group_by:`
+  with `prices:` (a group no entry prices rejects its rows); `percentage`
+  charges priced event by event in time order, with `free_events:` and
+  `free_amount:`;
 - unconditional discounts, by percent or by a fixed amount (optionally
   `carry: true`), a `minimum`, taxes; credits with a fixed balance and no
   `when:`; no notices of the plan's own;
@@ -63,7 +67,7 @@ def check_family(plan: tree.Plan) -> None:
         if m.aggregation == "sum" and not m.field:
             raise Unsupported("sum of a row expression")
     for charge in plan.charges:
-        if charge.model not in ("flat", "per_unit", "graduated", "volume", "package"):
+        if charge.model not in ("flat", "per_unit", "graduated", "volume", "package", "percentage"):
             raise Unsupported(f"model {charge.model}")
         if charge.when is not None or getattr(charge, "multiplier", None) is not None or getattr(charge, "memo", False):
             raise Unsupported("charge options")
@@ -144,14 +148,19 @@ def read_value(cell: str | None, field: tree.Field) -> tuple[Any, str | None]:
     return text, None
 
 
-def local_date(text: str, zone: ZoneInfo) -> datetime.date | None:
+def instant(text: str, zone: ZoneInfo) -> datetime.datetime | None:
     try:
         moment = datetime.datetime.fromisoformat(text)
     except ValueError:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(zone).date()
+    return moment
+
+
+def local_date(text: str, zone: ZoneInfo) -> datetime.date | None:
+    moment = instant(text, zone)
+    return None if moment is None else moment.astimezone(zone).date()
 
 
 def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
@@ -176,6 +185,8 @@ def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
             if day is None:
                 problems.append("bad timestamp")
             row: dict[tuple[str, str], Any] = {("field", "event_id"): event_id, ("field", "customer"): customer, ("field", "date"): day}
+            row[("row", "instant")] = instant(stamp, zone) if day is not None else None
+            row[("row", "number")] = number
             for field in plan.fields:
                 value, problem = read_value(cells.get(field.name), field)
                 row[("field", field.name)] = value
@@ -183,6 +194,8 @@ def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
                     problems.append(problem)
             if not problems:
                 problems += [rule.message for rule in plan.rules if not evaluate(rule.test, row)]
+            if not problems:
+                problems += [f"no price for {c.id}" for c in plan.charges if c.group_by and entry_of(c, group_values(c, row)) is None]
             if problems:
                 rejected.append(number)
             else:
@@ -204,13 +217,28 @@ def holds(tier: tree.Tier, quantity: Decimal) -> bool:
     return quantity <= tier.bound if tier.inclusive else quantity < tier.bound
 
 
+def in_tier(tier: tree.Tier, units: Decimal) -> Decimal:
+    """What `units` cost in a tier: per unit, or per started block."""
+    if tier.block is None:
+        return units * tier.unit_price + tier.flat
+    return math.ceil(Fraction(max(units, ZERO)) / Fraction(tier.block)) * tier.block_price + tier.flat
+
+
+def bounded(charge: tree.Charge, amount: Decimal) -> Decimal:
+    if charge.minimum is not None and amount < charge.minimum:
+        return charge.minimum
+    if charge.maximum is not None and amount > charge.maximum:
+        return charge.maximum
+    return amount
+
+
 def price(charge: tree.Charge, quantity: Decimal) -> Decimal:
     zero = ZERO
     if charge.model == "per_unit":
         return max(quantity - charge.free_units, zero) * charge.unit_price
     if charge.model == "volume":
         tier = next(t for t in charge.tiers if holds(t, quantity))
-        return max(quantity, zero) * tier.unit_price + tier.flat
+        return in_tier(tier, max(quantity, zero))
     if charge.model == "package":
         billable = Fraction(max(quantity - charge.free_units, zero))
         return math.ceil(billable / Fraction(charge.package_size)) * charge.package_price
@@ -220,11 +248,57 @@ def price(charge: tree.Charge, quantity: Decimal) -> Decimal:
             if index and not reaches(quantity, charge.tiers[index - 1]):
                 break
             ceiling = quantity if tier.bound is None else min(quantity, tier.bound)
-            total += max(ceiling - floor, zero) * tier.unit_price + tier.flat
+            total += in_tier(tier, max(ceiling - floor, zero))
             if tier.bound is not None:
                 floor = max(floor, tier.bound)
         return total
     raise Unsupported(charge.model)
+
+
+def percentage(charge: tree.Charge, rows: list[dict]) -> Decimal:
+    """Each event's fee in time order (ties in ledger order), the free ones skipped, the crossing one on its part."""
+    chosen = [r for r in rows if charge.where is None or evaluate(charge.where, r)]
+    chosen.sort(key=lambda r: (r[("row", "instant")], r[("row", "number")]))
+    total, count, running = ZERO, 0, ZERO
+    for r in chosen:
+        amount = r[("field", charge.field)]
+        count += 1
+        before, running = running, running + amount
+        counted = charge.free_events is None or count <= charge.free_events
+        if (charge.free_events is not None or charge.free_amount is not None) and counted:
+            if charge.free_amount is None or running <= charge.free_amount:
+                continue  # a free event
+            if before < charge.free_amount:
+                amount = running - charge.free_amount
+        fee = amount * charge.rate + charge.fixed_fee
+        if charge.min_fee is not None:
+            fee = max(fee, charge.min_fee)
+        if charge.max_fee is not None:
+            fee = min(fee, charge.max_fee)
+        total += fee
+    return total
+
+
+# -- groups ------------------------------------------------------------------------
+
+
+def group_values(charge: tree.Charge, row: dict) -> tuple:
+    return tuple(row[("field", name)] for name in charge.group_by)
+
+
+def entry_of(charge: tree.Charge, values: tuple) -> tree.Charge | None:
+    """The charge that prices a group: the first entry matching it, else the charge's own keys (if it has them)."""
+    named = dict(zip(charge.group_by, values, strict=True))
+    for entry in charge.prices:
+        if all(named[name] == value for name, value in entry.match):
+            return entry.charge
+    return charge if charge.default else None
+
+
+def shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
 # -- documents ---------------------------------------------------------------------
@@ -263,6 +337,39 @@ def month_bounds(month: str) -> tuple[datetime.date, datetime.date]:
     return first, following - datetime.timedelta(days=1)
 
 
+def metrics(plan: tree.Plan, rows: list[dict]) -> dict[tuple[str, str], Any]:
+    names: dict[tuple[str, str], Any] = {}
+    for metric in plan.metrics:
+        if metric.aggregation is None:
+            names[("metric", metric.name)] = evaluate(metric.expression, names)
+            continue
+        chosen = [r for r in rows if metric.where is None or evaluate(metric.where, r)]
+        if metric.aggregation == "count":
+            names[("metric", metric.name)] = Decimal(len(chosen))
+        else:
+            names[("metric", metric.name)] = sum((r[("field", metric.field)] for r in chosen), ZERO)
+    return names
+
+
+def priced_line(
+    charge: tree.Charge, line_id: str, description: str, names: dict, rows: list[dict], digits: int, share: Fraction = Fraction(1)
+) -> dict:
+    """One line; `share` is the part of the month a flat charge bills (its bounds are the month's, prorated with it)."""
+    quantity = None
+    if charge.model == "flat":
+        unrounded = evaluate(charge.amount, names)
+    elif charge.model == "percentage":
+        unrounded = percentage(charge, rows)
+    else:
+        quantity = evaluate(charge.quantity, names)
+        unrounded = price(charge, quantity)
+    unrounded = bounded(charge, unrounded)
+    if charge.model == "flat" and share != 1:
+        unrounded = exact(Fraction(unrounded) * share)
+    amount = to_minor(unrounded, digits, charge.rounding)
+    return {"id": line_id, "description": description, "quantity": None if quantity is None else quantity_text(quantity), "amount": amount}
+
+
 def document(
     plan: tree.Plan,
     customer: str,
@@ -275,39 +382,24 @@ def document(
     """One customer's document for one month (or a window of it); `held` (credit or discount id -> balance)
     is updated; `share` is the part of the month a flat charge bills."""
     digits = plan.minor_digits
-    names: dict[tuple[str, str], Any] = {}
-    for metric in plan.metrics:
-        if metric.aggregation is None:
-            names[("metric", metric.name)] = evaluate(metric.expression, names)
-            continue
-        chosen = [r for r in rows if metric.where is None or evaluate(metric.where, r)]
-        if metric.aggregation == "count":
-            names[("metric", metric.name)] = Decimal(len(chosen))
-        else:
-            names[("metric", metric.name)] = sum((r[("field", metric.field)] for r in chosen), ZERO)
+    names = metrics(plan, rows)
     lines, charged = [], {}
     for charge in plan.charges:
-        if charge.model == "flat":
-            quantity, unrounded = None, evaluate(charge.amount, names)
-            if share != 1:
-                unrounded = exact(Fraction(unrounded) * share)
-        else:
-            quantity = evaluate(charge.quantity, names)
-            unrounded = price(charge, quantity)
-        amount = to_minor(unrounded, digits, charge.rounding)
-        charged[charge.id] = amount
-        lines.append(
-            {
-                "id": charge.id,
-                "description": charge.name,
-                "quantity": None if quantity is None else quantity_text(quantity),
-                "amount": amount,
-            }
-        )
+        if not charge.group_by:
+            lines.append(priced_line(charge, charge.id, charge.name, names, rows, digits, share))
+            continue
+        for values in sorted({group_values(charge, r) for r in rows}):
+            mine = [r for r in rows if group_values(charge, r) == values]
+            described = ", ".join(f"{n}={shown(v)}" for n, v in zip(charge.group_by, values, strict=True))
+            line_id = f"{charge.id}[{','.join(shown(v) for v in values)}]"
+            priced = entry_of(charge, values)
+            lines.append(priced_line(priced, line_id, f"{charge.name} ({described})", metrics(plan, mine), mine, digits, share))
+    for line in lines:
+        charged[line["id"]] = line["amount"]
     notices, carried = [], []
     for discount in plan.discounts:
         # each discount takes from what earlier ones left of its charges, charge by charge in order
-        targets = [c for c in (discount.applies_to or tuple(charged)) if c in charged]
+        targets = [line for c in (discount.applies_to or tuple(charged)) for line in charged if line == c or line.startswith(c + "[")]
         if not targets:
             continue
         base = sum((charged[c] for c in targets), ZERO)

@@ -38,8 +38,14 @@ def tiers(draw) -> str:
     out, bound, inclusive_before = [], Decimal(0), None
     for index in range(count):
         price, flat = draw(prices), draw(flats)
+        # a block tier prices started blocks instead of units
+        priced = (
+            f"block: {draw(st.sampled_from(['1', '2', '5', '0.5']))}, block_price: {price}"
+            if sometimes(draw, 25)
+            else f"unit_price: {price}"
+        )
         if index == count - 1:
-            out.append(f"{{unit_price: {price}, flat: {flat}}}")
+            out.append(f"{{{priced}, flat: {flat}}}")
             break
         inclusive = draw(st.booleans())
         # small bounds, so that counts and sums often land exactly on one
@@ -47,9 +53,47 @@ def tiers(draw) -> str:
         if gap == 0 and (index == 0 and not inclusive or index > 0 and not (inclusive_before is False and inclusive)):
             gap = Decimal(3)
         bound += gap
-        out.append(f"{{{'up_to' if inclusive else 'below'}: {bound}, unit_price: {price}, flat: {flat}}}")
+        out.append(f"{{{'up_to' if inclusive else 'below'}: {bound}, {priced}, flat: {flat}}}")
         inclusive_before = inclusive
     return "[" + ", ".join(out) + "]"
+
+
+def percentage(draw) -> str:
+    """A percentage charge's keys, sometimes with free events and a free amount."""
+    body = (
+        f"on: amount, rate: {draw(st.sampled_from(['2.9%', '1%', '0%', '12.5%']))}, fixed_fee: {draw(st.sampled_from(['0', '0.30', '1']))}"
+    )
+    if draw(st.booleans()):
+        body += ', where: kind == "sale"'
+    if sometimes(draw, 40):
+        body += f", min_fee: {draw(st.sampled_from(['0.5', '2']))}, max_fee: {draw(st.sampled_from(['5', '40']))}"
+    if sometimes(draw, 50):
+        body += f", free_events: {draw(st.integers(0, 4))}"
+    if sometimes(draw, 50):
+        body += f", free_amount: {draw(st.sampled_from(['0', '10', '100.5', '3000']))}"
+    return body
+
+
+def group(draw, model: str) -> str:
+    """`group_by:` and a price table; without the charge's own price (`prices` only), unpriced rows are rejected."""
+    fields = draw(st.sampled_from([["kind"], ["flag"], ["kind", "flag"]]))
+    entries = []
+    for _ in range(draw(st.integers(0, 2))):
+        match = []
+        if "kind" in fields and draw(st.booleans()):
+            match.append(f"kind: {draw(st.sampled_from(['sale', 'refund', 'test']))}")
+        if "flag" in fields and draw(st.booleans()):
+            match.append(f"flag: {draw(st.sampled_from(['true', 'false']))}")
+        if model == "percentage":
+            keys = f"rate: {draw(st.sampled_from(['5%', '0.5%']))}, free_events: {draw(st.integers(0, 2))}"
+        elif model in ("graduated", "volume"):
+            keys = f"tiers: {draw(tiers())}"
+        elif model == "package":
+            keys = f"package_price: {draw(flats)}"
+        else:
+            keys = f"unit_price: {draw(prices)}"
+        entries.append(f"{{match: {{{', '.join(match)}}}, {keys}}}")
+    return f", group_by: [{', '.join(fields)}]" + (f", prices: [{', '.join(entries)}]" if entries else "")
 
 
 @st.composite
@@ -59,10 +103,20 @@ def plans(draw, balances: bool = False) -> str:
     quantity = st.sampled_from(["units", "events", "net", "sales"])
     charges = []
     for index in range(draw(st.integers(1, 4))):
-        model = draw(st.sampled_from(["flat", "per_unit", "graduated", "volume", "package"]))
+        model = draw(st.sampled_from(["flat", "per_unit", "graduated", "volume", "package", "percentage"]))
         rounding = f", rounding: {draw(st.sampled_from(MODES))}" if draw(st.booleans()) else ""
+        if sometimes(draw, 25):
+            rounding += f", minimum: {draw(flats)}"
+        if sometimes(draw, 25):
+            rounding += f", maximum: {draw(st.decimals(min_value=1000, max_value=5000, places=2))}"
+        if model != "flat" and sometimes(draw, 35):
+            rounding += group(draw, model)
         if model == "flat":
             body = f"amount: {draw(flats)}"
+        elif model == "percentage":
+            body = percentage(draw)
+        elif model == "per_unit" and "prices: [{" in rounding and draw(st.booleans()):
+            body = f"on: {draw(quantity)}"  # only its entries price it: rows of other groups are rejected
         elif model == "per_unit":
             body = f"on: {draw(quantity)}, unit_price: {draw(prices)}, free_units: {draw(st.integers(0, 20))}"
         elif model == "package":
@@ -175,6 +229,49 @@ def test_engine_and_reference_rater_agree(tmp_path, data):
     plan = compile_plan(plan_text)
     rows = data.draw(ledgers(plan.timezone), label="ledger")
     path = write(tmp_path / "ledger.csv", rows)
+    assert engine(plan, path) == reference_rater.rate_csv(plan, path, "2024-11")
+
+
+@st.composite
+def breadth_plans(draw) -> str:
+    """A plan that always uses the pricing breadth: free events, groups priced by entries only, block tiers, bounds."""
+    free = f", free_events: {draw(st.integers(0, 4))}, free_amount: {draw(st.sampled_from(['0', '10', '100.5', '3000']))}"
+    entries = [
+        f"{{match: {{kind: {k}}}, unit_price: {draw(prices)}}}"
+        for k in draw(st.lists(st.sampled_from(["sale", "refund", "test"]), min_size=1, max_size=2))
+    ]
+    lines = [
+        "plan: breadth",
+        f"currency: {draw(st.sampled_from(sorted(CURRENCIES)))}",
+        f"timezone: {draw(st.sampled_from(ZONES))}",
+        "usage:",
+        "  kind: {type: text, values: [sale, refund, test]}",
+        "  amount: money",
+        "  units: {type: integer, default: 1}",
+        "  flag: {type: bool, default: false}",
+        "require:",
+        "  - {rule: amount >= 0, message: negative amount}",
+        "metrics:",
+        "  units: {sum: units}",
+        "  sales: {sum: amount}",
+        "charges:",
+        f"  fees: {{model: percentage, on: amount, rate: {draw(st.sampled_from(['2.9%', '1%', '12.5%']))}, fixed_fee: 0.30,"
+        f" min_fee: 0.5, max_fee: {draw(st.sampled_from(['5', '40']))}{free}" + (", group_by: [flag]" if draw(st.booleans()) else "") + "}",
+        f"  usage: {{model: per_unit, on: units, group_by: [kind, flag], prices: [{', '.join(entries)}]}}",
+        f"  blocks: {{model: {draw(st.sampled_from(['graduated', 'volume']))}, on: sales, tiers: {draw(tiers())},"
+        f" minimum: {draw(flats)}, maximum: {draw(st.decimals(min_value=1000, max_value=5000, places=2))}"
+        + (", group_by: [flag]" if draw(st.booleans()) else "")
+        + "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_pricing_breadth_is_rated_alike(tmp_path, data):
+    plan = compile_plan(data.draw(breadth_plans(), label="plan"))
+    path = write(tmp_path / "ledger.csv", data.draw(ledgers(plan.timezone), label="ledger"))
     assert engine(plan, path) == reference_rater.rate_csv(plan, path, "2024-11")
 
 

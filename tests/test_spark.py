@@ -812,3 +812,78 @@ def test_subscription_windows_trials_negotiated_prices_and_included_tax_alike(sp
     assert ("listed-only", "2024-11-20", "2024-11-30") in periods
     assert any('"overrides":["charges.per_unit.tiers.1.unit_price","discounts.vip","minimum"]' in d for d in documents)
     assert all('"included":true' in d for d in documents)
+
+
+BREADTH_PLAN = """
+    plan: spark-breadth
+    currency: USD
+    usage:
+      region: {type: text, values: [eu, us, ap]}
+      size: integer
+      gpu: {type: bool, default: false}
+      hours: number
+      amount: {type: money, default: 0}
+    metrics:
+      hours: {sum: hours}
+      paid: {count: true, where: amount > 0}
+    charges:
+      compute:
+        model: per_unit
+        on: hours
+        group_by: [region, gpu]
+        prices:
+          - {match: {region: eu, gpu: true}, model: graduated, tiers: [{up_to: 10, unit_price: 2.5}, {block: 5, block_price: 7}]}
+          - {match: {region: eu}, unit_price: 0.12, minimum: 1}
+          - {match: {region: us}, unit_price: 0.10, maximum: 3}
+      by_size:
+        model: volume
+        on: hours
+        group_by: [size]
+        tiers: [{below: 4, block: 2, block_price: 1}, {unit_price: 0.5}]
+      card:
+        model: percentage
+        on: amount
+        where: amount > 0
+        group_by: [region]
+        rate: 2.9%
+        fixed_fee: 0.30
+        min_fee: 0.50
+        max_fee: 5
+        free_events: 2
+        free_amount: 20
+        prices:
+          - {match: {region: us}, rate: 1.5%, fixed_fee: 0.10, free_events: 1}
+"""
+
+
+def breadth_rows(seed: int, count: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for number in range(count):
+        day = rng.randint(1, 60)
+        moment = datetime.datetime(2024, 10, 1, tzinfo=datetime.UTC) + datetime.timedelta(days=day, minutes=rng.randint(0, 1000))
+        rows.append(
+            {
+                "event_id": f"e{number}",
+                "customer": rng.choice(["acme", "bolt", "cafe"]),
+                "timestamp": moment.isoformat(),
+                "region": rng.choice(["eu", "us", "ap", "eu", "us"]),
+                "size": str(rng.choice([1, 2, 8])),
+                "gpu": rng.choice(["true", "false", ""]),
+                "hours": str(rng.choice([0, 1, 2.5, 7, 13])),
+                "amount": rng.choice(["", "0", "12.00", "250.00", "3.10"]),
+            }
+        )
+    return rows
+
+
+def test_groups_blocks_bounds_and_free_events_are_rated_alike(spark, tmp_path):
+    plan = compile_plan(BREADTH_PLAN)
+    ledger = tmp_path / "breadth.csv"
+    with ledger.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(breadth_rows(0, 1)[0]))
+        writer.writeheader()
+        writer.writerows(breadth_rows(7, 120))
+    documents, rejected = assert_same(spark, plan, str(ledger), period="2024-10-01..2024-11-30")
+    assert any("compute[eu,true]" in d for d in documents) and any("by_size[8]" in d for d in documents)
+    assert rejected and all(r["reason"].startswith("no price for region=ap") for r in rejected)

@@ -71,10 +71,10 @@ def page(page):
     assert errors == []
 
 
-def test_home_lists_the_plans_with_their_status(page, server, tmp_path):
+def test_home_lists_the_plans_with_their_status(page, server, plans, tmp_path):
     page.goto(server + "/")
     rows = page.locator("tr[data-plan]")
-    expect(rows).to_have_count(len(list((ROOT / "plans").glob("*.yaml"))))  # every shipped plan
+    expect(rows).to_have_count(len(list(plans.glob("*.yaml"))))  # every shipped plan
     expect(page.locator(f'tr[data-plan="{PORTONE_FILE}"] td.check')).to_have_text("checks clean")
     expect(page.locator(f'tr[data-plan="{PORTONE_FILE}"] td.scenarios')).to_have_text(re.compile(r"12 ok"))
     expect(page.locator("td.scenarios .pending")).to_have_count(0)

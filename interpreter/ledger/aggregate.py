@@ -11,13 +11,15 @@ the amounts in between.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from dsl import tree
 from dsl.pricing_models import MODELS
 from dsl.rounding import CONTEXT, divide
+from interpreter.ledger import free_events, groups
 from interpreter.ledger.rows import NUMBER_SQL
 from interpreter.ledger.sql import decimal_literal, ident, to_sql
 from interpreter.periods import Period, local_midnight
@@ -31,6 +33,8 @@ class Facts:
     period: Period
     rows: int
     values: dict[str, Any]  # column name -> exact value
+    group: tuple[tuple[str, Any], ...] | None = None  # a group's facts: its (field, value) pairs
+    groups: tuple[Facts, ...] = ()  # the facts of each group of the grouped charges, in this period
 
 
 # Rows come with their `__reason`; only accepted rows count. The test sits in
@@ -97,23 +101,44 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
         elif m.aggregation == "prorated":
             left = f"{value} * CAST(date_diff('day', e.\"date\", w.__fe) + 1 AS DECIMAL(18,0))"
             out.append((f"{m.name}.__held", f"coalesce(sum({left}) FILTER (WHERE {inside}), 0)"))
+    windowed = {id(ch): k for k, ch in free_events.windowed(plan)}
     for ch in plan.charges:
         if MODELS[ch.model].priced_on != "events":
             continue
         field, rate = ch.field, ch.rate
         assert field is not None and rate is not None  # a charge priced on events has both (`dsl.pricing_models`)
         inside = _where(ch.where)
-        # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):
-        # the fee is computed as wide as a text amount is read, or a large one would overflow.
-        fee = f"(CAST(e.{ident(field)} AS {NUMBER_SQL}) * {decimal_literal(rate)} + {decimal_literal(ch.fixed_fee)})"
-        low = f"{fee} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
-        high = f"{fee} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
+        amount = f"CAST(e.{ident(field)} AS {NUMBER_SQL})"
+        summed = f"e.{ident(field)}"
+        k = windowed.get(id(ch))
+        if k is not None:  # only paying events count, on their part above the free amount
+            free = free_events.free_sql(ch, k)
+            out.append((f"{ch.id}.__free", f"count(*) FILTER (WHERE {inside} AND ({free}))"))
+            inside = f"{inside} AND NOT ({free})"
+            amount = summed = free_events.paid_sql(ch, k)
+        low = groups.per_entry(ch, partial(_fee_below, amount))
+        high = groups.per_entry(ch, partial(_fee_above, amount))
         middle = f"NOT ({low}) AND NOT ({high})"
         out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {inside} AND {low})"))
         out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {inside} AND {high})"))
         out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {inside} AND {middle})"))
-        out.append((f"{ch.id}.__sum", f"coalesce(sum(e.{ident(field)}) FILTER (WHERE {inside} AND {middle}), 0)"))
+        out.append((f"{ch.id}.__sum", f"coalesce(sum({summed}) FILTER (WHERE {inside} AND {middle}), 0)"))
     return out
+
+
+def _fee(amount: str, ch: tree.Charge) -> str:
+    # A native column keeps its width through `*` (DECIMAL(18,2) x DECIMAL(12,10) is DECIMAL(18,12)):
+    # the fee is computed on the amount as wide as a text amount is read, or a large one would overflow.
+    assert ch.rate is not None  # a charge priced on events has a rate (`dsl.pricing_models`)
+    return f"({amount} * {decimal_literal(ch.rate)} + {decimal_literal(ch.fixed_fee)})"
+
+
+def _fee_below(amount: str, ch: tree.Charge) -> str:
+    return f"{_fee(amount, ch)} < {decimal_literal(ch.min_fee)}" if ch.min_fee is not None else "FALSE"
+
+
+def _fee_above(amount: str, ch: tree.Charge) -> str:
+    return f"{_fee(amount, ch)} > {decimal_literal(ch.max_fee)}" if ch.max_fee is not None else "FALSE"
 
 
 def aggregate_sql(
@@ -154,10 +179,10 @@ def aggregate_sql(
         SELECT e.customer AS __customer, w.__pid AS __pid,
                count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
-               {("," + select) if select else ""}{counted}
-        FROM {events} AS e {"LEFT " if refused else ""}JOIN w ON {join}
+               {("," + select) if select else ""}{counted}{groups.select_sql(plan)}
+        FROM {free_events.source_sql(plan, events)} AS e {"LEFT " if refused else ""}JOIN w ON {join}
         {filter_customer}
-        GROUP BY e.customer, w.__pid
+        {groups.group_by_sql(plan, "e.customer, w.__pid")}
     """
     if refused:
         return f"""
@@ -178,7 +203,7 @@ def aggregate(
     params = {"customer": customer} if customer is not None else {}
     result = con.execute(query, params)
     names = [d[0] for d in result.description]
-    return [facts_of(plan, periods, dict(zip(names, row, strict=True))) for row in result.fetchall()]
+    return merged([facts_of(plan, periods, dict(zip(names, row, strict=True))) for row in result.fetchall()])
 
 
 def aggregate_counting_refused(
@@ -192,10 +217,12 @@ def aggregate_counting_refused(
     facts, refused = [], 0
     for row in result.fetchall():
         record = dict(zip(names, row, strict=True))
-        refused += record["__refused"]
+        group = groups.group_of(plan, record)
+        if group is None:  # each refused row is counted in its document's row, and again in its groups'
+            refused += record["__refused"]
         if record["__document"]:
             facts.append(facts_of(plan, periods, record))
-    return facts, refused
+    return merged(facts), refused
 
 
 def facts_of(plan: tree.Plan, periods: list[Period], record: dict[str, Any]) -> Facts:
@@ -203,7 +230,18 @@ def facts_of(plan: tree.Plan, periods: list[Period], record: dict[str, Any]) -> 
     period = periods[record["__pid"]]
     values = {k: _exact(v) for k, v in record.items() if not k.startswith("__")}
     _time_weighted(plan, values, period, record["__we"])
-    return Facts(record["__customer"], period, int(record["__rows"]), values)
+    return Facts(record["__customer"], period, int(record["__rows"]), values, groups.group_of(plan, record))
+
+
+def merged(found: list[Facts]) -> list[Facts]:
+    """The facts of whole documents, each holding the facts of its groups (from the same query's group rows)."""
+    if all(f.group is None for f in found):
+        return found
+    by_group: dict[tuple[str, Period], list[Facts]] = {}
+    for f in found:
+        if f.group is not None:
+            by_group.setdefault((f.customer, f.period), []).append(f)
+    return [replace(f, groups=tuple(by_group.get((f.customer, f.period), ()))) for f in found if f.group is None]
 
 
 def _exact(value: Any) -> Any:

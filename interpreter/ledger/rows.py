@@ -20,6 +20,7 @@ from pathlib import Path
 
 from dsl import tree
 from interpreter.ledger.files import LedgerProblem, csv_problem
+from interpreter.ledger.groups import price_rules
 from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, OUTSIDE_YEARS, Dialect, duckdb_dialect, timestamp_sql
 from interpreter.ledger.sql import ident, literal, to_sql, trimmed
 
@@ -281,6 +282,7 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         FROM (SELECT *, {stamp.instant} FROM (SELECT {", ".join(reads)} FROM (SELECT {", ".join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]
+    rules += price_rules(plan)  # rows of a grouped charge that no price matches
     if not rules:
         return typed
     kept = ", ".join(["__row", "event_id", "customer", "__ts", '"date"', *(ident(f.name) for f in plan.fields)])

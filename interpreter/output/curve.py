@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from dsl import tree
-from dsl.pricing_models import MODELS
+from dsl.pricing_models import MODELS, Priced, bounded
 from dsl.rounding import CONTEXT, ROUNDED_DIGITS, ROUNDING, money_text, round_money, text
 from interpreter.pricing.evaluate import EvaluationError, evaluate
 
@@ -64,7 +64,8 @@ def find_charge(plan: tree.Plan, charge_id: str) -> tree.Charge:
 
 
 def priced_by_quantity(charge: tree.Charge) -> bool:
-    return MODELS[charge.model].priced_on == "quantity"
+    """Whether one quantity gives the charge's amount (a grouped charge: when its own keys price a group)."""
+    return MODELS[charge.model].priced_on == "quantity" and charge.default
 
 
 def bounds(charge: tree.Charge) -> list[tuple[Decimal, str]]:
@@ -119,6 +120,8 @@ def read_quantity(text: str | None) -> Decimal | None:
 
 def curve(plan: tree.Plan, charge_id: str, to: Decimal | None = None) -> Curve:
     charge = find_charge(plan, charge_id)
+    if MODELS[charge.model].priced_on == "quantity" and not charge.default:
+        raise CurveProblem(f"charge {charge_id!r} is priced per group by its `prices:` table only: it has no price of its own to draw")
     if not priced_by_quantity(charge):
         raise CurveProblem(
             f"charge {charge_id!r} is priced by the {charge.model!r} model: its amount does not follow "
@@ -154,6 +157,7 @@ def amount_at(plan: tree.Plan, charge: tree.Charge, quantity: Decimal, factor: D
     amount = MODELS[charge.model].price(quantity, charge, False).amount
     if factor != ONE:
         amount = CONTEXT.multiply(amount, factor)
+    amount = bounded(Priced(amount, ()), charge).amount  # the charge's own minimum and maximum
     return round_money(amount, plan.minor_digits, charge.rounding)
 
 

@@ -16,14 +16,15 @@ import calendar
 import datetime
 import decimal
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
-from dsl.pricing_models import MODELS, Priced, Step
+from dsl.groups import line_id, value_text
+from dsl.pricing_models import MODELS, Priced, Step, bounded
 from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, money_text, round_money, text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
@@ -122,16 +123,21 @@ def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previou
     }
     for name, value in customer.items():
         env[("customer", name)] = value
+    metric_values(plan, facts, env)
+    if previous is not None:
+        before = environment(plan, previous, customer)
+        env.update({("previous", k[1]): v for k, v in before.items() if k[0] == "metric"})
+    return env
+
+
+def metric_values(plan: tree.Plan, facts: Facts, env: dict) -> None:
+    """Put the metrics of `facts` (a document's, or one group's) into `env`, derived metrics computed from them."""
     for metric in plan.metrics:
         if metric.expression is not None:  # a derived metric
             env[("metric", metric.name)] = evaluate(metric.expression, env)
         else:
             value = facts.values.get(metric.name)
             env[("metric", metric.name)] = _empty(metric) if value is None else value
-    if previous is not None:
-        before = environment(plan, previous, customer)
-        env.update({("previous", k[1]): v for k, v in before.items() if k[0] == "metric"})
-    return env
 
 
 def _empty(metric: tree.Metric) -> Any:
@@ -177,11 +183,47 @@ def price_charge(
         scaled = CONTEXT.multiply(priced.amount, factor)
         steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
         priced = Priced(scaled, steps)
+    # the line's minimum and maximum are per period: a window's share prorates them with the charge
+    priced = bounded(priced, charge, trace)
     if share is not None:
         priced = prorated(charge, priced, share, trace)
     amount = _round(plan, priced.amount, charge.rounding)
     how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
     return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
+
+
+def grouped_lines(
+    plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False, share: Share | None = None
+) -> list[Line]:
+    """A grouped charge's lines, one per group in the period, sorted by the group's values.
+
+    Each group is priced by the first price entry that matches it (else by
+    the charge's own keys) on its own metrics; its trace names the entry.
+    """
+    out = []
+    fields = set(charge.group_by)
+    found = [g for g in facts.groups if g.group is not None and {name for name, _ in g.group} == fields]
+    for values, group in sorted((tuple(dict(g.group or ())[name] for name in charge.group_by), g) for g in found):
+        named = dict(zip(charge.group_by, values, strict=True))
+        entry = next((e for e in charge.prices if e.matches(named)), None)
+        if entry is None and not charge.default:
+            continue  # pragma: no cover - stage 1 rejected its rows
+        priced = charge if entry is None else entry.charge
+        scoped = dict(env)
+        metric_values(plan, group, scoped)
+        try:
+            line = price_charge(plan, priced, scoped, group, trace, share)
+        except ArithmeticError as exc:
+            raise arithmetic_failed(priced.span, exc) from None
+        if line is None:
+            continue
+        described = ", ".join(f"{name}={value_text(value)}" for name, value in named.items())
+        how = line.trace
+        if how is not None:
+            chosen = f"price entry matching {described}" if entry is not None else "the charge's own price"
+            how = replace(how, model=f"{how.model}, {chosen}")
+        out.append(replace(line, id=line_id(charge.id, values), description=f"{charge.name} ({described})", trace=how))
+    return out
 
 
 def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
@@ -216,7 +258,7 @@ def _discounts(
             opening = carried_in.get(d.id, ZERO) if d.carry else ZERO
             if not granted and not opening:
                 continue
-            targets = [cid for cid in (d.applies_to or remaining) if cid in remaining]
+            targets = [line for cid in (d.applies_to or remaining) for line in remaining if line == cid or line.startswith(cid + "[")]
             if not targets:
                 continue  # none of the charges it discounts is on this document
             base = sum((remaining[cid] for cid in targets), ZERO)
@@ -302,6 +344,9 @@ def invoice(
     """Charges, discounts and minimum, the subtotal, taxes and total; and the carried discounts and their notices."""
     charges = []
     for ch in plan.charges:
+        if ch.group_by:
+            charges += grouped_lines(plan, ch, env, facts, trace, share)
+            continue
         try:
             line = price_charge(plan, ch, env, facts, trace, share)
         except ArithmeticError as exc:

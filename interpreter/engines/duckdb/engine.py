@@ -28,7 +28,7 @@ from interpreter.engines import core
 from interpreter.engines.duckdb import ledger as duck_ledger
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
-from interpreter.ledger import aggregate as stage1
+from interpreter.ledger import aggregate as stage1, free_events
 from interpreter.ledger.duplicates import repeated_count_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected, unreadable
@@ -120,7 +120,8 @@ class DuckDB:
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
         con = connect(plan)
         if whole and plan.quota is None:  # checked while rated (see the module's docstring)
-            numbered = any(m.aggregation == "last" for m in plan.metrics)
+            # ties in time are broken by ledger order: `last` and free events need the row numbers
+            numbered = any(m.aggregation == "last" for m in plan.metrics) or bool(free_events.windowed(plan))
             source = duck_ledger.view(con, usage, plan, numbered=numbered)
             return Ledger(con, plan, usage, exact=False, source=source, numbered=numbered)
         duck_ledger.load(con, usage, plan)

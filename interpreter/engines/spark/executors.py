@@ -21,7 +21,7 @@ from typing import Any
 from dsl import tree
 from dsl.errors import Span
 from interpreter.engines.core import previous_of, scoped
-from interpreter.ledger.aggregate import Facts, facts_of
+from interpreter.ledger.aggregate import Facts, facts_of, merged
 from interpreter.ledger.jsonl import PROBLEM, json_cells
 from interpreter.ledger.quota import quota_refusals
 from interpreter.output.render import document_line
@@ -143,12 +143,13 @@ def _customer_rows(job: Job, customer: str, group) -> list[tuple]:
         named = {name: record[column] for column, name in version.columns}
         if kind == PREVIOUS:
             found = facts_of(version.plan, list(version.earlier), named)
-            before.setdefault(index, {})[(customer, found.period)] = found
+            if found.group is None:  # `previous.<metric>` reads whole documents only
+                before.setdefault(index, {})[(customer, found.period)] = found
         else:
             facts.setdefault(index, []).append(facts_of(version.plan, list(version.windows), named))
     work = []
     for index, version in enumerate(job.versions):
-        mine = scoped(facts.get(index, []), version.periods, version.timelines, (customer,) if index in listed else ())
+        mine = scoped(merged(facts.get(index, [])), version.periods, version.timelines, (customer,) if index in listed else ())
         work += [(version.plan, f, previous_of(version.plan, f, before.get(index, {}))) for f in mine]
     work.sort(key=work_order)
     rows: list[tuple] = []
