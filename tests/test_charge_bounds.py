@@ -81,8 +81,8 @@ def test_explain_says_which_bound_applied_and_by_how_much(tmp_path):
     ledger = "event_id,customer,timestamp,calls\n1,small,2024-11-02T00:00:00Z,100\n2,big,2024-11-02T00:00:00Z,5000\n"
     result = rate_csv(plan, tmp_path, ledger, period="2024-11", trace=True)
     small, big = (explain(d, PLAN) for d in sorted(result.documents, key=lambda d: d.customer, reverse=True))
-    assert "raised to the minimum 5: = 4" in small
-    assert "capped at the maximum 20: = -30" in big
+    assert "raised to the minimum 5: $4.00" in small
+    assert "capped at the maximum 20: -$30.00" in big
 
 
 def test_check_refuses_a_minimum_above_the_maximum():
