@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dsl import ast, schema
 from dsl.checker import Scope, check, expect
 from dsl.choices import Declared, never_values, unlisted_filters
-from dsl.errors import Diagnostic, Span, error
+from dsl.errors import Diagnostic, Span, error, warning
 from dsl.parser import parse
-from dsl.source import Document, Scalar, child, offset_span
+from dsl.source import Document, Scalar, child, offset_span, scalar_is_mapped
 from dsl.types import DATE, INTEGER, TEXT
 
 ROW_BUILTINS = {"event_id": TEXT, "customer": TEXT, "date": DATE}
@@ -98,6 +98,13 @@ class Compiler:
         if isinstance(node, Scalar):
             text = node.text if not isinstance(value, bool) else text
             locate = functools.partial(offset_span, self.doc.text, node)
+            if not scalar_is_mapped(self.doc.text, node):
+                where = Span(node.span.file, node.span.line, node.span.column)
+                self.diagnostics.append(
+                    warning(
+                        where, "problems inside this value are shown at its start: its escapes could not be matched to the file", "yaml"
+                    )
+                )
         else:
             locate = _everywhere(self.span(*path))
         expr, problems = parse(text, locate)

@@ -9,6 +9,7 @@ one clear error.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -213,64 +214,159 @@ def child(node: Node | None, step: str | int) -> tuple[Scalar | None, Node | Non
     return None, None
 
 
-_ESCAPE_LENGTHS = {"x": 4, "u": 6, "U": 10}
-_RAW_SPACE = " \t\r\n"
+# What PyYAML reads as a line break, and what each break becomes in a folded value.
+_BREAKS = "\r\n\x85\u2028\u2029"
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_BLANKS = " \t"
+_ESCAPE_DIGITS = {"x": 2, "u": 4, "U": 8}
+_ESCAPES = {
+    "0": "\0", "a": "\x07", "b": "\x08", "t": "\t", "\t": "\t", "n": "\n", "v": "\x0b", "f": "\x0c", "r": "\r", "e": "\x1b",
+    " ": " ", '"': '"', "\\": "\\", "/": "/", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
+}  # fmt: skip
+Extents = tuple[tuple[int, int], ...]
 
 
 def offset_span(text: str, node: Scalar, offset: int, length: int = 1) -> Span:
-    """The file position of character `offset` of a scalar's value.
+    """The file position of characters `offset` to `offset + length` of a scalar's value.
 
-    Quoted and block scalars, and plain scalars folded over several lines, are
-    walked against the raw file text so that the position is the real one:
-    escapes (`\\"`, `\\u00e9`, an escaped line break), doubled quotes (`''`),
-    indentation and folded line breaks are each matched to what they became.
+    The value is walked against the raw file text (see `_extents`), so that
+    escapes (`\\"`, `\\u00e9`), doubled quotes (`''`), indentation and folded
+    line breaks each cover what they take in the file: the span starts and ends
+    where its text really is, on another line if the value was folded. When the
+    value cannot be matched to the file, use `scalar_is_mapped` to find out:
+    the position is then the start of the scalar.
     """
     raw = text[node.start_index : node.end_index]
-    i = 0
-    if node.style in ("'", '"'):
-        i = 1
-    elif node.style in ("|", ">"):
-        newline = raw.find("\n")
-        i = newline + 1 if newline >= 0 else len(raw)
-    value = node.text
-    j = 0
-    while j < offset and i < len(raw) and j < len(value):
-        r, v = raw[i], value[j]
-        if r == "\\" and node.style == '"':
+    extents = _extents(raw, node.style, node.text)
+    if extents is None:
+        return Span(node.span.file, node.span.line, node.span.column, node.span.line, node.span.column + 1)
+    if offset < len(extents):
+        first = extents[offset][0]
+        last = extents[min(offset + max(1, length), len(extents)) - 1][1]
+    else:  # just after the value: after its last character (before a closing quote)
+        first = last = extents[-1][1] if extents else _body_start(raw, node.style)
+    line, column = _position(node, raw, first)
+    end_line, end_column = _position(node, raw, last)
+    if (end_line, end_column) <= (line, column):
+        end_line, end_column = line, column + 1
+    return Span(node.span.file, line, column, end_line, end_column)
+
+
+def scalar_is_mapped(text: str, node: Scalar) -> bool:
+    """Whether every character of the scalar's value was matched to its place in the file."""
+    return _extents(text[node.start_index : node.end_index], node.style, node.text) is not None
+
+
+def _position(node: Scalar, raw: str, index: int) -> tuple[int, int]:
+    """Line and column in the file of `raw[index]`, counting line breaks as PyYAML does."""
+    breaks = list(_BREAK.finditer(raw, 0, index))
+    if not breaks:
+        return node.span.line, node.span.column + index
+    return node.span.line + len(breaks), index - breaks[-1].end() + 1
+
+
+def _body_start(raw: str, style: str | None) -> int:
+    if style in ("'", '"'):
+        return 1
+    if style in ("|", ">"):  # the value starts on the line after the `|` or `>` header
+        found = _BREAK.search(raw)
+        return found.end() if found else len(raw)
+    return 0
+
+
+@functools.lru_cache(maxsize=256)
+def _extents(raw: str, style: str | None, value: str) -> Extents | None:
+    """For each character of `value`, where in `raw` (a scalar as written) it came from.
+
+    Follows what PyYAML's scanner does: an escape or a doubled quote gives one
+    character; spaces before a line break are dropped and the break with the
+    indentation after it becomes one space (or the blank lines after it become
+    line breaks); an escaped line break gives nothing. Whatever a folded run of
+    whitespace gives lies on the run. None when the value does not match the
+    file, so that no position inside it is trusted.
+    """
+    out: list[tuple[int, int]] = []
+    i, j = _body_start(raw, style), 0
+    while j < len(value):
+        if i >= len(raw):
+            # the last line breaks of a block value (kept by `|+`) may lie past the node's end
+            return tuple(out) + ((len(raw), len(raw)),) * (len(value) - j) if value[j:].isspace() else None
+        r = raw[i]
+        if style == '"' and r == "\\":
             nxt = raw[i + 1 : i + 2]
-            if nxt in ("\n", "\r"):  # an escaped line break joins the lines: it gives nothing
-                i += 2
-                while i < len(raw) and raw[i] in _RAW_SPACE:
-                    i += 1
-                continue
-            i += _ESCAPE_LENGTHS.get(nxt, 2)
-            j += 1
-        elif r == "'" and node.style == "'" and raw[i : i + 2] == "''":
-            i += 2
-            j += 1
-        elif r == v:
-            i += 1
-            j += 1
-        elif r in _RAW_SPACE and v in " \n":
-            # A folded line break (with its indentation) became one space or newline(s).
-            while i < len(raw) and raw[i] in _RAW_SPACE:
-                i += 1
-            while j < offset and j < len(value) and value[j] in " \n":
-                j += 1
-        elif r in _RAW_SPACE:
-            i += 1
+            if nxt and nxt in _BREAKS:  # an escaped line break joins the lines: only blank lines after it count
+                end, given = _blank_lines(raw, _after_break(raw, i + 1))
+            else:
+                end = i + 2 + _ESCAPE_DIGITS.get(nxt, 0)
+                escaped = _ESCAPES.get(nxt) if nxt not in _ESCAPE_DIGITS else _code(raw[i + 2 : end])
+                if escaped is None:
+                    return None
+                given = escaped
+        elif style == "'" and raw.startswith("''", i):
+            end, given = i + 2, "'"
+        elif style in ("|", ">"):
+            if r not in _BLANKS + _BREAKS:
+                end, given = i + 1, r
+            else:  # no escapes in a block value: its whitespace runs are matched by what follows them
+                end = i
+                while end < len(raw) and raw[end] in _BLANKS + _BREAKS:
+                    end += 1
+                stop = j
+                while stop < len(value) and value[stop] in _BLANKS + _BREAKS:
+                    stop += 1
+                given = value[j:stop]
+        elif r in _BLANKS + _BREAKS and _folds(raw, i):
+            end, given = _fold(raw, i)
         else:
+            end, given = i + 1, r
+        if value[j : j + len(given)] != given:
+            return None
+        out.extend([(i, end)] * len(given))
+        i, j = end, j + len(given)
+    return tuple(out)
+
+
+def _code(digits: str) -> str | None:
+    try:
+        return chr(int(digits, 16))
+    except ValueError:
+        return None
+
+
+def _after_break(raw: str, i: int) -> int:
+    return i + 2 if raw.startswith("\r\n", i) else i + 1
+
+
+def _given_by_break(raw: str, i: int) -> str:
+    return raw[i] if raw[i] in "\u2028\u2029" else "\n"
+
+
+def _blank_lines(raw: str, i: int) -> tuple[int, str]:
+    """Indentation and blank lines after a line break: each blank line gives a line break."""
+    given = ""
+    while True:
+        while i < len(raw) and raw[i] in _BLANKS:
             i += 1
-            j += 1
-    # Indentation, blank lines and escaped line breaks in front of the character give no value character.
-    while i < len(raw) and j < len(value) and value[j] not in " \t\n":
-        if raw[i] in _RAW_SPACE:
-            i += 1
-        elif node.style == '"' and raw[i] == "\\" and raw[i + 1 : i + 2] in ("\n", "\r"):
-            i += 2
+        if i < len(raw) and raw[i] in _BREAKS:
+            given += _given_by_break(raw, i)
+            i = _after_break(raw, i)
         else:
-            break
-    before = raw[:i]
-    line = node.span.line + before.count("\n")
-    column = len(before) - before.rfind("\n") if "\n" in before else node.span.column + i
-    return Span(node.span.file, line, column, line, column + max(1, length))
+            return i, given
+
+
+def _folds(raw: str, i: int) -> bool:
+    """Whether the whitespace at `i` of a flow value runs into a line break."""
+    while i < len(raw) and raw[i] in _BLANKS:
+        i += 1
+    return i < len(raw) and raw[i] in _BREAKS
+
+
+def _fold(raw: str, i: int) -> tuple[int, str]:
+    """Spaces, a line break and what follows it in a quoted or plain value: a space, or the blank lines."""
+    while raw[i] in _BLANKS:
+        i += 1
+    first = _given_by_break(raw, i)
+    end, breaks = _blank_lines(raw, _after_break(raw, i))
+    if first != "\n":
+        return end, first + breaks
+    return end, breaks or " "

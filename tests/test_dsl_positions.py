@@ -13,8 +13,9 @@ import pytest
 import yaml
 from hypothesis import assume, given, settings, strategies as st
 
-from dsl.errors import format_diagnostic
+from dsl.errors import Span, format_diagnostic
 from dsl.loader import load_plan_text
+from dsl.source import Scalar, child, offset_span, read_documents, scalar_is_mapped, to_plain
 from plan_helpers import problems_of
 
 HEAD = "plan: t\ncurrency: KRW\nusage: {amount: money}\nmetrics:\n  gross: {sum: amount}\n"  # lines 1-5
@@ -113,6 +114,7 @@ def test_position_matches_the_file_for_any_yaml_style(expression, style, width):
     span = located[0].span
     line_text = text.splitlines()[span.line - 1]
     assert line_text[span.column - 1 : span.column + 3] == "oops", (text, span)
+    assert (span.end_line, span.end_column) == (span.line, span.column + 4), (text, span)
 
 
 # --- the caret line ---------------------------------------------------------
@@ -144,3 +146,104 @@ def test_a_very_long_line_is_shown_around_the_spot():
     assert shown[1].startswith("    …") and len(shown[1]) < 200
     assert shown[1][len(shown[2]) - 4 : len(shown[2])] == "oops"
     assert shown[2].endswith("^^^^") and set(shown[2].strip()) == {"^"}
+
+
+# --- the whole span of a part inside a quoted value: escapes are wider in the file ---
+
+# `gross + "x"` adds text to money: the error covers that part, wherever its escapes put its end.
+WHOLE_PARTS = [
+    ("escaped_quotes", '  m: "if \\"a\\" == \\"b\\" then gross else gross + \\"x\\""\n', (6, 41, 6, 54), 'gross + \\"x\\"'),
+    ("escaped_backslash", '  m: "gross + \\"a\\\\\\\\b\\""\n', (6, 7, 6, 25), 'gross + \\"a\\\\\\\\b\\"'),
+    ("escaped_tab", '  m: "gross +\\t\\"x\\""\n', (6, 7, 6, 21), 'gross +\\t\\"x\\"'),
+    ("unicode_escape", '  m: "gross + \\"\\u00e9\\""\n', (6, 7, 6, 25), 'gross + \\"\\u00e9\\"'),
+    ("escape_before_the_part", '  m: "if \\"\\u00e9\\" == \\"x\\" then gross + \\"y\\" else gross"\n', (6, 35, 6, 48), 'gross + \\"y\\"'),
+    ("single_quoted_doubled_quote", "  m: 'gross + \"it''s\"'\n", (6, 7, 6, 22), "gross + \"it''s\""),
+]
+
+
+@pytest.mark.parametrize(("part", "span", "covered"), [c[1:] for c in WHOLE_PARTS], ids=[c[0] for c in WHOLE_PARTS])
+def test_a_type_error_covers_exactly_its_part_of_a_quoted_value(part, span, covered):
+    text = HEAD + part
+    loaded = load_plan_text("plan.yaml", text)
+    [found] = [d for d in loaded.diagnostics if d.message.startswith("cannot compute money (KRW) + text")]
+    where = found.span
+    assert (where.line, where.column, where.end_line, where.end_column) == span
+    line = text.splitlines()[where.line - 1]
+    assert line[where.column - 1 : where.end_column - 1] == covered
+    caret = format_diagnostic(found, text).splitlines()[2]
+    assert line[caret.index("^") - 4 : len(caret) - 4] == covered
+
+
+def test_the_caret_covers_an_escaped_part_and_nothing_after_it():
+    text = HEAD + '  m: "gross + \\"x\\" + 1"\n'
+    loaded = load_plan_text("plan.yaml", text)
+    assert format_diagnostic(loaded.diagnostics[0], text).splitlines()[1:] == [
+        '      m: "gross + \\"x\\" + 1"',
+        "          " + "^" * len('gross + \\"x\\"'),
+    ]
+
+
+def test_a_part_folded_over_lines_of_a_double_quoted_value_ends_on_its_last_line():
+    text = HEAD + '  m: "if \\"a\\" == \\"b\\" then gross else gross\n    + \\"x\\""\n'
+    loaded = load_plan_text("plan.yaml", text)
+    [found] = [d for d in loaded.diagnostics if d.message.startswith("cannot compute money (KRW) + text")]
+    where = found.span
+    assert (where.line, where.column, where.end_line, where.end_column) == (6, 41, 7, 12)
+
+
+def test_an_escaped_line_break_followed_by_a_blank_line_keeps_the_position():
+    # `\` at the end of a line joins it to the next; the blank line after it is a line break of the value
+    text = HEAD + '  m: "if \\"a\\" == \\"b\\" \\\n\n    then gross else oops"\n'
+    assert problems_of(text) == [(8, 21, "unknown name 'oops' in metric 'm'")]
+
+
+def test_a_value_that_does_not_match_the_file_is_located_at_its_start():
+    # a scalar whose text is not what the file holds at its place: no position inside it is trusted
+    text = HEAD + '  m: "gross + \\"x\\""\n'
+    start = text.index('"gross')
+    node = Scalar('gross + "y"', '"', Span("plan.yaml", 6, 6, 6, 22), start, start + 16)
+    assert not scalar_is_mapped(text, node)
+    assert offset_span(text, node, 8, 3) == Span("plan.yaml", 6, 6, 6, 7)
+    written = Scalar('gross + "x"', '"', Span("plan.yaml", 6, 6, 6, 22), start, start + 16)
+    assert scalar_is_mapped(text, written)
+    assert offset_span(text, written, 8, 3) == Span("plan.yaml", 6, 15, 6, 20)
+
+
+SEGMENTS = """\
+plan: segments
+currency: USD
+timezone: UTC
+usage:
+  units: integer
+customer:
+  segment: {type: text, values: [startup, enterprise], default: startup}
+metrics:
+  used: {sum: units}
+charges:
+  support:
+    name: Startup support
+    model: flat
+    amount: 10
+    when: "customer.segment == \\"startup\\" and used > 1\\t"
+"""
+
+
+def test_explain_quotes_each_condition_of_a_double_quoted_value_whole(ratecard, tmp_path):
+    (tmp_path / "plan.yaml").write_text(SEGMENTS, encoding="utf-8")
+    (tmp_path / "usage.csv").write_text("event_id,customer,timestamp,units\ne1,acme,2024-11-02T10:00:00,7\n", encoding="utf-8")
+    result = ratecard("explain", tmp_path / "plan.yaml", "--usage", tmp_path / "usage.csv", "--customer", "acme", "--period", "2024-11")
+    assert result.exit_code == 0, result.output
+    assert '── customer.segment == \\"startup\\" = true\n' in result.stdout
+    assert "── used > 1 = true\n" in result.stdout
+
+
+@settings(max_examples=int(os.environ.get("RATECARD_FUZZ_EXAMPLES", "150")), deadline=None)
+@given(
+    value=st.text(st.sampled_from("ab é순 \t\n\\\"'#:\x01\x85\u2028\ufeff"), max_size=60), style=st.sampled_from([None, "'", '"', "|", ">"])
+)
+def test_every_value_pyyaml_writes_is_matched_to_the_file(value, style):
+    body = "m: " + yaml.dump(value, default_style=style, width=20, allow_unicode=True).removesuffix("...\n")
+    documents, _ = read_documents("plan.yaml", body)
+    assume(documents is not None and to_plain(documents[0].root) == {"m": value})
+    _, node = child(documents[0].root, "m")
+    assert isinstance(node, Scalar) and scalar_is_mapped(body, node), body
