@@ -1,8 +1,8 @@
 """Ledger files into DuckDB: read, typed and checked by the SQL of `interpreter.ledger`, rejected rows kept.
 
 A CSV file is read by DuckDB with the columns of its header and RFC 4180
-quoting, never a dialect guessed from a sample; a JSON lines file through
-`jsonl.json_cells` and a temporary CSV file, so that numbers keep the text
+quoting, never a dialect guessed from a sample; a JSON lines file by
+`duckdb.jsonl` into a table of text cells, so that numbers keep the text
 they are written with; a Parquet file in its own column types where they
 hold the values exactly. The views `checked_rows` and `events` then hold
 every row with its `__reason`; `load` marks duplicates (`duplicates`) and
@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dsl import tree
+from interpreter.engines.duckdb.jsonl import jsonl_table
 from interpreter.ledger import duplicates as duplicates_sql
 from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
-from interpreter.ledger.jsonl import PROBLEM, json_cells
+from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_refusals, quota_rows_sql
 from interpreter.ledger.rows import BUILTIN_COLUMNS, Rejected, checked_sql, select_columns, unreadable
 from interpreter.ledger.sql import literal
@@ -81,38 +82,6 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     else:
         row = "CAST(NULL AS BIGINT)"
     return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
-
-
-def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """The JSON lines as a table of text columns, numbers kept exactly as written.
-
-    The rows go to DuckDB through a temporary CSV file (fast, and typed as
-    text like any CSV ledger); `__data_row` is the row's number, blank lines
-    not counted, and `__problem` why the line is no row ("" when it is one).
-    """
-    import csv
-    import os
-    import tempfile
-
-    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
-            names = ("__data_row", *columns, PROBLEM)
-            writer.writerow(names)
-            row = 0
-            for number, line in enumerate(lines, 1):
-                cells = json_cells(line, number, columns, file)
-                if cells is not None:
-                    row += 1
-                    writer.writerow((row, *cells))
-        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
-        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
-    except UnicodeDecodeError as exc:
-        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    finally:
-        os.unlink(temp)
-    return "__ledger_lines"
 
 
 def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
