@@ -12,6 +12,8 @@ customers each of two plans, then times, alternating in one run:
   rate      `ratecard rate bench/bench_plan.yaml --usage FILE --period 2024-11 --format jsonl`
   run       `ratecard run` over bench_plan.yaml and bench_plan_b.yaml (half the customers each)
 
+then `ratecard rate` of bench/bench_quota.yaml over a CSV ledger whose quota refuses one record in four.
+
 and prints the medians, `rate` against the hand-written SQL and the GROUP BY,
 `run` against `rate`, and peak resident memory of the ratecard processes.
 
@@ -42,6 +44,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PLAN = HERE / "bench_plan.yaml"
 PLANS = (PLAN, HERE / "bench_plan_b.yaml")
+QUOTA_PLAN = HERE / "bench_quota.yaml"
 COMMANDS = ("group by", "SQL", "rate", "run")
 
 
@@ -82,6 +85,21 @@ def generate(folder: Path, events: int, customers: int) -> dict[str, Path]:
     for plan in PLANS:
         shutil.copyfile(plan, files["plans"] / plan.name)
     return files
+
+
+def quota_ledger(folder: Path, records: int) -> Path:
+    """A CSV ledger of `records` records, four per customer after a quota of three: one in four is refused."""
+    import duckdb
+
+    path = folder / f"quota_{records}.csv"
+    if not path.exists():
+        duckdb.connect().execute(f"""
+            COPY (SELECT 'e' || i AS event_id, 'c' || (i // 5) AS customer,
+                         strftime(TIMESTAMP '2024-11-01 00:00:00' + INTERVAL (i % 5) DAY, '%Y-%m-%dT%H:%M:%S') AS timestamp,
+                         CASE WHEN i % 5 = 0 THEN '' ELSE '1' END AS record, CASE WHEN i % 5 = 0 THEN '3' ELSE '' END AS quota
+                  FROM range({records // 4 * 5}) AS t(i)) TO '{path}' (HEADER, DELIMITER ',')
+        """)
+    return path
 
 
 def _scan(path: Path) -> str:
@@ -174,6 +192,11 @@ def run_command(path: Path, files: dict[str, Path], out: Path) -> tuple[float, i
         return _timed([*command, "--period", "2024-11", "--out", str(out), "--force"], sink)
 
 
+def quota_command(path: Path) -> tuple[float, int]:
+    with open(os.devnull, "w") as sink:
+        return _timed(["rate", str(QUOTA_PLAN), "--usage", str(path), "--period", "2024-11", "--format", "jsonl", "--quiet"], sink)
+
+
 def check_totals(documents: Path, expected: dict[str, Decimal], what: str) -> None:
     """Stop unless ratecard's invoice total equals the hand-written SQL's for every customer."""
     totals = {}
@@ -230,6 +253,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data")
     parser.add_argument("--formats", default="parquet,csv,jsonl")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="of: " + ", ".join(COMMANDS))
+    parser.add_argument("--quota-records", type=int, default=200_000, help="also rate a quota ledger of this many records (0: not)")
     parser.add_argument("--breakdown", action="store_true", help="also time each stage of one rating per file")
     args = parser.parse_args()
     commands = args.commands.split(",")
@@ -238,7 +262,7 @@ def main() -> None:
     print(f"ledger: {args.events:,} events, {args.customers:,} customers (made in {time.perf_counter() - started:.1f} s)")
     with tempfile.TemporaryDirectory(prefix="ratecard-bench-") as tmp:
         documents, out = Path(tmp) / "documents.jsonl", Path(tmp) / "run"
-        for fmt in args.formats.split(","):
+        for fmt in filter(None, args.formats.split(",")):
             path = files[fmt]
             seconds: dict[str, list[float]] = {name: [] for name in commands}
             memory: dict[str, list[int]] = {"rate": [], "run": []}
@@ -270,6 +294,11 @@ def main() -> None:
             if args.breakdown:
                 for stage, spent in breakdown(path):
                     print(f"    {stage:40s} {spent:6.2f} s")
+    if args.quota_records:
+        path = quota_ledger(args.data, args.quota_records)
+        runs = [quota_command(path) for _ in range(args.repeat)]
+        seconds, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+        print(f"quota    rate {seconds:6.2f} s over {args.quota_records:,} records, one in four refused | peak {peak / 1024:4.0f} MiB")
 
 
 if __name__ == "__main__":
