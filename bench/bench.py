@@ -169,10 +169,10 @@ def hand_written(path: Path) -> tuple[float, dict[str, Decimal]]:
     return time.perf_counter() - start, dict(rows)
 
 
-def _timed(command: list[str], out) -> tuple[float, int]:
-    """Seconds and peak resident memory (KiB) of one ratecard process."""
+def _timed(command: list[str], out, tree: Path = HERE.parent) -> tuple[float, int]:
+    """Seconds and peak resident memory (KiB) of one ratecard process, run from the source tree `tree`."""
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", *command], stdout=out, cwd=HERE.parent)
+    process = subprocess.Popen([sys.executable, "-c", "import cli; cli.main()", *command], stdout=out, cwd=tree)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
@@ -181,20 +181,20 @@ def _timed(command: list[str], out) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def rate_command(path: Path, out: Path) -> tuple[float, int]:
+def rate_command(path: Path, out: Path, tree: Path = HERE.parent) -> tuple[float, int]:
     with out.open("w") as sink:
-        return _timed(["rate", str(PLAN), "--usage", str(path), "--period", "2024-11", "--format", "jsonl", "--quiet"], sink)
+        return _timed(["rate", str(PLAN), "--usage", str(path), "--period", "2024-11", "--format", "jsonl", "--quiet"], sink, tree)
 
 
-def run_command(path: Path, files: dict[str, Path], out: Path) -> tuple[float, int]:
+def run_command(path: Path, files: dict[str, Path], out: Path, tree: Path = HERE.parent) -> tuple[float, int]:
     command = ["run", "--plans", str(files["plans"]), "--customers", str(files["customers"]), "--usage", str(path)]
     with open(os.devnull, "w") as sink:
-        return _timed([*command, "--period", "2024-11", "--out", str(out), "--force"], sink)
+        return _timed([*command, "--period", "2024-11", "--out", str(out), "--force"], sink, tree)
 
 
-def quota_command(path: Path) -> tuple[float, int]:
+def quota_command(path: Path, tree: Path = HERE.parent) -> tuple[float, int]:
     with open(os.devnull, "w") as sink:
-        return _timed(["rate", str(QUOTA_PLAN), "--usage", str(path), "--period", "2024-11", "--format", "jsonl", "--quiet"], sink)
+        return _timed(["rate", str(QUOTA_PLAN), "--usage", str(path), "--period", "2024-11", "--format", "jsonl", "--quiet"], sink, tree)
 
 
 def check_totals(documents: Path, expected: dict[str, Decimal], what: str) -> None:
@@ -254,9 +254,14 @@ def main() -> None:
     parser.add_argument("--formats", default="parquet,csv,jsonl")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="of: " + ", ".join(COMMANDS))
     parser.add_argument("--quota-records", type=int, default=200_000, help="also rate a quota ledger of this many records (0: not)")
+    parser.add_argument(
+        "--against", type=Path, help="another source tree of ratecard (an earlier version, say): its rate and run alternate too"
+    )
     parser.add_argument("--breakdown", action="store_true", help="also time each stage of one rating per file")
     args = parser.parse_args()
-    commands = args.commands.split(",")
+    commands = [name for name in args.commands.split(",") if name]
+    if args.against:
+        commands += [f"{name}@{args.against.name}" for name in ("rate", "run") if name in commands]
     started = time.perf_counter()
     files = generate(args.data, args.events, args.customers)
     print(f"ledger: {args.events:,} events, {args.customers:,} customers (made in {time.perf_counter() - started:.1f} s)")
@@ -265,7 +270,7 @@ def main() -> None:
         for fmt in filter(None, args.formats.split(",")):
             path = files[fmt]
             seconds: dict[str, list[float]] = {name: [] for name in commands}
-            memory: dict[str, list[int]] = {"rate": [], "run": []}
+            memory: dict[str, list[int]] = {name: [] for name in commands if name.startswith(("rate", "run"))}
             for repeat in range(args.repeat):  # alternate, so that every command sees the same machine
                 if "group by" in commands:
                     seconds["group by"].append(group_by(path))
@@ -282,6 +287,16 @@ def main() -> None:
                     elapsed, peak = run_command(path, files, out)
                     seconds["run"].append(elapsed)
                     memory["run"].append(peak)
+                for name in commands:
+                    if "@" in name:
+                        tree = args.against
+                        elapsed, peak = (
+                            rate_command(path, documents, tree) if name.startswith("rate") else run_command(path, files, out, tree)
+                        )
+                        if name.startswith("rate") and repeat == 0 and "SQL" in commands:
+                            check_totals(documents, expected, f"{fmt} ({name})")
+                        seconds[name].append(elapsed)
+                        memory[name].append(peak)
             median = {name: statistics.median(times) for name, times in seconds.items()}
             shown = " | ".join(f"{name} {median[name]:6.2f} s" for name in commands)
             ratios = []
@@ -289,6 +304,7 @@ def main() -> None:
                 ratios += [f"rate/{name} {median['rate'] / median[name]:4.2f}" for name in ("SQL", "group by") if name in median]
                 if "run" in median:
                     ratios.append(f"run/rate {median['run'] / median['rate']:4.2f}")
+                ratios += [f"{name}/rate {median[name] / median['rate']:4.2f}" for name in median if "@" in name]
             peaks = " ".join(f"{name} {max(kib) / 1024:4.0f} MiB" for name, kib in memory.items() if kib)
             print(f"{fmt:8s} {shown} | {' | '.join(ratios)} | peak {peaks}" + (" | totals checked" if "SQL" in commands else ""))
             if args.breakdown:
@@ -296,9 +312,14 @@ def main() -> None:
                     print(f"    {stage:40s} {spent:6.2f} s")
     if args.quota_records:
         path = quota_ledger(args.data, args.quota_records)
-        runs = [quota_command(path) for _ in range(args.repeat)]
-        seconds, peak = statistics.median(r[0] for r in runs), max(r[1] for r in runs)
-        print(f"quota    rate {seconds:6.2f} s over {args.quota_records:,} records, one in four refused | peak {peak / 1024:4.0f} MiB")
+        trees = [HERE.parent, *([args.against] if args.against else [])]
+        runs = [[quota_command(path, tree) for tree in trees] for _ in range(args.repeat)]
+        for index, tree in enumerate(trees):
+            seconds, peak = statistics.median(r[index][0] for r in runs), max(r[index][1] for r in runs)
+            name = "rate" if index == 0 else f"rate@{tree.name}"
+            print(
+                f"quota    {name} {seconds:6.2f} s over {args.quota_records:,} records, one in four refused | peak {peak / 1024:4.0f} MiB"
+            )
 
 
 if __name__ == "__main__":
