@@ -26,7 +26,7 @@ from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb import ledger as duck_ledger
 from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.ledger import rows as ledger
-from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
+from interpreter.ledger.duplicates import event_key, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
 from interpreter.pricing import balances as carried_balances
 from interpreter.pricing.customers import CustomerProblem, read_customers
@@ -153,7 +153,6 @@ def billing_run(
                 f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
                 f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
             )
-            rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
             # each plan sees its own customers' balances only: another plan may hold an id in another currency
             held = {key: balance for key, balance in opening.items() if key[0] in mine}
@@ -166,6 +165,9 @@ def billing_run(
                 balance_records=held,
                 keep_going=True,
             )
+            rows = []  # the ledger's row of each row of the plan's share, when one is rejected
+            if result.rejected:
+                rows = [r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()]
             rejected = [ledger.Rejected(rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
             runs.append(PlanRun(item.plan, tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
@@ -239,15 +241,26 @@ def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, st
             # kept as text (each plan types it); a column the ledger lacks comes through empty
             seen.setdefault(f.name, tree.Field(f.name, TEXT, "", None, f.span))
     source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
-    con.execute("CREATE OR REPLACE TEMP TABLE run_plans (customer VARCHAR, plan VARCHAR)")
-    con.executemany("INSERT INTO run_plans VALUES (?, ?)", sorted(assignment.items()))
+    # one statement: an INSERT per customer costs a round trip each
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE run_plans AS SELECT unnest($customers) AS customer, unnest($plans) AS plan",
+        {"customers": list(assignment), "plans": list(assignment.values())},
+    )
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {", ".join("src." + ident(c) for c in ("event_id", "customer", "timestamp", *seen))},
-                   p.plan AS __plan, src.__problem,
-                   {first_row_sql("CAST(src.event_id AS VARCHAR)", "src.__row")} AS __first_row
+                   p.plan AS __plan, src.__problem, src.__row AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
         raise RateProblem(str(ledger.unreadable(usage, exc))) from None
+    # Later rows of an event point at its first row; a hash aggregate finds the (usually no) repeats
+    # more cheaply than a window over every row would.
+    key = event_key("CAST(event_id AS VARCHAR)")
+    con.execute(f"""
+        UPDATE run_ledger SET __first_row = d.__first
+        FROM (SELECT {key} AS __key, min(__source_row) AS __first FROM run_ledger
+              WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) AS d
+        WHERE {event_key("CAST(run_ledger.event_id AS VARCHAR)")} = d.__key AND run_ledger.__source_row > d.__first
+    """)
