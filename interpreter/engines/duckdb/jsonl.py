@@ -52,6 +52,8 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
         return python_table(con, file, columns)
     try:
         blanks, others = _lines(con, file)
+    except duckdb.OutOfMemoryException:
+        raise
     except duckdb.Error:  # not UTF-8, a line too long: the Python reading says where
         return python_table(con, file, columns)
     number = (
