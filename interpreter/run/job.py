@@ -235,11 +235,18 @@ def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
 
 def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str]) -> None:
     """The ledger as text columns (exact), each row labelled with its customer's plan."""
+    kinds: dict[str, set[str]] = {}
+    for plan in plans:
+        for f in plan.fields:
+            kinds.setdefault(f.name, set()).add(f.type.kind)
     seen: dict[str, tree.Field] = {}
     for plan in plans:
         for f in plan.fields:
-            # kept as text (each plan types it); a column the ledger lacks comes through empty
-            seen.setdefault(f.name, tree.Field(f.name, TEXT, "", None, f.span))
+            # A Parquet column every plan types alike stays in its own type where that holds the values
+            # exactly (each plan then reads it as it would read the ledger); otherwise it is kept as text,
+            # which each plan types. A column the ledger lacks comes through empty.
+            alike = f.type if len(kinds[f.name]) == 1 else TEXT
+            seen.setdefault(f.name, tree.Field(f.name, alike, "", None, f.span))
     source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
     # one statement: an INSERT per customer costs a round trip each
     con.execute(
