@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from interpreter.engines.duckdb.csv_text import csv_scan
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.jsonl import PROBLEM, json_cells
 from interpreter.ledger.sql import ident, literal
@@ -134,8 +135,6 @@ class _python_rows:
         self.file, self.columns, self.lines = file, columns, lines
 
     def __enter__(self) -> str:
-        from interpreter.engines.duckdb.ledger import csv_scan
-
         handle, self.temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
         names = ("__data_row", *self.columns, PROBLEM)
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
@@ -164,8 +163,6 @@ def python_table(con, file: Path, columns: tuple[str, ...]) -> str:
                 if cells is not None:
                     row += 1
                     writer.writerow((row, *cells))
-        from interpreter.engines.duckdb.ledger import csv_scan
-
         # the columns given, so that no sample of the rows is guessed at
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM {csv_scan(temp, names, 1)}")
     except UnicodeDecodeError as exc:

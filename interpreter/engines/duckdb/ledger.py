@@ -13,10 +13,10 @@ rows in the table `rejected`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from pathlib import Path
 
 from dsl import tree
+from interpreter.engines.duckdb.csv_text import csv_scan
 from interpreter.engines.duckdb.jsonl import jsonl_table
 from interpreter.ledger import duplicates as duplicates_sql
 from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
@@ -26,14 +26,7 @@ from interpreter.ledger.rows import BUILTIN_COLUMNS, Rejected, checked_sql, sele
 from interpreter.ledger.sql import literal
 from interpreter.periods import calendar_period
 
-CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"  # RFC 4180; `#` starts no comment
 _REJECTED = '__row, event_id, __reason, "date"'  # the columns of the table `rejected`
-
-
-def csv_scan(path: str, names: Sequence[str], header_line: int) -> str:
-    """DuckDB's reading of a CSV ledger: every column as text, under the names of `csv_header`."""
-    columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
-    return f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, columns = {columns}, {CSV_DIALECT})"
 
 
 def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
