@@ -26,7 +26,7 @@ from dsl.context import Compiler
 from dsl.errors import warning
 
 GROUP_TYPES = ("text", "integer", "bool")
-_CHARGE: TypeAdapter[Any] = TypeAdapter(schema.Charge)  # type: ignore[arg-type]  # pydantic types it for a class, not a union
+_CHARGE: TypeAdapter[Any] = TypeAdapter(schema.Charge)
 # Keys every model shares, kept when an entry names another model than the charge's.
 _SHARED = ("on", "where", "minimum", "maximum")
 _NOT_PRICING = ("name", "description", "when", "rounding", "multiplier", "memo", "group_by", "prices")

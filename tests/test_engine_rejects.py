@@ -336,3 +336,32 @@ def test_a_plan_that_fails_while_pricing_stops_the_duplicate_check_running_besid
         """,
         )
     assert not [t for t in threading.enumerate() if t.name == "ratecard-alongside"]
+
+
+def test_quota_refusals_are_marked_in_one_statement(tmp_path, monkeypatch):
+    from interpreter.engines.duckdb import ledger as duck_ledger
+
+    statements = []
+
+    class Counting:
+        """The connection, counting the statements that mark refused rows."""
+
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, sql, *args):
+            statements.extend(["update"] if sql.lstrip().startswith("UPDATE checked") else [])
+            return self.con.execute(sql, *args)
+
+        def executemany(self, sql, rows):
+            statements.extend(["update"] * len(rows))
+            return self.con.executemany(sql, rows)
+
+    check_quota = duck_ledger._check_quota
+    monkeypatch.setattr(duck_ledger, "_check_quota", lambda con, plan: check_quota(Counting(con), plan))
+    rows = "\n".join(f"r{i},acme,2024-04-{2 + i:02d}T09:00:00,1," for i in range(20))
+    result = rate_csv(
+        compile_plan(QUOTA_PLAN), tmp_path, f"event_id,customer,timestamp,record,quota\nq1,acme,2024-04-01T09:00:00,,5\n{rows}"
+    )
+    assert [r.event_id for r in result.rejected] == [f"r{i}" for i in range(5, 20)]
+    assert statements == ["update"]

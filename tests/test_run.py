@@ -457,3 +457,25 @@ def test_billing_run_module_entry_point(files):
         ("portone-opi", ("bookstore", "cafe-haneul", "megamart", "studio-maru", "travelco")),
     ]
     assert [(r.row, r.event_id) for r in result.rejected] == [(7, "walk-6"), (20, "walk-19")]
+
+
+def test_a_parquet_column_is_typed_by_each_plan_whether_the_plans_agree_on_its_type_or_not(tmp_path):
+    import duckdb
+
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    charge = "charges: {fee: {model: per_unit, on: total, unit_price: 0.5}}\n"
+    (plans / "a.yaml").write_text("plan: a\ncurrency: USD\nusage: {amount: money, tier: text}\nmetrics: {total: {sum: amount}}\n" + charge)
+    (plans / "b.yaml").write_text("plan: b\ncurrency: USD\nusage: {amount: money, tier: integer}\nmetrics: {total: {sum: tier}}\n" + charge)
+    (tmp_path / "customers.csv").write_text("customer,plan\nx,a\ny,b\n")
+    ledger = tmp_path / "l.parquet"
+    duckdb.connect().execute(f"""
+        COPY (SELECT * FROM (VALUES ('1', 'x', TIMESTAMPTZ '2024-11-02 00:00:00+00', 10.25::DECIMAL(18, 2), 3),
+                                    ('2', 'y', TIMESTAMPTZ '2024-11-03 00:00:00+00', 0.25::DECIMAL(18, 2), 4),
+                                    ('3', 'y', TIMESTAMPTZ '2024-11-04 00:00:00+00', 1.00::DECIMAL(18, 2), 5))
+              AS t(event_id, customer, timestamp, amount, tier)) TO '{ledger}' (FORMAT parquet)
+    """)
+    result, broken = billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"), period="2024-11")
+    assert broken == [] and result.rejected == []
+    totals = {d.customer: str(d.total) for run in result.runs for d in run.documents}
+    assert totals == {"x": "5.13", "y": "4.50"}  # 10.25 x 0.5 (half up); (4 + 5) x 0.5

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -296,3 +297,15 @@ def test_a_plan_id_with_escape_sequences_reaches_the_terminal_escaped(ratecard, 
     assert "\x1b" not in result.output
     assert "evil\\x1b[2J: 5 customer(s)" in result.output
     assert (files["out"] / "evil%1B%5B2J.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"documents": [{"customer": "acme", "lines": [], "notices": {}, "total": "12.50", "rate": None, "kept": True}], "rejected": []},
+        {"text": ['\x00\x01\x1f\x7f\u2028\u2029é中😀"\\/\b\f\n\r\t', "", " "], "nested": [[], [{}], [[1, -2]]]},
+        {"count": 10**30, "small": -(2**63), "flag": False},  # past 64 bits: written the json module's way
+    ],
+)
+def test_run_files_are_indented_as_the_json_module_writes_them(data):
+    assert run_output.pretty_json(data) == json.dumps(data, indent=2, ensure_ascii=False)

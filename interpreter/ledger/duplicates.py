@@ -73,13 +73,6 @@ def update_sql(table: str) -> str:
     """
 
 
-def first_row_sql(event_id: str, row: str) -> str:
-    """A window expression: the row that counts for this row's event (the row itself when its id is
-    blank: a blank id is no id, never a repeat of another blank one)."""
-    key = event_key(event_id)
-    return f"CASE WHEN {key} IS NULL THEN {row} ELSE min({row}) OVER (PARTITION BY {key}) END"
-
-
 def reason(first: int) -> str:
     """The reason of a duplicate row, as the SQL above words it."""
     return f"duplicate event_id (first seen at row {first})"

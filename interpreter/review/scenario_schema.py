@@ -165,7 +165,7 @@ Scenario = Annotated[
     Annotated[UsageScenario, Tag("usage scenario")] | Annotated[FormulaScenario, Tag("formula scenario")],
     Discriminator(_kind),
 ]
-_SCENARIO: TypeAdapter[UsageScenario | FormulaScenario] = TypeAdapter(Scenario)  # type: ignore[arg-type]  # pydantic types it for a class, not a union
+_SCENARIO: TypeAdapter[UsageScenario | FormulaScenario] = TypeAdapter(Scenario)
 _KEYS = {
     name
     for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)

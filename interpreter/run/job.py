@@ -29,7 +29,7 @@ from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb import ledger as duck_ledger
 from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.ledger import rows as ledger
-from interpreter.ledger.duplicates import event_key, first_row_sql, reason as duplicate_reason
+from interpreter.ledger.duplicates import event_key, reason as duplicate_reason
 from interpreter.ledger.sql import ident, literal
 from interpreter.pricing import balances as carried_balances, timelines as subscriptions
 from interpreter.pricing.customers import CustomerProblem, read_customers
@@ -185,9 +185,6 @@ def billing_run(
                 f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
                 f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
             )
-            source_rows = [
-                r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()
-            ]
             mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
             mine.update({c: records[c] for c, p in on_plan if p == plan_id})
             # each plan sees its own customers' balances only: another plan may hold an id in another currency
@@ -201,6 +198,11 @@ def billing_run(
                 balance_records=held,
                 keep_going=True,
             )
+            source_rows: list[int] = []  # the ledger's row of each row of the plan's share, when one is rejected
+            if result.rejected:
+                source_rows = [
+                    r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()
+                ]
             rejected = [ledger.Rejected(source_rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
             rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
             runs.append(PlanRun(_plan(item), tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
@@ -287,24 +289,44 @@ def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscripti
 def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str], on_plan: Sequence[tuple[str, str]] = ()) -> None:
     """The ledger as text columns (exact), each row labelled with its customer's plan (or ON_TIMELINE:
     the customer's subscriptions, `on_plan`, say which plans rate the row)."""
+    kinds: dict[str, set[str]] = {}
+    for plan in plans:
+        for f in plan.fields:
+            kinds.setdefault(f.name, set()).add(f.type.kind)
     seen: dict[str, tree.Field] = {}
     for plan in plans:
         for f in plan.fields:
-            # kept as text (each plan types it); a column the ledger lacks comes through empty
-            seen.setdefault(f.name, tree.Field(f.name, TEXT, "", None, f.span))
+            # A Parquet column every plan types alike stays in its own type where that holds the values
+            # exactly (each plan then reads it as it would read the ledger); otherwise it is kept as text,
+            # which each plan types. A column the ledger lacks comes through empty.
+            alike = f.type if len(kinds[f.name]) == 1 else TEXT
+            seen.setdefault(f.name, tree.Field(f.name, alike, "", None, f.span))
     source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
-    con.execute("CREATE OR REPLACE TEMP TABLE run_plans (customer VARCHAR, plan VARCHAR)")
-    con.executemany("INSERT INTO run_plans VALUES (?, ?)", sorted(assignment.items()))
-    con.execute("CREATE OR REPLACE TEMP TABLE run_timelines (customer VARCHAR, plan VARCHAR)")
-    if on_plan:
-        con.executemany("INSERT INTO run_timelines VALUES (?, ?)", list(on_plan))
+    # one statement each: an INSERT per customer costs a round trip each
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE run_plans AS SELECT unnest($customers) AS customer, unnest($plans) AS plan",
+        {"customers": list(assignment), "plans": list(assignment.values())},
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE run_timelines AS "
+        "SELECT unnest(CAST($customers AS VARCHAR[])) AS customer, unnest(CAST($plans AS VARCHAR[])) AS plan",
+        {"customers": [c for c, _ in on_plan], "plans": [p for _, p in on_plan]},
+    )
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE run_ledger AS
             SELECT src.__row AS __source_row, {", ".join("src." + ident(c) for c in ("event_id", "customer", "timestamp", *seen))},
-                   p.plan AS __plan, src.__problem,
-                   {first_row_sql("CAST(src.event_id AS VARCHAR)", "src.__row")} AS __first_row
+                   p.plan AS __plan, src.__problem, src.__row AS __first_row
             FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
         """)
     except Exception as exc:
         raise RateProblem(str(ledger.unreadable(usage, exc))) from None
+    # Later rows of an event point at its first row; a hash aggregate finds the (usually no) repeats
+    # more cheaply than a window over every row would.
+    key = event_key("CAST(event_id AS VARCHAR)")
+    con.execute(f"""
+        UPDATE run_ledger SET __first_row = d.__first
+        FROM (SELECT {key} AS __key, min(__source_row) AS __first FROM run_ledger
+              WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) AS d
+        WHERE {event_key("CAST(run_ledger.event_id AS VARCHAR)")} = d.__key AND run_ledger.__source_row > d.__first
+    """)

@@ -25,7 +25,7 @@ import duckdb
 
 from dsl import tree
 from interpreter.engines import core
-from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.engines.duckdb import ledger as duck_ledger, memory
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
 from interpreter.ledger import aggregate as stage1, free_events
@@ -40,7 +40,13 @@ from interpreter.pricing.stage2 import Failure, Work, rate_in_order, work_order
 
 
 def connect(plan: tree.Plan):
-    con = duckdb.connect()
+    """A connection in the plan's time zone, within the memory limit, spilling past it (see `duckdb.memory`)."""
+    try:
+        con = duckdb.connect(config=memory.config())
+    except duckdb.Error as exc:
+        raise core.RateProblem(str(memory.problem(exc))) from None
+    except memory.MemoryProblem as exc:
+        raise core.RateProblem(str(exc)) from None
     con.execute(f"SET TimeZone = {literal(plan.timezone)}")
     con.execute("SET enable_progress_bar = false")
     return con

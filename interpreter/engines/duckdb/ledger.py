@@ -1,8 +1,8 @@
 """Ledger files into DuckDB: read, typed and checked by the SQL of `interpreter.ledger`, rejected rows kept.
 
 A CSV file is read by DuckDB with the columns of its header and RFC 4180
-quoting, never a dialect guessed from a sample; a JSON lines file through
-`jsonl.json_cells` and a temporary CSV file, so that numbers keep the text
+quoting, never a dialect guessed from a sample; a JSON lines file by
+`duckdb.jsonl` into a table of text cells, so that numbers keep the text
 they are written with; a Parquet file in its own column types where they
 hold the values exactly. The views `checked_rows` and `events` then hold
 every row with its `__reason`; `load` marks duplicates (`duplicates`) and
@@ -13,26 +13,20 @@ rows in the table `rejected`.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from pathlib import Path
 
 from dsl import tree
+from interpreter.engines.duckdb.csv_text import csv_scan
+from interpreter.engines.duckdb.jsonl import jsonl_table
 from interpreter.ledger import duplicates as duplicates_sql
 from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
-from interpreter.ledger.jsonl import PROBLEM, json_cells
+from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_refusals, quota_rows_sql
 from interpreter.ledger.rows import BUILTIN_COLUMNS, Rejected, checked_sql, select_columns, unreadable
 from interpreter.ledger.sql import literal
 from interpreter.periods import calendar_period
 
-CSV_DIALECT = "delim = ',', quote = '\"', escape = '\"', comment = ''"  # RFC 4180; `#` starts no comment
 _REJECTED = '__row, event_id, __reason, "date"'  # the columns of the table `rejected`
-
-
-def csv_scan(path: str, names: Sequence[str], header_line: int) -> str:
-    """DuckDB's reading of a CSV ledger: every column as text, under the names of `csv_header`."""
-    columns = "{" + ", ".join(f"{literal(name)}: 'VARCHAR'" for name in names) + "}"
-    return f"read_csv({literal(path)}, header = true, skip = {header_line - 1}, auto_detect = false, columns = {columns}, {CSV_DIALECT})"
 
 
 def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
@@ -81,38 +75,6 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     else:
         row = "CAST(NULL AS BIGINT)"
     return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
-
-
-def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """The JSON lines as a table of text columns, numbers kept exactly as written.
-
-    The rows go to DuckDB through a temporary CSV file (fast, and typed as
-    text like any CSV ledger); `__data_row` is the row's number, blank lines
-    not counted, and `__problem` why the line is no row ("" when it is one).
-    """
-    import csv
-    import os
-    import tempfile
-
-    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
-            names = ("__data_row", *columns, PROBLEM)
-            writer.writerow(names)
-            row = 0
-            for number, line in enumerate(lines, 1):
-                cells = json_cells(line, number, columns, file)
-                if cells is not None:
-                    row += 1
-                    writer.writerow((row, *cells))
-        # not TEMP: other cursors read it too; the columns given, so that no sample of the rows is guessed at
-        con.execute(f"CREATE OR REPLACE TABLE __ledger_lines AS SELECT * FROM {csv_scan(temp, names, 1)}")
-    except UnicodeDecodeError as exc:
-        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    finally:
-        os.unlink(temp)
-    return "__ledger_lines"
 
 
 def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
@@ -168,8 +130,12 @@ def _check_quota(con, plan: tree.Plan, quota: tree.Quota) -> None:
         ORDER BY customer, __ts, __row
     """).fetchall()
     refused = quota_refusals(rows, quota, lambda day: calendar_period(plan.period, day)[0])
-    if refused:
-        con.executemany("UPDATE checked SET __reason = ? WHERE __row = ?", [(reason, row) for row, reason in refused])
+    if refused:  # one statement: an UPDATE per refused row costs a round trip each (tens of thousands of them)
+        con.execute(
+            "UPDATE checked SET __reason = r.reason FROM (SELECT unnest($rows) AS row, unnest($reasons) AS reason) AS r "
+            "WHERE checked.__row = r.row",
+            {"rows": [row for row, _ in refused], "reasons": [reason for _, reason in refused]},
+        )
 
 
 def rejected_rows(con) -> list[tuple[Rejected, datetime.date | None]]:
