@@ -587,3 +587,15 @@ def test_run_rejects_usage_no_subscription_covers_once_and_bills_the_rest(tmp_pa
     basic = json.loads((out / "basic.json").read_text())["documents"]
     premium = json.loads((out / "premium.json").read_text())["documents"]
     assert [d["lines"][1]["quantity"] for d in basic + premium] == ["2", "4"]
+
+
+def test_run_rejects_usage_of_a_customer_whose_subscriptions_name_no_plan(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(USAGE_PLAN, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", "gone:\n  subscriptions:\n    - {plan: null, from: 2024-01-01}\nother: {plan: basic}\n")
+    usage = ledger(tmp_path, ["a,gone,2024-04-02T10:00:00,1,", "b,other,2024-04-03T10:00:00,2,"])
+    out = tmp_path / "out"
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", usage, "--period", "2024-04", "--out", out)
+    assert result.exit_code == 3, result.output
+    assert (out / "rejected.csv").read_text().splitlines()[1:] == ["1,a,customer 'gone' has no plan in customers.yaml"]
