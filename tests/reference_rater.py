@@ -21,7 +21,9 @@ README documents (Writing plans) to a restricted family of plans, in plain Pytho
   row, where credits and carried discounts pass on what each month left;
 - customers with subscriptions (plan id or None from a date on) and a trial:
   one document per window of the plan in each month, usage or not, `flat`
-  charges times the window's days outside the trial over the month's days.
+  charges times the window's days outside the trial over the month's days;
+  their rows on a day they are on no plan (before the first subscription,
+  after a cancellation) are rejected rows.
 
 `rate_csv` returns what `ratecard rate --format json` prints for such a plan:
 the document dicts, and the rejected rows' numbers.
@@ -164,7 +166,7 @@ def local_date(text: str, zone: ZoneInfo) -> datetime.date | None:
 
 
 def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
-    """Accepted rows (typed, with `customer` and local `date`) and rejected row numbers."""
+    """Accepted rows (typed, with `customer`, local `date` and their row number) and rejected row numbers."""
     zone = ZoneInfo(plan.timezone)
     accepted, rejected, seen = [], [], set()
     with open(path, newline="", encoding="utf-8") as handle:
@@ -199,7 +201,7 @@ def read_ledger(plan: tree.Plan, path: str) -> tuple[list[dict], list[int]]:
             if problems:
                 rejected.append(number)
             else:
-                accepted.append(row)
+                accepted.append(row | {("row", "number"): number})
     return accepted, rejected
 
 
@@ -547,4 +549,12 @@ def rate_csv(plan: tree.Plan, path: str, month: str | list[str], subscriptions: 
                 share = Fraction((end - start).days + 1 - free, month_days)
                 documents.append(document(plan, customer, rows, start, end, held.setdefault(customer, {}), share))
     documents.sort(key=lambda d: (d["customer"], d["period"]["start"]))
-    return {"documents": documents, "rejected": rejected}
+    # a subscribed customer's rows on a day of the months they are on no plan count nowhere: rejected
+    first, last = month_bounds(months[0])[0], month_bounds(months[-1])[1]
+    for row in accepted:
+        subs = subscriptions.get(row[("field", "customer")])
+        if subs is not None and first <= row[("field", "date")] <= last:
+            current = [p for p, start in subs[0] if start <= row[("field", "date")]]
+            if not current or current[-1] is None:
+                rejected.append(row[("row", "number")])
+    return {"documents": documents, "rejected": sorted(rejected)}

@@ -812,6 +812,14 @@ def test_subscription_windows_trials_negotiated_prices_and_included_tax_alike(sp
     assert ("listed-only", "2024-11-20", "2024-11-30") in periods
     assert any('"overrides":["charges.per_unit.tiers.1.unit_price","discounts.vip","minimum"]' in d for d in documents)
     assert all('"included":true' in d for d in documents)
+    # rows on days without a subscription are rejected alike; a day on the other plan is not one of them
+    uncovered = {(m[1], m[2]) for r in rejected if (m := re.fullmatch(r"customer '(.+)' has no subscription on (\S+)", r["reason"]))}
+    assert {c for c, _ in uncovered} == {"acme", "Zeta"}
+    assert all(day < "2024-10-12" for c, day in uncovered if c == "acme")
+    assert all(day >= "2024-12-16" for c, day in uncovered if c == "Zeta")
+    _, estimated = assert_same(spark, plan, ledger, customer_records=customers, as_of="2024-12-20T12:00:00")
+    late = {m[1] for r in estimated if (m := re.fullmatch(r"customer 'Zeta' has no subscription on (\S+)", r["reason"]))}
+    assert late and max(late) <= "2024-12-20"
 
 
 BREADTH_PLAN = """

@@ -467,3 +467,135 @@ def test_a_plan_beside_subscriptions_is_refused_rather_than_one_picked(tmp_path,
     result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", ledger(tmp_path), "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "customers.yaml:2: customer 'acme': give either a plan or subscriptions, not both" in result.stderr
+
+
+CANCELLED = """
+    acme:
+      subscriptions:
+        - {plan: basic, from: 2024-01-01}
+        - {plan: null, from: 2024-04-11}
+"""
+
+LATE_START = """
+    acme:
+      subscriptions:
+        - {plan: basic, from: 2024-04-16}
+"""
+
+USAGE_PLAN = plan_text("basic", "10", "calls: {model: per_unit, on: calls, unit_price: 1}\n")
+
+
+def rejected(result) -> list[tuple[int, str | None, str]]:
+    return [(r.row, r.event_id, r.reason) for r in result.rejected]
+
+
+def test_usage_after_a_mid_month_cancellation_is_a_rejected_row(tmp_path):
+    customers = write(tmp_path, "customers.yaml", CANCELLED)
+    usage = ledger(tmp_path, ["a,acme,2024-04-05T10:00:00,3,", "b,acme,2024-04-20T10:00:00,5,", "c,acme,2024-04-10T23:59:59,1,"])
+    result = rate(compile_plan(USAGE_PLAN), usage, period="2024-04", customers=customers)
+    (doc,) = documents(result)
+    assert (doc["period"]["end"], doc["lines"][1]["quantity"]) == ("2024-04-10", "4")
+    assert rejected(result) == [(2, "b", "customer 'acme' has no subscription on 2024-04-20")]
+
+
+def test_usage_before_the_first_subscription_starts_mid_period_is_a_rejected_row(tmp_path):
+    customers = write(tmp_path, "customers.yaml", LATE_START)
+    usage = ledger(tmp_path, ["a,acme,2024-04-03T10:00:00,3,", "b,acme,2024-04-16T00:00:00,5,"])
+    result = rate(compile_plan(USAGE_PLAN), usage, period="2024-04", customers=customers)
+    (doc,) = documents(result)
+    assert (doc["period"]["start"], doc["lines"][1]["quantity"]) == ("2024-04-16", "5")
+    assert rejected(result) == [(1, "a", "customer 'acme' has no subscription on 2024-04-03")]
+
+
+def test_usage_on_another_plans_window_is_left_to_that_plan_and_not_rejected(tmp_path):
+    customers = write(tmp_path, "customers.yaml", SWITCH)
+    usage = ledger(tmp_path, ["a,acme,2024-04-20T10:00:00,5,"])
+    basic = rate(compile_plan(USAGE_PLAN), usage, period="2024-04", customers=customers)
+    assert rejected(basic) == []
+    premium = plan_text("premium", "20", "calls: {model: per_unit, on: calls, unit_price: 1}\n")
+    (doc,) = documents(rate(compile_plan(premium), usage, period="2024-04", customers=customers))
+    assert doc["lines"][1]["quantity"] == "5"
+
+
+def test_usage_outside_the_rated_periods_or_of_other_customers_is_not_judged_by_the_subscriptions(tmp_path):
+    customers = write(tmp_path, "customers.yaml", CANCELLED + "    other: {}\n")
+    usage = ledger(tmp_path, ["a,acme,2024-05-20T10:00:00,3,", "b,other,2024-04-20T10:00:00,5,", "c,acme,2024-04-20T10:00:00,1,"])
+    plan = compile_plan(USAGE_PLAN)
+    assert rejected(rate(plan, usage, period="2024-04", customers=customers)) == [
+        (3, "c", "customer 'acme' has no subscription on 2024-04-20")
+    ]
+    assert rejected(rate(plan, usage, period="2024-04", customers=customers, customer="other")) == []
+
+
+def test_an_estimate_rejects_no_row_after_its_moment(tmp_path):
+    customers = write(tmp_path, "customers.yaml", CANCELLED)
+    usage = ledger(tmp_path, ["a,acme,2024-04-12T10:00:00,3,", "b,acme,2024-04-20T10:00:00,5,"])
+    result = rate(compile_plan(USAGE_PLAN), usage, as_of="2024-04-15", customers=customers)
+    assert rejected(result) == [(1, "a", "customer 'acme' has no subscription on 2024-04-12")]
+
+
+def test_rate_exits_3_and_lists_usage_without_a_subscription_in_rejects(tmp_path, ratecard):
+    plan = write(tmp_path, "basic.yaml", USAGE_PLAN)
+    customers = write(tmp_path, "customers.yaml", CANCELLED)
+    usage = ledger(tmp_path, ["a,acme,2024-04-05T10:00:00,3,", "b,acme,2024-04-20T10:00:00,5,"])
+    rejects = tmp_path / "rejects.csv"
+    result = ratecard(
+        "rate", plan, "--usage", usage, "--period", "2024-04", "--customers", customers, "--rejects", rejects, "--format", "json"
+    )
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.stdout)["rejected"] == [
+        {"row": 2, "event_id": "b", "reason": "customer 'acme' has no subscription on 2024-04-20"}
+    ]
+    assert rejects.read_text().splitlines()[1:] == ["2,b,customer 'acme' has no subscription on 2024-04-20"]
+
+
+def test_run_rejects_usage_no_subscription_covers_once_and_bills_the_rest(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(USAGE_PLAN, encoding="utf-8")
+    (plans / "premium.yaml").write_text(
+        plan_text("premium", "20", "calls: {model: per_unit, on: calls, unit_price: 1}\n"), encoding="utf-8"
+    )
+    customers = write(
+        tmp_path,
+        "customers.yaml",
+        """
+        acme:
+          subscriptions:
+            - {plan: basic, from: 2024-04-05}
+            - {plan: premium, from: 2024-04-16}
+            - {plan: null, from: 2024-04-25}
+        """,
+    )
+    rows = [
+        "a,acme,2024-04-02T10:00:00,1,",
+        "b,acme,2024-04-10T10:00:00,2,",
+        "c,acme,2024-04-20T10:00:00,4,",
+        "d,acme,2024-04-27T10:00:00,8,",
+    ]
+    out = tmp_path / "out"
+    result = ratecard(
+        "run", "--customers", customers, "--plans", plans, "--usage", ledger(tmp_path, rows), "--period", "2024-04", "--out", out
+    )
+    assert result.exit_code == 3, result.output
+    assert (out / "rejected.csv").read_text().splitlines()[1:] == [
+        "1,a,customer 'acme' has no subscription on 2024-04-02",
+        "4,d,customer 'acme' has no subscription on 2024-04-27",
+    ]
+    files = {f["name"]: f for f in json.loads((out / "manifest.json").read_text())["files"]}
+    assert files["rejected.csv"]["rows"] == 2
+    basic = json.loads((out / "basic.json").read_text())["documents"]
+    premium = json.loads((out / "premium.json").read_text())["documents"]
+    assert [d["lines"][1]["quantity"] for d in basic + premium] == ["2", "4"]
+
+
+def test_run_rejects_usage_of_a_customer_whose_subscriptions_name_no_plan(tmp_path, ratecard):
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "basic.yaml").write_text(USAGE_PLAN, encoding="utf-8")
+    customers = write(tmp_path, "customers.yaml", "gone:\n  subscriptions:\n    - {plan: null, from: 2024-01-01}\nother: {plan: basic}\n")
+    usage = ledger(tmp_path, ["a,gone,2024-04-02T10:00:00,1,", "b,other,2024-04-03T10:00:00,2,"])
+    out = tmp_path / "out"
+    result = ratecard("run", "--customers", customers, "--plans", plans, "--usage", usage, "--period", "2024-04", "--out", out)
+    assert result.exit_code == 3, result.output
+    assert (out / "rejected.csv").read_text().splitlines()[1:] == ["1,a,customer 'gone' has no plan in customers.yaml"]

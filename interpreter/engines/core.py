@@ -5,7 +5,8 @@ to load the ledger, decides the periods (`periods`), the plan version that
 rates each (`by_version`), the periods before them for `previous.*`
 (`earlier_periods`) and the customers billed without usage (`listed`), has
 the engine compute stage 1 and stage 2, and keeps each rejected row that
-the version judging it rejects (`judge`). The pure helpers are also what
+the version judging it rejects (`judge`), and rejects the rows of a customer
+with subscriptions on the days none covers (`uncovered_days`). The pure helpers are also what
 an engine's stage 2 calls (`previous_of`, `without_usage`), on the driver
 or on Spark's executors.
 
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 from dsl import tree
 from dsl.loader import in_force
 from interpreter.engines.interface import Engine, Pricing, Task
+from interpreter.ledger import uncovered as uncovered_rows
 from interpreter.ledger.aggregate import Facts
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected
@@ -94,6 +96,7 @@ def rate(
         windows = periods(latest, period, moment, lambda: engine.dated(loaded[id(latest)]))
         groups = {id(version): group for version, group in by_version(versions, windows)}
         parts = []
+        uncovered: list[tuple[Rejected, datetime.date]] = []
         for version in reversed(versions):
             if id(version) not in loaded:
                 loaded[id(version)] = engine.load(usage, version, whole)
@@ -108,13 +111,14 @@ def rate(
                     timeline_windows(version, groups[id(version)], timelines, customer, moment),
                 )
                 parts.append(engine.stage1(loaded[id(version)], task))
+                days = uncovered_days(groups[id(version)], timelines, customer)
+                if days:
+                    uncovered += engine.uncovered(loaded[id(version)], days, moment)
         outcome = engine.stage2(
             parts, Pricing(raw_customers, carried_balances.by_customer(opening), moment is not None, keep_going, variants)
         )
-        rejected = sorted(
-            (row for version in versions for row, day in engine.rejected(loaded[id(version)]) if judge(versions, day) is version),
-            key=lambda r: r.row,
-        )
+        refused = [row for version in versions for row, day in engine.rejected(loaded[id(version)]) if judge(versions, day) is version]
+        rejected = sorted(refused + [row for row, _ in uncovered if row.row not in {r.row for r in refused}], key=lambda r: r.row)
     except (LedgerProblem, PeriodProblem, CustomerProblem, carried_balances.BalanceProblem, subscriptions.TimelineProblem) as problem:
         raise RateProblem(str(problem)) from None
     except engine.errors as exc:  # a sum past DECIMAL(38), say, or a file the engine fails on while rating
@@ -245,6 +249,20 @@ def timeline_windows(
             windows = subscriptions.windows(t, plan.id, periods)
             out[c] = tuple(w for w in windows if as_of is None or local_midnight(w.start, plan.timezone) < as_of)
     return out
+
+
+def uncovered_days(
+    periods: Iterable[Period], timelines: Mapping[str, subscriptions.Timeline], customer: str | None
+) -> tuple[uncovered_rows.Days, ...]:
+    """The days of `periods` each customer (or the one asked for) has no subscription on, whatever the plan:
+    their rows on those days are rejected. A day on another plan is not one: that plan bills it."""
+    periods = tuple(periods)
+    return tuple(
+        (c, first, last)
+        for c, t in sorted(timelines.items())
+        if customer in (None, c)
+        for first, last in subscriptions.uncovered(t, periods)
+    )
 
 
 def aggregated(task: Task) -> tuple[Period, ...]:

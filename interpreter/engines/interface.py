@@ -1,9 +1,10 @@
 """The interface every engine implements, and the plain data the core and an engine pass each other.
 
-The core (`engines.core`) decides what to rate and asks an engine five
+The core (`engines.core`) decides what to rate and asks an engine six
 things: load the ledger under a plan version, give the range of its dated
 rows, compute stage 1 of a `Task`, run stage 2 over the parts stage 1 made,
-and list the rows it rejected. A new engine implements `Engine` in its own
+list the rows it rejected, and find the rows on days a customer has no
+subscription. A new engine implements `Engine` in its own
 module under `interpreter/engines/` and a front end that calls `core.rate`
 with it (see `duckdb.engine` and `spark.engine`).
 """
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from dsl import tree
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected
+from interpreter.ledger.uncovered import Days
 from interpreter.periods import Period
 from interpreter.pricing.balances import Balances
 from interpreter.pricing.stage2 import Failure
@@ -79,6 +81,9 @@ class Engine(Protocol):
 
     def rejected(self, ledger: Any) -> list[tuple[Rejected, datetime.date | None]]:
         """Every rejected row of the ledger with its local date (None when it has no readable date)."""
+
+    def uncovered(self, ledger: Any, days: tuple[Days, ...], as_of: datetime.datetime | None) -> list[tuple[Rejected, datetime.date]]:
+        """The accepted rows of each of `days`' customers on those days (up to `as_of`), rejected with their local date."""
 
     def unreadable(self, usage: str, exc: Exception) -> LedgerProblem:
         """The problem to report when the engine fails on the ledger (one of `errors`)."""

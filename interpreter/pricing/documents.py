@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from dsl import tree
 from dsl.groups import line_id, value_text
 from dsl.pricing_models import MODELS, Priced, Step, bounded
-from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, money_text, round_money, text
+from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, divide, money_text, round_money, text
 from interpreter.ledger.aggregate import Facts
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
 from interpreter.pricing.timelines import Share, prorated
@@ -373,8 +373,9 @@ def invoice(
             continue
         try:
             # an included tax is the part of the subtotal it is in: subtotal x rate / (1 + rate)
-            factor = CONTEXT.divide(tax.rate, 1 + tax.rate) if tax.included else tax.rate
-            unrounded = CONTEXT.multiply(subtotal, factor)
+            # (multiplied first: exact whenever the part has an end; a quotient is rounded to 40 digits)
+            factor = divide(tax.rate, 1 + tax.rate) if tax.included else tax.rate
+            unrounded = divide(CONTEXT.multiply(subtotal, tax.rate), 1 + tax.rate) if tax.included else CONTEXT.multiply(subtotal, factor)
             amount = _round(plan, unrounded, tax.rounding)
         except ArithmeticError as exc:
             raise arithmetic_failed(tax.span, exc) from None
@@ -424,8 +425,9 @@ def settlement(plan: tree.Plan, env: dict, trace: bool = False) -> tuple[list[Li
         steps: tuple[Step, ...] = ()
         try:
             if spec.tax_included is not None:  # the tax a tax-included amount holds
-                factor = CONTEXT.divide(spec.tax_included, 1 + spec.tax_included)
-                steps = (Step(f"tax included at {text(spec.tax_included * 100)}%", unrounded, factor, CONTEXT.multiply(unrounded, factor)),)
+                factor = divide(spec.tax_included, 1 + spec.tax_included)
+                held = divide(CONTEXT.multiply(unrounded, spec.tax_included), 1 + spec.tax_included)
+                steps = (Step(f"tax included at {text(spec.tax_included * 100)}%", unrounded, factor, held),)
                 unrounded = steps[0].amount
             amount = _round(plan, unrounded, spec.rounding)
         except ArithmeticError as exc:

@@ -242,6 +242,26 @@ def windows(t: Timeline, plan: str, periods: Iterable[Period]) -> list[Period]:
     return out
 
 
+def uncovered(t: Timeline, periods: Iterable[Period]) -> list[tuple[datetime.date, datetime.date]]:
+    """The days of `periods` on which `t` is on no plan (before the first subscription, after a
+    cancellation), as (first, last) local dates; none without subscriptions."""
+    if not t.subscriptions:
+        return []
+    first = t.subscriptions[0].start
+    spans = [(datetime.date.min, first - datetime.timedelta(days=1))] if first > datetime.date.min else []
+    for index, sub in enumerate(t.subscriptions):
+        if sub.plan is None:
+            later = t.subscriptions[index + 1 : index + 2]
+            spans.append((sub.start, later[0].start - datetime.timedelta(days=1) if later else datetime.date.max))
+    out = []
+    for p in periods:
+        for first, last in spans:
+            start, end = max(p.start, first), min(p.end, last)
+            if start <= end:
+                out.append((start, end))
+    return out
+
+
 def share(t: Timeline, window: Period) -> Share:
     """The part of its period `window` bills, the trial's days left out for `trial: free` charges."""
     days = (window.end - window.start).days + 1

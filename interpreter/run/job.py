@@ -165,7 +165,9 @@ def billing_run(
         con = connect(_plan(next(iter(by_id.values()))))
         used = [_plan(by_id[plan_id]) for plan_id in used_ids]
         try:
-            _read_once(con, usage, used, {**assignment, **{c: ON_TIMELINE for c in timelines}}, sorted(on_plan))
+            # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
+            on_timeline = {c: ON_TIMELINE for c, _ in on_plan}
+            _read_once(con, usage, used, {**assignment, **on_timeline}, sorted(on_plan))
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
         duplicates = _duplicates(con)

@@ -28,7 +28,7 @@ from interpreter.engines import core
 from interpreter.engines.duckdb import ledger as duck_ledger, memory
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
-from interpreter.ledger import aggregate as stage1, free_events
+from interpreter.ledger import aggregate as stage1, free_events, uncovered as uncovered_rows
 from interpreter.ledger.duplicates import repeated_count_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected, unreadable
@@ -166,6 +166,11 @@ class DuckDB:
             duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
             ledger.exact = True
         return duck_ledger.rejected_rows(ledger.con)
+
+    def uncovered(
+        self, ledger: Ledger, days: tuple[uncovered_rows.Days, ...], as_of: datetime.datetime | None
+    ) -> list[tuple[Rejected, datetime.date]]:
+        return uncovered_rows.rejected(ledger.con.execute(uncovered_rows.uncovered_sql(days, as_of)).fetchall())
 
     def unreadable(self, usage: str, exc: Exception) -> LedgerProblem:
         return unreadable(usage, exc)

@@ -32,6 +32,7 @@ from interpreter.engines.core import RateProblem, RateResult
 from interpreter.engines.interface import Outcome, Pricing, Task
 from interpreter.engines.spark import ledger as spark_ledger
 from interpreter.engines.spark.executors import DOCUMENT_COLUMNS, FACTS, LISTED, PREVIOUS, Job, Version, document_rows, failure_of
+from interpreter.ledger import uncovered as uncovered_rows
 from interpreter.ledger.aggregate import aggregate_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected
@@ -235,6 +236,12 @@ class Spark:
             return []
         rows = ledger.checked.where("__reason IS NOT NULL").select("__row", "event_id", "__reason", "date").collect()
         return [(Rejected(int(row), event_id, reason), day) for row, event_id, reason, day in rows]
+
+    def uncovered(
+        self, ledger: spark_ledger.Ledger, days: tuple[uncovered_rows.Days, ...], as_of: datetime.datetime | None
+    ) -> list[tuple[Rejected, datetime.date]]:
+        sql = spark_ledger.to_spark(uncovered_rows.uncovered_sql(days, as_of, ledger.events))
+        return uncovered_rows.rejected(tuple(row) for row in self.spark.sql(sql).collect())
 
     def unreadable(self, usage: str, exc: Exception) -> LedgerProblem:
         return spark_ledger.unreadable(usage, exc)
