@@ -143,7 +143,8 @@ def tier_amount(tier: tree.Tier, units: Decimal) -> tuple[Decimal, Decimal, Deci
     if tier.block is None:
         return units, tier.unit_price, CONTEXT.multiply(units, tier.unit_price) + tier.flat
     assert tier.block_price is not None  # a block tier has its block price (`dsl.tiers`)
-    blocks = CONTEXT.divide(max(units, ZERO), tier.block).to_integral_value(rounding=ROUND_CEILING)
+    whole, part = CONTEXT.divmod(max(units, ZERO), tier.block)  # exact, where a quotient may never end
+    blocks = CONTEXT.add(whole, 1) if part else whole
     return blocks, tier.block_price, CONTEXT.multiply(blocks, tier.block_price) + tier.flat
 
 

@@ -11,11 +11,13 @@ policy is `graduated`, TOP_TIER is `volume`, and a tier of `max` blocks of
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 
 import pytest
 
 from dsl.pricing_models import MODELS
+from dsl.rounding import CONTEXT
 from interpreter.output.render import document_data
 from plan_helpers import compile_plan, problems_of, rate_csv
 
@@ -129,3 +131,12 @@ def test_unreachable_tier_check_still_holds_with_blocks():
 def test_block_tiers_curve_is_stepped():
     assert MODELS["graduated"].stepped(plan_of("graduated", KILLBILL_ALL_TIERS).charges[0])
     assert not MODELS["graduated"].stepped(plan_of("graduated", "          - {unit_price: 1}\n").charges[0])
+
+
+@pytest.mark.parametrize("model", ["graduated", "volume"])
+def test_a_block_that_does_not_divide_the_quantity_counts_started_blocks_exactly(model):
+    # 10 / 3 never ends as a decimal: the started blocks are counted without a rounded quotient
+    plan = plan_of(model, "          - {block: 3, block_price: 2}\n")
+    with decimal.localcontext(CONTEXT):  # as documents are priced
+        prices = [price(plan, q) for q in (0, 1, 3, 10, 3 * 10**30 + 1)]
+    assert prices == [0, 2, 2, 8, 2 * (10**30 + 1)]
