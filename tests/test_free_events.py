@@ -173,3 +173,25 @@ def test_free_events_never_make_a_charge_larger(tmp_path, amounts, free_events, 
     freed = plan_of(keys + extra)
     ledger = ledger_of(*(f"{a:f}" for a in amounts))
     assert Decimal(fee(freed, tmp_path, ledger)) <= Decimal(fee(plain, tmp_path, ledger))
+
+
+def test_a_subscription_window_counts_each_event_once_beside_free_events(tmp_path):
+    # A window (from October 2) and its period (October) both hold these rows: each row is counted
+    # in the customer's window once, and the free events run over the window's rows.
+    plan = compile_plan("""
+        plan: windowed
+        currency: USD
+        usage:
+          amount: money
+        metrics:
+          events: {count: true}
+        charges:
+          per_event: {model: per_unit, on: events, unit_price: 1}
+          card: {model: percentage, on: amount, rate: 10%, free_events: 1}
+    """)
+    ledger = "event_id,customer,timestamp,amount\n" + "".join(f"e{i},acme,2024-10-30T00:00:00Z,10\n" for i in range(3))
+    records = {"acme": {"subscriptions": [{"plan": "windowed", "from": "2024-10-02"}]}, "plain": {}}
+    result = rate_csv(plan, tmp_path, ledger, period="2024-10", customer_records=records)
+    (doc,) = [document_data(d) for d in result.documents if d.customer == "acme"]
+    assert doc["period"] == {"start": "2024-10-02", "end": "2024-10-31"}
+    assert {line["id"]: line["amount"] for line in doc["lines"]} == {"per_event": "3.00", "card": "2.00"}

@@ -180,7 +180,8 @@ def aggregate_sql(
                count(*) FILTER (WHERE {_where(None)}) AS __rows,
                max(w.__we) AS __we
                {("," + select) if select else ""}{counted}{groups.select_sql(plan)}
-        FROM {free_events.source_sql(plan, events)} AS e {"LEFT " if refused else ""}JOIN w ON {join}
+        FROM {events} AS e {"LEFT " if refused else ""}JOIN w ON {join}
+        {free_events.join_sql(plan, events)}
         {filter_customer}
         {groups.group_by_sql(plan, "e.customer, w.__pid")}
     """

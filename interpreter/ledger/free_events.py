@@ -8,8 +8,9 @@ period (and per group of a grouped charge).
 
 Window functions give each event its place: the count and the running sum
 of the charge's events up to and including it (`__fn<k>`, `__fs<k>` for the
-k-th charge of the plan), computed over the ledger once, beside the
-aggregate query's own scan. The aggregate then counts and sums only the
+k-th charge of the plan), per window of the aggregate query (a row falls in
+more than one when subscription windows cut a period), joined to the
+aggregate's rows by row and window so that no row is counted twice. The aggregate then counts and sums only the
 paying events, each on the part of its amount that is not free; nothing is
 looped over in Python.
 """
@@ -31,14 +32,12 @@ def windowed(plan: tree.Plan) -> list[tuple[int, tree.Charge]]:
     return [(k, ch) for k, ch in enumerate(plan.charges) if _frees(ch) or any(_frees(e.charge) for e in ch.prices)]
 
 
-def source_sql(plan: tree.Plan, events: str) -> str:
-    """`events` with each windowed charge's running count and sum; `events` itself when there is none.
-
-    The window `w` of the aggregate query (its WITH) says which period a row falls in.
-    """
+def join_sql(plan: tree.Plan, events: str) -> str:
+    """A join giving each row of `events` in a window of the aggregate query (`e` joined to `w`) each
+    windowed charge's running count and sum in that window (as `f`); nothing when there is none."""
     charges = windowed(plan)
     if not charges:
-        return events
+        return ""
     columns = []
     for k, ch in charges:
         counted = "x.__reason IS NULL" + (f" AND {to_sql(ch.where)}" if ch.where is not None else "")
@@ -47,8 +46,9 @@ def source_sql(plan: tree.Plan, events: str) -> str:
         amount = f"CAST(x.{ident(_field(ch))} AS {NUMBER_SQL})"
         columns.append(f"sum(CASE WHEN {counted} THEN 1 ELSE 0 END) {over} AS __fn{k}")
         columns.append(f"sum(CASE WHEN {counted} THEN {amount} ELSE CAST(0 AS {NUMBER_SQL}) END) {over} AS __fs{k}")
-    return f"""(SELECT x.*, {", ".join(columns)}
-        FROM {events} AS x LEFT JOIN w AS wp ON x.__ts >= wp.__ts_start AND x.__ts < wp.__ts_end)"""
+    return f"""LEFT JOIN (SELECT x.__row AS __frow, wp.__pid AS __fpid, {", ".join(columns)}
+        FROM {events} AS x JOIN w AS wp ON x.__ts >= wp.__ts_start AND x.__ts < wp.__ts_end) AS f
+        ON f.__frow = e.__row AND f.__fpid = w.__pid"""
 
 
 def _field(charge: tree.Charge) -> str:
@@ -61,7 +61,7 @@ def _amount(charge: tree.Charge) -> str:
 
 
 def _within_count(priced: tree.Charge, k: int) -> str:
-    return "TRUE" if priced.free_events is None else f"e.__fn{k} <= {decimal_literal(priced.free_events)}"
+    return "TRUE" if priced.free_events is None else f"f.__fn{k} <= {decimal_literal(priced.free_events)}"
 
 
 def free_sql(charge: tree.Charge, k: int) -> str:
@@ -70,7 +70,7 @@ def free_sql(charge: tree.Charge, k: int) -> str:
     def free(priced: tree.Charge) -> str:
         if not _frees(priced):
             return "FALSE"
-        within_amount = "TRUE" if priced.free_amount is None else f"e.__fs{k} <= {decimal_literal(priced.free_amount)}"
+        within_amount = "TRUE" if priced.free_amount is None else f"f.__fs{k} <= {decimal_literal(priced.free_amount)}"
         return f"({_within_count(priced, k)}) AND ({within_amount})"
 
     return per_entry(charge, free)
@@ -83,7 +83,7 @@ def paid_sql(charge: tree.Charge, k: int) -> str:
         amount = _amount(charge)
         if priced.free_amount is None:
             return amount
-        before = f"(e.__fs{k} - {amount})"
+        before = f"(f.__fs{k} - {amount})"
         left = f"GREATEST(LEAST({decimal_literal(priced.free_amount)} - {before}, {amount}), CAST(0 AS {NUMBER_SQL}))"
         return f"(CASE WHEN {_within_count(priced, k)} THEN {amount} - {left} ELSE {amount} END)"
 
