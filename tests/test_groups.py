@@ -182,10 +182,13 @@ def test_minimum_and_maximum_hold_per_group_and_discounts_take_every_group_line(
 def test_explain_shows_the_matched_entry(tmp_path):
     result = rate_csv(compile_plan(CLOUD), tmp_path, LEDGER, period="2024-11", trace=True)
     shown = explain(result.documents[0], textwrap.dedent(CLOUD))
-    assert "compute[aws,gpu]  'compute (cloud=aws, instance=gpu)'  ->  350.00 USD" in shown
+    assert "compute[aws,gpu]  'compute (cloud=aws, instance=gpu)'  ->  $350.00" in shown
     assert "(graduated, price entry matching cloud=aws, instance=gpu)" in shown
     assert "(per_unit, the charge's own price)" in shown
-    assert "tier 1 (up to 100): 100 x 2.5 = 250" in shown
+    # the group's own quantity and the matched entry's tiers, not the document's hours or the charge's price
+    assert "quantity: hours = 150 (this group's rows)" in shown
+    assert "Tier 1 · up to 100: 100 × $2.50 = $250.00" in shown
+    assert "Tier 2 · above 100: 50 × $2.00 = $100.00" in shown
 
 
 def test_check_validates_group_fields_match_keys_and_values():

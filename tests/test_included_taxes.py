@@ -136,6 +136,6 @@ def test_the_table_and_csv_say_the_tax_is_included(tmp_path, ratecard):
     plan.write_text(INVOICE, encoding="utf-8")
     usage = ledger(tmp_path, "event_id,customer,timestamp,plays", ["a,kim,2024-11-03T10:00:00,7"])
     table = ratecard("rate", plan, "--usage", usage, "--period", "2024-11")
-    assert "incl. VAT 0.10 in 11670" in table.stdout
+    assert "│ incl. VAT 10% │          │  ₩1,060 │" in table.stdout  # part of the ₩11,670, not added to it
     rows = ratecard("rate", plan, "--usage", usage, "--period", "2024-11", "--format", "csv").stdout.splitlines()
     assert "kim,consumer,2024-11-01,2024-11-30,tax_included,vat,VAT,,0.10,1060,KRW," in rows

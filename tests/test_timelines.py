@@ -406,8 +406,8 @@ def test_explain_shows_the_overridden_value_next_to_the_plans(tmp_path, ratecard
     assert "charges.api.tiers.1.unit_price = 0.005 (" in result.stdout
     assert "customers.yaml:4); plan: 0.01 (" in result.stdout and "pro.yaml:19)" in result.stdout
     assert "discounts.vip = {percent: 10%} (" in result.stdout and "plan: not in the plan" in result.stdout
-    assert "tier 2 (and above): 2000 x 0.005 = 10" in result.stdout
-    assert "customers.yaml:5 (discount)\n  percent: 10%\n" in result.stdout
+    assert "Tier 2 · above 1,000: 2,000 × $0.005 = $10.00" in result.stdout
+    assert "customers.yaml:5 (discount)\n├── percent: 10%\n" in result.stdout
 
 
 def test_proration_is_exact_before_it_is_rounded(tmp_path):

@@ -242,14 +242,19 @@ def _line(doc: Document, line: Line | Any, expressions: _Expressions) -> Node:
         return label, []
     children: list[Node] = [(f"from {_where(plan, trace.span)} ({trace.model})", [])]
     for role, expr in trace.expressions:
-        if expr is not None:
+        if expr is None:
+            continue
+        if role == "quantity" and "[" in line.id:  # a group's quantity is its own rows', not the document's
+            group_quantity = human.number(line.quantity) if line.quantity is not None else "none"
+            children.append((f"{role}: {expressions.text(expr)} = {group_quantity} (this group's rows)", []))
+        else:
             children.append(expressions.role(role, expr))
     children += _steps(doc, line, trace)
     how = human.rounding(trace.rounding, plan.minor_digits, currency)
-    if trace.unrounded == line.amount:
+    unrounded = -trace.unrounded if line.amount < 0 < trace.unrounded else trace.unrounded  # a discount is taken off
+    if unrounded == line.amount:
         children.append((f"rounded {how}: {human.money(line.amount, currency)}", []))
     else:
-        unrounded = -trace.unrounded if line.amount < 0 < trace.unrounded else trace.unrounded  # a discount is taken off
         before = human.money(unrounded, currency, places=human.PLACES)
         children.append((f"rounded {how}: {before} -> {human.money(line.amount, currency)}", []))
     return label, children

@@ -23,6 +23,7 @@ from decimal import Decimal
 from babel.numbers import format_currency, format_decimal, format_percent
 
 from dsl import tree
+from dsl.groups import value_text
 from dsl.pricing_models import MODELS
 from dsl.rounding import ROUNDING
 
@@ -107,9 +108,17 @@ _TIER_STEP = re.compile(r"tier (\d+) ")
 
 
 def charge_of(plan: tree.Plan, line_id: str) -> tree.Charge | None:
-    """The charge that priced a line (a grouped line `charge[value]` is priced by its charge)."""
-    base = line_id.split("[", 1)[0]
-    return next((c for c in plan.charges if c.id == base), None)
+    """The charge that priced a line: a grouped line `charge[v1,v2]` is priced by the first price
+    entry of its charge that matches its group, else by the charge's own keys."""
+    base, _, group = line_id.partition("[")
+    charge = next((c for c in plan.charges if c.id == base), None)
+    if charge is None or not group or not charge.prices:
+        return charge
+    named = dict(zip(charge.group_by, group.removesuffix("]").split(","), strict=False))
+    for entry in charge.prices:
+        if all(named.get(name) == value_text(value) for name, value in entry.match):
+            return entry.charge
+    return charge
 
 
 def _tier_of(label: str, charge: tree.Charge | None) -> int | None:
@@ -127,6 +136,7 @@ def _tier_of(label: str, charge: tree.Charge | None) -> int | None:
 
 def _priced_on_usage(model: str) -> bool:
     """Whether a line of this kind (a pricing model, or "tax", "discount"...) priced usage, step by step."""
+    model = model.split(",", 1)[0]  # a grouped line's trace names its price entry after the model
     return model in MODELS and MODELS[model].priced_on != "amount"
 
 
