@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -26,7 +26,7 @@ from dsl.context import Compiler
 from dsl.errors import warning
 
 GROUP_TYPES = ("text", "integer", "bool")
-_CHARGE: TypeAdapter[Any] = TypeAdapter(schema.Charge)
+_CHARGE: TypeAdapter[Any] = TypeAdapter(cast(Any, schema.Charge))  # an Annotated union, which mypy types unsteadily
 # Keys every model shares, kept when an entry names another model than the charge's.
 _SHARED = ("on", "where", "minimum", "maximum")
 _NOT_PRICING = ("name", "description", "when", "rounding", "multiplier", "memo", "group_by", "prices")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import (
     BaseModel,
@@ -165,7 +165,9 @@ Scenario = Annotated[
     Annotated[UsageScenario, Tag("usage scenario")] | Annotated[FormulaScenario, Tag("formula scenario")],
     Discriminator(_kind),
 ]
-_SCENARIO: TypeAdapter[UsageScenario | FormulaScenario] = TypeAdapter(Scenario)
+_SCENARIO: TypeAdapter[UsageScenario | FormulaScenario] = TypeAdapter(
+    cast(Any, Scenario)
+)  # an Annotated union, which mypy types unsteadily
 _KEYS = {
     name
     for model in (ExpectedCredit, ExpectedDocument, ExpectedRow, Expectations, UsageScenario, Case, FormulaScenario)
