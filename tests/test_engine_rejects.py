@@ -358,7 +358,7 @@ def test_quota_refusals_are_marked_in_one_statement(tmp_path, monkeypatch):
             return self.con.executemany(sql, rows)
 
     check_quota = duck_ledger._check_quota
-    monkeypatch.setattr(duck_ledger, "_check_quota", lambda con, plan: check_quota(Counting(con), plan))
+    monkeypatch.setattr(duck_ledger, "_check_quota", lambda con, plan, quota: check_quota(Counting(con), plan, quota))
     rows = "\n".join(f"r{i},acme,2024-04-{2 + i:02d}T09:00:00,1," for i in range(20))
     result = rate_csv(
         compile_plan(QUOTA_PLAN), tmp_path, f"event_id,customer,timestamp,record,quota\nq1,acme,2024-04-01T09:00:00,,5\n{rows}"
