@@ -21,7 +21,8 @@ from typing import Any
 from dsl import tree
 from interpreter.output import human, levels
 from interpreter.output.render import visible
-from interpreter.pricing.documents import Document, Line, Trace
+from interpreter.pricing.charge_lines import Line, Trace
+from interpreter.pricing.documents import Document
 from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
 from interpreter.pricing.timelines import negotiated_texts, value_at
 
