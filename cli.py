@@ -8,10 +8,8 @@ ledger rows, 4 documents changed (`diff --fail-on-change`).
 
 from __future__ import annotations
 
-import errno
 import gc
 import json
-import os
 import sys
 
 import click
@@ -61,24 +59,16 @@ def check(paths: tuple[str, ...], fmt: str, customers: str | None) -> None:
     """Check plan files (or folders of them) and report every problem."""
     from dsl.loader import load_paths
     from dsl.report import check_report, errors
+    from interpreter.pricing.customers import CustomerProblem, override_problems
 
     loaded, problems = load_paths(list(paths))
     if customers:
-        problems += _override_problems(loaded, customers)
+        try:
+            problems += override_problems(loaded, customers)
+        except (CustomerProblem, ValueError) as problem:
+            _fail(str(problem))
     click.echo(check_report(loaded, problems, fmt), nl=False)
     sys.exit(EXIT_PLAN if errors(loaded, problems) else EXIT_OK)
-
-
-def _override_problems(loaded: list, customers: str) -> list:
-    """The problems of every customer's overrides of the loaded plans."""
-    from interpreter.pricing.customers import CustomerProblem, read_customers
-    from interpreter.pricing.timelines import check_overrides, timelines
-
-    try:
-        found = timelines(read_customers(customers))
-    except (CustomerProblem, ValueError) as problem:
-        _fail(str(problem))
-    return [d for item in loaded if item.plan is not None for d in check_overrides(item.versions or (item.plan,), found)]
 
 
 @main.command()
@@ -159,18 +149,6 @@ def ledger_options(command):
     ):
         command = option(command)
     return command
-
-
-def _print_output(pieces) -> None:
-    """The command's output on stdout; a full disk under it is a problem of the command's (exit 2)."""
-    try:
-        for piece in pieces:
-            click.echo(piece, nl=False)
-    except OSError as exc:
-        if exc.errno == errno.EPIPE:
-            raise  # the reader has gone (`| head`): click ends quietly
-        sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit  # noqa: SIM115
-        _fail(f"error: cannot write the output: {exc.strerror or exc}")
 
 
 @main.command()
@@ -259,7 +237,7 @@ def rate(
             ),
         )
         pieces, written = formats.shown(result, fmt, output, engine)
-        _print_output(pieces)
+        formats.print_all(pieces, lambda piece: click.echo(piece, nl=False))
         if written is not None:
             click.echo(f"{written} document(s) written to {output}")
         if engine != "spark" and not result.documents and not result.failures:
