@@ -228,6 +228,13 @@ def explain(doc: Document, plan_text: str, usage: str | None = None, base: tree.
     return "\n".join(out) + "\n"
 
 
+def explained(documents: list[Document], versions: tuple[tree.Plan, ...], plan_text: str, usage: str | None = None) -> str:
+    """`explain` of each document, each against the version of the plan it was rated under."""
+    return "\n".join(
+        explain(doc, plan_text, usage, next((v for v in versions if v.effective == doc.plan.effective), None)) for doc in documents
+    )
+
+
 def _kind(plan: tree.Plan, name: str) -> str | None:
     return next((f.type.kind for f in plan.customer if f.name == name), None)
 
