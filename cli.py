@@ -8,10 +8,7 @@ ledger rows, 4 documents changed (`diff --fail-on-change`).
 
 from __future__ import annotations
 
-import errno
-import gc
 import json
-import os
 import sys
 
 import click
@@ -61,24 +58,16 @@ def check(paths: tuple[str, ...], fmt: str, customers: str | None) -> None:
     """Check plan files (or folders of them) and report every problem."""
     from dsl.loader import load_paths
     from dsl.report import check_report, errors
+    from interpreter.pricing.customers import CustomerProblem, override_problems
 
     loaded, problems = load_paths(list(paths))
     if customers:
-        problems += _override_problems(loaded, customers)
+        try:
+            problems += override_problems(loaded, customers)
+        except (CustomerProblem, ValueError) as problem:
+            _fail(str(problem))
     click.echo(check_report(loaded, problems, fmt), nl=False)
     sys.exit(EXIT_PLAN if errors(loaded, problems) else EXIT_OK)
-
-
-def _override_problems(loaded: list, customers: str) -> list:
-    """The problems of every customer's overrides of the loaded plans."""
-    from interpreter.pricing.customers import CustomerProblem, read_customers
-    from interpreter.pricing.timelines import check_overrides, timelines
-
-    try:
-        found = timelines(read_customers(customers))
-    except (CustomerProblem, ValueError) as problem:
-        _fail(str(problem))
-    return [d for item in loaded if item.plan is not None for d in check_overrides(item.versions or (item.plan,), found)]
 
 
 @main.command()
@@ -112,38 +101,19 @@ def eval_(plan_path: str, formula_name: str, settings: tuple[str, ...], fmt: str
     click.echo(json.dumps({"value": result.text}) if fmt == "json" else result.text)
 
 
-def _pause_cycle_collection() -> None:
-    """Documents and facts hold no reference cycles, so during a run the cycle collector would
-    only rescan millions of live Decimals (a quarter second on 50,000 documents). It is back on
-    when the command ends, for callers that run commands in their own process."""
-    if gc.isenabled():
-        gc.disable()
-        click.get_current_context().call_on_close(gc.enable)
-
-
 def _rate_or_exit(loaded, quiet: bool = True, engine: str = "duckdb", **options):
     """The rating of `loaded` on `engine`; a problem with the inputs ends the command (exit 2), a plan
     expression that fails ends it at its place in the plan (exit 1)."""
+    from interpreter.engines.choice import rate_on
     from interpreter.engines.core import RateProblem
-    from interpreter.output.progress import TerminalProgress
     from interpreter.pricing.evaluate import EvaluationError
 
-    progress = TerminalProgress(quiet or engine == "spark")
     try:
-        if engine == "spark":
-            from interpreter.engines.spark.engine import rate as rate_on_spark
-
-            return rate_on_spark(loaded.versions or loaded.plan, **options)
-        from interpreter.engines.duckdb.engine import rate
-
-        options["progress"] = progress
-        return rate(loaded.versions or loaded.plan, **options)
+        return rate_on(engine, loaded.versions or loaded.plan, quiet, **options)
     except RateProblem as problem:
         _fail(f"error: {problem}")
     except EvaluationError as exc:
         _evaluation_failed(exc, loaded)
-    finally:
-        progress.close()
 
 
 def ledger_options(command):
@@ -159,18 +129,6 @@ def ledger_options(command):
     ):
         command = option(command)
     return command
-
-
-def _print_output(pieces) -> None:
-    """The command's output on stdout; a full disk under it is a problem of the command's (exit 2)."""
-    try:
-        for piece in pieces:
-            click.echo(piece, nl=False)
-    except OSError as exc:
-        if exc.errno == errno.EPIPE:
-            raise  # the reader has gone (`| head`): click ends quietly
-        sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit  # noqa: SIM115
-        _fail(f"error: cannot write the output: {exc.strerror or exc}")
 
 
 @main.command()
@@ -225,47 +183,24 @@ def rate(
     still printed), 1 plan errors or documents not rated (the others are
     still printed), 2 a problem with the command's inputs.
     """
+    from interpreter.engines.choice import engine_options, options_problem, pause_cycle_collection
     from interpreter.output import formats
-    from interpreter.pricing.balances import unclosed_reason
 
-    if output is not None and engine != "spark" and fmt != "html":
-        raise click.UsageError("--output is for --engine spark (or a folder for --format html); with duckdb use --format jsonl > FILE")
-    if balances_out and as_of:
-        raise click.UsageError(f"--balances-out: {unclosed_reason(True, 0)}")
+    if problem := options_problem(engine, fmt, output, bool(balances_out), as_of):
+        raise click.UsageError(problem)
     try:
         if rejects:  # found before the rating, not after
             formats.check_rejects_folder(rejects)
-        _pause_cycle_collection()
+        click.get_current_context().call_on_close(pause_cycle_collection())
         loaded = _load_or_exit(plan_path)
         if engine == "spark" and output is None and fmt not in formats.TEXT_FORMATS:
             raise click.UsageError(
                 f"--engine spark prints --format {', '.join(formats.TEXT_FORMATS)}, or writes the documents to --output PATH"
             )
-        result = _rate_or_exit(
-            loaded,
-            quiet,
-            engine,
-            usage=usage,
-            period=period,
-            as_of=as_of,
-            customer=customer,
-            customers=customers,
-            balances=balances,
-            keep_going=True,
-            **(
-                dict(master=spark_master, output=output, closing=bool(balances_out))
-                if engine == "spark"
-                else dict(prepare=formats.PREPARED.get(fmt), trace=fmt == "html")
-            ),
-        )
-        pieces, written = formats.shown(result, fmt, output, engine)
-        _print_output(pieces)
-        if written is not None:
-            click.echo(f"{written} document(s) written to {output}")
-        if engine != "spark" and not result.documents and not result.failures:
-            click.echo(formats.no_documents(customer, period, as_of), err=True)
-        if rejects:
-            formats.write_rejects(rejects, result.rejected)
+        asked = dict(usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, balances=balances)
+        options = engine_options(engine, fmt, spark_master, output, bool(balances_out))
+        result = _rate_or_exit(loaded, quiet, engine, keep_going=True, **asked, **options)
+        formats.deliver(result, fmt, output, engine, rejects, (customer, period, as_of), click.echo)
     except formats.WriteProblem as problem:
         _fail(f"error: {problem}")
     click.echo(formats.closing(result, loaded.text, balances_out), err=True, nl=False)
@@ -282,18 +217,13 @@ def rate(
 @click.option("--customer", required=True, metavar="ID", help="The customer whose document to explain.")
 def explain(plan_path, usage, period, as_of, customers, customer) -> None:
     """Show how each line of one customer's document was computed."""
-    from interpreter.output.explain import explain as explain_document
+    from interpreter.output.explain import explained
 
     loaded = _load_or_exit(plan_path)
     result = _rate_or_exit(loaded, usage=usage, period=period, as_of=as_of, customer=customer, customers=customers, trace=True)
     if not result.documents:
         _fail(f"error: no document for customer {customer!r} in that period (no accepted rows)")
-    versions = loaded.versions or (loaded.plan,)
-    shown = (
-        explain_document(doc, loaded.text, usage, next((v for v in versions if v.effective == doc.plan.effective), None))
-        for doc in result.documents
-    )
-    click.echo("\n".join(shown), nl=False)
+    click.echo(explained(result.documents, loaded.versions or (loaded.plan,), loaded.text, usage), nl=False)
     if result.rejected:
         click.echo(f"note: {len(result.rejected)} ledger row(s) were rejected; run `ratecard rate --rejects FILE` to list them", err=True)
 
@@ -350,11 +280,9 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
     body = curves.rendered(drawn, fmt)
     if output is not None:
         try:
-            with open(output, "wb") as handle:
-                handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))
+            curves.write(body, output)
         except OSError as exc:
-            click.echo(f"error: cannot write --output {output}: {exc.strerror or exc}", err=True)
-            sys.exit(EXIT_USAGE)
+            _fail(f"error: cannot write --output {output}: {exc.strerror or exc}")
     elif isinstance(body, bytes):
         if sys.stdout.isatty():
             raise click.UsageError("--format png: give --output FILE or redirect the output to a file")
@@ -371,13 +299,10 @@ def curve(plan_path, charge_id, to, fmt, output) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Another address makes the workbench reachable from the network.")
 def serve(path, usage, customers, port, host) -> None:
     """The workbench: a local web page for the plans in PATH, their curves, invoices and scenarios."""
-    from pathlib import Path
+    from interpreter.workbench.app import missing, serve as run_server
 
-    from interpreter.workbench.app import serve as run_server
-
-    for given, what in ((path, "PATH"), (usage, "--usage"), (customers, "--customers")):
-        if given is not None and not Path(given).exists():
-            raise click.UsageError(f"{what} {given}: no such file or folder")
+    if problem := missing(path, usage, customers):
+        raise click.UsageError(problem)
     click.echo(f"ratecard workbench on http://{host}:{port}/ (Ctrl-C to stop)")
     run_server(path, usage, customers, host, port)
 
@@ -418,11 +343,12 @@ def run_command(customers, plans_dir, usage, period, as_of, out_dir, force, bala
     documents not rated (the others are still written), 2 a problem with the
     command's inputs or --out.
     """
+    from interpreter.engines.choice import pause_cycle_collection
     from interpreter.engines.core import RateProblem
     from interpreter.run.job import PlanChoiceProblem, billing_job
     from interpreter.run.output import OutputProblem, summary
 
-    _pause_cycle_collection()
+    click.get_current_context().call_on_close(pause_cycle_collection())
     try:
         result, broken, written = billing_job(plans_dir, usage, customers, out_dir, force, period=period, as_of=as_of, balances=balances)
     except (RateProblem, OutputProblem, PlanChoiceProblem) as problem:

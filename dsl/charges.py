@@ -18,7 +18,7 @@ from dsl.context import Compiler
 from dsl.groups import compile_groups
 from dsl.pricing_models import MODELS
 from dsl.rows import row_problems
-from dsl.schema import PRICING_KEYS
+from dsl.schema_charges import PRICING_KEYS
 
 QUANTITY = ("money", "number", "integer", "percent")
 

@@ -19,14 +19,14 @@ from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
-from dsl import schema, tree
+from dsl import schema_charges, tree
 from dsl.checker import Scope
 from dsl.choices import nearest
 from dsl.context import Compiler
 from dsl.errors import warning
 
 GROUP_TYPES = ("text", "integer", "bool")
-_CHARGE: TypeAdapter[Any] = TypeAdapter(cast(Any, schema.Charge))  # an Annotated union, which mypy types unsteadily
+_CHARGE: TypeAdapter[Any] = TypeAdapter(cast(Any, schema_charges.Charge))  # an Annotated union, which mypy types unsteadily
 # Keys every model shares, kept when an entry names another model than the charge's.
 _SHARED = ("on", "where", "minimum", "maximum")
 _NOT_PRICING = ("name", "description", "when", "rounding", "multiplier", "memo", "group_by", "prices")
@@ -35,7 +35,7 @@ _NOT_PRICING = ("name", "description", "when", "rounding", "multiplier", "memo",
 def compile_groups(c: Compiler, spec: Any, path: tuple, charge: tree.Charge, by_field: dict, scope: Scope, models) -> tree.Charge:
     """`charge` with its group fields, its price table and whether its own keys price the groups no entry matches."""
     group_by = _group_fields(c, spec, path, by_field)
-    default = all(getattr(spec, key, 0) is not None for key in schema.PRICING_KEYS)
+    default = all(getattr(spec, key, 0) is not None for key in schema_charges.PRICING_KEYS)
     entries = []
     for index, entry in enumerate(spec.prices or ()):
         here = (*path, "prices", index)
@@ -68,7 +68,7 @@ def _group_fields(c: Compiler, spec: Any, path: tuple, by_field: dict) -> list[s
     return out
 
 
-def _match(c: Compiler, entry: schema.PriceEntry, here: tuple, group_by: list[str], by_field: dict):
+def _match(c: Compiler, entry: schema_charges.PriceEntry, here: tuple, group_by: list[str], by_field: dict):
     """The entry's (field, typed value) pairs, or None when one is wrong (each reported at its key or value)."""
     out, ok = [], True
     for name, value in entry.match.items():
@@ -104,7 +104,7 @@ def _typed(field: tree.Field, value: Any) -> Any:
     return value if isinstance(value, str) else None
 
 
-def _entry_charge(c: Compiler, spec: Any, entry: schema.PriceEntry, here: tuple, charge: tree.Charge, scope: Scope, models):
+def _entry_charge(c: Compiler, spec: Any, entry: schema_charges.PriceEntry, here: tuple, charge: tree.Charge, scope: Scope, models):
     """The charge that prices the groups this entry matches: the charge's keys, then the entry's."""
     own = spec.model_dump(exclude=set(_NOT_PRICING))
     model = entry.model or spec.model

@@ -21,7 +21,7 @@ from decimal import ROUND_CEILING, Decimal
 from functools import partial
 from typing import Any, Literal
 
-from dsl import schema, tree
+from dsl import schema_charges, tree
 from dsl.context import Compiler
 from dsl.errors import Diagnostic, warning
 from dsl.rounding import CONTEXT, divide, text
@@ -252,21 +252,21 @@ def bounded(priced: Priced, charge: tree.Charge, trace: bool = False) -> Priced:
 # -- keys ----------------------------------------------------------------------------------
 
 
-def _per_unit_keys(_c: Compiler, spec: schema.PerUnitCharge, _path: tuple) -> dict[str, Any]:
+def _per_unit_keys(_c: Compiler, spec: schema_charges.PerUnitCharge, _path: tuple) -> dict[str, Any]:
     return {"unit_price": spec.unit_price, "free_units": spec.free_units}
 
 
-def _tier_keys(c: Compiler, spec: schema.TieredCharge, path: tuple) -> dict[str, Any]:
+def _tier_keys(c: Compiler, spec: schema_charges.TieredCharge, path: tuple) -> dict[str, Any]:
     return {"tiers": compile_tiers(c, spec.tiers, (*path, "tiers")), "allow_decrease": spec.allow_decrease}
 
 
-def _package_keys(c: Compiler, spec: schema.PackageCharge, path: tuple) -> dict[str, Any]:
+def _package_keys(c: Compiler, spec: schema_charges.PackageCharge, path: tuple) -> dict[str, Any]:
     if spec.package_size is not None and spec.package_size <= 0:
         c.fail(c.span(*path, "package_size"), "package_size must be above zero")
     return {"package_size": spec.package_size, "package_price": spec.package_price, "free_units": spec.free_units}
 
 
-def _percentage_keys(c: Compiler, spec: schema.PercentageCharge, path: tuple) -> dict[str, Any]:
+def _percentage_keys(c: Compiler, spec: schema_charges.PercentageCharge, path: tuple) -> dict[str, Any]:
     if spec.min_fee is not None and spec.max_fee is not None and spec.min_fee > spec.max_fee:
         c.fail(c.span(*path, "max_fee"), f"max_fee {spec.max_fee} is below min_fee {spec.min_fee}")
     free_events = spec.free_events

@@ -8,11 +8,11 @@ blocks instead of units.
 
 from __future__ import annotations
 
-from dsl import schema, tree
+from dsl import schema_charges, tree
 from dsl.context import Compiler
 
 
-def compile_tiers(c: Compiler, tiers: list[schema.Tier] | None, path: tuple) -> tuple[tree.Tier, ...]:
+def compile_tiers(c: Compiler, tiers: list[schema_charges.Tier] | None, path: tuple) -> tuple[tree.Tier, ...]:
     out: list[tree.Tier] = []
     if not tiers:
         c.fail(c.span(*path), "a tier table needs at least one tier", "tiers")
@@ -42,7 +42,7 @@ def compile_tiers(c: Compiler, tiers: list[schema.Tier] | None, path: tuple) -> 
     return tuple(out)
 
 
-def _block_ok(c: Compiler, spec: schema.Tier, here: tuple) -> bool:
+def _block_ok(c: Compiler, spec: schema_charges.Tier, here: tuple) -> bool:
     """A block tier names its block size and the block's price, and prices nothing per unit."""
     if spec.block is None and spec.block_price is None:
         return True

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from dsl import schema
+from dsl import schema, schema_charges
 from dsl.errors import Diagnostic, Span, error
 from dsl.pricing_models import MODELS
 from dsl.source import Document, Mapping, Node, child, to_plain
@@ -23,7 +23,7 @@ from dsl.source import Document, Mapping, Node, child, to_plain
 
 def _all_keys() -> set[str]:
     keys: set[str] = set()
-    for value in vars(schema).values():
+    for value in (*vars(schema).values(), *vars(schema_charges).values()):
         if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel:
             keys.update(value.model_fields)
     return keys
@@ -45,7 +45,7 @@ _PARTS: dict[type[BaseModel], str] = {
     schema.Rule: "a require rule",
     schema.Quota: "the quota",
     schema.MetricSpec: "a metric",
-    schema.Tier: "a tier",
+    schema_charges.Tier: "a tier",
     **{keys: _charge_words(keys) for keys in _CHARGES},
     schema.Discount: "a discount",
     schema.Tax: "a tax",

@@ -256,3 +256,9 @@ def rendered(c: Curve, fmt: str) -> str | bytes:
         "png": to_png,
     }
     return formats[fmt](c)
+
+
+def write(body: str | bytes, path: str) -> None:
+    """A rendered curve written to the file at `path` (text as UTF-8); an `OSError` when it cannot be."""
+    with open(path, "wb") as handle:
+        handle.write(body if isinstance(body, bytes) else body.encode("utf-8"))

@@ -4,14 +4,18 @@ DuckDB hands over `Document`s: every format is open to them (`printed`).
 Spark hands over each document as its JSON text, made where it was built:
 JSON, JSON lines and YAML are made of that text (`text_printed`), byte for
 byte what `printed` gives for the same documents. `shown` picks between
-them; `write_rejects` and `closing` write `--rejects` and `--balances-out`.
+them and `print_all` prints the pieces; `write_rejects` and `closing` write
+`--rejects` and `--balances-out`. `deliver` does all a rating's output but the closing.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from interpreter.ledger.rows import Rejected
 from interpreter.output.invoice_html import to_html, write_files
@@ -128,3 +132,31 @@ def closing(result, source: str | None, balances_out: str | None) -> str:
     unwritten = write_closing(balances_out, result.opening, result.carried, result.failures) if balances_out else None
     said = f"balances not written to {balances_out}: {unwritten}\n" if unwritten else ""
     return said + (failure_report(result.failures, source) if result.failures else "")
+
+
+def print_all(pieces: Iterable[str], echo: Callable[[str], None]) -> None:
+    """The command's output, each piece through `echo`; a full disk under it is a `WriteProblem`."""
+    try:
+        for piece in pieces:
+            echo(piece)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise  # the reader has gone (`| head`): click ends quietly
+        sys.stdout = open(os.devnull, "w")  # nothing more to flush at exit  # noqa: SIM115
+        raise WriteProblem(f"cannot write the output: {exc.strerror or exc}") from None
+
+
+def deliver(result, fmt: str, output: str | None, engine: str, rejects: str | None, asked: tuple, echo: Callable[..., Any]) -> None:
+    """What `rate` shows and writes of a rating, in order, through `echo` (`click.echo`): the documents
+    (or how many were written to `output`), a note when there are none, the rejected rows to `rejects`.
+
+    `asked` is the customer, period and as-of of the command; a file that cannot be written is a `WriteProblem`.
+    """
+    pieces, written = shown(result, fmt, output, engine)
+    print_all(pieces, lambda piece: echo(piece, nl=False))
+    if written is not None:
+        echo(f"{written} document(s) written to {output}")
+    if engine != "spark" and not result.documents and not result.failures:
+        echo(no_documents(*asked), err=True)
+    if rejects:
+        write_rejects(rejects, result.rejected)

@@ -19,7 +19,7 @@ from dsl import tree
 from dsl.loader import read_input
 from dsl.source import MAX_FILE_BYTES, Mapping as MappingNode, Sequence, read_document, to_plain
 from dsl.values import ValueProblem, convert
-from interpreter.pricing.timelines import TIMELINE, TimelineProblem, read_timeline
+from interpreter.pricing.timelines import TIMELINE, TimelineProblem, check_overrides, read_timeline, timelines
 
 # A CSV of a billing run's customers may be much larger than a plan; YAML files are read
 # whole into a tree, so they keep the plan files' limit.
@@ -137,3 +137,12 @@ def attributes(plan: tree.Plan, customer: str, raw: Mapping[str, dict[str, Any]]
                 f"customer {customer!r} has no {f.name!r} attribute and the plan gives no default; give it in the --customers file"
             )
     return out
+
+
+def override_problems(loaded: list, customers: str) -> list:
+    """The problems of every customer's overrides of the loaded plans (`check --customers`).
+
+    A customers file that cannot be read raises `CustomerProblem` (or `ValueError`).
+    """
+    found = timelines(read_customers(customers))
+    return [d for item in loaded if item.plan is not None for d in check_overrides(item.versions or (item.plan,), found)]

@@ -16,44 +16,27 @@ import calendar
 import datetime
 import decimal
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dsl import tree
-from dsl.groups import line_id, value_text
-from dsl.pricing_models import MODELS, Priced, Step, bounded
-from dsl.rounding import CONTEXT, EXACT_DIGITS, ROUNDED_DIGITS, divide, money_text, round_money, text
+from dsl.pricing_models import Step
+from dsl.rounding import CONTEXT, divide, round_money, text
 from interpreter.ledger.aggregate import Facts
-from interpreter.pricing.evaluate import NO_VALUE, EvaluationError, evaluate
-from interpreter.pricing.timelines import Share, prorated
+from interpreter.pricing.charge_lines import Line, Trace, arithmetic_failed, environment, grouped_lines, price_charge
+from interpreter.pricing.discounts import CarriedLine, discount_lines
+from interpreter.pricing.evaluate import evaluate
+from interpreter.pricing.timelines import Share
 
 ZERO = Decimal(0)
 EMPTY: Mapping[str, Decimal] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Trace:
-    """How a line came to be: where it is written, what it used, before rounding."""
-
-    span: Any  # dsl.errors.Span of the charge, discount, tax or line
-    model: str
-    expressions: tuple[tuple[str, Any], ...]  # (role, tree expression) shown with their values
-    steps: tuple[Step, ...]
-    unrounded: Decimal
-    rounding: str
-
-
-@dataclass(frozen=True)
-class Line:
-    id: str
-    description: str
-    quantity: Decimal | None
-    amount: Decimal
-    trace: Trace | None = field(default=None, compare=False)
-    memo: bool = False
+def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
+    return round_money(amount, plan.minor_digits, mode)
 
 
 @dataclass(frozen=True)
@@ -63,18 +46,6 @@ class CreditLine:
     id: str
     description: str
     opening: Decimal
-    applied: Decimal
-    closing: Decimal
-
-
-@dataclass(frozen=True)
-class CarriedLine:
-    """A `carry: true` discount: what was carried in, granted this period, taken, and carried on."""
-
-    id: str
-    description: str
-    opening: Decimal
-    added: Decimal
     applied: Decimal
     closing: Decimal
 
@@ -108,208 +79,6 @@ class Document:
     estimate: bool = False
     rows: int = 0
     overrides: tuple[str, ...] = ()  # the plan's key paths this customer's negotiated values replace
-
-
-def environment(plan: tree.Plan, facts: Facts, customer: dict[str, Any], previous: Facts | None = None) -> dict:
-    """Metric values, customer attributes and period facts, keyed as the tree refers to them.
-
-    With `previous` (the period before, for plans that read `previous.<metric>`),
-    the previous period's metric values are added under the scope "previous".
-    """
-    env: dict = {
-        ("period", "start"): facts.period.start,
-        ("period", "end"): facts.period.end,
-        ("period", "days"): Decimal(facts.period.days),
-    }
-    for name, value in customer.items():
-        env[("customer", name)] = value
-    metric_values(plan, facts, env)
-    if previous is not None:
-        before = environment(plan, previous, customer)
-        env.update({("previous", k[1]): v for k, v in before.items() if k[0] == "metric"})
-    return env
-
-
-def metric_values(plan: tree.Plan, facts: Facts, env: dict) -> None:
-    """Put the metrics of `facts` (a document's, or one group's) into `env`, derived metrics computed from them."""
-    for metric in plan.metrics:
-        if metric.expression is not None:  # a derived metric
-            env[("metric", metric.name)] = evaluate(metric.expression, env)
-        else:
-            value = facts.values.get(metric.name)
-            env[("metric", metric.name)] = _empty(metric) if value is None else value
-
-
-def _empty(metric: tree.Metric) -> Any:
-    """The value of an aggregate over no rows (max/min/last of nothing).
-
-    Numbers are 0; a date has no value: comparing it is false, computing
-    with it is a located error (see `NoValue`).
-    """
-    kind = metric.type.kind
-    if kind == "date":
-        return NO_VALUE
-    return "" if kind == "text" else (False if kind == "bool" else ZERO)
-
-
-def _round(plan: tree.Plan, amount: Decimal, mode: str) -> Decimal:
-    return round_money(amount, plan.minor_digits, mode)
-
-
-def price_charge(
-    plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False, share: Share | None = None
-) -> Line | None:
-    """The rounded line of one charge, or None when its `when:` is false (with its trace if asked).
-
-    `share` is the part of its period a subscription window bills: flat and
-    `prorate: true` charges are multiplied by it, and `trial: free` charges
-    leave the trial's days out.
-    """
-    if charge.when is not None and not evaluate(charge.when, env):
-        return None
-    model = MODELS[charge.model]
-    quantity = None
-    if model.priced_on == "amount":
-        assert charge.amount is not None  # compiled for every model priced on an amount (`dsl.charges`)
-        priced = model.price(evaluate(charge.amount, env), charge, trace)
-    elif model.priced_on == "events":
-        priced = model.price(facts.values, charge, trace)
-    else:
-        assert charge.quantity is not None  # and the quantity for one priced on a quantity
-        quantity = evaluate(charge.quantity, env)
-        priced = model.price(quantity, charge, trace)
-    if charge.multiplier is not None:
-        factor = evaluate(charge.multiplier, env)
-        scaled = CONTEXT.multiply(priced.amount, factor)
-        steps = (*priced.steps, Step("multiplied", priced.amount, factor, scaled)) if trace else ()
-        priced = Priced(scaled, steps)
-    # the line's minimum and maximum are per period: a window's share prorates them with the charge
-    priced = bounded(priced, charge, trace)
-    if share is not None:
-        priced = prorated(charge, priced, share, trace)
-    amount = _round(plan, priced.amount, charge.rounding)
-    how = Trace(charge.span, charge.model, _roles(charge), priced.steps, priced.amount, charge.rounding) if trace else None
-    return Line(charge.id, charge.name, quantity, amount, how, charge.memo)
-
-
-def grouped_lines(
-    plan: tree.Plan, charge: tree.Charge, env: dict, facts: Facts, trace: bool = False, share: Share | None = None
-) -> list[Line]:
-    """A grouped charge's lines, one per group in the period, sorted by the group's values.
-
-    Each group is priced by the first price entry that matches it (else by
-    the charge's own keys) on its own metrics; its trace names the entry.
-    """
-    out = []
-    fields = set(charge.group_by)
-    found = [g for g in facts.groups if g.group is not None and {name for name, _ in g.group} == fields]
-    for values, group in sorted((tuple(dict(g.group or ())[name] for name in charge.group_by), g) for g in found):
-        named = dict(zip(charge.group_by, values, strict=True))
-        entry = next((e for e in charge.prices if e.matches(named)), None)
-        if entry is None and not charge.default:
-            continue  # pragma: no cover - stage 1 rejected its rows
-        priced = charge if entry is None else entry.charge
-        scoped = dict(env)
-        metric_values(plan, group, scoped)
-        try:
-            line = price_charge(plan, priced, scoped, group, trace, share)
-        except ArithmeticError as exc:
-            raise arithmetic_failed(priced.span, exc) from None
-        if line is None:
-            continue
-        described = ", ".join(f"{name}={value_text(value)}" for name, value in named.items())
-        how = line.trace
-        if how is not None:
-            chosen = f"price entry matching {described}" if entry is not None else "the charge's own price"
-            how = replace(how, model=f"{how.model}, {chosen}")
-        out.append(replace(line, id=line_id(charge.id, values), description=f"{charge.name} ({described})", trace=how))
-    return out
-
-
-def _roles(charge: tree.Charge) -> tuple[tuple[str, Any], ...]:
-    """The expressions a charge's trace shows, by their role."""
-    roles: list[tuple[str, Any]] = [("when", charge.when)] if charge.when is not None else []
-    priced_on = MODELS[charge.model].priced_on
-    if priced_on == "amount":
-        roles.append(("amount", charge.amount))
-    elif priced_on == "quantity":
-        roles.append(("quantity", charge.quantity))
-    if charge.multiplier is not None:
-        roles.append(("multiplier", charge.multiplier))
-    return tuple(roles)
-
-
-def _discounts(
-    plan: tree.Plan, charges: list[Line], env: dict, trace: bool, carried_in: Mapping[str, Decimal]
-) -> tuple[list[Line], list[CarriedLine], list[tuple[str, str]]]:
-    """Discount lines in plan order, each on what earlier ones left of its charges.
-
-    A fixed amount the charges cannot take is carried (`carry: true`: from
-    `carried_in`, applied before this period's grant, even once `when` is
-    false) or dropped with a notice saying so.
-    """
-    if not plan.discounts:
-        return [], [], []
-    remaining = {line.id: line.amount for line in charges if not line.memo}
-    out, carried, notices = [], [], []
-    for d in plan.discounts:
-        try:
-            granted = d.when is None or evaluate(d.when, env)
-            opening = carried_in.get(d.id, ZERO) if d.carry else ZERO
-            if not granted and not opening:
-                continue
-            targets = [line for cid in (d.applies_to or remaining) for line in remaining if line == cid or line.startswith(cid + "[")]
-            if not targets:
-                continue  # none of the charges it discounts is on this document
-            base = sum((remaining[cid] for cid in targets), ZERO)
-            roles: list[tuple[str, Any]] = [("when", d.when)] if d.when is not None else []
-            if d.percent is not None:
-                roles.append(("percent", d.percent))
-                wanted = CONTEXT.multiply(base, evaluate(d.percent, env))
-            else:
-                assert d.amount is not None  # a discount has a percent or an amount (`dsl.discounts`)
-                roles.append(("amount", d.amount))
-                wanted = evaluate(d.amount, env) if granted else ZERO
-            added = _round(plan, wanted, plan.rounding)
-            amount = max(min(opening + added, max(base, ZERO)), ZERO)
-        except ArithmeticError as exc:
-            raise arithmetic_failed(d.span, exc) from None
-        left = amount
-        for cid in targets:
-            taken = min(left, max(remaining[cid], ZERO))
-            remaining[cid] -= taken
-            left -= taken
-        if d.carry:
-            carried.append(CarriedLine(d.id, d.name, opening, added, amount, opening + added - amount))
-        elif added > amount:
-            notices.append(_unused(plan, d, added, amount, base))
-        how = None
-        if trace:
-            steps = (Step("discounted charges: " + ", ".join(targets), base, None, base),)
-            how = Trace(d.span, "discount", tuple(roles), steps, wanted, plan.rounding)
-        out.append(Line(d.id, d.name, None, -amount, how))
-    return out, carried, notices
-
-
-def _unused(plan: tree.Plan, d: tree.Discount, added: Decimal, amount: Decimal, base: Decimal) -> tuple[str, str]:
-    """The notice of a discount larger than what it applies to, whose rest is not carried."""
-
-    def money(value: Decimal) -> str:
-        return money_text(value, plan.minor_digits)
-
-    return (
-        f"{d.id}.unused",
-        f"{d.name}: {money(added - amount)} of the {money(added)} {plan.currency} discount is more than the charges "
-        f"it applies to ({money(max(base, ZERO))} {plan.currency}) and is not carried to a later period.",
-    )
-
-
-def arithmetic_failed(span: Any, exc: ArithmeticError) -> EvaluationError:
-    """A located error for arithmetic that failed outside an expression (pricing, rounding, sums)."""
-    if isinstance(exc, (decimal.DivisionByZero, ZeroDivisionError)):
-        return EvaluationError(span, "division by zero")
-    digits = EXACT_DIGITS if isinstance(exc, decimal.Inexact) else ROUNDED_DIGITS
-    return EvaluationError(span, f"the amount cannot be computed exactly: it has more than {digits} digits")
 
 
 def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
@@ -353,7 +122,7 @@ def invoice(
             raise arithmetic_failed(ch.span, exc) from None
         if line is not None:
             charges.append(line)
-    discounts, carried, notices = _discounts(plan, charges, env, trace, carried_in)
+    discounts, carried, notices = discount_lines(plan, charges, env, trace, carried_in)
     lines = charges + discounts
     subtotal = sum((line.amount for line in lines if not line.memo), ZERO)
     if plan.minimum is not None:

@@ -33,7 +33,7 @@ from pydantic import (
 
 from dsl.errors import Diagnostic, Span, error, sort_key
 from dsl.loader import not_utf8
-from dsl.schema import Amount, Strict
+from dsl.schema_values import Amount, Strict
 from dsl.source import MAX_FILE_BYTES, Mapping, child, read_document, to_plain
 from dsl.validate import located
 from interpreter.periods import PeriodProblem, parse_as_of, parse_range

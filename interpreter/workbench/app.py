@@ -238,6 +238,14 @@ def _results(workspace: Workspace, name: str, text: str, sample_id) -> dict:
     return context
 
 
+def missing(path: str, usage: str | None, customers: str | None) -> str | None:
+    """The first of the plans folder, ledger and customers file given that does not exist, said for `serve`."""
+    for given, what in ((path, "PATH"), (usage, "--usage"), (customers, "--customers")):
+        if given is not None and not Path(given).exists():
+            return f"{what} {given}: no such file or folder"
+    return None
+
+
 def serve(path: str, usage: str | None, customers: str | None, host: str, port: int) -> None:
     import uvicorn
 
