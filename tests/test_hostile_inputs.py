@@ -134,3 +134,35 @@ def test_every_hostile_string_and_timestamp_at_once(ratecard, tmp_path, form):
     ]
     rows.append({"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""})
     assert check(ratecard, tmp_path, form, rows, None, False) == 3
+
+
+# any code point: lone surrogates (which `characters()` leaves out by default) and noncharacters drawn often
+ESCAPED = st.text(
+    st.one_of(st.characters(), st.characters(categories=["Cs"]), st.sampled_from(["\ufffe", "\uffff", "\ufdd0", "\U0010ffff", "\x00"])),
+    max_size=6,
+)
+
+
+@FUZZ
+@given(values=st.lists(st.tuples(st.sampled_from(["event_id", "customer", "kind", "amount"]), ESCAPED), min_size=1, max_size=6))
+def test_json_escapes_of_any_code_point_are_read_or_rejected_with_the_reason(ratecard, tmp_path_factory, values):
+    """Each line written with every character as a \\u escape: a lone surrogate makes its row rejected, saying so."""
+    rows = [
+        {"event_id": f"e{i}", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""}
+        for i in range(len(values))
+    ]
+    for row, (column, value) in zip(rows, values, strict=True):
+        row[column] = value
+    folder = tmp_path_factory.mktemp("escapes")
+    (folder / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    ledger = folder / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps(row, ensure_ascii=True) + "\n" for row in rows), encoding="ascii")
+    result = ratecard("rate", folder / "plan.yaml", "--usage", ledger, "--format", "json")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
+    reasons = {r["row"]: r["reason"] for r in json.loads(result.stdout)["rejected"]}
+    for number, (column, value) in enumerate(values, 1):
+        lone = [c for c in value if 0xD800 <= ord(c) <= 0xDFFF]
+        if lone:
+            event("a lone surrogate")
+            assert reasons[number] == f"{column}: invalid text: a lone surrogate \\u{ord(lone[0]):04x}"

@@ -718,6 +718,28 @@ def test_ambiguous_json_lines_are_rejected_rows_alike_and_rows_are_data_rows(spa
     assert [(r["row"], r["event_id"]) for r in rejected] == [(2, "b"), (3, None), (4, "e"), (5, "f"), (6, "g")]
 
 
+def test_json_lines_holding_a_lone_surrogate_are_rejected_rows_alike(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        "\n".join(
+            [
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+                '{"event_id": "b", "customer": "\\ud800", "timestamp": "2024-11-03", "amount": 5}',
+                '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "\\ud83d\\ude00\\udfff"}',
+                '{"event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "\\ud83d\\ude00\\uffff"}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    _, rejected = assert_same(spark, plan, str(ledger))
+    assert [(r["row"], r["reason"]) for r in rejected] == [
+        (2, "customer: invalid text: a lone surrogate \\ud800"),
+        (3, "kind: invalid text: a lone surrogate \\udfff"),
+    ]
+
+
 @pytest.mark.parametrize(
     "name, content",
     [
