@@ -166,3 +166,30 @@ def test_json_escapes_of_any_code_point_are_read_or_rejected_with_the_reason(rat
         if lone:
             event("a lone surrogate")
             assert reasons[number] == f"{column}: invalid text: a lone surrogate \\u{ord(lone[0]):04x}"
+
+
+SURROGATE_PLAN = PLAN.replace("  per_row:", '  "per\\ud800row":')
+
+
+@pytest.mark.parametrize(
+    "plan, customers, status, where",
+    [
+        (SURROGATE_PLAN, None, 1, "plan.yaml:14:3: error: invalid text: a lone surrogate \\ud800"),
+        (PLAN, 'acme: {segment: "x\\udc00"}\n', 2, "customers.yaml:1:17: invalid text: a lone surrogate \\udc00"),
+        (PLAN, '"\\udbff": {segment: x}\n', 2, "customers.yaml:1:1: invalid text: a lone surrogate \\udbff"),
+    ],
+)
+def test_a_lone_surrogate_escape_in_a_plan_or_customers_file_is_an_error_at_its_place(ratecard, tmp_path, plan, customers, status, where):
+    (tmp_path / "plan.yaml").write_text(plan, encoding="utf-8")
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps({"event_id": "e1", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1"}) + "\n")
+    args = ["--customers", tmp_path / "customers.yaml"] if customers else []
+    if customers:
+        (tmp_path / "customers.yaml").write_text(customers, encoding="utf-8")
+    for command in (["rate", tmp_path / "plan.yaml", "--usage", ledger, *args], ["check", tmp_path / "plan.yaml"]):
+        result = ratecard(*command)
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        if command[0] == "check" and customers:
+            assert result.exit_code == 0, result.output
+            continue
+        assert result.exit_code == status and where in result.output, result.output
