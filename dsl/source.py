@@ -4,7 +4,7 @@ PyYAML only *composes* the document here (no Python objects are ever built from
 tags); we resolve scalars ourselves so that `100_000` and `12.50` become
 `Decimal`, never float, and `on:` stays the word "on", not a boolean. Limits on
 file size, node count (alias expansion) and nesting depth turn hostile files into
-one clear error.
+one clear error, as does a `\\ud800` escape: a lone surrogate is no text.
 """
 
 from __future__ import annotations
@@ -152,6 +152,15 @@ def _convert(path: str, node: yaml.Node, depth: int, counter: list[int], diags: 
     if node.tag not in _STANDARD_TAGS and node.tag != "tag:yaml.org,2002:merge":
         diags.append(error(span, f"YAML tag {node.tag!r} is not allowed in plan files", "yaml"))
     if isinstance(node, yaml.ScalarNode):
+        lone = next((c for c in node.value if "\ud800" <= c <= "\udfff"), None)
+        if lone is not None:  # no UTF-8 output (a document, a message, a file name) could hold it
+            diags.append(
+                error(
+                    span,
+                    f"invalid text: a lone surrogate \\u{ord(lone):04x} (YAML's \\u escape of half a pair; write the character itself)",
+                    "yaml",
+                )
+            )
         return Scalar(node.value, node.style or None, span, node.start_mark.index, node.end_mark.index)
     if isinstance(node, yaml.SequenceNode):
         items = tuple(_convert(path, child, depth + 1, counter, diags) for child in node.value)

@@ -102,6 +102,7 @@ customers_files = st.one_of(
                 "- {customer: acme, plan: '{plan_id}'}\n- {customer: acme, plan: ok-plan}\n",
                 "'{plan_id}': {plan: '{plan_id}', segment: enterprise}\n",
                 "acme: {plan: ok-plan, segment: [1]}\n",
+                '"\\ud800": {plan: ok-plan}\nacme: {plan: ok-plan, segment: "enter\\udfffprise"}\n',
             ]
         ),
     ),

@@ -158,6 +158,11 @@ SCHEMA_ERRORS = [
     ("invalid_yaml", "plan: t\ncurrency: [KRW\n", (2, 11, "invalid YAML: this `[` is not closed")),
     ("tab_indentation", "plan: t\ncharges:\n\tfee: 1\n", (3, 1, "indent with spaces, not tabs")),
     ("nul_character", "plan: t\x00\n", (1, 8, "character U+0000 is not allowed in a YAML file")),
+    (
+        "lone_surrogate",
+        'plan: t\ncurrency: KRW\nusage:\n  kind: {type: text, values: [a, "b\\udfff"]}\n',
+        (4, 34, "invalid text: a lone surrogate \\udfff (YAML's \\u escape of half a pair; write the character itself)"),
+    ),
 ]
 
 

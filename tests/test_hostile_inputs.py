@@ -134,3 +134,62 @@ def test_every_hostile_string_and_timestamp_at_once(ratecard, tmp_path, form):
     ]
     rows.append({"event_id": "ok", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""})
     assert check(ratecard, tmp_path, form, rows, None, False) == 3
+
+
+# any code point: lone surrogates and noncharacters drawn often (`text()` and `characters()` leave surrogates out)
+ESCAPED = st.lists(
+    st.one_of(st.characters(), st.characters(categories=["Cs"]), st.sampled_from(["\ufffe", "\uffff", "\ufdd0", "\U0010ffff", "\x00"])),
+    max_size=6,
+).map("".join)
+
+
+@FUZZ
+@given(values=st.lists(st.tuples(st.sampled_from(["event_id", "customer", "kind", "amount"]), ESCAPED), min_size=1, max_size=6))
+def test_json_escapes_of_any_code_point_are_read_or_rejected_with_the_reason(ratecard, tmp_path_factory, values):
+    """Each line written with every character as a \\u escape: a lone surrogate makes its row rejected, saying so."""
+    rows = [
+        {"event_id": f"e{i}", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1", "flag": ""}
+        for i in range(len(values))
+    ]
+    for row, (column, value) in zip(rows, values, strict=True):
+        row[column] = value
+    folder = tmp_path_factory.mktemp("escapes")
+    (folder / "plan.yaml").write_text(PLAN, encoding="utf-8")
+    ledger = folder / "ledger.jsonl"
+    ledger.write_text("".join(json.dumps(row, ensure_ascii=True) + "\n" for row in rows), encoding="ascii")
+    result = ratecard("rate", folder / "plan.yaml", "--usage", ledger, "--format", "json")
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 3) and "Traceback" not in result.output, result.output
+    reasons = {r["row"]: r["reason"] for r in json.loads(result.stdout)["rejected"]}
+    for number, (column, value) in enumerate(values, 1):
+        lone = [c for c in json.loads(json.dumps(value)) if 0xD800 <= ord(c) <= 0xDFFF]  # a high and a low escape make a pair
+        if lone:
+            event("a lone surrogate")
+            assert reasons[number] == f"{column}: invalid text: a lone surrogate \\u{ord(lone[0]):04x}"
+
+
+SURROGATE_PLAN = PLAN.replace("  per_row:", '  "per\\ud800row":')
+
+
+@pytest.mark.parametrize(
+    "plan, customers, status, where",
+    [
+        (SURROGATE_PLAN, None, 1, "plan.yaml:14:3: error: invalid text: a lone surrogate \\ud800"),
+        (PLAN, 'acme: {segment: "x\\udc00"}\n', 2, "customers.yaml:1:17: invalid text: a lone surrogate \\udc00"),
+        (PLAN, '"\\udbff": {segment: x}\n', 2, "customers.yaml:1:1: invalid text: a lone surrogate \\udbff"),
+    ],
+)
+def test_a_lone_surrogate_escape_in_a_plan_or_customers_file_is_an_error_at_its_place(ratecard, tmp_path, plan, customers, status, where):
+    (tmp_path / "plan.yaml").write_text(plan, encoding="utf-8")
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps({"event_id": "e1", "customer": "acme", "timestamp": "2024-11-03", "kind": "sale", "amount": "1"}) + "\n")
+    args = ["--customers", tmp_path / "customers.yaml"] if customers else []
+    if customers:
+        (tmp_path / "customers.yaml").write_text(customers, encoding="utf-8")
+    for command in (["rate", tmp_path / "plan.yaml", "--usage", ledger, *args], ["check", tmp_path / "plan.yaml"]):
+        result = ratecard(*command)
+        assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+        if command[0] == "check" and customers:
+            assert result.exit_code == 0, result.output
+            continue
+        assert result.exit_code == status and where in result.output, result.output

@@ -107,6 +107,31 @@ def test_a_json_object_or_list_where_a_value_belongs_is_a_rejected_row(tmp_path,
     assert [d.customer for d in result.documents] == ["acme"]
 
 
+@pytest.mark.parametrize("flat", [True, False])  # a flat line is read by DuckDB, another by Python, until the escape is met
+def test_a_json_string_holding_a_lone_surrogate_is_a_rejected_row(ratecard, tmp_path, flat):
+    """UTF-8 cannot hold U+D800 to U+DFFF alone, so no engine can keep such a string as text."""
+    tail = "" if flat else ', "note": [1]'
+    lines = [
+        '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        '{"event_id": "b", "customer": "\\ud800", "timestamp": "2024-11-03", "amount": 5}',
+        '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "x\\udfffy"}',
+        '{"event_id": "d\\udbff", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+        '{"event_id": "e", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "\\ud83d\\ude00 \\uffff"' + tail + "}",
+    ]
+    result = rate_text(tmp_path, "ledger.jsonl", "\n".join(lines) + "\n")
+    assert [(r.row, r.event_id, r.reason) for r in result.rejected] == [
+        (2, "b", "customer: invalid text: a lone surrogate \\ud800"),
+        (3, "c", "kind: invalid text: a lone surrogate \\udfff"),
+        (4, None, "event_id: invalid text: a lone surrogate \\udbff"),
+    ]
+    assert result.documents[0].env[("metric", "total")] == 10  # a surrogate pair and a noncharacter are text
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN.replace("\n    ", "\n"), encoding="utf-8")
+    printed = ratecard("rate", plan, "--usage", tmp_path / "ledger.jsonl", "--format", "json")
+    assert printed.exit_code == 3 and "Traceback" not in printed.output, printed.output
+    assert [r["reason"] for r in json.loads(printed.stdout)["rejected"]][0] == "customer: invalid text: a lone surrogate \\ud800"
+
+
 def test_deeply_nested_json_is_a_problem_of_the_line_not_a_traceback(tmp_path):
     deep = "[" * 100_000 + "]" * 100_000
     content = (

@@ -718,6 +718,28 @@ def test_ambiguous_json_lines_are_rejected_rows_alike_and_rows_are_data_rows(spa
     assert [(r["row"], r["event_id"]) for r in rejected] == [(2, "b"), (3, None), (4, "e"), (5, "f"), (6, "g")]
 
 
+def test_json_lines_holding_a_lone_surrogate_are_rejected_rows_alike(spark, tmp_path):
+    plan = compile_plan(FILES_PLAN)
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(
+        "\n".join(
+            [
+                '{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}',
+                '{"event_id": "b", "customer": "\\ud800", "timestamp": "2024-11-03", "amount": 5}',
+                '{"event_id": "c", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "\\ud83d\\ude00\\udfff"}',
+                '{"event_id": "d", "customer": "acme", "timestamp": "2024-11-03", "amount": 5, "kind": "\\ud83d\\ude00\\uffff"}',
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    _, rejected = assert_same(spark, plan, str(ledger))
+    assert [(r["row"], r["reason"]) for r in rejected] == [
+        (2, "customer: invalid text: a lone surrogate \\ud800"),
+        (3, "kind: invalid text: a lone surrogate \\udfff"),
+    ]
+
+
 @pytest.mark.parametrize(
     "name, content",
     [
@@ -740,6 +762,27 @@ def test_broken_and_ambiguous_files_are_refused_with_the_same_message(spark, tmp
         spark_engine.rate(plan, str(path), spark=spark)
     assert str(ours.value) == str(duck.value)
     assert re.search(r"ledger\.\w+(:\d+)?: ", str(duck.value)) and "cannot read ledger" not in str(duck.value)
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("ledger.csv", b"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,\xed\xa0\x80,2024-11-03,5\n"),
+        ("ledger.csv", b"event_id,customer,timestamp,amount\ne1,acme,2024-11-03,5\ne2,caf\xe9,2024-11-03,5\n"),
+        ("ledger.jsonl", b'{"event_id": "a", "customer": "acme", "timestamp": "2024-11-03", "amount": 5}\n{"event_id": "b\xff"}\n'),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_refused_with_their_line_alike(spark, tmp_path, name, content):
+    """Spark's reading would put U+FFFD in their place and bill the row under another customer id."""
+    plan = compile_plan(FILES_PLAN)
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(RateProblem) as duck:
+        rate(plan, str(path))
+    with pytest.raises(RateProblem) as ours:
+        spark_engine.rate(plan, str(path), spark=spark)
+    assert str(ours.value) == str(duck.value)
+    assert re.search(rf"{name}:[23]: line [23] is not UTF-8 text", str(duck.value)), str(duck.value)
 
 
 def test_a_sum_past_38_digits_is_a_problem_of_the_command_on_spark_too(spark, tmp_path):

@@ -15,6 +15,7 @@ rejected rows count data rows: the header and blank lines are not rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -103,6 +104,29 @@ def csv_problem(path: str) -> str | None:
         return f"{path}:{problem.line}: {problem}"
     except OSError:
         return None
+    return None
+
+
+def utf8_problem(path: str) -> str | None:
+    """`path:LINE: line LINE is not UTF-8 text ...` for the first line that is not; None when every line is.
+
+    The bytes are decoded in large blocks and lines counted only once one fails,
+    so a good file costs one pass at the decoder's speed. Spark's reading would
+    put U+FFFD in the place of such bytes and bill the row under another text.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as handle:
+            while block := handle.read(1 << 24):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        try:
+            for _ in _text_lines(Path(path)):
+                pass
+        except _LineProblem as problem:
+            return f"{path}:{problem.line}: {problem}"
+        return f"{path}: the file ends inside a character; save the ledger as UTF-8"
     return None
 
 

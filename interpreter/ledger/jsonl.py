@@ -7,7 +7,8 @@ hand over the number's own text instead. Both engines read a line with
 
 Each line stands alone: a line that is not a JSON object stops the reading
 (the file is damaged), but a line that is ambiguous in itself (a key given
-twice, an object or a list where a value belongs) is a rejected row with
+twice, an object or a list where a value belongs) or holds a string no text
+can (a lone surrogate escape such as `\\ud800`) is a rejected row with
 that reason (the `__problem` column), and the other rows are billed.
 Rows are numbered as data rows: blank lines are not rows.
 """
@@ -62,6 +63,16 @@ def _json_cell(value) -> str:
     return value  # a string, or the text of a number
 
 
+def _lone_surrogate(text: str) -> str:
+    """The first surrogate code point standing alone in `text` ("" if none): JSON's `\\ud800` escapes
+    one, and no UTF-8 text, no engine's string column nor any document can hold it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return ""
+
+
 def blank(line: str) -> bool:
     """A line with nothing but JSON white space is no row."""
     return not line.strip(_JSON_SPACE)
@@ -91,6 +102,9 @@ def json_cells(line: str, number: int, columns: Iterable[str], file) -> list[str
             value = None  # of two values, neither is picked
         elif isinstance(value, (dict, list)):
             problems.append(f"{name}: {'an object' if isinstance(value, dict) else 'a list'} in JSON, where a single value belongs")
+            value = None
+        elif isinstance(value, str) and (lone := _lone_surrogate(value)):
+            problems.append(f"{name}: invalid text: a lone surrogate \\u{ord(lone):04x}")
             value = None
         cells.append(_json_cell(value))
     return [*cells, problems[0] if problems else ""]

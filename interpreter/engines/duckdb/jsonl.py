@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from interpreter.engines.duckdb.csv_text import csv_scan
-from interpreter.ledger.files import LedgerProblem
+from interpreter.ledger.files import LedgerProblem, utf8_problem
 from interpreter.ledger.jsonl import PROBLEM, json_cells
 from interpreter.ledger.sql import ident, literal
 
@@ -168,7 +168,7 @@ def python_table(con, file: Path, columns: tuple[str, ...]) -> str:
         # the columns given, so that no sample of the rows is guessed at
         con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM {csv_scan(temp, names, 1)}")
     except UnicodeDecodeError as exc:
-        raise LedgerProblem(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise LedgerProblem(utf8_problem(str(file)) or f"{file}: not UTF-8 text ({exc.reason})") from None
     finally:
         os.unlink(temp)
     return TABLE

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from dsl import tree
 from interpreter.ledger import rows as ledger_rows
 from interpreter.ledger.duplicates import marked_sql, repeated_sql
-from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names
+from interpreter.ledger.files import LedgerProblem, csv_header, distinct_names, parquet_names, utf8_problem
 from interpreter.ledger.instants import FIRST_DAY, LAST_DAY, Dialect
 from interpreter.ledger.jsonl import PROBLEM
 from interpreter.ledger.quota import quota_rows_sql
@@ -192,6 +192,8 @@ def read_source(spark, path: str, fields: tuple[tree.Field, ...]):
     from pyspark.sql import functions as F, types as T
 
     suffix = check_path(path)
+    if suffix != ".parquet" and is_local(path) and (problem := utf8_problem(path)):
+        raise LedgerProblem(problem)  # as DuckDB refuses it; Spark would read such bytes as U+FFFD
     try:
         if suffix == ".csv":
             if is_local(path):
