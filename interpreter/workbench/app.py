@@ -109,18 +109,21 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
         name = plan_name(request)
         return JSONResponse({"version": workspace.version(name), "text": workspace.read(name)})
 
-    async def scenarios(request: Request):
-        name = plan_name(request)
+    async def scenarios_panel(request: Request, name: str, message: str | None = None, kind: str = ""):
+        """The scenarios of a plan with their snapshot status, and a message about the last action."""
         states = await run_in_threadpool(review.states, workspace, name)
         return page(
             request,
             "_scenarios.html.j2",
             name=name,
             states=review.attention_first(states),
-            message=None,
-            message_kind="",
+            message=message,
+            message_kind=kind,
             folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
         )
+
+    async def scenarios(request: Request):
+        return await scenarios_panel(request, plan_name(request))
 
     async def scenario_summary(request: Request):
         name = plan_name(request)
@@ -138,16 +141,7 @@ def create_app(workspace: Workspace, host: str = "127.0.0.1") -> Starlette:
             raise HTTPException(404, f"plan {name!r} has no scenario {stem!r}") from None
         except review.NotAccepted as refused:
             message, kind = str(refused), "bad"
-        states = await run_in_threadpool(review.states, workspace, name)
-        return page(
-            request,
-            "_scenarios.html.j2",
-            name=name,
-            states=review.attention_first(states),
-            message=message,
-            message_kind=kind,
-            folder=str(workspace.plan_path(name).with_suffix("") / "scenarios"),
-        )
+        return await scenarios_panel(request, name, message, kind)
 
     async def problem(_request: Request, exc: HTTPException):
         return Response(exc.detail, status_code=exc.status_code, media_type="text/plain; charset=utf-8")
