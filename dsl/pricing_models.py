@@ -5,8 +5,8 @@ amount expression, a quantity, or each event of the ledger as summed by
 stage 1), how its own keys compile into the evaluation tree, its pricing as
 a pure Decimal function returning the steps it took (the trace `explain`
 and invoices show), the checks `ratecard check` makes on its charges, and
-its SQL form (None for every model today: the Python interpreter prices
-them all). Stage 2, `explain`, curves and lint read these entries, never a
+its SQL form (`dsl.pricing_sql`: the same amount in exact DECIMAL, for the
+documents DuckDB prices itself). Stage 2, `explain`, curves and lint read these entries, never a
 model's name.
 
 Negative quantities (refunds above sales) are priced as zero units; a first
@@ -21,7 +21,7 @@ from decimal import ROUND_CEILING, Decimal
 from functools import partial
 from typing import Any, Literal
 
-from dsl import schema_charges, tree
+from dsl import pricing_sql, schema_charges, tree
 from dsl.context import Compiler
 from dsl.errors import Diagnostic, warning
 from dsl.rounding import CONTEXT, divide, text
@@ -88,8 +88,9 @@ class PricingModel:
     stepped: Callable[[tree.Charge], bool] = _never
     # the amount never depends on usage, so lint can tell a discount larger than the charges
     fixed: bool = False
-    # the charge's amount as SQL from its input's SQL; None: priced by the Python interpreter only
-    sql: Callable[[str, tree.Charge], str] | None = None
+    # the unrounded amount in SQL from the input's (a `pricing_sql.Ratio`, or stage 1's columns by name);
+    # None: priced by the Python interpreter only
+    sql: Callable[[Any, tree.Charge], pricing_sql.Amount] | None = None
 
 
 # -- trace labels --------------------------------------------------------------------------
@@ -361,8 +362,8 @@ def _rate_above_whole(charge: tree.Charge) -> list[Diagnostic]:
 MODELS: dict[str, PricingModel] = {
     model.name: model
     for model in (
-        PricingModel("flat", "amount", amount, fixed=True),
-        PricingModel("per_unit", "quantity", per_unit, keys=_per_unit_keys, lint=_negative_price),
+        PricingModel("flat", "amount", amount, fixed=True, sql=pricing_sql.amount),
+        PricingModel("per_unit", "quantity", per_unit, keys=_per_unit_keys, lint=_negative_price, sql=pricing_sql.per_unit),
         PricingModel(
             "graduated",
             "quantity",
@@ -371,6 +372,7 @@ MODELS: dict[str, PricingModel] = {
             lint=_tier_table(_negative_tier),
             # whole blocks and flat amounts only: the amount changes at block edges
             stepped=lambda charge: any(t.block for t in charge.tiers) and not any(t.unit_price for t in charge.tiers),
+            sql=pricing_sql.graduated,
         ),
         PricingModel(
             "volume",
@@ -379,9 +381,12 @@ MODELS: dict[str, PricingModel] = {
             keys=_tier_keys,
             lint=_tier_table(_cliff),
             stepped=lambda charge: not any(t.unit_price for t in charge.tiers),  # flat amounts only
+            sql=pricing_sql.volume,
         ),
-        PricingModel("package", "quantity", package, keys=_package_keys, lint=_negative_price, stepped=lambda _charge: True),
-        PricingModel("percentage", "events", percentage, keys=_percentage_keys, lint=_rate_above_whole),
-        PricingModel("formula", "amount", amount),
+        PricingModel(
+            "package", "quantity", package, keys=_package_keys, lint=_negative_price, stepped=lambda _charge: True, sql=pricing_sql.package
+        ),
+        PricingModel("percentage", "events", percentage, keys=_percentage_keys, lint=_rate_above_whole, sql=pricing_sql.percentage),
+        PricingModel("formula", "amount", amount, sql=pricing_sql.amount),
     )
 }

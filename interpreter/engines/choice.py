@@ -42,7 +42,7 @@ def engine_options(engine: str, fmt: str, master: str, output: str | None, closi
     balances; DuckDB's preparation of the output format, and the traces HTML invoices show."""
     if engine == "spark":
         return dict(master=master, output=output, closing=closing)
-    return dict(prepare=PREPARED.get(fmt), trace=fmt == "html")
+    return dict(prepare=PREPARED.get(fmt), trace=fmt == "html", lines=fmt == "jsonl")
 
 
 def options_problem(engine: str, fmt: str, output: str | None, closing: bool, as_of: str | None) -> str | None:

@@ -81,7 +81,7 @@ class Document:
     overrides: tuple[str, ...] = ()  # the plan's key paths this customer's negotiated values replace
 
 
-def _schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
+def schedule(plan: tree.Plan, end: datetime.date) -> dict | None:
     s = plan.schedule
     if s is None:
         return None
@@ -272,7 +272,7 @@ def _build(
         taxes=tuple(taxes),
         total=total,
         notices=notices + tuple(unused),
-        schedule=_schedule(plan, facts.period.full_end),
+        schedule=schedule(plan, facts.period.full_end),
         credits=tuple(credits),
         carried=tuple(carried),
         env=env,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -28,11 +28,12 @@ from interpreter.engines import core
 from interpreter.engines.duckdb import ledger as duck_ledger, memory
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
-from interpreter.ledger import aggregate as stage1, free_events, uncovered as uncovered_rows
+from interpreter.ledger import aggregate as stage1, free_events, priced, uncovered as uncovered_rows
 from interpreter.ledger.duplicates import repeated_count_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected, unreadable
 from interpreter.ledger.sql import literal
+from interpreter.output.render import document_line
 from interpreter.pricing import balances as carried_balances
 from interpreter.pricing.documents import Document
 from interpreter.pricing.evaluate import EvaluationError
@@ -66,16 +67,19 @@ def rate(
     balances: str | None = None,
     balance_records: carried_balances.Balances | None = None,
     keep_going: bool = False,
+    lines: bool = False,
 ) -> core.RateResult:
     """Every document of the ledger (or of one customer), as `core.rate` decides them, rated on DuckDB.
 
     `trace` keeps how each line was computed (for `explain` and HTML
     invoices); `prepare` (rendering, say) is given the sorted documents,
-    and what it makes is the result's `prepared`. See `core.rate` for the rest.
+    and what it makes is the result's `prepared`. With `lines`, the
+    documents are their JSON lines (also the result's `prepared`), priced
+    in SQL where the plan allows it (`ledger.priced`). See `core.rate` for the rest.
     """
     report = progress or (lambda _stage, _done, _total: None)
     return core.rate(
-        DuckDB(report, trace, prepare),
+        DuckDB(report, trace, prepare, lines),
         plan,
         usage,
         period,
@@ -111,6 +115,7 @@ class Part:
     ledger: Ledger
     task: Task
     work: list[Work]
+    texts: list[tuple[str, datetime.date, str]] = field(default_factory=list)  # documents priced in SQL
 
 
 class DuckDB:
@@ -118,10 +123,13 @@ class DuckDB:
 
     errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
-    def __init__(self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None) -> None:
+    def __init__(
+        self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None, lines: bool = False
+    ) -> None:
         self.report = report
         self.trace = trace
         self.prepare = prepare or (lambda _documents: None)
+        self.lines = lines
 
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
         con = connect(plan)
@@ -140,6 +148,10 @@ class DuckDB:
     def stage1(self, ledger: Ledger, task: Task) -> Part:
         self.report("aggregating usage", 0, 0)
         plan, windows = task.plan, list(core.aggregated(task))
+        if self.lines and not task.timelines and windows and priced.unsupported(plan) is None:
+            part = self._priced(ledger, task, windows)
+            if part is not None:
+                return part
         if ledger.exact:
             facts = stage1.aggregate(ledger.con, plan, windows, task.as_of, task.customer)
         else:  # the whole ledger: refused rows counted in the same pass, event ids checked alongside
@@ -149,6 +161,35 @@ class DuckDB:
         earlier = stage1.aggregate(ledger.con, plan, list(task.earlier), None, task.customer)
         before = {(f.customer, f.period): f for f in earlier}
         return Part(ledger, task, [(plan, f, core.previous_of(plan, f, before)) for f in facts])
+
+    def _priced(self, ledger: Ledger, task: Task, windows: list) -> Part | None:
+        """Stage 1 with the documents priced in the same query; the interpreter builds those it leaves NULL.
+        None when stage 1 gives a value in a type SQL cannot price exactly (a float, say)."""
+        plan, con = task.plan, ledger.con
+        params = {"customer": task.customer} if task.customer is not None and ledger.exact else {}
+        if ledger.exact:
+            query, document = stage1.aggregate_sql(plan, windows, task.as_of, "$customer" if params else None), "TRUE"
+        else:
+            query, document = stage1.aggregate_sql(plan, windows, task.as_of, refused=True), "g.__document"
+        if not priced.exact_types({row[0]: row[1] for row in con.execute(f"DESCRIBE {query}", params).fetchall()}):
+            return None
+        sql = priced.Documents(plan, windows, task.as_of is not None).sql(query, document)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE priced AS {sql}", params)
+        if not ledger.exact:
+            ledger.refused = int(con.execute("SELECT coalesce(sum(__refused), 0) FROM priced").fetchone()[0])
+            ledger.check = Alongside(con, repeated_count_sql(ledger.source))
+        texts = [
+            (customer, windows[pid].start, doc)
+            for customer, pid, doc in con.execute(
+                "SELECT __customer, __pid, __doc FROM priced WHERE __doc IS NOT NULL ORDER BY __customer, __pid"
+            ).fetchall()
+        ]
+        result = con.execute(f"SELECT * EXCLUDE (__doc) FROM priced AS g WHERE __doc IS NULL AND ({document}) ORDER BY __customer, __pid")
+        names = [d[0] for d in result.description]
+        facts = [stage1.facts_of(plan, windows, dict(zip(names, row, strict=True))) for row in result.fetchall()]
+        seen = {(customer, start) for customer, start, _ in texts} | {(f.customer, f.period.start) for f in facts}
+        facts += [stage1.Facts(c, w, 0, {}) for w in task.windows for c in task.listed if (c, w.start) not in seen]
+        return Part(ledger, task, [(plan, f, None) for f in facts], texts)
 
     def stage2(self, parts: list[Part], pricing: Pricing) -> Outcome:
         outcome = self._rated(parts, pricing)
@@ -225,4 +266,11 @@ class DuckDB:
         finally:
             if collecting:
                 gc.enable()
+        if self.lines:  # each document's JSON line, those priced in SQL among them, in customer and period order
+            lines = [(doc.customer, doc.period_start, document_line(doc)) for doc in documents]
+            lines += [text for part in parts for text in part.texts]
+            if len(parts) > 1 or any(part.work for part in parts):
+                lines.sort(key=lambda text: (text[0], text[1]))
+            texts = [text for _, _, text in lines]
+            return Outcome(texts, failures, carried, texts)
         return Outcome(documents, failures, carried, self.prepare(documents))
