@@ -28,6 +28,12 @@ class Ratio:
 
     num: str
     den: str | None = None
+    scale: int = 20  # the decimal places every unrounded amount is held at
+
+    def amount(self, sql: str) -> str:
+        """`sql` as an amount. DuckDB gives a CASE, least() or greatest() over DECIMAL(38) values of
+        several scales the type of one of them, which can drop decimal places: every branch is cast."""
+        return f"CAST({sql} AS DECIMAL(38,{self.scale}))"
 
     def times(self, value: Decimal | str) -> str:
         """`value` (a constant or SQL) over this ratio's denominator: `value x den`."""
@@ -50,8 +56,17 @@ def number(value: Decimal) -> str:
     return f"CAST('{value:f}' AS DECIMAL(38,{scale}))"
 
 
+def quantity(sql: str) -> str:
+    """`sql` as a quantity: at most 10 decimal places (see `Ratio.amount` for why it is cast)."""
+    return f"CAST({sql} AS DECIMAL(38,10))"
+
+
+def _at_least_zero(sql: str) -> str:
+    return f"greatest({quantity(sql)}, {quantity('0')})"
+
+
 def units(sql: str) -> str:
-    """A non-negative DECIMAL with at most 10 decimal places as a HUGEINT count of 10^-10."""
+    """A DECIMAL with at most 10 decimal places as a HUGEINT count of 10^-10."""
     return f"CAST(replace(CAST(CAST({sql} AS DECIMAL(38,10)) AS VARCHAR), '.', '') AS HUGEINT)"
 
 
@@ -67,7 +82,7 @@ def _tier_amount(q: Ratio, tier: tree.Tier, portion: str) -> Amount:
     if tier.block is None:
         return Amount(f"({portion} * {number(tier.unit_price)} + {q.times(tier.flat)})")
     assert tier.block_price is not None  # a block tier has its block price (`dsl.tiers`)
-    blocks, exact = whole_parts(f"greatest({portion}, 0)", q.times(tier.block))
+    blocks, exact = whole_parts(_at_least_zero(portion), q.times(tier.block))
     return Amount(q.times(f"({blocks} * {number(tier.block_price)} + {number(tier.flat)})"), (exact,))
 
 
@@ -80,7 +95,7 @@ def holds(q: Ratio, tier: tree.Tier) -> str:
 
 def per_unit(q: Ratio, charge: tree.Charge) -> Amount:
     assert charge.unit_price is not None  # a per_unit charge always has one
-    return Amount(f"(greatest({q.num} - {q.times(charge.free_units)}, 0) * {number(charge.unit_price)})")
+    return Amount(f"({_at_least_zero(f'{q.num} - {q.times(charge.free_units)}')} * {number(charge.unit_price)})")
 
 
 def graduated(q: Ratio, charge: tree.Charge) -> Amount:
@@ -89,10 +104,10 @@ def graduated(q: Ratio, charge: tree.Charge) -> Amount:
     lower = Decimal(0)
     previous: tree.Tier | None = None
     for tier in charge.tiers:
-        upper = q.num if tier.bound is None else f"least({q.num}, {q.times(tier.bound)})"
-        priced = _tier_amount(q, tier, f"greatest({upper} - {q.times(lower)}, 0)")
+        upper = q.num if tier.bound is None else f"least({quantity(q.num)}, {quantity(q.times(tier.bound))})"
+        priced = _tier_amount(q, tier, _at_least_zero(f"{upper} - {q.times(lower)}"))
         reached = "TRUE" if previous is None else f"NOT {holds(q, previous)}"
-        parts.append(f"(CASE WHEN {reached} THEN {priced.num} ELSE 0 END)")
+        parts.append(f"(CASE WHEN {reached} THEN {q.amount(priced.num)} ELSE {q.amount('0')} END)")
         edges += [f"({reached} AND {edge})" for edge in priced.edges]
         if tier.bound is None:
             break
@@ -102,11 +117,11 @@ def graduated(q: Ratio, charge: tree.Charge) -> Amount:
 
 def volume(q: Ratio, charge: tree.Charge) -> Amount:
     """The whole quantity at the price of the tier that holds it."""
-    billable = f"greatest({q.num}, 0)"
+    billable = _at_least_zero(q.num)
     cases, edges = [], []
     for tier in charge.tiers:
         priced = _tier_amount(q, tier, billable)
-        cases.append(f"WHEN {holds(q, tier)} THEN {priced.num}")
+        cases.append(f"WHEN {holds(q, tier)} THEN {q.amount(priced.num)}")
         edges += [f"({holds(q, tier)} AND {edge})" for edge in priced.edges]
     return Amount(f"(CASE {' '.join(cases)} END)", tuple(edges))
 
@@ -114,7 +129,7 @@ def volume(q: Ratio, charge: tree.Charge) -> Amount:
 def package(q: Ratio, charge: tree.Charge) -> Amount:
     size, price = charge.package_size, charge.package_price
     assert size is not None and price is not None  # a package charge always has both
-    packages, exact = whole_parts(f"greatest({q.num} - {q.times(charge.free_units)}, 0)", q.times(size))
+    packages, exact = whole_parts(_at_least_zero(f"{q.num} - {q.times(charge.free_units)}"), q.times(size))
     return Amount(q.times(f"({packages} * {number(price)})"), (exact,))
 
 

@@ -227,7 +227,8 @@ class Documents:
         and the condition that it lay on the mode's edge. Without a denominator, DuckDB's own rounding
         (half away from zero) serves half_up, and a value with no more places than `digits` needs none."""
         if den is None and mode == "half_up":
-            return self._column(layer + 1, f"round({value}, {digits})"), "FALSE"
+            # cast: round() keeps a scale below `digits` (0.5 at scale 1 stays "0.5", not "0.50")
+            return self._column(layer + 1, f"CAST(round({value}, {digits}) AS DECIMAL(38,{digits}))"), "FALSE"
         if den is None:  # computed only for a value with more places (a CASE evaluates the branch it takes)
             rounded, edge = _rounded(_whole(value, scale), den, scale, digits, mode)
             places = f"CAST({value} AS DECIMAL(38,{digits}))"
@@ -283,16 +284,17 @@ class Documents:
             for part in ("__sum", "__count", "__low", "__high"):
                 columns[f"{charge.id}.{part}"], ok = self._bounded(ident(f"{charge.id}.{part}"))
                 guards.append(ok)
-            ratio = Ratio("")
+            ratio = Ratio("", scale=self.scale)
             priced = model.sql(columns, charge)
         elif model.priced_on == "amount":
             assert isinstance(charge.amount, tree.Const)
-            ratio = Ratio(number(charge.amount.value))
+            ratio = Ratio(number(charge.amount.value), scale=self.scale)
             priced = model.sql(ratio, charge)
         else:
             metric = _metric(self.plan, charge.quantity)
             assert metric is not None
             ratio, exact, more = self._ratio(metric)
+            ratio = Ratio(ratio.num, ratio.den, self.scale)
             guards += more
             priced = model.sql(ratio, charge)
             shown = self._column(3, _text(self._round(ratio.num, ratio.den, 10, 6, "half_even", 2)[0]))
@@ -304,9 +306,9 @@ class Documents:
             cases = []
             for bound, op in ((charge.minimum, "<"), (charge.maximum, ">")):
                 if bound is not None:
-                    cases.append(f"WHEN {raw} {op} {ratio.times(bound)} THEN {ratio.times(bound)}")
+                    cases.append(f"WHEN {raw} {op} {ratio.times(bound)} THEN {ratio.amount(ratio.times(bound))}")
                     edges.append(f"({raw} = {ratio.times(bound)})")
-            value = self._column(3, f"CASE {' '.join(cases)} ELSE {raw} END")
+            value = self._column(3, f"CASE {' '.join(cases)} ELSE {ratio.amount(raw)} END")
         amount, edge = self._round(value, ratio.den, self.scale, self.plan.minor_digits, charge.rounding, 4)
         if ratio.den is not None:  # the interpreter's 40-digit quantity may fall either side of an exact edge
             guards.append(f"({exact}) OR NOT ({' OR '.join([edge, *edges])})")
