@@ -80,6 +80,7 @@ def test_the_shipped_plans_sql_prices_are_those_it_can_price_exactly():
         found[path.stem] = priced.unsupported((loaded.versions or (loaded.plan,))[-1])
     assert [name for name, reason in found.items() if reason is None] == [
         "card_payments",
+        "kr_streaming_vat",
         "saas_pro",
         "saas_starter",
         "steppay_seats",
@@ -88,7 +89,8 @@ def test_the_shipped_plans_sql_prices_are_those_it_can_price_exactly():
         "telecom_minutes",
     ]
     assert found["onehour_business_partner"] == "settlement statements are priced by the interpreter"
-    assert found["kr_streaming_vat"] == "tax 'vat' has a condition or is included in prices"
+    assert found["bacobill_saas"] == "the plan has customer attributes"
+    assert found["steppay_seats_prepaid"] == "the prorated metric 'quota_raised' in an expression"
 
 
 def write_ledger(tmp_path: Path, rows: list[dict]) -> str:
@@ -212,6 +214,12 @@ def tier_table(draw) -> str:
     return "\n".join(rows)
 
 
+def conditions() -> st.SearchStrategy[str]:
+    return st.sampled_from(
+        ["m_sum > 50", "m_count >= 3", "m_max < 10 or m_min < 0", "not (m_sum == 0)", "m_last in [1, 2]", "period.days == 31"]
+    )
+
+
 @st.composite
 def sql_plans(draw) -> tuple[str, str]:
     currency = draw(st.sampled_from(list(CURRENCIES)))
@@ -242,14 +250,36 @@ def sql_plans(draw) -> tuple[str, str]:
             lines.append(f"    maximum: {draw(st.integers(20, 90))}")
         if draw(st.integers(0, 5)) == 0:
             lines.append("    memo: true")
+        if draw(st.integers(0, 3)) == 0:
+            lines.append(f"    when: {draw(conditions())}")
+        if draw(st.integers(0, 4)) == 0:
+            lines.append(f"    multiplier: {draw(st.sampled_from(['-1', '2', '0.5', 'm_count', '-m_count']))}")
         charges.append("\n".join(lines))
     taxes = ""
     if draw(st.booleans()):
-        taxes = f"taxes:\n  tax: {{rate: {draw(amounts(4, 1))}, rounding: {draw(st.sampled_from(MODES))}}}\n"
+        included = ", included: true" if draw(st.booleans()) else ""
+        when = f", when: '{draw(conditions())}'" if draw(st.integers(0, 3)) == 0 else ""
+        taxes = f"taxes:\n  tax: {{rate: {draw(amounts(4, 1))}, rounding: {draw(st.sampled_from(MODES))}{included}{when}}}\n"
+    extra = ""
+    if draw(st.integers(0, 2)) == 0:
+        extra += f"minimum: {draw(st.sampled_from(['25', '0.555', '1_000']))}\n"
+    if draw(st.integers(0, 2)) == 0:
+        extra += f'notices:\n  busy: {{when: \'{draw(conditions())}\', message: "Busy month: it\'s \\"big\\""}}\n'
+    discounts = []
+    for index in range(draw(st.integers(0, 3))):
+        ids = draw(st.lists(st.sampled_from([f"c{i}" for i in range(len(charges))]), unique=True, max_size=2))
+        keys = [f"percent: {draw(amounts(2, 1))}" if draw(st.booleans()) else f"amount: {draw(amounts(2, 60))}"]
+        if ids:
+            keys.append(f"applies_to: [{', '.join(ids)}]")
+        if draw(st.integers(0, 2)) == 0:
+            keys.append(f"when: '{draw(conditions())}'")
+        discounts.append(f"  d{index}: {{{', '.join(keys)}}}")
+    if discounts:
+        extra += "discounts:\n" + "\n".join(discounts) + "\n"
     metric_lines = "\n".join(f"  m_{m}: {{{m}: q}}" if m != "count" else "  m_count: {count: true}" for m in metrics)
     text = (
         f"plan: drawn\ncurrency: {currency}\nperiod: month\ntimezone: Asia/Seoul\nusage:\n  q: {{type: number}}\n"
-        f"metrics:\n{metric_lines}\ncharges:\n" + "\n".join(charges) + "\n" + taxes
+        f"metrics:\n{metric_lines}\ncharges:\n" + "\n".join(charges) + "\n" + taxes + extra
     )
     return text, currency
 
