@@ -214,7 +214,8 @@ def check_totals(documents: Path, expected: dict[str, Decimal], what: str) -> No
 
 
 def breakdown(path: Path) -> list[tuple[str, float]]:
-    """Seconds spent in each stage of one rating of `path`, JSON lines made as `ratecard rate` makes them."""
+    """Seconds spent in each stage of one rating of `path`, JSON lines made as `ratecard rate --format jsonl` makes them
+    (priced in SQL: "aggregating usage" is the one query that aggregates and prices)."""
     sys.path.insert(0, str(HERE.parent))
     from dsl.loader import load_plan
     from interpreter.engines.duckdb.engine import rate
@@ -227,14 +228,10 @@ def breakdown(path: Path) -> list[tuple[str, float]]:
         if marks[-1][0] != stage:
             marks.append((stage, time.perf_counter()))
 
-    def lines(documents):
-        marks.append(("writing JSON lines (beside the check)", time.perf_counter()))
-        return render.document_lines(documents)
-
     collecting = gc.isenabled()
     gc.disable()  # as the command does
     try:
-        result = rate(plan, str(path), period="2024-11", progress=progress, prepare=lines)
+        result = rate(plan, str(path), period="2024-11", progress=progress, lines=True)
         marks.append(("printing", time.perf_counter()))
         with open(os.devnull, "w") as sink:
             sink.write("\n".join(result.prepared + render.rejected_lines(result.rejected)))
