@@ -22,7 +22,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+import test_sql_pricing as sql_pricing
 from dsl.loader import load_plan, load_plan_text
 from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb.engine import rate
@@ -938,3 +940,19 @@ def test_groups_blocks_bounds_and_free_events_are_rated_alike(spark, tmp_path):
     documents, rejected = assert_same(spark, plan, str(ledger), period="2024-10-01..2024-11-30")
     assert any("compute[eu,true]" in d for d in documents) and any("by_size[8]" in d for d in documents)
     assert rejected and all(r["reason"].startswith("no price for region=ap") for r in rejected)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.data())
+def test_documents_priced_in_sql_are_those_spark_rates(spark, tmp_path, data):
+    """The documents DuckDB prices in SQL (`rate --format jsonl`) against Spark's, which its executors
+    build with the interpreter: drawn plans of every model with an SQL form, conditions, multipliers,
+    discounts, minimum, notices, conditional and included taxes (tests/test_sql_pricing.py)."""
+    text, _ = data.draw(sql_pricing.sql_plans())
+    plan = compile_plan(text)
+    ledger = sql_pricing.write_ledger(tmp_path, data.draw(sql_pricing.sql_ledgers()))
+    period = data.draw(st.sampled_from(["2024-10", "2024-Q4"]))
+    priced = rate(plan, ledger, period=period, lines=True)
+    on_spark = spark_engine.rate(plan, ledger, spark=spark, period=period)
+    assert on_spark.documents == priced.documents, text
+    assert rejected_data(on_spark.rejected) == rejected_data(priced.rejected)
