@@ -180,6 +180,19 @@ def test_hostile_names_and_customer_ids_come_out_as_the_interpreter_writes_them(
     assert {json.loads(line)["customer"] for line in sql} <= set(customers)
 
 
+def test_rows_rejected_without_a_date_are_reported_when_sql_prices(monkeypatch, tmp_path, counted):
+    """A row with no readable time joins no period; the query that prices must still count it."""
+    plan = compile_plan(SEATS.replace("PRICE", "3").replace("MODE", "half_up"))
+    rows = [
+        {"event_id": "a", "customer": "c", "timestamp": "2024-11-30T10:00:00Z", "seats": "1"},
+        {"event_id": "b", "customer": "c", "timestamp": "yesterday", "seats": "1"},
+    ]
+    sql, python = both_ways(monkeypatch, plan, write_ledger(tmp_path, rows))
+    assert sql == python and counted["sql"] == 1
+    result = duck_engine.rate(plan, write_ledger(tmp_path, rows), lines=True)
+    assert [(r.row, r.reason) for r in result.rejected] == [(2, "timestamp 'yesterday' is not an ISO 8601 date-time")]
+
+
 def test_the_interpreter_alone_when_asked(monkeypatch, tmp_path, counted):
     plan = compile_plan(SEATS.replace("PRICE", "3").replace("MODE", "half_up"))
     rows = [{"event_id": "a", "customer": "c", "timestamp": "2024-11-30T10:00:00Z", "seats": "1"}]
@@ -299,6 +312,9 @@ def sql_ledgers(draw) -> list[dict]:
                 "q": format(quantity, "f"),
             }
         )
+    if draw(st.integers(0, 3)) == 0:  # rejected rows, one without a date: counted by the pass that prices
+        rows.append({"event_id": "bad-time", "customer": "a", "timestamp": "not a time", "q": "1"})
+        rows.append({"event_id": "bad-number", "customer": "b", "timestamp": "2024-10-05T00:00:00Z", "q": "x"})
     return rows
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from dsl import tree
 from interpreter.engines.core import RateResult
-from interpreter.output.formats import PREPARED
+from interpreter.output.formats import PREPARED, TEXT_FORMATS
 from interpreter.output.progress import TerminalProgress
 from interpreter.pricing.balances import unclosed_reason
 
@@ -42,7 +42,8 @@ def engine_options(engine: str, fmt: str, master: str, output: str | None, closi
     balances; DuckDB's preparation of the output format, and the traces HTML invoices show."""
     if engine == "spark":
         return dict(master=master, output=output, closing=closing)
-    return dict(prepare=PREPARED.get(fmt), trace=fmt == "html", lines=fmt == "jsonl")
+    # JSON, JSON lines and YAML are made of each document's JSON line, which SQL may price (`ledger.priced`)
+    return dict(prepare=PREPARED.get(fmt), trace=fmt == "html", lines=fmt in TEXT_FORMATS)
 
 
 def options_problem(engine: str, fmt: str, output: str | None, closing: bool, as_of: str | None) -> str | None:

@@ -194,7 +194,7 @@ class Documents:
         guard = " AND ".join(f"({g})" for g in self.guards)
         query = f"""
             SELECT g.*, p.__start, p.__end, p.__days, p.__head, p.__tail
-            FROM ({stage1}) AS g JOIN (VALUES {self._periods()}) AS p(__pid, __start, __end, __days, __head, __tail) ON g.__pid = p.__pid
+            FROM ({stage1}) AS g LEFT JOIN (VALUES {self._periods()}) AS p(__pid, __start, __end, __days, __head, __tail) ON g.__pid = p.__pid
         """
         for columns in self.layers:
             query = f"SELECT *, {', '.join(f'{sql} AS {name}' for name, sql in columns)} FROM ({query})" if columns else query

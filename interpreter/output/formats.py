@@ -1,6 +1,7 @@
 """What `ratecard rate` prints in each format, the files it writes beside, and what it says on stderr.
 
-DuckDB hands over `Document`s: every format is open to them (`printed`).
+DuckDB hands over `Document`s: every format is open to them (`printed`);
+asked for JSON, JSON lines or YAML, it hands over each document's JSON text.
 Spark hands over each document as its JSON text, made where it was built:
 JSON, JSON lines and YAML are made of that text (`text_printed`), byte for
 byte what `printed` gives for the same documents. `shown` picks between
@@ -71,6 +72,8 @@ def shown(result, fmt: str, output: str | None, engine: str) -> tuple[Iterable[s
     """
     if engine == "spark":
         return ([text_printed(result, fmt)], None) if output is None else ([], result.written)
+    if fmt in ("json", "yaml"):  # rated as JSON lines (`engine_options`)
+        return [text_printed(result, fmt)], None
     if output is not None:
         return [], len(write_files(result.documents, output))
     return printed(fmt, result), None
