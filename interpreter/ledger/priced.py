@@ -149,7 +149,7 @@ class Documents:
                 problem = exc
         raise problem
 
-    def _column(self, layer: int, sql: str) -> str:
+    def column(self, layer: int, sql: str) -> str:
         while len(self.layers) <= layer:
             self.layers.append([])
         self.names += 1
@@ -171,21 +171,21 @@ class Documents:
         layer = max(len(self.layers), 6)
         texts, parts, unused, layer = Discounts(self, parts, layer).lines()
         lines += texts
-        subtotal = self._column(
+        subtotal = self.column(
             layer, "(" + " + ".join([self.zero, *(f"CASE WHEN {p} THEN {a} ELSE {self.zero} END" for _, p, a in parts)]) + ")"
         )
         if self.plan.minimum is not None:
-            minimum = self._expression(self.plan.minimum)
-            rounded, _ = self._round(
+            minimum = self.expression(self.plan.minimum)
+            rounded, _ = self.round_column(
                 minimum.at(max(minimum.scale, self.digits)), None, max(minimum.scale, self.digits), self.plan.rounding, layer + 1
             )
             short = f"{subtotal} < {rounded}"
             head = literal('{"id":"minimum","description":"Minimum commitment true-up","quantity":null,"amount":"')
             lines.append(f"CASE WHEN {short} THEN {head} || {_text(f'({rounded} - {subtotal})')} || '\"}}' END")
-            subtotal = self._column(layer + 3, f"CASE WHEN {short} THEN {rounded} ELSE {subtotal} END")
+            subtotal = self.column(layer + 3, f"CASE WHEN {short} THEN {rounded} ELSE {subtotal} END")
             layer += 3
         taxes, total = self._taxes(subtotal, layer + 1)
-        notices = [f"CASE WHEN {self._condition(n.when)} THEN {literal(_notice(n.id, n.message))} END" for n in self.plan.notices]
+        notices = [f"CASE WHEN {self.condition(n.when)} THEN {literal(_notice(n.id, n.message))} END" for n in self.plan.notices]
         json = (
             f"""'{{"customer":' || to_json(__customer)::VARCHAR || __head || {_json(lines)} || '],"subtotal":"' || {_text(subtotal)} """
             f"""|| '","taxes":[' || {_json(taxes)} || '],"total":"' || {_text(total)} || '","notices":[' """
@@ -208,14 +208,14 @@ class Documents:
         places = 10 + max((scale_of(v) for v in constants), default=0)
         for charge in self.plan.charges:
             if charge.amount is not None and MODELS[charge.model].priced_on == "amount":
-                places = max(places, self._expression(charge.amount).scale)
+                places = max(places, self.expression(charge.amount).scale)
             if charge.multiplier is not None:
-                places += self._expression(charge.multiplier).scale
+                places += self.expression(charge.multiplier).scale
         if places > MAX_SCALE + 10:
             raise NoSql("amounts with too many decimal places for DECIMAL(38)")
         return places
 
-    def _round(self, value: str, den: str | None, scale: int, mode: str, layer: int, divisor: str | None = None) -> tuple[str, str]:
+    def round_column(self, value: str, den: str | None, scale: int, mode: str, layer: int, divisor: str | None = None) -> tuple[str, str]:
         """The column of `value / den` (at most `scale` places) rounded to the currency's digits in `mode`
         (computed in layers `layer` and the next), and the condition that it lay on the mode's edge.
         `divisor` replaces 10^(scale - digits) x den. Without a denominator, DuckDB's own rounding
@@ -223,15 +223,15 @@ class Documents:
         digits = self.digits
         if den is None and divisor is None and mode == "half_up":
             # cast: round() keeps a scale below `digits` (0.5 at scale 1 stays "0.5", not "0.50")
-            return self._column(layer + 1, f"CAST(round({value}, {digits}) AS DECIMAL(38,{digits}))"), "FALSE"
+            return self.column(layer + 1, f"CAST(round({value}, {digits}) AS DECIMAL(38,{digits}))"), "FALSE"
         places = power(scale - digits)
         by = divisor or (places if den is None else f"({places} * CAST({den} AS HUGEINT))")
         if den is None and divisor is None:  # computed only for a value with more places (a CASE evaluates the branch it takes)
             exact, edge = rounded(whole(value, scale), by, digits, mode)
             plain = f"CAST({value} AS DECIMAL(38,{digits}))"
-            return self._column(layer + 1, f"CASE WHEN {value} = round({value}, {digits}) THEN {plain} ELSE {exact} END"), edge
-        exact, edge = rounded(self._column(layer, whole(value, scale)), by, digits, mode)
-        return self._column(layer + 1, exact), edge
+            return self.column(layer + 1, f"CASE WHEN {value} = round({value}, {digits}) THEN {plain} ELSE {exact} END"), edge
+        exact, edge = rounded(self.column(layer, whole(value, scale)), by, digits, mode)
+        return self.column(layer + 1, exact), edge
 
     def _periods(self) -> str:
         from interpreter.pricing.documents import schedule  # the interpreter's own: the very same text
@@ -254,7 +254,7 @@ class Documents:
         (the document is then the interpreter's)."""
         within = f"abs({column}) < {self.limit}"
         self.guards.append(f"{column} IS NULL OR {within}")
-        return self._column(
+        return self.column(
             0, f"CASE WHEN {column} IS NULL THEN CAST(0 AS DECIMAL(38,10)) WHEN {within} THEN CAST({column} AS DECIMAL(38,10)) END"
         )
 
@@ -267,7 +267,7 @@ class Documents:
             raise NoSql(f"a {ref.scope} value in an expression")
         metric = next(m for m in self.plan.metrics if m.name == ref.name)
         if metric.expression is not None:
-            return self._expression(metric.expression)
+            return self.expression(metric.expression)
         kind = metric.type.kind
         if kind in ("text", "bool"):  # the value of no rows: "" or false, as the interpreter has it
             return Sql(f"coalesce({ident(metric.name)}, {'FALSE' if kind == 'bool' else literal('')})", kind)
@@ -280,11 +280,11 @@ class Documents:
             return Sql(f"CAST({self.metrics[key][0]} AS DECIMAL(38,0))", "number", 0, self.headroom)
         return Sql(self.metrics[key][0], "number", 10, self.headroom)
 
-    def _expression(self, expr: tree.Expr) -> Sql:
+    def expression(self, expr: tree.Expr) -> Sql:
         return expression_sql(expr, self._ref)
 
-    def _condition(self, expr: tree.Expr | None) -> str:
-        return "TRUE" if expr is None else f"coalesce({self._expression(expr).text}, FALSE)"
+    def condition(self, expr: tree.Expr | None) -> str:
+        return "TRUE" if expr is None else f"coalesce({self.expression(expr).text}, FALSE)"
 
     def _ratio(self, metric: tree.Metric) -> tuple[Ratio, str]:
         """The metric's value as a ratio, and the SQL saying its quotient is exact."""
@@ -293,8 +293,8 @@ class Documents:
             num = held
             if metric.aggregation == "time_weighted":
                 base = self._bounded(ident(metric.name + ".__base"))
-                num = self._column(1, f"({base} * CAST(date_diff('day', __start, __we) + 1 AS DECIMAL(18,0)) + {held})")
-            units = self._column(2, whole(num, 10))
+                num = self.column(1, f"({base} * CAST(date_diff('day', __start, __we) + 1 AS DECIMAL(18,0)) + {held})")
+            units = self.column(2, whole(num, 10))
             return Ratio(num, "__days", self.scale), f"{units} % __days = 0"
         return Ratio(self._ref(tree.Ref("metric", metric.name, metric.type, metric.span)).text, None, self.scale), "TRUE"
 
@@ -303,7 +303,7 @@ class Documents:
         if ratio.den is None:  # the exact way only for a value with more places (the CASE branch taken)
             exact, _ = rounded(whole(ratio.num, 10), power(4), 6, "half_even")
             return f"CASE WHEN {ratio.num} = round({ratio.num}, 6) THEN CAST({ratio.num} AS DECIMAL(38,6)) ELSE {exact} END"
-        return rounded(self._column(2, whole(ratio.num, 10)), f"({power(4)} * CAST({ratio.den} AS HUGEINT))", 6, "half_even")[0]
+        return rounded(self.column(2, whole(ratio.num, 10)), f"({power(4)} * CAST({ratio.den} AS HUGEINT))", 6, "half_even")[0]
 
     # -- charges, taxes ----------------------------------------------------------------------
 
@@ -318,7 +318,7 @@ class Documents:
             priced = model.sql({name: self._bounded(ident(name)) for name in names}, charge)
         elif model.priced_on == "amount":
             assert charge.amount is not None
-            given = self._expression(charge.amount)
+            given = self.expression(charge.amount)
             ratio, digits = Ratio(given.text, None, self.scale), given.digits
             priced = model.sql(ratio, charge)
         else:
@@ -326,15 +326,15 @@ class Documents:
             assert metric is not None
             ratio, exact = self._ratio(metric)
             priced = model.sql(ratio, charge)
-            shown = self._column(3, _text(self._quantity(ratio)))
+            shown = self.column(3, _text(self._quantity(ratio)))
             quantity = f"""'"' || rtrim(rtrim({shown}, '0'), '.') || '"'"""
         raw, edges = priced.num, [f"({edge})" for edge in priced.edges]
         if charge.multiplier is not None:
-            factor = self._expression(charge.multiplier)
+            factor = self.expression(charge.multiplier)
             raw, digits = f"({raw} * {factor.text})", digits + factor.digits
         if digits + self.scale > 37:
             raise TooWide("its amounts leave too few digits for quantities in DECIMAL(38)")
-        raw = self._column(2, raw)
+        raw = self.column(2, raw)
         value = raw
         if charge.minimum is not None or charge.maximum is not None:
             cases = []
@@ -342,14 +342,14 @@ class Documents:
                 if bound is not None:
                     cases.append(f"WHEN {raw} {op} {ratio.times(bound)} THEN {ratio.amount(ratio.times(bound))}")
                     edges.append(f"({raw} = {ratio.times(bound)})")
-            value = self._column(3, f"CASE {' '.join(cases)} ELSE {ratio.amount(raw)} END")
-        amount, edge = self._round(value, ratio.den, self.scale, charge.rounding, 4)
+            value = self.column(3, f"CASE {' '.join(cases)} ELSE {ratio.amount(raw)} END")
+        amount, edge = self.round_column(value, ratio.den, self.scale, charge.rounding, 4)
         if ratio.den is not None:  # the interpreter's 40-digit quantity may fall either side of an exact edge
             self.guards.append(f"({exact}) OR NOT ({' OR '.join([edge, *edges])})")
         head = f'{{"id":{json_text(charge.id)},"description":{json_text(charge.name)},"quantity":'
         memo = ',"memo":true' if charge.memo else ""
         text = f"""{literal(head)} || {quantity} || ',"amount":"' || {_text(amount)} || {literal('"' + memo + "}")}"""
-        return text, self._condition(charge.when), amount
+        return text, self.condition(charge.when), amount
 
     def _taxes(self, subtotal: str, layer: int) -> tuple[list[str], str]:
         """The taxes' JSON pieces and the total's SQL."""
@@ -359,10 +359,10 @@ class Documents:
             value = f"({subtotal} * {number(tax.rate)})"
             if tax.included:  # subtotal x rate / (1 + rate): a quotient that ends wherever it lies on an edge
                 divisor = f"CAST('{(1 + tax.rate).scaleb(scale_of(tax.rate)):f}' AS HUGEINT)"
-                amount, _ = self._round(value, None, places, tax.rounding, layer, divisor)
+                amount, _ = self.round_column(value, None, places, tax.rounding, layer, divisor)
             else:
-                amount, _ = self._round(value, None, places, tax.rounding, layer)
-            present = self._condition(tax.when)
+                amount, _ = self.round_column(value, None, places, tax.rounding, layer)
+            present = self.condition(tax.when)
             head = f'{{"id":{json_text(tax.id)},"rate":"{_rate_text(tax.rate)}","base":"'
             included = ',"included":true' if tax.included else ""
             piece = f"""{literal(head)} || {_text(subtotal)} || '","amount":"' || {_text(amount)} || {literal('"' + included + "}")}"""

@@ -13,13 +13,27 @@ running total needs a loop.
 from __future__ import annotations
 
 from json.encoder import encode_basestring as json_text
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from interpreter.ledger.priced_expressions import NoSql
+from dsl import tree
+from interpreter.ledger.priced_expressions import NoSql, Sql
 from interpreter.ledger.sql import literal
 
-if TYPE_CHECKING:
-    from interpreter.ledger.priced import Documents
+
+class Columns(Protocol):
+    """What the discounts need of the document query they are part of (`priced.Documents`)."""
+
+    plan: tree.Plan
+    digits: int  # the currency's
+    zero: str  # 0 at the currency's places
+
+    def column(self, layer: int, sql: str) -> str: ...
+    def condition(self, expr: tree.Expr | None) -> str: ...
+    def expression(self, expr: tree.Expr) -> Sql: ...
+    def round_column(
+        self, value: str, den: str | None, scale: int, mode: str, layer: int, divisor: str | None = None
+    ) -> tuple[str, str]: ...
+
 
 Part = tuple[str, str, str]  # (line id, SQL: the line is on the document, SQL: its rounded amount)
 
@@ -28,7 +42,7 @@ class Discounts:
     """The discount lines of `doc`'s plan over the charges `parts` (in plan order, memo lines left out),
     computed in the layers from `layer` on."""
 
-    def __init__(self, doc: Documents, parts: list[Part], layer: int) -> None:
+    def __init__(self, doc: Columns, parts: list[Part], layer: int) -> None:
         self.doc, self.parts, self.layer = doc, parts, layer
 
     def lines(self) -> tuple[list[str], list[Part], list[str], int]:
@@ -42,28 +56,28 @@ class Discounts:
             targets = [line for cid in (d.applies_to or list(remaining)) for line in remaining if line == cid]
             if not targets:
                 continue
-            on = doc._column(layer, f"({doc._condition(d.when)}) AND ({' OR '.join(remaining[t][0] for t in targets)})")
+            on = doc.column(layer, f"({doc.condition(d.when)}) AND ({' OR '.join(remaining[t][0] for t in targets)})")
             positive = {t: f"CASE WHEN {remaining[t][0]} THEN greatest({remaining[t][1]}, {zero}) ELSE {zero} END" for t in targets}
-            base = doc._column(
+            base = doc.column(
                 layer,
                 "(" + " + ".join([zero, *(f"CASE WHEN {remaining[t][0]} THEN {remaining[t][1]} ELSE {zero} END" for t in targets)]) + ")",
             )
             if d.percent is not None:
-                share = doc._expression(d.percent)
+                share = doc.expression(d.percent)
                 places = doc.digits + share.scale
                 wanted = f"({base} * {share.text})"
             else:
                 assert d.amount is not None  # a discount has a percent or an amount
-                value = doc._expression(d.amount)
+                value = doc.expression(d.amount)
                 places = max(value.scale, doc.digits)
                 wanted = value.at(places)
-            added, _ = doc._round(doc._column(layer + 1, wanted), None, places, plan.rounding, layer + 2)
-            amount = doc._column(layer + 4, f"greatest(least({added}, greatest({base}, {zero})), {zero})")
+            added, _ = doc.round_column(doc.column(layer + 1, wanted), None, places, plan.rounding, layer + 2)
+            amount = doc.column(layer + 4, f"greatest(least({added}, greatest({base}, {zero})), {zero})")
             for index, t in enumerate(targets):
                 before = " + ".join([zero, *(positive[e] for e in targets[:index])])
                 taken = f"least(greatest({amount} - ({before}), {zero}), {positive[t]})"
                 present, left = remaining[t]
-                remaining[t] = (present, doc._column(layer + 5, f"{left} - CASE WHEN {on} THEN {taken} ELSE {zero} END"))
+                remaining[t] = (present, doc.column(layer + 5, f"{left} - CASE WHEN {on} THEN {taken} ELSE {zero} END"))
             head = literal(f'{{"id":{json_text(d.id)},"description":{json_text(d.name)},"quantity":null,"amount":"')
             texts.append(f"""CASE WHEN {on} THEN {head} || CAST(-{amount} AS VARCHAR) || '"}}' END""")
             parts.append((d.id, on, f"(-{amount})"))
