@@ -16,6 +16,8 @@ from decimal import Decimal
 from json.encoder import encode_basestring as _string  # the escaping of json.dumps(..., ensure_ascii=False)
 from typing import Any
 
+import orjson
+
 from dsl.rounding import ROUNDING, money_text, text
 from interpreter.ledger.rows import Rejected
 from interpreter.pricing.documents import Document
@@ -198,12 +200,20 @@ def failure_report(failures: list, source: str | None, others: str = "printed") 
     return "\n".join(out) + "\n"
 
 
-def output_data(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> dict:
-    """The printed object; `failures` only when a document was not rated, so a clean run keeps its two keys."""
-    data = {"documents": [document_data(d) for d in docs], "rejected": rejected_data(rejected)}
+def output_data(docs: list, rejected: list[Rejected], failures: list | None = None) -> dict:
+    """The printed object; `failures` only when a document was not rated, so a clean run keeps its two keys.
+
+    A document may be a `Document` or its JSON line (as SQL prices them: `ledger.priced`).
+    """
+    data = {"documents": [document_data(d) if isinstance(d, Document) else parsed(d) for d in docs], "rejected": rejected_data(rejected)}
     if failures:
         data["failures"] = failure_data(failures)
     return data
+
+
+def parsed(line: str) -> dict:
+    """A document's JSON line as `document_data` gives it (amounts are text: no number is read as a float)."""
+    return orjson.loads(line)
 
 
 def to_json(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import orjson
 
-from interpreter.output.render import output_data, rejects_csv, visible
+from interpreter.output.render import output_data, parsed, rejects_csv, visible
 
 MANIFEST = "manifest.json"
 REJECTS = "rejected.csv"
@@ -285,8 +285,12 @@ def _totals(documents) -> str:
 
     sums: dict[tuple[str, str], Decimal] = {}
     for doc in documents:
-        key = (doc.plan.kind, doc.plan.currency)
-        sums[key] = sums.get(key, Decimal(0)) + doc.total
+        if isinstance(doc, str):  # its JSON line
+            data = parsed(doc)
+            key, total = (data["kind"], data["currency"]), Decimal(data["total"])
+        else:
+            key, total = (doc.plan.kind, doc.plan.currency), doc.total
+        sums[key] = sums.get(key, Decimal(0)) + total
     words = {"invoice": "invoiced", "settlement": "paid out"}
     return "".join(f", {words.get(kind, kind)} {money(total, currency)}" for (kind, currency), total in sorted(sums.items()))
 
