@@ -17,6 +17,7 @@ import pytest
 
 from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb.engine import rate
+from interpreter.output.render import parsed
 from plan_helpers import compile_plan
 
 PLAN = """
@@ -304,7 +305,7 @@ def test_a_billing_run_rejects_ambiguous_json_lines_as_rate_does(tmp_path):
             (4, "d", "kind: a list in JSON, where a single value belongs"),
         ]
     )
-    assert [d.env[("metric", "total")] for run in result.runs for d in run.documents] == [5]
+    assert [parsed(d)["lines"][0]["quantity"] for run in result.runs for d in run.documents] == ["5"]  # the metric total
 
 
 def test_two_exports_joined_with_a_wider_header_are_refused_not_billed_from_the_second(tmp_path):

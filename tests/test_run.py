@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from interpreter.output.render import parsed
 from interpreter.run.job import billing_run
 from plan_helpers import PLANS, ROOT
 
@@ -477,5 +478,5 @@ def test_a_parquet_column_is_typed_by_each_plan_whether_the_plans_agree_on_its_t
     """)
     result, broken = billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"), period="2024-11")
     assert broken == [] and result.rejected == []
-    totals = {d.customer: str(d.total) for run in result.runs for d in run.documents}
+    totals = {d["customer"]: d["total"] for run in result.runs for d in map(parsed, run.documents)}  # their JSON lines
     assert totals == {"x": "5.13", "y": "4.50"}  # 10.25 x 0.5 (half up); (4 + 5) x 0.5

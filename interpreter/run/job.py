@@ -199,6 +199,7 @@ def billing_run(
                 customer_records=mine,
                 balance_records=held,
                 keep_going=True,
+                lines=True,  # documents priced in SQL where the plan allows it, as JSON lines
             )
             source_rows: list[int] = []  # the ledger's row of each row of the plan's share, when one is rejected
             if result.rejected:
