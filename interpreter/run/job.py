@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,6 @@ import duckdb
 from dsl import tree
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
 from interpreter.engines.core import RateProblem
-from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.ledger import rows as ledger
 from interpreter.pricing import balances as carried_balances, timelines as subscriptions
@@ -159,45 +159,26 @@ def billing_run(
     clash = colliding({plan_id: by_id[plan_id].path for plan_id in used_ids})
     if clash:
         raise PlanChoiceProblem(clash)
+    work = []
+    for plan_id in used_ids:
+        mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
+        mine.update({c: records[c] for c, p in on_plan if p == plan_id})
+        # each plan sees its own customers' balances only: another plan may hold an id in another currency
+        work.append((by_id[plan_id], mine, {key: balance for key, balance in opening.items() if key[0] in mine}))
     con = connect(_plan(next(iter(by_id.values()))))
     try:
         # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
         shares.label(con, {**assignment, **{c: ON_TIMELINE for c, _ in on_plan}}, sorted(on_plan))
         try:
-            read = shares.reading(con, usage, [_plan(by_id[plan_id]) for plan_id in used_ids])
+            read = shares.reading(con, usage, [_plan(item) for item, _, _ in work])
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
-
-        def rated(repeats: bool) -> list[PlanRun]:
-            rows = shares.first_rows(read, repeats)
-            runs = []
-            for plan_id in used_ids:
-                item = by_id[plan_id]
-                mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
-                mine.update({c: records[c] for c, p in on_plan if p == plan_id})
-                # each plan sees its own customers' balances only: another plan may hold an id in another currency
-                held = {key: balance for key, balance in opening.items() if key[0] in mine}
-                result = rate(
-                    item.versions or _plan(item),
-                    usage,
-                    period=period,
-                    as_of=as_of,
-                    customer_records=mine,
-                    balance_records=held,
-                    keep_going=True,
-                    share=shares.share(con, rows, read.native, plan_id),
-                )
-                runs.append(
-                    PlanRun(_plan(item), tuple(sorted(mine)), result.documents, result.rejected, result.failures, item.text, result.carried)
-                )
-            return runs
-
-        # Rated on the assumption that no event id repeats, while the whole ledger is checked for repeats
-        # (and for rows outside every plan); should one repeat, the plans are rated again from `run_ledger`.
-        failed: RateProblem | None = None
-        with Alongside(con, shares.check_sql(read)) as check:
+        # Rated on the assumption that no event id repeats while the whole ledger is checked for repeats (and
+        # for rows outside every plan); should one repeat, the plans are rated again from `run_ledger`. The
+        # check starts once the first plan's usage is aggregated, beside the pricing in Python, as in `rate`.
+        with shares.Check(con, read) as check:
             try:
-                runs = rated(False)
+                runs, failed = _rated(con, read, usage, work, period, as_of, False, check.start), None
             except RateProblem as problem:  # reported unless the ledger is unreadable, or a repeat explains it
                 runs, failed = [], problem
             try:
@@ -206,7 +187,7 @@ def billing_run(
                 raise RateProblem(str(ledger.unreadable(usage, exc))) from None
         if repeats:
             shares.marked(con, usage, read)
-            runs = rated(True)
+            runs = _rated(con, read, usage, work, period, as_of, True)
         elif failed is not None:
             raise failed
         unplanned, before = shares.outside(con, read, bool(repeats)) if repeats or outside else ([], {})
@@ -219,6 +200,37 @@ def billing_run(
     # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
     unassigned = sorted(unassigned + before.get(None, []) + before.get(ON_TIMELINE, []), key=lambda r: r.row)
     return RunResult(runs, unassigned, opening), []
+
+
+def _rated(
+    con,
+    read: shares.Reading,
+    usage: str,
+    work: list[tuple[Loaded, dict, carried_balances.Balances]],
+    period: str | None,
+    as_of: str | None,
+    repeats: bool,
+    priced: Callable[[], None] = lambda: None,
+) -> list[PlanRun]:
+    """Each plan (with its customers and their balances) rated on its share of the ledger's first rows;
+    `priced` is called as a plan's documents start being priced."""
+    rows = shares.first_rows(read, repeats)
+    runs = []
+    for item, mine, held in work:
+        plan = _plan(item)
+        result = rate(
+            item.versions or plan,
+            usage,
+            period=period,
+            as_of=as_of,
+            customer_records=mine,
+            balance_records=held,
+            keep_going=True,
+            progress=lambda stage, _done, _total: priced() if stage == "rating customers" else None,
+            share=shares.share(con, rows, read.native, plan.id),
+        )
+        runs.append(PlanRun(plan, tuple(sorted(mine)), result.documents, result.rejected, result.failures, item.text, result.carried))
+    return runs
 
 
 def billing_job(

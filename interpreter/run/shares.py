@@ -26,9 +26,10 @@ from dsl import tree
 from dsl.types import TEXT
 from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb import ledger as duck_ledger
+from interpreter.engines.duckdb.background import Alongside
 from interpreter.ledger import rows as ledger
 from interpreter.ledger.duplicates import event_key, reason as duplicate_reason, repeated_count_sql
-from interpreter.ledger.sql import ident, literal
+from interpreter.ledger.sql import ident, literal, trimmed
 
 CELLS = "run_cells"  # a CSV ledger's cells
 MARKED = "run_ledger"  # the ledger's rows with their first rows, when an event repeats
@@ -99,6 +100,33 @@ def check_sql(read: Reading) -> str:
     return f"SELECT [({repeated_count_sql(read.source)}), ({outside})]"
 
 
+class Check:
+    """`check_sql` run on a cursor of its own from the first `start()` on, while the caller goes on;
+    `result()` waits for its counts (starting it if need be). Leaving the `with` block early interrupts it."""
+
+    def __init__(self, con, read: Reading) -> None:
+        self._con = con
+        self._sql = check_sql(read)
+        self._running: Alongside | None = None
+
+    def start(self) -> None:
+        if self._running is None:
+            self._running = Alongside(self._con, self._sql)
+
+    def result(self) -> tuple[int, int]:
+        self.start()
+        assert self._running is not None
+        repeats, outside = self._running.result()
+        return repeats, outside
+
+    def __enter__(self) -> Check:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._running is not None:
+            self._running.__exit__(*exc_info)
+
+
 def marked(con, usage: str, read: Reading) -> None:
     """The table `run_ledger`: every row with `__first`, the row of its event that counts (its own but for a repeat)."""
     try:
@@ -126,7 +154,7 @@ def first_rows(read: Reading, repeats: bool) -> str:
 def share(con, rows: str, native: dict[str, str], plan_id: str) -> duck_ledger.Share:
     """The rows a plan rates: its customers' (those on it by their subscriptions too) first rows that are rows of their own accord."""
     mine = (
-        f"trim(customer) IN (SELECT customer FROM run_plans WHERE plan = {literal(plan_id)} "
+        f"{trimmed('customer')} IN (SELECT customer FROM run_plans WHERE plan = {literal(plan_id)} "
         f"UNION ALL SELECT customer FROM run_timelines WHERE plan = {literal(plan_id)})"
     )
     return duck_ledger.Share(con, f"SELECT * FROM ({rows}) AS r WHERE __problem IS NULL AND {mine}", native)
@@ -140,7 +168,7 @@ def outside(con, read: Reading, repeats: bool) -> tuple[list[tuple[int, str | No
     rejected: dict[str | None, list[ledger.Rejected]] = {}
     for row, event_id, key, customer, problem, first, plan_id in con.execute(f"""
         SELECT r.__row, r.event_id, {event_key("CAST(r.event_id AS VARCHAR)")}, r.customer, r.__problem, r.__first, p.plan
-        FROM ({rows}) AS r LEFT JOIN run_plans AS p ON trim(r.customer) = p.customer
+        FROM ({rows}) AS r LEFT JOIN run_plans AS p ON {trimmed("r.customer")} = p.customer
         WHERE r.__first < r.__row OR r.__problem IS NOT NULL OR p.plan IS NULL ORDER BY r.__row
     """).fetchall():
         if first < row:
