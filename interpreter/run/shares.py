@@ -7,8 +7,9 @@ plan's rows are copied anywhere. Duplicates are judged over the whole
 ledger, whichever plans its rows go to, and each plan sees first rows only:
 
 - in the usual case no event id repeats (`check` finds none, while the
-  plans are rated): a share is the ledger file itself, read with a filter,
-  and only when `check` counts rows outside every plan are they listed;
+  plans are rated): a share is the ledger file itself, read with a filter
+  (a CSV file's text is parsed once, into a table of its cells), and only
+  when `check` counts rows outside every plan are they listed;
 - otherwise the ledger is copied once into the table `run_ledger`, where
   each later row of an event points at its first (`marked`), and the
   shares and the rows outside them are read from there.
@@ -37,9 +38,9 @@ MARKED = "run_ledger"  # the ledger's rows with their first rows, when an event 
 
 @dataclass(frozen=True)
 class Reading:
-    """The ledger as every plan of the run reads it: SELECTs as `source_sql` gives them, over the union of the plans' fields."""
+    """The ledger as every plan of the run reads it, over the union of the plans' fields."""
 
-    source: str
+    source: str  # the SELECT of the rows, numbered, as `source_sql` gives it
     native: dict[str, str]  # the columns kept in their own type
     columns: tuple[str, ...]  # the builtin columns, then the plans' fields
 
