@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -480,3 +481,33 @@ def test_a_parquet_column_is_typed_by_each_plan_whether_the_plans_agree_on_its_t
     assert broken == [] and result.rejected == []
     totals = {d["customer"]: d["total"] for run in result.runs for d in map(parsed, run.documents)}  # their JSON lines
     assert totals == {"x": "5.13", "y": "4.50"}  # 10.25 x 0.5 (half up); (4 + 5) x 0.5
+
+
+def test_a_large_csv_ledger_read_in_several_threads_keeps_every_row_number(tmp_path):
+    """A CSV ledger is parsed once for every plan, in parallel past DuckDB's first buffer: the rows each
+    plan rejects, and those of customers without a plan, still carry their lines' numbers."""
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    metered = "currency: USD\nusage: {amount: money}\nmetrics: {total: {sum: amount}}\ncharges: {fee: {model: per_unit, on: total, unit_price: 1}}\n"
+    (plans / "a.yaml").write_text("plan: a\n" + metered + "require: [{rule: amount > 0, message: a positive amount}]\n")
+    (plans / "b.yaml").write_text("plan: b\n" + metered)
+    (tmp_path / "customers.csv").write_text("customer,plan\nx,a\ny,b\n")
+    refused, unplanned, lines, totals = [], [], ["event_id,customer,timestamp,amount,note"], {"x": 0, "y": 0}
+    for row in range(1, 600_001):  # about 40 MB: several buffers of DuckDB's CSV reader
+        customer, amount = ("x", "1") if row % 2 else ("y", "2")
+        if row % 99_991 == 0:
+            customer, amount = "x", "-1"
+            refused.append(row)
+        elif row % 77_773 == 0:
+            customer = "z"
+            unplanned.append(row)
+        else:
+            totals[customer] += int(amount)
+        lines.append(f"e{row},{customer},2024-11-02T00:00:00Z,{amount},{'n' * 40}")
+    ledger = tmp_path / "large.csv"
+    ledger.write_text("\n".join(lines) + "\n")
+    result, broken = billing_run(str(plans), str(ledger), str(tmp_path / "customers.csv"), period="2024-11")
+    assert broken == []
+    assert [(r.row, r.event_id, r.reason) for r in result.runs[0].rejected] == [(n, f"e{n}", "a positive amount") for n in refused]
+    assert [(r.row, r.event_id) for r in result.unassigned] == [(n, f"e{n}") for n in unplanned]
+    assert {d["customer"]: Decimal(d["total"]) for run in result.runs for d in map(parsed, run.documents)} == totals

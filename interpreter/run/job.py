@@ -2,9 +2,9 @@
 
 The customers file says which plan each customer has (a `plan` column or
 key: the plan id or its file name, with or without `.yaml`) and their
-attributes. A name that could mean two plans is refused, never guessed. The
-ledger is read once into DuckDB, each row labelled with its customer's plan;
-each plan then rates its own rows. Rows of customers without a plan are
+attributes. A name that could mean two plans is refused, never guessed. Each
+plan rates its customers' share of the ledger (`run.shares`), duplicates
+judged over the whole ledger. Rows of customers without a plan are
 rejected, and every rejected row keeps its row number in the original ledger.
 As in `rate`, a document whose plan expression fails is one of its plan's
 failures while the others are still rated, and customers start from the
@@ -16,25 +16,23 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from dsl import tree
 from dsl.loader import PLAN_SUFFIXES, Loaded, load_paths, plan_files
-from dsl.types import TEXT
 from interpreter.engines.core import RateProblem
-from interpreter.engines.duckdb import ledger as duck_ledger
 from interpreter.engines.duckdb.engine import connect, rate
 from interpreter.ledger import rows as ledger
-from interpreter.ledger.duplicates import event_key, reason as duplicate_reason
-from interpreter.ledger.sql import ident, literal
 from interpreter.pricing import balances as carried_balances, timelines as subscriptions
 from interpreter.pricing.customers import CustomerProblem, read_customers
 from interpreter.pricing.documents import Document
 from interpreter.pricing.stage2 import Failure
+from interpreter.run import shares
 from interpreter.run.output import check_out, colliding, input_checksums, write_outputs
 
 
@@ -161,64 +159,79 @@ def billing_run(
     clash = colliding({plan_id: by_id[plan_id].path for plan_id in used_ids})
     if clash:
         raise PlanChoiceProblem(clash)
-    with tempfile.TemporaryDirectory(prefix="ratecard-run-") as tmp:
-        con = connect(_plan(next(iter(by_id.values()))))
-        used = [_plan(by_id[plan_id]) for plan_id in used_ids]
+    work = []
+    for plan_id in used_ids:
+        mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
+        mine.update({c: records[c] for c, p in on_plan if p == plan_id})
+        # each plan sees its own customers' balances only: another plan may hold an id in another currency
+        work.append((by_id[plan_id], mine, {key: balance for key, balance in opening.items() if key[0] in mine}))
+    con = connect(_plan(next(iter(by_id.values()))))
+    try:
+        # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
+        shares.label(con, {**assignment, **{c: ON_TIMELINE for c, _ in on_plan}}, sorted(on_plan))
         try:
-            # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
-            on_timeline = {c: ON_TIMELINE for c, _ in on_plan}
-            _read_once(con, usage, used, {**assignment, **on_timeline}, sorted(on_plan))
+            read = shares.reading(con, usage, [_plan(item) for item, _, _ in work])
         except ledger.LedgerProblem as problem:
             raise RateProblem(str(problem)) from None
-        duplicates = _duplicates(con)
-        for plan_id, rows in _unreadable(con).items():
-            duplicates.setdefault(plan_id, []).extend(rows)
-        runs = []
-        for number, plan_id in enumerate(used_ids):
-            item = by_id[plan_id]
-            share = Path(tmp) / f"plan-{number}.parquet"  # numbered: a plan id is no file name
-            # Duplicates are judged over the whole ledger (below), so each plan sees first rows only.
-            mine_sql = (
-                f"(__plan = {literal(plan_id)} OR (__plan = {literal(ON_TIMELINE)} AND trim(customer) IN "
-                f"(SELECT customer FROM run_timelines WHERE plan = {literal(plan_id)}))) "
-                "AND __first_row = __source_row AND __problem IS NULL"
-            )
-            con.execute(
-                f"COPY (SELECT * EXCLUDE (__plan, __first_row, __problem) FROM run_ledger WHERE {mine_sql} "
-                f"ORDER BY __source_row) TO {literal(str(share))} (FORMAT parquet)"
-            )
-            mine = {c: {k: v for k, v in records[c].items() if k != "plan"} for c, p in assignment.items() if p == plan_id}
-            mine.update({c: records[c] for c, p in on_plan if p == plan_id})
-            # each plan sees its own customers' balances only: another plan may hold an id in another currency
-            held = {key: balance for key, balance in opening.items() if key[0] in mine}
-            result = rate(
-                item.versions or _plan(item),
-                str(share),
-                period=period,
-                as_of=as_of,
-                customer_records=mine,
-                balance_records=held,
-                keep_going=True,
-                lines=True,  # documents priced in SQL where the plan allows it, as JSON lines
-            )
-            source_rows: list[int] = []  # the ledger's row of each row of the plan's share, when one is rejected
-            if result.rejected:
-                source_rows = [
-                    r[0] for r in con.execute(f"SELECT __source_row FROM run_ledger WHERE {mine_sql} ORDER BY __source_row").fetchall()
-                ]
-            rejected = [ledger.Rejected(source_rows[r.row - 1], r.event_id, r.reason) for r in result.rejected]
-            rejected = sorted(rejected + duplicates.get(plan_id, []), key=lambda r: r.row)
-            runs.append(PlanRun(_plan(item), tuple(sorted(mine)), result.documents, rejected, result.failures, item.text, result.carried))
-        unassigned = [
-            ledger.Rejected(int(row), event_id, _unassigned_reason(event_id, customer, customers_path))
-            for row, event_id, customer in con.execute(
-                "SELECT __source_row, event_id, customer FROM run_ledger "
-                "WHERE __plan IS NULL AND __first_row = __source_row AND __problem IS NULL ORDER BY __source_row"
-            ).fetchall()
-        ]
-        # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
-        unassigned = sorted(unassigned + duplicates.get(None, []) + duplicates.get(ON_TIMELINE, []), key=lambda r: r.row)
+        # Rated on the assumption that no event id repeats while the whole ledger is checked for repeats (and
+        # for rows outside every plan); should one repeat, the plans are rated again from `run_ledger`. The
+        # check starts once the first plan's usage is aggregated, beside the pricing in Python, as in `rate`.
+        with shares.Check(con, read) as check:
+            try:
+                runs, failed = _rated(con, read, usage, work, period, as_of, False, check.start), None
+            except RateProblem as problem:  # reported unless the ledger is unreadable, or a repeat explains it
+                runs, failed = [], problem
+            try:
+                repeats, outside = check.result()
+            except duckdb.Error as exc:
+                raise RateProblem(str(ledger.unreadable(usage, exc))) from None
+        if repeats:
+            shares.marked(con, usage, read)
+            runs = _rated(con, read, usage, work, period, as_of, True)
+        elif failed is not None:
+            raise failed
+        unplanned, before = shares.outside(con, read, bool(repeats)) if repeats or outside else ([], {})
+    finally:
+        con.close()
+    runs = [dataclasses.replace(run, rejected=sorted(run.rejected + before.get(run.plan.id, []), key=lambda r: r.row)) for run in runs]
+    unassigned = [
+        ledger.Rejected(row, event_id, _unassigned_reason(event_id, customer, customers_path)) for row, event_id, customer in unplanned
+    ]
+    # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
+    unassigned = sorted(unassigned + before.get(None, []) + before.get(ON_TIMELINE, []), key=lambda r: r.row)
     return RunResult(runs, unassigned, opening), []
+
+
+def _rated(
+    con,
+    read: shares.Reading,
+    usage: str,
+    work: list[tuple[Loaded, dict, carried_balances.Balances]],
+    period: str | None,
+    as_of: str | None,
+    repeats: bool,
+    priced: Callable[[], None] = lambda: None,
+) -> list[PlanRun]:
+    """Each plan (with its customers and their balances) rated on its share of the ledger's first rows;
+    `priced` is called as a plan's documents start being priced."""
+    rows = shares.first_rows(read, repeats)
+    runs = []
+    for item, mine, held in work:
+        plan = _plan(item)
+        result = rate(
+            item.versions or plan,
+            usage,
+            period=period,
+            as_of=as_of,
+            customer_records=mine,
+            balance_records=held,
+            keep_going=True,
+            lines=True,  # documents priced in SQL where the plan allows it, as JSON lines
+            progress=lambda stage, _done, _total: priced() if stage == "rating customers" else None,
+            share=shares.share(con, rows, read.native, plan.id),
+        )
+        runs.append(PlanRun(plan, tuple(sorted(mine)), result.documents, result.rejected, result.failures, item.text, result.carried))
+    return runs
 
 
 def billing_job(
@@ -251,27 +264,6 @@ def _unassigned_reason(event_id, customer, customers_path: str) -> str:
     return f"customer {customer!r} has no plan in {Path(customers_path).name}"
 
 
-def _duplicates(con) -> dict[str | None, list[ledger.Rejected]]:
-    """Rows repeating an earlier row's event id anywhere in the ledger, by their customer's plan."""
-    out: dict[str | None, list[ledger.Rejected]] = {}
-    for row, event_id, first, plan_id in con.execute(
-        "SELECT __source_row, event_id, __first_row, __plan FROM run_ledger WHERE __first_row < __source_row ORDER BY __source_row"
-    ).fetchall():
-        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, duplicate_reason(first)))
-    return out
-
-
-def _unreadable(con) -> dict[str | None, list[ledger.Rejected]]:
-    """First rows that are no rows of their own accord (a JSON line repeating a key), by their customer's plan."""
-    out: dict[str | None, list[ledger.Rejected]] = {}
-    for row, event_id, problem, plan_id in con.execute(
-        f"SELECT __source_row, {event_key('CAST(event_id AS VARCHAR)')}, __problem, __plan FROM run_ledger "
-        "WHERE __problem IS NOT NULL AND __first_row = __source_row ORDER BY __source_row"
-    ).fetchall():
-        out.setdefault(plan_id, []).append(ledger.Rejected(int(row), event_id, problem))
-    return out
-
-
 def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscriptions.Timeline) -> subscriptions.Timeline:
     """The timeline with each subscription's plan name (id or file name) made the plan's id."""
     out = []
@@ -287,49 +279,3 @@ def _resolved(plans: dict[str, list[Loaded]], customers_path: str, t: subscripti
         chosen = _chosen(plans, customers_path, t.customer, sub.plan)
         out.append(dataclasses.replace(sub, plan=_plan(chosen).id))
     return dataclasses.replace(t, subscriptions=tuple(out))
-
-
-def _read_once(con, usage: str, plans: list[tree.Plan], assignment: dict[str, str], on_plan: Sequence[tuple[str, str]] = ()) -> None:
-    """The ledger as text columns (exact), each row labelled with its customer's plan (or ON_TIMELINE:
-    the customer's subscriptions, `on_plan`, say which plans rate the row)."""
-    kinds: dict[str, set[str]] = {}
-    for plan in plans:
-        for f in plan.fields:
-            kinds.setdefault(f.name, set()).add(f.type.kind)
-    seen: dict[str, tree.Field] = {}
-    for plan in plans:
-        for f in plan.fields:
-            # A Parquet column every plan types alike stays in its own type where that holds the values
-            # exactly (each plan then reads it as it would read the ledger); otherwise it is kept as text,
-            # which each plan types. A column the ledger lacks comes through empty.
-            alike = f.type if len(kinds[f.name]) == 1 else TEXT
-            seen.setdefault(f.name, tree.Field(f.name, alike, "", None, f.span))
-    source, _ = duck_ledger.source_sql(con, usage, tuple(seen.values()))
-    # one statement each: an INSERT per customer costs a round trip each
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE run_plans AS SELECT unnest($customers) AS customer, unnest($plans) AS plan",
-        {"customers": list(assignment), "plans": list(assignment.values())},
-    )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE run_timelines AS "
-        "SELECT unnest(CAST($customers AS VARCHAR[])) AS customer, unnest(CAST($plans AS VARCHAR[])) AS plan",
-        {"customers": [c for c, _ in on_plan], "plans": [p for _, p in on_plan]},
-    )
-    try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE run_ledger AS
-            SELECT src.__row AS __source_row, {", ".join("src." + ident(c) for c in ("event_id", "customer", "timestamp", *seen))},
-                   p.plan AS __plan, src.__problem, src.__row AS __first_row
-            FROM ({source}) AS src LEFT JOIN run_plans AS p ON trim(src.customer) = p.customer
-        """)
-    except Exception as exc:
-        raise RateProblem(str(ledger.unreadable(usage, exc))) from None
-    # Later rows of an event point at its first row; a hash aggregate finds the (usually no) repeats
-    # more cheaply than a window over every row would.
-    key = event_key("CAST(event_id AS VARCHAR)")
-    con.execute(f"""
-        UPDATE run_ledger SET __first_row = d.__first
-        FROM (SELECT {key} AS __key, min(__source_row) AS __first FROM run_ledger
-              WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1) AS d
-        WHERE {event_key("CAST(run_ledger.event_id AS VARCHAR)")} = d.__key AND run_ledger.__source_row > d.__first
-    """)

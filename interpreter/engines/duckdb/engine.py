@@ -40,10 +40,11 @@ from interpreter.pricing.evaluate import EvaluationError
 from interpreter.pricing.stage2 import Failure, Work, rate_in_order, work_order
 
 
-def connect(plan: tree.Plan):
-    """A connection in the plan's time zone, within the memory limit, spilling past it (see `duckdb.memory`)."""
+def connect(plan: tree.Plan, on: Any = None):
+    """A connection in the plan's time zone, within the memory limit, spilling past it (see `duckdb.memory`);
+    with `on`, a cursor of that connection (its database and tables, its memory limit)."""
     try:
-        con = duckdb.connect(config=memory.config())
+        con = duckdb.connect(config=memory.config()) if on is None else on.cursor()
     except duckdb.Error as exc:
         raise core.RateProblem(str(memory.problem(exc))) from None
     except memory.MemoryProblem as exc:
@@ -68,6 +69,7 @@ def rate(
     balance_records: carried_balances.Balances | None = None,
     keep_going: bool = False,
     lines: bool = False,
+    share: duck_ledger.Share | None = None,
 ) -> core.RateResult:
     """Every document of the ledger (or of one customer), as `core.rate` decides them, rated on DuckDB.
 
@@ -75,11 +77,13 @@ def rate(
     invoices); `prepare` (rendering, say) is given the sorted documents,
     and what it makes is the result's `prepared`. With `lines`, the
     documents are their JSON lines (also the result's `prepared`), priced
-    in SQL where the plan allows it (`ledger.priced`). See `core.rate` for the rest.
+    in SQL where the plan allows it (`ledger.priced`). With `share`, only
+    those rows of the ledger are rated (`usage` names it in messages). See
+    `core.rate` for the rest.
     """
     report = progress or (lambda _stage, _done, _total: None)
     return core.rate(
-        DuckDB(report, trace, prepare, lines),
+        DuckDB(report, trace, prepare, share, lines),
         plan,
         usage,
         period,
@@ -124,21 +128,27 @@ class DuckDB:
     errors: tuple[type[Exception], ...] = (duckdb.Error,)
 
     def __init__(
-        self, report: core.Progress, trace: bool = False, prepare: Callable[[list[Document]], Any] | None = None, lines: bool = False
+        self,
+        report: core.Progress,
+        trace: bool = False,
+        prepare: Callable[[list[Document]], Any] | None = None,
+        share: duck_ledger.Share | None = None,
+        lines: bool = False,
     ) -> None:
         self.report = report
         self.trace = trace
         self.prepare = prepare or (lambda _documents: None)
+        self.share = share
         self.lines = lines
 
     def load(self, usage: str, plan: tree.Plan, whole: bool) -> Ledger:
-        con = connect(plan)
+        con = connect(plan, self.share.con if self.share else None)
         if whole and plan.quota is None:  # checked while rated (see the module's docstring)
             # ties in time are broken by ledger order: `last` and free events need the row numbers
             numbered = any(m.aggregation == "last" for m in plan.metrics) or bool(free_events.windowed(plan))
-            source = duck_ledger.view(con, usage, plan, numbered=numbered)
+            source = duck_ledger.view(con, usage, plan, numbered=numbered, share=self.share)
             return Ledger(con, plan, usage, exact=False, source=source, numbered=numbered)
-        duck_ledger.load(con, usage, plan)
+        duck_ledger.load(con, usage, plan, self.share)
         return Ledger(con, plan, usage, exact=True)
 
     def dated(self, ledger: Ledger) -> tuple[datetime.date, datetime.date] | None:
@@ -156,7 +166,8 @@ class DuckDB:
             facts = stage1.aggregate(ledger.con, plan, windows, task.as_of, task.customer)
         else:  # the whole ledger: refused rows counted in the same pass, event ids checked alongside
             facts, ledger.refused = stage1.aggregate_counting_refused(ledger.con, plan, windows, task.as_of)
-            ledger.check = Alongside(ledger.con, repeated_count_sql(ledger.source))
+            # a share's duplicates are judged by its caller: none repeats
+            ledger.check = Alongside(ledger.con, "SELECT 0" if self.share else repeated_count_sql(ledger.source))
         facts = core.scoped(facts, task.windows, task.timelines, task.listed)
         earlier = stage1.aggregate(ledger.con, plan, list(task.earlier), None, task.customer)
         before = {(f.customer, f.period): f for f in earlier}
@@ -177,7 +188,7 @@ class DuckDB:
         con.execute(f"CREATE OR REPLACE TEMP TABLE priced AS {sql}", params)
         if not ledger.exact:
             ledger.refused = int(con.execute("SELECT coalesce(sum(__refused), 0) FROM priced").fetchone()[0])
-            ledger.check = Alongside(con, repeated_count_sql(ledger.source))
+            ledger.check = Alongside(con, "SELECT 0" if self.share else repeated_count_sql(ledger.source))
         texts = [
             (customer, windows[pid].start, doc)
             for customer, pid, doc in con.execute(
@@ -204,7 +215,7 @@ class DuckDB:
 
     def rejected(self, ledger: Ledger) -> list[tuple[Rejected, datetime.date | None]]:
         if not ledger.exact and ledger.check is None:  # nothing to rate: the ledger is checked the exact way
-            duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
+            duck_ledger.load(ledger.con, ledger.usage, ledger.plan, self.share)
             ledger.exact = True
         return duck_ledger.rejected_rows(ledger.con)
 
@@ -232,10 +243,10 @@ class DuckDB:
             check.__exit__(None, None, None)
             ledger.check = None
         if duplicates:
-            duck_ledger.load(ledger.con, ledger.usage, ledger.plan)
+            duck_ledger.load(ledger.con, ledger.usage, ledger.plan, self.share)
         else:
             if ledger.refused and not ledger.numbered:
-                duck_ledger.view(ledger.con, ledger.usage, ledger.plan, numbered=True)
+                duck_ledger.view(ledger.con, ledger.usage, ledger.plan, numbered=True, share=self.share)
             duck_ledger.keep_rejected(ledger.con, ledger.refused)
         ledger.exact = True
         return bool(duplicates)

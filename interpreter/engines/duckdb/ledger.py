@@ -13,7 +13,9 @@ rows in the table `rejected`.
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dsl import tree
 from interpreter.engines.duckdb.csv_text import csv_scan
@@ -27,6 +29,18 @@ from interpreter.ledger.sql import literal
 from interpreter.periods import calendar_period
 
 _REJECTED = '__row, event_id, __reason, "date"'  # the columns of the table `rejected`
+
+
+@dataclass(frozen=True)
+class Share:
+    """The rows of a ledger that one plan rates, read by a caller that has already opened the ledger
+    (a billing run): `con` is the caller's connection, `source` the SELECT of the rows (numbered) as
+    `source_sql` gives it, `native` the columns kept in their own type. No event id repeats among
+    them: the caller has judged duplicates."""
+
+    con: Any
+    source: str
+    native: dict[str, str]
 
 
 def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = True) -> tuple[str, dict[str, str]]:
@@ -77,16 +91,19 @@ def source_sql(con, path: str, fields: tuple[tree.Field, ...], numbered: bool = 
     return f"SELECT {row} AS __row, {', '.join(parts)}, {problem} AS __problem FROM {scan}", native
 
 
-def view(con, path: str, plan: tree.Plan, numbered: bool = True) -> str:
+def view(con, path: str, plan: tree.Plan, numbered: bool = True, share: Share | None = None) -> str:
     """Make the views `checked_rows` and `events` (typed rows, each with its `__reason`, NULL when accepted)
-    over the file, without reading it yet; return the source SELECT they are made from."""
-    source, native = source_sql(con, path, plan.fields, numbered)
+    over the file (or the `share` of it), without reading it yet; return the source SELECT they are made from."""
+    if share is None:
+        source, native = source_sql(con, path, plan.fields, numbered)
+    else:
+        source, native = share.source, share.native
     con.execute(f"CREATE OR REPLACE TEMP VIEW checked_rows AS {checked_sql(source, native, plan)}")
     con.execute("CREATE OR REPLACE TEMP VIEW events AS SELECT * FROM checked_rows")
     return source
 
 
-def load(con, path: str, plan: tree.Plan) -> None:
+def load(con, path: str, plan: tree.Plan, share: Share | None = None) -> None:
     """Make `events` (typed rows, each with its `__reason`, NULL when accepted) and `rejected`.
 
     Each row's reason (a bad or missing value, a failed rule) is computed in
@@ -96,10 +113,9 @@ def load(con, path: str, plan: tree.Plan) -> None:
     typed rows are kept in a table where duplicates and the quota are marked.
     """
     try:
-        view(con, path, plan)
-        duplicates, refused = con.execute(
-            f"SELECT {duplicates_sql.possible_duplicates_sql()}, count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows"
-        ).fetchone()
+        view(con, path, plan, share=share)
+        possible = "0" if share is not None else duplicates_sql.possible_duplicates_sql()  # a share's are judged
+        duplicates, refused = con.execute(f"SELECT {possible}, count(*) FILTER (WHERE __reason IS NOT NULL) FROM checked_rows").fetchone()
     except Exception as exc:
         raise unreadable(path, exc) from None
     if not duplicates and plan.quota is None:
