@@ -21,7 +21,7 @@ from dsl.types import DATE, INTEGER
 from hostile import expected_rejections, hostile_plan, hostile_rows, write_ledger
 from interpreter.engines.duckdb.engine import rate
 from interpreter.ledger.sql import to_sql
-from plan_helpers import compile_plan
+from plan_helpers import compile_plan, rate_csv
 
 SPAN = Span("t", 1, 1)
 
@@ -98,3 +98,22 @@ def test_the_time_zone_is_a_quoted_literal_not_sql():
     with pytest.raises(duckdb.Error, match="Unknown TimeZone 'Asia/Seoul'; SET TimeZone = 'UTC'; --'"):
         connect(crafted)
     assert connect(plan).execute("SELECT current_setting('TimeZone')").fetchone()[0] == "Asia/Seoul"
+
+
+@pytest.mark.parametrize("value", ["max(q * 1.05, q)", "min(q * 1.05, q * 2)", "if q > 0 then q * 1.05 else q"])
+def test_a_choice_among_numbers_of_different_places_keeps_every_place(tmp_path, value):
+    """DuckDB types a CASE, least() or greatest() over DECIMAL(38) values of several scales as one of them:
+    0.0000000001 x 1.05 = 0.000000000105 came back as 0.0000000001, and a billion of them cost 0.10, not 0.11."""
+    plan = compile_plan(
+        f"""
+        plan: places
+        currency: USD
+        usage: {{q: number}}
+        metrics:
+          m: {{sum: "{value}"}}
+        charges:
+          c: {{model: per_unit, on: m, unit_price: 1000000000}}
+        """
+    )
+    result = rate_csv(plan, tmp_path, "event_id,customer,timestamp,q\ne1,a,2024-11-02T00:00:00Z,0.0000000001\n")
+    assert [str(line.amount) for line in result.documents[0].lines] == ["0.11"]
