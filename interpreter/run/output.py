@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import orjson
 
-from interpreter.output.render import output_data, parsed, rejects_csv, visible
+from interpreter.output.render import output_data, rejects_csv, visible
 
 MANIFEST = "manifest.json"
 REJECTS = "rejected.csv"
@@ -279,15 +279,21 @@ def _sync(folder: Path) -> None:
         os.close(handle)
 
 
+def _value(line: str, key: str) -> str:
+    """The text value of a top-level `key` of a document's JSON line (kind, currency, total). Inside a JSON
+    string every quote is escaped, so `"key":"` can only be the key itself, and the first one is the document's."""
+    start = line.index(f'"{key}":"') + len(key) + 4
+    return line[start : line.index('"', start)]
+
+
 def _totals(documents) -> str:
     """What a plan's documents add up to, for people: `, invoiced ₩990,000` (a sum per kind and currency)."""
     from interpreter.output.human import money
 
     sums: dict[tuple[str, str], Decimal] = {}
     for doc in documents:
-        if isinstance(doc, str):  # its JSON line
-            data = parsed(doc)
-            key, total = (data["kind"], data["currency"]), Decimal(data["total"])
+        if isinstance(doc, str):  # its JSON line, whose keys are ratecard's: found by their text, not parsed again
+            key, total = (_value(doc, "kind"), _value(doc, "currency")), Decimal(_value(doc, "total"))
         else:
             key, total = (doc.plan.kind, doc.plan.currency), doc.total
         sums[key] = sums.get(key, Decimal(0)) + total
