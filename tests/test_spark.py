@@ -948,11 +948,12 @@ def test_documents_priced_in_sql_are_those_spark_rates(spark, tmp_path, data):
     """The documents DuckDB prices in SQL (`rate --format jsonl`) against Spark's, which its executors
     build with the interpreter: drawn plans of every model with an SQL form, conditions, multipliers,
     discounts, minimum, notices, conditional and included taxes (tests/test_sql_pricing.py)."""
-    text, _ = data.draw(sql_pricing.sql_plans())
+    text, customers = data.draw(sql_pricing.sql_plans())
     plan = compile_plan(text)
     ledger = sql_pricing.write_ledger(tmp_path, data.draw(sql_pricing.sql_ledgers()))
     period = data.draw(st.sampled_from(["2024-10", "2024-Q4"]))
-    priced = rate(plan, ledger, period=period, lines=True)
-    on_spark = spark_engine.rate(plan, ledger, spark=spark, period=period)
+    records = sql_pricing.CUSTOMERS if customers else {}
+    priced = rate(plan, ledger, period=period, lines=True, customer_records=records)
+    on_spark = spark_engine.rate(plan, ledger, spark=spark, period=period, customer_records=records)
     assert on_spark.documents == priced.documents, text
     assert rejected_data(on_spark.rejected) == rejected_data(priced.rejected)

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsl.loader import load_plan
+from interpreter.engines.core import RateProblem
 from interpreter.engines.duckdb import engine as duck_engine
 from interpreter.ledger import priced
 from interpreter.review.scenarios import plan_path_for, rate_inputs, read_spec, scenario_files
@@ -89,7 +90,8 @@ def test_the_shipped_plans_sql_prices_are_those_it_can_price_exactly():
         "telecom_minutes",
     ]
     assert found["onehour_business_partner"] == "settlement statements are priced by the interpreter"
-    assert found["bacobill_saas"] == "the plan has customer attributes"
+    assert found["bacobill_saas"] == "the plan has credits"
+    assert found["portone_one_payment_infra"] == "the plan has previous periods"
     assert found["steppay_seats_prepaid"] == "the prorated metric 'quota_raised' in an expression"
 
 
@@ -193,6 +195,43 @@ def test_rows_rejected_without_a_date_are_reported_when_sql_prices(monkeypatch, 
     assert [(r.row, r.reason) for r in result.rejected] == [(2, "timestamp 'yesterday' is not an ISO 8601 date-time")]
 
 
+ATTRIBUTES = """\
+plan: tiers
+currency: USD
+usage: {units: number}
+customer:
+  tier: {type: text, values: [basic, pro]}
+  rate: {type: number, default: 0.5}
+metrics:
+  units: {sum: units}
+charges:
+  units: {model: per_unit, on: units, unit_price: 2, multiplier: customer.rate, when: customer.tier == "pro"}
+  base: {model: flat, amount: 10, when: customer.tier == "basic"}
+"""
+
+
+def test_customer_attributes_are_read_in_sql_and_refused_as_the_interpreter_refuses_them(monkeypatch, tmp_path, counted):
+    plan = compile_plan(ATTRIBUTES)
+    assert priced.unsupported(plan) is None
+    rows = [{"event_id": f"e{c}", "customer": c, "timestamp": "2024-11-03T10:00:00Z", "units": "3"} for c in ("p", "b")]
+    ledger = write_ledger(tmp_path, rows)
+    records = {"p": {"tier": "pro", "rate": "1.25"}, "b": {"tier": "basic"}, "idle": {"tier": "pro"}}
+    sql, python = both_ways(monkeypatch, plan, ledger, period="2024-11", customer_records=records)
+    assert sql == python
+    assert counted["sql"] == 2  # 'idle' has no usage: the interpreter builds their document
+    assert [json.loads(line)["total"] for line in sql] == ["10.00", "0.00", "7.50"]  # b, idle, p
+    for wrong in ({"p": {"tier": "gold"}, "b": {"tier": "basic"}}, {"b": {"tier": "basic"}}):  # not a value; no tier at all
+        problems = []
+        for mode in ("sql", "python"):
+            with monkeypatch.context() as m:
+                if mode == "python":
+                    m.setenv(priced.PRICING_ENV, "python")
+                with pytest.raises(RateProblem) as raised:
+                    duck_engine.rate(plan, ledger, period="2024-11", lines=True, customer_records=wrong)
+                problems.append(str(raised.value))
+        assert problems[0] == problems[1] and "customer 'p'" in problems[0]
+
+
 def test_the_interpreter_alone_when_asked(monkeypatch, tmp_path, counted):
     plan = compile_plan(SEATS.replace("PRICE", "3").replace("MODE", "half_up"))
     rows = [{"event_id": "a", "customer": "c", "timestamp": "2024-11-30T10:00:00Z", "seats": "1"}]
@@ -227,15 +266,25 @@ def tier_table(draw) -> str:
     return "\n".join(rows)
 
 
-def conditions() -> st.SearchStrategy[str]:
-    return st.sampled_from(
-        ["m_sum > 50", "m_count >= 3", "m_max < 10 or m_min < 0", "not (m_sum == 0)", "m_last in [1, 2]", "period.days == 31"]
-    )
+CUSTOMER = """customer:
+  tier: {type: text, values: [basic, pro], default: basic}
+  rate: {type: number, default: 1.5}
+  vip: {type: bool, default: false}
+"""
+CUSTOMERS = {"a": {"tier": "pro", "rate": "2.25"}, "b": {"vip": "true", "rate": "0.125"}}  # c takes the defaults
+
+
+def conditions(customers: bool = False) -> st.SearchStrategy[str]:
+    plain = ["m_sum > 50", "m_count >= 3", "m_max < 10 or m_min < 0", "not (m_sum == 0)", "m_last in [1, 2]", "period.days == 31"]
+    return st.sampled_from(plain + (['customer.tier == "pro"', "customer.vip or m_sum > 5", "customer.rate > 1"] if customers else []))
 
 
 @st.composite
-def sql_plans(draw) -> tuple[str, str]:
+def sql_plans(draw) -> tuple[str, bool]:
+    """A plan text, and whether it reads the attributes of `CUSTOMERS`."""
     currency = draw(st.sampled_from(list(CURRENCIES)))
+    customers = draw(st.booleans())
+    multipliers = ["-1", "2", "0.5", "m_count", "-m_count"] + (["customer.rate", "if customer.vip then 0.5 else 1"] if customers else [])
     charges = []
     metrics = ["sum", "max", "count", "time_weighted", "prorated", "opening", "min", "last"]
     for index in range(draw(st.integers(1, 4))):
@@ -264,14 +313,14 @@ def sql_plans(draw) -> tuple[str, str]:
         if draw(st.integers(0, 5)) == 0:
             lines.append("    memo: true")
         if draw(st.integers(0, 3)) == 0:
-            lines.append(f"    when: {draw(conditions())}")
+            lines.append(f"    when: {draw(conditions(customers))}")
         if draw(st.integers(0, 4)) == 0:
-            lines.append(f"    multiplier: {draw(st.sampled_from(['-1', '2', '0.5', 'm_count', '-m_count']))}")
+            lines.append(f"    multiplier: {draw(st.sampled_from(multipliers))}")
         charges.append("\n".join(lines))
     taxes = ""
     if draw(st.booleans()):
         included = ", included: true" if draw(st.booleans()) else ""
-        when = f", when: '{draw(conditions())}'" if draw(st.integers(0, 3)) == 0 else ""
+        when = f", when: '{draw(conditions(customers))}'" if draw(st.integers(0, 3)) == 0 else ""
         taxes = f"taxes:\n  tax: {{rate: {draw(amounts(4, 1))}, rounding: {draw(st.sampled_from(MODES))}{included}{when}}}\n"
     extra = ""
     if draw(st.integers(0, 2)) == 0:
@@ -285,16 +334,16 @@ def sql_plans(draw) -> tuple[str, str]:
         if ids:
             keys.append(f"applies_to: [{', '.join(ids)}]")
         if draw(st.integers(0, 2)) == 0:
-            keys.append(f"when: '{draw(conditions())}'")
+            keys.append(f"when: '{draw(conditions(customers))}'")
         discounts.append(f"  d{index}: {{{', '.join(keys)}}}")
     if discounts:
         extra += "discounts:\n" + "\n".join(discounts) + "\n"
     metric_lines = "\n".join(f"  m_{m}: {{{m}: q}}" if m != "count" else "  m_count: {count: true}" for m in metrics)
     text = (
         f"plan: drawn\ncurrency: {currency}\nperiod: month\ntimezone: Asia/Seoul\nusage:\n  q: {{type: number}}\n"
-        f"metrics:\n{metric_lines}\ncharges:\n" + "\n".join(charges) + "\n" + taxes + extra
+        f"metrics:\n{metric_lines}\ncharges:\n" + "\n".join(charges) + "\n" + taxes + extra + (CUSTOMER if customers else "")
     )
-    return text, currency
+    return text, customers
 
 
 @st.composite
@@ -322,9 +371,10 @@ def sql_ledgers(draw) -> list[dict]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_drawn_plans_and_ledgers_are_priced_alike(monkeypatch, tmp_path, data):
-    text, _ = data.draw(sql_plans())
+    text, customers = data.draw(sql_plans())
     plan = compile_plan(text)
     assert priced.unsupported(plan) is None, text
     ledger = write_ledger(tmp_path, data.draw(sql_ledgers()))
-    sql, python = both_ways(monkeypatch, plan, ledger, period=data.draw(st.sampled_from(["2024-10", "2024-Q4"])))
+    records = CUSTOMERS if customers else {}
+    sql, python = both_ways(monkeypatch, plan, ledger, period=data.draw(st.sampled_from(["2024-10", "2024-Q4"])), customer_records=records)
     assert sql == python, text

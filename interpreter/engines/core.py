@@ -109,6 +109,7 @@ def rate(
                     moment,
                     customer,
                     timeline_windows(version, groups[id(version)], timelines, customer, moment),
+                    raw_customers,
                 )
                 parts.append(engine.stage1(loaded[id(version)], task))
                 days = uncovered_days(groups[id(version)], timelines, customer)

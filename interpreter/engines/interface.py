@@ -37,6 +37,8 @@ class Task:
     customer: str | None  # the only customer wanted, if any
     # customers of the customers file with subscriptions: their windows on this plan (they have no others)
     timelines: dict[str, tuple[Period, ...]] = field(default_factory=dict)
+    # the customers file's records, raw (for an engine that reads their attributes in stage 1)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

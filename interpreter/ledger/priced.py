@@ -28,6 +28,7 @@ from json.encoder import encode_basestring as json_text
 from dsl import tree
 from dsl.pricing_models import MODELS
 from dsl.pricing_sql import Ratio, number
+from interpreter.ledger.priced_attributes import Attributes
 from interpreter.ledger.priced_discounts import Discounts
 from interpreter.ledger.priced_expressions import MAX_SCALE, NoSql, Sql, digits_of, power, rounded, scale_of, sql as expression_sql, whole
 from interpreter.ledger.sql import ident, literal
@@ -47,7 +48,6 @@ def unsupported(plan: tree.Plan) -> str | None:
     if plan.kind != "invoice":
         return "settlement statements are priced by the interpreter"
     features = {
-        "customer attributes": plan.customer,
         "credits": plan.credits,
         "previous periods": plan.uses_previous,
         "discounts carried over": any(d.carry for d in plan.discounts),
@@ -124,8 +124,9 @@ class Documents:
     one is the interpreter's); unrounded amounts are held at `scale` places.
     """
 
-    def __init__(self, plan: tree.Plan, periods: list[Period], estimate: bool) -> None:
+    def __init__(self, plan: tree.Plan, periods: list[Period], estimate: bool, attributes: Attributes | None = None) -> None:
         self.plan, self.periods, self.estimate = plan, periods, estimate
+        self.attributes = attributes or Attributes(plan, {}, known=False)
         self.digits = plan.minor_digits
         self.zero = number(Decimal(0).scaleb(-self.digits))
         self.layers: list[list[tuple[str, str]]] = []
@@ -191,15 +192,21 @@ class Documents:
             f"""|| '","taxes":[' || {_json(taxes)} || '],"total":"' || {_text(total)} || '","notices":[' """
             f"""|| {_json(notices + unused)} || ']' || __tail || '}}'"""
         )
+        customers = ""
+        if self.plan.customer:  # their attributes, and only the customers the interpreter would give them to
+            self.guards.append(self.attributes.guard())
+            customers = self.attributes.join()
         guard = " AND ".join(f"({g})" for g in self.guards)
         query = f"""
-            SELECT g.*, p.__start, p.__end, p.__days, p.__head, p.__tail
+            SELECT g.*, p.__start, p.__end, p.__days, p.__head, p.__tail{", ca.* EXCLUDE (__customer)" if customers else ""}
             FROM ({stage1}) AS g LEFT JOIN (VALUES {self._periods()}) AS p(__pid, __start, __end, __days, __head, __tail) ON g.__pid = p.__pid
+            {customers}
         """
         for columns in self.layers:
             query = f"SELECT *, {', '.join(f'{sql} AS {name}' for name, sql in columns)} FROM ({query})" if columns else query
         helpers = "".join(f", {name}" for columns in self.layers for name, _ in columns)
-        kept = f"g.* EXCLUDE (__start, __end, __days, __head, __tail{helpers})"
+        attributes = "".join(f", __a{i}" for i in range(len(self.plan.customer))) + (", __ok" if self.plan.customer else "")
+        kept = f"g.* EXCLUDE (__start, __end, __days, __head, __tail{attributes}{helpers})"
         return f"SELECT {kept}, CASE WHEN ({document}) AND {guard} THEN {json} END AS __doc FROM ({query}) AS g"
 
     def _amount_scale(self) -> int:
@@ -263,6 +270,8 @@ class Documents:
             if ref.name == "days":
                 return Sql("CAST(__days AS DECIMAL(38,0))", "number", 0, 3)
             return Sql(f"__{ref.name}", "date")
+        if ref.scope == "customer":
+            return self.attributes.ref(ref.name)
         if ref.scope != "metric":
             raise NoSql(f"a {ref.scope} value in an expression")
         metric = next(m for m in self.plan.metrics if m.name == ref.name)

@@ -28,7 +28,7 @@ from interpreter.engines import core
 from interpreter.engines.duckdb import ledger as duck_ledger, memory
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
-from interpreter.ledger import aggregate as stage1, free_events, priced, uncovered as uncovered_rows
+from interpreter.ledger import aggregate as stage1, free_events, priced, priced_attributes, uncovered as uncovered_rows
 from interpreter.ledger.duplicates import repeated_count_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected, unreadable
@@ -184,7 +184,11 @@ class DuckDB:
             query, document = stage1.aggregate_sql(plan, windows, task.as_of, refused=True), "g.__document"
         if not priced.exact_types({row[0]: row[1] for row in con.execute(f"DESCRIBE {query}", params).fetchall()}):
             return None
-        sql = priced.Documents(plan, windows, task.as_of is not None).sql(query, document)
+        try:
+            found = priced_attributes.load(con, plan, task.records) if plan.customer else None
+            sql = priced.Documents(plan, windows, task.as_of is not None, found).sql(query, document)
+        except priced.NoSql:  # numbers of these customers too wide for DECIMAL(38), say
+            return None
         con.execute(f"CREATE OR REPLACE TEMP TABLE priced AS {sql}", params)
         if not ledger.exact:
             ledger.refused = int(con.execute("SELECT coalesce(sum(__refused), 0) FROM priced").fetchone()[0])
