@@ -1,8 +1,9 @@
 """Documents priced by the stage-1 query itself: each one a JSON line, byte for byte what the interpreter writes.
 
 When a plan's every line has an exact SQL form (`unsupported` says why
-not: customer attributes, credits, carried discounts, groups, settlement
-statements, quotients and functions in expressions are the interpreter's),
+not: credits, carried discounts, groups, settlement statements, quotients
+and functions in expressions are the interpreter's; customer attributes
+come from a table, `priced_attributes`),
 the aggregate query of stage 1 is wrapped in one that prices each charge
 with its model's SQL (`dsl.pricing_sql`), applies its condition,
 multiplier and bounds, rounds it once to the currency's minor unit in its
