@@ -38,7 +38,6 @@ from interpreter.periods import Period
 # "python": every document is built by the interpreter (a check of the SQL, or a way around it)
 PRICING_ENV = "RATECARD_PRICING"
 QUANTITIES = ("sum", "count", "max", "min", "unique", "last", "opening", "time_weighted", "prorated")
-_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
 _FOLDS = 3  # digits taken by a denominator (at most 366 days) and by summing a charge's tiers
 
 
@@ -67,17 +66,6 @@ def unsupported(plan: tree.Plan) -> str | None:
     except NoSql as problem:
         return str(problem)
     return None
-
-
-def exact_types(columns: dict[str, str]) -> bool:
-    """Whether every value stage 1 hands over (its columns: name -> DuckDB type) is exact with at most
-    10 decimal places: the pricing casts numbers to DECIMAL(38,10)."""
-    for name, duck in columns.items():
-        if name.startswith("__") or duck in _INTEGER_TYPES or duck in ("VARCHAR", "BOOLEAN"):
-            continue
-        if not duck.startswith("DECIMAL(") or int(duck[:-1].split(",")[1]) > 10:
-            return False
-    return True
 
 
 def _metric(plan: tree.Plan, expr: tree.Expr | None) -> tree.Metric | None:

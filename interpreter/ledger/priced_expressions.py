@@ -5,10 +5,11 @@ with, for a number, how many decimal places and whole digits it can have
 (`Sql`), so that no product or sum ever exceeds DECIMAL(38): every number
 is held at an explicit scale, since DuckDB types a CASE over DECIMAL(38)
 values of several scales as one of them and drops decimal places.
-`whole` and `rounded` round a DECIMAL exactly, by integer division on HUGEINT.
-A quotient (rounded to 40 digits by the interpreter), a function, a
-customer attribute, a date computed with, or numbers too wide raise
-`NoSql`: the plan's documents are then built by the interpreter.
+`whole` and `rounded` round a DECIMAL exactly, by integer division on
+HUGEINT; `exact_types` says whether stage 1's values can be priced so.
+A quotient (rounded to 40 digits by the interpreter), a function, a date
+computed with, or numbers too wide raise `NoSql`: the plan's documents
+are then built by the interpreter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ from interpreter.ledger.sql import literal
 _COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 MAX_SCALE = 20  # decimal places an expression may need; beyond, its value is left to the interpreter
 MAX_WIDTH = 36  # places and whole digits together, kept under DECIMAL(38) with room for a sum
+
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"}
+
+
+def exact_types(columns: dict[str, str]) -> bool:
+    """Whether every value stage 1 hands over (its columns: name -> DuckDB type) is exact with at most
+    10 decimal places: the pricing casts numbers to DECIMAL(38,10)."""
+    for name, duck in columns.items():
+        if name.startswith("__") or duck in _INTEGER_TYPES or duck in ("VARCHAR", "BOOLEAN"):
+            continue
+        if not duck.startswith("DECIMAL(") or int(duck[:-1].split(",")[1]) > 10:
+            return False
+    return True
 
 
 class NoSql(Exception):

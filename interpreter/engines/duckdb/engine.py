@@ -28,7 +28,7 @@ from interpreter.engines import core
 from interpreter.engines.duckdb import ledger as duck_ledger, memory
 from interpreter.engines.duckdb.background import Alongside
 from interpreter.engines.interface import Outcome, Pricing, Task
-from interpreter.ledger import aggregate as stage1, free_events, priced, priced_attributes, uncovered as uncovered_rows
+from interpreter.ledger import aggregate as stage1, free_events, priced, priced_attributes, priced_expressions, uncovered as uncovered_rows
 from interpreter.ledger.duplicates import repeated_count_sql
 from interpreter.ledger.files import LedgerProblem
 from interpreter.ledger.rows import Rejected, unreadable
@@ -182,7 +182,7 @@ class DuckDB:
             query, document = stage1.aggregate_sql(plan, windows, task.as_of, "$customer" if params else None), "TRUE"
         else:
             query, document = stage1.aggregate_sql(plan, windows, task.as_of, refused=True), "g.__document"
-        if not priced.exact_types({row[0]: row[1] for row in con.execute(f"DESCRIBE {query}", params).fetchall()}):
+        if not priced_expressions.exact_types({row[0]: row[1] for row in con.execute(f"DESCRIBE {query}", params).fetchall()}):
             return None
         try:
             found = priced_attributes.load(con, plan, task.records) if plan.customer else None
