@@ -28,10 +28,12 @@ import duckdb
 
 from interpreter.engines.duckdb.csv_text import csv_scan
 from interpreter.ledger.files import LedgerProblem, utf8_problem
-from interpreter.ledger.jsonl import PROBLEM, json_cells
+from interpreter.ledger.jsonl import PROBLEM, blank, json_cells
 from interpreter.ledger.sql import ident, literal
 
 TABLE = "__ledger_lines"  # not TEMP: other cursors read it too
+PYTHON = "__ledger_python"  # the rows Python reads
+CELLS = "__ledger_cells"  # the cells DuckDB reads, a row per line that is not blank
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a column name that is a JSON path as it stands
 
 # JSON's own grammar for a flat object, less what Python and DuckDB read apart or a key found by its text could
@@ -44,38 +46,46 @@ _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"  # no exponent: `json_cells` write
 _SPACE = r"[ \t]*"
 _PAIR = f"{_KEY}:{_SPACE}(?:{_STRING}|{_NUMBER}|true|false|null)"
 _FLAT = rf"{_SPACE}\{{{_SPACE}(?:{_PAIR}{_SPACE}(?:,{_SPACE}{_PAIR}{_SPACE})*)?\}}{_SPACE}"
+_BLANK = "CASE WHEN prefix(__text, ' ') OR prefix(__text, '\t') THEN trim(__text, ' \t') = '' ELSE __text = '' END"
 
 
 def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """The JSON lines as the table `__ledger_lines`: `__data_row` (blank lines not counted), a text
+    """The JSON lines as the view `__ledger_lines`: `__data_row` (blank lines not counted), a text
     column per name in `columns` (NULL when absent or "") and `__problem` (why the line is no row)."""
+    con.execute(f"DROP VIEW IF EXISTS {TABLE}")
     if not all(_PLAIN.fullmatch(name) for name in columns) or _holds(file, (b"\r", b"\x01")):
         return python_table(con, file, columns)
+    read = _read(file)
     try:
-        blanks, others = _lines(con, file)
+        blanks, others, repeated = _survey(con, read)
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error:  # not UTF-8, a line too long: the Python reading says where
         return python_table(con, file, columns)
-    number = (
-        "CAST(__line - sum(CAST(__blank AS INTEGER)) OVER (ORDER BY __line ROWS UNBOUNDED PRECEDING) AS BIGINT)" if blanks else "__line"
-    )
+    lines = f"(SELECT coalesce(__text, '') AS __text FROM {read})"
+    if blanks:
+        lines = f"(SELECT __text FROM {lines} WHERE NOT {_BLANK})"
     paths = "[" + ", ".join(literal(f'$."{name}"') for name in columns) + "]"
     cells = ", ".join(f"{_cell(i, name)} AS {ident(name)}" for i, name in enumerate(columns, 1))
-    flat = f"""
-        SELECT __data_row, {cells}, CAST(NULL AS VARCHAR) AS {PROBLEM}
-        FROM (SELECT __data_row, __text, CAST(json_extract(__text, {paths}) AS VARCHAR[]) AS __v FROM (SELECT {number} AS __data_row, * FROM __ledger_raw) WHERE NOT __blank AND NOT __python)
-    """
-    if not others:
-        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS {flat}")
-    else:
-        rows = con.execute(f"""
-            SELECT __data_row, __line, __text FROM (SELECT {number} AS __data_row, * FROM __ledger_raw)
-            WHERE __python AND NOT __blank ORDER BY __line
-        """).fetchall()
-        with _python_rows(file, columns, rows) as scan:
-            con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM ({flat} UNION ALL SELECT * FROM {scan}) ORDER BY __data_row")
-    con.execute("DROP TABLE __ledger_raw")
+    python = others or repeated
+    values = f"CAST(json_extract(__text, {paths}) AS VARCHAR[])"
+    if python:  # DuckDB parses only the lines Python does not read: another may be no JSON at all
+        flag = f"NOT regexp_full_match(__text, {literal(_FLAT)})"
+        if repeated:
+            flag = f"CASE WHEN {flag} THEN TRUE ELSE coalesce(list_contains($repeated, json_keys(__text)), FALSE) END"
+        lines = f"(SELECT __text, {flag} AS __python FROM {lines})"
+        values = f"CASE WHEN NOT __python THEN {values} END"
+    # Made on every thread, in the order of the lines (DuckDB keeps the order of insertion): the row id numbers them
+    con.execute(
+        f"CREATE OR REPLACE TABLE {CELLS} AS SELECT {'__python, ' if python else ''}{cells} FROM (SELECT *, {values} AS __v FROM {lines})",
+        {"repeated": repeated} if repeated else None,
+    )
+    names = ", ".join(ident(name) for name in columns)
+    flat = f"SELECT rowid + 1 AS __data_row, {names}, CAST(NULL AS VARCHAR) AS {PROBLEM} FROM {CELLS}"
+    if python:
+        _python_rows(con, file, columns, repeated)
+        flat = f"{flat} WHERE NOT __python UNION ALL SELECT * FROM {PYTHON}"
+    con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS {flat}")
     return TABLE
 
 
@@ -94,30 +104,64 @@ def _cell(index: int, name: str) -> str:
     )
 
 
-def _lines(con, file: Path) -> tuple[int, int]:
-    """The temporary table `__ledger_raw` of every line: its number, text, whether it is blank and whether
-    Python reads it; the numbers of blank lines and of other lines Python reads."""
-    read = (
+def _read(file: Path) -> str:
+    """DuckDB's reading of the file as one text column `__text` per line (NULL for an empty line)."""
+    return (
         f"read_csv({literal(str(file))}, columns = {{'__text': 'VARCHAR'}}, header = false, auto_detect = false, "
         "delim = '\x01', quote = '', escape = '', comment = '')"
     )
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE __ledger_raw AS
-        SELECT __line, __text, NOT regexp_full_match(__text, {literal(_FLAT)}) AS __python,
-               CASE WHEN prefix(__text, ' ') OR prefix(__text, '\t') THEN trim(__text, ' \t') = '' ELSE __text = '' END AS __blank
-        FROM (SELECT row_number() OVER () AS __line, coalesce(__text, '') AS __text FROM {read})
-    """)
-    # A key given twice makes a rejected row, read by Python; the lists of keys of a ledger are few
-    keys = "CASE WHEN NOT __python THEN json_keys(__text) END"
-    lists = con.execute(f"SELECT DISTINCT {keys} FROM __ledger_raw WHERE NOT __python").fetchall()
-    repeated = [names for (names,) in lists if names is not None and len(set(names)) != len(names)]
-    if repeated:
-        con.execute(
-            f"UPDATE __ledger_raw SET __python = TRUE WHERE coalesce(list_contains($repeated, {keys}), FALSE)", {"repeated": repeated}
-        )
-    return con.execute(
-        "SELECT count(*) FILTER (WHERE __blank), count(*) FILTER (WHERE __python AND NOT __blank) FROM __ledger_raw"
-    ).fetchone()
+
+
+def _survey(con, read: str) -> tuple[int, int, list[list[str]]]:
+    """The numbers of blank lines and of other lines Python reads, and the lists of keys given twice
+    in a flat line (such a line is a rejected row, read by Python). One pass on every thread."""
+    groups = con.execute(f"""
+        SELECT count(*) FILTER (WHERE __blank), count(*) FILTER (WHERE NOT __flat AND NOT __blank), __keys
+        FROM (SELECT __blank, __flat, CASE WHEN __flat THEN json_keys(__text) END AS __keys
+              FROM (SELECT __text, regexp_full_match(__text, {literal(_FLAT)}) AS __flat, {_BLANK} AS __blank
+                    FROM (SELECT coalesce(__text, '') AS __text FROM {read})))
+        GROUP BY __keys
+    """).fetchall()
+    # the lists of keys of a ledger are few
+    repeated = [keys for _, _, keys in groups if keys is not None and len(set(keys)) != len(keys)]
+    return sum(group[0] for group in groups), sum(group[1] for group in groups), repeated
+
+
+def _python_rows(con, file: Path, columns: tuple[str, ...], repeated: list[list[str]]) -> None:
+    """The table `__ledger_python` of the lines of `numbered` that Python reads (no flat object, or a
+    key given twice), each line numbered in the file for the message that may stop the reading."""
+    python = "FALSE"
+    if repeated:  # json_keys only on a flat line: another may be no JSON at all
+        python = "coalesce(list_contains($repeated, json_keys(__text)), FALSE)"
+    # each line's number in the file beside its number as a data row (blank lines left out of the latter)
+    lines = f"(SELECT row_number() OVER () AS __line, coalesce(__text, '') AS __text FROM {_read(file)})"
+    rows = con.execute(
+        f"""
+        SELECT __data_row, __line, __text FROM (SELECT row_number() OVER () AS __data_row, __line, __text FROM {lines} WHERE NOT {_BLANK})
+        WHERE CASE WHEN regexp_full_match(__text, {literal(_FLAT)}) THEN {python} ELSE TRUE END ORDER BY __line
+        """,
+        {"repeated": repeated} if repeated else None,
+    ).fetchall()
+    _python_table(con, file, columns, ((row, number, line) for row, number, line in rows))
+
+
+def _python_table(con, file: Path, columns: tuple[str, ...], lines) -> None:
+    """The table `__ledger_python` of `lines` (data row, line number, text) read by `json_cells`,
+    through a temporary CSV file (no sample of the rows is guessed at: the columns are given)."""
+    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
+    try:
+        names = ("__data_row", *columns, PROBLEM)
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
+            writer.writerow(names)
+            for row, number, line in lines:
+                cells = json_cells(line, number, columns, file)
+                if cells is not None:  # a blank line is no row, as the Python reading has it
+                    writer.writerow((row, *cells))
+        casts = ", ".join(["CAST(__data_row AS BIGINT) AS __data_row", *(ident(name) for name in names[1:])])
+        con.execute(f"CREATE OR REPLACE TABLE {PYTHON} AS SELECT {casts} FROM {csv_scan(temp, names, 1)}")
+    finally:
+        os.unlink(temp)
 
 
 def _holds(file: Path, marks: tuple[bytes, ...]) -> bool:
@@ -128,47 +172,20 @@ def _holds(file: Path, marks: tuple[bytes, ...]) -> bool:
         return any(data.find(mark) >= 0 for mark in marks)
 
 
-class _python_rows:
-    """The rows Python reads, through a temporary CSV file, as a DuckDB scan (a context manager)."""
-
-    def __init__(self, file: Path, columns: tuple[str, ...], lines) -> None:
-        self.file, self.columns, self.lines = file, columns, lines
-
-    def __enter__(self) -> str:
-        handle, self.temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-        names = ("__data_row", *self.columns, PROBLEM)
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
-            writer.writerow(names)
-            for row, number, line in self.lines:
-                cells = json_cells(line, number, self.columns, self.file)
-                if cells is not None:  # a blank line is no row, as the Python reading has it
-                    writer.writerow((row, *cells))
-        casts = ", ".join(["CAST(__data_row AS BIGINT)", *(ident(name) for name in names[1:])])
-        return f"(SELECT {casts} FROM {csv_scan(self.temp, names, 1)})"
-
-    def __exit__(self, *_exc) -> None:
-        os.unlink(self.temp)
-
-
 def python_table(con, file: Path, columns: tuple[str, ...]) -> str:
-    """`jsonl_table` with every line read by `json_cells`, through a temporary CSV file."""
-    handle, temp = tempfile.mkstemp(suffix=".csv", prefix="ratecard-ledger-")
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out, file.open(encoding="utf-8-sig") as lines:
-            writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone \r too stays in its cell
-            names = ("__data_row", *columns, PROBLEM)
-            writer.writerow(names)
-            row = 0
-            for number, line in enumerate(lines, 1):
-                cells = json_cells(line, number, columns, file)
-                if cells is not None:
+    """`jsonl_table` with every line read by `json_cells`."""
+
+    def lines():
+        row = 0
+        with file.open(encoding="utf-8-sig") as text:
+            for number, line in enumerate(text, 1):
+                if not blank(line):
                     row += 1
-                    writer.writerow((row, *cells))
-        # the columns given, so that no sample of the rows is guessed at
-        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM {csv_scan(temp, names, 1)}")
+                yield row, number, line
+
+    try:
+        _python_table(con, file, columns, lines())
     except UnicodeDecodeError as exc:
         raise LedgerProblem(utf8_problem(str(file)) or f"{file}: not UTF-8 text ({exc.reason})") from None
-    finally:
-        os.unlink(temp)
+    con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT * FROM {PYTHON}")
     return TABLE
