@@ -18,6 +18,7 @@ read (not UTF-8, a line past 2 MB) is read by `json_cells` altogether.
 from __future__ import annotations
 
 import csv
+import json
 import mmap
 import os
 import re
@@ -44,7 +45,10 @@ _STRING = rf'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|{_UNICODE}))*"'  # no \x00-\x1
 _KEY = r'"[^"\\\x00-\x1f]*"'
 _NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"  # no exponent: `json_cells` writes such a number out
 _SPACE = r"[ \t]*"
-_PAIR = f"{_KEY}:{_SPACE}(?:{_STRING}|{_NUMBER}|true|false|null)"
+_VALUE = f"(?:{_STRING}|{_NUMBER}|true|false|null)"
+_PAIR = f"{_KEY}:{_SPACE}{_VALUE}"
+_RAW_KEY = re.compile(_KEY)
+_WORD = re.compile(r"[^A-Za-z0-9_]")
 _FLAT = rf"{_SPACE}\{{{_SPACE}(?:{_PAIR}{_SPACE}(?:,{_SPACE}{_PAIR}{_SPACE})*)?\}}{_SPACE}"
 _BLANK = "CASE WHEN prefix(__text, ' ') OR prefix(__text, '\t') THEN trim(__text, ' \t') = '' ELSE __text = '' END"
 
@@ -55,52 +59,72 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
     con.execute(f"DROP VIEW IF EXISTS {TABLE}")
     if not all(_PLAIN.fullmatch(name) for name in columns) or _holds(file, (b"\r", b"\x01")):
         return python_table(con, file, columns)
-    read = _read(file)
+    shape = literal(json.dumps(dict.fromkeys(columns, "VARCHAR")))
+    cells = ", ".join(f"{_cell(name)} AS {ident(name)}" for name in columns)
+    # A key given twice makes a rejected row, read by Python. The lines of a ledger mostly give the keys of its
+    # first line, in that order: a line that matches them (`_same_keys`) gives each once, the others are counted.
+    python = f"""
+        CASE WHEN NOT regexp_full_match(__text, {literal(_FLAT)}) THEN TRUE
+        ELSE list_unique(json_keys(__text)) <> len(json_keys(__text)) END
+    """
+    same = _same_keys(file)
+    if same is not None:
+        python = f"CASE WHEN regexp_full_match(__text, {literal(same)}) THEN FALSE ELSE {python} END"
+    lines = f"SELECT __text, {python} AS __python FROM (SELECT coalesce(__text, '') AS __text FROM {_read(file)}) WHERE NOT {_BLANK}"
     try:
-        blanks, others, repeated = _survey(con, read)
+        # Made on every thread, in the order of the lines (DuckDB keeps the order of insertion): the row id numbers
+        # them. DuckDB parses only the lines Python does not read: another may be no JSON at all.
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {CELLS} AS SELECT __python, {cells}
+            FROM (SELECT *, CASE WHEN NOT __python THEN json_transform(__text, {shape}) END AS __v FROM ({lines}))""",
+        )
     except duckdb.OutOfMemoryException:
         raise
     except duckdb.Error:  # not UTF-8, a line too long: the Python reading says where
         return python_table(con, file, columns)
-    lines = f"(SELECT coalesce(__text, '') AS __text FROM {read})"
-    if blanks:
-        lines = f"(SELECT __text FROM {lines} WHERE NOT {_BLANK})"
-    paths = "[" + ", ".join(literal(f'$."{name}"') for name in columns) + "]"
-    cells = ", ".join(f"{_cell(i, name)} AS {ident(name)}" for i, name in enumerate(columns, 1))
-    python = others or repeated
-    values = f"CAST(json_extract(__text, {paths}) AS VARCHAR[])"
-    if python:  # DuckDB parses only the lines Python does not read: another may be no JSON at all
-        flag = f"NOT regexp_full_match(__text, {literal(_FLAT)})"
-        if repeated:
-            flag = f"CASE WHEN {flag} THEN TRUE ELSE coalesce(list_contains($repeated, json_keys(__text)), FALSE) END"
-        lines = f"(SELECT __text, {flag} AS __python FROM {lines})"
-        values = f"CASE WHEN NOT __python THEN {values} END"
-    # Made on every thread, in the order of the lines (DuckDB keeps the order of insertion): the row id numbers them
-    con.execute(
-        f"CREATE OR REPLACE TABLE {CELLS} AS SELECT {'__python, ' if python else ''}{cells} FROM (SELECT *, {values} AS __v FROM {lines})",
-        {"repeated": repeated} if repeated else None,
-    )
     names = ", ".join(ident(name) for name in columns)
     flat = f"SELECT rowid + 1 AS __data_row, {names}, CAST(NULL AS VARCHAR) AS {PROBLEM} FROM {CELLS}"
-    if python:
-        _python_rows(con, file, columns, repeated)
+    if con.execute(f"SELECT count(*) FILTER (WHERE __python) FROM {CELLS}").fetchone()[0]:
+        _python_rows(con, file, columns)
         flat = f"{flat} WHERE NOT __python UNION ALL SELECT * FROM {PYTHON}"
     con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS {flat}")
     return TABLE
 
 
-def _cell(index: int, name: str) -> str:
+def _same_keys(file: Path) -> str | None:
+    """`_FLAT` for the keys of the file's first line, given each once and in that order (None when that line
+    is no JSON object giving its keys once, each written without escapes)."""
+    with file.open("rb") as handle:
+        line = handle.readline()
+    try:
+        keys = json.loads(line.decode("utf-8-sig"), object_pairs_hook=lambda pairs: [key for key, _ in pairs])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(keys, list) or len(set(keys)) != len(keys) or not all(_written(key) for key in keys):
+        return None
+    # each character but a letter, digit or _ by its code point: nothing of a key is read as the regular expression's
+    written = (_WORD.sub(lambda found: "\\x{%x}" % ord(found[0]), key) for key in keys)
+    pairs = f"{_SPACE},{_SPACE}".join(f'"{key}":{_SPACE}{_VALUE}' for key in written)
+    return rf"{_SPACE}\{{{_SPACE}{pairs}{_SPACE}\}}{_SPACE}"
+
+
+def _written(key: str) -> bool:
+    """Whether a key is written in the line as it stands (no escape) and is UTF-8 text."""
+    return _RAW_KEY.fullmatch(f'"{key}"') is not None and not any(0xD800 <= ord(c) <= 0xDFFF for c in key)
+
+
+def _cell(name: str) -> str:
     """The text `json_cells` gives the value of key `name` ("" and null as NULL, as DuckDB reads an empty
-    cell); `__v[index]` is the value as DuckDB writes it again (a number through a DOUBLE)."""
-    value = f"__v[{index}]"
-    text = f"CASE WHEN contains({value}, '\\') THEN json_extract_string({value}, '$') ELSE substring({value}, 2, length({value}) - 2) END"
+    cell); `__v` holds each value as text as DuckDB reads it: a string unescaped, a number through a DOUBLE."""
+    value = f"__v.{ident(name)}"
     # A number's own text follows its key: in a flat object whose keys hold no escapes, "name": can only be that key
     # (a string's closing quote is never followed by a letter, nor one inside a string by the closing quote and a colon).
+    # Only a value written as DuckDB writes a number (a sign or digit first, no colon) is looked for in the line.
     key = f'"{name}":'
     number = f"regexp_extract(substring(__text, strpos(__text, {literal(key)}) + {len(key)}), '^[ \\t]*(-?[0-9.]+)', 1)"
     return (
-        f"CASE WHEN {value} IS NULL OR {value} = 'null' THEN NULL WHEN starts_with({value}, '\"') THEN nullif({text}, '') "
-        f"WHEN {value} IN ('true', 'false') THEN {value} ELSE {number} END"
+        f"CASE WHEN {value} >= '-' AND {value} < ':' AND NOT contains({value}, ':') THEN coalesce(nullif({number}, ''), {value}) "
+        f"ELSE nullif({value}, '') END"
     )
 
 
@@ -112,37 +136,15 @@ def _read(file: Path) -> str:
     )
 
 
-def _survey(con, read: str) -> tuple[int, int, list[list[str]]]:
-    """The numbers of blank lines and of other lines Python reads, and the lists of keys given twice
-    in a flat line (such a line is a rejected row, read by Python). One pass on every thread."""
-    groups = con.execute(f"""
-        SELECT count(*) FILTER (WHERE __blank), count(*) FILTER (WHERE NOT __flat AND NOT __blank), __keys
-        FROM (SELECT __blank, __flat, CASE WHEN __flat THEN json_keys(__text) END AS __keys
-              FROM (SELECT __text, regexp_full_match(__text, {literal(_FLAT)}) AS __flat, {_BLANK} AS __blank
-                    FROM (SELECT coalesce(__text, '') AS __text FROM {read})))
-        GROUP BY __keys
-    """).fetchall()
-    # the lists of keys of a ledger are few
-    repeated = [keys for _, _, keys in groups if keys is not None and len(set(keys)) != len(keys)]
-    return sum(group[0] for group in groups), sum(group[1] for group in groups), repeated
-
-
-def _python_rows(con, file: Path, columns: tuple[str, ...], repeated: list[list[str]]) -> None:
-    """The table `__ledger_python` of the lines of `numbered` that Python reads (no flat object, or a
-    key given twice), each line numbered in the file for the message that may stop the reading."""
-    python = "FALSE"
-    if repeated:  # json_keys only on a flat line: another may be no JSON at all
-        python = "coalesce(list_contains($repeated, json_keys(__text)), FALSE)"
-    # each line's number in the file beside its number as a data row (blank lines left out of the latter)
+def _python_rows(con, file: Path, columns: tuple[str, ...]) -> None:
+    """The table `__ledger_python` of the lines that `__ledger_cells` marks for Python, each with its
+    number in the file for the message that may stop the reading."""
     lines = f"(SELECT row_number() OVER () AS __line, coalesce(__text, '') AS __text FROM {_read(file)})"
-    rows = con.execute(
-        f"""
+    rows = con.execute(f"""
         SELECT __data_row, __line, __text FROM (SELECT row_number() OVER () AS __data_row, __line, __text FROM {lines} WHERE NOT {_BLANK})
-        WHERE CASE WHEN regexp_full_match(__text, {literal(_FLAT)}) THEN {python} ELSE TRUE END ORDER BY __line
-        """,
-        {"repeated": repeated} if repeated else None,
-    ).fetchall()
-    _python_table(con, file, columns, ((row, number, line) for row, number, line in rows))
+        WHERE __data_row IN (SELECT rowid + 1 FROM {CELLS} WHERE __python) ORDER BY __line
+    """).fetchall()
+    _python_table(con, file, columns, rows)
 
 
 def _python_table(con, file: Path, columns: tuple[str, ...], lines) -> None:
