@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import mmap
 import os
 import re
 import tempfile
@@ -35,6 +34,7 @@ from interpreter.ledger.sql import ident, literal
 TABLE = "__ledger_lines"  # not TEMP: other cursors read it too
 PYTHON = "__ledger_python"  # the rows Python reads
 CELLS = "__ledger_cells"  # the cells DuckDB reads, a row per line that is not blank
+_PART = 1 << 24  # bytes of the file searched at a time
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a column name that is a JSON path as it stands
 
 # JSON's own grammar for a flat object, less what Python and DuckDB read apart or a key found by its text could
@@ -167,11 +167,13 @@ def _python_table(con, file: Path, columns: tuple[str, ...], lines) -> None:
 
 
 def _holds(file: Path, marks: tuple[bytes, ...]) -> bool:
-    """Whether the file holds any of the bytes `marks` (searched at memory speed)."""
-    if file.stat().st_size == 0:
-        return False
-    with file.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return any(data.find(mark) >= 0 for mark in marks)
+    """Whether the file holds any of the bytes `marks`, read a part at a time: a mapping of the whole file
+    would count every page of it as this process's memory."""
+    with file.open("rb") as handle:
+        while part := handle.read(_PART):
+            if any(mark in part for mark in marks):
+                return True
+    return False
 
 
 def python_table(con, file: Path, columns: tuple[str, ...]) -> str:
