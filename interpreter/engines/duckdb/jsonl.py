@@ -72,8 +72,9 @@ def jsonl_table(con, file: Path, columns: tuple[str, ...]) -> str:
         python = f"CASE WHEN regexp_full_match(__text, {literal(same)}) THEN FALSE ELSE {python} END"
     lines = f"SELECT __text, {python} AS __python FROM (SELECT coalesce(__text, '') AS __text FROM {_read(file)}) WHERE NOT {_BLANK}"
     try:
-        # Made on every thread, in the order of the lines (DuckDB keeps the order of insertion): the row id numbers
-        # them. DuckDB parses only the lines Python does not read: another may be no JSON at all.
+        # Made on every thread, in the order of the lines (the table keeps the order rows came in): the row id
+        # numbers them. DuckDB parses only the lines Python does not read: another may be no JSON at all.
+        con.execute("SET preserve_insertion_order = true")
         con.execute(
             f"""CREATE OR REPLACE TABLE {CELLS} AS SELECT __python, {cells}
             FROM (SELECT *, CASE WHEN NOT __python THEN json_transform(__text, {shape}) END AS __v FROM ({lines}))""",
@@ -97,13 +98,14 @@ def _same_keys(file: Path) -> str | None:
     with file.open("rb") as handle:
         line = handle.readline()
     try:
-        keys = json.loads(line.decode("utf-8-sig"), object_pairs_hook=lambda pairs: [key for key, _ in pairs])
+        # an object's keys as a tuple, which JSON gives for nothing else
+        keys = json.loads(line.decode("utf-8-sig"), object_pairs_hook=lambda pairs: tuple(key for key, _ in pairs))
     except (ValueError, RecursionError):
         return None
-    if not isinstance(keys, list) or len(set(keys)) != len(keys) or not all(_written(key) for key in keys):
+    if not isinstance(keys, tuple) or len(set(keys)) != len(keys) or not all(_written(key) for key in keys):
         return None
     # each character but a letter, digit or _ by its code point: nothing of a key is read as the regular expression's
-    written = (_WORD.sub(lambda found: "\\x{%x}" % ord(found[0]), key) for key in keys)
+    written = (_WORD.sub(lambda found: "\\x{" + format(ord(found[0]), "x") + "}", key) for key in keys)
     pairs = f"{_SPACE},{_SPACE}".join(f'"{key}":{_SPACE}{_VALUE}' for key in written)
     return rf"{_SPACE}\{{{_SPACE}{pairs}{_SPACE}\}}{_SPACE}"
 
