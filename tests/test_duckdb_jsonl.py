@@ -97,3 +97,38 @@ def test_flat_lines_are_read_without_python_per_row(tmp_path, monkeypatch):
     result = rate(plan, str(ledger), period="2024-11")
     assert result.rejected == []
     assert [d.env[("metric", "gb")] for d in result.documents] == [Decimal("136.00"), Decimal("146.00"), Decimal("156.00")]
+
+
+@pytest.mark.parametrize(
+    "first",
+    ['{"a b": 1, "é.x": "2", "(x)": null}', '{"event_id": "e0", "gb": 1.50}', '{"gb": 1, "gb": 2}', "[1]", "{}", '{"a\\u0062": 1}'],
+)
+def test_lines_after_the_first_read_alike_whatever_keys_they_give(tmp_path, first):
+    # the first line's keys make the pattern of a line read without counting its keys; it must not let through
+    # a line giving a key twice, other keys or the same keys in another order
+    lines = [
+        first,
+        '{"a b": 1, "é.x": "2", "(x)": null}',
+        '{"(x)": "y", "a b": 2.50, "é.x": true}',
+        '{"a b": 1, "a b": 2, "é.x": "2"}',
+        '{"event_id": "e1", "gb": 12.30}',
+        '{"gb": 7, "event_id": "e2", "gb": 8}',
+        '{"event_id": "e3", "gb": 1.0, "event_id": "e4"}',
+        "{}",
+    ]
+    path = tmp_path / "l.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = _cells(duck_jsonl.jsonl_table, path)
+    assert found == _cells(duck_jsonl.python_table, path)
+
+
+def test_rows_keep_the_order_of_the_file_read_on_every_thread(tmp_path):
+    path = tmp_path / "l.jsonl"
+    count = 300_000  # several parts of the file, read by several threads
+    path.write_text("".join(f'{{"event_id":"e{i}","gb":{i}.10}}\n' + ("\n" if i % 99_991 == 0 else "") for i in range(count)))
+    con = duckdb.connect(config={"threads": 4})
+    table = duck_jsonl.jsonl_table(con, path, COLUMNS)
+    rows, wrong = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE event_id <> 'e' || (__data_row - 1) OR gb <> (__data_row - 1) || '.10') FROM {table}"
+    ).fetchone()
+    assert (rows, wrong) == (count, 0)
