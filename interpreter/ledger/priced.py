@@ -33,7 +33,9 @@ from interpreter.ledger.priced_attributes import Attributes
 from interpreter.ledger.priced_discounts import Discounts
 from interpreter.ledger.priced_expressions import MAX_SCALE, NoSql, Sql, digits_of, power, rounded, scale_of, sql as expression_sql, whole
 from interpreter.ledger.sql import ident, literal
+from interpreter.output.render import compact, rate_text
 from interpreter.periods import Period
+from interpreter.pricing.documents import schedule  # the interpreter's own: the very same text
 
 # "python": every document is built by the interpreter (a check of the SQL, or a way around it)
 PRICING_ENV = "RATECARD_PRICING"
@@ -230,8 +232,6 @@ class Documents:
         return self.column(layer + 1, exact), edge
 
     def _periods(self) -> str:
-        from interpreter.pricing.documents import schedule  # the interpreter's own: the very same text
-
         rows = []
         for index, period in enumerate(self.periods):
             head = (
@@ -239,7 +239,7 @@ class Documents:
                 f'"period":{{"start":"{period.start.isoformat()}","end":"{period.end.isoformat()}"}},"lines":['
             )
             shown = schedule(self.plan, period.full_end)
-            tail = (',"schedule":' + _compact(shown) if shown else "") + (',"estimate":true' if self.estimate else "")
+            tail = (',"schedule":' + compact(shown) if shown else "") + (',"estimate":true' if self.estimate else "")
             rows.append(f"({index}, {literal(period.start)}, {literal(period.end)}, {period.days}, {literal(head)}, {literal(tail)})")
         return ", ".join(rows) or "(0, DATE '2000-01-01', DATE '2000-01-01', 1, '', '')"
 
@@ -361,7 +361,7 @@ class Documents:
             else:
                 amount, _ = self.round_column(value, None, places, tax.rounding, layer)
             present = self.condition(tax.when)
-            head = f'{{"id":{json_text(tax.id)},"rate":"{_rate_text(tax.rate)}","base":"'
+            head = f'{{"id":{json_text(tax.id)},"rate":"{rate_text(tax.rate)}","base":"'
             included = ',"included":true' if tax.included else ""
             piece = f"""{literal(head)} || {_text(subtotal)} || '","amount":"' || {_text(amount)} || {literal('"' + included + "}")}"""
             pieces.append(f"CASE WHEN {present} THEN {piece} END")
@@ -376,15 +376,3 @@ def _widest(values: list[Decimal]) -> int:
 
 def _notice(nid: str, message: str) -> str:
     return f'{{"id":{json_text(nid)},"message":{json_text(message)}}}'
-
-
-def _compact(value: object) -> str:
-    import json
-
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _rate_text(rate: Decimal) -> str:
-    from interpreter.output.render import rate_text
-
-    return rate_text(rate)

@@ -110,7 +110,7 @@ def document_data(doc: Document) -> dict:
     return data
 
 
-def _compact(value: Any) -> str:
+def compact(value: Any) -> str:
     """JSON on one line, without spaces; text kept as it is written."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -119,7 +119,7 @@ _INCLUDED = ',"included":true'
 
 
 def document_line(doc: Document) -> str:
-    """`document_data(doc)` as compact JSON, the very bytes `_compact(...)` gives,
+    """`document_data(doc)` as compact JSON, the very bytes `compact(...)` gives,
     written directly: the hot path of large runs, without the dictionaries in between."""
     digits = doc.plan.minor_digits
     lines = []
@@ -158,11 +158,11 @@ def document_line(doc: Document) -> str:
         ]
         text += f',"carried":[{",".join(carried)}]'
     if doc.schedule:
-        text += ',"schedule":' + _compact(doc.schedule)
+        text += ',"schedule":' + compact(doc.schedule)
     if doc.estimate:
         text += ',"estimate":true'
     if doc.overrides:
-        text += ',"overrides":' + _compact(list(doc.overrides))
+        text += ',"overrides":' + compact(list(doc.overrides))
     return text + "}"
 
 
@@ -226,11 +226,11 @@ def document_lines(docs: list[Document]) -> list[str]:
 
 
 def rejected_lines(rejected: list[Rejected]) -> list[str]:
-    return [_compact({"rejected": row}) for row in rejected_data(rejected)]
+    return [compact({"rejected": row}) for row in rejected_data(rejected)]
 
 
 def failure_lines(failures: list) -> list[str]:
-    return [_compact({"failure": item}) for item in failure_data(failures)]
+    return [compact({"failure": item}) for item in failure_data(failures)]
 
 
 def to_yaml(docs: list[Document], rejected: list[Rejected], failures: list | None = None) -> str:
