@@ -72,6 +72,13 @@ def test_lago_minimum_and_maximum_apply_to_paying_events_only(tmp_path, keys, am
     assert fee(plan, tmp_path, ledger_of("100", "1000", "10000")) == amount
 
 
+def test_the_part_past_a_free_amount_keeps_every_decimal_place(tmp_path):
+    # 0.005 past 0.0000000001 free pays on 0.0049999999, which rounds half up to 0.00, not 0.01
+    plan = compile_plan(PLAN.replace("amount: money", "amount: number") % "        rate: 100%\n        free_amount: 0.0000000001\n")
+    assert fee(plan, tmp_path, ledger_of("0.005")) == "0.00"
+    assert fee(plan, tmp_path, ledger_of("0.0050000001")) == "0.01"
+
+
 def test_events_are_taken_in_timestamp_order_ties_in_ledger_order(tmp_path):
     plan = plan_of("rate: 10%\nfree_events: 1")
     # the ledger lists 500 first, but 20 happened earlier: 20 is the free one, 500 pays 50.00

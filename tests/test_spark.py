@@ -942,6 +942,25 @@ def test_groups_blocks_bounds_and_free_events_are_rated_alike(spark, tmp_path):
     assert rejected and all(r["reason"].startswith("no price for region=ap") for r in rejected)
 
 
+def test_a_free_amount_keeps_the_tenth_decimal_place(spark, tmp_path):
+    # 0.005 past a free amount of 0.0000000001 pays on 0.0049999999: 0.00 at 100%, not the 0.01 that
+    # dropping the tenth place (DECIMAL(38,10) arithmetic losing a digit) would round half up to
+    plan = compile_plan("""
+        plan: fees
+        currency: USD
+        usage:
+          amount: number
+        metrics:
+          payments: {count: true}
+        charges:
+          fees: {model: percentage, on: amount, rate: 100%, free_amount: 0.0000000001}
+    """)
+    ledger = tmp_path / "fees.csv"
+    ledger.write_text("event_id,customer,timestamp,amount\n1,c,2024-10-02T00:00:00Z,0.005\n2,d,2024-10-02T00:00:00Z,0.0050000001\n")
+    documents, _ = assert_same(spark, plan, str(ledger), period="2024-10")
+    assert [json.loads(d)["total"] for d in documents] == ["0.00", "0.01"]
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.data())
 def test_documents_priced_in_sql_are_those_spark_rates(spark, tmp_path, data):
