@@ -8,10 +8,11 @@ listing the files, the problems and their counts.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from dsl.errors import Diagnostic, diagnostic_json, format_diagnostic
 from dsl.loader import Loaded
+from dsl.tree import Plan
 
 
 def diagnostics_text(loaded: Iterable[Loaded]) -> str:
@@ -23,13 +24,19 @@ def errors(loaded: list[Loaded], problems: list[Diagnostic]) -> int:
     return sum(d.severity == "error" for d in [*(d for item in loaded for d in item.diagnostics), *problems])
 
 
-def check_report(loaded: list[Loaded], problems: list[Diagnostic], fmt: str) -> str:
-    """The report of `check` in `fmt` (text or json); `problems` are those of no one file (a missing path)."""
+def check_report(
+    loaded: list[Loaded], problems: list[Diagnostic], fmt: str, interpreted: Callable[[Plan], str | None] | None = None
+) -> str:
+    """The report of `check` in `fmt` (text or json); `problems` are those of no one file (a missing path).
+
+    With `interpreted` (why the interpreter, not SQL, prices a plan's
+    documents; None when SQL does), the JSON says so of each plan file.
+    """
     everything = [d for item in loaded for d in item.diagnostics] + problems
     count = errors(loaded, problems)
     if fmt == "json":
         report = {
-            "files": [{"path": item.path, "plan": item.plan.id if item.plan else None, "ok": item.plan is not None} for item in loaded],
+            "files": [_file_json(item, interpreted) for item in loaded],
             "diagnostics": [diagnostic_json(d) for d in everything],
             "errors": count,
             "warnings": len(everything) - count,
@@ -41,3 +48,12 @@ def check_report(loaded: list[Loaded], problems: list[Diagnostic], fmt: str) -> 
         + diagnostics_text(loaded)
         + f"{status}: {len(loaded)} plan file(s), {count} error(s), {len(everything) - count} warning(s)\n"
     )
+
+
+def _file_json(item: Loaded, interpreted: Callable[[Plan], str | None] | None) -> dict:
+    entry: dict = {"path": item.path, "plan": item.plan.id if item.plan else None, "ok": item.plan is not None}
+    if interpreted is not None and item.plan is not None:
+        # a plan with versions is priced in SQL only if every version is
+        reason = next(filter(None, map(interpreted, item.versions or (item.plan,))), None)
+        entry["pricing"] = {"in_sql": reason is None, "reason": reason}
+    return entry

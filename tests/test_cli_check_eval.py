@@ -90,7 +90,7 @@ def test_check_json_output_for_machines(ratecard, broken):
     assert report["errors"] == 2 and report["warnings"] == 0
     assert report["files"] == [
         {"path": str(broken), "plan": None, "ok": False},
-        {"path": str(PORTONE), "plan": "portone-opi", "ok": True},
+        {"path": str(PORTONE), "plan": "portone-opi", "ok": True, "pricing": {"in_sql": False, "reason": "the plan has previous periods"}},
     ]
     assert [(d["file"], d["line"], d["column"], d["severity"], d["code"]) for d in report["diagnostics"]] == [
         (str(broken), 9, 9, "error", "name"),
@@ -103,6 +103,19 @@ def test_check_json_output_when_clean(ratecard):
     result = ratecard("check", "--format", "json", str(PORTONE))
     assert result.exit_code == 0
     assert json.loads(result.output)["errors"] == 0
+
+
+def test_check_json_says_whether_sql_prices_each_plan(ratecard, monkeypatch):
+    # a billing job on the fast path can fail its CI when a plan change leaves it
+    plans = PORTONE.parent
+    report = json.loads(ratecard("check", "--format", "json", str(plans / "saas_pro.yaml"), str(plans / "bacobill_saas.yaml")).output)
+    assert [f["pricing"] for f in report["files"]] == [
+        {"in_sql": True, "reason": None},
+        {"in_sql": False, "reason": "the plan has credits"},
+    ]
+    monkeypatch.setenv("RATECARD_PRICING", "python")
+    report = json.loads(ratecard("check", "--format", "json", str(plans / "saas_pro.yaml")).output)
+    assert report["files"][0]["pricing"] == {"in_sql": False, "reason": "RATECARD_PRICING=python"}
 
 
 def test_check_a_folder_finds_plans_and_skips_scenarios(ratecard, tmp_path):
