@@ -148,6 +148,7 @@ def aggregate_sql(
     customer: str | None = None,
     events: str = "events",
     refused: bool = False,
+    ordered: bool = True,
 ) -> str:
     """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
 
@@ -159,6 +160,10 @@ def aggregate_sql(
     With `refused`, the same pass also counts the refused rows of the whole
     ledger, each once (`__refused`, in rows that may not be documents; those
     that are have `__document`).
+
+    With `ordered=False` the rows come in no order: a query that wraps this
+    one (pricing the documents, say) then runs on every thread instead of
+    one, and orders what it fetches itself.
     """
     columns = metric_columns(plan)
     carried = [name for name, _ in columns if name.endswith(".__base")]
@@ -189,9 +194,9 @@ def aggregate_sql(
         return f"""
             SELECT *, ({document}) AS __document FROM ({grouped}) AS g
             WHERE {document} OR __refused > 0
-            ORDER BY __customer, __pid
+            {"ORDER BY __customer, __pid" if ordered else ""}
         """
-    return f"{grouped} HAVING {document} ORDER BY e.customer, w.__pid"
+    return f"{grouped} HAVING {document}" + (" ORDER BY e.customer, w.__pid" if ordered else "")
 
 
 def aggregate(
