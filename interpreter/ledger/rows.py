@@ -273,7 +273,10 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
         cells.append(f"{reading.cell} AS {cell}")
         reads += [f"{expr} AS {name}" for name, expr in reading.helpers]
         default = _default_sql(f)
-        values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
+        if default is None and reading.value == cell:  # the cell as it is (a CASE would copy every row's value)
+            values.append(f"{cell} AS {ident(f.name)}")
+        else:
+            values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
         missing = "NULL" if default is not None else literal(f"missing value for {f.name}")
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
     typed = f"""
