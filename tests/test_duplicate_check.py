@@ -35,10 +35,26 @@ PLAN = textwrap.dedent("""
 
 # (event_id, customer, timestamp, amount): the later row of each pair repeats the earlier one's event
 LEDGERS = {
-    "another customer": [("d1", "acme", "2024-11-02T00:00:00", "1"), ("d2", "acme", "2024-11-03T00:00:00", "2"), ("d1", "bolt", "2024-11-04T00:00:00", "4")],
-    "another period": [("d1", "acme", "2024-10-02T00:00:00", "1"), ("d2", "acme", "2024-11-03T00:00:00", "2"), ("d1", "acme", "2024-11-04T00:00:00", "4")],
-    "padded before": [("d1", "acme", "2024-11-02T00:00:00", "1"), ("d2", "acme", "2024-11-03T00:00:00", "2"), ("  d1", "bolt", "2024-11-04T00:00:00", "4")],
-    "padded after": [("d1 ", "acme", "2024-11-02T00:00:00", "1"), ("d2", "acme", "2024-11-03T00:00:00", "2"), ("d1", "acme", "2024-11-04T00:00:00", "4")],
+    "another customer": [
+        ("d1", "acme", "2024-11-02T00:00:00", "1"),
+        ("d2", "acme", "2024-11-03T00:00:00", "2"),
+        ("d1", "bolt", "2024-11-04T00:00:00", "4"),
+    ],
+    "another period": [
+        ("d1", "acme", "2024-10-02T00:00:00", "1"),
+        ("d2", "acme", "2024-11-03T00:00:00", "2"),
+        ("d1", "acme", "2024-11-04T00:00:00", "4"),
+    ],
+    "padded before": [
+        ("d1", "acme", "2024-11-02T00:00:00", "1"),
+        ("d2", "acme", "2024-11-03T00:00:00", "2"),
+        ("  d1", "bolt", "2024-11-04T00:00:00", "4"),
+    ],
+    "padded after": [
+        ("d1 ", "acme", "2024-11-02T00:00:00", "1"),
+        ("d2", "acme", "2024-11-03T00:00:00", "2"),
+        ("d1", "acme", "2024-11-04T00:00:00", "4"),
+    ],
 }
 
 
@@ -46,7 +62,7 @@ def write(rows: list[tuple[str, ...]], path: Path) -> Path:
     """The ledger as CSV or Parquet (text columns), ids kept with their spaces."""
     con = duckdb.connect()
     values = ", ".join("(" + ", ".join("'" + cell + "'" for cell in row) + ")" for row in rows)
-    relation = f"(SELECT * FROM (VALUES {values}) AS t(event_id, customer, \"timestamp\", amount))"
+    relation = f'(SELECT * FROM (VALUES {values}) AS t(event_id, customer, "timestamp", amount))'
     options = "FORMAT parquet" if path.suffix == ".parquet" else "HEADER, DELIMITER ',', FORCE_QUOTE *"
     con.execute(f"COPY {relation} TO '{path}' ({options})")
     return path
@@ -65,6 +81,10 @@ def test_a_repeated_event_id_is_found_by_the_check_beside_the_rating(tmp_path, c
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_blank_ids_are_missing_not_duplicates_of_each_other(tmp_path, suffix):
-    rows = [("", "acme", "2024-11-02T00:00:00", "1"), ("   ", "acme", "2024-11-03T00:00:00", "2"), ("d1", "acme", "2024-11-04T00:00:00", "4")]
+    rows = [
+        ("", "acme", "2024-11-02T00:00:00", "1"),
+        ("   ", "acme", "2024-11-03T00:00:00", "2"),
+        ("d1", "acme", "2024-11-04T00:00:00", "4"),
+    ]
     result = duck_engine.rate(compile_plan(PLAN), str(write(rows, tmp_path / f"ledger{suffix}")), lines=True)
     assert [(r.row, r.reason) for r in result.rejected] == [(1, "missing event_id"), (2, "missing event_id")]
