@@ -39,8 +39,46 @@ class Facts:
 
 # Rows come with their `__reason`; only accepted rows count. The test sits in
 # every FILTER rather than in a WHERE: DuckDB would push a WHERE down into the
-# typing of each cell and evaluate that again for every aggregate.
-_ACCEPTED = "e.__reason IS NULL"
+# typing of each cell and evaluate that again for every aggregate. It is
+# computed once a row, with the row's place against its window (`__in`: in
+# it, `__before`: before it, for carried levels), and each FILTER's test is a
+# column of its own (`_Rows`).
+_JOINED = (
+    "e.*, w.__pid, w.__we, w.__fe, w.__ts_start, "
+    "(e.__reason IS NULL AND e.__ts >= w.__ts_start) AS __in, (e.__reason IS NULL AND e.__ts < w.__ts_start) AS __before"
+)
+
+
+class _Rows:
+    """The columns each row of the aggregate query is given before it is grouped, each computed once a row.
+
+    The query is layered: the rows joined to their window (`_JOINED`, and
+    `joined`: what reads the window functions of free events), then `tests`
+    (which rows an aggregate takes), then `values` (what an aggregate takes
+    of a row, where that is more than a column: computed only on the rows
+    its test takes, so a product or a date difference is not worked out for
+    every row of the ledger). Each layer names the one below `e`; equal SQL
+    shares one column.
+    """
+
+    def __init__(self) -> None:
+        self.joined: list[str] = []
+        self.tests: dict[str, str] = {}  # SQL -> column name
+        self.values: dict[str, str] = {}
+
+    def test(self, sql: str) -> str:
+        return "e." + self.tests.setdefault(sql, f"__t{len(self.tests)}")
+
+    def value(self, sql: str, test: str) -> str:
+        """`sql` on the rows of the column `test`, NULL on the others."""
+        return "e." + self.values.setdefault(f"CASE WHEN {test} THEN {sql} END", f"__x{len(self.values)}")
+
+    def layered(self, source: str) -> str:
+        """The FROM of the aggregate query, over `source` (the rows joined to their windows, as `e`)."""
+        for columns in (self.tests, self.values):
+            if columns:
+                source = f"(SELECT e.*, {', '.join(f'{sql} AS {name}' for sql, name in columns.items())} FROM {source} AS e)"
+        return source
 
 
 def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetime | None) -> str:
@@ -63,44 +101,48 @@ def _window_values(periods: list[Period], timezone: str, as_of: datetime.datetim
 
 
 def _where(expr: tree.Expr | None, inside: bool = True) -> str:
-    parts = [_ACCEPTED, "e.__ts >= w.__ts_start" if inside else "e.__ts < w.__ts_start"]
-    if expr is not None:
-        parts.append(to_sql(expr))
-    return " AND ".join(parts)
+    """The test of an accepted row in its window (`inside`) or before it, meeting `expr` (SQL over the joined rows)."""
+    place = "e.__in" if inside else "e.__before"
+    return place if expr is None else f"{place} AND ({to_sql(expr)})"
 
 
-def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
+def metric_columns(plan: tree.Plan, rows: _Rows | None = None) -> list[tuple[str, str]]:
     """(column name, SQL aggregate) for every aggregate metric and charge priced on events.
 
     A charge priced on events (the percentage model) gets the counts and sums
     its pricing reads: events under its minimum fee, over its maximum fee,
-    and the count and sum of those between.
+    and the count and sum of those between. The aggregates read the columns
+    they are given in `rows`.
     """
+    rows = rows if rows is not None else _Rows()
     out = []
     for m in plan.metrics:
         if m.aggregation is None:
             continue
-        value = f"({to_sql(m.value)})" if m.value is not None else None
-        inside = _where(m.where)
+        inside = rows.test(_where(m.where))
+        raw = f"({to_sql(m.value)})" if m.value is not None else ""
+
+        def taken(test: str, raw: str = raw, plain: bool = isinstance(m.value, tree.Ref)) -> str:
+            """The value as the aggregate takes it on the rows of `test`: a field as it is, else computed on those rows only."""
+            return raw if plain else rows.value(raw, test)
+
         if m.aggregation == "count":
             out.append((m.name, f"count(*) FILTER (WHERE {inside})"))
         elif m.aggregation == "sum":
-            out.append((m.name, f"coalesce(sum({value}) FILTER (WHERE {inside}), 0)"))
+            out.append((m.name, f"coalesce(sum({taken(inside)}) FILTER (WHERE {inside}), 0)"))
         elif m.aggregation in ("max", "min"):
-            out.append((m.name, f"{m.aggregation}({value}) FILTER (WHERE {inside})"))
+            out.append((m.name, f"{m.aggregation}({taken(inside)}) FILTER (WHERE {inside})"))
         elif m.aggregation == "unique":
-            out.append((m.name, f"count(DISTINCT {value}) FILTER (WHERE {inside})"))
+            out.append((m.name, f"count(DISTINCT {taken(inside)}) FILTER (WHERE {inside})"))
         elif m.aggregation == "last":
-            out.append((m.name, f"arg_max({value}, (e.__ts, e.__row)) FILTER (WHERE {inside})"))
-        elif m.aggregation == "opening":
-            out.append((f"{m.name}.__base", f"coalesce(sum({value}) FILTER (WHERE {_where(m.where, inside=False)}), 0)"))
-        elif m.aggregation == "time_weighted":
-            out.append((f"{m.name}.__base", f"coalesce(sum({value}) FILTER (WHERE {_where(m.where, inside=False)}), 0)"))
-            held = f"{value} * CAST(date_diff('day', e.\"date\", w.__we) + 1 AS DECIMAL(18,0))"
+            out.append((m.name, f"arg_max({taken(inside)}, (e.__ts, e.__row)) FILTER (WHERE {inside})"))
+        elif m.aggregation in ("opening", "time_weighted"):
+            before = rows.test(_where(m.where, inside=False))
+            out.append((f"{m.name}.__base", f"coalesce(sum({taken(before)}) FILTER (WHERE {before}), 0)"))
+        if m.aggregation in ("time_weighted", "prorated"):
+            last = "e.__we" if m.aggregation == "time_weighted" else "e.__fe"
+            held = rows.value(f"{raw} * CAST(date_diff('day', e.\"date\", {last}) + 1 AS DECIMAL(18,0))", inside)
             out.append((f"{m.name}.__held", f"coalesce(sum({held}) FILTER (WHERE {inside}), 0)"))
-        elif m.aggregation == "prorated":
-            left = f"{value} * CAST(date_diff('day', e.\"date\", w.__fe) + 1 AS DECIMAL(18,0))"
-            out.append((f"{m.name}.__held", f"coalesce(sum({left}) FILTER (WHERE {inside}), 0)"))
     windowed = {id(ch): k for k, ch in free_events.windowed(plan)}
     for ch in plan.charges:
         if MODELS[ch.model].priced_on != "events":
@@ -112,17 +154,19 @@ def metric_columns(plan: tree.Plan) -> list[tuple[str, str]]:
         summed = f"e.{ident(field)}"
         k = windowed.get(id(ch))
         if k is not None:  # only paying events count, on their part above the free amount
-            free = free_events.free_sql(ch, k)
-            out.append((f"{ch.id}.__free", f"count(*) FILTER (WHERE {inside} AND ({free}))"))
-            inside = f"{inside} AND NOT ({free})"
-            amount = summed = free_events.paid_sql(ch, k)
+            # read where the window functions are joined, as columns of the rows
+            rows.joined += [f"({free_events.free_sql(ch, k)}) AS __free{k}", f"({free_events.paid_sql(ch, k)}) AS __paid{k}"]
+            out.append((f"{ch.id}.__free", f"count(*) FILTER (WHERE {rows.test(f'{inside} AND e.__free{k}')})"))
+            inside = f"{inside} AND NOT e.__free{k}"
+            amount = summed = f"e.__paid{k}"
         low = groups.per_entry(ch, partial(_fee_below, amount))
         high = groups.per_entry(ch, partial(_fee_above, amount))
-        middle = f"NOT ({low}) AND NOT ({high})"
-        out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {inside} AND {low})"))
-        out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {inside} AND {high})"))
-        out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {inside} AND {middle})"))
-        out.append((f"{ch.id}.__sum", f"coalesce(sum({summed}) FILTER (WHERE {inside} AND {middle}), 0)"))
+        # the fee is worked out on the charge's own rows only
+        out.append((f"{ch.id}.__low", f"count(*) FILTER (WHERE {rows.test(f'CASE WHEN {inside} THEN {low} ELSE FALSE END')})"))
+        out.append((f"{ch.id}.__high", f"count(*) FILTER (WHERE {rows.test(f'CASE WHEN {inside} THEN {high} ELSE FALSE END')})"))
+        middle = rows.test(f"CASE WHEN {inside} THEN NOT ({low}) AND NOT ({high}) ELSE FALSE END")
+        out.append((f"{ch.id}.__count", f"count(*) FILTER (WHERE {middle})"))
+        out.append((f"{ch.id}.__sum", f"coalesce(sum({summed}) FILTER (WHERE {middle}), 0)"))
     return out
 
 
@@ -148,6 +192,7 @@ def aggregate_sql(
     customer: str | None = None,
     events: str = "events",
     refused: bool = False,
+    ordered: bool = True,
 ) -> str:
     """The one query of stage 1: a row per customer and period (index `__pid` into `periods`).
 
@@ -159,8 +204,13 @@ def aggregate_sql(
     With `refused`, the same pass also counts the refused rows of the whole
     ledger, each once (`__refused`, in rows that may not be documents; those
     that are have `__document`).
+
+    With `ordered=False` the rows come in no order: a query that wraps this
+    one (pricing the documents, say) then runs on every thread instead of
+    one, and orders what it fetches itself.
     """
-    columns = metric_columns(plan)
+    rows = _Rows()
+    columns = metric_columns(plan, rows)
     carried = [name for name, _ in columns if name.endswith(".__base")]
     history = bool(carried)
     select = ",\n".join(f"{sql} AS {ident(name)}" for name, sql in columns)
@@ -171,27 +221,28 @@ def aggregate_sql(
     if refused:
         # A row joins the window it falls in and, kept for carried levels, every later one;
         # a row before the first window joins them all, one after the last (or undated) none.
-        counted = (
-            ",\ncount(*) FILTER (WHERE e.__reason IS NOT NULL AND (w.__pid IS NULL OR e.__ts >= w.__ts_start OR w.__pid = 0)) AS __refused"
-        )
-    grouped = f"""
-        WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
-        SELECT e.customer AS __customer, w.__pid AS __pid,
-               count(*) FILTER (WHERE {_where(None)}) AS __rows,
-               max(w.__we) AS __we
-               {("," + select) if select else ""}{counted}{groups.select_sql(plan)}
+        refusing = rows.test("e.__reason IS NOT NULL AND (e.__pid IS NULL OR e.__ts >= e.__ts_start OR e.__pid = 0)")
+        counted = f",\ncount(*) FILTER (WHERE {refusing}) AS __refused"
+    joined = f"""(SELECT {", ".join([_JOINED, *rows.joined])}
         FROM {events} AS e {"LEFT " if refused else ""}JOIN w ON {join}
         {free_events.join_sql(plan, events)}
-        {filter_customer}
-        {groups.group_by_sql(plan, "e.customer, w.__pid")}
+        {filter_customer})"""
+    grouped = f"""
+        WITH w(__pid, __ws, __we, __fe, __ts_start, __ts_end) AS (VALUES {_window_values(periods, plan.timezone, as_of)})
+        SELECT e.customer AS __customer, e.__pid AS __pid,
+               count(*) FILTER (WHERE e.__in) AS __rows,
+               max(e.__we) AS __we
+               {("," + select) if select else ""}{counted}{groups.select_sql(plan)}
+        FROM {rows.layered(joined)} AS e
+        {groups.group_by_sql(plan, "e.customer, e.__pid")}
     """
     if refused:
         return f"""
             SELECT *, ({document}) AS __document FROM ({grouped}) AS g
             WHERE {document} OR __refused > 0
-            ORDER BY __customer, __pid
+            {"ORDER BY __customer, __pid" if ordered else ""}
         """
-    return f"{grouped} HAVING {document} ORDER BY e.customer, w.__pid"
+    return f"{grouped} HAVING {document}" + (" ORDER BY e.customer, e.__pid" if ordered else "")
 
 
 def aggregate(

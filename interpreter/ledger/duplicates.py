@@ -31,9 +31,12 @@ def repeated_count_sql(relation: str) -> str:
     before: much cheaper on millions of rows than a set of the ids, and about
     half the memory of a hash table of the hashes. Equal ids always hash
     alike, so no duplicate is missed; a rare collision only costs the exact
-    check of `marked_sql`.
+    check of `marked_sql`. Each id is trimmed once, in a layer of its own; a
+    blank one has no hash (NULL equals nothing), rather than being filtered
+    out by a WHERE that would trim it a second time.
     """
-    hashed = f"SELECT hash({event_key('event_id')}) AS h FROM ({relation}) AS s WHERE {event_key('event_id')} IS NOT NULL"
+    key = f"SELECT {trimmed('event_id')} AS k FROM ({relation}) AS s"
+    hashed = f"SELECT CASE WHEN k <> '' THEN hash(k) END AS h FROM ({key}) AS k"
     return f"SELECT count(*) FILTER (WHERE h = before) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS before FROM ({hashed}) AS t) AS o"
 
 

@@ -144,10 +144,16 @@ def _binary(expr: tree.Binary, refs: Callable[[tree.Ref], Sql]) -> Sql:
 
 def whole(value: str, scale: int) -> str:
     """A DECIMAL with at most `scale` decimal places as a HUGEINT count of 10^-scale (whole part and
-    fraction apart: the fraction times 10^scale stays within DECIMAL(38) where the whole value may not)."""
+    fraction apart: the fraction times 10^scale stays within DECIMAL(38) where the whole value may not).
+
+    Past 19 places that product would not (its digits are counted at `scale` places twice over): the
+    fraction's count is then read from its text, the digits after the point."""
     power = 10**scale
     whole = f"trunc(CAST({value} AS DECIMAL(38,{scale})))"
-    fraction = f"((CAST({value} AS DECIMAL(38,{scale})) - {whole}) * CAST('{power}' AS DECIMAL(38,0)))"
+    if 2 * scale <= 38:
+        fraction = f"((CAST({value} AS DECIMAL(38,{scale})) - {whole}) * CAST('{power}' AS DECIMAL(38,0)))"
+    else:
+        fraction = f"replace(CAST(CAST({value} AS DECIMAL(38,{scale})) - {whole} AS VARCHAR), '.', '')"
     return f"(CAST({whole} AS HUGEINT) * CAST('{power}' AS HUGEINT) + CAST({fraction} AS HUGEINT))"
 
 

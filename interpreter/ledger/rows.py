@@ -267,18 +267,25 @@ def checked_sql(source: str, native: Mapping[str, str], plan: tree.Plan, dialect
             stamp.reason,
         ],
     )
+    # Each test is enough for its reason above to be NULL (a row failing one may still have none):
+    # a row passing them all skips the reasons, which most rows have none of.
+    clean = ["__problem IS NULL", "__id <> '' AND __id NOT LIKE ' %'", "customer <> ''", "__ts IS NOT NULL"]
     for index, f in enumerate(plan.fields):
         cell = f"__c{index}"
         reading = _reading(f, f.name in native, cell)
         cells.append(f"{reading.cell} AS {cell}")
         reads += [f"{expr} AS {name}" for name, expr in reading.helpers]
         default = _default_sql(f)
-        values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
+        if default is None and reading.value == cell:  # the cell as it is (a CASE would copy every row's value)
+            values.append(f"{cell} AS {ident(f.name)}")
+        else:
+            values.append(f"(CASE WHEN {cell} IS NULL THEN {default or 'NULL'} ELSE {reading.value} END) AS {ident(f.name)}")
         missing = "NULL" if default is not None else literal(f"missing value for {f.name}")
         reasons.append(f"(CASE WHEN {cell} IS NULL THEN {missing} WHEN {reading.bad} THEN {reading.problem} END)")
+        clean.append(f"{cell} IS NOT NULL AND NOT ({reading.bad})")
     typed = f"""
         SELECT __row, {trimmed("__id")} AS event_id, customer, __ts, {dialect.local_date("__ts")} AS "date"{"".join(", " + v for v in values)},
-               coalesce({", ".join(reasons)}) AS __reason
+               CASE WHEN {" AND ".join(f"({test})" for test in clean)} THEN NULL ELSE coalesce({", ".join(reasons)}) END AS __reason
         FROM (SELECT *, {stamp.instant} FROM (SELECT {", ".join(reads)} FROM (SELECT {", ".join(cells)} FROM ({source}) AS src) AS cells) AS reads) AS instants
     """
     rules = [f"CASE WHEN NOT ({to_sql(rule.test)}) THEN {literal(rule.message)} END" for rule in plan.rules]

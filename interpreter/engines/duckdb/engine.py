@@ -179,9 +179,9 @@ class DuckDB:
         plan, con = task.plan, ledger.con
         params = {"customer": task.customer} if task.customer is not None and ledger.exact else {}
         if ledger.exact:
-            query, document = stage1.aggregate_sql(plan, windows, task.as_of, "$customer" if params else None), "TRUE"
+            query, document = stage1.aggregate_sql(plan, windows, task.as_of, "$customer" if params else None, ordered=False), "TRUE"
         else:
-            query, document = stage1.aggregate_sql(plan, windows, task.as_of, refused=True), "g.__document"
+            query, document = stage1.aggregate_sql(plan, windows, task.as_of, refused=True, ordered=False), "g.__document"
         if not priced_expressions.exact_types({row[0]: row[1] for row in con.execute(f"DESCRIBE {query}", params).fetchall()}):
             return None
         try:
