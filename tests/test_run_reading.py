@@ -24,7 +24,9 @@ from interpreter.run import shares
 from interpreter.run.job import billing_run
 from plan_helpers import compile_plan
 
-METERED = "currency: USD\nusage: {amount: money}\nmetrics: {total: {sum: amount}}\ncharges: {fee: {model: per_unit, on: total, unit_price: 1}}\n"
+METERED = (
+    "currency: USD\nusage: {amount: money}\nmetrics: {total: {sum: amount}}\ncharges: {fee: {model: per_unit, on: total, unit_price: 1}}\n"
+)
 COLUMNS = ["event_id", "customer", "timestamp", "amount"]
 ROWS = [
     ("e1", "x", "2024-11-02T00:00:00Z", "10"),  # 1
@@ -51,7 +53,9 @@ def workspace(tmp_path: Path, kind: str, rows=ROWS) -> dict:
         csv.writer(handle, lineterminator="\n").writerows([COLUMNS, *rows])
     ledger = tmp_path / f"usage.{kind}"
     if kind == "parquet":  # the cells as text, as the CSV file holds them
-        duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{text}', header = true, all_varchar = true)) TO '{ledger}' (FORMAT parquet)")
+        duckdb.connect().execute(
+            f"COPY (SELECT * FROM read_csv('{text}', header = true, all_varchar = true)) TO '{ledger}' (FORMAT parquet)"
+        )
     return {"plans": str(plans), "usage": str(ledger), "customers": str(tmp_path / "customers.csv")}
 
 
