@@ -178,6 +178,8 @@ def billing_run(
 
 @dataclass(frozen=True)
 class Work:
+    """What the run rates, from the customers file and `--balances`."""
+
     plans: list[tuple[Loaded, dict, carried_balances.Balances]]  # each plan used, with its customers and their balances
     opening: carried_balances.Balances  # every row of `--balances`
 

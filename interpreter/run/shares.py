@@ -1,15 +1,21 @@
-"""The ledger of a billing run, read once for every plan: each plan's share, and the rows no plan rates.
+"""The ledger of a billing run, read for every plan: each plan's share, and the rows no plan rates.
 
 The ledger is read with the union of the plans' fields (`reading`), and
 the customers' plans are tables of the run's connection (`label`). Each
-plan rates its share (`share`) on a cursor of that connection, so no
-plan's rows are copied anywhere. Duplicates are judged over the whole
-ledger, whichever plans its rows go to, and each plan sees first rows only:
+plan rates its share (`share`) on a cursor of that connection: the ledger
+file itself read with a filter on the plan's customers (a CSV file's text
+is parsed once, into a table of its cells only), so no plan's rows are
+copied anywhere. `Check` reads the whole ledger on DuckDB's threads while
+the run goes on (a Parquet file from the start, while the customers file
+is read; another once it is read for the plans): each customer's rows
+into `run_counts`, from which the rows outside every plan are counted,
+and the rows that may repeat an earlier row's event. Duplicates are judged
+over the whole ledger, whichever plans its rows go to, and each plan sees
+first rows only:
 
-- in the usual case no event id repeats (`check` finds none, while the
-  plans are rated): a share is the ledger file itself, read with a filter
-  (a CSV file's text is parsed once, into a table of its cells), and only
-  when `check` counts rows outside every plan are they listed;
+- in the usual case no event id repeats (`Check` finds none): the plans'
+  shares stand as rated, and only when `Check` counts rows outside every
+  plan are they listed;
 - otherwise the ledger is copied once into the table `run_ledger`, where
   each later row of an event points at its first (`marked`), and the
   shares and the rows outside them are read from there.
