@@ -1,11 +1,11 @@
-"""How `ratecard run` reads its ledger (interpreter/run/shares.py): checked as a whole from the start.
+"""How `ratecard run` reads its ledger (interpreter/run/shares.py), in CSV and Parquet alike.
 
 The same rows, written as CSV and as Parquet, must give the same documents and
 the same rejected rows: a repeated event id is a duplicate whichever plan each
 of its rows goes to (the first row counts), a blank id is missing rather than
 repeated, and rows of a customer without a plan are rejected with their row
-numbers. A problem with the customers file or the ledger is still told as it
-was while the ledger is being checked.
+numbers. A problem with the customers file or the ledger is told as such, and a
+CSV ledger is held as a table of its cells, nothing beside them.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def test_a_ledger_without_repeats_or_strangers_is_rated_whole(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
-def test_a_broken_customers_file_is_told_while_the_ledger_is_being_checked(tmp_path, kind):
+def test_a_broken_customers_file_is_told_whatever_the_ledger(tmp_path, kind):
     files = workspace(tmp_path, kind)
     Path(files["customers"]).write_text("customer,plan\nx,a\nx,b\n")
     with pytest.raises(RateProblem, match="customers.csv"):

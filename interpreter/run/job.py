@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,65 +132,6 @@ def billing_run(
     if broken or problems:
         return None, broken + ([Loaded(plans_dir, "", None, tuple(problems))] if problems else [])
     plans = _plans_by_name(loaded)
-    by_id = {_plan(item).id: item for items in plans.values() for item in items}
-    con = connect(_plan(next(iter(by_id.values()))))
-    try:
-        # The whole ledger is checked for repeated events (and counted by customer, for the rows outside
-        # every plan) on DuckDB's threads while this thread goes on: a Parquet ledger from the start, while
-        # the customers file is read; another once it is read for the plans.
-        with shares.Check(con) as check:
-            early = shares.early_source(con, usage)
-            if early is not None:
-                check.start(early)
-            work, labels, on_plan = _assigned(plans, by_id, customers_path, balances)
-            opening = work.opening
-            shares.label(con, labels, sorted(on_plan))
-            try:
-                read = shares.reading(con, usage, [_plan(item) for item, _, _ in work.plans])
-            except ledger.LedgerProblem as problem:
-                raise RateProblem(str(problem)) from None
-            check.start(read.source)
-            # Rated on the assumption that no event id repeats; should one repeat, the plans are rated
-            # again from `run_ledger`.
-            try:
-                runs, failed = _rated(con, read, usage, work.plans, period, as_of, False), None
-            except RateProblem as problem:  # reported unless the ledger is unreadable, or a repeat explains it
-                runs, failed = [], problem
-            try:
-                repeats, outside = check.result()
-            except duckdb.Error as exc:
-                raise RateProblem(str(ledger.unreadable(usage, exc))) from None
-        if repeats:
-            shares.marked(con, usage, read)
-            runs = _rated(con, read, usage, work.plans, period, as_of, True)
-        elif failed is not None:
-            raise failed
-        unplanned, before = shares.outside(con, read, bool(repeats)) if repeats or outside else ([], {})
-    finally:
-        con.close()
-    runs = [dataclasses.replace(run, rejected=sorted(run.rejected + before.get(run.plan.id, []), key=lambda r: r.row)) for run in runs]
-    unassigned = [
-        ledger.Rejected(row, event_id, _unassigned_reason(event_id, customer, customers_path)) for row, event_id, customer in unplanned
-    ]
-    # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
-    unassigned = sorted(unassigned + before.get(None, []) + before.get(ON_TIMELINE, []), key=lambda r: r.row)
-    return RunResult(runs, unassigned, opening), []
-
-
-@dataclass(frozen=True)
-class Work:
-    """What the run rates, from the customers file and `--balances`."""
-
-    plans: list[tuple[Loaded, dict, carried_balances.Balances]]  # each plan used, with its customers and their balances
-    opening: carried_balances.Balances  # every row of `--balances`
-
-
-def _assigned(
-    plans: dict[str, list[Loaded]], by_id: dict[str, Loaded], customers_path: str, balances: str | None
-) -> tuple[Work, dict[str, str], set[tuple[str, str]]]:
-    """What each plan rates: its customers (with their attributes) and their opening balances; each
-    customer's plan id (`ON_TIMELINE` for a customer with subscriptions); and (customer, plan id) of
-    every plan such a customer subscribes to."""
     try:
         records = read_customers(customers_path)
         opening = carried_balances.read_balances(balances) if balances else {}
@@ -212,6 +154,7 @@ def _assigned(
         if customer not in timelines
     }
     on_plan = {(c, s.plan) for c, t in timelines.items() for s in t.subscriptions if s.plan is not None}
+    by_id = {_plan(item).id: item for items in plans.values() for item in items}
     used_ids = sorted(set(assignment.values()) | {plan_id for _, plan_id in on_plan})
     clash = colliding({plan_id: by_id[plan_id].path for plan_id in used_ids})
     if clash:
@@ -222,8 +165,41 @@ def _assigned(
         mine.update({c: records[c] for c, p in on_plan if p == plan_id})
         # each plan sees its own customers' balances only: another plan may hold an id in another currency
         work.append((by_id[plan_id], mine, {key: balance for key, balance in opening.items() if key[0] in mine}))
-    # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
-    return Work(work, opening), {**assignment, **{c: ON_TIMELINE for c, _ in on_plan}}, on_plan
+    con = connect(_plan(next(iter(by_id.values()))))
+    try:
+        # a customer whose subscriptions name no plan (only cancellations) is left unlabelled: their rows are rejected
+        shares.label(con, {**assignment, **{c: ON_TIMELINE for c, _ in on_plan}}, sorted(on_plan))
+        try:
+            read = shares.reading(con, usage, [_plan(item) for item, _, _ in work])
+        except ledger.LedgerProblem as problem:
+            raise RateProblem(str(problem)) from None
+        # Rated on the assumption that no event id repeats while the whole ledger is checked for repeats (and
+        # for rows outside every plan); should one repeat, the plans are rated again from `run_ledger`. The
+        # check starts once the first plan's usage is aggregated, beside the pricing in Python, as in `rate`.
+        with shares.Check(con, read) as check:
+            try:
+                runs, failed = _rated(con, read, usage, work, period, as_of, False, check.start), None
+            except RateProblem as problem:  # reported unless the ledger is unreadable, or a repeat explains it
+                runs, failed = [], problem
+            try:
+                repeats, outside = check.result()
+            except duckdb.Error as exc:
+                raise RateProblem(str(ledger.unreadable(usage, exc))) from None
+        if repeats:
+            shares.marked(con, usage, read)
+            runs = _rated(con, read, usage, work, period, as_of, True)
+        elif failed is not None:
+            raise failed
+        unplanned, before = shares.outside(con, read, bool(repeats)) if repeats or outside else ([], {})
+    finally:
+        con.close()
+    runs = [dataclasses.replace(run, rejected=sorted(run.rejected + before.get(run.plan.id, []), key=lambda r: r.row)) for run in runs]
+    unassigned = [
+        ledger.Rejected(row, event_id, _unassigned_reason(event_id, customer, customers_path)) for row, event_id, customer in unplanned
+    ]
+    # rows of customers with subscriptions go to each of their plans: their duplicates are reported once, here
+    unassigned = sorted(unassigned + before.get(None, []) + before.get(ON_TIMELINE, []), key=lambda r: r.row)
+    return RunResult(runs, unassigned, opening), []
 
 
 def _rated(
@@ -234,8 +210,10 @@ def _rated(
     period: str | None,
     as_of: str | None,
     repeats: bool,
+    priced: Callable[[], None] = lambda: None,
 ) -> list[PlanRun]:
-    """Each plan (with its customers and their balances) rated on its share of the ledger's first rows."""
+    """Each plan (with its customers and their balances) rated on its share of the ledger's first rows;
+    `priced` is called as a plan's documents start being priced."""
     rows = shares.first_rows(read, repeats)
     runs = []
     for item, mine, held in work:
@@ -249,6 +227,7 @@ def _rated(
             balance_records=held,
             keep_going=True,
             lines=True,  # documents priced in SQL where the plan allows it, as JSON lines
+            progress=lambda stage, _done, _total: priced() if stage == "rating customers" else None,
             share=shares.share(con, rows, read.native, plan.id),
         )
         runs.append(PlanRun(plan, tuple(sorted(mine)), result.documents, result.rejected, result.failures, item.text, result.carried))

@@ -1,21 +1,15 @@
-"""The ledger of a billing run, read for every plan: each plan's share, and the rows no plan rates.
+"""The ledger of a billing run, read once for every plan: each plan's share, and the rows no plan rates.
 
 The ledger is read with the union of the plans' fields (`reading`), and
 the customers' plans are tables of the run's connection (`label`). Each
-plan rates its share (`share`) on a cursor of that connection: the ledger
-file itself read with a filter on the plan's customers (a CSV file's text
-is parsed once, into a table of its cells only), so no plan's rows are
-copied anywhere. `Check` reads the whole ledger on DuckDB's threads while
-the run goes on (a Parquet file from the start, while the customers file
-is read; another once it is read for the plans): each customer's rows
-into `run_counts`, from which the rows outside every plan are counted,
-and the rows that may repeat an earlier row's event. Duplicates are judged
-over the whole ledger, whichever plans its rows go to, and each plan sees
-first rows only:
+plan rates its share (`share`) on a cursor of that connection, so no
+plan's rows are copied anywhere. Duplicates are judged over the whole
+ledger, whichever plans its rows go to, and each plan sees first rows only:
 
-- in the usual case no event id repeats (`Check` finds none): the plans'
-  shares stand as rated, and only when `Check` counts rows outside every
-  plan are they listed;
+- in the usual case no event id repeats (`check` finds none, while the
+  plans are rated): a share is the ledger file itself, read with a filter
+  (a CSV file's text is parsed once, into a table of its cells only), and only
+  when `check` counts rows outside every plan are they listed;
 - otherwise the ledger is copied once into the table `run_ledger`, where
   each later row of an event points at its first (`marked`), and the
   shares and the rows outside them are read from there.
@@ -40,7 +34,6 @@ from interpreter.ledger.sql import ident, literal, trimmed
 
 CELLS = "run_cells"  # a CSV ledger's cells
 MARKED = "run_ledger"  # the ledger's rows with their first rows, when an event repeats
-COUNTS = "run_counts"  # each customer's rows in the ledger, as the check counts them
 
 
 @dataclass(frozen=True)
@@ -91,60 +84,43 @@ def reading(con, usage: str, plans: list[tree.Plan]) -> Reading:
     source, native = duck_ledger.source_sql(con, usage, fields, numbered=False)
     con.execute("SET preserve_insertion_order = true")
     try:
-        # the cells only: a column of NULL row numbers and one of NULL problems would hold a tenth of the table
+        # the cells only: a column of NULL row numbers and one of NULL problems (only JSON lines have
+        # lines that are no rows) would take a seventh of the table
         con.execute(f"CREATE OR REPLACE TABLE {CELLS} AS SELECT * EXCLUDE (__row, __problem) FROM ({source}) AS src")
     except Exception as exc:
         raise RateProblem(str(ledger.unreadable(usage, exc))) from None
     return Reading(f"SELECT CAST(rowid + 1 AS BIGINT) AS __row, *, CAST(NULL AS VARCHAR) AS __problem FROM {CELLS}", native, columns)
 
 
-def early_source(con, usage: str) -> str | None:
-    """The SELECT the run's check reads a Parquet ledger with before the plans' fields are known (the
-    builtin columns are read alike whatever the fields); None for another ledger, or one that is not
-    readable as it stands (`reading` then says why, in its turn)."""
-    if not usage.lower().endswith(".parquet"):
-        return None
-    try:
-        return duck_ledger.source_sql(con, usage, ())[0]
-    except ledger.LedgerProblem:
-        return None
-
-
-def check_sql(source: str) -> str:
-    """The statements of the check over the whole ledger (`source`, as `source_sql` gives it): each
-    customer's rows, and those that are no rows of their own accord, into the table `run_counts`; then
-    how many rows may repeat an earlier row's event (`repeated_count_sql`)."""
-    return f"""
-        CREATE OR REPLACE TABLE {COUNTS} AS
-        SELECT customer, count(*) AS rows, count(__problem) AS unreadable FROM ({source}) AS r GROUP BY customer;
-        SELECT ({repeated_count_sql(source)})
+def check_sql(read: Reading) -> str:
+    """A list of two counts over the whole ledger: rows that may repeat an earlier row's event
+    (`repeated_count_sql`), and rows outside every plan's share (no plan, or no row of their own accord)."""
+    outside = f"""
+        SELECT coalesce(sum(g.rows) FILTER (WHERE p.plan IS NULL), 0) + coalesce(sum(g.unreadable), 0)
+        FROM (SELECT customer, count(*) AS rows, count(__problem) AS unreadable FROM ({read.source}) AS r GROUP BY customer) AS g
+        LEFT JOIN run_plans AS p ON trim(g.customer) = p.customer
     """
+    return f"SELECT [({repeated_count_sql(read.source)}), ({outside})]"
 
 
 class Check:
-    """`check_sql` run on a cursor of its own from the first `start()` on, while the caller goes on
-    (reading the customers file, rating the plans); `result()` waits for its counts. Leaving the
-    `with` block early interrupts it."""
+    """`check_sql` run on a cursor of its own from the first `start()` on, while the caller goes on;
+    `result()` waits for its counts (starting it if need be). Leaving the `with` block early interrupts it."""
 
-    def __init__(self, con) -> None:
+    def __init__(self, con, read: Reading) -> None:
         self._con = con
+        self._sql = check_sql(read)
         self._running: Alongside | None = None
 
-    def start(self, source: str) -> None:
-        """Check the ledger as `source` reads it, unless the check has started already."""
+    def start(self) -> None:
         if self._running is None:
-            self._running = Alongside(self._con, check_sql(source))
+            self._running = Alongside(self._con, self._sql)
 
     def result(self) -> tuple[int, int]:
-        """Rows that may repeat an earlier row's event, and rows outside every plan's share (of a customer
-        without a plan, or no row of their own accord); the customers' plans are in `run_plans` by now."""
-        assert self._running is not None  # started once the ledger is read, at the latest
-        repeats = self._running.result()
-        outside = self._con.execute(f"""
-            SELECT coalesce(sum(g.rows) FILTER (WHERE p.plan IS NULL), 0) + coalesce(sum(g.unreadable), 0)
-            FROM {COUNTS} AS g LEFT JOIN run_plans AS p ON {trimmed("g.customer")} = p.customer
-        """).fetchone()[0]
-        return int(repeats), int(outside)
+        self.start()
+        assert self._running is not None
+        repeats, outside = self._running.result()
+        return repeats, outside
 
     def __enter__(self) -> Check:
         return self
