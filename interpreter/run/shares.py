@@ -8,7 +8,7 @@ ledger, whichever plans its rows go to, and each plan sees first rows only:
 
 - in the usual case no event id repeats (`check` finds none, while the
   plans are rated): a share is the ledger file itself, read with a filter
-  (a CSV file's text is parsed once, into a table of its cells), and only
+  (a CSV file's text is parsed once, into a table of its cells only), and only
   when `check` counts rows outside every plan are they listed;
 - otherwise the ledger is copied once into the table `run_ledger`, where
   each later row of an event points at its first (`marked`), and the
@@ -84,10 +84,12 @@ def reading(con, usage: str, plans: list[tree.Plan]) -> Reading:
     source, native = duck_ledger.source_sql(con, usage, fields, numbered=False)
     con.execute("SET preserve_insertion_order = true")
     try:
-        con.execute(f"CREATE OR REPLACE TABLE {CELLS} AS {source}")
+        # the cells only: a column of NULL row numbers and one of NULL problems (only JSON lines have
+        # lines that are no rows) would take a seventh of the table
+        con.execute(f"CREATE OR REPLACE TABLE {CELLS} AS SELECT * EXCLUDE (__row, __problem) FROM ({source}) AS src")
     except Exception as exc:
         raise RateProblem(str(ledger.unreadable(usage, exc))) from None
-    return Reading(f"SELECT CAST(rowid + 1 AS BIGINT) AS __row, * EXCLUDE (__row) FROM {CELLS}", native, columns)
+    return Reading(f"SELECT CAST(rowid + 1 AS BIGINT) AS __row, *, CAST(NULL AS VARCHAR) AS __problem FROM {CELLS}", native, columns)
 
 
 def check_sql(read: Reading) -> str:
