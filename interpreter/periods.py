@@ -145,6 +145,7 @@ def _within_calendar(moment: datetime.datetime, text: str) -> datetime.datetime:
 
 STEADY_FROM = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 STEADY_UNTIL = datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC)
+_UNIVERSAL = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"})
 
 
 @functools.cache
@@ -155,6 +156,13 @@ def steady_offset(timezone: str) -> int | None:
     Within that span a local date is plain arithmetic on the instant. The zone
     is read at noon UTC of each day; no zone changes its offset and back within a day.
     """
+    if timezone in _UNIVERSAL:  # no offset ever: the scan would take a tenth of a second to say so
+        return 0
+    return scanned_offset(timezone)
+
+
+def scanned_offset(timezone: str) -> int | None:
+    """`steady_offset` by reading the zone on every day of the span."""
     zone = ZoneInfo(timezone)
     offsets = {
         (STEADY_FROM + datetime.timedelta(days=day, hours=12)).astimezone(zone).utcoffset()

@@ -211,6 +211,13 @@ def test_date_metric_of_a_document_without_rows_can_be_compared(tmp_path):
     assert doc.notices == ()
 
 
+def test_the_names_of_universal_time_are_steady_at_no_offset():
+    # answered without reading the zone's days: reading them must agree
+    from interpreter.periods import _UNIVERSAL, scanned_offset, steady_offset
+
+    assert [steady_offset(name) for name in sorted(_UNIVERSAL)] == [scanned_offset(name) for name in sorted(_UNIVERSAL)] == [0] * 8
+
+
 @pytest.mark.parametrize(
     "zone, offset",
     [("UTC", 0), ("Asia/Seoul", 9 * 3600), ("Asia/Kathmandu", 5 * 3600 + 45 * 60), ("America/New_York", None), ("Europe/Berlin", None)],
